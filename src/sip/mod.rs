@@ -1,0 +1,16 @@
+//! SIP signalling core: message reading (rsip plus fixes), TCP framing,
+//! RFC 3261 transactions and the transaction layer. Pure: no sockets, no clock.
+
+pub mod error;
+pub mod framing;
+pub mod layer;
+pub mod message;
+pub mod stateless;
+pub mod transaction;
+
+pub use error::SipError;
+pub use layer::{SipEvent, SipLayer, Transmit, TxId};
+pub use transaction::{Peer, TimerConfig, Transport};
+
+#[cfg(test)]
+mod layer_tests;
