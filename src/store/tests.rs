@@ -9,6 +9,24 @@ use chrono::{TimeDelta, TimeZone};
 pub(crate) struct TestDb {
     pub store: Store,
     _dir: Option<tempfile::TempDir>,
+    /// PostgreSQL: (server URL, database name) to drop when done.
+    pg_database: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// Closes the store and drops a PostgreSQL test database (best effort).
+    pub(crate) async fn finish(self) {
+        self.store.close().await;
+        if let Some((base, name)) = self.pg_database {
+            use sqlx::Connection;
+            if let Ok(mut admin) = sqlx::PgConnection::connect(&base).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await;
+                let _ = admin.close().await;
+            }
+        }
+    }
 }
 
 /// A store on a fresh SQLite file in a nested temp directory (tests parent creation).
@@ -23,6 +41,7 @@ pub(crate) async fn sqlite_test_db() -> TestDb {
         Ok(store) => TestDb {
             store,
             _dir: Some(dir),
+            pg_database: None,
         },
         Err(e) => panic!("sqlite connect: {e}"),
     }
@@ -61,7 +80,11 @@ pub(crate) async fn postgres_test_db() -> Option<TestDb> {
     }
     let url = with_database(&base, &name);
     match Store::connect(&url).await {
-        Ok(store) => Some(TestDb { store, _dir: None }),
+        Ok(store) => Some(TestDb {
+            store,
+            _dir: None,
+            pg_database: Some((base, name)),
+        }),
         Err(e) => panic!("postgres connect: {e}"),
     }
 }
@@ -92,7 +115,7 @@ macro_rules! on_both_backends {
                 async fn $name() {
                     let db = super::sqlite_test_db().await;
                     super::$name(db.store.clone()).await;
-                    db.store.close().await;
+                    db.finish().await;
                 }
             )+
         }
@@ -102,7 +125,7 @@ macro_rules! on_both_backends {
                 async fn $name() {
                     let Some(db) = super::postgres_test_db().await else { return };
                     super::$name(db.store.clone()).await;
-                    db.store.close().await;
+                    db.finish().await;
                 }
             )+
         }
