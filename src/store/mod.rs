@@ -423,4 +423,4 @@ fn update_detail(status: Option<CaseStatus>, mode: Option<CaseMode>) -> (String,
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
