@@ -484,6 +484,10 @@ async fn sqlite_cases_survive_reopening_the_file() {
     };
     assert_eq!(store.backend_name(), "sqlite");
     let record = insert(&store, &new_case(3, 0, 120)).await;
+    assert!(
+        dir.path().join("pe.db-wal").exists(),
+        "SQLite should run in WAL mode"
+    );
     store.close().await;
     drop(store);
     let reopened = match Store::connect(&format!("sqlite://{path_text}")).await {
@@ -545,4 +549,74 @@ fn test_database_url_replaces_only_the_name() {
         with_database("postgresql://pg@h/db?host=/tmp", "y"),
         "postgresql://pg@h/y?host=/tmp"
     );
+}
+
+mod properties {
+    use super::*;
+    use crate::queue::queue_key;
+    use proptest::prelude::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => panic!("runtime: {e}"),
+        }
+    }
+
+    async fn memory_store() -> Store {
+        match Store::connect("sqlite::memory:").await {
+            Ok(s) => s,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// (priority, registered minute, target minutes)
+    fn cases() -> impl Strategy<Value = Vec<(u8, i64, i64)>> {
+        prop::collection::vec((1u8..=5, 0i64..120, 0i64..300), 0..20)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn worklist_matches_the_reference_queue_order(specs in cases()) {
+            runtime().block_on(async {
+                let store = memory_store().await;
+                let mut inserted = Vec::new();
+                for (p, reg, target) in specs {
+                    inserted.push(insert(&store, &new_case(p, reg, reg + target)).await.id);
+                }
+                let listed = store.worklist().await.unwrap_or_default();
+                let keys: Vec<_> = listed
+                    .iter()
+                    .map(|c| queue_key(c.priority, c.deadline, c.registered_at))
+                    .collect();
+                assert!(keys.windows(2).all(|w| w[0] <= w[1]), "out of order: {keys:?}");
+                let mut listed_ids: Vec<Uuid> = listed.iter().map(|c| c.id).collect();
+                listed_ids.sort();
+                inserted.sort();
+                assert_eq!(listed_ids, inserted);
+            });
+        }
+
+        #[test]
+        fn count_ahead_is_the_new_case_position(specs in cases(), new in (1u8..=5, 0i64..300)) {
+            runtime().block_on(async {
+                let store = memory_store().await;
+                for (p, reg, target) in specs {
+                    insert(&store, &new_case(p, reg, reg + target)).await;
+                }
+                // Registered after everyone else, so deadline ties put it last.
+                let (p, target) = new;
+                let case = new_case(p, 200, 200 + target);
+                let ahead = store.count_waiting_ahead(case.priority, case.deadline).await.ok();
+                let id = insert(&store, &case).await.id;
+                let position = worklist_ids(&store).await.iter().position(|x| *x == id);
+                assert_eq!(ahead, position);
+            });
+        }
+    }
 }
