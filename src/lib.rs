@@ -1,6 +1,9 @@
 //! The 1177 phone entrance: SIP/RTP IVR, triage and the shared callback queue.
 //! See `../shared/DESIGN.md` for the design; each module is one domain concept.
 
+pub mod api;
 pub mod media;
+pub mod queue;
 pub mod sdp;
 pub mod sip;
+pub mod store;

@@ -1,0 +1,314 @@
+//! First estimate of the callback time and the deadline of a case.
+//!
+//! Pure functions over numbers the caller fetched: the store counts the open cases
+//! ahead (in queue order), this module turns that count into a time. A replay-based
+//! estimator using recent handling times comes later; keep this API small.
+
+use super::Priority;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// When a nurse will likely call back a case that has `ahead` open cases before it.
+///
+/// Model: `nurses` nurses each finish one case per `handling`; the new case is
+/// started once the cases ahead have been shared out, i.e. after
+/// `floor(ahead / nurses)` rounds. Zero nurses is treated as one, so the answer is a
+/// (pessimistic) time rather than "never"; the caller decides about closed hours.
+/// Saturates at the latest representable time instead of overflowing.
+pub fn estimate_callback_at(
+    now: DateTime<Utc>,
+    ahead: usize,
+    nurses: u32,
+    handling: Duration,
+) -> DateTime<Utc> {
+    let nurses = u64::from(nurses.max(1));
+    let rounds = u32::try_from(ahead as u64 / nurses).unwrap_or(u32::MAX);
+    handling
+        .checked_mul(rounds)
+        .and_then(|wait| TimeDelta::from_std(wait).ok())
+        .and_then(|wait| now.checked_add_signed(wait))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// Deadline of a case: its registration time plus the target of its level.
+/// Saturates at the latest representable time instead of overflowing.
+pub fn deadline_for(
+    registered_at: DateTime<Utc>,
+    priority: Priority,
+    targets: &LevelTargets,
+) -> DateTime<Utc> {
+    TimeDelta::from_std(targets.target(priority))
+        .ok()
+        .and_then(|target| registered_at.checked_add_signed(target))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// Time targets per urgency level; index 0 is level 1.
+///
+/// The values are medical configuration (`sip-config/triage.toml`), passed in by the
+/// caller; [`Default`] holds the design's phone targets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LevelTargets {
+    per_level: [Duration; 5],
+}
+
+impl LevelTargets {
+    /// Targets for levels 1..=5, in that order.
+    pub fn new(per_level: [Duration; 5]) -> LevelTargets {
+        LevelTargets { per_level }
+    }
+
+    /// The target of one level.
+    pub fn target(&self, priority: Priority) -> Duration {
+        let index = usize::from(priority.level().saturating_sub(1));
+        self.per_level.get(index).copied().unwrap_or(Duration::ZERO)
+    }
+}
+
+impl Default for LevelTargets {
+    /// 3 min, 30 min, 2 h, 8 h, 24 h: the phone targets in DESIGN.md section 3.
+    fn default() -> LevelTargets {
+        const MIN: u64 = 60;
+        LevelTargets::new([
+            Duration::from_secs(3 * MIN),
+            Duration::from_secs(30 * MIN),
+            Duration::from_secs(120 * MIN),
+            Duration::from_secs(8 * 60 * MIN),
+            Duration::from_secs(24 * 60 * MIN),
+        ])
+    }
+}
+
+/// Staffing figures for the first estimate, from `sip-config/queue.toml`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    /// Nurses working the queue right now (1 or more).
+    pub nurses_on_duty: u32,
+    /// Average minutes a nurse spends on one case, call and notes (1-240).
+    pub default_handling_minutes: u32,
+}
+
+impl Default for QueueConfig {
+    fn default() -> QueueConfig {
+        QueueConfig {
+            nurses_on_duty: 4,
+            default_handling_minutes: 12,
+        }
+    }
+}
+
+/// `queue.toml` could not be read or holds a value we cannot use.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: `{key}` = {value} is out of range: {fix}")]
+    OutOfRange {
+        path: PathBuf,
+        key: &'static str,
+        value: u32,
+        fix: &'static str,
+    },
+}
+
+impl QueueConfig {
+    /// Reads and validates the file, usually `<config dir>/queue.toml`.
+    pub fn load(path: &Path) -> Result<QueueConfig, QueueConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| QueueConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        QueueConfig::parse(&text, path)
+    }
+
+    /// Parses and validates TOML text; `path` only names the file in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<QueueConfig, QueueConfigError> {
+        let config: QueueConfig = toml::from_str(text).map_err(|e| QueueConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.message().to_string(),
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), QueueConfigError> {
+        if self.nurses_on_duty == 0 {
+            return Err(QueueConfigError::OutOfRange {
+                path: path.to_path_buf(),
+                key: "nurses_on_duty",
+                value: self.nurses_on_duty,
+                fix: "set at least 1 (the estimate needs someone to work the queue)",
+            });
+        }
+        if !(1..=240).contains(&self.default_handling_minutes) {
+            return Err(QueueConfigError::OutOfRange {
+                path: path.to_path_buf(),
+                key: "default_handling_minutes",
+                value: self.default_handling_minutes,
+                fix: "use the average minutes per case, between 1 and 240 (e.g. 12)",
+            });
+        }
+        Ok(())
+    }
+
+    /// The default handling time as a duration.
+    pub fn handling(&self) -> Duration {
+        Duration::from_secs(u64::from(self.default_handling_minutes) * 60)
+    }
+
+    /// [`estimate_callback_at`] with this configuration.
+    pub fn estimate_callback_at(&self, now: DateTime<Utc>, ahead: usize) -> DateTime<Utc> {
+        estimate_callback_at(now, ahead, self.nurses_on_duty, self.handling())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 3, 1, 9, 0, 0)
+            .single()
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
+    fn mins(m: u64) -> Duration {
+        Duration::from_secs(m * 60)
+    }
+
+    fn level(n: u8) -> Priority {
+        Priority::new(n).unwrap_or(Priority::LOWEST)
+    }
+
+    #[test]
+    fn empty_queue_is_called_back_now() {
+        assert_eq!(estimate_callback_at(t0(), 0, 3, mins(12)), t0());
+    }
+
+    #[test]
+    fn cases_ahead_are_shared_between_nurses() {
+        // 4 ahead, 2 nurses: two full rounds before our turn.
+        assert_eq!(
+            estimate_callback_at(t0(), 4, 2, mins(12)),
+            t0() + TimeDelta::minutes(24)
+        );
+        // 5 ahead, 2 nurses: still two rounds; the fifth is started alongside us.
+        assert_eq!(
+            estimate_callback_at(t0(), 5, 2, mins(12)),
+            t0() + TimeDelta::minutes(24)
+        );
+        // Fewer ahead than nurses: a nurse is free now.
+        assert_eq!(estimate_callback_at(t0(), 2, 3, mins(12)), t0());
+    }
+
+    #[test]
+    fn zero_nurses_is_treated_as_one() {
+        assert_eq!(
+            estimate_callback_at(t0(), 3, 0, mins(10)),
+            t0() + TimeDelta::minutes(30)
+        );
+    }
+
+    #[test]
+    fn huge_queue_saturates_instead_of_overflowing() {
+        let at = estimate_callback_at(t0(), usize::MAX, 1, Duration::from_secs(u64::MAX / 2));
+        assert_eq!(at, DateTime::<Utc>::MAX_UTC);
+    }
+
+    #[test]
+    fn estimate_grows_with_cases_ahead() {
+        let mut last = t0();
+        for ahead in 0..50 {
+            let at = estimate_callback_at(t0(), ahead, 3, mins(12));
+            assert!(at >= last);
+            last = at;
+        }
+    }
+
+    #[test]
+    fn deadline_is_registration_plus_level_target() {
+        let targets = LevelTargets::default();
+        assert_eq!(
+            deadline_for(t0(), level(1), &targets),
+            t0() + TimeDelta::minutes(3)
+        );
+        assert_eq!(
+            deadline_for(t0(), level(2), &targets),
+            t0() + TimeDelta::minutes(30)
+        );
+        assert_eq!(
+            deadline_for(t0(), level(5), &targets),
+            t0() + TimeDelta::hours(24)
+        );
+        let custom = LevelTargets::new([mins(1), mins(2), mins(3), mins(4), mins(5)]);
+        assert_eq!(
+            deadline_for(t0(), level(4), &custom),
+            t0() + TimeDelta::minutes(4)
+        );
+    }
+
+    #[test]
+    fn queue_config_file_in_repo_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-config/queue.toml");
+        let config = QueueConfig::load(&path);
+        assert!(config.is_ok(), "{config:?}");
+    }
+
+    #[test]
+    fn queue_config_parses_and_estimates() {
+        let config = QueueConfig::parse(
+            "nurses_on_duty = 2\ndefault_handling_minutes = 10\n",
+            Path::new("queue.toml"),
+        );
+        let config = match config {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(config.handling(), mins(10));
+        assert_eq!(
+            config.estimate_callback_at(t0(), 4),
+            t0() + TimeDelta::minutes(20)
+        );
+    }
+
+    #[test]
+    fn queue_config_error_names_file_key_and_fix() {
+        let err = QueueConfig::parse(
+            "nurses_on_duty = 0\ndefault_handling_minutes = 12\n",
+            Path::new("sip-config/queue.toml"),
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("sip-config/queue.toml"), "{err}");
+        assert!(err.contains("nurses_on_duty"), "{err}");
+        assert!(err.contains("at least 1"), "{err}");
+
+        let err = QueueConfig::parse("nurses = 3\n", Path::new("queue.toml"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("queue.toml") && err.contains("nurses"),
+            "{err}"
+        );
+
+        let err = QueueConfig::parse(
+            "nurses_on_duty = 2\ndefault_handling_minutes = 0\n",
+            Path::new("queue.toml"),
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("default_handling_minutes"), "{err}");
+    }
+}
