@@ -1,6 +1,8 @@
 //! SIP signalling core: message reading (rsip plus fixes), TCP framing,
 //! RFC 3261 transactions and the transaction layer. Pure: no sockets, no clock.
 
+pub mod dialog;
+pub mod dtmf_info;
 pub mod error;
 pub mod framing;
 pub mod layer;

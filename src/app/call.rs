@@ -1,0 +1,469 @@
+//! One call: answers the INVITE, runs the IVR session against the media
+//! stream, registers the case in the store, and ends the dialog. One task per
+//! call; the media pacing is not here (the media engine's workers do it).
+
+use super::sip_driver::{SipCommand, ALLOW};
+use super::CallContext;
+use crate::identity::PhoneNumber;
+use crate::ivr::{CallInfo, CaseDraft, IvrAction, IvrEvent, Session};
+use crate::media::engine::{MediaEvent, MediaStream, StreamParams};
+use crate::sdp::{self, AudioOffer, LocalMedia, SdpError};
+use crate::sip::dialog::Dialog;
+use crate::sip::dtmf_info::{key_from_info, InfoDtmfError};
+use crate::sip::message::{self, RequestInfo};
+use crate::sip::{Peer, TxId};
+use rand::Rng;
+use rsip::{Method, SipMessage};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{debug, info, info_span, warn, Instrument};
+
+/// What the SIP shell tells a call.
+#[derive(Debug)]
+pub enum CallInput {
+    /// A request inside the dialog (BYE, INFO, re-INVITE, UPDATE, OPTIONS).
+    Request { tx: TxId, request: rsip::Request, info: RequestInfo },
+    /// The ACK for our 2xx (may carry the SDP answer of a late offer).
+    Ack { request: rsip::Request },
+    /// The caller cancelled before we answered.
+    Cancelled,
+    /// Our 2xx was never acknowledged.
+    AckTimeout,
+    /// A response to our request (our BYE).
+    Response { status: u16 },
+    /// Our request got no response.
+    Timeout,
+    /// The service is stopping.
+    Shutdown,
+}
+
+/// The INVITE that starts a call.
+pub struct NewCall {
+    pub tx: TxId,
+    pub request: rsip::Request,
+    pub info: RequestInfo,
+    pub peer: Peer,
+    pub local_sip: Option<SocketAddr>,
+}
+
+/// A random tag or branch suffix (RFC 3261 asks for 32 bits of randomness).
+pub fn new_tag() -> String {
+    format!("{:016x}", rand::thread_rng().gen::<u64>())
+}
+
+/// Runs the call to its end.
+pub async fn run(ctx: Arc<CallContext>, call: NewCall, inbox: mpsc::UnboundedReceiver<CallInput>, sip: mpsc::UnboundedSender<SipCommand>) {
+    let call_id = call.info.call_id.clone();
+    // The span carries a hash of the Call-ID: the Call-ID may contain the caller's number.
+    let span = info_span!("call", call = %short_hash(&call_id));
+    ctx.metrics.calls_active.inc();
+    ctx.metrics.calls_total.inc();
+    async {
+        let mut c = Call::new(ctx.clone(), call, sip.clone());
+        c.run(inbox).await;
+    }
+    .instrument(span)
+    .await;
+    ctx.metrics.calls_active.dec();
+    let _ = sip.send(SipCommand::Ended { call_id });
+}
+
+fn short_hash(s: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    format!("{:08x}", h.finish() as u32)
+}
+
+struct Call {
+    ctx: Arc<CallContext>,
+    sip: mpsc::UnboundedSender<SipCommand>,
+    invite: rsip::Request,
+    info: RequestInfo,
+    invite_tx: TxId,
+    peer: Peer,
+    dialog: Dialog,
+    local: LocalMedia,
+    via_host: String,
+    stream: Option<MediaStream>,
+    media_events: Option<mpsc::UnboundedReceiver<MediaEvent>>,
+    offer: Option<AudioOffer>,
+    session: Session,
+    answered: bool,
+    ended: bool,
+    holding: bool,
+    hold_token: Option<u64>,
+}
+
+impl Call {
+    fn new(ctx: Arc<CallContext>, call: NewCall, sip: mpsc::UnboundedSender<SipCommand>) -> Self {
+        let local_tag = new_tag();
+        let dialog = Dialog::from_invite(&call.info, local_tag);
+        let advertise = ctx.advertise_ip;
+        let sip_port = call.local_sip.map(|a| a.port()).unwrap_or(5060);
+        let caller_id = PhoneNumber::from_caller_id(&call.info.from_uri).ok().filter(|_| !withheld(&call.request));
+        let session = Session::new(ctx.flow.clone(), ctx.triage.clone(), CallInfo { caller_id }, std::time::Instant::now());
+        Call {
+            via_host: format!("{advertise}:{sip_port}"),
+            local: LocalMedia { ip: advertise, port: 0, session_id: rand::thread_rng().gen_range(1..u32::MAX as u64), version: 1 },
+            ctx,
+            sip,
+            invite: call.request,
+            info: call.info,
+            invite_tx: call.tx,
+            peer: call.peer,
+            dialog,
+            stream: None,
+            media_events: None,
+            offer: None,
+            session,
+            answered: false,
+            ended: false,
+            holding: false,
+            hold_token: None,
+        }
+    }
+
+    async fn run(&mut self, mut inbox: mpsc::UnboundedReceiver<CallInput>) {
+        if !self.answer() {
+            return;
+        }
+        while !self.ended {
+            let ivr_deadline = self.session.poll_timeout().map(Instant::from_std);
+            let media = async {
+                match self.media_events.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                input = inbox.recv() => match input {
+                    Some(input) => self.on_input(input).await,
+                    None => break,
+                },
+                Some(ev) = media => self.on_media(ev).await,
+                _ = sleep_until(ivr_deadline) => {
+                    self.session.handle_timeout(std::time::Instant::now());
+                    self.drive().await;
+                }
+            }
+        }
+    }
+
+    fn respond(&self, tx: TxId, req: &rsip::Request, status: u16, sdp_body: Option<String>) {
+        let mut resp = message::response_to(req, status, Some(&self.dialog.local_tag));
+        if status / 100 == 2 && req.method == Method::Invite || req.method == Method::Update {
+            message::add_header(&mut resp.headers, "Contact", format!("<sip:1177@{};transport={}>", self.via_host, self.peer.transport.via_token().to_lowercase()));
+            message::add_header(&mut resp.headers, "Allow", ALLOW);
+            message::add_header(&mut resp.headers, "Supported", "timer");
+        }
+        if let Some(body) = sdp_body {
+            message::add_header(&mut resp.headers, "Content-Type", "application/sdp");
+            resp.body = body.into_bytes();
+        }
+        let _ = self.sip.send(SipCommand::Respond { tx, response: resp });
+    }
+
+    fn reject(&self, status: u16, reason: &str) {
+        let resp = crate::sip::stateless::with_reason(message::response_to(&self.invite, status, Some(&self.dialog.local_tag)), reason);
+        let _ = self.sip.send(SipCommand::Respond { tx: self.invite_tx, response: resp });
+    }
+
+    /// Negotiates media and sends the 200. Returns false when the call ended.
+    fn answer(&mut self) -> bool {
+        let offer = if self.invite.body.is_empty() {
+            None
+        } else {
+            match sdp::parse_audio(&self.invite.body) {
+                Ok(o) => Some(o),
+                Err(SdpError::NoCommonCodec) => {
+                    self.ctx.metrics.calls_rejected_codec.inc();
+                    info!("offer has no PCMU/PCMA: 488");
+                    self.reject(488, "only PCMU and PCMA audio are supported");
+                    return false;
+                }
+                Err(e) => {
+                    self.reject(400, &e.to_string());
+                    return false;
+                }
+            }
+        };
+        // Late offer: assume PCMU towards the INVITE's source until the ACK answers.
+        let params = match &offer {
+            Some(o) => StreamParams { codec: o.codec, payload_type: o.payload_type, telephone_event_pt: o.telephone_event_pt, remote: o.remote },
+            None => StreamParams { codec: crate::media::g711::Codec::Pcmu, payload_type: 0, telephone_event_pt: Some(101), remote: self.peer.addr },
+        };
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let stream = match self.ctx.media.open(params, events_tx) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(error = %e, "no media port: 503");
+                self.ctx.metrics.calls_rejected_overload.inc();
+                self.reject(503, "no media capacity");
+                return false;
+            }
+        };
+        if let Some(o) = &offer {
+            if o.is_hold() {
+                stream.set_hold(true);
+            }
+        }
+        self.local.port = stream.local_port();
+        let body = match &offer {
+            Some(o) => sdp::answer(&self.local, o),
+            None => sdp::offer(&self.local),
+        };
+        self.stream = Some(stream);
+        self.media_events = Some(events_rx);
+        self.offer = offer;
+        let invite = self.invite.clone();
+        self.respond(self.invite_tx, &invite, 200, Some(body));
+        self.answered = true;
+        debug!("answered");
+        true
+    }
+
+    async fn on_input(&mut self, input: CallInput) {
+        match input {
+            CallInput::Ack { request } => {
+                if self.offer.is_none() && !request.body.is_empty() {
+                    if let Ok(answer) = sdp::parse_audio(&request.body) {
+                        self.apply_offer(&answer);
+                        self.offer = Some(answer);
+                    }
+                }
+                self.session.handle(std::time::Instant::now(), IvrEvent::Answered);
+                self.drive().await;
+            }
+            CallInput::Cancelled => {
+                // The layer answered the CANCEL; our INVITE gets 487 unless already answered.
+                if !self.answered {
+                    self.reject(487, "cancelled");
+                }
+                self.finish_hangup().await;
+            }
+            CallInput::AckTimeout => {
+                info!("2xx never acknowledged: BYE");
+                self.hangup().await;
+            }
+            CallInput::Request { tx, request, info } => self.in_dialog(tx, request, info).await,
+            CallInput::Response { .. } | CallInput::Timeout => {}
+            CallInput::Shutdown => self.hangup().await,
+        }
+    }
+
+    async fn in_dialog(&mut self, tx: TxId, request: rsip::Request, info: RequestInfo) {
+        if !self.dialog.accept_remote_cseq(info.cseq) {
+            self.respond(tx, &request, 500, None);
+            return;
+        }
+        match info.method {
+            Method::Bye => {
+                self.respond(tx, &request, 200, None);
+                self.finish_hangup().await;
+            }
+            Method::Info => {
+                let ct = info.content_type.clone().unwrap_or_default();
+                match key_from_info(&ct, &request.body) {
+                    Ok(key) => {
+                        self.respond(tx, &request, 200, None);
+                        self.ctx.metrics.digits_sip_info.inc();
+                        self.session.handle(std::time::Instant::now(), IvrEvent::Digit(key));
+                        self.drive().await;
+                    }
+                    Err(InfoDtmfError::UnsupportedType) => self.respond(tx, &request, 415, None),
+                    Err(InfoDtmfError::NoKey) => self.respond(tx, &request, 400, None),
+                }
+            }
+            Method::Invite | Method::Update => {
+                self.dialog.set_remote_target(info.contact.as_deref());
+                if request.body.is_empty() {
+                    // Session refresh: answer with the session we have.
+                    let body = self.offer.as_ref().map(|o| sdp::answer(&self.local, o));
+                    self.respond(tx, &request, 200, body);
+                    return;
+                }
+                match sdp::parse_audio(&request.body) {
+                    Ok(o) => {
+                        self.apply_offer(&o);
+                        self.local.version += 1;
+                        let body = sdp::answer(&self.local, &o);
+                        self.offer = Some(o);
+                        self.respond(tx, &request, 200, Some(body));
+                    }
+                    Err(SdpError::NoCommonCodec) => self.respond(tx, &request, 488, None),
+                    Err(_) => self.respond(tx, &request, 400, None),
+                }
+            }
+            Method::Options => self.respond(tx, &request, 200, None),
+            _ => self.respond(tx, &request, 501, None),
+        }
+    }
+
+    fn apply_offer(&self, o: &AudioOffer) {
+        if let Some(stream) = &self.stream {
+            stream.update(StreamParams { codec: o.codec, payload_type: o.payload_type, telephone_event_pt: o.telephone_event_pt, remote: o.remote });
+            stream.set_hold(o.is_hold());
+        }
+    }
+
+    async fn on_media(&mut self, ev: MediaEvent) {
+        let now = std::time::Instant::now();
+        match ev {
+            MediaEvent::Digit { key, source } => {
+                self.ctx.metrics.digit(source);
+                self.session.handle(now, IvrEvent::Digit(key));
+            }
+            MediaEvent::PlaybackDone { token } => {
+                if self.holding && Some(token) == self.hold_token {
+                    self.play_hold_music();
+                    return;
+                }
+                self.session.handle(now, IvrEvent::PlaybackDone { token });
+            }
+            MediaEvent::RtpTimeout => {
+                info!("RTP timeout: caller gone");
+                self.ctx.metrics.rtp_timeouts.inc();
+                self.hangup().await;
+                return;
+            }
+        }
+        self.drive().await;
+    }
+
+    /// Carries out the session's actions until it has none.
+    async fn drive(&mut self) {
+        while let Some(action) = self.session.poll_action() {
+            match action {
+                IvrAction::Play { prompts, token, .. } => {
+                    let clips = prompts
+                        .iter()
+                        .filter_map(|p| {
+                            let clip = self.ctx.prompts.lookup(p.lang.code(), &p.id);
+                            if clip.is_none() {
+                                warn!(prompt = %p.id, lang = %p.lang, "prompt missing");
+                            }
+                            clip
+                        })
+                        .collect();
+                    if let Some(s) = &self.stream {
+                        s.play(clips, token);
+                    }
+                }
+                IvrAction::PlayMessage { slot, language, token } => {
+                    let clips = self.ctx.messages.clips(&slot, language, &self.ctx.prompts);
+                    if let Some(s) = &self.stream {
+                        s.play(clips, token);
+                    }
+                }
+                IvrAction::StopPlayback => {
+                    if let Some(s) = &self.stream {
+                        s.stop_playback();
+                    }
+                }
+                IvrAction::RequestEstimate { level } => {
+                    let at = self.ctx.registrar.estimate(level).await;
+                    self.session.handle(std::time::Instant::now(), IvrEvent::Estimate(at));
+                }
+                IvrAction::RegisterCase(draft) => {
+                    let ev = self.register(draft).await;
+                    self.session.handle(std::time::Instant::now(), ev);
+                }
+                IvrAction::Hold => {
+                    self.holding = true;
+                    self.play_hold_music();
+                }
+                IvrAction::Hangup => {
+                    self.hangup().await;
+                    return;
+                }
+                IvrAction::Outcome(outcome) => {
+                    info!(outcome = ?outcome, "IVR finished");
+                    self.ctx.metrics.outcome(&outcome);
+                }
+            }
+        }
+    }
+
+    async fn register(&mut self, draft: CaseDraft) -> IvrEvent {
+        match self.ctx.registrar.register(&draft, &self.info.call_id).await {
+            Ok((case_id, callback_at)) => {
+                info!(case = %case_id, level = draft.level, "case registered");
+                self.ctx.metrics.cases_registered.inc();
+                IvrEvent::CaseStored { case_id, callback_at }
+            }
+            Err(e) => {
+                warn!(error = %e, "case could not be stored");
+                self.ctx.metrics.case_store_failures.inc();
+                IvrEvent::CaseStoreFailed
+            }
+        }
+    }
+
+    fn play_hold_music(&mut self) {
+        let music = self.session.hold_music();
+        let token = u64::MAX - rand::thread_rng().gen_range(0..1_000_000);
+        self.hold_token = Some(token);
+        if let (Some(s), Some(clip)) = (&self.stream, self.ctx.prompts.lookup(music.lang.code(), &music.id)) {
+            s.play(vec![clip], token);
+        }
+    }
+
+    /// The caller left (BYE, CANCEL): tell the IVR, keep a holding case as a callback.
+    async fn finish_hangup(&mut self) {
+        self.session.handle(std::time::Instant::now(), IvrEvent::Hangup);
+        while let Some(action) = self.session.poll_action() {
+            if let IvrAction::Outcome(o) = action {
+                info!(outcome = ?o, "caller hung up");
+                self.ctx.metrics.outcome(&o);
+            }
+        }
+        if self.holding {
+            if let Some(id) = self.session.case_id() {
+                if let Err(e) = self.ctx.registrar.holding_caller_left(id).await {
+                    warn!(error = %e, "could not turn the held case into a callback");
+                }
+            }
+        }
+        self.ended = true;
+    }
+
+    /// We end the call: BYE inside the dialog.
+    async fn hangup(&mut self) {
+        if self.ended {
+            return;
+        }
+        if self.answered {
+            let branch = format!("z9hG4bK{}", new_tag());
+            let bye = self.dialog.request(Method::Bye, &self.via_host, self.peer.transport, &branch);
+            let _ = self.sip.send(SipCommand::Request { call_id: self.info.call_id.clone(), peer: self.peer, request: bye });
+        }
+        if self.holding {
+            if let Some(id) = self.session.case_id() {
+                let _ = self.ctx.registrar.holding_caller_left(id).await;
+            }
+        }
+        self.ended = true;
+    }
+}
+
+/// RFC 3323/3325: a withheld number must not be used as the callback number.
+fn withheld(req: &rsip::Request) -> bool {
+    let privacy = message::first_value(&req.headers, "privacy").unwrap_or_default().to_ascii_lowercase();
+    let from = message::first_value(&req.headers, "from").unwrap_or_default().to_ascii_lowercase();
+    privacy.contains("id") || privacy.contains("user") || from.contains("anonymous")
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_send(m: SipMessage) -> SipMessage {
+    m
+}

@@ -1,0 +1,98 @@
+//! Service counters, rendered as Prometheus text. Counts only: never a
+//! number, personnummer or answer.
+
+use crate::ivr::CallOutcome;
+use crate::media::dtmf::DtmfSource;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// One counter or gauge.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicI64);
+
+impl Counter {
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn dec(&self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Everything we count about calls.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub calls_active: Counter,
+    pub calls_total: Counter,
+    pub calls_rejected_overload: Counter,
+    pub calls_rejected_codec: Counter,
+    pub rtp_timeouts: Counter,
+    pub cases_registered: Counter,
+    pub case_store_failures: Counter,
+    pub digits_rfc4733: Counter,
+    pub digits_sip_info: Counter,
+    pub digits_inband: Counter,
+    pub outcome_callback: Counter,
+    pub outcome_held: Counter,
+    pub outcome_112: Counter,
+    pub outcome_failed: Counter,
+    pub outcome_abandoned: Counter,
+}
+
+impl Metrics {
+    pub fn digit(&self, source: DtmfSource) {
+        match source {
+            DtmfSource::Rfc4733 => self.digits_rfc4733.inc(),
+            DtmfSource::SipInfo => self.digits_sip_info.inc(),
+            DtmfSource::InBand => self.digits_inband.inc(),
+        }
+    }
+
+    pub fn outcome(&self, o: &CallOutcome) {
+        match o {
+            CallOutcome::CallbackRegistered { .. } => self.outcome_callback.inc(),
+            CallOutcome::Held { .. } => self.outcome_held.inc(),
+            CallOutcome::AdvisedToCall112 => self.outcome_112.inc(),
+            CallOutcome::RegistrationFailed => self.outcome_failed.inc(),
+            CallOutcome::Abandoned { .. } => self.outcome_abandoned.inc(),
+        }
+    }
+
+    /// Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let gauge = |out: &mut String, name: &str, help: &str, v: i64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        };
+        gauge(&mut out, "pe_calls_active", "Calls in the IVR now.", self.calls_active.get());
+        let counters = [
+            ("pe_calls_total", "Calls answered or rejected by a call task.", &self.calls_total),
+            ("pe_calls_rejected_overload_total", "INVITEs answered 503 (capacity).", &self.calls_rejected_overload),
+            ("pe_calls_rejected_codec_total", "INVITEs answered 488 (no G.711).", &self.calls_rejected_codec),
+            ("pe_rtp_timeouts_total", "Calls ended because RTP stopped.", &self.rtp_timeouts),
+            ("pe_cases_registered_total", "Phone cases committed to the store.", &self.cases_registered),
+            ("pe_case_store_failures_total", "Phone cases the store refused.", &self.case_store_failures),
+        ];
+        for (name, help, c) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", c.get());
+        }
+        let _ = writeln!(out, "# HELP pe_digits_total Keypad digits by method.\n# TYPE pe_digits_total counter");
+        for (m, c) in [("rfc4733", &self.digits_rfc4733), ("sip_info", &self.digits_sip_info), ("inband", &self.digits_inband)] {
+            let _ = writeln!(out, "pe_digits_total{{method=\"{m}\"}} {}", c.get());
+        }
+        let _ = writeln!(out, "# HELP pe_ivr_outcomes_total How IVR calls ended.\n# TYPE pe_ivr_outcomes_total counter");
+        for (o, c) in [
+            ("callback", &self.outcome_callback),
+            ("held", &self.outcome_held),
+            ("advised_112", &self.outcome_112),
+            ("registration_failed", &self.outcome_failed),
+            ("abandoned", &self.outcome_abandoned),
+        ] {
+            let _ = writeln!(out, "pe_ivr_outcomes_total{{outcome=\"{o}\"}} {}", c.get());
+        }
+        out
+    }
+}

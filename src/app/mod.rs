@@ -1,0 +1,147 @@
+//! Wiring: loads configuration, opens the store, starts the media engine,
+//! the SIP shell and the HTTP API, and stops them gracefully.
+
+pub mod call;
+pub mod messages;
+pub mod metrics;
+pub mod registrar;
+pub mod settings;
+pub mod sip_driver;
+
+use crate::ivr::{Flow, Manifest};
+use crate::media::engine::{MediaConfig, MediaEngine};
+use crate::media::prompts::PromptLibrary;
+use crate::queue::QueueConfig;
+use crate::store::Store;
+use crate::triage::Triage;
+use anyhow::Context;
+use messages::Messages;
+use metrics::Metrics;
+use registrar::Registrar;
+use settings::SipSettings;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::watch;
+use tracing::info;
+
+/// How the service is started (flags and environment, DESIGN.md section 5).
+#[derive(Debug, Clone)]
+pub struct ServiceOptions {
+    pub config_dir: PathBuf,
+    pub prompts_dir: PathBuf,
+    pub sip_bind: SocketAddr,
+    pub http_bind: SocketAddr,
+    pub database_url: String,
+    pub rtp_ports: (u16, u16),
+}
+
+/// Everything a call needs, shared by all calls.
+pub struct CallContext {
+    pub sip: SipSettings,
+    pub advertise_ip: IpAddr,
+    pub media: MediaEngine,
+    pub prompts: Arc<PromptLibrary>,
+    pub flow: Arc<Flow>,
+    pub triage: Arc<Triage>,
+    pub registrar: Registrar,
+    pub messages: Messages,
+    pub metrics: Arc<Metrics>,
+}
+
+/// All configuration, loaded and cross-checked.
+pub struct LoadedConfig {
+    pub sip: SipSettings,
+    pub flow: Flow,
+    pub triage: Triage,
+    pub queue: QueueConfig,
+    pub prompts: PromptLibrary,
+}
+
+/// Loads and validates `sip-config/` and the prompts: what `check-config` runs.
+pub fn load_config(config_dir: &Path, prompts_dir: &Path) -> anyhow::Result<LoadedConfig> {
+    let sip = SipSettings::load(&config_dir.join("sip.toml"))?;
+    let triage = Triage::load(&config_dir.join("triage.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let manifest = Manifest::load(&prompts_dir.join("manifest.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let flow = Flow::load(&config_dir.join("ivr.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let queue = QueueConfig::load(&config_dir.join("queue.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let prompts = PromptLibrary::load(prompts_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::ivr::check_prompts(&flow, &manifest, &|lang, id| prompts.lookup(lang, id).is_some()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(LoadedConfig { sip, flow, triage, queue, prompts })
+}
+
+/// A running service (for tests and `main`).
+pub struct Running {
+    pub sip_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub context: Arc<CallContext>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, hangs up live calls, and waits for the tasks.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.context.media.shutdown();
+    }
+}
+
+/// Starts everything and returns once the sockets are bound.
+pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
+    let cfg = load_config(&opts.config_dir, &opts.prompts_dir)?;
+    let store = Store::connect(&opts.database_url).await.with_context(|| "opening the database (--database-url)")?;
+    let advertise_ip = cfg.sip.advertise_ip.unwrap_or(if opts.sip_bind.ip().is_unspecified() {
+        IpAddr::from([127, 0, 0, 1])
+    } else {
+        opts.sip_bind.ip()
+    });
+    let prompts = Arc::new(cfg.prompts);
+    let mut media_cfg = MediaConfig::new(opts.sip_bind.ip(), opts.rtp_ports, prompts.clone());
+    media_cfg.workers = cfg.sip.media_workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    media_cfg.rtp_timeout = cfg.sip.rtp_timeout();
+    let media = MediaEngine::start(media_cfg).context("starting the media engine")?;
+    let triage = Arc::new(cfg.triage);
+    let metrics = Arc::new(Metrics::default());
+    let ctx = Arc::new(CallContext {
+        registrar: Registrar::new(store.clone(), cfg.queue, &triage),
+        sip: cfg.sip,
+        advertise_ip,
+        media,
+        prompts,
+        flow: Arc::new(cfg.flow),
+        triage,
+        messages: Messages::default(),
+        metrics: metrics.clone(),
+    });
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let driver = sip_driver::SipDriver::bind(opts.sip_bind, ctx.clone()).await.with_context(|| format!("binding SIP on {}", opts.sip_bind))?;
+    let sip_addr = driver.local_addr()?;
+    let listener = tokio::net::TcpListener::bind(opts.http_bind).await.with_context(|| format!("binding HTTP on {}", opts.http_bind))?;
+    let http_addr = listener.local_addr()?;
+    let router = crate::api::router(crate::api::ApiState::new(store)).merge(metrics_router(metrics));
+    let mut http_shutdown = shutdown_rx.clone();
+    let http = tokio::spawn(async move {
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = http_shutdown.wait_for(|s| *s).await;
+            })
+            .await;
+    });
+    let sip = tokio::spawn(driver.run(shutdown_rx));
+    info!(%sip_addr, %http_addr, "phone entrance listening (SIP over UDP and TCP)");
+    Ok(Running { sip_addr, http_addr, context: ctx, shutdown: shutdown_tx, tasks: vec![sip, http] })
+}
+
+fn metrics_router(metrics: Arc<Metrics>) -> axum::Router {
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let m = metrics.clone();
+            async move { ([("content-type", "text/plain; version=0.0.4")], m.render()) }
+        }),
+    )
+}

@@ -1,0 +1,92 @@
+//! `sip-config/sip.toml`: the SIP side of the service (entrance numbers,
+//! capacity, timers). Validated once at start-up.
+
+use serde::Deserialize;
+use std::path::Path;
+use std::time::Duration;
+
+/// The SIP settings, with defaults for everything but the entrance numbers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipSettings {
+    /// Request-URI / To users that reach the IVR (e.g. "1177").
+    pub entrance_numbers: Vec<String>,
+    /// Concurrent calls before new INVITEs get 503 with Retry-After.
+    #[serde(default = "default_max_calls")]
+    pub max_concurrent_calls: usize,
+    /// Seconds in the Retry-After of an overload 503.
+    #[serde(default = "default_retry_after")]
+    pub retry_after_seconds: u32,
+    /// No RTP from the caller for this long (after answer, not on hold) ends the call.
+    #[serde(default = "default_rtp_timeout")]
+    pub rtp_timeout_seconds: u64,
+    /// Media worker threads (default: one per core).
+    #[serde(default)]
+    pub media_workers: Option<usize>,
+    /// Address put in SDP and Contact when the bind address is 0.0.0.0.
+    #[serde(default)]
+    pub advertise_ip: Option<std::net::IpAddr>,
+    /// The Server / User-Agent header.
+    #[serde(default = "default_user_agent")]
+    pub user_agent: String,
+}
+
+fn default_max_calls() -> usize {
+    6000
+}
+fn default_retry_after() -> u32 {
+    10
+}
+fn default_rtp_timeout() -> u64 {
+    30
+}
+fn default_user_agent() -> String {
+    format!("phone-entrance/{}", env!("CARGO_PKG_VERSION"))
+}
+
+impl SipSettings {
+    /// Reads and checks `path`; errors name the file and the fix.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> anyhow::Result<Self> {
+        let s: SipSettings = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        if s.entrance_numbers.is_empty() || s.entrance_numbers.iter().any(|n| n.trim().is_empty()) {
+            anyhow::bail!("{}: entrance_numbers must list at least one number, e.g. [\"1177\"]", path.display());
+        }
+        if s.max_concurrent_calls == 0 {
+            anyhow::bail!("{}: max_concurrent_calls must be at least 1", path.display());
+        }
+        if s.rtp_timeout_seconds < 5 {
+            anyhow::bail!("{}: rtp_timeout_seconds must be at least 5 (phones pause RTP briefly)", path.display());
+        }
+        Ok(s)
+    }
+
+    pub fn rtp_timeout(&self) -> Duration {
+        Duration::from_secs(self.rtp_timeout_seconds)
+    }
+
+    /// Whether a Request-URI or To user reaches the IVR.
+    pub fn is_entrance(&self, user: &str) -> bool {
+        self.entrance_numbers.iter().any(|n| n == user)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_fill_in_and_empty_numbers_are_refused() {
+        let p = Path::new("sip.toml");
+        let s = SipSettings::parse("entrance_numbers = [\"1177\"]", p).unwrap();
+        assert!(s.is_entrance("1177") && !s.is_entrance("112"));
+        assert_eq!(s.max_concurrent_calls, 6000);
+        let e = SipSettings::parse("entrance_numbers = []", p).unwrap_err().to_string();
+        assert!(e.contains("sip.toml") && e.contains("entrance_numbers"), "{e}");
+        assert!(SipSettings::parse("entrance_numbers = [\"1177\"]\nbogus = 1", p).is_err());
+    }
+}

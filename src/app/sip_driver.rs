@@ -1,0 +1,289 @@
+//! The SIP shell: owns the UDP socket and the TCP connections, feeds the
+//! sans-IO `SipLayer`, answers what needs no call (OPTIONS, 404, 481, 501,
+//! 503) and routes everything else to the call tasks by Call-ID.
+
+use super::call::{self, CallInput, NewCall};
+use super::CallContext;
+use crate::sip::message::{self, uri_user, RequestInfo};
+use crate::sip::stateless;
+use crate::sip::{Peer, SipEvent, SipLayer, TimerConfig, Transport, TxId};
+use bytes::Bytes;
+use futures::StreamExt;
+use rsip::{Method, SipMessage};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::codec::FramedRead;
+
+/// What call tasks ask of the SIP shell.
+#[derive(Debug)]
+pub enum SipCommand {
+    /// Answer the request of server transaction `tx`.
+    Respond { tx: TxId, response: rsip::Response },
+    /// Send a request in a new client transaction for `call_id`.
+    Request { call_id: String, peer: Peer, request: rsip::Request },
+    /// The call is over: forget its Call-ID.
+    Ended { call_id: String },
+}
+
+enum TcpInput {
+    Opened { conn: u64, writer: mpsc::UnboundedSender<Bytes> },
+    Frame { conn: u64, addr: SocketAddr, bytes: Bytes },
+    Closed { conn: u64 },
+}
+
+/// Methods we know but do not serve outside a dialog (405 + Allow).
+const KNOWN_NOT_ALLOWED: [Method; 6] = [Method::Register, Method::Subscribe, Method::Notify, Method::Message, Method::Refer, Method::Publish];
+/// What we accept, for Allow headers.
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE";
+
+/// Bound sockets, ready to run.
+pub struct SipDriver {
+    udp: Arc<UdpSocket>,
+    tcp: TcpListener,
+    ctx: Arc<CallContext>,
+}
+
+impl SipDriver {
+    pub async fn bind(addr: SocketAddr, ctx: Arc<CallContext>) -> std::io::Result<Self> {
+        let udp = UdpSocket::bind(addr).await?;
+        let local = udp.local_addr()?;
+        // Same port for TCP as UDP (an ephemeral UDP port is reused for TCP).
+        let tcp = TcpListener::bind(local).await?;
+        Ok(SipDriver { udp: Arc::new(udp), tcp, ctx })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.udp.local_addr()
+    }
+
+    /// Runs until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<SipCommand>();
+        let (tcp_tx, mut tcp_rx) = mpsc::unbounded_channel::<TcpInput>();
+        let mut state = State {
+            layer: SipLayer::new(TimerConfig::default(), self.ctx.sip.user_agent.clone()),
+            udp: self.udp.clone(),
+            ctx: self.ctx.clone(),
+            cmd_tx,
+            calls: HashMap::new(),
+            invite_txs: HashMap::new(),
+            client_txs: HashMap::new(),
+            tcp_writers: HashMap::new(),
+        };
+        let mut buf = vec![0u8; 65_536];
+        let mut next_conn = 1u64;
+        loop {
+            state.flush().await;
+            let deadline = state.layer.poll_timeout().map(Instant::from_std);
+            tokio::select! {
+                r = self.udp.recv_from(&mut buf) => {
+                    if let Ok((n, addr)) = r {
+                        let peer = Peer { addr, transport: Transport::Udp, conn: None };
+                        state.layer.handle_message(std::time::Instant::now(), peer, &buf[..n]);
+                    }
+                }
+                r = self.tcp.accept() => {
+                    if let Ok((stream, addr)) = r {
+                        let conn = next_conn;
+                        next_conn += 1;
+                        spawn_tcp(conn, addr, stream, tcp_tx.clone());
+                    }
+                }
+                Some(input) = tcp_rx.recv() => match input {
+                    TcpInput::Opened { conn, writer } => { state.tcp_writers.insert(conn, writer); }
+                    TcpInput::Closed { conn } => { state.tcp_writers.remove(&conn); }
+                    TcpInput::Frame { conn, addr, bytes } => {
+                        let peer = Peer { addr, transport: Transport::Tcp, conn: Some(conn) };
+                        state.layer.handle_message(std::time::Instant::now(), peer, &bytes);
+                    }
+                },
+                Some(cmd) = cmd_rx.recv() => state.command(cmd),
+                _ = sleep_until(deadline) => state.layer.handle_timeout(std::time::Instant::now()),
+                _ = shutdown.changed() => {
+                    if *shutdown.borrow() { break; }
+                }
+            }
+        }
+        // Hang up every live call so peers are not left with dead media.
+        for call in state.calls.values() {
+            let _ = call.send(CallInput::Shutdown);
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn spawn_tcp(conn: u64, addr: SocketAddr, stream: tokio::net::TcpStream, to_driver: mpsc::UnboundedSender<TcpInput>) {
+    let (read, mut write) = stream.into_split();
+    let (writer, mut outbound) = mpsc::unbounded_channel::<Bytes>();
+    let _ = to_driver.send(TcpInput::Opened { conn, writer });
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Some(bytes) = outbound.recv().await {
+            if write.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut frames = FramedRead::new(read, crate::sip::framing::SipDecoder);
+        while let Some(Ok(frame)) = frames.next().await {
+            if to_driver.send(TcpInput::Frame { conn, addr, bytes: frame.freeze() }).is_err() {
+                return;
+            }
+        }
+        // A framing error or EOF ends the connection (RFC 3261 section 18.3).
+        let _ = to_driver.send(TcpInput::Closed { conn });
+    });
+}
+
+struct State {
+    layer: SipLayer,
+    udp: Arc<UdpSocket>,
+    ctx: Arc<CallContext>,
+    cmd_tx: mpsc::UnboundedSender<SipCommand>,
+    calls: HashMap<String, mpsc::UnboundedSender<CallInput>>,
+    invite_txs: HashMap<TxId, String>,
+    client_txs: HashMap<TxId, String>,
+    tcp_writers: HashMap<u64, mpsc::UnboundedSender<Bytes>>,
+}
+
+impl State {
+    async fn flush(&mut self) {
+        loop {
+            while let Some(t) = self.layer.poll_transmit() {
+                match (t.peer.transport, t.peer.conn) {
+                    (Transport::Tcp, Some(conn)) => {
+                        if let Some(w) = self.tcp_writers.get(&conn) {
+                            let _ = w.send(t.bytes);
+                        }
+                    }
+                    _ => {
+                        let _ = self.udp.send_to(&t.bytes, t.peer.addr).await;
+                    }
+                }
+            }
+            match self.layer.poll_event() {
+                Some(ev) => self.event(ev),
+                None => break,
+            }
+        }
+    }
+
+    fn respond(&mut self, tx: TxId, req: &rsip::Request, status: u16, extra: &[(&str, String)]) {
+        let mut resp = message::response_to(req, status, Some(&call::new_tag()));
+        for (name, value) in extra {
+            message::add_header(&mut resp.headers, name, value.clone());
+        }
+        let _ = self.layer.respond(std::time::Instant::now(), tx, resp);
+    }
+
+    fn event(&mut self, ev: SipEvent) {
+        match ev {
+            SipEvent::Request { tx, request, info, peer } => self.request(tx, request, info, peer),
+            SipEvent::Ack { request, info, .. } => {
+                if let Some(call) = self.calls.get(&info.call_id) {
+                    let _ = call.send(CallInput::Ack { request });
+                }
+            }
+            SipEvent::Cancelled { invite_tx, .. } => {
+                if let Some(call) = self.invite_txs.get(&invite_tx).and_then(|id| self.calls.get(id)) {
+                    let _ = call.send(CallInput::Cancelled);
+                }
+            }
+            SipEvent::AckTimeout { tx } => {
+                if let Some(call) = self.invite_txs.get(&tx).and_then(|id| self.calls.get(id)) {
+                    let _ = call.send(CallInput::AckTimeout);
+                }
+            }
+            SipEvent::Response { tx: Some(tx), info, .. } => {
+                if let Some(call) = self.client_txs.get(&tx).and_then(|id| self.calls.get(id)) {
+                    let _ = call.send(CallInput::Response { status: info.status });
+                }
+                if info.status >= 200 {
+                    self.client_txs.remove(&tx);
+                }
+            }
+            SipEvent::Response { tx: None, .. } => {}
+            SipEvent::Timeout { tx } => {
+                if let Some(call) = self.client_txs.remove(&tx).and_then(|id| self.calls.get(&id)) {
+                    let _ = call.send(CallInput::Timeout);
+                }
+            }
+        }
+    }
+
+    fn request(&mut self, tx: TxId, request: rsip::Request, info: RequestInfo, peer: Peer) {
+        let in_dialog = info.to_tag.is_some();
+        if let Some(call) = self.calls.get(&info.call_id).filter(|_| in_dialog) {
+            let _ = call.send(CallInput::Request { tx, request, info });
+            return;
+        }
+        match info.method {
+            Method::Invite if !in_dialog => self.new_call(tx, request, info, peer),
+            Method::Options => {
+                let extra = [("Allow", ALLOW.to_string()), ("Accept", "application/sdp".to_string())];
+                self.respond(tx, &request, 200, &extra);
+            }
+            m if KNOWN_NOT_ALLOWED.contains(&m) && !in_dialog => {
+                self.respond(tx, &request, 405, &[("Allow", ALLOW.to_string())]);
+            }
+            Method::Invite | Method::Bye | Method::Info | Method::Update | Method::Cancel => {
+                self.respond(tx, &request, 481, &[]);
+            }
+            _ => self.respond(tx, &request, 501, &[("Allow", ALLOW.to_string())]),
+        }
+    }
+
+    fn new_call(&mut self, tx: TxId, request: rsip::Request, info: RequestInfo, peer: Peer) {
+        let user = uri_user(&info.uri).unwrap_or("");
+        if !self.ctx.sip.is_entrance(user) {
+            let resp = stateless::with_reason(message::response_to(&request, 404, Some(&call::new_tag())), "not an entrance number of this service");
+            let _ = self.layer.respond(std::time::Instant::now(), tx, resp);
+            return;
+        }
+        if self.calls.contains_key(&info.call_id) {
+            // A second INVITE with a Call-ID we already serve but a new branch: a loop or a fork.
+            self.respond(tx, &request, 482, &[]);
+            return;
+        }
+        if self.calls.len() >= self.ctx.sip.max_concurrent_calls {
+            self.ctx.metrics.calls_rejected_overload.inc();
+            let extra = [("Retry-After", self.ctx.sip.retry_after_seconds.to_string())];
+            self.respond(tx, &request, 503, &extra);
+            return;
+        }
+        let (input_tx, input_rx) = mpsc::unbounded_channel();
+        self.calls.insert(info.call_id.clone(), input_tx);
+        self.invite_txs.insert(tx, info.call_id.clone());
+        let new_call = NewCall { tx, request, info, peer, local_sip: self.udp.local_addr().ok() };
+        tokio::spawn(call::run(self.ctx.clone(), new_call, input_rx, self.cmd_tx.clone()));
+    }
+
+    fn command(&mut self, cmd: SipCommand) {
+        let now = std::time::Instant::now();
+        match cmd {
+            SipCommand::Respond { tx, response } => {
+                let _ = self.layer.respond(now, tx, response);
+            }
+            SipCommand::Request { call_id, peer, request } => {
+                if let Ok(tx) = self.layer.send_request(now, peer, request) {
+                    self.client_txs.insert(tx, call_id);
+                }
+            }
+            SipCommand::Ended { call_id } => {
+                self.calls.remove(&call_id);
+                self.invite_txs.retain(|_, c| *c != call_id);
+            }
+        }
+    }
+}
