@@ -2,3 +2,4 @@
 //! See `../shared/DESIGN.md` for the design; each module is one domain concept.
 
 pub mod media;
+pub mod identity;
