@@ -3,3 +3,5 @@
 
 pub mod media;
 pub mod identity;
+pub mod ivr;
+pub mod triage;
