@@ -267,7 +267,11 @@ impl Triage {
         for (i, r) in raw.rules.into_iter().enumerate() {
             let key = format!("rules[{i}] (\"{}\")", r.name);
             if !names.insert(r.name.clone()) {
-                return Err(invalid(key, "repeats a rule name".into(), "give each rule a unique name"));
+                return Err(invalid(
+                    key,
+                    "repeats a rule name".into(),
+                    "give each rule a unique name",
+                ));
             }
             if !(LEVEL_MOST_URGENT..=LEVEL_LEAST_URGENT).contains(&r.level) {
                 return Err(invalid(
@@ -402,7 +406,10 @@ mod tests {
 "#;
 
     fn triage(rules: &str) -> Result<Triage, TriageError> {
-        Triage::from_toml(&format!("default_level = 4\n{LEVELS}\n{rules}"), "triage.toml")
+        Triage::from_toml(
+            &format!("default_level = 4\n{LEVELS}\n{rules}"),
+            "triage.toml",
+        )
     }
 
     fn answers(pairs: &[(&str, &str)]) -> Answers {
@@ -443,7 +450,10 @@ when = { about = ["child", "infant"], worsening = "yes" }
             ("rf_breathing", "yes"),
         ]));
         assert_eq!(a.level, 1);
-        assert_eq!(a.matched_rules, ["infant", "breathing", "fever child worsening"]);
+        assert_eq!(
+            a.matched_rules,
+            ["infant", "breathing", "fever child worsening"]
+        );
     }
 
     #[test]
@@ -512,7 +522,10 @@ when = { about = ["child", "infant"], worsening = "yes" }
     fn unknown_answer_values_are_caught_by_cross_check() {
         let t = triage(RULES).unwrap();
         let known = |q: &str, v: &str| q == "about" || (v == "yes" && q != "worsening");
-        let err = t.check_answers_known("triage.toml", &known).unwrap_err().to_string();
+        let err = t
+            .check_answers_known("triage.toml", &known)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("worsening"), "{err}");
     }
 

@@ -55,7 +55,10 @@ impl Personnummer {
         if digits.len() == 12 {
             return Self::from_twelve(&digits, Some(today));
         }
-        let yy: i32 = digits.get(0..2).and_then(|s| s.parse().ok()).ok_or(PersonnummerError::Format)?;
+        let yy: i32 = digits
+            .get(0..2)
+            .and_then(|s| s.parse().ok())
+            .ok_or(PersonnummerError::Format)?;
         let mut year = today.year() - today.year().rem_euclid(100) + yy;
         if year > today.year() {
             year -= 100;
@@ -79,7 +82,10 @@ impl Personnummer {
             return Err(PersonnummerError::Format);
         }
         let num = |r: std::ops::Range<usize>| -> Result<u32, PersonnummerError> {
-            digits.get(r).and_then(|s| s.parse().ok()).ok_or(PersonnummerError::Format)
+            digits
+                .get(r)
+                .and_then(|s| s.parse().ok())
+                .ok_or(PersonnummerError::Format)
         };
         let year = num(0..4)? as i32;
         let month = num(4..6)?;
@@ -100,7 +106,9 @@ impl Personnummer {
         if !luhn_ok(tail) {
             return Err(PersonnummerError::Checksum);
         }
-        Ok(Personnummer { digits: digits.to_owned() })
+        Ok(Personnummer {
+            digits: digits.to_owned(),
+        })
     }
 
     /// The 12 digits `YYYYMMDDNNNC`, for storage. Never log this.
@@ -164,7 +172,8 @@ fn split(input: &str) -> Result<(String, bool), PersonnummerError> {
             return Err(PersonnummerError::Format);
         }
     }
-    if separators > 1 || (digits.len() != 10 && digits.len() != 12) || (plus && digits.len() == 12) {
+    if separators > 1 || (digits.len() != 10 && digits.len() != 12) || (plus && digits.len() == 12)
+    {
         return Err(PersonnummerError::Format);
     }
     Ok((digits, plus))
@@ -184,7 +193,7 @@ fn luhn_ok(ten: &str) -> bool {
             p / 10 + p % 10
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 impl fmt::Display for Personnummer {
@@ -257,8 +266,14 @@ mod tests {
     #[test]
     fn impossible_dates_are_refused() {
         // 1990-02-30 with a made-valid check digit would still be refused on date.
-        assert_eq!(Personnummer::parse("19900230-1234"), Err(PersonnummerError::Date));
-        assert_eq!(Personnummer::parse("19901301-1234"), Err(PersonnummerError::Date));
+        assert_eq!(
+            Personnummer::parse("19900230-1234"),
+            Err(PersonnummerError::Date)
+        );
+        assert_eq!(
+            Personnummer::parse("19901301-1234"),
+            Err(PersonnummerError::Date)
+        );
     }
 
     #[test]
@@ -293,12 +308,24 @@ mod tests {
         let c = (0..10).find(|c| luhn_ok(&format!("{tail9}{c}"))).unwrap();
         let s = format!("20{tail9}{c}");
         assert!(Personnummer::parse(&s).is_ok());
-        assert_eq!(Personnummer::parse_on(&s, today()), Err(PersonnummerError::Future));
+        assert_eq!(
+            Personnummer::parse_on(&s, today()),
+            Err(PersonnummerError::Future)
+        );
     }
 
     #[test]
     fn garbage_is_refused_without_panicking() {
-        for input in ["", "abc", "1912121212", "19121212--1212", "1912121212121", "ÅÄÖ", "19121212+1212", "191-2121212"] {
+        for input in [
+            "",
+            "abc",
+            "1912121212",
+            "19121212--1212",
+            "1912121212121",
+            "ÅÄÖ",
+            "19121212+1212",
+            "191-2121212",
+        ] {
             assert!(Personnummer::parse(input).is_err(), "{input}");
             let _ = Personnummer::parse_on(input, today());
         }

@@ -162,7 +162,10 @@ impl PhoneNumber {
     /// Parses the user part of a caller ID: `sip:+46701234567@trunk;user=phone`,
     /// `tel:+46701234567`, `0701234567`. `anonymous` gives [`PhoneErrorKind::Withheld`].
     pub fn from_caller_id(uri_or_user: &str) -> Result<Self, PhoneError> {
-        let s = uri_or_user.trim().trim_start_matches('<').trim_end_matches('>');
+        let s = uri_or_user
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>');
         let lower = s.get(0..5).map(str::to_ascii_lowercase).unwrap_or_default();
         let s = if lower.starts_with("sips:") {
             s.get(5..).unwrap_or("")
@@ -305,16 +308,32 @@ mod tests {
             "+46 (0)70-123 45 67",
             "+46 070 123 45 67",
         ] {
-            assert_eq!(PhoneNumber::parse(input).unwrap().e164(), "+46701234567", "{input}");
+            assert_eq!(
+                PhoneNumber::parse(input).unwrap().e164(),
+                "+46701234567",
+                "{input}"
+            );
         }
     }
 
     #[test]
     fn landlines_of_seven_to_nine_digits_are_accepted() {
-        assert_eq!(PhoneNumber::parse("08-123 456 78").unwrap().e164(), "+46812345678");
-        assert_eq!(PhoneNumber::parse("08-12 34 56").unwrap().e164(), "+468123456");
-        assert_eq!(PhoneNumber::parse("031-12 34 56").unwrap().e164(), "+4631123456");
-        assert_eq!(PhoneNumber::parse("0920-12 34 56").unwrap().e164(), "+46920123456");
+        assert_eq!(
+            PhoneNumber::parse("08-123 456 78").unwrap().e164(),
+            "+46812345678"
+        );
+        assert_eq!(
+            PhoneNumber::parse("08-12 34 56").unwrap().e164(),
+            "+468123456"
+        );
+        assert_eq!(
+            PhoneNumber::parse("031-12 34 56").unwrap().e164(),
+            "+4631123456"
+        );
+        assert_eq!(
+            PhoneNumber::parse("0920-12 34 56").unwrap().e164(),
+            "+46920123456"
+        );
     }
 
     #[test]
@@ -332,7 +351,12 @@ mod tests {
                 "{input}"
             );
         }
-        for input in ["sip:anonymous@anonymous.invalid", "Anonymous", "", "sip:@host"] {
+        for input in [
+            "sip:anonymous@anonymous.invalid",
+            "Anonymous",
+            "",
+            "sip:@host",
+        ] {
             assert_eq!(
                 PhoneNumber::from_caller_id(input).unwrap_err().kind(),
                 PhoneErrorKind::Withheld,
@@ -386,7 +410,18 @@ mod tests {
         let long = "9".repeat(10_000);
         let e = PhoneNumber::parse(&long).unwrap_err();
         assert!(e.to_string().len() < 200);
-        for input in ["+", "++46", "00", "0", "46", "+46", "sip:", "tel:+", "\u{0}\u{7}", "ÅÄÖ07012"] {
+        for input in [
+            "+",
+            "++46",
+            "00",
+            "0",
+            "46",
+            "+46",
+            "sip:",
+            "tel:+",
+            "\u{0}\u{7}",
+            "ÅÄÖ07012",
+        ] {
             let _ = PhoneNumber::parse(input);
             let _ = PhoneNumber::from_caller_id(input);
         }

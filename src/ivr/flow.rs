@@ -82,7 +82,10 @@ pub struct Choice {
 #[derive(Debug, Clone)]
 pub enum NodeKind {
     /// Play prompts (no barge-in), then go on.
-    Play { prompts: Vec<PromptItem>, next: NodeId },
+    Play {
+        prompts: Vec<PromptItem>,
+        next: NodeId,
+    },
     /// A message slot the app fills (e.g. a supervisor message); may be empty.
     Message { slot: String, next: NodeId },
     /// Choose the language: digit -> language.
@@ -283,6 +286,7 @@ enum RawNode {
         yes_next: Option<String>,
         no_next: Option<String>,
     },
+    #[serde(rename = "advice_112")]
     Advice112 {
         prompts: Vec<String>,
         wait_s: u64,
@@ -371,49 +375,64 @@ impl Ctx<'_> {
     }
 
     fn prompt(&self, key: &str, s: &str) -> Result<PromptItem, FlowError> {
-        let item = match s {
-            "{estimate_time}" => PromptItem::EstimateTime,
-            "{callback_time}" => PromptItem::CallbackTime,
-            "{caller_last_four}" => PromptItem::CallerLastFour,
-            "{entered_number}" => PromptItem::EnteredNumber,
-            _ if s.starts_with('{') => {
-                return Err(self.err(
+        let item =
+            match s {
+                "{estimate_time}" => PromptItem::EstimateTime,
+                "{callback_time}" => PromptItem::CallbackTime,
+                "{caller_last_four}" => PromptItem::CallerLastFour,
+                "{entered_number}" => PromptItem::EnteredNumber,
+                _ if s.starts_with('{') => return Err(self.err(
                     key,
                     format!("unknown placeholder {s}"),
                     "use {estimate_time}, {callback_time}, {caller_last_four} or {entered_number}",
-                ))
-            }
-            _ => {
-                let (lang, id) = match s.split_once(':') {
-                    Some((l, id)) => {
-                        let lang = Language::from_code(l).ok_or_else(|| {
-                            self.err(key, format!("unknown language prefix \"{l}:\""), "use sv: or en:")
-                        })?;
-                        (Some(lang), id)
+                )),
+                _ => {
+                    let (lang, id) = match s.split_once(':') {
+                        Some((l, id)) => {
+                            let lang = Language::from_code(l).ok_or_else(|| {
+                                self.err(
+                                    key,
+                                    format!("unknown language prefix \"{l}:\""),
+                                    "use sv: or en:",
+                                )
+                            })?;
+                            (Some(lang), id)
+                        }
+                        None => (None, s),
+                    };
+                    if id.is_empty()
+                        || !id
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                    {
+                        return Err(self.err(
+                            key,
+                            format!("prompt id \"{id}\" is not a plain name"),
+                            "use letters, digits, _ and - (the WAV file name without .wav)",
+                        ));
                     }
-                    None => (None, s),
-                };
-                if id.is_empty()
-                    || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-                {
-                    return Err(self.err(
-                        key,
-                        format!("prompt id \"{id}\" is not a plain name"),
-                        "use letters, digits, _ and - (the WAV file name without .wav)",
-                    ));
+                    PromptItem::Fixed {
+                        id: id.to_owned(),
+                        lang,
+                    }
                 }
-                PromptItem::Fixed {
-                    id: id.to_owned(),
-                    lang,
-                }
-            }
-        };
+            };
         Ok(item)
     }
 
-    fn question(&self, key: &str, question: String, text: String, prompts: &[String]) -> Result<Question, FlowError> {
+    fn question(
+        &self,
+        key: &str,
+        question: String,
+        text: String,
+        prompts: &[String],
+    ) -> Result<Question, FlowError> {
         if question.is_empty() {
-            return Err(self.err(format!("{key}.question"), "is empty", "name the answer, e.g. \"about\""));
+            return Err(self.err(
+                format!("{key}.question"),
+                "is empty",
+                "name the answer, e.g. \"about\"",
+            ));
         }
         Ok(Question {
             question,
@@ -425,10 +444,18 @@ impl Ctx<'_> {
 
 fn check_digit(ctx: &Ctx, key: &str, digit: u8, seen: &mut BTreeSet<u8>) -> Result<(), FlowError> {
     if digit > 9 {
-        return Err(ctx.err(key, format!("digit {digit} is not a key"), "use 0-9 (* repeats, # ends input)"));
+        return Err(ctx.err(
+            key,
+            format!("digit {digit} is not a key"),
+            "use 0-9 (* repeats, # ends input)",
+        ));
     }
     if !seen.insert(digit) {
-        return Err(ctx.err(key, format!("digit {digit} is used twice"), "give each choice its own digit"));
+        return Err(ctx.err(
+            key,
+            format!("digit {digit} is used twice"),
+            "give each choice its own digit",
+        ));
     }
     Ok(())
 }
@@ -458,7 +485,11 @@ impl Flow {
         let names: Vec<String> = raw.nodes.keys().cloned().collect();
         let ctx = Ctx {
             file,
-            index: names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect(),
+            index: names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), i))
+                .collect(),
         };
         let mut nodes = Vec::with_capacity(names.len());
         let mut questions = BTreeSet::new();
@@ -474,7 +505,11 @@ impl Flow {
                     slot,
                     next: ctx.node(&key("next"), &next)?,
                 },
-                RawNode::Language { prompts, choices, next } => {
+                RawNode::Language {
+                    prompts,
+                    choices,
+                    next,
+                } => {
                     let mut seen = BTreeSet::new();
                     let mut list = Vec::new();
                     for (d, code) in choices {
@@ -483,12 +518,21 @@ impl Flow {
                             ctx.err(&ck, "is not a digit", "use keys \"1\", \"2\", ...")
                         })?;
                         check_digit(&ctx, &ck, digit, &mut seen)?;
-                        let lang = Language::from_code(&code)
-                            .ok_or_else(|| ctx.err(&ck, format!("unknown language \"{code}\""), "use \"sv\" or \"en\""))?;
+                        let lang = Language::from_code(&code).ok_or_else(|| {
+                            ctx.err(
+                                &ck,
+                                format!("unknown language \"{code}\""),
+                                "use \"sv\" or \"en\"",
+                            )
+                        })?;
                         list.push((digit, lang));
                     }
                     if list.is_empty() {
-                        return Err(ctx.err(key("choices"), "is empty", "e.g. choices = { \"1\" = \"sv\", \"2\" = \"en\" }"));
+                        return Err(ctx.err(
+                            key("choices"),
+                            "is empty",
+                            "e.g. choices = { \"1\" = \"sv\", \"2\" = \"en\" }",
+                        ));
                     }
                     NodeKind::Language {
                         prompts: ctx.prompts(&key("prompts"), &prompts)?,
@@ -496,13 +540,27 @@ impl Flow {
                         next: ctx.node(&key("next"), &next)?,
                     }
                 }
-                RawNode::Menu { question, text, prompts, choices, next } => {
+                RawNode::Menu {
+                    question,
+                    text,
+                    prompts,
+                    choices,
+                    next,
+                } => {
                     let q = ctx.question(&k, question, text, &prompts)?;
                     if !questions.insert(q.question.clone()) {
-                        return Err(ctx.err(key("question"), format!("\"{}\" is asked twice", q.question), "give each question its own id"));
+                        return Err(ctx.err(
+                            key("question"),
+                            format!("\"{}\" is asked twice", q.question),
+                            "give each question its own id",
+                        ));
                     }
                     if choices.is_empty() {
-                        return Err(ctx.err(key("choices"), "is empty", "add { digit = 1, value = \"...\", text = \"...\" }"));
+                        return Err(ctx.err(
+                            key("choices"),
+                            "is empty",
+                            "add { digit = 1, value = \"...\", text = \"...\" }",
+                        ));
                     }
                     let mut seen = BTreeSet::new();
                     let mut values = BTreeSet::new();
@@ -511,7 +569,11 @@ impl Flow {
                         let ck = key(&format!("choices[{i}]"));
                         check_digit(&ctx, &ck, c.digit, &mut seen)?;
                         if !values.insert(c.value.clone()) {
-                            return Err(ctx.err(&ck, format!("value \"{}\" is used twice", c.value), "give each choice its own value"));
+                            return Err(ctx.err(
+                                &ck,
+                                format!("value \"{}\" is used twice", c.value),
+                                "give each choice its own value",
+                            ));
                         }
                         list.push(Choice {
                             digit: c.digit,
@@ -527,13 +589,29 @@ impl Flow {
                         next: ctx.node(&key("next"), &next)?,
                     }
                 }
-                RawNode::YesNo { question, text, prompts, red_flag, next, yes_next, no_next } => {
+                RawNode::YesNo {
+                    question,
+                    text,
+                    prompts,
+                    red_flag,
+                    next,
+                    yes_next,
+                    no_next,
+                } => {
                     let q = ctx.question(&k, question, text, &prompts)?;
                     if !questions.insert(q.question.clone()) {
-                        return Err(ctx.err(key("question"), format!("\"{}\" is asked twice", q.question), "give each question its own id"));
+                        return Err(ctx.err(
+                            key("question"),
+                            format!("\"{}\" is asked twice", q.question),
+                            "give each question its own id",
+                        ));
                     }
                     if red_flag && yes_next.is_some() {
-                        return Err(ctx.err(key("yes_next"), "is set on a red_flag question", "remove yes_next: a red-flag yes goes to settings.red_flag_node"));
+                        return Err(ctx.err(
+                            key("yes_next"),
+                            "is set on a red_flag question",
+                            "remove yes_next: a red-flag yes goes to settings.red_flag_node",
+                        ));
                     }
                     NodeKind::YesNo {
                         q,
@@ -543,40 +621,66 @@ impl Flow {
                         no_next: ctx.opt_node(&key("no_next"), &no_next)?,
                     }
                 }
-                RawNode::Advice112 { prompts, wait_s, next } => NodeKind::Advice112 {
+                RawNode::Advice112 {
+                    prompts,
+                    wait_s,
+                    next,
+                } => NodeKind::Advice112 {
                     prompts: ctx.prompts(&key("prompts"), &prompts)?,
                     wait: Duration::from_secs(wait_s),
                     next: ctx.node(&key("next"), &next)?,
                 },
-                RawNode::Personnummer { prompts, invalid, next } => NodeKind::Personnummer {
+                RawNode::Personnummer {
+                    prompts,
+                    invalid,
+                    next,
+                } => NodeKind::Personnummer {
                     prompts: ctx.prompts(&key("prompts"), &prompts)?,
                     invalid: ctx.prompts(&key("invalid"), &invalid)?,
                     next: ctx.node(&key("next"), &next)?,
                 },
-                RawNode::CallbackOffer { offer, offer_withheld, closed, number_entry, hold, next } => {
-                    NodeKind::CallbackOffer {
-                        offer: ctx.prompts(&key("offer"), &offer)?,
-                        offer_withheld: ctx.prompts(&key("offer_withheld"), &offer_withheld)?,
-                        closed: ctx.prompts(&key("closed"), &closed)?,
-                        number_entry: ctx.node(&key("number_entry"), &number_entry)?,
-                        hold: ctx.node(&key("hold"), &hold)?,
-                        next: ctx.node(&key("next"), &next)?,
-                    }
-                }
-                RawNode::NumberEntry { prompts, invalid, read_back, next } => NodeKind::NumberEntry {
+                RawNode::CallbackOffer {
+                    offer,
+                    offer_withheld,
+                    closed,
+                    number_entry,
+                    hold,
+                    next,
+                } => NodeKind::CallbackOffer {
+                    offer: ctx.prompts(&key("offer"), &offer)?,
+                    offer_withheld: ctx.prompts(&key("offer_withheld"), &offer_withheld)?,
+                    closed: ctx.prompts(&key("closed"), &closed)?,
+                    number_entry: ctx.node(&key("number_entry"), &number_entry)?,
+                    hold: ctx.node(&key("hold"), &hold)?,
+                    next: ctx.node(&key("next"), &next)?,
+                },
+                RawNode::NumberEntry {
+                    prompts,
+                    invalid,
+                    read_back,
+                    next,
+                } => NodeKind::NumberEntry {
                     prompts: ctx.prompts(&key("prompts"), &prompts)?,
                     invalid: ctx.prompts(&key("invalid"), &invalid)?,
                     read_back: ctx.prompts(&key("read_back"), &read_back)?,
                     next: ctx.node(&key("next"), &next)?,
                 },
-                RawNode::Register { confirmed, failed, next } => NodeKind::Register {
+                RawNode::Register {
+                    confirmed,
+                    failed,
+                    next,
+                } => NodeKind::Register {
                     confirmed: ctx.prompts(&key("confirmed"), &confirmed)?,
                     failed: ctx.prompts(&key("failed"), &failed)?,
                     next: ctx.node(&key("next"), &next)?,
                 },
                 RawNode::Hold { prompts, max_level } => {
                     if max_level.is_some_and(|l| !(1..=5).contains(&l)) {
-                        return Err(ctx.err(key("max_level"), "is not a level", "use 1-5 or leave it out"));
+                        return Err(ctx.err(
+                            key("max_level"),
+                            "is not a level",
+                            "use 1-5 or leave it out",
+                        ));
                     }
                     NodeKind::Hold {
                         prompts: ctx.prompts(&key("prompts"), &prompts)?,
@@ -592,7 +696,11 @@ impl Flow {
         let s = raw.settings;
         let settings = Settings {
             default_language: Language::from_code(&s.default_language).ok_or_else(|| {
-                ctx.err("settings.default_language", format!("unknown language \"{}\"", s.default_language), "use \"sv\" or \"en\"")
+                ctx.err(
+                    "settings.default_language",
+                    format!("unknown language \"{}\"", s.default_language),
+                    "use \"sv\" or \"en\"",
+                )
             })?,
             digit_timeout: Duration::from_secs(s.digit_timeout_s),
             inter_digit_timeout: Duration::from_secs(s.inter_digit_timeout_s),
@@ -607,7 +715,11 @@ impl Flow {
             no_text: s.no_text,
         };
         if s.digit_timeout_s == 0 || s.inter_digit_timeout_s == 0 || s.estimate_timeout_s == 0 {
-            return Err(ctx.err("settings", "a timeout is 0 seconds", "use digit_timeout_s = 6, inter_digit_timeout_s = 5, estimate_timeout_s = 5"));
+            return Err(ctx.err(
+                "settings",
+                "a timeout is 0 seconds",
+                "use digit_timeout_s = 6, inter_digit_timeout_s = 5, estimate_timeout_s = 5",
+            ));
         }
         let flow = Flow {
             start: ctx.node("start", &raw.start)?,
@@ -622,23 +734,48 @@ impl Flow {
     fn check_kinds(&self, ctx: &Ctx) -> Result<(), FlowError> {
         let is_hold = |id: NodeId| matches!(self.node(id).kind, NodeKind::Hold { .. });
         if !is_hold(self.settings.nurse_node) {
-            return Err(ctx.err("settings.nurse_node", "is not a hold node", "point it at a node with kind = \"hold\""));
+            return Err(ctx.err(
+                "settings.nurse_node",
+                "is not a hold node",
+                "point it at a node with kind = \"hold\"",
+            ));
         }
-        if !matches!(self.node(self.settings.red_flag_node).kind, NodeKind::Advice112 { .. } | NodeKind::Hold { .. }) {
-            return Err(ctx.err("settings.red_flag_node", "is not an advice_112 or hold node", "point it at the kind = \"advice_112\" node"));
+        if !matches!(
+            self.node(self.settings.red_flag_node).kind,
+            NodeKind::Advice112 { .. } | NodeKind::Hold { .. }
+        ) {
+            return Err(ctx.err(
+                "settings.red_flag_node",
+                "is not an advice_112 or hold node",
+                "point it at the kind = \"advice_112\" node",
+            ));
         }
         for n in &self.nodes {
             match &n.kind {
-                NodeKind::CallbackOffer { number_entry, hold, .. } => {
+                NodeKind::CallbackOffer {
+                    number_entry, hold, ..
+                } => {
                     if !matches!(self.node(*number_entry).kind, NodeKind::NumberEntry { .. }) {
-                        return Err(ctx.err(format!("nodes.{}.number_entry", n.id), "is not a number_entry node", "point it at a kind = \"number_entry\" node"));
+                        return Err(ctx.err(
+                            format!("nodes.{}.number_entry", n.id),
+                            "is not a number_entry node",
+                            "point it at a kind = \"number_entry\" node",
+                        ));
                     }
                     if !is_hold(*hold) {
-                        return Err(ctx.err(format!("nodes.{}.hold", n.id), "is not a hold node", "point it at a kind = \"hold\" node"));
+                        return Err(ctx.err(
+                            format!("nodes.{}.hold", n.id),
+                            "is not a hold node",
+                            "point it at a kind = \"hold\" node",
+                        ));
                     }
                 }
                 NodeKind::Advice112 { next, .. } if !is_hold(*next) => {
-                    return Err(ctx.err(format!("nodes.{}.next", n.id), "is not a hold node", "a caller who stays after 112 advice must be held for a nurse"));
+                    return Err(ctx.err(
+                        format!("nodes.{}.next", n.id),
+                        "is not a hold node",
+                        "a caller who stays after 112 advice must be held for a nurse",
+                    ));
                 }
                 _ => {}
             }
@@ -692,21 +829,35 @@ impl Flow {
                 | NodeKind::Hold { prompts, .. }
                 | NodeKind::Goodbye { prompts } => add(prompts),
                 NodeKind::Menu { q, .. } | NodeKind::YesNo { q, .. } => add(&q.prompts),
-                NodeKind::Personnummer { prompts, invalid, .. } => {
+                NodeKind::Personnummer {
+                    prompts, invalid, ..
+                } => {
                     add(prompts);
                     add(invalid);
                 }
-                NodeKind::CallbackOffer { offer, offer_withheld, closed, .. } => {
+                NodeKind::CallbackOffer {
+                    offer,
+                    offer_withheld,
+                    closed,
+                    ..
+                } => {
                     add(offer);
                     add(offer_withheld);
                     add(closed);
                 }
-                NodeKind::NumberEntry { prompts, invalid, read_back, .. } => {
+                NodeKind::NumberEntry {
+                    prompts,
+                    invalid,
+                    read_back,
+                    ..
+                } => {
                     add(prompts);
                     add(invalid);
                     add(read_back);
                 }
-                NodeKind::Register { confirmed, failed, .. } => {
+                NodeKind::Register {
+                    confirmed, failed, ..
+                } => {
                     add(confirmed);
                     add(failed);
                 }
@@ -723,7 +874,9 @@ impl Flow {
             NodeKind::Menu { q, choices, .. } => {
                 q.question == question && choices.iter().any(|c| c.value == value)
             }
-            NodeKind::YesNo { q, .. } => q.question == question && (value == "yes" || value == "no"),
+            NodeKind::YesNo { q, .. } => {
+                q.question == question && (value == "yes" || value == "no")
+            }
             _ => false,
         })
     }

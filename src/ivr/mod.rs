@@ -59,7 +59,10 @@ pub struct PromptRef {
 
 impl PromptRef {
     pub fn new(lang: Language, id: impl Into<String>) -> Self {
-        PromptRef { lang, id: id.into() }
+        PromptRef {
+            lang,
+            id: id.into(),
+        }
     }
 }
 

@@ -162,7 +162,10 @@ mod tests {
                 }
             }
         }
-        assert!(missing.is_empty(), "missing WAVs (run prompts/generate.sh): {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "missing WAVs (run prompts/generate.sh): {missing:?}"
+        );
     }
 
     #[test]
@@ -172,7 +175,11 @@ mod tests {
         for id in manifest.ids() {
             for lang in Language::ALL {
                 let path = wav_path(&root.join("prompts"), lang, id);
-                assert!(path.is_file(), "{} missing: run prompts/generate.sh", path.display());
+                assert!(
+                    path.is_file(),
+                    "{} missing: run prompts/generate.sh",
+                    path.display()
+                );
             }
         }
     }

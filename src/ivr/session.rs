@@ -15,7 +15,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::flow::{digit_prompt, number_prompt, Choice, Flow, NodeId, NodeKind, PromptItem, CLOCK_PROMPT};
+use super::flow::{
+    digit_prompt, number_prompt, Choice, Flow, NodeId, NodeKind, PromptItem, CLOCK_PROMPT,
+};
 use super::{ClockTime, Language, PromptRef};
 use crate::identity::{Personnummer, PhoneNumber};
 use crate::media::dtmf::DtmfKey;
@@ -42,7 +44,10 @@ pub enum IvrEvent {
     /// Answer to `RequestEstimate`; `None` = callbacks are closed now.
     Estimate(Option<ClockTime>),
     /// The `RegisterCase` draft is committed.
-    CaseStored { case_id: String, callback_at: ClockTime },
+    CaseStored {
+        case_id: String,
+        callback_at: ClockTime,
+    },
     /// The `RegisterCase` draft could not be committed.
     CaseStoreFailed,
 }
@@ -159,10 +164,13 @@ enum Then {
     Hangup,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 enum Step {
     Ringing,
-    Playing { token: u64, then: Then },
+    Playing {
+        token: u64,
+        then: Then,
+    },
     Asking {
         ask: Ask,
         /// `Some` while the question prompt plays.
@@ -171,9 +179,15 @@ enum Step {
         deadline: Option<Instant>,
         failures: u8,
     },
-    AdviceWait { deadline: Instant },
-    AwaitEstimate { deadline: Instant },
-    AwaitStore { mode: CaseMode },
+    AdviceWait {
+        deadline: Instant,
+    },
+    AwaitEstimate {
+        deadline: Instant,
+    },
+    AwaitStore {
+        mode: CaseMode,
+    },
     Holding,
     Done,
 }
@@ -220,7 +234,7 @@ impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
             .field("node", &self.flow.node(self.node).id)
-            .field("step", &self.step)
+            .field("step", &self.step_name())
             .field("language", &self.language)
             .field("answers", &self.answers.len())
             .field("red_flag", &self.red_flag)
@@ -275,7 +289,10 @@ impl Session {
                     self.on_estimate(now, t);
                 }
             }
-            IvrEvent::CaseStored { case_id, callback_at } => {
+            IvrEvent::CaseStored {
+                case_id,
+                callback_at,
+            } => {
                 if let Step::AwaitStore { mode } = self.step {
                     self.case_id = Some(case_id);
                     self.callback_at = Some(callback_at);
@@ -313,7 +330,9 @@ impl Session {
             _ => return,
         }
         match &mut self.step {
-            Step::Asking { digits, deadline, .. } => {
+            Step::Asking {
+                digits, deadline, ..
+            } => {
                 *deadline = None;
                 if digits.is_empty() {
                     self.fail(now, Failure::NoInput);
@@ -361,6 +380,20 @@ impl Session {
     /// The name of the current node (for tracing spans).
     pub fn node_name(&self) -> &str {
         &self.flow.node(self.node).id
+    }
+
+    /// The step without its data (typed digits are personal data).
+    fn step_name(&self) -> &'static str {
+        match self.step {
+            Step::Ringing => "ringing",
+            Step::Playing { .. } => "playing",
+            Step::Asking { .. } => "asking",
+            Step::AdviceWait { .. } => "advice_wait",
+            Step::AwaitEstimate { .. } => "await_estimate",
+            Step::AwaitStore { .. } => "await_store",
+            Step::Holding => "holding",
+            Step::Done => "done",
+        }
     }
 
     // ---- entering nodes ------------------------------------------------------
@@ -451,10 +484,11 @@ impl Session {
                 }
             }
             Then::Hold => {
-                self.actions.push_back(IvrAction::Outcome(CallOutcome::Held {
-                    case_id: self.case_id.clone(),
-                    level: self.held_level,
-                }));
+                self.actions
+                    .push_back(IvrAction::Outcome(CallOutcome::Held {
+                        case_id: self.case_id.clone(),
+                        level: self.held_level,
+                    }));
                 self.actions.push_back(IvrAction::Hold);
                 self.step = Step::Holding;
             }
@@ -465,7 +499,9 @@ impl Session {
     fn finish_hangup(&mut self) {
         let outcome = match &self.case_id {
             Some(id) if self.case_mode == Some(CaseMode::Callback) => {
-                CallOutcome::CallbackRegistered { case_id: id.clone() }
+                CallOutcome::CallbackRegistered {
+                    case_id: id.clone(),
+                }
             }
             Some(id) => CallOutcome::Held {
                 case_id: Some(id.clone()),
@@ -511,7 +547,9 @@ impl Session {
             (NodeKind::Language { prompts, .. }, Ask::Node)
             | (NodeKind::Personnummer { prompts, .. }, Ask::Node)
             | (NodeKind::NumberEntry { prompts, .. }, Ask::Node) => prompts,
-            (NodeKind::Menu { q, .. }, Ask::Node) | (NodeKind::YesNo { q, .. }, Ask::Node) => &q.prompts,
+            (NodeKind::Menu { q, .. }, Ask::Node) | (NodeKind::YesNo { q, .. }, Ask::Node) => {
+                &q.prompts
+            }
             (NodeKind::CallbackOffer { offer, .. }, Ask::Offer) => offer,
             (NodeKind::NumberEntry { read_back, .. }, Ask::ReadBack) => read_back,
             (NodeKind::Register { failed, .. }, Ask::StoreFailed) => failed,
@@ -745,7 +783,9 @@ impl Session {
             Failure::NoInput => &settings.no_input,
             Failure::Invalid => &settings.invalid,
             Failure::NodeInvalid => match &flow.node(self.node).kind {
-                NodeKind::Personnummer { invalid, .. } | NodeKind::NumberEntry { invalid, .. } => invalid,
+                NodeKind::Personnummer { invalid, .. } | NodeKind::NumberEntry { invalid, .. } => {
+                    invalid
+                }
                 _ => &settings.invalid,
             },
         };
@@ -780,7 +820,12 @@ impl Session {
     fn on_stored(&mut self, now: Instant, mode: CaseMode, stored: bool) {
         let flow = Arc::clone(&self.flow);
         match (&flow.node(self.node).kind, mode) {
-            (NodeKind::Register { confirmed, next, .. }, CaseMode::Callback) => {
+            (
+                NodeKind::Register {
+                    confirmed, next, ..
+                },
+                CaseMode::Callback,
+            ) => {
                 if stored {
                     self.play(now, confirmed, false, Then::Goto(*next));
                 } else {
@@ -788,7 +833,9 @@ impl Session {
                 }
             }
             // A hold goes ahead even if the store failed: never leave a caller.
-            (NodeKind::Hold { prompts, .. }, CaseMode::Hold) => self.play(now, prompts, false, Then::Hold),
+            (NodeKind::Hold { prompts, .. }, CaseMode::Hold) => {
+                self.play(now, prompts, false, Then::Hold)
+            }
             _ => self.then(now, Then::Hold),
         }
     }
@@ -851,7 +898,10 @@ impl Session {
         let callback_number = match mode {
             CaseMode::Callback => self.callback_number.clone(),
             // If a held caller hangs up, the case becomes a callback to this number.
-            CaseMode::Hold => self.callback_number.clone().or_else(|| self.caller_id.clone()),
+            CaseMode::Hold => self
+                .callback_number
+                .clone()
+                .or_else(|| self.caller_id.clone()),
         };
         let draft = CaseDraft {
             level,
