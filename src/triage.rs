@@ -381,6 +381,15 @@ impl Triage {
         &self.levels
     }
 
+    /// Phone targets for levels 1..=5 in order (for the queue's `LevelTargets`).
+    pub fn targets(&self) -> [Duration; 5] {
+        let mut out = [Duration::ZERO; 5];
+        for (slot, l) in out.iter_mut().zip(&self.levels) {
+            *slot = l.target;
+        }
+        out
+    }
+
     /// The rules in file order.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
@@ -508,6 +517,7 @@ when = { about = ["child", "infant"], worsening = "yes" }
         assert!(!t.callback_allowed(1));
         assert!(t.callback_allowed(2));
         assert!(!t.callback_allowed(9));
+        assert_eq!(t.targets()[2], Duration::from_secs(7200));
     }
 
     #[test]

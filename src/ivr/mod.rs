@@ -3,10 +3,12 @@
 //! hangup, store results) and hands out actions (play, stop, estimate, register,
 //! hold, hang up). The app wires it to media, the queue and the store.
 
+pub mod config;
 pub mod flow;
 pub mod prompts;
 pub mod session;
 
+pub use config::{IvrConfig, IvrConfigError};
 pub use flow::{Flow, FlowError, NodeId};
 pub use prompts::{Manifest, ManifestError};
 pub use session::{
