@@ -52,8 +52,9 @@ impl fmt::Display for Language {
     }
 }
 
-/// One recorded prompt to play: `prompts/<lang>/<id>.wav`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// One recorded prompt to play: `prompts/<lang>/<id>.wav`. `Debug` hides
+/// which digit a digit prompt is (a read-back number is personal data).
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PromptRef {
     pub lang: Language,
     pub id: String,
@@ -65,6 +66,16 @@ impl PromptRef {
             lang,
             id: id.into(),
         }
+    }
+}
+
+impl fmt::Debug for PromptRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let is_digit = self.id.len() == 2
+            && self.id.starts_with('d')
+            && self.id.bytes().nth(1).is_some_and(|b| b.is_ascii_digit());
+        let id = if is_digit { "d?" } else { self.id.as_str() };
+        write!(f, "{}/{}", self.lang.code(), id)
     }
 }
 

@@ -219,6 +219,7 @@ fn cases() -> Vec<Case> {
                 assert_eq!(d.callback_number.as_ref().unwrap().e164(), "+46701234567");
                 assert!(h.played().contains(&"advice_112".to_owned()));
                 assert!(d.matched_rules.iter().any(|r| r.contains("chest pain")));
+                assert!(!format!("{d:?}").contains("chest"), "rule names reveal answers");
             },
         },
         Case {
@@ -564,7 +565,17 @@ fn case_draft_debug_shows_no_personal_data() {
     ] {
         assert!(!dbg.contains(secret), "{secret} leaked: {dbg}");
     }
-    assert!(dbg.contains("symptom"));
+    assert!(dbg.contains("symptom") || dbg.contains("answers: 9"));
+}
+
+#[test]
+fn read_back_actions_do_not_show_the_digits_in_debug() {
+    let mut h = Harness::new(None);
+    h.run("answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 done 0701234567#");
+    let dbg = format!("{:?}", h.log.last().unwrap());
+    assert!(dbg.contains("sv/you_entered"), "{dbg}");
+    assert!(dbg.contains("sv/d?"), "{dbg}");
+    assert!(!dbg.contains("d7"), "{dbg}");
 }
 
 #[test]

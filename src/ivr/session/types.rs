@@ -110,9 +110,9 @@ impl fmt::Debug for Answer {
     }
 }
 
-/// A case for the store. `Debug` shows no personal data (answers hide their
-/// values, numbers and personnummer mask themselves).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A case for the store. `Debug` shows no personal data: counts instead of
+/// answers and rule names, masked number and personnummer.
+#[derive(Clone, PartialEq, Eq)]
 pub struct CaseDraft {
     pub level: u8,
     pub mode: CaseMode,
@@ -124,4 +124,19 @@ pub struct CaseDraft {
     pub red_flag: bool,
     /// Names of the triage rules that matched.
     pub matched_rules: Vec<String>,
+}
+
+impl fmt::Debug for CaseDraft {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaseDraft")
+            .field("level", &self.level)
+            .field("mode", &self.mode)
+            .field("answers", &self.answers.len())
+            .field("callback_number", &self.callback_number)
+            .field("language", &self.language)
+            .field("personnummer", &self.personnummer)
+            .field("red_flag", &self.red_flag)
+            .field("matched_rules", &self.matched_rules.len())
+            .finish()
+    }
 }
