@@ -73,7 +73,7 @@ impl fmt::Debug for PromptRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let is_digit = self.id.len() == 2
             && self.id.starts_with('d')
-            && self.id.bytes().nth(1).is_some_and(|b| b.is_ascii_digit());
+            && self.id.as_bytes().get(1).is_some_and(u8::is_ascii_digit);
         let id = if is_digit { "d?" } else { self.id.as_str() };
         write!(f, "{}/{}", self.lang.code(), id)
     }
