@@ -2,8 +2,12 @@
 //! See `../shared/DESIGN.md` for the design; each module is one domain concept.
 
 pub mod api;
+pub mod app;
+pub mod identity;
+pub mod ivr;
 pub mod media;
 pub mod queue;
 pub mod sdp;
 pub mod sip;
 pub mod store;
+pub mod triage;

@@ -1,0 +1,594 @@
+//! Reading `ivr.toml`: the raw serde shapes and their resolution into typed,
+//! validated nodes (names -> indices, digits, placeholders, kinds of targets).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::*;
+
+// ---- raw serde shapes -------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFlow {
+    start: String,
+    settings: RawSettings,
+    nodes: BTreeMap<String, RawNode>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    #[serde(default = "default_lang")]
+    default_language: String,
+    #[serde(default = "six")]
+    digit_timeout_s: u64,
+    #[serde(default = "five")]
+    inter_digit_timeout_s: u64,
+    #[serde(default = "two")]
+    max_failures: u8,
+    #[serde(default = "five")]
+    estimate_timeout_s: u64,
+    red_flag_node: String,
+    nurse_node: String,
+    no_input: Vec<String>,
+    invalid: Vec<String>,
+    hold_music: String,
+    #[serde(default = "ja")]
+    yes_text: String,
+    #[serde(default = "nej")]
+    no_text: String,
+}
+
+fn default_lang() -> String {
+    "sv".into()
+}
+fn six() -> u64 {
+    6
+}
+fn five() -> u64 {
+    5
+}
+fn two() -> u8 {
+    2
+}
+fn ja() -> String {
+    "Ja".into()
+}
+fn nej() -> String {
+    "Nej".into()
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum RawNode {
+    Play {
+        prompts: Vec<String>,
+        next: String,
+    },
+    Message {
+        slot: String,
+        next: String,
+    },
+    Language {
+        prompts: Vec<String>,
+        choices: BTreeMap<String, String>,
+        next: String,
+    },
+    Menu {
+        question: String,
+        text: String,
+        prompts: Vec<String>,
+        choices: Vec<RawChoice>,
+        next: String,
+    },
+    YesNo {
+        question: String,
+        text: String,
+        prompts: Vec<String>,
+        #[serde(default)]
+        red_flag: bool,
+        next: String,
+        yes_next: Option<String>,
+        no_next: Option<String>,
+    },
+    #[serde(rename = "advice_112")]
+    Advice112 {
+        prompts: Vec<String>,
+        wait_s: u64,
+        next: String,
+    },
+    Personnummer {
+        prompts: Vec<String>,
+        invalid: Vec<String>,
+        next: String,
+    },
+    CallbackOffer {
+        offer: Vec<String>,
+        offer_withheld: Vec<String>,
+        closed: Vec<String>,
+        number_entry: String,
+        hold: String,
+        next: String,
+    },
+    NumberEntry {
+        prompts: Vec<String>,
+        invalid: Vec<String>,
+        read_back: Vec<String>,
+        next: String,
+    },
+    Register {
+        confirmed: Vec<String>,
+        failed: Vec<String>,
+        next: String,
+    },
+    Hold {
+        prompts: Vec<String>,
+        max_level: Option<u8>,
+    },
+    Goodbye {
+        prompts: Vec<String>,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChoice {
+    digit: u8,
+    value: String,
+    text: String,
+    next: Option<String>,
+    #[serde(default)]
+    red_flag: bool,
+}
+
+/// Resolves names and prompt items while remembering the file for errors.
+struct Ctx<'a> {
+    file: &'a str,
+    index: HashMap<String, usize>,
+}
+
+impl Ctx<'_> {
+    fn err(&self, key: impl Into<String>, problem: impl Into<String>, fix: &str) -> FlowError {
+        FlowError::Invalid {
+            file: self.file.to_owned(),
+            key: key.into(),
+            problem: problem.into(),
+            fix: fix.to_owned(),
+        }
+    }
+
+    fn node(&self, key: &str, name: &str) -> Result<NodeId, FlowError> {
+        self.index.get(name).map(|&i| NodeId(i)).ok_or_else(|| {
+            self.err(
+                key,
+                format!("refers to unknown node \"{name}\""),
+                "use the name of a [nodes.NAME] table in this file",
+            )
+        })
+    }
+
+    fn opt_node(&self, key: &str, name: &Option<String>) -> Result<Option<NodeId>, FlowError> {
+        name.as_deref().map(|n| self.node(key, n)).transpose()
+    }
+
+    fn prompts(&self, key: &str, items: &[String]) -> Result<Vec<PromptItem>, FlowError> {
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, s)| self.prompt(&format!("{key}[{i}]"), s))
+            .collect()
+    }
+
+    fn prompt(&self, key: &str, s: &str) -> Result<PromptItem, FlowError> {
+        let item =
+            match s {
+                "{estimate_time}" => PromptItem::EstimateTime,
+                "{callback_time}" => PromptItem::CallbackTime,
+                "{caller_last_four}" => PromptItem::CallerLastFour,
+                "{entered_number}" => PromptItem::EnteredNumber,
+                _ if s.starts_with('{') => return Err(self.err(
+                    key,
+                    format!("unknown placeholder {s}"),
+                    "use {estimate_time}, {callback_time}, {caller_last_four} or {entered_number}",
+                )),
+                _ => {
+                    let (lang, id) = match s.split_once(':') {
+                        Some((l, id)) => {
+                            let lang = Language::from_code(l).ok_or_else(|| {
+                                self.err(
+                                    key,
+                                    format!("unknown language prefix \"{l}:\""),
+                                    "use sv: or en:",
+                                )
+                            })?;
+                            (Some(lang), id)
+                        }
+                        None => (None, s),
+                    };
+                    if id.is_empty()
+                        || !id
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                    {
+                        return Err(self.err(
+                            key,
+                            format!("prompt id \"{id}\" is not a plain name"),
+                            "use letters, digits, _ and - (the WAV file name without .wav)",
+                        ));
+                    }
+                    PromptItem::Fixed {
+                        id: id.to_owned(),
+                        lang,
+                    }
+                }
+            };
+        Ok(item)
+    }
+
+    fn question(
+        &self,
+        key: &str,
+        question: String,
+        text: String,
+        prompts: &[String],
+    ) -> Result<Question, FlowError> {
+        if question.is_empty() {
+            return Err(self.err(
+                format!("{key}.question"),
+                "is empty",
+                "name the answer, e.g. \"about\"",
+            ));
+        }
+        Ok(Question {
+            question,
+            text,
+            prompts: self.prompts(&format!("{key}.prompts"), prompts)?,
+        })
+    }
+}
+
+fn check_digit(ctx: &Ctx, key: &str, digit: u8, seen: &mut BTreeSet<u8>) -> Result<(), FlowError> {
+    if digit > 9 {
+        return Err(ctx.err(
+            key,
+            format!("digit {digit} is not a key"),
+            "use 0-9 (* repeats, # ends input)",
+        ));
+    }
+    if !seen.insert(digit) {
+        return Err(ctx.err(
+            key,
+            format!("digit {digit} is used twice"),
+            "give each choice its own digit",
+        ));
+    }
+    Ok(())
+}
+
+impl Flow {
+    /// Reads and validates `ivr.toml` (structure only; see [`Flow::validate`]).
+    pub fn load(path: &Path) -> Result<Self, FlowError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| FlowError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        Self::from_toml_named(&text, &file)
+    }
+
+    /// Parses a flow from TOML text (errors name `ivr.toml`).
+    pub fn from_toml(text: &str) -> Result<Self, FlowError> {
+        Self::from_toml_named(text, "ivr.toml")
+    }
+
+    /// Parses a flow; `file` names the source in errors.
+    pub fn from_toml_named(text: &str, file: &str) -> Result<Self, FlowError> {
+        let raw: RawFlow = toml::from_str(text).map_err(|e| FlowError::Parse {
+            file: file.to_owned(),
+            message: e.to_string(),
+        })?;
+        let names: Vec<String> = raw.nodes.keys().cloned().collect();
+        let ctx = Ctx {
+            file,
+            index: names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), i))
+                .collect(),
+        };
+        let mut nodes = Vec::with_capacity(names.len());
+        let mut questions = BTreeSet::new();
+        for (name, raw_node) in raw.nodes {
+            let k = format!("nodes.{name}");
+            let key = |field: &str| format!("{k}.{field}");
+            let kind = match raw_node {
+                RawNode::Play { prompts, next } => NodeKind::Play {
+                    prompts: ctx.prompts(&key("prompts"), &prompts)?,
+                    next: ctx.node(&key("next"), &next)?,
+                },
+                RawNode::Message { slot, next } => NodeKind::Message {
+                    slot,
+                    next: ctx.node(&key("next"), &next)?,
+                },
+                RawNode::Language {
+                    prompts,
+                    choices,
+                    next,
+                } => {
+                    let mut seen = BTreeSet::new();
+                    let mut list = Vec::new();
+                    for (d, code) in choices {
+                        let ck = key(&format!("choices.{d}"));
+                        let digit: u8 = d.parse().map_err(|_| {
+                            ctx.err(&ck, "is not a digit", "use keys \"1\", \"2\", ...")
+                        })?;
+                        check_digit(&ctx, &ck, digit, &mut seen)?;
+                        let lang = Language::from_code(&code).ok_or_else(|| {
+                            ctx.err(
+                                &ck,
+                                format!("unknown language \"{code}\""),
+                                "use \"sv\" or \"en\"",
+                            )
+                        })?;
+                        list.push((digit, lang));
+                    }
+                    if list.is_empty() {
+                        return Err(ctx.err(
+                            key("choices"),
+                            "is empty",
+                            "e.g. choices = { \"1\" = \"sv\", \"2\" = \"en\" }",
+                        ));
+                    }
+                    NodeKind::Language {
+                        prompts: ctx.prompts(&key("prompts"), &prompts)?,
+                        choices: list,
+                        next: ctx.node(&key("next"), &next)?,
+                    }
+                }
+                RawNode::Menu {
+                    question,
+                    text,
+                    prompts,
+                    choices,
+                    next,
+                } => {
+                    let q = ctx.question(&k, question, text, &prompts)?;
+                    if !questions.insert(q.question.clone()) {
+                        return Err(ctx.err(
+                            key("question"),
+                            format!("\"{}\" is asked twice", q.question),
+                            "give each question its own id",
+                        ));
+                    }
+                    if choices.is_empty() {
+                        return Err(ctx.err(
+                            key("choices"),
+                            "is empty",
+                            "add { digit = 1, value = \"...\", text = \"...\" }",
+                        ));
+                    }
+                    let mut seen = BTreeSet::new();
+                    let mut values = BTreeSet::new();
+                    let mut list = Vec::with_capacity(choices.len());
+                    for (i, c) in choices.into_iter().enumerate() {
+                        let ck = key(&format!("choices[{i}]"));
+                        check_digit(&ctx, &ck, c.digit, &mut seen)?;
+                        if !values.insert(c.value.clone()) {
+                            return Err(ctx.err(
+                                &ck,
+                                format!("value \"{}\" is used twice", c.value),
+                                "give each choice its own value",
+                            ));
+                        }
+                        list.push(Choice {
+                            digit: c.digit,
+                            value: c.value,
+                            text: c.text,
+                            next: ctx.opt_node(&format!("{ck}.next"), &c.next)?,
+                            red_flag: c.red_flag,
+                        });
+                    }
+                    NodeKind::Menu {
+                        q,
+                        choices: list,
+                        next: ctx.node(&key("next"), &next)?,
+                    }
+                }
+                RawNode::YesNo {
+                    question,
+                    text,
+                    prompts,
+                    red_flag,
+                    next,
+                    yes_next,
+                    no_next,
+                } => {
+                    let q = ctx.question(&k, question, text, &prompts)?;
+                    if !questions.insert(q.question.clone()) {
+                        return Err(ctx.err(
+                            key("question"),
+                            format!("\"{}\" is asked twice", q.question),
+                            "give each question its own id",
+                        ));
+                    }
+                    if red_flag && yes_next.is_some() {
+                        return Err(ctx.err(
+                            key("yes_next"),
+                            "is set on a red_flag question",
+                            "remove yes_next: a red-flag yes goes to settings.red_flag_node",
+                        ));
+                    }
+                    NodeKind::YesNo {
+                        q,
+                        red_flag,
+                        next: ctx.node(&key("next"), &next)?,
+                        yes_next: ctx.opt_node(&key("yes_next"), &yes_next)?,
+                        no_next: ctx.opt_node(&key("no_next"), &no_next)?,
+                    }
+                }
+                RawNode::Advice112 {
+                    prompts,
+                    wait_s,
+                    next,
+                } => NodeKind::Advice112 {
+                    prompts: ctx.prompts(&key("prompts"), &prompts)?,
+                    wait: Duration::from_secs(wait_s),
+                    next: ctx.node(&key("next"), &next)?,
+                },
+                RawNode::Personnummer {
+                    prompts,
+                    invalid,
+                    next,
+                } => NodeKind::Personnummer {
+                    prompts: ctx.prompts(&key("prompts"), &prompts)?,
+                    invalid: ctx.prompts(&key("invalid"), &invalid)?,
+                    next: ctx.node(&key("next"), &next)?,
+                },
+                RawNode::CallbackOffer {
+                    offer,
+                    offer_withheld,
+                    closed,
+                    number_entry,
+                    hold,
+                    next,
+                } => NodeKind::CallbackOffer {
+                    offer: ctx.prompts(&key("offer"), &offer)?,
+                    offer_withheld: ctx.prompts(&key("offer_withheld"), &offer_withheld)?,
+                    closed: ctx.prompts(&key("closed"), &closed)?,
+                    number_entry: ctx.node(&key("number_entry"), &number_entry)?,
+                    hold: ctx.node(&key("hold"), &hold)?,
+                    next: ctx.node(&key("next"), &next)?,
+                },
+                RawNode::NumberEntry {
+                    prompts,
+                    invalid,
+                    read_back,
+                    next,
+                } => NodeKind::NumberEntry {
+                    prompts: ctx.prompts(&key("prompts"), &prompts)?,
+                    invalid: ctx.prompts(&key("invalid"), &invalid)?,
+                    read_back: ctx.prompts(&key("read_back"), &read_back)?,
+                    next: ctx.node(&key("next"), &next)?,
+                },
+                RawNode::Register {
+                    confirmed,
+                    failed,
+                    next,
+                } => NodeKind::Register {
+                    confirmed: ctx.prompts(&key("confirmed"), &confirmed)?,
+                    failed: ctx.prompts(&key("failed"), &failed)?,
+                    next: ctx.node(&key("next"), &next)?,
+                },
+                RawNode::Hold { prompts, max_level } => {
+                    if max_level.is_some_and(|l| !(1..=5).contains(&l)) {
+                        return Err(ctx.err(
+                            key("max_level"),
+                            "is not a level",
+                            "use 1-5 or leave it out",
+                        ));
+                    }
+                    NodeKind::Hold {
+                        prompts: ctx.prompts(&key("prompts"), &prompts)?,
+                        max_level,
+                    }
+                }
+                RawNode::Goodbye { prompts } => NodeKind::Goodbye {
+                    prompts: ctx.prompts(&key("prompts"), &prompts)?,
+                },
+            };
+            nodes.push(Node { id: name, kind });
+        }
+        let s = raw.settings;
+        let settings = Settings {
+            default_language: Language::from_code(&s.default_language).ok_or_else(|| {
+                ctx.err(
+                    "settings.default_language",
+                    format!("unknown language \"{}\"", s.default_language),
+                    "use \"sv\" or \"en\"",
+                )
+            })?,
+            digit_timeout: Duration::from_secs(s.digit_timeout_s),
+            inter_digit_timeout: Duration::from_secs(s.inter_digit_timeout_s),
+            max_failures: s.max_failures,
+            estimate_timeout: Duration::from_secs(s.estimate_timeout_s),
+            red_flag_node: ctx.node("settings.red_flag_node", &s.red_flag_node)?,
+            nurse_node: ctx.node("settings.nurse_node", &s.nurse_node)?,
+            no_input: ctx.prompts("settings.no_input", &s.no_input)?,
+            invalid: ctx.prompts("settings.invalid", &s.invalid)?,
+            hold_music: s.hold_music,
+            yes_text: s.yes_text,
+            no_text: s.no_text,
+        };
+        if s.digit_timeout_s == 0 || s.inter_digit_timeout_s == 0 || s.estimate_timeout_s == 0 {
+            return Err(ctx.err(
+                "settings",
+                "a timeout is 0 seconds",
+                "use digit_timeout_s = 6, inter_digit_timeout_s = 5, estimate_timeout_s = 5",
+            ));
+        }
+        let flow = Flow {
+            start: ctx.node("start", &raw.start)?,
+            nodes,
+            settings,
+        };
+        flow.check_kinds(&ctx)?;
+        Ok(flow)
+    }
+
+    /// Targets that must be of a particular kind.
+    fn check_kinds(&self, ctx: &Ctx) -> Result<(), FlowError> {
+        let is_hold = |id: NodeId| matches!(self.node(id).kind, NodeKind::Hold { .. });
+        if !is_hold(self.settings.nurse_node) {
+            return Err(ctx.err(
+                "settings.nurse_node",
+                "is not a hold node",
+                "point it at a node with kind = \"hold\"",
+            ));
+        }
+        if !matches!(
+            self.node(self.settings.red_flag_node).kind,
+            NodeKind::Advice112 { .. } | NodeKind::Hold { .. }
+        ) {
+            return Err(ctx.err(
+                "settings.red_flag_node",
+                "is not an advice_112 or hold node",
+                "point it at the kind = \"advice_112\" node",
+            ));
+        }
+        for n in &self.nodes {
+            match &n.kind {
+                NodeKind::CallbackOffer {
+                    number_entry, hold, ..
+                } => {
+                    if !matches!(self.node(*number_entry).kind, NodeKind::NumberEntry { .. }) {
+                        return Err(ctx.err(
+                            format!("nodes.{}.number_entry", n.id),
+                            "is not a number_entry node",
+                            "point it at a kind = \"number_entry\" node",
+                        ));
+                    }
+                    if !is_hold(*hold) {
+                        return Err(ctx.err(
+                            format!("nodes.{}.hold", n.id),
+                            "is not a hold node",
+                            "point it at a kind = \"hold\" node",
+                        ));
+                    }
+                }
+                NodeKind::Advice112 { next, .. } if !is_hold(*next) => {
+                    return Err(ctx.err(
+                        format!("nodes.{}.next", n.id),
+                        "is not a hold node",
+                        "a caller who stays after 112 advice must be held for a nurse",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}

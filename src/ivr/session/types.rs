@@ -1,0 +1,142 @@
+//! The session's inputs and outputs: events, actions, and the case draft.
+//! `Debug` of everything here is safe to log (personal data is masked).
+
+use std::fmt;
+
+use crate::identity::{Personnummer, PhoneNumber};
+use crate::ivr::{ClockTime, Language, PromptRef};
+use crate::media::dtmf::DtmfKey;
+
+/// What the app knows about the call when it starts.
+#[derive(Debug, Clone, Default)]
+pub struct CallInfo {
+    /// The validated caller ID; `None` when withheld or not a callable number.
+    pub caller_id: Option<PhoneNumber>,
+}
+
+/// Inputs to a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IvrEvent {
+    /// The call was answered and media flows.
+    Answered,
+    /// A key, from RFC 4733, SIP INFO or in-band detection.
+    Digit(DtmfKey),
+    /// The `Play`/`PlayMessage` with this token finished (or was stopped).
+    PlaybackDone { token: u64 },
+    /// The caller hung up.
+    Hangup,
+    /// Answer to `RequestEstimate`; `None` = callbacks are closed now.
+    Estimate(Option<ClockTime>),
+    /// The `RegisterCase` draft is committed.
+    CaseStored {
+        case_id: String,
+        callback_at: ClockTime,
+    },
+    /// The `RegisterCase` draft could not be committed.
+    CaseStoreFailed,
+}
+
+/// Outputs of a session, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IvrAction {
+    /// Play these prompts in order; report `PlaybackDone { token }` at the end.
+    /// `barge_in`: the session will stop it on a key (after `StopPlayback`).
+    Play {
+        prompts: Vec<PromptRef>,
+        token: u64,
+        barge_in: bool,
+    },
+    /// Play the app's current message for `slot` (may be nothing), then report
+    /// `PlaybackDone { token }`.
+    PlayMessage {
+        slot: String,
+        language: Language,
+        token: u64,
+    },
+    /// Stop the current playback at once (barge-in or repeat).
+    StopPlayback,
+    /// Ask the queue for an estimated callback time: answer with `Estimate`.
+    RequestEstimate { level: u8 },
+    /// Commit this case: answer with `CaseStored` or `CaseStoreFailed`.
+    RegisterCase(CaseDraft),
+    /// Connect the caller to a nurse: play the hold loop until one answers.
+    Hold,
+    /// End the call.
+    Hangup,
+    /// How the IVR part of the call ended (for metrics); comes before `Hold`/`Hangup`.
+    Outcome(CallOutcome),
+}
+
+/// How the IVR part of a call ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// A callback case was stored and confirmed.
+    CallbackRegistered { case_id: String },
+    /// Handed to the hold queue for a nurse (case stored unless `None`).
+    Held { case_id: Option<String>, level: u8 },
+    /// The caller hung up during or right after 112 advice, nothing registered.
+    AdvisedToCall112,
+    /// The store failed and the caller left without holding.
+    RegistrationFailed,
+    /// The caller hung up before anything was registered, at node `node`.
+    Abandoned { node: String },
+}
+
+/// Callback later or held live for a nurse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseMode {
+    Callback,
+    Hold,
+}
+
+/// One answered question, for the nurse's worklist.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub question_id: String,
+    /// The question as the nurse reads it.
+    pub question_text: String,
+    /// Machine value (`"infant"`, `"yes"`), used by triage.
+    pub value: String,
+    /// Human value (`"Spädbarn under 3 månader"`, `"Ja"`).
+    pub value_text: String,
+}
+
+impl fmt::Debug for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The answer itself is personal data.
+        f.debug_struct("Answer")
+            .field("question_id", &self.question_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A case for the store. `Debug` shows no personal data: counts instead of
+/// answers and rule names, masked number and personnummer.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CaseDraft {
+    pub level: u8,
+    pub mode: CaseMode,
+    pub answers: Vec<Answer>,
+    /// Who to call back (caller ID or typed); for holds, the caller ID if any.
+    pub callback_number: Option<PhoneNumber>,
+    pub language: Language,
+    pub personnummer: Option<Personnummer>,
+    pub red_flag: bool,
+    /// Names of the triage rules that matched.
+    pub matched_rules: Vec<String>,
+}
+
+impl fmt::Debug for CaseDraft {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaseDraft")
+            .field("level", &self.level)
+            .field("mode", &self.mode)
+            .field("answers", &self.answers.len())
+            .field("callback_number", &self.callback_number)
+            .field("language", &self.language)
+            .field("personnummer", &self.personnummer)
+            .field("red_flag", &self.red_flag)
+            .field("matched_rules", &self.matched_rules.len())
+            .finish()
+    }
+}

@@ -1,0 +1,548 @@
+//! Triage: structured answers -> urgency level 1-5, by rules in
+//! `sip-config/triage.toml` owned by the medically responsible physician.
+//!
+//! One scale with 1177 direkt (DESIGN.md section 3). Phone calls start at a
+//! configured default level and rules may only raise urgency (lower the number);
+//! the most urgent matching rule wins. The nurse sets the final level.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The most urgent level: assess immediately, held live, never a callback.
+pub const LEVEL_MOST_URGENT: u8 = 1;
+/// The least urgent level.
+pub const LEVEL_LEAST_URGENT: u8 = 5;
+
+/// A triage configuration error; says which file and key, and how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum TriageError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has wrongly typed keys.
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
+    /// A value is out of range or inconsistent.
+    #[error("{file}: {key}: {problem}; fix: {fix}")]
+    Invalid {
+        file: String,
+        key: String,
+        problem: String,
+        fix: String,
+    },
+}
+
+/// A caller's structured answers: question id -> answer value (e.g. `about` ->
+/// `infant`). `Debug` shows only the question ids: answers are personal data.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Answers {
+    map: BTreeMap<String, String>,
+}
+
+impl Answers {
+    /// No answers yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records (or replaces) the answer to one question.
+    pub fn insert(&mut self, question: impl Into<String>, value: impl Into<String>) {
+        self.map.insert(question.into(), value.into());
+    }
+
+    /// The answer to `question`, if given.
+    pub fn get(&self, question: &str) -> Option<&str> {
+        self.map.get(question).map(String::as_str)
+    }
+
+    /// All answers in question-id order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.map.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Number of answered questions.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when nothing was answered.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+impl fmt::Debug for Answers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Answers")
+            .field("questions", &self.map.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Answers {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut a = Answers::new();
+        for (k, v) in iter {
+            a.insert(k, v);
+        }
+        a
+    }
+}
+
+/// What one level promises on the phone channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LevelTarget {
+    /// 1 (most urgent) to 5.
+    pub level: u8,
+    /// The 1177 direkt name (`Omgående`, `Skyndsamt`, ...).
+    pub name: String,
+    /// Connected (level 1) or called back within this time of registration.
+    pub target: Duration,
+    /// Whether the caller may be offered a callback (false: held live).
+    pub callback: bool,
+}
+
+/// One rule: when every listed question has one of the listed values, the case
+/// gets at least this level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub name: String,
+    pub level: u8,
+    /// question id -> accepted values (any of).
+    pub when: BTreeMap<String, Vec<String>>,
+}
+
+impl Rule {
+    fn matches(&self, answers: &Answers) -> bool {
+        self.when.iter().all(|(q, values)| {
+            answers
+                .get(q)
+                .is_some_and(|given| values.iter().any(|v| v == given))
+        })
+    }
+}
+
+/// The result of triage: the level and the names of the rules that matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment {
+    pub level: u8,
+    pub matched_rules: Vec<String>,
+}
+
+/// Validated triage rules.
+#[derive(Debug, Clone)]
+pub struct Triage {
+    default_level: u8,
+    levels: Vec<LevelTarget>,
+    rules: Vec<Rule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTriage {
+    default_level: u8,
+    levels: BTreeMap<String, RawLevel>,
+    #[serde(default)]
+    rules: Vec<RawRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLevel {
+    name: String,
+    target_minutes: u64,
+    callback: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    name: String,
+    level: u8,
+    when: BTreeMap<String, OneOrMany>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Triage {
+    /// Reads and validates `triage.toml`.
+    pub fn load(path: &Path) -> Result<Self, TriageError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| TriageError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        Self::from_toml(&text, &file)
+    }
+
+    /// Parses and validates triage rules; `file` names the source in errors.
+    pub fn from_toml(text: &str, file: &str) -> Result<Self, TriageError> {
+        let raw: RawTriage = toml::from_str(text).map_err(|e| TriageError::Parse {
+            file: file.to_owned(),
+            message: e.to_string(),
+        })?;
+        let invalid = |key: String, problem: String, fix: &str| TriageError::Invalid {
+            file: file.to_owned(),
+            key,
+            problem,
+            fix: fix.to_owned(),
+        };
+        let mut levels = Vec::with_capacity(5);
+        for (key, lvl) in &raw.levels {
+            let level: u8 = key
+                .parse()
+                .ok()
+                .filter(|l| (LEVEL_MOST_URGENT..=LEVEL_LEAST_URGENT).contains(l))
+                .ok_or_else(|| {
+                    invalid(
+                        format!("levels.{key}"),
+                        "is not a level".into(),
+                        "use the keys \"1\" to \"5\"",
+                    )
+                })?;
+            if lvl.target_minutes == 0 {
+                return Err(invalid(
+                    format!("levels.{key}.target_minutes"),
+                    "is 0".into(),
+                    "give the phone target in minutes, e.g. 30",
+                ));
+            }
+            levels.push(LevelTarget {
+                level,
+                name: lvl.name.clone(),
+                target: Duration::from_secs(lvl.target_minutes * 60),
+                callback: lvl.callback,
+            });
+        }
+        levels.sort_by_key(|l| l.level);
+        for want in LEVEL_MOST_URGENT..=LEVEL_LEAST_URGENT {
+            if !levels.iter().any(|l| l.level == want) {
+                return Err(invalid(
+                    format!("levels.{want}"),
+                    "is missing".into(),
+                    "define all five levels 1-5 with name, target_minutes and callback",
+                ));
+            }
+        }
+        for pair in levels.windows(2) {
+            if let [a, b] = pair {
+                if b.target < a.target {
+                    return Err(invalid(
+                        format!("levels.{}.target_minutes", b.level),
+                        format!("is shorter than level {}'s target", a.level),
+                        "a less urgent level must not have a shorter target",
+                    ));
+                }
+            }
+        }
+        if levels.first().is_some_and(|l| l.callback) {
+            return Err(invalid(
+                "levels.1.callback".into(),
+                "is true".into(),
+                "level 1 callers are held live for a nurse: set callback = false",
+            ));
+        }
+        if !(LEVEL_MOST_URGENT..=LEVEL_LEAST_URGENT).contains(&raw.default_level) {
+            return Err(invalid(
+                "default_level".into(),
+                format!("is {}", raw.default_level),
+                "use a level from 1 to 5 (e.g. 4)",
+            ));
+        }
+        let mut names = BTreeSet::new();
+        let mut rules = Vec::with_capacity(raw.rules.len());
+        for (i, r) in raw.rules.into_iter().enumerate() {
+            let key = format!("rules[{i}] (\"{}\")", r.name);
+            if !names.insert(r.name.clone()) {
+                return Err(invalid(
+                    key,
+                    "repeats a rule name".into(),
+                    "give each rule a unique name",
+                ));
+            }
+            if !(LEVEL_MOST_URGENT..=LEVEL_LEAST_URGENT).contains(&r.level) {
+                return Err(invalid(
+                    format!("{key}.level"),
+                    format!("is {}", r.level),
+                    "use a level from 1 to 5",
+                ));
+            }
+            if r.level > raw.default_level {
+                return Err(invalid(
+                    format!("{key}.level"),
+                    format!(
+                        "{} is less urgent than default_level {}",
+                        r.level, raw.default_level
+                    ),
+                    "phone rules may only raise urgency: use a level <= default_level",
+                ));
+            }
+            if r.when.is_empty() {
+                return Err(invalid(
+                    format!("{key}.when"),
+                    "is empty".into(),
+                    "list at least one question = value, e.g. when = { about = \"infant\" }",
+                ));
+            }
+            let mut when = BTreeMap::new();
+            for (q, v) in r.when {
+                let values = match v {
+                    OneOrMany::One(s) => vec![s],
+                    OneOrMany::Many(v) => v,
+                };
+                if values.is_empty() {
+                    return Err(invalid(
+                        format!("{key}.when.{q}"),
+                        "lists no values".into(),
+                        "give a value or a list of values",
+                    ));
+                }
+                when.insert(q, values);
+            }
+            rules.push(Rule {
+                name: r.name,
+                level: r.level,
+                when,
+            });
+        }
+        Ok(Triage {
+            default_level: raw.default_level,
+            levels,
+            rules,
+        })
+    }
+
+    /// Cross-checks every `when` against the questions and values the IVR can
+    /// produce, so a typo in either file is caught at start-up.
+    pub fn check_answers_known(
+        &self,
+        file: &str,
+        known: &dyn Fn(&str, &str) -> bool,
+    ) -> Result<(), TriageError> {
+        for r in &self.rules {
+            for (q, values) in &r.when {
+                for v in values {
+                    if !known(q, v) {
+                        return Err(TriageError::Invalid {
+                            file: file.to_owned(),
+                            key: format!("rules (\"{}\").when.{q}", r.name),
+                            problem: format!("value \"{v}\" is never produced by the IVR flow"),
+                            fix: "use a question id and value defined in ivr.toml".into(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Assesses answers: the most urgent matching rule, never less urgent than
+    /// the default.
+    pub fn assess(&self, answers: &Answers) -> Assessment {
+        let mut level = self.default_level;
+        let mut matched_rules = Vec::new();
+        for r in &self.rules {
+            if r.matches(answers) {
+                level = level.min(r.level);
+                matched_rules.push(r.name.clone());
+            }
+        }
+        Assessment {
+            level,
+            matched_rules,
+        }
+    }
+
+    /// The level a phone case starts at before any rule matches.
+    pub fn default_level(&self) -> u8 {
+        self.default_level
+    }
+
+    /// The target for `level`, if 1-5.
+    pub fn target(&self, level: u8) -> Option<&LevelTarget> {
+        self.levels.iter().find(|l| l.level == level)
+    }
+
+    /// All five levels, most urgent first.
+    pub fn levels(&self) -> &[LevelTarget] {
+        &self.levels
+    }
+
+    /// Phone targets for levels 1..=5 in order (for the queue's `LevelTargets`).
+    pub fn targets(&self) -> [Duration; 5] {
+        let mut out = [Duration::ZERO; 5];
+        for (slot, l) in out.iter_mut().zip(&self.levels) {
+            *slot = l.target;
+        }
+        out
+    }
+
+    /// The rules in file order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Whether a caller at `level` may be offered a callback (else held live).
+    pub fn callback_allowed(&self, level: u8) -> bool {
+        self.target(level).is_some_and(|l| l.callback)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LEVELS: &str = r#"
+[levels]
+1 = { name = "Omgående", target_minutes = 3, callback = false }
+2 = { name = "Skyndsamt", target_minutes = 30, callback = true }
+3 = { name = "Närmaste dygnet", target_minutes = 120, callback = true }
+4 = { name = "Vardag", target_minutes = 480, callback = true }
+5 = { name = "Avvakta", target_minutes = 1440, callback = true }
+"#;
+
+    fn triage(rules: &str) -> Result<Triage, TriageError> {
+        Triage::from_toml(
+            &format!("default_level = 4\n{LEVELS}\n{rules}"),
+            "triage.toml",
+        )
+    }
+
+    fn answers(pairs: &[(&str, &str)]) -> Answers {
+        pairs.iter().copied().collect()
+    }
+
+    const RULES: &str = r#"
+[[rules]]
+name = "infant"
+level = 2
+when = { about = "infant" }
+
+[[rules]]
+name = "breathing"
+level = 1
+when = { rf_breathing = "yes" }
+
+[[rules]]
+name = "fever child worsening"
+level = 3
+when = { about = ["child", "infant"], worsening = "yes" }
+"#;
+
+    #[test]
+    fn no_matching_rule_gives_the_default_level() {
+        let t = triage(RULES).unwrap();
+        let a = t.assess(&answers(&[("about", "adult")]));
+        assert_eq!(a.level, 4);
+        assert!(a.matched_rules.is_empty());
+    }
+
+    #[test]
+    fn the_most_urgent_matching_rule_wins() {
+        let t = triage(RULES).unwrap();
+        let a = t.assess(&answers(&[
+            ("about", "infant"),
+            ("worsening", "yes"),
+            ("rf_breathing", "yes"),
+        ]));
+        assert_eq!(a.level, 1);
+        assert_eq!(
+            a.matched_rules,
+            ["infant", "breathing", "fever child worsening"]
+        );
+    }
+
+    #[test]
+    fn every_condition_of_a_rule_must_hold() {
+        let t = triage(RULES).unwrap();
+        let a = t.assess(&answers(&[("about", "child")]));
+        assert_eq!(a.level, 4);
+        let a = t.assess(&answers(&[("about", "child"), ("worsening", "yes")]));
+        assert_eq!(a.level, 3);
+    }
+
+    #[test]
+    fn rule_less_urgent_than_default_is_refused_at_load() {
+        let err = triage("[[rules]]\nname = \"x\"\nlevel = 5\nwhen = { a = \"b\" }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("triage.toml"), "{err}");
+        assert!(err.contains("rules[0]"), "{err}");
+        assert!(err.contains("may only raise urgency"), "{err}");
+    }
+
+    #[test]
+    fn missing_level_and_bad_keys_are_named() {
+        let text = "default_level = 4\n[levels]\n1 = { name = \"a\", target_minutes = 3, callback = false }\n";
+        let err = Triage::from_toml(text, "t.toml").unwrap_err().to_string();
+        assert!(err.contains("levels.2"), "{err}");
+        let err = triage("[[rules]]\nname = \"x\"\nlevel = 2\nwhen = {}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("when"), "{err}");
+        let err = Triage::from_toml("default_level = \"x\"", "t.toml").unwrap_err();
+        assert!(matches!(err, TriageError::Parse { .. }));
+    }
+
+    #[test]
+    fn level_one_must_not_offer_callback() {
+        let text = LEVELS.replace(
+            "target_minutes = 3, callback = false",
+            "target_minutes = 3, callback = true",
+        );
+        let err = Triage::from_toml(&format!("default_level = 4\n{text}"), "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("levels.1.callback"), "{err}");
+    }
+
+    #[test]
+    fn targets_and_callback_flags_follow_the_design() {
+        let t = triage("").unwrap();
+        assert_eq!(t.target(1).unwrap().target, Duration::from_secs(180));
+        assert_eq!(t.target(5).unwrap().target, Duration::from_secs(86_400));
+        assert!(!t.callback_allowed(1));
+        assert!(t.callback_allowed(2));
+        assert!(!t.callback_allowed(9));
+        assert_eq!(t.targets()[2], Duration::from_secs(7200));
+    }
+
+    #[test]
+    fn answers_debug_hides_values() {
+        let a = answers(&[("about", "infant")]);
+        let d = format!("{a:?}");
+        assert!(d.contains("about"));
+        assert!(!d.contains("infant"));
+    }
+
+    #[test]
+    fn unknown_answer_values_are_caught_by_cross_check() {
+        let t = triage(RULES).unwrap();
+        let known = |q: &str, v: &str| q == "about" || (v == "yes" && q != "worsening");
+        let err = t
+            .check_answers_known("triage.toml", &known)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("worsening"), "{err}");
+    }
+
+    #[test]
+    fn shipped_triage_toml_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-config/triage.toml");
+        let t = Triage::load(&path).unwrap();
+        assert!(!t.rules().is_empty());
+    }
+}
