@@ -91,7 +91,7 @@ mod tests {
 
     fn lib() -> PromptLibrary {
         let a = vec![1000i16; 320]; // 2 frames
-        let b = vec![-1000i16; 100]; // 1 padded frame
+        let b = [-1000i16; 100]; // 1 padded frame
         PromptLibrary::from_samples([
             ("sv", "a", &a[..]),
             ("sv", "b", &b[..]),

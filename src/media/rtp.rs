@@ -222,7 +222,7 @@ mod tests {
 
     #[test]
     fn every_short_or_random_prefix_is_handled_without_panic() {
-        let mut buf = vec![0u8; 64];
+        let mut buf = [0u8; 64];
         let mut x: u32 = 12345;
         for round in 0..20_000 {
             for b in buf.iter_mut() {

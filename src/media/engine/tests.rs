@@ -387,7 +387,7 @@ fn dropped_stream_frees_its_port() {
             .local_addr()
             .unwrap()
             .port();
-        if p % 2 == 0 && p < 65534 {
+        if p.is_multiple_of(2) && p < 65534 {
             break p;
         }
     };
