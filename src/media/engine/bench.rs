@@ -205,11 +205,13 @@ fn bench() {
     });
     std::thread::sleep(Duration::from_secs(2));
     let cpu0 = thread_cpu("pe-media");
+    let all0 = thread_cpu("");
     let s0 = engine.stats();
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs(secs));
     let wall = t0.elapsed().as_secs_f64();
     let cpu1 = thread_cpu("pe-media");
+    let all1 = thread_cpu("");
     let s1 = engine.stats();
     stop.store(true, Ordering::Relaxed);
     let mut gaps = Gaps::new();
@@ -241,6 +243,10 @@ fn bench() {
         cpu1 - cpu0,
         wall,
         100.0 * (cpu1 - cpu0) / wall
+    );
+    println!(
+        "whole test process (engine + receivers + inbound sender) {:.0}% of one core",
+        100.0 * (all1 - all0) / wall
     );
     println!(
         "receiver: {received} packets, {seq_gaps} sequence gaps; inter-packet gap ms p50 {:.1} p90 {:.1} p99 {:.1} p99.9 {:.1} max {:.1}",

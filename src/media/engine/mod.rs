@@ -290,7 +290,7 @@ impl MediaEngine {
                 shared.clone(),
                 config.prompts.clone(),
                 config.rtp_timeout,
-            );
+            )?;
             let handle = std::thread::Builder::new()
                 .name(format!("pe-media-{i}"))
                 .spawn(move || w.run())?;
