@@ -1,6 +1,9 @@
 //! DTMF keys and the three ways they reach us: RFC 4733 events, SIP INFO, and
 //! in-band tones.
 
+pub mod goertzel;
+pub mod rfc4733;
+
 use std::fmt;
 
 /// One keypad key. RFC 4733 event codes 0-15 map to these.

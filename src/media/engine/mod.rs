@@ -1,0 +1,460 @@
+//! The media engine: the threaded shell around the media cores (DESIGN.md
+//! section 6). A few std worker threads each own a `mio::Poll` with the UDP
+//! sockets of their calls and tick every 20 ms, sending the due frame of
+//! every call (prompt audio or silence, a continuous stream). There is no
+//! task or timer per call and no allocation per packet. Incoming packets are
+//! read in one readiness loop, DTMF is decoded in place, and only events
+//! (`MediaEvent`) leave the engine.
+//!
+//! This is a shell: it reads the clock and owns sockets; the cores it drives
+//! (`rtp`, `player`, `dtmf::*`) take `now` as an argument.
+
+mod worker;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::dtmf::{DtmfKey, DtmfSource};
+use super::error::MediaError;
+use super::g711::Codec;
+use super::prompts::{ClipId, PromptLibrary};
+
+/// Default RTP inactivity timeout (counted from answer, not while held).
+pub const DEFAULT_RTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Engine configuration.
+#[derive(Clone)]
+pub struct MediaConfig {
+    /// Address the RTP sockets bind to (and that goes into SDP).
+    pub bind_ip: IpAddr,
+    /// Inclusive RTP port range; only even ports are used.
+    pub port_range: (u16, u16),
+    /// Number of media worker threads (at least 1).
+    pub workers: usize,
+    /// The shared, pre-encoded prompts.
+    pub prompts: Arc<PromptLibrary>,
+    /// RTP inactivity before `MediaEvent::RtpTimeout`.
+    pub rtp_timeout: Duration,
+}
+
+impl MediaConfig {
+    /// A config with 2 workers and the 30 s RTP timeout.
+    pub fn new(bind_ip: IpAddr, port_range: (u16, u16), prompts: Arc<PromptLibrary>) -> Self {
+        MediaConfig {
+            bind_ip,
+            port_range,
+            workers: 2,
+            prompts,
+            rtp_timeout: DEFAULT_RTP_TIMEOUT,
+        }
+    }
+}
+
+/// The negotiated media of one call leg (from SDP offer/answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamParams {
+    pub codec: Codec,
+    /// The payload type negotiated for `codec` (normally its static one).
+    pub payload_type: u8,
+    /// The negotiated telephone-event payload type, if any.
+    pub telephone_event_pt: Option<u8>,
+    /// Where to send RTP until symmetric RTP latches onto the real source.
+    pub remote: SocketAddr,
+}
+
+/// What the engine reports about a stream.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// A key press, reported once.
+    Digit { key: DtmfKey, source: DtmfSource },
+    /// The playlist started with this token has been sent completely.
+    PlaybackDone { token: u64 },
+    /// No RTP for the configured timeout (reported once per silence).
+    RtpTimeout,
+}
+
+impl fmt::Debug for MediaEvent {
+    // Keys may be part of a phone number or personnummer: never logged.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MediaEvent::Digit { source, .. } => {
+                write!(f, "Digit {{ key: <masked>, source: {source:?} }}")
+            }
+            MediaEvent::PlaybackDone { token } => write!(f, "PlaybackDone {{ token: {token} }}"),
+            MediaEvent::RtpTimeout => write!(f, "RtpTimeout"),
+        }
+    }
+}
+
+/// Counters for metrics and benchmarks (monotonic unless noted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MediaStats {
+    /// Open streams (a gauge).
+    pub streams: u64,
+    pub packets_in: u64,
+    pub packets_out: u64,
+    /// Packets dropped because the socket buffer was full or sending failed.
+    pub send_errors: u64,
+    /// Received datagrams that were not valid RTP (RTCP excluded).
+    pub malformed_in: u64,
+    /// Digits reported (any source).
+    pub digits: u64,
+    /// Ticks that ran at least one period late (and caught up).
+    pub late_ticks: u64,
+    /// Frames skipped because a worker fell more than a few ticks behind.
+    pub skipped_frames: u64,
+    /// The worst lateness of a tick seen so far.
+    pub max_tick_lag: Duration,
+}
+
+#[derive(Default)]
+struct Counters {
+    streams: AtomicI64,
+    packets_in: AtomicU64,
+    packets_out: AtomicU64,
+    send_errors: AtomicU64,
+    malformed_in: AtomicU64,
+    digits: AtomicU64,
+    late_ticks: AtomicU64,
+    skipped_frames: AtomicU64,
+    max_tick_lag_us: AtomicU64,
+}
+
+/// Even ports handed out round robin; ports bound by others are skipped.
+struct PortPool {
+    ip: IpAddr,
+    low: u16,
+    high: u16,
+    cursor: u16,
+    in_use: HashSet<u16>,
+}
+
+impl PortPool {
+    fn new(ip: IpAddr, (low, high): (u16, u16)) -> io::Result<Self> {
+        let first = low.saturating_add(low % 2);
+        if first > high || low == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("RTP port range {low}-{high} holds no even port above 0; fix: use e.g. 20000-30000"),
+            ));
+        }
+        Ok(PortPool {
+            ip,
+            low: first,
+            high,
+            cursor: first,
+            in_use: HashSet::new(),
+        })
+    }
+
+    fn bind(&mut self) -> Result<(u16, StdUdpSocket), MediaError> {
+        let slots = (self.high - self.low) / 2 + 1;
+        for _ in 0..slots {
+            let port = self.cursor;
+            self.cursor = match self.cursor.checked_add(2) {
+                Some(p) if p <= self.high => p,
+                _ => self.low,
+            };
+            if self.in_use.contains(&port) {
+                continue;
+            }
+            if let Ok(sock) = StdUdpSocket::bind((self.ip, port)) {
+                self.in_use.insert(port);
+                return Ok((port, sock));
+            }
+        }
+        Err(MediaError::NoFreePort {
+            low: self.low,
+            high: self.high,
+        })
+    }
+
+    fn release(&mut self, port: u16) {
+        self.in_use.remove(&port);
+    }
+}
+
+/// State shared by the handles and the workers.
+struct Shared {
+    ports: Mutex<PortPool>,
+    counters: Counters,
+}
+
+impl Shared {
+    fn release_port(&self, port: u16) {
+        if let Ok(mut pool) = self.ports.lock() {
+            pool.release(port);
+        }
+    }
+}
+
+/// A request to a worker.
+enum Command {
+    Open {
+        id: u64,
+        port: u16,
+        socket: StdUdpSocket,
+        params: StreamParams,
+        events: UnboundedSender<MediaEvent>,
+    },
+    Play {
+        id: u64,
+        clips: Vec<ClipId>,
+        token: u64,
+    },
+    Stop {
+        id: u64,
+    },
+    Update {
+        id: u64,
+        params: StreamParams,
+    },
+    Hold {
+        id: u64,
+        held: bool,
+    },
+    SendDtmf {
+        id: u64,
+        key: DtmfKey,
+    },
+    Close {
+        id: u64,
+    },
+    Shutdown,
+}
+
+struct WorkerHandle {
+    tx: Sender<Command>,
+    waker: Arc<mio::Waker>,
+}
+
+impl WorkerHandle {
+    fn send(&self, cmd: Command) -> Result<(), MediaError> {
+        self.tx.send(cmd).map_err(|_| MediaError::EngineStopped)?;
+        self.waker.wake().map_err(MediaError::Io)
+    }
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    workers: Vec<WorkerHandle>,
+    next_worker: AtomicUsize,
+    next_id: AtomicU64,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for w in &self.workers {
+            let _ = w.send(Command::Shutdown);
+        }
+    }
+}
+
+/// A cheap, cloneable handle to the running engine. The workers stop when
+/// the last handle and the last stream are dropped, or on `shutdown`.
+#[derive(Clone)]
+pub struct MediaEngine {
+    inner: Arc<Inner>,
+}
+
+impl MediaEngine {
+    /// Starts the worker threads.
+    pub fn start(config: MediaConfig) -> io::Result<MediaEngine> {
+        let pool = PortPool::new(config.bind_ip, config.port_range)?;
+        let shared = Arc::new(Shared {
+            ports: Mutex::new(pool),
+            counters: Counters::default(),
+        });
+        let mut workers = Vec::new();
+        let mut threads = Vec::new();
+        for i in 0..config.workers.max(1) {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let poll = mio::Poll::new()?;
+            let waker = Arc::new(mio::Waker::new(poll.registry(), worker::WAKER)?);
+            let w = worker::Worker::new(
+                poll,
+                rx,
+                shared.clone(),
+                config.prompts.clone(),
+                config.rtp_timeout,
+            )?;
+            let handle = std::thread::Builder::new()
+                .name(format!("pe-media-{i}"))
+                .spawn(move || w.run())?;
+            threads.push(handle);
+            workers.push(WorkerHandle { tx, waker });
+        }
+        Ok(MediaEngine {
+            inner: Arc::new(Inner {
+                shared,
+                workers,
+                next_worker: AtomicUsize::new(0),
+                next_id: AtomicU64::new(1),
+                threads: Mutex::new(threads),
+            }),
+        })
+    }
+
+    /// Opens a stream on the next free even port and starts sending silence
+    /// to `params.remote` at the next tick. Events go to `events`.
+    pub fn open(
+        &self,
+        params: StreamParams,
+        events: UnboundedSender<MediaEvent>,
+    ) -> Result<MediaStream, MediaError> {
+        let (port, socket) = {
+            let mut pool = self
+                .inner
+                .shared
+                .ports
+                .lock()
+                .map_err(|_| MediaError::EngineStopped)?;
+            pool.bind()?
+        };
+        let release = |e: MediaError| {
+            self.inner.shared.release_port(port);
+            e
+        };
+        socket
+            .set_nonblocking(true)
+            .map_err(|e| release(e.into()))?;
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let worker =
+            self.inner.next_worker.fetch_add(1, Ordering::Relaxed) % self.inner.workers.len();
+        let cmd = Command::Open {
+            id,
+            port,
+            socket,
+            params,
+            events,
+        };
+        self.inner.workers[worker].send(cmd).map_err(release)?;
+        Ok(MediaStream {
+            inner: self.inner.clone(),
+            worker,
+            id,
+            port,
+        })
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> MediaStats {
+        let c = &self.inner.shared.counters;
+        MediaStats {
+            streams: c.streams.load(Ordering::Relaxed).max(0) as u64,
+            packets_in: c.packets_in.load(Ordering::Relaxed),
+            packets_out: c.packets_out.load(Ordering::Relaxed),
+            send_errors: c.send_errors.load(Ordering::Relaxed),
+            malformed_in: c.malformed_in.load(Ordering::Relaxed),
+            digits: c.digits.load(Ordering::Relaxed),
+            late_ticks: c.late_ticks.load(Ordering::Relaxed),
+            skipped_frames: c.skipped_frames.load(Ordering::Relaxed),
+            max_tick_lag: Duration::from_micros(c.max_tick_lag_us.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// Stops the workers and waits for them; open streams go silent. Later
+    /// `open` calls fail with `EngineStopped`.
+    pub fn shutdown(&self) {
+        for w in &self.inner.workers {
+            let _ = w.send(Command::Shutdown);
+        }
+        let threads = match self.inner.threads.lock() {
+            Ok(mut t) => std::mem::take(&mut *t),
+            Err(_) => return,
+        };
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One call leg's RTP stream. Dropping it closes the socket (asynchronously,
+/// within a tick) and makes the port reusable.
+pub struct MediaStream {
+    inner: Arc<Inner>,
+    worker: usize,
+    id: u64,
+    port: u16,
+}
+
+impl fmt::Debug for MediaStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MediaStream")
+            .field("id", &self.id)
+            .field("port", &self.port)
+            .finish()
+    }
+}
+
+impl MediaStream {
+    /// The local RTP port (for the SDP answer).
+    pub fn local_port(&self) -> u16 {
+        self.port
+    }
+
+    fn send(&self, cmd: Command) {
+        // A stopped engine cannot play anything; the call will time out.
+        let _ = self.inner.workers[self.worker].send(cmd);
+    }
+
+    /// Plays the clips back to back, replacing any running playlist (which
+    /// then reports nothing); `PlaybackDone { token }` follows the last frame.
+    pub fn play(&self, clips: Vec<ClipId>, token: u64) {
+        self.send(Command::Play {
+            id: self.id,
+            clips,
+            token,
+        });
+    }
+
+    /// Stops the playlist (no `PlaybackDone`); silence continues.
+    pub fn stop_playback(&self) {
+        self.send(Command::Stop { id: self.id });
+    }
+
+    /// Applies renegotiated media (re-INVITE); the RTP stream stays continuous
+    /// and symmetric RTP latching starts over.
+    pub fn update(&self, params: StreamParams) {
+        self.send(Command::Update {
+            id: self.id,
+            params,
+        });
+    }
+
+    /// While held (peer sent sendonly/inactive) nothing is sent, playback
+    /// pauses and the RTP timeout is suspended; it restarts on resume.
+    pub fn set_hold(&self, held: bool) {
+        self.send(Command::Hold { id: self.id, held });
+    }
+
+    /// Sends a key press as RFC 4733 events (ignored when telephone-event
+    /// was not negotiated). Audio pauses for its ~160 ms.
+    pub fn send_dtmf(&self, key: DtmfKey) {
+        self.send(Command::SendDtmf { id: self.id, key });
+    }
+}
+
+impl Drop for MediaStream {
+    fn drop(&mut self) {
+        if self.inner.workers[self.worker]
+            .send(Command::Close { id: self.id })
+            .is_err()
+        {
+            self.inner.shared.release_port(self.port);
+        }
+    }
+}

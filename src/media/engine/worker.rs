@@ -1,0 +1,518 @@
+//! One media worker thread: a `mio::Poll` over its streams' sockets, a
+//! 20 ms tick anchored to the worker's start (late ticks catch up by at most
+//! `MAX_CATCHUP` frames, never drift), and per-stream state kept small.
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, TryRecvError};
+use mio::net::UdpSocket;
+use mio::{Events, Interest, Poll, Token};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::{Command, MediaEvent, Shared, StreamParams};
+use crate::media::dtmf::goertzel::InbandDetector;
+use crate::media::dtmf::rfc4733::{EventSender, Rfc4733Receiver};
+use crate::media::dtmf::{DtmfKey, DtmfSource};
+use crate::media::player::Player;
+use crate::media::prompts::{PromptLibrary, FRAME_BYTES};
+use crate::media::rtp::{self, RtpHeader};
+
+/// The mio token of the command waker (stream tokens are slab indices).
+pub(super) const WAKER: Token = Token(usize::MAX);
+/// The packet interval.
+pub(super) const TICK: Duration = Duration::from_millis(20);
+/// At most this many overdue frames are sent in a burst; beyond that the
+/// stream's timestamp jumps ahead instead (receivers treat it as a gap).
+const MAX_CATCHUP: u32 = 3;
+/// Packets read from one socket per tick (a flooded socket must not starve
+/// the others; the rest waits for the next tick or is dropped by the kernel).
+const READ_BUDGET: usize = 64;
+/// A latched remote is replaced by a new source only after this much quiet.
+const RELATCH_AFTER: Duration = Duration::from_secs(1);
+/// An RFC 4733 digit this soon after the same in-band digit is one press
+/// that arrived both ways (gateways that send both).
+const DUPLICATE_WINDOW: Duration = Duration::from_millis(500);
+/// Length of a key press we send.
+const DTMF_SEND_MS: u32 = 100;
+/// Largest datagram we read.
+const MAX_DATAGRAM: usize = 1500;
+
+/// Per-call state: well under 1 KiB plus the socket.
+struct Stream {
+    port: u16,
+    socket: UdpSocket,
+    params: StreamParams,
+    remote: SocketAddr,
+    latched: bool,
+    events: UnboundedSender<MediaEvent>,
+    player: Player,
+    ssrc: u32,
+    seq: u16,
+    ts: u32,
+    marker: bool,
+    held: bool,
+    last_rx: Instant,
+    timed_out: bool,
+    rfc4733: Rfc4733Receiver,
+    saw_rfc4733: bool,
+    inband: InbandDetector,
+    last_inband: Option<(DtmfKey, Instant)>,
+    dtmf_out: Option<(EventSender, u32)>,
+    dtmf_queue: VecDeque<DtmfKey>,
+}
+
+impl Stream {
+    fn emit(&self, ev: MediaEvent) {
+        // The call may already be gone; its stream is about to be closed.
+        let _ = self.events.send(ev);
+    }
+}
+
+/// Counters accumulated locally and flushed once per tick (no shared cache
+/// line written per packet).
+#[derive(Default)]
+struct Local {
+    packets_in: u64,
+    packets_out: u64,
+    send_errors: u64,
+    malformed_in: u64,
+    digits: u64,
+}
+
+pub(super) struct Worker {
+    /// Holds only the command waker: the thread sleeps here.
+    control: Poll,
+    /// Holds the stream sockets: only ever polled without blocking.
+    sockets: Poll,
+    rx: Receiver<Command>,
+    shared: Arc<Shared>,
+    prompts: Arc<PromptLibrary>,
+    rtp_timeout: Duration,
+    streams: Vec<Option<Stream>>,
+    free: Vec<usize>,
+    by_id: HashMap<u64, usize>,
+    backlog: Vec<usize>,
+    local: Local,
+    recv_buf: Box<[u8; MAX_DATAGRAM]>,
+    send_buf: [u8; rtp::HEADER_LEN + FRAME_BYTES],
+    pcm: Box<[i16; MAX_DATAGRAM]>,
+}
+
+impl Worker {
+    pub(super) fn new(
+        control: Poll,
+        rx: Receiver<Command>,
+        shared: Arc<Shared>,
+        prompts: Arc<PromptLibrary>,
+        rtp_timeout: Duration,
+    ) -> io::Result<Self> {
+        Ok(Worker {
+            control,
+            sockets: Poll::new()?,
+            rx,
+            shared,
+            prompts,
+            rtp_timeout,
+            streams: Vec::new(),
+            free: Vec::new(),
+            by_id: HashMap::new(),
+            backlog: Vec::new(),
+            local: Local::default(),
+            recv_buf: Box::new([0; MAX_DATAGRAM]),
+            send_buf: [0; rtp::HEADER_LEN + FRAME_BYTES],
+            pcm: Box::new([0; MAX_DATAGRAM]),
+        })
+    }
+
+    /// The loop: sleep on the control poll (commands) until the next tick;
+    /// at each tick collect socket readiness without blocking, read, then
+    /// send. Sockets never wake the thread, so 5,000 calls cost 50 wakeups
+    /// a second per worker, not one per packet.
+    pub(super) fn run(mut self) {
+        let mut control_events = Events::with_capacity(16);
+        let mut socket_events = Events::with_capacity(1024);
+        let mut next_tick = Instant::now() + TICK;
+        loop {
+            let timeout = next_tick.saturating_duration_since(Instant::now());
+            if let Err(e) = self.control.poll(&mut control_events, Some(timeout)) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                tracing::error!(error = %e, "media worker poll failed; worker stops");
+                break;
+            }
+            if !control_events.is_empty() && !self.drain_commands(Instant::now()) {
+                break;
+            }
+            let now = Instant::now();
+            if now < next_tick {
+                continue;
+            }
+            self.receive(now, &mut socket_events);
+            let lag = now - next_tick;
+            let behind = (lag.as_nanos() / TICK.as_nanos()) as u32;
+            let (send, skip) = if behind > MAX_CATCHUP {
+                (MAX_CATCHUP + 1, behind - MAX_CATCHUP)
+            } else {
+                (behind + 1, 0)
+            };
+            self.tick(now, send, skip);
+            next_tick += TICK * (send + skip);
+            self.flush_stats(lag, behind > 0, skip);
+        }
+        self.close_all();
+    }
+
+    /// Reads every socket that became readable since the last tick.
+    fn receive(&mut self, now: Instant, events: &mut Events) {
+        for slot in std::mem::take(&mut self.backlog) {
+            self.read_socket(slot, now);
+        }
+        // Bounded: a full batch means more may be waiting, but never spin.
+        for _ in 0..64 {
+            if self.sockets.poll(events, Some(Duration::ZERO)).is_err() {
+                return;
+            }
+            let mut n = 0;
+            for ev in events.iter() {
+                n += 1;
+                self.read_socket(ev.token().0, now);
+            }
+            if n < events.capacity() {
+                return;
+            }
+        }
+    }
+
+    fn flush_stats(&mut self, lag: Duration, late: bool, skip: u32) {
+        let c = &self.shared.counters;
+        let l = std::mem::take(&mut self.local);
+        c.packets_in.fetch_add(l.packets_in, Ordering::Relaxed);
+        c.packets_out.fetch_add(l.packets_out, Ordering::Relaxed);
+        c.send_errors.fetch_add(l.send_errors, Ordering::Relaxed);
+        c.malformed_in.fetch_add(l.malformed_in, Ordering::Relaxed);
+        c.digits.fetch_add(l.digits, Ordering::Relaxed);
+        if late {
+            c.late_ticks.fetch_add(1, Ordering::Relaxed);
+        }
+        if skip > 0 {
+            let streams = self.by_id.len() as u64;
+            c.skipped_frames
+                .fetch_add(u64::from(skip) * streams, Ordering::Relaxed);
+        }
+        c.max_tick_lag_us
+            .fetch_max(lag.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Applies queued commands; false on shutdown.
+    fn drain_commands(&mut self, now: Instant) -> bool {
+        loop {
+            let cmd = match self.rx.try_recv() {
+                Ok(c) => c,
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Disconnected) => return false,
+            };
+            match cmd {
+                Command::Shutdown => return false,
+                Command::Open {
+                    id,
+                    port,
+                    socket,
+                    params,
+                    events,
+                } => self.open(now, id, port, socket, params, events),
+                Command::Close { id } => self.close(id),
+                Command::Play { id, clips, token } => {
+                    if let Some(s) = self.stream_mut(id) {
+                        s.player.play(clips, token);
+                    }
+                }
+                Command::Stop { id } => {
+                    if let Some(s) = self.stream_mut(id) {
+                        s.player.stop();
+                    }
+                }
+                Command::Update { id, params } => {
+                    if let Some(s) = self.stream_mut(id) {
+                        update(s, params);
+                    }
+                }
+                Command::Hold { id, held } => {
+                    if let Some(s) = self.stream_mut(id) {
+                        if s.held && !held {
+                            s.last_rx = now;
+                            s.timed_out = false;
+                            s.marker = true;
+                        }
+                        s.held = held;
+                    }
+                }
+                Command::SendDtmf { id, key } => {
+                    if let Some(s) = self.stream_mut(id) {
+                        if s.params.telephone_event_pt.is_some() && s.dtmf_queue.len() < 32 {
+                            s.dtmf_queue.push_back(key);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn stream_mut(&mut self, id: u64) -> Option<&mut Stream> {
+        let slot = *self.by_id.get(&id)?;
+        self.streams.get_mut(slot)?.as_mut()
+    }
+
+    fn open(
+        &mut self,
+        now: Instant,
+        id: u64,
+        port: u16,
+        socket: std::net::UdpSocket,
+        params: StreamParams,
+        events: UnboundedSender<MediaEvent>,
+    ) {
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.streams.push(None);
+            self.streams.len() - 1
+        });
+        let mut socket = UdpSocket::from_std(socket);
+        if let Err(e) =
+            self.sockets
+                .registry()
+                .register(&mut socket, Token(slot), Interest::READABLE)
+        {
+            tracing::error!(error = %e, port, "cannot register RTP socket");
+            self.free.push(slot);
+            self.shared.release_port(port);
+            let _ = events.send(MediaEvent::RtpTimeout);
+            return;
+        }
+        let stream = Stream {
+            port,
+            socket,
+            params,
+            remote: params.remote,
+            latched: false,
+            events,
+            player: Player::new(),
+            ssrc: rand::random(),
+            seq: rand::random(),
+            ts: rand::random(),
+            marker: true,
+            held: false,
+            last_rx: now,
+            timed_out: false,
+            rfc4733: Rfc4733Receiver::new(),
+            saw_rfc4733: false,
+            inband: InbandDetector::new(),
+            last_inband: None,
+            dtmf_out: None,
+            dtmf_queue: VecDeque::new(),
+        };
+        if let Some(s) = self.streams.get_mut(slot) {
+            *s = Some(stream);
+        }
+        self.by_id.insert(id, slot);
+        self.shared.counters.streams.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn close(&mut self, id: u64) {
+        let Some(slot) = self.by_id.remove(&id) else {
+            return;
+        };
+        if let Some(mut s) = self.streams.get_mut(slot).and_then(Option::take) {
+            let _ = self.sockets.registry().deregister(&mut s.socket);
+            let port = s.port;
+            drop(s);
+            self.shared.release_port(port);
+            self.shared.counters.streams.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.free.push(slot);
+    }
+
+    fn close_all(&mut self) {
+        let ids: Vec<u64> = self.by_id.keys().copied().collect();
+        for id in ids {
+            self.close(id);
+        }
+    }
+
+    /// Sends `send` frames to every stream, then advances timestamps over
+    /// `skip` frames that are too late to send.
+    fn tick(&mut self, now: Instant, send: u32, skip: u32) {
+        let lib = &*self.prompts;
+        let buf = &mut self.send_buf;
+        let local = &mut self.local;
+        for s in self.streams.iter_mut().flatten() {
+            for _ in 0..send {
+                send_frame(s, lib, buf, local);
+            }
+            s.ts = s.ts.wrapping_add(160 * skip);
+            if !s.held
+                && !s.timed_out
+                && now.saturating_duration_since(s.last_rx) >= self.rtp_timeout
+            {
+                s.timed_out = true;
+                s.emit(MediaEvent::RtpTimeout);
+            }
+            if let Some(deadline) = s.rfc4733.poll_timeout() {
+                if now >= deadline {
+                    s.rfc4733.handle_timeout(now);
+                }
+            }
+        }
+    }
+
+    fn read_socket(&mut self, slot: usize, now: Instant) {
+        let Some(Some(s)) = self.streams.get_mut(slot) else {
+            return;
+        };
+        for _ in 0..READ_BUDGET {
+            let (n, from) = match s.socket.recv_from(&mut self.recv_buf[..]) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                // ICMP errors from earlier sends surface here; keep reading.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return,
+            };
+            let Some(data) = self.recv_buf.get(..n) else {
+                continue;
+            };
+            handle_datagram(s, now, from, data, &mut self.pcm[..], &mut self.local);
+        }
+        // Budget used up: come back after the other sockets.
+        self.backlog.push(slot);
+    }
+}
+
+/// Sends the stream's next frame (or nothing while held), advancing seq/ts.
+fn send_frame(s: &mut Stream, lib: &PromptLibrary, buf: &mut [u8], local: &mut Local) {
+    if s.held {
+        s.ts = s.ts.wrapping_add(160);
+        return;
+    }
+    if s.dtmf_out.is_none() {
+        if let Some(key) = s.dtmf_queue.pop_front() {
+            s.dtmf_out = Some((EventSender::new(key, DTMF_SEND_MS, 10), s.ts));
+        }
+    }
+    let mut event_payload = None;
+    if let Some((sender, start_ts)) = s.dtmf_out.as_mut() {
+        match sender.next_frame() {
+            Some((marker, payload)) => event_payload = Some((marker, payload, *start_ts)),
+            None => s.dtmf_out = None,
+        }
+    }
+    let written = match (event_payload, s.params.telephone_event_pt) {
+        (Some((marker, payload, start_ts)), Some(pt)) => {
+            let h = RtpHeader::new(pt, s.seq, start_ts, s.ssrc, marker);
+            rtp::write_packet(&h, &payload, buf)
+        }
+        _ => {
+            let frame = s.player.next_frame(lib, s.params.codec);
+            let h = RtpHeader::new(s.params.payload_type, s.seq, s.ts, s.ssrc, s.marker);
+            if let Some(done) = s.player.poll_done() {
+                s.emit(MediaEvent::PlaybackDone { token: done.token });
+            }
+            rtp::write_packet(&h, frame, buf)
+        }
+    };
+    s.seq = s.seq.wrapping_add(1);
+    s.ts = s.ts.wrapping_add(160);
+    s.marker = false;
+    let Ok(n) = written else {
+        local.send_errors += 1;
+        return;
+    };
+    match buf.get(..n).map(|p| s.socket.send_to(p, s.remote)) {
+        Some(Ok(_)) => local.packets_out += 1,
+        _ => local.send_errors += 1,
+    }
+}
+
+fn update(s: &mut Stream, params: StreamParams) {
+    if params.remote != s.params.remote {
+        s.remote = params.remote;
+        s.latched = false;
+    }
+    if params.codec != s.params.codec || params.payload_type != s.params.payload_type {
+        s.inband.reset();
+    }
+    if params.telephone_event_pt != s.params.telephone_event_pt {
+        s.rfc4733.reset();
+    }
+    s.params = params;
+}
+
+/// One received datagram: RTCP and foreign payload types are ignored,
+/// symmetric RTP latches, DTMF is decoded in place.
+fn handle_datagram(
+    s: &mut Stream,
+    now: Instant,
+    from: SocketAddr,
+    data: &[u8],
+    pcm: &mut [i16],
+    local: &mut Local,
+) {
+    if rtp::is_rtcp(data) {
+        return;
+    }
+    let Ok(pkt) = rtp::parse(data) else {
+        local.malformed_in += 1;
+        return;
+    };
+    let pt = pkt.header.payload_type;
+    let is_event = s.params.telephone_event_pt == Some(pt);
+    if !is_event && pt != s.params.payload_type {
+        return;
+    }
+    if from != s.remote {
+        if s.latched && now.saturating_duration_since(s.last_rx) < RELATCH_AFTER {
+            return; // Someone else than our peer: ignore (RTP injection).
+        }
+        s.remote = from;
+    }
+    s.latched = true;
+    s.last_rx = now;
+    s.timed_out = false;
+    local.packets_in += 1;
+    if is_event {
+        s.saw_rfc4733 = true;
+        let h = pkt.header;
+        if let Some(key) = s.rfc4733.push(now, h.timestamp, h.marker, pkt.payload) {
+            let duplicate = matches!(s.last_inband,
+                Some((k, at)) if k == key && now.saturating_duration_since(at) < DUPLICATE_WINDOW);
+            if !duplicate {
+                local.digits += 1;
+                s.emit(MediaEvent::Digit {
+                    key,
+                    source: DtmfSource::Rfc4733,
+                });
+            }
+        }
+        return;
+    }
+    if s.saw_rfc4733 {
+        return; // The peer signals keys out of band; tones in audio would double them.
+    }
+    let n = pkt.payload.len().min(pcm.len());
+    let (Some(samples), Some(payload)) = (pcm.get_mut(..n), pkt.payload.get(..n)) else {
+        return;
+    };
+    s.params.codec.decode_into(payload, samples);
+    if let Some(key) = s.inband.push(samples) {
+        s.last_inband = Some((key, now));
+        local.digits += 1;
+        s.emit(MediaEvent::Digit {
+            key,
+            source: DtmfSource::InBand,
+        });
+    }
+}
