@@ -1,1 +1,104 @@
-fn main() {}
+//! `phone-entrance`: parses the command line and hands over to `app`.
+
+use clap::{Parser, Subcommand};
+use phone_entrance::app::{self, ServiceOptions};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "phone-entrance", version, about = "SIP/RTP IVR and callback queue for the 1177 phone entrance")]
+struct Cli {
+    /// Configuration folder (sip.toml, ivr.toml, triage.toml, queue.toml).
+    #[arg(long = "config", env = "PE_CONFIG", default_value = "sip-config", global = true)]
+    config: PathBuf,
+    /// Prompt folder (manifest.toml and <lang>/<id>.wav).
+    #[arg(long = "prompts", env = "PE_PROMPTS", default_value = "prompts", global = true)]
+    prompts: PathBuf,
+    /// SIP address, UDP and TCP.
+    #[arg(long = "sip-bind", env = "PE_SIP_BIND", default_value = "0.0.0.0:5060", global = true)]
+    sip_bind: SocketAddr,
+    /// HTTP API address.
+    #[arg(long = "http-bind", env = "PE_HTTP_BIND", default_value = "127.0.0.1:8080", global = true)]
+    http_bind: SocketAddr,
+    /// sqlite:PATH (default) or postgres://...
+    #[arg(long = "database-url", env = "DATABASE_URL", default_value = "sqlite:data/phone-entrance.db", global = true)]
+    database_url: String,
+    /// RTP port range LOW-HIGH (even ports are used).
+    #[arg(long = "rtp-ports", env = "PE_RTP_PORTS", default_value = "20000-30000", value_parser = parse_range, global = true)]
+    rtp_ports: (u16, u16),
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Validate sip-config/ and prompts/ and exit.
+    CheckConfig,
+    /// Create or upgrade the database schema and exit.
+    Migrate,
+}
+
+fn parse_range(s: &str) -> Result<(u16, u16), String> {
+    let (lo, hi) = s.split_once('-').ok_or_else(|| format!("\"{s}\" is not a range: expected LOW-HIGH, e.g. 20000-30000"))?;
+    let lo: u16 = lo.trim().parse().map_err(|_| format!("\"{lo}\" is not a port number"))?;
+    let hi: u16 = hi.trim().parse().map_err(|_| format!("\"{hi}\" is not a port number"))?;
+    if lo >= hi {
+        return Err(format!("range {lo}-{hi} is empty: LOW must be below HIGH"));
+    }
+    Ok((lo, hi))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::CheckConfig) => {
+            app::load_config(&cli.config, &cli.prompts)?;
+            println!("configuration in {} and prompts in {} are valid", cli.config.display(), cli.prompts.display());
+            Ok(())
+        }
+        Some(Command::Migrate) => {
+            phone_entrance::store::Store::connect(&cli.database_url).await?;
+            println!("database schema is up to date");
+            Ok(())
+        }
+        None => {
+            let running = app::start(ServiceOptions {
+                config_dir: cli.config,
+                prompts_dir: cli.prompts,
+                sip_bind: cli.sip_bind,
+                http_bind: cli.http_bind,
+                database_url: cli.database_url,
+                rtp_ports: cli.rtp_ports,
+            })
+            .await?;
+            shutdown_signal().await;
+            tracing::info!("shutting down: hanging up live calls");
+            running.stop().await;
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

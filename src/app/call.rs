@@ -13,7 +13,7 @@ use crate::sip::dtmf_info::{key_from_info, InfoDtmfError};
 use crate::sip::message::{self, RequestInfo};
 use crate::sip::{Peer, TxId};
 use rand::Rng;
-use rsip::{Method, SipMessage};
+use rsip::Method;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -461,9 +461,4 @@ async fn sleep_until(deadline: Option<Instant>) {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
-}
-
-#[allow(dead_code)]
-fn _assert_send(m: SipMessage) -> SipMessage {
-    m
 }

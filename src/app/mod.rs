@@ -8,7 +8,7 @@ pub mod registrar;
 pub mod settings;
 pub mod sip_driver;
 
-use crate::ivr::{Flow, Manifest};
+use crate::ivr::{Flow, IvrConfig};
 use crate::media::engine::{MediaConfig, MediaEngine};
 use crate::media::prompts::PromptLibrary;
 use crate::queue::QueueConfig;
@@ -52,8 +52,8 @@ pub struct CallContext {
 /// All configuration, loaded and cross-checked.
 pub struct LoadedConfig {
     pub sip: SipSettings,
-    pub flow: Flow,
-    pub triage: Triage,
+    pub flow: Arc<Flow>,
+    pub triage: Arc<Triage>,
     pub queue: QueueConfig,
     pub prompts: PromptLibrary,
 }
@@ -61,13 +61,11 @@ pub struct LoadedConfig {
 /// Loads and validates `sip-config/` and the prompts: what `check-config` runs.
 pub fn load_config(config_dir: &Path, prompts_dir: &Path) -> anyhow::Result<LoadedConfig> {
     let sip = SipSettings::load(&config_dir.join("sip.toml"))?;
-    let triage = Triage::load(&config_dir.join("triage.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let manifest = Manifest::load(&prompts_dir.join("manifest.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let flow = Flow::load(&config_dir.join("ivr.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Flow, triage and manifest checked against each other and the WAV files.
+    let ivr = IvrConfig::load(config_dir, prompts_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
     let queue = QueueConfig::load(&config_dir.join("queue.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let prompts = PromptLibrary::load(prompts_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
-    crate::ivr::check_prompts(&flow, &manifest, &|lang, id| prompts.lookup(lang, id).is_some()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(LoadedConfig { sip, flow, triage, queue, prompts })
+    Ok(LoadedConfig { sip, flow: ivr.flow, triage: ivr.triage, queue, prompts })
 }
 
 /// A running service (for tests and `main`).
@@ -104,7 +102,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     media_cfg.workers = cfg.sip.media_workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
     media_cfg.rtp_timeout = cfg.sip.rtp_timeout();
     let media = MediaEngine::start(media_cfg).context("starting the media engine")?;
-    let triage = Arc::new(cfg.triage);
+    let triage = cfg.triage;
     let metrics = Arc::new(Metrics::default());
     let ctx = Arc::new(CallContext {
         registrar: Registrar::new(store.clone(), cfg.queue, &triage),
@@ -112,7 +110,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         advertise_ip,
         media,
         prompts,
-        flow: Arc::new(cfg.flow),
+        flow: cfg.flow,
         triage,
         messages: Messages::default(),
         metrics: metrics.clone(),

@@ -8,7 +8,6 @@ use crate::store::{Answer, CaseMode as StoreMode, Channel, NewCase, Store, Store
 use crate::triage::Triage;
 use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
 use chrono_tz::Tz;
-use std::time::Duration;
 
 /// Estimates and registrations for phone cases.
 pub struct Registrar {
@@ -20,13 +19,7 @@ pub struct Registrar {
 
 impl Registrar {
     pub fn new(store: Store, queue: QueueConfig, triage: &Triage) -> Self {
-        let mut t = [Duration::from_secs(3600); 5];
-        for lt in triage.levels() {
-            if (1..=5).contains(&lt.level) {
-                t[lt.level as usize - 1] = lt.target;
-            }
-        }
-        Registrar { store, queue, targets: LevelTargets::new(t), tz: chrono_tz::Europe::Stockholm }
+        Registrar { store, queue, targets: LevelTargets::new(triage.targets()), tz: chrono_tz::Europe::Stockholm }
     }
 
     fn priority(level: u8) -> Priority {

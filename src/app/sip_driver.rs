@@ -9,7 +9,7 @@ use crate::sip::stateless;
 use crate::sip::{Peer, SipEvent, SipLayer, TimerConfig, Transport, TxId};
 use bytes::Bytes;
 use futures::StreamExt;
-use rsip::{Method, SipMessage};
+use rsip::Method;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -71,6 +71,7 @@ impl SipDriver {
             cmd_tx,
             calls: HashMap::new(),
             invite_txs: HashMap::new(),
+            call_invites: HashMap::new(),
             client_txs: HashMap::new(),
             tcp_writers: HashMap::new(),
         };
@@ -153,6 +154,7 @@ struct State {
     cmd_tx: mpsc::UnboundedSender<SipCommand>,
     calls: HashMap<String, mpsc::UnboundedSender<CallInput>>,
     invite_txs: HashMap<TxId, String>,
+    call_invites: HashMap<String, TxId>,
     client_txs: HashMap<TxId, String>,
     tcp_writers: HashMap<u64, mpsc::UnboundedSender<Bytes>>,
 }
@@ -265,6 +267,7 @@ impl State {
         let (input_tx, input_rx) = mpsc::unbounded_channel();
         self.calls.insert(info.call_id.clone(), input_tx);
         self.invite_txs.insert(tx, info.call_id.clone());
+        self.call_invites.insert(info.call_id.clone(), tx);
         let new_call = NewCall { tx, request, info, peer, local_sip: self.udp.local_addr().ok() };
         tokio::spawn(call::run(self.ctx.clone(), new_call, input_rx, self.cmd_tx.clone()));
     }
@@ -282,7 +285,9 @@ impl State {
             }
             SipCommand::Ended { call_id } => {
                 self.calls.remove(&call_id);
-                self.invite_txs.retain(|_, c| *c != call_id);
+                if let Some(tx) = self.call_invites.remove(&call_id) {
+                    self.invite_txs.remove(&tx);
+                }
             }
         }
     }
