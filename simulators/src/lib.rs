@@ -6,7 +6,9 @@
 //! Layout: sans-IO cores (`uac` for signalling, `media` for RTP) with the
 //! tokio shells in `caller` (one call) and `load` (many calls).
 
+pub mod caller;
 pub mod media;
+pub mod mini_uas;
 pub mod recording;
 pub mod rtp;
 pub mod sdp;

@@ -161,8 +161,9 @@ impl MediaLeg {
                 duration_ms: duration_ms.max(40),
             });
         } else {
-            self.jobs
-                .push_back(Job::Samples(tone_samples(key, duration_ms, TONE_AMPLITUDE).into()));
+            self.jobs.push_back(Job::Samples(
+                tone_samples(key, duration_ms, TONE_AMPLITUDE).into(),
+            ));
         }
         self.queue_audio(vec![0; (INTER_DIGIT_GAP_MS * 8) as usize]);
         self.stats.digits_sent += 1;
@@ -355,8 +356,12 @@ impl MediaLeg {
                 if self.cfg.record_audio {
                     let mut samples = vec![0i16; p.payload.len()];
                     self.cfg.codec.decode_into(p.payload, &mut samples);
-                    self.received
-                        .push_frame(since_start, p.header.seq, p.header.timestamp, samples);
+                    self.received.push_frame(
+                        since_start,
+                        p.header.seq,
+                        p.header.timestamp,
+                        samples,
+                    );
                 }
             }
         }
@@ -469,7 +474,9 @@ mod tests {
         assert_eq!(times, vec![0, 50, 100, 150, 160, 180, 200]);
         assert!(events[0].1.marker);
         assert!(events[1..].iter().all(|e| !e.1.marker));
-        assert!(events.iter().all(|e| e.1.timestamp == events[0].1.timestamp));
+        assert!(events
+            .iter()
+            .all(|e| e.1.timestamp == events[0].1.timestamp));
         assert!(events.iter().all(|e| e.2.event == 11));
         let ends: Vec<_> = events.iter().filter(|e| e.2.end).collect();
         assert_eq!(ends.len(), 3);

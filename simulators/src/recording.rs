@@ -160,7 +160,12 @@ mod tests {
     fn audio(frames: &[(u32, i16)]) -> ReceivedAudio {
         let mut a = ReceivedAudio::default();
         for (i, (ts, v)) in frames.iter().enumerate() {
-            a.push_frame(Duration::from_millis(i as u64 * 20), i as u16, *ts, vec![*v; 160]);
+            a.push_frame(
+                Duration::from_millis(i as u64 * 20),
+                i as u16,
+                *ts,
+                vec![*v; 160],
+            );
         }
         a
     }

@@ -49,7 +49,7 @@ pub struct SdpAnswer {
 }
 
 /// Why an SDP answer is unusable.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum SdpError {
     #[error("SDP has no usable c= line")]
     NoConnection,
@@ -83,7 +83,11 @@ c=IN {ip_kind} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {}\r\n",
         pts.join(" ")
     );
     for c in codecs {
-        s.push_str(&format!("a=rtpmap:{} {}/8000\r\n", c.payload_type(), c.name()));
+        s.push_str(&format!(
+            "a=rtpmap:{} {}/8000\r\n",
+            c.payload_type(),
+            c.name()
+        ));
     }
     if telephone_event {
         s.push_str(&format!(

@@ -118,8 +118,7 @@ impl TcpFramer {
         for line in head.split("\r\n") {
             if let Some((name, value)) = line.split_once(':') {
                 let name = name.trim();
-                if name.eq_ignore_ascii_case("Content-Length") || name.eq_ignore_ascii_case("l")
-                {
+                if name.eq_ignore_ascii_case("Content-Length") || name.eq_ignore_ascii_case("l") {
                     len = value
                         .trim()
                         .parse()
@@ -280,7 +279,12 @@ l: 4\r\n\r\nbodyEXTRA";
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for input in [&b""[..], b"\r\n\r\n", b"SIP/2.0 abc\r\n\r\n", &[0xff, 0xfe, 13, 10, 13, 10]] {
+        for input in [
+            &b""[..],
+            b"\r\n\r\n",
+            b"SIP/2.0 abc\r\n\r\n",
+            &[0xff, 0xfe, 13, 10, 13, 10],
+        ] {
             assert!(parse(input).is_err());
         }
         let mut f = TcpFramer::default();

@@ -84,6 +84,8 @@ pub enum EndReason {
     Cancelled,
     /// No final response to the INVITE (Timer B) or to our BYE.
     Timeout,
+    /// The TCP connection to the server closed before the call ended.
+    TransportError,
 }
 
 /// Things the driver or the test wants to know about.
@@ -91,17 +93,32 @@ pub enum EndReason {
 pub enum UacEvent {
     Provisional(u16),
     /// 200 OK to the INVITE, with its SDP answer.
-    Answered { sdp: Vec<u8> },
+    Answered {
+        sdp: Vec<u8>,
+    },
     /// An in-dialog request from the server was answered (method, our status).
-    RequestReceived { method: Method, status: u16 },
+    RequestReceived {
+        method: Method,
+        status: u16,
+    },
     /// The server sent INFO (already answered 200).
-    InfoReceived { content_type: Option<String>, body: Vec<u8> },
+    InfoReceived {
+        content_type: Option<String>,
+        body: Vec<u8>,
+    },
     /// The server re-INVITEd us; the new SDP (we answered with our offer).
-    ReInvite { sdp: Vec<u8> },
+    ReInvite {
+        sdp: Vec<u8>,
+    },
     /// One of our non-INVITE requests got a final response.
-    RequestDone { method: Method, status: u16 },
+    RequestDone {
+        method: Method,
+        status: u16,
+    },
     /// One of our non-INVITE requests never got a final response.
-    RequestTimeout { method: Method },
+    RequestTimeout {
+        method: Method,
+    },
     /// The call is over; the state is `Terminated(reason)` from now on.
     Ended(EndReason),
 }
@@ -182,12 +199,8 @@ impl Uac {
         uac.invite_branch = uac.new_branch();
         let body = uac.cfg.sdp_offer.clone().into_bytes();
         let branch = uac.invite_branch.clone();
-        uac.invite_bytes = uac.request(
-            Method::Invite,
-            1,
-            &branch,
-            Some(("application/sdp", &body)),
-        );
+        uac.invite_bytes =
+            uac.request(Method::Invite, 1, &branch, Some(("application/sdp", &body)));
         uac.out.push_back(uac.invite_bytes.clone());
         if uac.cfg.transport == Transport::Udp {
             uac.timer_a = Some((now + T1, T1));
@@ -281,6 +294,16 @@ impl Uac {
     pub fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
         if let Ok(msg) = sip::parse(bytes) {
             self.handle_message(now, msg);
+        }
+    }
+
+    /// The connection is gone (TCP closed): the call is over, nothing more is sent.
+    pub fn transport_failed(&mut self) {
+        self.txns.clear();
+        self.infos.clear();
+        self.out.clear();
+        if !matches!(self.state, CallState::Terminated(_)) {
+            self.end(EndReason::TransportError);
         }
     }
 
@@ -412,18 +435,16 @@ impl Uac {
             return;
         }
         self.txns.remove(idx);
-        self.events
-            .push_back(UacEvent::RequestDone { method, status: code });
+        self.events.push_back(UacEvent::RequestDone {
+            method,
+            status: code,
+        });
         self.after_request_done(method, now);
     }
 
     fn after_request_done(&mut self, method: Method, now: Instant) {
         match method {
-            Method::Bye => {
-                if self.state == CallState::Terminating {
-                    self.end(EndReason::LocalHangup);
-                }
-            }
+            Method::Bye if self.state == CallState::Terminating => self.end(EndReason::LocalHangup),
             Method::Info => self.pump_info(now),
             _ => {}
         }
@@ -515,11 +536,10 @@ impl Uac {
             Method::Info => (200, None),
             Method::Invite => {
                 self.sdp_version += 1;
-                let sdp = self.cfg.sdp_offer.replacen(
-                    " 1 IN ",
-                    &format!(" {} IN ", self.sdp_version),
-                    1,
-                );
+                let sdp =
+                    self.cfg
+                        .sdp_offer
+                        .replacen(" 1 IN ", &format!(" {} IN ", self.sdp_version), 1);
                 (200, Some(sdp.into_bytes()))
             }
             Method::Cancel => (481, None),
@@ -643,9 +663,7 @@ impl Uac {
             h.push(headers::Contact::new(self.contact()).into());
         }
         if method == Method::Invite {
-            h.push(
-                headers::Allow::new("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO").into(),
-            );
+            h.push(headers::Allow::new("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO").into());
             if self.anonymous() {
                 h.push(Header::Other("Privacy".into(), "id".into()));
             }
@@ -683,7 +701,11 @@ impl Uac {
             .filter(|h| {
                 matches!(
                     h,
-                    Header::Via(_) | Header::From(_) | Header::To(_) | Header::CallId(_) | Header::CSeq(_)
+                    Header::Via(_)
+                        | Header::From(_)
+                        | Header::To(_)
+                        | Header::CallId(_)
+                        | Header::CSeq(_)
                 )
             })
             .cloned()

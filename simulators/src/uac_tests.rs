@@ -123,7 +123,9 @@ fn tcp_invite_is_not_retransmitted() {
     let t0 = Instant::now();
     let mut uac = Uac::new(cfg(Transport::Tcp, "a"), t0);
     let invite = drain(&mut uac).remove(0);
-    assert!(sip::header_value(&invite, "Via").unwrap().starts_with("SIP/2.0/TCP"));
+    assert!(sip::header_value(&invite, "Via")
+        .unwrap()
+        .starts_with("SIP/2.0/TCP"));
     assert_eq!(uac.poll_timeout(), Some(t0 + TIMEOUT));
 }
 
@@ -178,7 +180,10 @@ fn rejection_is_acked_on_the_invite_branch() {
     assert_eq!(method(&ack), Method::Ack);
     assert_eq!(sip::via_branch(&ack), sip::via_branch(&invite));
     assert_eq!(sip::cseq(&ack).unwrap(), (1, Method::Ack));
-    assert_eq!(uac.state(), &CallState::Terminated(EndReason::Rejected(488)));
+    assert_eq!(
+        uac.state(),
+        &CallState::Terminated(EndReason::Rejected(488))
+    );
     assert_eq!(uac.poll_timeout(), None);
 }
 
@@ -238,16 +243,26 @@ fn bye_from_server_is_answered_and_ends_the_call() {
     // A retransmitted BYE is answered again without a second end event.
     uac.handle_bytes(t0, &bye);
     assert_eq!(drain(&mut uac).len(), 1);
-    assert!(!events(&mut uac).iter().any(|e| matches!(e, UacEvent::Ended(_))));
+    assert!(!events(&mut uac)
+        .iter()
+        .any(|e| matches!(e, UacEvent::Ended(_))));
 }
 
 #[test]
 fn info_requests_go_one_at_a_time() {
     let (mut uac, t0) = answered(Transport::Udp);
-    uac.send_info(t0, "application/dtmf-relay", b"Signal=1\r\nDuration=160\r\n".to_vec())
-        .unwrap();
-    uac.send_info(t0, "application/dtmf-relay", b"Signal=2\r\nDuration=160\r\n".to_vec())
-        .unwrap();
+    uac.send_info(
+        t0,
+        "application/dtmf-relay",
+        b"Signal=1\r\nDuration=160\r\n".to_vec(),
+    )
+    .unwrap();
+    uac.send_info(
+        t0,
+        "application/dtmf-relay",
+        b"Signal=2\r\nDuration=160\r\n".to_vec(),
+    )
+    .unwrap();
     let first = drain(&mut uac);
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].body(), b"Signal=1\r\nDuration=160\r\n");
