@@ -359,6 +359,11 @@ impl Call {
         self.lock().answer
     }
 
+    /// When the 200 OK arrived.
+    pub fn answered_at(&self) -> Option<Instant> {
+        self.lock().answered_at
+    }
+
     /// INVITE sent -> 200 OK received.
     pub fn answer_latency(&self) -> Option<Duration> {
         let i = self.lock();

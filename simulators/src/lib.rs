@@ -11,6 +11,7 @@ pub mod media;
 pub mod mini_uas;
 pub mod recording;
 pub mod rtp;
+pub mod script;
 pub mod sdp;
 pub mod sip;
 pub mod uac;

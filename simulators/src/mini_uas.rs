@@ -98,6 +98,8 @@ struct UasCall {
     last_response: Option<Vec<u8>>,
     stop: Arc<AtomicBool>,
     acked: Arc<AtomicBool>,
+    /// Set by a DTMF INFO: the media task plays the prompt again.
+    replay: Arc<AtomicBool>,
 }
 
 type Calls = Arc<Mutex<HashMap<String, UasCall>>>;
@@ -233,6 +235,7 @@ fn handle(calls: &Calls, behavior: &Arc<UasBehavior>, peer: Peer, ip: IpAddr, by
                     last_response: None,
                     stop: Arc::default(),
                     acked: Arc::default(),
+                    replay: Arc::default(),
                 };
                 map.insert(call_id.clone(), call);
                 if behavior.drop_first_invite {
@@ -287,6 +290,7 @@ fn handle(calls: &Calls, behavior: &Arc<UasBehavior>, peer: Peer, ip: IpAddr, by
         }
         Method::Info => {
             if let Some(c) = map.get_mut(&call_id) {
+                c.replay.store(true, Ordering::SeqCst);
                 c.log
                     .infos
                     .push(String::from_utf8_lossy(msg.body()).into_owned());
@@ -307,13 +311,14 @@ async fn answer_call(
     offer: Vec<u8>,
 ) {
     let offer = sdp::parse_answer(&offer);
-    let Some((invite, tag, stop, acked)) = calls.lock().ok().and_then(|m| {
+    let Some((invite, tag, stop, acked, replay)) = calls.lock().ok().and_then(|m| {
         m.get(&call_id).map(|c| {
             (
                 c.invite.clone(),
                 c.tag.clone(),
                 c.stop.clone(),
                 c.acked.clone(),
+                c.replay.clone(),
             )
         })
     }) else {
@@ -396,7 +401,16 @@ async fn answer_call(
             peer.send(server_bye(&invite, &tag));
         });
     }
-    media(calls, call_id, rtp_sock, offer, behavior.prompt, stop).await;
+    media(
+        calls,
+        call_id,
+        rtp_sock,
+        offer,
+        behavior.prompt,
+        stop,
+        replay,
+    )
+    .await;
 }
 
 fn set_response(calls: &Calls, call_id: &str, r: &[u8], f: impl FnOnce(&mut UasCall)) {
@@ -425,6 +439,7 @@ async fn media(
     offer: sdp::SdpAnswer,
     prompt: Duration,
     stop: Arc<AtomicBool>,
+    replay: Arc<AtomicBool>,
 ) {
     let codec = offer.codec;
     let mut tick = tokio::time::interval(Duration::from_millis(20));
@@ -434,13 +449,18 @@ async fn media(
     let mut buf = vec![0u8; 2048];
     let mut pkt = Vec::with_capacity(200);
     let mut last_event_ts: Option<u32> = None;
+    // Like an IVR: every key press (RFC 4733 or INFO) starts the prompt again.
+    let mut prompt_from = 0u64;
     while !stop.load(Ordering::SeqCst) {
         tokio::select! {
             _ = tick.tick() => {
                 let mut frame = [codec.silence(); 160];
-                if n < prompt_frames {
+                if replay.swap(false, Ordering::SeqCst) {
+                    prompt_from = n;
+                }
+                if n - prompt_from < prompt_frames {
                     for (i, b) in frame.iter_mut().enumerate() {
-                        let t = (n * 160 + i as u64) as f32 / 8000.0;
+                        let t = ((n - prompt_from) * 160 + i as u64) as f32 / 8000.0;
                         *b = codec.encode((8000.0 * (2.0 * std::f32::consts::PI * 440.0 * t).sin()) as i16);
                     }
                 }
@@ -464,6 +484,7 @@ async fn media(
                     if let Some(ev) = TelephoneEvent::decode(p.payload) {
                         if last_event_ts != Some(p.header.timestamp) {
                             last_event_ts = Some(p.header.timestamp);
+                            replay.store(true, Ordering::SeqCst);
                             if let Some(k) = crate::DtmfKey::from_event_code(ev.event) {
                                 c.log.rfc4733_digits.push(k.to_char());
                             }
