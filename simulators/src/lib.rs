@@ -7,6 +7,7 @@
 //! tokio shells in `caller` (one call) and `load` (many calls).
 
 pub mod caller;
+pub mod load;
 pub mod media;
 pub mod mini_uas;
 pub mod recording;
