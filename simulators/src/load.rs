@@ -477,7 +477,9 @@ impl Worker {
                         c.uac.hangup(t);
                     }
                 },
-                UacEvent::RequestTimeout { method } if method == rsip::Method::Bye => {
+                UacEvent::RequestTimeout {
+                    method: rsip::Method::Bye,
+                } => {
                     self.report.bye_timeouts += 1;
                 }
                 UacEvent::Ended(reason) => {
