@@ -32,7 +32,8 @@ pub struct LoadConfig {
     pub workers: usize,
     pub to_user: String,
     pub from_user: String,
-    /// Seed for Call-IDs, tags and SSRCs.
+    /// Seed for Call-IDs, tags and SSRCs (random by default: a server keeps
+    /// finished Call-IDs for a while, so a rerun must not reuse them).
     pub seed: u64,
 }
 
@@ -52,7 +53,7 @@ impl LoadConfig {
             workers: 2,
             to_user: "1177".into(),
             from_user: "+46701234567".into(),
-            seed: 1,
+            seed: rand::random(),
         }
     }
 }
@@ -186,14 +187,14 @@ impl std::fmt::Display for LoadReport {
             "INVITE->200        p50 {} p99 {} max {}",
             ms(self.invite_to_200.quantile(0.5)),
             ms(self.invite_to_200.quantile(0.99)),
-            ms(Some(self.invite_to_200.max())).replace("0.0 ms", "-")
+            ms(self.invite_to_200.quantile(1.0))
         )?;
         writeln!(
             f,
             "RTP in gap         p50 {} p99 {} max {}",
             ms(self.rtp_gap.quantile(0.5)),
             ms(self.rtp_gap.quantile(0.99)),
-            ms(Some(self.rtp_gap.max()))
+            ms(self.rtp_gap.quantile(1.0))
         )?;
         writeln!(
             f,
@@ -225,6 +226,9 @@ struct Worker {
     free: Vec<usize>,
     by_call_id: HashMap<String, usize>,
     by_rtp_source: HashMap<SocketAddr, usize>,
+    /// Our own SSRCs: an echoing peer (SIPp `-rtp_echo`, one media port for
+    /// all calls) sends them back, so they identify the call better than the source.
+    by_own_ssrc: HashMap<u32, usize>,
     report: LoadReport,
     live: u64,
 }
@@ -292,6 +296,7 @@ impl Worker {
             free: Vec::new(),
             by_call_id: HashMap::new(),
             by_rtp_source: HashMap::new(),
+            by_own_ssrc: HashMap::new(),
             report: LoadReport::default(),
             live: 0,
         })
@@ -411,7 +416,11 @@ impl Worker {
     }
 
     fn on_rtp(&mut self, t: Instant, from: SocketAddr, bytes: &[u8]) {
-        let Some(idx) = self.by_rtp_source.get(&from).copied() else {
+        let own = bytes
+            .get(8..12)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .and_then(|b| self.by_own_ssrc.get(&u32::from_be_bytes(b)));
+        let Some(idx) = own.or_else(|| self.by_rtp_source.get(&from)).copied() else {
             self.report.rtp_unmatched += 1;
             return;
         };
@@ -464,6 +473,7 @@ impl Worker {
                         let mut mc =
                             MediaConfig::new(a.codec, a.payload_type, a.telephone_event_pt, c.seed);
                         mc.record_audio = false;
+                        self.by_own_ssrc.insert(mc.ssrc, idx);
                         let mut leg = MediaLeg::new(mc);
                         leg.start(t);
                         c.media = Some(leg);
@@ -521,7 +531,12 @@ impl Worker {
                 self.report.digits_sent += stats.digits_sent;
                 self.by_call_id.remove(c.uac.call_id());
                 if let Some(d) = c.rtp_dest {
-                    self.by_rtp_source.remove(&d);
+                    if self.by_rtp_source.get(&d) == Some(&idx) {
+                        self.by_rtp_source.remove(&d);
+                    }
+                }
+                if let Some(m) = &c.media {
+                    self.by_own_ssrc.remove(&m.config().ssrc);
                 }
             }
             self.free.push(idx);
