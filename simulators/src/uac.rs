@@ -82,7 +82,8 @@ pub enum EndReason {
     Rejected(u16),
     /// We cancelled before the answer (487 received).
     Cancelled,
-    /// No final response to the INVITE (Timer B) or to our BYE.
+    /// No final response to the INVITE (Timer B). A BYE without a response
+    /// still ends as `LocalHangup` after Timer F.
     Timeout,
     /// The TCP connection to the server closed before the call ended.
     TransportError,
