@@ -1,1 +1,224 @@
-fn main() {}
+//! `pe-caller`: place one scripted call, run a load, or serve a mini UAS.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+use simulators::caller::{CallConfig, Transport};
+use simulators::load::{run_load, LoadConfig};
+use simulators::mini_uas::{MiniUas, UasBehavior};
+use simulators::script::{run_script, Script};
+
+#[derive(Parser)]
+#[command(
+    name = "pe-caller",
+    about = "SIP caller simulator for the 1177 phone entrance"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Place one call and run a script (default: wait for the first prompt, hang up).
+    Call {
+        #[arg(long)]
+        server: SocketAddr,
+        #[arg(long)]
+        script: Option<PathBuf>,
+        /// Write what we heard to this WAV file (8 kHz mono 16-bit).
+        #[arg(long)]
+        record: Option<PathBuf>,
+        #[arg(long)]
+        tcp: bool,
+        /// Caller ID (overrides the script); `anonymous` withholds it.
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long, default_value = "1177")]
+        to: String,
+        /// Local address to bind and advertise (default: the route to the server).
+        #[arg(long)]
+        local_ip: Option<IpAddr>,
+    },
+    /// Drive many concurrent calls (UDP, PCMU, RFC 4733) and print figures.
+    Load {
+        #[arg(long)]
+        server: SocketAddr,
+        #[arg(long, default_value_t = 100)]
+        calls: usize,
+        /// New calls per second.
+        #[arg(long, default_value_t = 10.0)]
+        rate: f64,
+        /// How long each call stays up, e.g. 30s, 500ms, 2m.
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        duration: Duration,
+        /// A digit is sent this often in each call.
+        #[arg(long, default_value = "3s", value_parser = parse_duration)]
+        digit_interval: Duration,
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        #[arg(long, default_value = "1177")]
+        to: String,
+        #[arg(long, default_value = "+46701234567")]
+        from: String,
+        #[arg(long)]
+        local_ip: Option<IpAddr>,
+    },
+    /// Serve the mini UAS (answers, plays a tone prompt) to self-test the caller.
+    Uas {
+        #[arg(long, default_value = "127.0.0.1")]
+        ip: IpAddr,
+        /// Prompt length.
+        #[arg(long, default_value = "2s", value_parser = parse_duration)]
+        prompt: Duration,
+    },
+}
+
+/// `30s`, `500ms`, `2m` or plain seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((s, "s"), |i| s.split_at(i));
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 30s, 500ms or 2m"))?;
+    let secs = match unit {
+        "ms" => v / 1000.0,
+        "s" => v,
+        "m" => v * 60.0,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use ms, s or m)")),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    match Cli::parse().cmd {
+        Cmd::Call {
+            server,
+            script,
+            record,
+            tcp,
+            from,
+            to,
+            local_ip,
+        } => {
+            let script = match script {
+                Some(p) => Script::load(&p)?,
+                None => Script::from_toml(
+                    "[[step]]\nwait_for_silence_ms = 1500\n[[step]]\nhangup = true\n",
+                )?,
+            };
+            let mut cfg = CallConfig::new(server);
+            if tcp {
+                cfg.transport = Transport::Tcp;
+            }
+            if let Some(ip) = local_ip {
+                cfg.local_ip = ip;
+            }
+            script.apply(&mut cfg)?;
+            if let Some(f) = from {
+                cfg.from_user = f;
+            }
+            cfg.to_user = to;
+            let mut script = script;
+            script.from = Some(cfg.from_user.clone());
+            script.to = Some(cfg.to_user.clone());
+            let report = run_script(cfg, &script).await;
+            println!("call-id            {}", report.call_id);
+            println!("answered           {}", report.answered);
+            if let Some(code) = report.rejected {
+                println!("rejected           {code}");
+            }
+            if let Some(l) = report.answer_latency {
+                println!("INVITE->200        {:.1} ms", l.as_secs_f64() * 1000.0);
+            }
+            println!("final state        {:?}", report.final_state);
+            println!("bye from server    {}", report.bye_from_server);
+            println!("steps completed    {}", report.steps_completed);
+            println!(
+                "RTP                in {} out {} digits {}",
+                report.media_stats.packets_in,
+                report.media_stats.packets_out,
+                report.media_stats.digits_sent
+            );
+            println!(
+                "heard              {:.1} s audio, events {:?}",
+                report.received_audio.duration().as_secs_f64(),
+                report.received_audio.event_keys()
+            );
+            if let Some(path) = record {
+                report
+                    .received_audio
+                    .save_wav(&path)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!("recorded           {}", path.display());
+            }
+            if let Some(e) = report.error {
+                bail!("script failed: {e}");
+            }
+        }
+        Cmd::Load {
+            server,
+            calls,
+            rate,
+            duration,
+            digit_interval,
+            workers,
+            to,
+            from,
+            local_ip,
+        } => {
+            let mut cfg = LoadConfig::new(server);
+            cfg.calls = calls;
+            cfg.rate = rate;
+            cfg.duration = duration;
+            cfg.digit_interval = digit_interval;
+            cfg.workers = workers;
+            cfg.to_user = to;
+            cfg.from_user = from;
+            if let Some(ip) = local_ip {
+                cfg.local_ip = ip;
+            }
+            let report = run_load(cfg).await.context("starting load workers")?;
+            println!("{report}");
+            if report.failed > 0 {
+                bail!("{} calls failed", report.failed);
+            }
+        }
+        Cmd::Uas { ip, prompt } => {
+            let uas = MiniUas::start(
+                ip,
+                UasBehavior {
+                    prompt,
+                    ring: Duration::ZERO,
+                    ..Default::default()
+                },
+            )
+            .await?;
+            println!("mini UAS listening on {} (UDP and TCP)", uas.addr);
+            tokio::signal::ctrl_c().await?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("3h").is_err());
+    }
+}

@@ -1,0 +1,548 @@
+//! A deliberately small SIP user agent server used as the far end in the
+//! simulator's own tests and for `pe-caller uas` (self-test of the load mode).
+//! It answers INVITEs (100, 180, 200 with SDP, retransmitting 200 until ACK on
+//! UDP), plays a "prompt" (a loud 440 Hz tone, then silence) over RTP, records
+//! what it receives (RFC 4733 digits, INFOs, loud frames), and handles
+//! CANCEL, BYE, INFO and OPTIONS. It is not the service and not a conformance
+//! reference; it exists so the caller can be tested without one.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rsip::message::HasHeaders;
+use rsip::{Header, Method, SipMessage};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
+
+use crate::rtp::{self, RtpHeader, TelephoneEvent};
+use crate::sdp::{self, OfferedCodec};
+use crate::sip::{self, TcpFramer};
+use crate::Codec;
+
+/// How the server behaves towards every call.
+#[derive(Debug, Clone)]
+pub struct UasBehavior {
+    /// Time between 180 Ringing and 200 OK.
+    pub ring: Duration,
+    /// Refuse every INVITE with this status instead of answering.
+    pub reject: Option<u16>,
+    /// Length of the loud prompt tone after the answer (then silence is streamed).
+    pub prompt: Duration,
+    /// Send BYE this long after the answer.
+    pub bye_after: Option<Duration>,
+    /// Ignore the first INVITE datagram of each call (tests retransmission).
+    pub drop_first_invite: bool,
+}
+
+impl Default for UasBehavior {
+    fn default() -> Self {
+        UasBehavior {
+            ring: Duration::from_millis(20),
+            reject: None,
+            prompt: Duration::from_millis(300),
+            bye_after: None,
+            drop_first_invite: false,
+        }
+    }
+}
+
+/// What the server observed for one call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UasCallLog {
+    pub from: String,
+    pub privacy: Option<String>,
+    pub invites: u32,
+    pub acks: u32,
+    pub answered: bool,
+    pub cancelled: bool,
+    pub bye_received: bool,
+    pub bye_sent: bool,
+    pub rtp_in: u64,
+    pub rtp_out: u64,
+    /// Frames whose level shows in-band tones or speech.
+    pub loud_frames: u64,
+    /// RFC 4733 keys, one per event.
+    pub rfc4733_digits: String,
+    /// INFO bodies in arrival order.
+    pub infos: Vec<String>,
+    pub codec: Option<Codec>,
+}
+
+#[derive(Clone)]
+enum Peer {
+    Udp(Arc<UdpSocket>, SocketAddr),
+    Tcp(mpsc::UnboundedSender<Vec<u8>>),
+}
+
+impl Peer {
+    fn send(&self, b: Vec<u8>) {
+        match self {
+            Peer::Udp(s, to) => {
+                let _ = s.try_send_to(&b, *to);
+            }
+            Peer::Tcp(tx) => {
+                let _ = tx.send(b);
+            }
+        }
+    }
+}
+
+struct UasCall {
+    log: UasCallLog,
+    tag: String,
+    invite: SipMessage,
+    last_response: Option<Vec<u8>>,
+    stop: Arc<AtomicBool>,
+    acked: Arc<AtomicBool>,
+    /// Set by a DTMF INFO: the media task plays the prompt again.
+    replay: Arc<AtomicBool>,
+}
+
+type Calls = Arc<Mutex<HashMap<String, UasCall>>>;
+
+/// A running mini UAS. Dropping it stops accepting but lets running calls finish.
+pub struct MiniUas {
+    /// SIP address for UDP and TCP (same port).
+    pub addr: SocketAddr,
+    calls: Calls,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for MiniUas {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl MiniUas {
+    /// Binds UDP and TCP on the same port of `ip` and starts serving.
+    pub async fn start(ip: IpAddr, behavior: UasBehavior) -> std::io::Result<MiniUas> {
+        let (udp, tcp) = loop {
+            let udp = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+            let addr = udp.local_addr()?;
+            if let Ok(tcp) = TcpListener::bind(addr).await {
+                break (udp, tcp);
+            }
+        };
+        let addr = udp.local_addr()?;
+        let calls: Calls = Arc::default();
+        let behavior = Arc::new(behavior);
+        let udp = Arc::new(udp);
+        let mut tasks = Vec::new();
+        {
+            let (calls, behavior, udp) = (calls.clone(), behavior.clone(), udp.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                while let Ok((n, from)) = udp.recv_from(&mut buf).await {
+                    if let Some(b) = buf.get(..n) {
+                        let peer = Peer::Udp(udp.clone(), from);
+                        handle(&calls, &behavior, peer, ip, b);
+                    }
+                }
+            }));
+        }
+        {
+            let (calls, behavior) = (calls.clone(), behavior.clone());
+            tasks.push(tokio::spawn(async move {
+                while let Ok((stream, _)) = tcp.accept().await {
+                    let (calls, behavior) = (calls.clone(), behavior.clone());
+                    tokio::spawn(async move {
+                        let (mut rd, mut wr) = stream.into_split();
+                        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+                        tokio::spawn(async move {
+                            while let Some(b) = rx.recv().await {
+                                if wr.write_all(&b).await.is_err() {
+                                    break;
+                                }
+                            }
+                        });
+                        let mut framer = TcpFramer::default();
+                        let mut buf = vec![0u8; 65536];
+                        while let Ok(n) = rd.read(&mut buf).await {
+                            if n == 0 {
+                                break;
+                            }
+                            framer.push(buf.get(..n).unwrap_or_default());
+                            while let Ok(Some(m)) = framer.next_message() {
+                                handle(&calls, &behavior, Peer::Tcp(tx.clone()), ip, &m);
+                            }
+                        }
+                    });
+                }
+            }));
+        }
+        Ok(MiniUas { addr, calls, tasks })
+    }
+
+    /// What happened in each call so far, keyed by Call-ID.
+    pub fn calls(&self) -> HashMap<String, UasCallLog> {
+        self.calls
+            .lock()
+            .map(|c| c.iter().map(|(k, v)| (k.clone(), v.log.clone())).collect())
+            .unwrap_or_default()
+    }
+
+    /// The log of one call.
+    pub fn call(&self, call_id: &str) -> Option<UasCallLog> {
+        self.calls().remove(call_id)
+    }
+}
+
+fn handle(calls: &Calls, behavior: &Arc<UasBehavior>, peer: Peer, ip: IpAddr, bytes: &[u8]) {
+    let Ok(msg) = sip::parse(bytes) else {
+        return;
+    };
+    let SipMessage::Request(req) = &msg else {
+        return; // responses to our BYE: nothing to do
+    };
+    let Ok(call_id) = sip::call_id(&msg) else {
+        return;
+    };
+    let Ok(mut map) = calls.lock() else {
+        return;
+    };
+    match req.method {
+        Method::Invite => {
+            let retransmission = match map.get_mut(&call_id) {
+                Some(c) => {
+                    c.log.invites += 1;
+                    if let Some(r) = &c.last_response {
+                        peer.send(r.clone());
+                        return;
+                    }
+                    true // the first copy was dropped on purpose: answer this one
+                }
+                None => false,
+            };
+            if !retransmission {
+                let tag = format!("uas{}", map.len() + 1);
+                let log = UasCallLog {
+                    from: sip::header_value(&msg, "From").unwrap_or_default(),
+                    privacy: sip::header_value(&msg, "Privacy"),
+                    invites: 1,
+                    ..Default::default()
+                };
+                let call = UasCall {
+                    log,
+                    tag,
+                    invite: msg.clone(),
+                    last_response: None,
+                    stop: Arc::default(),
+                    acked: Arc::default(),
+                    replay: Arc::default(),
+                };
+                map.insert(call_id.clone(), call);
+                if behavior.drop_first_invite {
+                    return;
+                }
+            }
+            let first = map.get_mut(&call_id).map(|c| {
+                let trying = respond(&c.invite, 100, None, "", "");
+                c.last_response = Some(trying.clone());
+                trying
+            });
+            if let Some(t) = first {
+                peer.send(t);
+            }
+            drop(map);
+            tokio::spawn(answer_call(
+                calls.clone(),
+                behavior.clone(),
+                peer,
+                ip,
+                call_id,
+                msg.body().clone(),
+            ));
+        }
+        Method::Ack => {
+            if let Some(c) = map.get_mut(&call_id) {
+                c.log.acks += 1;
+                c.acked.store(true, Ordering::SeqCst);
+            }
+        }
+        Method::Cancel => {
+            let Some(c) = map.get_mut(&call_id) else {
+                peer.send(respond(&msg, 481, None, "", ""));
+                return;
+            };
+            peer.send(respond(&msg, 200, None, "", ""));
+            if !c.log.answered && !c.log.cancelled && c.log.codec.is_none() {
+                c.log.cancelled = true;
+                let r = respond(&c.invite, 487, Some(&c.tag), "", "");
+                c.last_response = Some(r.clone());
+                peer.send(r);
+            }
+        }
+        Method::Bye => {
+            let Some(c) = map.get_mut(&call_id) else {
+                peer.send(respond(&msg, 481, None, "", ""));
+                return;
+            };
+            c.log.bye_received = true;
+            c.stop.store(true, Ordering::SeqCst);
+            peer.send(respond(&msg, 200, None, "", ""));
+        }
+        Method::Info => {
+            if let Some(c) = map.get_mut(&call_id) {
+                c.replay.store(true, Ordering::SeqCst);
+                c.log
+                    .infos
+                    .push(String::from_utf8_lossy(msg.body()).into_owned());
+            }
+            peer.send(respond(&msg, 200, None, "", ""));
+        }
+        Method::Options => peer.send(respond(&msg, 200, None, "", "")),
+        _ => peer.send(respond(&msg, 501, None, "", "")),
+    }
+}
+
+async fn answer_call(
+    calls: Calls,
+    behavior: Arc<UasBehavior>,
+    peer: Peer,
+    ip: IpAddr,
+    call_id: String,
+    offer: Vec<u8>,
+) {
+    let offer = sdp::parse_answer(&offer);
+    let Some((invite, tag, stop, acked, replay)) = calls.lock().ok().and_then(|m| {
+        m.get(&call_id).map(|c| {
+            (
+                c.invite.clone(),
+                c.tag.clone(),
+                c.stop.clone(),
+                c.acked.clone(),
+                c.replay.clone(),
+            )
+        })
+    }) else {
+        return;
+    };
+    let final_code = match (&offer, behavior.reject) {
+        (_, Some(code)) => Some(code),
+        (Err(_), None) => Some(488),
+        _ => None,
+    };
+    if let Some(code) = final_code {
+        let r = respond(&invite, code, Some(&tag), "", "");
+        set_response(&calls, &call_id, &r, |_| {});
+        peer.send(r);
+        return;
+    }
+    let Ok(offer) = offer else { return };
+    let ringing = respond(&invite, 180, Some(&tag), "", "");
+    set_response(&calls, &call_id, &ringing, |_| {});
+    peer.send(ringing);
+    tokio::time::sleep(behavior.ring).await;
+    let cancelled = calls
+        .lock()
+        .map(|m| m.get(&call_id).is_none_or(|c| c.log.cancelled))
+        .unwrap_or(true);
+    if cancelled {
+        return;
+    }
+    let Ok(rtp_sock) = UdpSocket::bind(SocketAddr::new(ip, 0)).await else {
+        return;
+    };
+    let Ok(rtp_addr) = rtp_sock.local_addr() else {
+        return;
+    };
+    let codecs = [match offer.codec {
+        Codec::Pcmu => OfferedCodec::Pcmu,
+        Codec::Pcma => OfferedCodec::Pcma,
+    }];
+    let te = offer.telephone_event_pt.is_some();
+    let answer = sdp::offer(ip, rtp_addr.port(), &codecs, te, 1);
+    let contact = format!(
+        "Contact: <sip:1177@{}>\r\nContent-Type: application/sdp\r\n",
+        sip_host(&peer, ip)
+    );
+    let ok = respond(&invite, 200, Some(&tag), &contact, &answer);
+    set_response(&calls, &call_id, &ok, |c| {
+        c.log.answered = true;
+        c.log.codec = Some(offer.codec);
+    });
+    peer.send(ok.clone());
+    // Retransmit 200 until ACK (UDP only; RFC 3261 section 13.3.1.4).
+    if matches!(peer, Peer::Udp(..)) {
+        let (peer, acked, ok) = (peer.clone(), acked.clone(), ok.clone());
+        tokio::spawn(async move {
+            let mut wait = Duration::from_millis(500);
+            for _ in 0..6 {
+                tokio::time::sleep(wait).await;
+                if acked.load(Ordering::SeqCst) {
+                    return;
+                }
+                peer.send(ok.clone());
+                wait = (wait * 2).min(Duration::from_secs(4));
+            }
+        });
+    }
+    if let Some(after) = behavior.bye_after {
+        let (calls, peer, call_id, stop) =
+            (calls.clone(), peer.clone(), call_id.clone(), stop.clone());
+        let (invite, tag) = (invite.clone(), tag.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            if stop.swap(true, Ordering::SeqCst) {
+                return;
+            }
+            if let Ok(mut m) = calls.lock() {
+                if let Some(c) = m.get_mut(&call_id) {
+                    c.log.bye_sent = true;
+                }
+            }
+            peer.send(server_bye(&invite, &tag));
+        });
+    }
+    media(
+        calls,
+        call_id,
+        rtp_sock,
+        offer,
+        behavior.prompt,
+        stop,
+        replay,
+    )
+    .await;
+}
+
+fn set_response(calls: &Calls, call_id: &str, r: &[u8], f: impl FnOnce(&mut UasCall)) {
+    if let Ok(mut m) = calls.lock() {
+        if let Some(c) = m.get_mut(call_id) {
+            c.last_response = Some(r.to_vec());
+            f(c);
+        }
+    }
+}
+
+fn sip_host(peer: &Peer, ip: IpAddr) -> String {
+    match peer {
+        Peer::Udp(s, _) => s
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|_| ip.to_string()),
+        Peer::Tcp(_) => format!("{ip};transport=tcp"),
+    }
+}
+
+async fn media(
+    calls: Calls,
+    call_id: String,
+    sock: UdpSocket,
+    offer: sdp::SdpAnswer,
+    prompt: Duration,
+    stop: Arc<AtomicBool>,
+    replay: Arc<AtomicBool>,
+) {
+    let codec = offer.codec;
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let prompt_frames = (prompt.as_millis() / 20) as u64;
+    let (mut seq, mut ts, mut n) = (0u16, 0u32, 0u64);
+    let mut buf = vec![0u8; 2048];
+    let mut pkt = Vec::with_capacity(200);
+    let mut last_event_ts: Option<u32> = None;
+    // Like an IVR: every key press (RFC 4733 or INFO) starts the prompt again.
+    let mut prompt_from = 0u64;
+    while !stop.load(Ordering::SeqCst) {
+        tokio::select! {
+            _ = tick.tick() => {
+                let mut frame = [codec.silence(); 160];
+                if replay.swap(false, Ordering::SeqCst) {
+                    prompt_from = n;
+                }
+                if n - prompt_from < prompt_frames {
+                    for (i, b) in frame.iter_mut().enumerate() {
+                        let t = ((n - prompt_from) * 160 + i as u64) as f32 / 8000.0;
+                        *b = codec.encode((8000.0 * (2.0 * std::f32::consts::PI * 440.0 * t).sin()) as i16);
+                    }
+                }
+                pkt.clear();
+                rtp::write_packet(&RtpHeader { marker: n == 0, payload_type: offer.payload_type, seq, timestamp: ts, ssrc: 0x5e55_1011 }, &frame, &mut pkt);
+                let _ = sock.send_to(&pkt, offer.rtp_addr).await;
+                seq = seq.wrapping_add(1);
+                ts = ts.wrapping_add(160);
+                n += 1;
+                if let Ok(mut m) = calls.lock() {
+                    if let Some(c) = m.get_mut(&call_id) { c.log.rtp_out += 1; }
+                }
+            }
+            r = sock.recv_from(&mut buf) => {
+                let Ok((len, _)) = r else { continue };
+                let Ok(p) = rtp::parse(buf.get(..len).unwrap_or_default()) else { continue };
+                let Ok(mut m) = calls.lock() else { continue };
+                let Some(c) = m.get_mut(&call_id) else { continue };
+                c.log.rtp_in += 1;
+                if Some(p.header.payload_type) == offer.telephone_event_pt {
+                    if let Some(ev) = TelephoneEvent::decode(p.payload) {
+                        if last_event_ts != Some(p.header.timestamp) {
+                            last_event_ts = Some(p.header.timestamp);
+                            replay.store(true, Ordering::SeqCst);
+                            if let Some(k) = crate::DtmfKey::from_event_code(ev.event) {
+                                c.log.rfc4733_digits.push(k.to_char());
+                            }
+                        }
+                    }
+                } else if !p.payload.is_empty() {
+                    let level: u64 = p.payload.iter().map(|b| codec.decode(*b).unsigned_abs() as u64).sum::<u64>() / p.payload.len() as u64;
+                    if level > 500 { c.log.loud_frames += 1; }
+                }
+            }
+        }
+    }
+}
+
+/// A response to `req`, copying the transaction headers and adding our To tag.
+fn respond(req: &SipMessage, code: u16, tag: Option<&str>, extra: &str, body: &str) -> Vec<u8> {
+    let reason = match code {
+        100 => "Trying",
+        180 => "Ringing",
+        200 => "OK",
+        481 => "Call/Transaction Does Not Exist",
+        487 => "Request Terminated",
+        488 => "Not Acceptable Here",
+        _ => "Whatever",
+    };
+    let mut s = format!("SIP/2.0 {code} {reason}\r\n");
+    for h in req.headers().iter() {
+        match h {
+            Header::Via(_) | Header::From(_) | Header::CallId(_) | Header::CSeq(_) => {
+                s.push_str(&format!("{h}\r\n"))
+            }
+            Header::To(t) => {
+                let has_tag = sip::to_tag(req).is_some();
+                match tag {
+                    Some(tag) if !has_tag => s.push_str(&format!("{t};tag={tag}\r\n")),
+                    _ => s.push_str(&format!("{t}\r\n")),
+                }
+            }
+            _ => {}
+        }
+    }
+    s.push_str(extra);
+    s.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    s.into_bytes()
+}
+
+/// The server's BYE in the dialog the INVITE created.
+fn server_bye(invite: &SipMessage, tag: &str) -> Vec<u8> {
+    let from = sip::header_value(invite, "From").unwrap_or_default();
+    let to = sip::header_value(invite, "To").unwrap_or_default();
+    let call_id = sip::call_id(invite).unwrap_or_default();
+    let target = sip::contact_uri(invite).unwrap_or_else(|| "sip:caller@invalid".into());
+    let via = sip::header_value(invite, "Via").unwrap_or_default();
+    let transport = if via.contains("/TCP") { "TCP" } else { "UDP" };
+    format!(
+        "BYE {target} SIP/2.0\r\nVia: SIP/2.0/{transport} 127.0.0.1;branch=z9hG4bKminiuasbye\r\n\
+Max-Forwards: 70\r\nFrom: {to};tag={tag}\r\nTo: {from}\r\nCall-ID: {call_id}\r\nCSeq: 1 BYE\r\n\
+Content-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
