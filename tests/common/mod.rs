@@ -1,0 +1,109 @@
+//! Starts the real service in-process on ephemeral ports with a temporary
+//! SQLite database and a copy of `sip-config/` that a test may edit.
+#![allow(dead_code)]
+
+use phone_entrance::app::{self, Running, ServiceOptions};
+use phone_entrance::store::{CaseRecord, Store};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub struct TestService {
+    pub running: Running,
+    pub dir: tempfile::TempDir,
+    pub database_url: String,
+}
+
+/// The repository root (where `sip-config/` and `prompts/` live).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Replaces `key = value` in a TOML file of the copied config (first match).
+pub fn set_config(dir: &Path, file: &str, key: &str, value: &str) {
+    let path = dir.join(file);
+    let text = std::fs::read_to_string(&path).expect("config file");
+    let mut done = false;
+    let out: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if !done && l.split('=').next().map(|k| k.trim() == key).unwrap_or(false) {
+                done = true;
+                format!("{key} = {value}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    assert!(done, "{key} not found in {file}");
+    std::fs::write(&path, out.join("\n") + "\n").expect("write config");
+}
+
+impl TestService {
+    /// Starts with the shipped configuration, edited by `edit` (gets the config dir).
+    pub async fn start_with(database_url: Option<String>, edit: impl FnOnce(&Path)) -> TestService {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("sip-config");
+        std::fs::create_dir_all(&config).expect("mkdir");
+        for entry in std::fs::read_dir(repo_root().join("sip-config")).expect("sip-config") {
+            let entry = entry.expect("entry");
+            std::fs::copy(entry.path(), config.join(entry.file_name())).expect("copy");
+        }
+        edit(&config);
+        let database_url = database_url.unwrap_or_else(|| format!("sqlite:{}", dir.path().join("pe.db").display()));
+        let running = app::start(ServiceOptions {
+            config_dir: config,
+            prompts_dir: repo_root().join("prompts"),
+            sip_bind: "127.0.0.1:0".parse().expect("addr"),
+            http_bind: "127.0.0.1:0".parse().expect("addr"),
+            database_url: database_url.clone(),
+            rtp_ports: (30000, 39999),
+        })
+        .await
+        .expect("service starts");
+        TestService { running, dir, database_url }
+    }
+
+    pub async fn start() -> TestService {
+        Self::start_with(None, |_| {}).await
+    }
+
+    pub fn sip_addr(&self) -> SocketAddr {
+        self.running.sip_addr
+    }
+
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.running.http_addr, path)
+    }
+
+    /// A second connection to the same database, to check what was committed.
+    pub async fn store(&self) -> Store {
+        Store::connect(&self.database_url).await.expect("store")
+    }
+
+    pub async fn worklist(&self) -> Vec<CaseRecord> {
+        self.store().await.worklist().await.expect("worklist")
+    }
+
+    /// Waits until `n` cases are in the worklist (the IVR commits before it confirms).
+    pub async fn wait_for_cases(&self, n: usize, timeout: Duration) -> Vec<CaseRecord> {
+        let end = tokio::time::Instant::now() + timeout;
+        loop {
+            let cases = self.worklist().await;
+            if cases.len() >= n || tokio::time::Instant::now() > end {
+                return cases;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn stop(self) {
+        self.running.stop().await;
+    }
+}
+
+/// Length of a prompt in the shipped Swedish set (to script waits).
+pub fn prompt_seconds(lang: &str, id: &str) -> f64 {
+    let r = hound::WavReader::open(repo_root().join("prompts").join(lang).join(format!("{id}.wav"))).expect("wav");
+    r.duration() as f64 / r.spec().sample_rate as f64
+}
