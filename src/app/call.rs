@@ -127,6 +127,9 @@ impl Call {
     }
 
     async fn run(&mut self, mut inbox: mpsc::UnboundedReceiver<CallInput>) {
+        if self.ctx.sip.ring_ms > 0 && !self.ring(&mut inbox).await {
+            return;
+        }
         if !self.answer() {
             return;
         }
@@ -169,6 +172,30 @@ impl Call {
     fn reject(&self, status: u16, reason: &str) {
         let resp = crate::sip::stateless::with_reason(message::response_to(&self.invite, status, Some(&self.dialog.local_tag)), reason);
         let _ = self.sip.send(SipCommand::Respond { tx: self.invite_tx, response: resp });
+    }
+
+    /// Sends 180 and waits `ring_ms`; false when the caller cancelled meanwhile.
+    async fn ring(&mut self, inbox: &mut mpsc::UnboundedReceiver<CallInput>) -> bool {
+        let invite = self.invite.clone();
+        self.respond(self.invite_tx, &invite, 180, None);
+        let until = Instant::now() + std::time::Duration::from_millis(self.ctx.sip.ring_ms);
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => return true,
+                input = inbox.recv() => match input {
+                    Some(CallInput::Cancelled) => {
+                        self.reject(487, "cancelled");
+                        self.session.handle(std::time::Instant::now(), IvrEvent::Hangup);
+                        return false;
+                    }
+                    Some(CallInput::Shutdown) | None => {
+                        self.reject(503, "service stopping");
+                        return false;
+                    }
+                    Some(_) => {}
+                },
+            }
+        }
     }
 
     /// Negotiates media and sends the 200. Returns false when the call ended.
@@ -255,6 +282,7 @@ impl Call {
     }
 
     async fn in_dialog(&mut self, tx: TxId, request: rsip::Request, info: RequestInfo) {
+        debug!(method = %info.method, cseq = info.cseq, "in-dialog request");
         if !self.dialog.accept_remote_cseq(info.cseq) {
             self.respond(tx, &request, 500, None);
             return;

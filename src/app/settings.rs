@@ -26,6 +26,9 @@ pub struct SipSettings {
     /// Address put in SDP and Contact when the bind address is 0.0.0.0.
     #[serde(default)]
     pub advertise_ip: Option<std::net::IpAddr>,
+    /// Ring this long (180 Ringing) before answering; 0 answers at once.
+    #[serde(default)]
+    pub ring_ms: u64,
     /// The Server / User-Agent header.
     #[serde(default = "default_user_agent")]
     pub user_agent: String,

@@ -2,6 +2,8 @@
 //! SQLite database and a copy of `sip-config/` that a test may edit.
 #![allow(dead_code)]
 
+pub mod audio;
+
 use phone_entrance::app::{self, Running, ServiceOptions};
 use phone_entrance::store::{CaseRecord, Store};
 use std::net::SocketAddr;
@@ -42,6 +44,11 @@ pub fn set_config(dir: &Path, file: &str, key: &str, value: &str) {
 impl TestService {
     /// Starts with the shipped configuration, edited by `edit` (gets the config dir).
     pub async fn start_with(database_url: Option<String>, edit: impl FnOnce(&Path)) -> TestService {
+        // RUST_LOG=debug shows the service's logs for a failing test.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+            .with_test_writer()
+            .try_init();
         let dir = tempfile::tempdir().expect("tempdir");
         let config = dir.path().join("sip-config");
         std::fs::create_dir_all(&config).expect("mkdir");
