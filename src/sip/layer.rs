@@ -115,7 +115,11 @@ impl SipLayer {
             Ok(SipMessage::Request(req)) => self.handle_request(now, peer, req),
             Ok(SipMessage::Response(resp)) => self.handle_response(now, peer, resp),
             Err(e) => {
-                if let Some(reply) = stateless::error_from_raw(bytes, e.status().unwrap_or(400), &e.to_string()) {
+                let (status, reason) = match stateless::unknown_method(bytes) {
+                    true => (501, "method not implemented".to_string()),
+                    false => (e.status().unwrap_or(400), e.to_string()),
+                };
+                if let Some(reply) = stateless::error_from_raw(bytes, status, &reason) {
                     self.transmits.push_back(Transmit { peer, bytes: reply });
                 }
             }

@@ -31,11 +31,26 @@ pub fn error_from_raw(bytes: &[u8], status: u16, reason: &str) -> Option<Bytes> 
     if !found.iter().all(|f| *f) {
         return None;
     }
-    let phrase = if status == 513 { "Message Too Large" } else { "Bad Request" };
+    let phrase = match status {
+        501 => "Not Implemented",
+        513 => "Message Too Large",
+        _ => "Bad Request",
+    };
     let reason = reason.replace(['"', '\r', '\n'], "'");
     Some(Bytes::from(format!(
         "SIP/2.0 {status} {phrase}\r\n{copied}Warning: 399 phone-entrance \"{reason}\"\r\nContent-Length: 0\r\n\r\n"
     )))
+}
+
+/// True when the request line names a method we (and rsip) do not know;
+/// such requests get 501 rather than 400 (RFC 3261 section 8.2.1).
+pub fn unknown_method(bytes: &[u8]) -> bool {
+    let line = bytes.split(|b| *b == b'\n').next().unwrap_or(&[]);
+    let Some(token) = std::str::from_utf8(line).ok().and_then(|l| l.split_whitespace().next()) else { return false };
+    !token.is_empty()
+        && token.bytes().all(|b| b.is_ascii_uppercase() || b == b'-')
+        && token.parse::<rsip::Method>().is_err()
+        && line.ends_with(b"SIP/2.0\r")
 }
 
 /// Adds a Warning header that says in words what was wrong.
@@ -86,6 +101,13 @@ mod tests {
         assert!(text.starts_with("SIP/2.0 400 Bad Request\r\n"));
         assert!(text.contains("Via: SIP/2.0/UDP h;branch=z9hG4bK1"));
         assert!(text.contains("body shorter"));
+    }
+
+    #[test]
+    fn unknown_methods_are_recognised() {
+        assert!(unknown_method(b"FROBNICATE sip:x SIP/2.0\r\nVia: a\r\n\r\n"));
+        assert!(!unknown_method(b"INVITE sip:x SIP/2.0\r\n\r\n"));
+        assert!(!unknown_method(b"garbage\r\n"));
     }
 
     #[test]
