@@ -6,22 +6,51 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "phone-entrance", version, about = "SIP/RTP IVR and callback queue for the 1177 phone entrance")]
+#[command(
+    name = "phone-entrance",
+    version,
+    about = "SIP/RTP IVR and callback queue for the 1177 phone entrance"
+)]
 struct Cli {
     /// Configuration folder (sip.toml, ivr.toml, triage.toml, queue.toml).
-    #[arg(long = "config", env = "PE_CONFIG", default_value = "sip-config", global = true)]
+    #[arg(
+        long = "config",
+        env = "PE_CONFIG",
+        default_value = "sip-config",
+        global = true
+    )]
     config: PathBuf,
     /// Prompt folder (manifest.toml and <lang>/<id>.wav).
-    #[arg(long = "prompts", env = "PE_PROMPTS", default_value = "prompts", global = true)]
+    #[arg(
+        long = "prompts",
+        env = "PE_PROMPTS",
+        default_value = "prompts",
+        global = true
+    )]
     prompts: PathBuf,
     /// SIP address, UDP and TCP.
-    #[arg(long = "sip-bind", env = "PE_SIP_BIND", default_value = "0.0.0.0:5060", global = true)]
+    #[arg(
+        long = "sip-bind",
+        env = "PE_SIP_BIND",
+        default_value = "0.0.0.0:5060",
+        global = true
+    )]
     sip_bind: SocketAddr,
     /// HTTP API address.
-    #[arg(long = "http-bind", env = "PE_HTTP_BIND", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long = "http-bind",
+        env = "PE_HTTP_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     http_bind: SocketAddr,
     /// sqlite:PATH (default) or postgres://...
-    #[arg(long = "database-url", env = "DATABASE_URL", default_value = "sqlite:data/phone-entrance.db", global = true)]
+    #[arg(
+        long = "database-url",
+        env = "DATABASE_URL",
+        default_value = "sqlite:data/phone-entrance.db",
+        global = true
+    )]
     database_url: String,
     /// RTP port range LOW-HIGH (even ports are used).
     #[arg(long = "rtp-ports", env = "PE_RTP_PORTS", default_value = "20000-30000", value_parser = parse_range, global = true)]
@@ -39,9 +68,17 @@ enum Command {
 }
 
 fn parse_range(s: &str) -> Result<(u16, u16), String> {
-    let (lo, hi) = s.split_once('-').ok_or_else(|| format!("\"{s}\" is not a range: expected LOW-HIGH, e.g. 20000-30000"))?;
-    let lo: u16 = lo.trim().parse().map_err(|_| format!("\"{lo}\" is not a port number"))?;
-    let hi: u16 = hi.trim().parse().map_err(|_| format!("\"{hi}\" is not a port number"))?;
+    let (lo, hi) = s
+        .split_once('-')
+        .ok_or_else(|| format!("\"{s}\" is not a range: expected LOW-HIGH, e.g. 20000-30000"))?;
+    let lo: u16 = lo
+        .trim()
+        .parse()
+        .map_err(|_| format!("\"{lo}\" is not a port number"))?;
+    let hi: u16 = hi
+        .trim()
+        .parse()
+        .map_err(|_| format!("\"{hi}\" is not a port number"))?;
     if lo >= hi {
         return Err(format!("range {lo}-{hi} is empty: LOW must be below HIGH"));
     }
@@ -51,13 +88,19 @@ fn parse_range(s: &str) -> Result<(u16, u16), String> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .init();
     let cli = Cli::parse();
     match cli.command {
         Some(Command::CheckConfig) => {
             app::load_config(&cli.config, &cli.prompts)?;
-            println!("configuration in {} and prompts in {} are valid", cli.config.display(), cli.prompts.display());
+            println!(
+                "configuration in {} and prompts in {} are valid",
+                cli.config.display(),
+                cli.prompts.display()
+            );
             Ok(())
         }
         Some(Command::Migrate) => {
@@ -87,13 +130,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(t) => t,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

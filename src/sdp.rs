@@ -90,7 +90,9 @@ pub fn parse_audio(sdp: &[u8]) -> Result<AudioOffer, SdpError> {
     let mut saw_version = false;
     for line in text.lines() {
         let line = line.trim_end_matches('\r');
-        let Some((kind, value)) = line.split_once('=') else { continue };
+        let Some((kind, value)) = line.split_once('=') else {
+            continue;
+        };
         match kind {
             "v" => saw_version = true,
             "c" => {
@@ -103,14 +105,31 @@ pub fn parse_audio(sdp: &[u8]) -> Result<AudioOffer, SdpError> {
             "m" => {
                 let mut parts = value.split_whitespace();
                 let kind = parts.next().unwrap_or("");
-                let port = parts.next().and_then(|p| p.split('/').next()?.parse().ok()).ok_or(SdpError::Malformed("bad m= port"))?;
+                let port = parts
+                    .next()
+                    .and_then(|p| p.split('/').next()?.parse().ok())
+                    .ok_or(SdpError::Malformed("bad m= port"))?;
                 let proto = parts.next().unwrap_or("").to_string();
                 let formats = parts.filter_map(|f| f.parse().ok()).collect();
                 if kind == "audio" {
-                    media.push(Media { port, proto, formats, rtpmaps: Vec::new(), connection: None, direction: None });
+                    media.push(Media {
+                        port,
+                        proto,
+                        formats,
+                        rtpmaps: Vec::new(),
+                        connection: None,
+                        direction: None,
+                    });
                 } else {
                     // Keep non-audio streams out of the audio list, but in order.
-                    media.push(Media { port: 0, proto: String::new(), formats: Vec::new(), rtpmaps: Vec::new(), connection: None, direction: None });
+                    media.push(Media {
+                        port: 0,
+                        proto: String::new(),
+                        formats: Vec::new(),
+                        rtpmaps: Vec::new(),
+                        connection: None,
+                        direction: None,
+                    });
                 }
             }
             "a" => {
@@ -140,16 +159,27 @@ pub fn parse_audio(sdp: &[u8]) -> Result<AudioOffer, SdpError> {
     }
     let m = media
         .iter()
-        .find(|m| m.port != 0 && m.proto.starts_with("RTP/AVP") && m.formats.iter().any(|f| codec_for(m, *f).is_some()))
+        .find(|m| {
+            m.port != 0
+                && m.proto.starts_with("RTP/AVP")
+                && m.formats.iter().any(|f| codec_for(m, *f).is_some())
+        })
         .ok_or(SdpError::NoCommonCodec)?;
-    let (payload_type, codec) = m.formats.iter().find_map(|f| codec_for(m, *f).map(|c| (*f, c))).ok_or(SdpError::NoCommonCodec)?;
+    let (payload_type, codec) = m
+        .formats
+        .iter()
+        .find_map(|f| codec_for(m, *f).map(|c| (*f, c)))
+        .ok_or(SdpError::NoCommonCodec)?;
     let telephone_event_pt = m
         .rtpmaps
         .iter()
         .find(|(_, name, rate)| name.eq_ignore_ascii_case("telephone-event") && *rate == 8000)
         .map(|(pt, _, _)| *pt)
         .filter(|pt| m.formats.contains(pt));
-    let ip = m.connection.or(session_conn).ok_or(SdpError::Malformed("no c= line"))?;
+    let ip = m
+        .connection
+        .or(session_conn)
+        .ok_or(SdpError::Malformed("no c= line"))?;
     Ok(AudioOffer {
         remote: SocketAddr::new(ip, m.port),
         codec,
@@ -179,7 +209,11 @@ fn parse_connection(value: &str) -> Result<IpAddr, SdpError> {
     let mut parts = value.split_whitespace();
     let (_net, _type, addr) = (parts.next(), parts.next(), parts.next());
     let addr = addr.ok_or(SdpError::Malformed("bad c= line"))?;
-    addr.split('/').next().unwrap_or(addr).parse().map_err(|_| SdpError::Malformed("c= address is not an IP address"))
+    addr.split('/')
+        .next()
+        .unwrap_or(addr)
+        .parse()
+        .map_err(|_| SdpError::Malformed("c= address is not an IP address"))
 }
 
 fn parse_rtpmap(rest: &str) -> Option<(u8, String, u32)> {
@@ -202,10 +236,16 @@ pub struct LocalMedia {
 /// Builds the answer to `offer` (same payload type numbers as the offer).
 pub fn answer(local: &LocalMedia, offer: &AudioOffer) -> String {
     let mut pts = vec![offer.payload_type];
-    let mut attrs = format!("a=rtpmap:{} {}/8000\r\n", offer.payload_type, offer.codec.encoding_name());
+    let mut attrs = format!(
+        "a=rtpmap:{} {}/8000\r\n",
+        offer.payload_type,
+        offer.codec.encoding_name()
+    );
     if let Some(te) = offer.telephone_event_pt {
         pts.push(te);
-        attrs.push_str(&format!("a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-16\r\n"));
+        attrs.push_str(&format!(
+            "a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-16\r\n"
+        ));
     }
     render(local, &pts, &attrs, offer.direction.answer())
 }
@@ -218,7 +258,11 @@ pub fn offer(local: &LocalMedia) -> String {
 
 fn render(local: &LocalMedia, pts: &[u8], attrs: &str, dir: Direction) -> String {
     let family = if local.ip.is_ipv6() { "IP6" } else { "IP4" };
-    let fmts = pts.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" ");
+    let fmts = pts
+        .iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
     format!(
         "v=0\r\no=1177 {sid} {ver} IN {family} {ip}\r\ns=1177\r\nc=IN {family} {ip}\r\nt=0 0\r\n\
 m=audio {port} RTP/AVP {fmts}\r\n{attrs}a=ptime:20\r\na={dir}\r\n",
@@ -240,7 +284,9 @@ mod tests {
 
     #[test]
     fn answers_the_offerers_first_g711_codec() {
-        let o = parse_audio(offer_with("8 0 101", "a=rtpmap:101 telephone-event/8000\r\n").as_bytes()).unwrap();
+        let o =
+            parse_audio(offer_with("8 0 101", "a=rtpmap:101 telephone-event/8000\r\n").as_bytes())
+                .unwrap();
         assert_eq!(o.codec, Codec::Pcma);
         assert_eq!(o.payload_type, 8);
         assert_eq!(o.telephone_event_pt, Some(101));
@@ -249,7 +295,14 @@ mod tests {
 
     #[test]
     fn skips_unknown_codecs_and_uses_rtpmap_names_for_dynamic_types() {
-        let o = parse_audio(offer_with("18 96 0", "a=rtpmap:18 G729/8000\r\na=rtpmap:96 PCMU/8000\r\n").as_bytes()).unwrap();
+        let o = parse_audio(
+            offer_with(
+                "18 96 0",
+                "a=rtpmap:18 G729/8000\r\na=rtpmap:96 PCMU/8000\r\n",
+            )
+            .as_bytes(),
+        )
+        .unwrap();
         assert_eq!((o.codec, o.payload_type), (Codec::Pcmu, 96));
         assert_eq!(o.telephone_event_pt, None);
     }
@@ -264,7 +317,12 @@ mod tests {
     fn sendonly_offer_is_hold_and_answered_recvonly() {
         let o = parse_audio(offer_with("0", "a=sendonly\r\n").as_bytes()).unwrap();
         assert!(o.is_hold());
-        let local = LocalMedia { ip: "127.0.0.1".parse().unwrap(), port: 20000, session_id: 1, version: 1 };
+        let local = LocalMedia {
+            ip: "127.0.0.1".parse().unwrap(),
+            port: 20000,
+            session_id: 1,
+            version: 1,
+        };
         assert!(answer(&local, &o).contains("a=recvonly"));
         let z = offer_with("0", "").replace("c=IN IP4 10.0.0.1", "c=IN IP4 0.0.0.0");
         assert!(parse_audio(z.as_bytes()).unwrap().is_hold());
@@ -272,16 +330,33 @@ mod tests {
 
     #[test]
     fn answer_round_trips_through_the_parser() {
-        let o = parse_audio(offer_with("0 8 101", "a=rtpmap:101 telephone-event/8000\r\n").as_bytes()).unwrap();
-        let local = LocalMedia { ip: "127.0.0.1".parse().unwrap(), port: 20002, session_id: 7, version: 1 };
+        let o =
+            parse_audio(offer_with("0 8 101", "a=rtpmap:101 telephone-event/8000\r\n").as_bytes())
+                .unwrap();
+        let local = LocalMedia {
+            ip: "127.0.0.1".parse().unwrap(),
+            port: 20002,
+            session_id: 7,
+            version: 1,
+        };
         let back = parse_audio(answer(&local, &o).as_bytes()).unwrap();
         assert_eq!(back.remote, "127.0.0.1:20002".parse().unwrap());
-        assert_eq!((back.codec, back.telephone_event_pt), (Codec::Pcmu, Some(101)));
+        assert_eq!(
+            (back.codec, back.telephone_event_pt),
+            (Codec::Pcmu, Some(101))
+        );
     }
 
     #[test]
     fn garbage_never_panics() {
-        for s in ["", "v=0", "m=audio x", "v=0\r\nm=audio 1 RTP/AVP 0\r\n", "v=0\r\nc=IN IP4 nope\r\n", "\u{0}=\u{1}"] {
+        for s in [
+            "",
+            "v=0",
+            "m=audio x",
+            "v=0\r\nm=audio 1 RTP/AVP 0\r\n",
+            "v=0\r\nc=IN IP4 nope\r\n",
+            "\u{0}=\u{1}",
+        ] {
             let _ = parse_audio(s.as_bytes());
         }
     }

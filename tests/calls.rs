@@ -8,7 +8,9 @@ use common::audio::find_prompt;
 use common::{prompt_seconds, set_config, TestService};
 use phone_entrance::media::g711::Codec;
 use phone_entrance::store::{CaseMode, CaseStatus};
-use simulators::caller::{Call, CallConfig, CallError, DtmfMethod, EndReason, InfoFormat, Transport};
+use simulators::caller::{
+    Call, CallConfig, CallError, DtmfMethod, EndReason, InfoFormat, Transport,
+};
 use simulators::sdp::OfferedCodec;
 use std::time::Duration;
 
@@ -16,7 +18,9 @@ const STEP: Duration = Duration::from_millis(350);
 
 /// Waits out the greeting (keys are ignored during the 112 warning).
 async fn after_greeting(call: &Call) {
-    call.wait_for_audio(Duration::from_secs(5)).await.expect("greeting audio");
+    call.wait_for_audio(Duration::from_secs(5))
+        .await
+        .expect("greeting audio");
     let greeting = prompt_seconds("sv", "welcome") + prompt_seconds("sv", "emergency_112");
     tokio::time::sleep(Duration::from_secs_f64(greeting + 0.3)).await;
 }
@@ -39,13 +43,18 @@ async fn answer_questions(call: &Call, method: DtmfMethod) {
 async fn wait_for_prompt(call: &Call, id: &str, timeout: Duration) {
     let end = tokio::time::Instant::now() + timeout;
     while find_prompt(&call.received_audio().samples(), "sv", id, Codec::Pcmu).is_empty() {
-        assert!(tokio::time::Instant::now() < end, "prompt {id} was not heard within {timeout:?}");
+        assert!(
+            tokio::time::Instant::now() < end,
+            "prompt {id} was not heard within {timeout:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
 async fn wait_bye(call: &Call) -> EndReason {
-    tokio::time::timeout(Duration::from_secs(40), call.wait_ended()).await.expect("the service ends the call")
+    tokio::time::timeout(Duration::from_secs(40), call.wait_ended())
+        .await
+        .expect("the service ends the call")
 }
 
 async fn green_call(method: DtmfMethod, cfg: impl FnOnce(&mut CallConfig)) -> (TestService, Call) {
@@ -71,7 +80,12 @@ async fn assert_green_case(svc: &TestService) {
     assert_eq!(case.callback_number.as_deref(), Some("+46701234567"));
     assert_eq!(case.language, "sv");
     assert_eq!(case.personnummer, None);
-    let answer = |q: &str| case.answers.iter().find(|a| a.question_id == q).map(|a| a.value.clone());
+    let answer = |q: &str| {
+        case.answers
+            .iter()
+            .find(|a| a.question_id == q)
+            .map(|a| a.value.clone())
+    };
     assert_eq!(answer("about").as_deref(), Some("adult"));
     assert_eq!(answer("rf_breathing").as_deref(), Some("no"));
     assert_eq!(answer("symptom").as_deref(), Some("fever"));
@@ -86,8 +100,17 @@ async fn green_callback_with_rfc4733_is_registered_and_confirmed() {
     let (svc, call) = green_call(DtmfMethod::Rfc4733, |_| {}).await;
     assert_green_case(&svc).await;
     let heard = call.received_audio().samples();
-    for id in ["welcome", "ask_about", "callback_offer_time", "callback_registered", "goodbye"] {
-        assert!(!find_prompt(&heard, "sv", id, Codec::Pcmu).is_empty(), "caller did not hear {id}");
+    for id in [
+        "welcome",
+        "ask_about",
+        "callback_offer_time",
+        "callback_registered",
+        "goodbye",
+    ] {
+        assert!(
+            !find_prompt(&heard, "sv", id, Codec::Pcmu).is_empty(),
+            "caller did not hear {id}"
+        );
     }
     // The confirmation comes after the offer, never before.
     let offer = find_prompt(&heard, "sv", "callback_offer_time", Codec::Pcmu)[0];
@@ -119,7 +142,8 @@ async fn green_callback_with_inband_tones_and_no_telephone_event() {
 
 #[tokio::test]
 async fn pcma_only_offer_is_answered_with_pcma() {
-    let (svc, call) = green_call(DtmfMethod::Rfc4733, |c| c.codecs = vec![OfferedCodec::Pcma]).await;
+    let (svc, call) =
+        green_call(DtmfMethod::Rfc4733, |c| c.codecs = vec![OfferedCodec::Pcma]).await;
     assert_eq!(call.answer().expect("sdp answer").payload_type, 8);
     assert_green_case(&svc).await;
     let heard = call.received_audio().samples();
@@ -148,8 +172,11 @@ async fn offer_without_g711_gets_488() {
 
 #[tokio::test]
 async fn cancel_before_answer_gets_487() {
-    let svc = TestService::start_with(None, |dir| set_config(dir, "sip.toml", "ring_ms", "3000")).await;
-    let call = Call::start(CallConfig::new(svc.sip_addr())).await.expect("INVITE sent");
+    let svc =
+        TestService::start_with(None, |dir| set_config(dir, "sip.toml", "ring_ms", "3000")).await;
+    let call = Call::start(CallConfig::new(svc.sip_addr()))
+        .await
+        .expect("INVITE sent");
     assert_eq!(call.wait_provisional().await.expect("ringing"), 180);
     assert!(call.provisional_codes().contains(&180));
     let end = call.cancel().await.expect("cancelled");
@@ -177,14 +204,19 @@ async fn withheld_caller_id_must_type_a_number() {
     let cases = svc.wait_for_cases(1, Duration::from_secs(5)).await;
     assert_eq!(cases[0].callback_number.as_deref(), Some("+46701112233"));
     let heard = call.received_audio().samples();
-    assert!(!find_prompt(&heard, "sv", "you_entered", Codec::Pcmu).is_empty(), "number read back");
+    assert!(
+        !find_prompt(&heard, "sv", "you_entered", Codec::Pcmu).is_empty(),
+        "number read back"
+    );
     svc.stop().await;
 }
 
 #[tokio::test]
 async fn caller_can_type_another_callback_number_and_personnummer() {
     let svc = TestService::start().await;
-    let call = Call::dial(CallConfig::new(svc.sip_addr())).await.expect("answered");
+    let call = Call::dial(CallConfig::new(svc.sip_addr()))
+        .await
+        .expect("answered");
     let m = DtmfMethod::Rfc4733;
     answer_questions(&call, m).await;
     press(&call, "199001011239#", m).await; // a valid personnummer (Luhn)
@@ -203,13 +235,15 @@ async fn caller_can_type_another_callback_number_and_personnummer() {
 #[tokio::test]
 async fn red_flag_gets_112_advice_then_level_one_hold_that_survives_hangup() {
     let svc = TestService::start_with(None, |dir| set_config(dir, "ivr.toml", "wait_s", "2")).await;
-    let call = Call::dial(CallConfig::new(svc.sip_addr())).await.expect("answered");
+    let call = Call::dial(CallConfig::new(svc.sip_addr()))
+        .await
+        .expect("answered");
     let m = DtmfMethod::Rfc4733;
     after_greeting(&call).await;
     press(&call, "1", m).await;
     press(&call, "3", m).await;
     press(&call, "1", m).await; // severe breathing difficulty: yes
-    // Advice, a 2 s wait, then the level 1 case is stored and the caller holds.
+                                // Advice, a 2 s wait, then the level 1 case is stored and the caller holds.
     let cases = svc.wait_for_cases(1, Duration::from_secs(30)).await;
     assert_eq!(cases.len(), 1, "level 1 case registered while holding");
     assert_eq!(cases[0].priority.level(), 1);
@@ -221,7 +255,11 @@ async fn red_flag_gets_112_advice_then_level_one_hold_that_survives_hangup() {
     call.hangup().await.expect("hangup");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let cases = svc.worklist().await;
-    assert_eq!(cases[0].status, CaseStatus::Waiting, "the held case becomes a callback");
+    assert_eq!(
+        cases[0].status,
+        CaseStatus::Waiting,
+        "the held case becomes a callback"
+    );
     assert_eq!(cases[0].mode, CaseMode::Callback);
     assert_eq!(cases[0].callback_number.as_deref(), Some("+46701234567"));
     svc.stop().await;
@@ -229,17 +267,28 @@ async fn red_flag_gets_112_advice_then_level_one_hold_that_survives_hangup() {
 
 #[tokio::test]
 async fn no_input_is_asked_again_then_routed_to_a_nurse() {
-    let svc = TestService::start_with(None, |dir| set_config(dir, "ivr.toml", "digit_timeout_s", "1")).await;
-    let call = Call::dial(CallConfig::new(svc.sip_addr())).await.expect("answered");
+    let svc = TestService::start_with(None, |dir| {
+        set_config(dir, "ivr.toml", "digit_timeout_s", "1")
+    })
+    .await;
+    let call = Call::dial(CallConfig::new(svc.sip_addr()))
+        .await
+        .expect("answered");
     after_greeting(&call).await;
     press(&call, "1", DtmfMethod::Rfc4733).await;
     // No answer to "who is it about": asked three times, then held for a nurse.
     let cases = svc.wait_for_cases(1, Duration::from_secs(60)).await;
     assert_eq!(cases.len(), 1);
     assert_eq!(cases[0].mode, CaseMode::Hold);
-    assert!(cases[0].priority.level() <= 3, "a call needing a nurse is at least level 3");
+    assert!(
+        cases[0].priority.level() <= 3,
+        "a call needing a nurse is at least level 3"
+    );
     let heard = call.received_audio().samples();
-    assert!(find_prompt(&heard, "sv", "ask_about", Codec::Pcmu).len() >= 3, "the question was asked three times");
+    assert!(
+        find_prompt(&heard, "sv", "ask_about", Codec::Pcmu).len() >= 3,
+        "the question was asked three times"
+    );
     call.hangup().await.expect("hangup");
     svc.stop().await;
 }
@@ -247,7 +296,9 @@ async fn no_input_is_asked_again_then_routed_to_a_nurse() {
 #[tokio::test]
 async fn star_repeats_the_question_and_keys_barge_in() {
     let svc = TestService::start().await;
-    let call = Call::dial(CallConfig::new(svc.sip_addr())).await.expect("answered");
+    let call = Call::dial(CallConfig::new(svc.sip_addr()))
+        .await
+        .expect("answered");
     let m = DtmfMethod::Rfc4733;
     after_greeting(&call).await;
     press(&call, "1", m).await;
@@ -262,7 +313,10 @@ async fn star_repeats_the_question_and_keys_barge_in() {
     let next = find_prompt(&heard, "sv", "ask_rf_breathing", Codec::Pcmu);
     assert_eq!(next.len(), 1, "the key moved on to the next question");
     let full_prompt = (prompt_seconds("sv", "ask_about") * 8000.0) as usize;
-    assert!(next[0] - asked[1] < full_prompt, "the key cut the prompt short (barge-in)");
+    assert!(
+        next[0] - asked[1] < full_prompt,
+        "the key cut the prompt short (barge-in)"
+    );
     call.hangup().await.expect("hangup");
     svc.stop().await;
 }
@@ -270,19 +324,34 @@ async fn star_repeats_the_question_and_keys_barge_in() {
 #[tokio::test]
 async fn store_failure_is_never_confirmed_to_the_caller() {
     let svc = TestService::start().await;
-    let call = Call::dial(CallConfig::new(svc.sip_addr())).await.expect("answered");
+    let call = Call::dial(CallConfig::new(svc.sip_addr()))
+        .await
+        .expect("answered");
     let m = DtmfMethod::Rfc4733;
     answer_questions(&call, m).await;
     // Break the table the case goes into (a disk or database failure).
-    let pool = sqlx::SqlitePool::connect(&svc.database_url).await.expect("sqlite");
-    sqlx::query("ALTER TABLE cases RENAME TO cases_broken").execute(&pool).await.expect("rename");
+    let pool = sqlx::SqlitePool::connect(&svc.database_url)
+        .await
+        .expect("sqlite");
+    sqlx::query("ALTER TABLE cases RENAME TO cases_broken")
+        .execute(&pool)
+        .await
+        .expect("rename");
     press(&call, "#", m).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     press(&call, "1", m).await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     let heard = call.received_audio().samples();
-    assert!(find_prompt(&heard, "sv", "callback_registered", Codec::Pcmu).is_empty(), "no false confirmation");
-    let metrics = reqwest::get(svc.http_url("/metrics")).await.unwrap().text().await.unwrap();
+    assert!(
+        find_prompt(&heard, "sv", "callback_registered", Codec::Pcmu).is_empty(),
+        "no false confirmation"
+    );
+    let metrics = reqwest::get(svc.http_url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(!metrics.contains("pe_ivr_outcomes_total{outcome=\"callback\"} 1"));
     call.hangup().await.ok();
     svc.stop().await;

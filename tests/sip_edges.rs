@@ -15,7 +15,10 @@ struct RawPeer {
 
 impl RawPeer {
     async fn new(server: SocketAddr) -> Self {
-        RawPeer { sock: UdpSocket::bind("127.0.0.1:0").await.unwrap(), server }
+        RawPeer {
+            sock: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+            server,
+        }
     }
 
     fn addr(&self) -> SocketAddr {
@@ -23,14 +26,20 @@ impl RawPeer {
     }
 
     async fn send(&self, msg: &str) {
-        self.sock.send_to(msg.as_bytes(), self.server).await.unwrap();
+        self.sock
+            .send_to(msg.as_bytes(), self.server)
+            .await
+            .unwrap();
     }
 
     /// The next response, skipping provisional ones unless `provisional`.
     async fn response(&self, provisional: bool) -> Option<String> {
         let mut buf = vec![0u8; 65536];
         loop {
-            let n = tokio::time::timeout(Duration::from_secs(3), self.sock.recv(&mut buf)).await.ok()?.ok()?;
+            let n = tokio::time::timeout(Duration::from_secs(3), self.sock.recv(&mut buf))
+                .await
+                .ok()?
+                .ok()?;
             let text = String::from_utf8_lossy(&buf[..n]).to_string();
             if !provisional && text.starts_with("SIP/2.0 1") {
                 continue;
@@ -47,7 +56,10 @@ impl RawPeer {
 }
 
 fn status(resp: &str) -> u16 {
-    resp.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    resp.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 fn header<'a>(resp: &'a str, name: &str) -> Option<&'a str> {
@@ -57,7 +69,21 @@ fn header<'a>(resp: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-fn request(method: &str, user: &str, me: SocketAddr, call_id: &str, to_tag: &str, cseq: u32, extra: &str, body: &str) -> String {
+fn request(
+    method: &str,
+    user: &str,
+    me: SocketAddr,
+    call_id: &str,
+    to_tag: &str,
+    cseq: u32,
+    body: &str,
+) -> String {
+    let extra = if body.is_empty() {
+        ""
+    } else {
+        "Content-Type: application/sdp
+"
+    };
     let branch = format!("z9hG4bK{}{cseq}{method}", call_id.len());
     format!(
         "{method} sip:{user}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch={branch}\r\nMax-Forwards: 70\r\n\
@@ -75,7 +101,8 @@ fn sdp(port: u16, direction: &str) -> String {
 async fn options_keepalive_gets_200_with_allow() {
     let svc = TestService::start().await;
     let p = RawPeer::new(svc.sip_addr()).await;
-    p.send(&request("OPTIONS", "1177", p.addr(), "opt1", "", 1, "", "")).await;
+    p.send(&request("OPTIONS", "1177", p.addr(), "opt1", "", 1, ""))
+        .await;
     let r = p.response(false).await.unwrap();
     assert_eq!(status(&r), 200);
     assert!(header(&r, "Allow").unwrap().contains("INVITE"));
@@ -87,8 +114,11 @@ async fn invite_for_another_number_gets_404() {
     let svc = TestService::start().await;
     let p = RawPeer::new(svc.sip_addr()).await;
     let body = sdp(40000, "sendrecv");
-    let extra = "Content-Type: application/sdp\r\n";
-    assert_eq!(p.status_of(&request("INVITE", "112", p.addr(), "nf1", "", 1, extra, &body)).await, 404);
+    assert_eq!(
+        p.status_of(&request("INVITE", "112", p.addr(), "nf1", "", 1, &body))
+            .await,
+        404
+    );
     svc.stop().await;
 }
 
@@ -97,10 +127,26 @@ async fn unknown_dialogs_methods_and_registrations_get_481_501_405() {
     let svc = TestService::start().await;
     let p = RawPeer::new(svc.sip_addr()).await;
     let me = p.addr();
-    assert_eq!(p.status_of(&request("BYE", "1177", me, "nodialog", ";tag=x", 2, "", "")).await, 481);
-    assert_eq!(p.status_of(&request("INFO", "1177", me, "nodialog2", ";tag=x", 2, "", "")).await, 481);
-    assert_eq!(p.status_of(&request("FROBNICATE", "1177", me, "u1", "", 1, "", "")).await, 501);
-    assert_eq!(p.status_of(&request("REGISTER", "1177", me, "r1", "", 1, "", "")).await, 405);
+    assert_eq!(
+        p.status_of(&request("BYE", "1177", me, "nodialog", ";tag=x", 2, ""))
+            .await,
+        481
+    );
+    assert_eq!(
+        p.status_of(&request("INFO", "1177", me, "nodialog2", ";tag=x", 2, ""))
+            .await,
+        481
+    );
+    assert_eq!(
+        p.status_of(&request("FROBNICATE", "1177", me, "u1", "", 1, ""))
+            .await,
+        501
+    );
+    assert_eq!(
+        p.status_of(&request("REGISTER", "1177", me, "r1", "", 1, ""))
+            .await,
+        405
+    );
     svc.stop().await;
 }
 
@@ -110,30 +156,69 @@ async fn malformed_messages_get_400_or_are_dropped_and_the_service_keeps_serving
     let p = RawPeer::new(svc.sip_addr()).await;
     let me = p.addr();
     // Missing Call-ID: a readable request, answered 400.
-    let bad = request("OPTIONS", "1177", me, "x", "", 1, "", "").replace("Call-ID: x\r\n", "");
+    let bad = request("OPTIONS", "1177", me, "x", "", 1, "").replace("Call-ID: x\r\n", "");
     assert_eq!(p.status_of(&bad).await, 400);
     // Body shorter than Content-Length.
-    let short = request("OPTIONS", "1177", me, "cl1", "", 1, "", "").replace("Content-Length: 0", "Content-Length: 50");
+    let short = request("OPTIONS", "1177", me, "cl1", "", 1, "")
+        .replace("Content-Length: 0", "Content-Length: 50");
     assert_eq!(p.status_of(&short).await, 400);
     // Garbage and a bare RTP-looking packet: no answer, no crash.
     p.send("\u{80}\u{0}garbage").await;
     p.send("INVITE\r\n\r\n").await;
     assert!(p.response(false).await.is_none());
     // Malformed SDP in an INVITE is a 400, not a crash.
-    let extra = "Content-Type: application/sdp\r\n";
-    assert_eq!(p.status_of(&request("INVITE", "1177", me, "badsdp", "", 1, extra, "v=0\r\nm=audio x\r\n")).await, 400);
-    assert_eq!(p.status_of(&request("OPTIONS", "1177", me, "still-alive", "", 1, "", "")).await, 200);
+    assert_eq!(
+        p.status_of(&request(
+            "INVITE",
+            "1177",
+            me,
+            "badsdp",
+            "",
+            1,
+            "v=0\r\nm=audio x\r\n"
+        ))
+        .await,
+        400
+    );
+    assert_eq!(
+        p.status_of(&request("OPTIONS", "1177", me, "still-alive", "", 1, ""))
+            .await,
+        200
+    );
     svc.stop().await;
 }
 
 #[tokio::test]
 async fn overload_answers_503_with_retry_after() {
-    let svc = TestService::start_with(None, |dir| set_config(dir, "sip.toml", "max_concurrent_calls", "1")).await;
+    let svc = TestService::start_with(None, |dir| {
+        set_config(dir, "sip.toml", "max_concurrent_calls", "1")
+    })
+    .await;
     let p = RawPeer::new(svc.sip_addr()).await;
     let me = p.addr();
-    let extra = "Content-Type: application/sdp\r\n";
-    assert_eq!(p.status_of(&request("INVITE", "1177", me, "load1", "", 1, extra, &sdp(40002, "sendrecv"))).await, 200);
-    p.send(&request("INVITE", "1177", me, "load2", "", 1, extra, &sdp(40004, "sendrecv"))).await;
+    assert_eq!(
+        p.status_of(&request(
+            "INVITE",
+            "1177",
+            me,
+            "load1",
+            "",
+            1,
+            &sdp(40002, "sendrecv")
+        ))
+        .await,
+        200
+    );
+    p.send(&request(
+        "INVITE",
+        "1177",
+        me,
+        "load2",
+        "",
+        1,
+        &sdp(40004, "sendrecv"),
+    ))
+    .await;
     let r = p.response(false).await.unwrap();
     assert_eq!(status(&r), 503);
     assert_eq!(header(&r, "Retry-After"), Some("10"));
@@ -145,37 +230,80 @@ async fn reinvite_hold_and_unhold_then_bye_both_answered() {
     let svc = TestService::start().await;
     let p = RawPeer::new(svc.sip_addr()).await;
     let me = p.addr();
-    let extra = "Content-Type: application/sdp\r\n";
-    p.send(&request("INVITE", "1177", me, "hold1", "", 1, extra, &sdp(40006, "sendrecv"))).await;
+    p.send(&request(
+        "INVITE",
+        "1177",
+        me,
+        "hold1",
+        "",
+        1,
+        &sdp(40006, "sendrecv"),
+    ))
+    .await;
     let ok = p.response(false).await.unwrap();
     assert_eq!(status(&ok), 200);
     assert!(ok.contains("a=sendrecv"));
     let to = header(&ok, "To").unwrap().to_string();
     let tag = format!(";tag={}", to.split("tag=").nth(1).unwrap());
-    p.send(&request("ACK", "1177", me, "hold1", &tag, 1, "", "")).await;
+    p.send(&request("ACK", "1177", me, "hold1", &tag, 1, ""))
+        .await;
     // Hold: the answer to sendonly is recvonly.
-    p.send(&request("INVITE", "1177", me, "hold1", &tag, 2, extra, &sdp(40006, "sendonly"))).await;
+    p.send(&request(
+        "INVITE",
+        "1177",
+        me,
+        "hold1",
+        &tag,
+        2,
+        &sdp(40006, "sendonly"),
+    ))
+    .await;
     let held = p.response(false).await.unwrap();
     assert_eq!(status(&held), 200);
     assert!(held.contains("a=recvonly"), "{held}");
-    p.send(&request("ACK", "1177", me, "hold1", &tag, 2, "", "")).await;
+    p.send(&request("ACK", "1177", me, "hold1", &tag, 2, ""))
+        .await;
     // Session refresh without SDP keeps the session.
-    p.send(&request("INVITE", "1177", me, "hold1", &tag, 3, "", "")).await;
+    p.send(&request("INVITE", "1177", me, "hold1", &tag, 3, ""))
+        .await;
     let refresh = p.response(false).await.unwrap();
     assert_eq!(status(&refresh), 200);
     assert!(refresh.contains("m=audio"));
-    p.send(&request("ACK", "1177", me, "hold1", &tag, 3, "", "")).await;
+    p.send(&request("ACK", "1177", me, "hold1", &tag, 3, ""))
+        .await;
     // Unhold.
-    p.send(&request("INVITE", "1177", me, "hold1", &tag, 4, extra, &sdp(40006, "sendrecv"))).await;
+    p.send(&request(
+        "INVITE",
+        "1177",
+        me,
+        "hold1",
+        &tag,
+        4,
+        &sdp(40006, "sendrecv"),
+    ))
+    .await;
     let resumed = p.response(false).await.unwrap();
     assert!(resumed.contains("a=sendrecv"));
-    p.send(&request("ACK", "1177", me, "hold1", &tag, 4, "", "")).await;
+    p.send(&request("ACK", "1177", me, "hold1", &tag, 4, ""))
+        .await;
     // An old CSeq is refused.
-    assert_eq!(p.status_of(&request("INFO", "1177", me, "hold1", &tag, 1, "", "")).await, 500);
-    assert_eq!(p.status_of(&request("BYE", "1177", me, "hold1", &tag, 5, "", "")).await, 200);
+    assert_eq!(
+        p.status_of(&request("INFO", "1177", me, "hold1", &tag, 1, ""))
+            .await,
+        500
+    );
+    assert_eq!(
+        p.status_of(&request("BYE", "1177", me, "hold1", &tag, 5, ""))
+            .await,
+        200
+    );
     // After BYE the dialog is gone.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(p.status_of(&request("BYE", "1177", me, "hold1", &tag, 6, "", "")).await, 481);
+    assert_eq!(
+        p.status_of(&request("BYE", "1177", me, "hold1", &tag, 6, ""))
+            .await,
+        481
+    );
     svc.stop().await;
 }
 
@@ -184,8 +312,16 @@ async fn server_sends_bye_and_retransmits_2xx_until_ack() {
     let svc = TestService::start().await;
     let p = RawPeer::new(svc.sip_addr()).await;
     let me = p.addr();
-    let extra = "Content-Type: application/sdp\r\n";
-    p.send(&request("INVITE", "1177", me, "noack", "", 1, extra, &sdp(40008, "sendrecv"))).await;
+    p.send(&request(
+        "INVITE",
+        "1177",
+        me,
+        "noack",
+        "",
+        1,
+        &sdp(40008, "sendrecv"),
+    ))
+    .await;
     assert_eq!(status(&p.response(false).await.unwrap()), 200);
     // No ACK: the 200 comes again after T1 (500 ms) and 2*T1.
     assert_eq!(status(&p.response(false).await.unwrap()), 200);

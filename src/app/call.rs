@@ -24,7 +24,11 @@ use tracing::{debug, info, info_span, warn, Instrument};
 #[derive(Debug)]
 pub enum CallInput {
     /// A request inside the dialog (BYE, INFO, re-INVITE, UPDATE, OPTIONS).
-    Request { tx: TxId, request: rsip::Request, info: RequestInfo },
+    Request {
+        tx: TxId,
+        request: Box<rsip::Request>,
+        info: Box<RequestInfo>,
+    },
     /// The ACK for our 2xx (may carry the SDP answer of a late offer).
     Ack { request: rsip::Request },
     /// The caller cancelled before we answered.
@@ -54,7 +58,12 @@ pub fn new_tag() -> String {
 }
 
 /// Runs the call to its end.
-pub async fn run(ctx: Arc<CallContext>, call: NewCall, inbox: mpsc::UnboundedReceiver<CallInput>, sip: mpsc::UnboundedSender<SipCommand>) {
+pub async fn run(
+    ctx: Arc<CallContext>,
+    call: NewCall,
+    inbox: mpsc::UnboundedReceiver<CallInput>,
+    sip: mpsc::UnboundedSender<SipCommand>,
+) {
     let call_id = call.info.call_id.clone();
     // The span carries a hash of the Call-ID: the Call-ID may contain the caller's number.
     let span = info_span!("call", call = %short_hash(&call_id));
@@ -103,11 +112,23 @@ impl Call {
         let dialog = Dialog::from_invite(&call.info, local_tag);
         let advertise = ctx.advertise_ip;
         let sip_port = call.local_sip.map(|a| a.port()).unwrap_or(5060);
-        let caller_id = PhoneNumber::from_caller_id(&call.info.from_uri).ok().filter(|_| !withheld(&call.request));
-        let session = Session::new(ctx.flow.clone(), ctx.triage.clone(), CallInfo { caller_id }, std::time::Instant::now());
+        let caller_id = PhoneNumber::from_caller_id(&call.info.from_uri)
+            .ok()
+            .filter(|_| !withheld(&call.request));
+        let session = Session::new(
+            ctx.flow.clone(),
+            ctx.triage.clone(),
+            CallInfo { caller_id },
+            std::time::Instant::now(),
+        );
         Call {
             via_host: format!("{advertise}:{sip_port}"),
-            local: LocalMedia { ip: advertise, port: 0, session_id: rand::thread_rng().gen_range(1..u32::MAX as u64), version: 1 },
+            local: LocalMedia {
+                ip: advertise,
+                port: 0,
+                session_id: rand::thread_rng().gen_range(1..u32::MAX as u64),
+                version: 1,
+            },
             ctx,
             sip,
             invite: call.request,
@@ -158,7 +179,15 @@ impl Call {
     fn respond(&self, tx: TxId, req: &rsip::Request, status: u16, sdp_body: Option<String>) {
         let mut resp = message::response_to(req, status, Some(&self.dialog.local_tag));
         if status / 100 == 2 && req.method == Method::Invite || req.method == Method::Update {
-            message::add_header(&mut resp.headers, "Contact", format!("<sip:1177@{};transport={}>", self.via_host, self.peer.transport.via_token().to_lowercase()));
+            message::add_header(
+                &mut resp.headers,
+                "Contact",
+                format!(
+                    "<sip:1177@{};transport={}>",
+                    self.via_host,
+                    self.peer.transport.via_token().to_lowercase()
+                ),
+            );
             message::add_header(&mut resp.headers, "Allow", ALLOW);
             message::add_header(&mut resp.headers, "Supported", "timer");
         }
@@ -170,8 +199,14 @@ impl Call {
     }
 
     fn reject(&self, status: u16, reason: &str) {
-        let resp = crate::sip::stateless::with_reason(message::response_to(&self.invite, status, Some(&self.dialog.local_tag)), reason);
-        let _ = self.sip.send(SipCommand::Respond { tx: self.invite_tx, response: resp });
+        let resp = crate::sip::stateless::with_reason(
+            message::response_to(&self.invite, status, Some(&self.dialog.local_tag)),
+            reason,
+        );
+        let _ = self.sip.send(SipCommand::Respond {
+            tx: self.invite_tx,
+            response: resp,
+        });
     }
 
     /// Sends 180 and waits `ring_ms`; false when the caller cancelled meanwhile.
@@ -219,8 +254,18 @@ impl Call {
         };
         // Late offer: assume PCMU towards the INVITE's source until the ACK answers.
         let params = match &offer {
-            Some(o) => StreamParams { codec: o.codec, payload_type: o.payload_type, telephone_event_pt: o.telephone_event_pt, remote: o.remote },
-            None => StreamParams { codec: crate::media::g711::Codec::Pcmu, payload_type: 0, telephone_event_pt: Some(101), remote: self.peer.addr },
+            Some(o) => StreamParams {
+                codec: o.codec,
+                payload_type: o.payload_type,
+                telephone_event_pt: o.telephone_event_pt,
+                remote: o.remote,
+            },
+            None => StreamParams {
+                codec: crate::media::g711::Codec::Pcmu,
+                payload_type: 0,
+                telephone_event_pt: Some(101),
+                remote: self.peer.addr,
+            },
         };
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let stream = match self.ctx.media.open(params, events_tx) {
@@ -261,7 +306,8 @@ impl Call {
                         self.offer = Some(answer);
                     }
                 }
-                self.session.handle(std::time::Instant::now(), IvrEvent::Answered);
+                self.session
+                    .handle(std::time::Instant::now(), IvrEvent::Answered);
                 self.drive().await;
             }
             CallInput::Cancelled => {
@@ -275,7 +321,7 @@ impl Call {
                 info!("2xx never acknowledged: BYE");
                 self.hangup().await;
             }
-            CallInput::Request { tx, request, info } => self.in_dialog(tx, request, info).await,
+            CallInput::Request { tx, request, info } => self.in_dialog(tx, *request, *info).await,
             CallInput::Response { .. } | CallInput::Timeout => {}
             CallInput::Shutdown => self.hangup().await,
         }
@@ -298,7 +344,8 @@ impl Call {
                     Ok(key) => {
                         self.respond(tx, &request, 200, None);
                         self.ctx.metrics.digits_sip_info.inc();
-                        self.session.handle(std::time::Instant::now(), IvrEvent::Digit(key));
+                        self.session
+                            .handle(std::time::Instant::now(), IvrEvent::Digit(key));
                         self.drive().await;
                     }
                     Err(InfoDtmfError::UnsupportedType) => self.respond(tx, &request, 415, None),
@@ -332,7 +379,12 @@ impl Call {
 
     fn apply_offer(&self, o: &AudioOffer) {
         if let Some(stream) = &self.stream {
-            stream.update(StreamParams { codec: o.codec, payload_type: o.payload_type, telephone_event_pt: o.telephone_event_pt, remote: o.remote });
+            stream.update(StreamParams {
+                codec: o.codec,
+                payload_type: o.payload_type,
+                telephone_event_pt: o.telephone_event_pt,
+                remote: o.remote,
+            });
             stream.set_hold(o.is_hold());
         }
     }
@@ -380,7 +432,11 @@ impl Call {
                         s.play(clips, token);
                     }
                 }
-                IvrAction::PlayMessage { slot, language, token } => {
+                IvrAction::PlayMessage {
+                    slot,
+                    language,
+                    token,
+                } => {
                     let clips = self.ctx.messages.clips(&slot, language, &self.ctx.prompts);
                     if let Some(s) = &self.stream {
                         s.play(clips, token);
@@ -393,7 +449,8 @@ impl Call {
                 }
                 IvrAction::RequestEstimate { level } => {
                     let at = self.ctx.registrar.estimate(level).await;
-                    self.session.handle(std::time::Instant::now(), IvrEvent::Estimate(at));
+                    self.session
+                        .handle(std::time::Instant::now(), IvrEvent::Estimate(at));
                 }
                 IvrAction::RegisterCase(draft) => {
                     let ev = self.register(draft).await;
@@ -416,11 +473,19 @@ impl Call {
     }
 
     async fn register(&mut self, draft: CaseDraft) -> IvrEvent {
-        match self.ctx.registrar.register(&draft, &self.info.call_id).await {
+        match self
+            .ctx
+            .registrar
+            .register(&draft, &self.info.call_id)
+            .await
+        {
             Ok((case_id, callback_at)) => {
                 info!(case = %case_id, level = draft.level, "case registered");
                 self.ctx.metrics.cases_registered.inc();
-                IvrEvent::CaseStored { case_id, callback_at }
+                IvrEvent::CaseStored {
+                    case_id,
+                    callback_at,
+                }
             }
             Err(e) => {
                 warn!(error = %e, "case could not be stored");
@@ -434,14 +499,18 @@ impl Call {
         let music = self.session.hold_music();
         let token = u64::MAX - rand::thread_rng().gen_range(0..1_000_000);
         self.hold_token = Some(token);
-        if let (Some(s), Some(clip)) = (&self.stream, self.ctx.prompts.lookup(music.lang.code(), &music.id)) {
+        if let (Some(s), Some(clip)) = (
+            &self.stream,
+            self.ctx.prompts.lookup(music.lang.code(), &music.id),
+        ) {
             s.play(vec![clip], token);
         }
     }
 
     /// The caller left (BYE, CANCEL): tell the IVR, keep a holding case as a callback.
     async fn finish_hangup(&mut self) {
-        self.session.handle(std::time::Instant::now(), IvrEvent::Hangup);
+        self.session
+            .handle(std::time::Instant::now(), IvrEvent::Hangup);
         while let Some(action) = self.session.poll_action() {
             if let IvrAction::Outcome(o) = action {
                 info!(outcome = ?o, "caller hung up");
@@ -465,8 +534,14 @@ impl Call {
         }
         if self.answered {
             let branch = format!("z9hG4bK{}", new_tag());
-            let bye = self.dialog.request(Method::Bye, &self.via_host, self.peer.transport, &branch);
-            let _ = self.sip.send(SipCommand::Request { call_id: self.info.call_id.clone(), peer: self.peer, request: bye });
+            let bye =
+                self.dialog
+                    .request(Method::Bye, &self.via_host, self.peer.transport, &branch);
+            let _ = self.sip.send(SipCommand::Request {
+                call_id: self.info.call_id.clone(),
+                peer: self.peer,
+                request: bye,
+            });
         }
         if self.holding {
             if let Some(id) = self.session.case_id() {
@@ -479,8 +554,12 @@ impl Call {
 
 /// RFC 3323/3325: a withheld number must not be used as the callback number.
 fn withheld(req: &rsip::Request) -> bool {
-    let privacy = message::first_value(&req.headers, "privacy").unwrap_or_default().to_ascii_lowercase();
-    let from = message::first_value(&req.headers, "from").unwrap_or_default().to_ascii_lowercase();
+    let privacy = message::first_value(&req.headers, "privacy")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let from = message::first_value(&req.headers, "from")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     privacy.contains("id") || privacy.contains("user") || from.contains("anonymous")
 }
 

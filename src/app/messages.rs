@@ -25,7 +25,12 @@ impl Messages {
 
     /// The clips to play for `slot` now; empty when no message is set.
     pub fn clips(&self, slot: &str, lang: Language, prompts: &PromptLibrary) -> Vec<ClipId> {
-        let Ok(s) = self.slots.read() else { return Vec::new() };
-        s.get(slot).and_then(|id| prompts.lookup(lang.code(), id)).into_iter().collect()
+        let Ok(s) = self.slots.read() else {
+            return Vec::new();
+        };
+        s.get(slot)
+            .and_then(|id| prompts.lookup(lang.code(), id))
+            .into_iter()
+            .collect()
     }
 }

@@ -67,20 +67,60 @@ impl Metrics {
         let gauge = |out: &mut String, name: &str, help: &str, v: i64| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         };
-        gauge(&mut out, "pe_calls_active", "Calls in the IVR now.", self.calls_active.get());
+        gauge(
+            &mut out,
+            "pe_calls_active",
+            "Calls in the IVR now.",
+            self.calls_active.get(),
+        );
         let counters = [
-            ("pe_calls_total", "Calls answered or rejected by a call task.", &self.calls_total),
-            ("pe_calls_rejected_overload_total", "INVITEs answered 503 (capacity).", &self.calls_rejected_overload),
-            ("pe_calls_rejected_codec_total", "INVITEs answered 488 (no G.711).", &self.calls_rejected_codec),
-            ("pe_rtp_timeouts_total", "Calls ended because RTP stopped.", &self.rtp_timeouts),
-            ("pe_cases_registered_total", "Phone cases committed to the store.", &self.cases_registered),
-            ("pe_case_store_failures_total", "Phone cases the store refused.", &self.case_store_failures),
+            (
+                "pe_calls_total",
+                "Calls answered or rejected by a call task.",
+                &self.calls_total,
+            ),
+            (
+                "pe_calls_rejected_overload_total",
+                "INVITEs answered 503 (capacity).",
+                &self.calls_rejected_overload,
+            ),
+            (
+                "pe_calls_rejected_codec_total",
+                "INVITEs answered 488 (no G.711).",
+                &self.calls_rejected_codec,
+            ),
+            (
+                "pe_rtp_timeouts_total",
+                "Calls ended because RTP stopped.",
+                &self.rtp_timeouts,
+            ),
+            (
+                "pe_cases_registered_total",
+                "Phone cases committed to the store.",
+                &self.cases_registered,
+            ),
+            (
+                "pe_case_store_failures_total",
+                "Phone cases the store refused.",
+                &self.case_store_failures,
+            ),
         ];
         for (name, help, c) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", c.get());
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                c.get()
+            );
         }
-        let _ = writeln!(out, "# HELP pe_digits_total Keypad digits by method.\n# TYPE pe_digits_total counter");
-        for (m, c) in [("rfc4733", &self.digits_rfc4733), ("sip_info", &self.digits_sip_info), ("inband", &self.digits_inband)] {
+        let _ = writeln!(
+            out,
+            "# HELP pe_digits_total Keypad digits by method.\n# TYPE pe_digits_total counter"
+        );
+        for (m, c) in [
+            ("rfc4733", &self.digits_rfc4733),
+            ("sip_info", &self.digits_sip_info),
+            ("inband", &self.digits_inband),
+        ] {
             let _ = writeln!(out, "pe_digits_total{{method=\"{m}\"}} {}", c.get());
         }
         let _ = writeln!(out, "# HELP pe_ivr_outcomes_total How IVR calls ended.\n# TYPE pe_ivr_outcomes_total counter");

@@ -63,9 +63,16 @@ pub fn load_config(config_dir: &Path, prompts_dir: &Path) -> anyhow::Result<Load
     let sip = SipSettings::load(&config_dir.join("sip.toml"))?;
     // Flow, triage and manifest checked against each other and the WAV files.
     let ivr = IvrConfig::load(config_dir, prompts_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let queue = QueueConfig::load(&config_dir.join("queue.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let queue =
+        QueueConfig::load(&config_dir.join("queue.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let prompts = PromptLibrary::load(prompts_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(LoadedConfig { sip, flow: ivr.flow, triage: ivr.triage, queue, prompts })
+    Ok(LoadedConfig {
+        sip,
+        flow: ivr.flow,
+        triage: ivr.triage,
+        queue,
+        prompts,
+    })
 }
 
 /// A running service (for tests and `main`).
@@ -91,15 +98,24 @@ impl Running {
 /// Starts everything and returns once the sockets are bound.
 pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     let cfg = load_config(&opts.config_dir, &opts.prompts_dir)?;
-    let store = Store::connect(&opts.database_url).await.with_context(|| "opening the database (--database-url)")?;
-    let advertise_ip = cfg.sip.advertise_ip.unwrap_or(if opts.sip_bind.ip().is_unspecified() {
-        IpAddr::from([127, 0, 0, 1])
-    } else {
-        opts.sip_bind.ip()
-    });
+    let store = Store::connect(&opts.database_url)
+        .await
+        .with_context(|| "opening the database (--database-url)")?;
+    let advertise_ip = cfg
+        .sip
+        .advertise_ip
+        .unwrap_or(if opts.sip_bind.ip().is_unspecified() {
+            IpAddr::from([127, 0, 0, 1])
+        } else {
+            opts.sip_bind.ip()
+        });
     let prompts = Arc::new(cfg.prompts);
     let mut media_cfg = MediaConfig::new(opts.sip_bind.ip(), opts.rtp_ports, prompts.clone());
-    media_cfg.workers = cfg.sip.media_workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    media_cfg.workers = cfg.sip.media_workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
     media_cfg.rtp_timeout = cfg.sip.rtp_timeout();
     let media = MediaEngine::start(media_cfg).context("starting the media engine")?;
     let triage = cfg.triage;
@@ -116,11 +132,16 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         metrics: metrics.clone(),
     });
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let driver = sip_driver::SipDriver::bind(opts.sip_bind, ctx.clone()).await.with_context(|| format!("binding SIP on {}", opts.sip_bind))?;
+    let driver = sip_driver::SipDriver::bind(opts.sip_bind, ctx.clone())
+        .await
+        .with_context(|| format!("binding SIP on {}", opts.sip_bind))?;
     let sip_addr = driver.local_addr()?;
-    let listener = tokio::net::TcpListener::bind(opts.http_bind).await.with_context(|| format!("binding HTTP on {}", opts.http_bind))?;
+    let listener = tokio::net::TcpListener::bind(opts.http_bind)
+        .await
+        .with_context(|| format!("binding HTTP on {}", opts.http_bind))?;
     let http_addr = listener.local_addr()?;
-    let router = crate::api::router(crate::api::ApiState::new(store)).merge(metrics_router(metrics));
+    let router =
+        crate::api::router(crate::api::ApiState::new(store)).merge(metrics_router(metrics));
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {
         let _ = axum::serve(listener, router)
@@ -131,7 +152,13 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     });
     let sip = tokio::spawn(driver.run(shutdown_rx));
     info!(%sip_addr, %http_addr, "phone entrance listening (SIP over UDP and TCP)");
-    Ok(Running { sip_addr, http_addr, context: ctx, shutdown: shutdown_tx, tasks: vec![sip, http] })
+    Ok(Running {
+        sip_addr,
+        http_addr,
+        context: ctx,
+        shutdown: shutdown_tx,
+        tasks: vec![sip, http],
+    })
 }
 
 fn metrics_router(metrics: Arc<Metrics>) -> axum::Router {

@@ -50,20 +50,31 @@ fn default_user_agent() -> String {
 impl SipSettings {
     /// Reads and checks `path`; errors name the file and the fix.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
         Self::parse(&text, path)
     }
 
     pub fn parse(text: &str, path: &Path) -> anyhow::Result<Self> {
-        let s: SipSettings = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let s: SipSettings =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         if s.entrance_numbers.is_empty() || s.entrance_numbers.iter().any(|n| n.trim().is_empty()) {
-            anyhow::bail!("{}: entrance_numbers must list at least one number, e.g. [\"1177\"]", path.display());
+            anyhow::bail!(
+                "{}: entrance_numbers must list at least one number, e.g. [\"1177\"]",
+                path.display()
+            );
         }
         if s.max_concurrent_calls == 0 {
-            anyhow::bail!("{}: max_concurrent_calls must be at least 1", path.display());
+            anyhow::bail!(
+                "{}: max_concurrent_calls must be at least 1",
+                path.display()
+            );
         }
         if s.rtp_timeout_seconds < 5 {
-            anyhow::bail!("{}: rtp_timeout_seconds must be at least 5 (phones pause RTP briefly)", path.display());
+            anyhow::bail!(
+                "{}: rtp_timeout_seconds must be at least 5 (phones pause RTP briefly)",
+                path.display()
+            );
         }
         Ok(s)
     }
@@ -88,8 +99,13 @@ mod tests {
         let s = SipSettings::parse("entrance_numbers = [\"1177\"]", p).unwrap();
         assert!(s.is_entrance("1177") && !s.is_entrance("112"));
         assert_eq!(s.max_concurrent_calls, 6000);
-        let e = SipSettings::parse("entrance_numbers = []", p).unwrap_err().to_string();
-        assert!(e.contains("sip.toml") && e.contains("entrance_numbers"), "{e}");
+        let e = SipSettings::parse("entrance_numbers = []", p)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("sip.toml") && e.contains("entrance_numbers"),
+            "{e}"
+        );
         assert!(SipSettings::parse("entrance_numbers = [\"1177\"]\nbogus = 1", p).is_err());
     }
 }

@@ -24,19 +24,39 @@ pub enum SipCommand {
     /// Answer the request of server transaction `tx`.
     Respond { tx: TxId, response: rsip::Response },
     /// Send a request in a new client transaction for `call_id`.
-    Request { call_id: String, peer: Peer, request: rsip::Request },
+    Request {
+        call_id: String,
+        peer: Peer,
+        request: rsip::Request,
+    },
     /// The call is over: forget its Call-ID.
     Ended { call_id: String },
 }
 
 enum TcpInput {
-    Opened { conn: u64, writer: mpsc::UnboundedSender<Bytes> },
-    Frame { conn: u64, addr: SocketAddr, bytes: Bytes },
-    Closed { conn: u64 },
+    Opened {
+        conn: u64,
+        writer: mpsc::UnboundedSender<Bytes>,
+    },
+    Frame {
+        conn: u64,
+        addr: SocketAddr,
+        bytes: Bytes,
+    },
+    Closed {
+        conn: u64,
+    },
 }
 
 /// Methods we know but do not serve outside a dialog (405 + Allow).
-const KNOWN_NOT_ALLOWED: [Method; 6] = [Method::Register, Method::Subscribe, Method::Notify, Method::Message, Method::Refer, Method::Publish];
+const KNOWN_NOT_ALLOWED: [Method; 6] = [
+    Method::Register,
+    Method::Subscribe,
+    Method::Notify,
+    Method::Message,
+    Method::Refer,
+    Method::Publish,
+];
 /// What we accept, for Allow headers.
 pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE";
 
@@ -53,7 +73,11 @@ impl SipDriver {
         let local = udp.local_addr()?;
         // Same port for TCP as UDP (an ephemeral UDP port is reused for TCP).
         let tcp = TcpListener::bind(local).await?;
-        Ok(SipDriver { udp: Arc::new(udp), tcp, ctx })
+        Ok(SipDriver {
+            udp: Arc::new(udp),
+            tcp,
+            ctx,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -123,7 +147,12 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-fn spawn_tcp(conn: u64, addr: SocketAddr, stream: tokio::net::TcpStream, to_driver: mpsc::UnboundedSender<TcpInput>) {
+fn spawn_tcp(
+    conn: u64,
+    addr: SocketAddr,
+    stream: tokio::net::TcpStream,
+    to_driver: mpsc::UnboundedSender<TcpInput>,
+) {
     let (read, mut write) = stream.into_split();
     let (writer, mut outbound) = mpsc::unbounded_channel::<Bytes>();
     let _ = to_driver.send(TcpInput::Opened { conn, writer });
@@ -138,7 +167,14 @@ fn spawn_tcp(conn: u64, addr: SocketAddr, stream: tokio::net::TcpStream, to_driv
     tokio::spawn(async move {
         let mut frames = FramedRead::new(read, crate::sip::framing::SipDecoder);
         while let Some(Ok(frame)) = frames.next().await {
-            if to_driver.send(TcpInput::Frame { conn, addr, bytes: frame.freeze() }).is_err() {
+            if to_driver
+                .send(TcpInput::Frame {
+                    conn,
+                    addr,
+                    bytes: frame.freeze(),
+                })
+                .is_err()
+            {
                 return;
             }
         }
@@ -191,14 +227,23 @@ impl State {
 
     fn event(&mut self, ev: SipEvent) {
         match ev {
-            SipEvent::Request { tx, request, info, peer } => self.request(tx, request, info, peer),
+            SipEvent::Request {
+                tx,
+                request,
+                info,
+                peer,
+            } => self.request(tx, request, info, peer),
             SipEvent::Ack { request, info, .. } => {
                 if let Some(call) = self.calls.get(&info.call_id) {
                     let _ = call.send(CallInput::Ack { request });
                 }
             }
             SipEvent::Cancelled { invite_tx, .. } => {
-                if let Some(call) = self.invite_txs.get(&invite_tx).and_then(|id| self.calls.get(id)) {
+                if let Some(call) = self
+                    .invite_txs
+                    .get(&invite_tx)
+                    .and_then(|id| self.calls.get(id))
+                {
                     let _ = call.send(CallInput::Cancelled);
                 }
             }
@@ -207,9 +252,13 @@ impl State {
                     let _ = call.send(CallInput::AckTimeout);
                 }
             }
-            SipEvent::Response { tx: Some(tx), info, .. } => {
+            SipEvent::Response {
+                tx: Some(tx), info, ..
+            } => {
                 if let Some(call) = self.client_txs.get(&tx).and_then(|id| self.calls.get(id)) {
-                    let _ = call.send(CallInput::Response { status: info.status });
+                    let _ = call.send(CallInput::Response {
+                        status: info.status,
+                    });
                 }
                 if info.status >= 200 {
                     self.client_txs.remove(&tx);
@@ -217,7 +266,11 @@ impl State {
             }
             SipEvent::Response { tx: None, .. } => {}
             SipEvent::Timeout { tx } => {
-                if let Some(call) = self.client_txs.remove(&tx).and_then(|id| self.calls.get(&id)) {
+                if let Some(call) = self
+                    .client_txs
+                    .remove(&tx)
+                    .and_then(|id| self.calls.get(&id))
+                {
                     let _ = call.send(CallInput::Timeout);
                 }
             }
@@ -227,13 +280,20 @@ impl State {
     fn request(&mut self, tx: TxId, request: rsip::Request, info: RequestInfo, peer: Peer) {
         let in_dialog = info.to_tag.is_some();
         if let Some(call) = self.calls.get(&info.call_id).filter(|_| in_dialog) {
-            let _ = call.send(CallInput::Request { tx, request, info });
+            let _ = call.send(CallInput::Request {
+                tx,
+                request: Box::new(request),
+                info: Box::new(info),
+            });
             return;
         }
         match info.method {
             Method::Invite if !in_dialog => self.new_call(tx, request, info, peer),
             Method::Options => {
-                let extra = [("Allow", ALLOW.to_string()), ("Accept", "application/sdp".to_string())];
+                let extra = [
+                    ("Allow", ALLOW.to_string()),
+                    ("Accept", "application/sdp".to_string()),
+                ];
                 self.respond(tx, &request, 200, &extra);
             }
             m if KNOWN_NOT_ALLOWED.contains(&m) && !in_dialog => {
@@ -249,7 +309,10 @@ impl State {
     fn new_call(&mut self, tx: TxId, request: rsip::Request, info: RequestInfo, peer: Peer) {
         let user = uri_user(&info.uri).unwrap_or("");
         if !self.ctx.sip.is_entrance(user) {
-            let resp = stateless::with_reason(message::response_to(&request, 404, Some(&call::new_tag())), "not an entrance number of this service");
+            let resp = stateless::with_reason(
+                message::response_to(&request, 404, Some(&call::new_tag())),
+                "not an entrance number of this service",
+            );
             let _ = self.layer.respond(std::time::Instant::now(), tx, resp);
             return;
         }
@@ -268,8 +331,19 @@ impl State {
         self.calls.insert(info.call_id.clone(), input_tx);
         self.invite_txs.insert(tx, info.call_id.clone());
         self.call_invites.insert(info.call_id.clone(), tx);
-        let new_call = NewCall { tx, request, info, peer, local_sip: self.udp.local_addr().ok() };
-        tokio::spawn(call::run(self.ctx.clone(), new_call, input_rx, self.cmd_tx.clone()));
+        let new_call = NewCall {
+            tx,
+            request,
+            info,
+            peer,
+            local_sip: self.udp.local_addr().ok(),
+        };
+        tokio::spawn(call::run(
+            self.ctx.clone(),
+            new_call,
+            input_rx,
+            self.cmd_tx.clone(),
+        ));
     }
 
     fn command(&mut self, cmd: SipCommand) {
@@ -278,7 +352,11 @@ impl State {
             SipCommand::Respond { tx, response } => {
                 let _ = self.layer.respond(now, tx, response);
             }
-            SipCommand::Request { call_id, peer, request } => {
+            SipCommand::Request {
+                call_id,
+                peer,
+                request,
+            } => {
                 if let Ok(tx) = self.layer.send_request(now, peer, request) {
                     self.client_txs.insert(tx, call_id);
                 }

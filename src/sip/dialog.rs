@@ -32,7 +32,10 @@ impl Dialog {
             remote_tag: invite.from_tag.clone(),
             local_uri: invite.to_uri.clone(),
             remote_uri: invite.from_uri.clone(),
-            remote_target: invite.contact.clone().unwrap_or_else(|| invite.from_uri.clone()),
+            remote_target: invite
+                .contact
+                .clone()
+                .unwrap_or_else(|| invite.from_uri.clone()),
             route_set: invite.record_route.clone(),
             local_cseq: 1,
             remote_cseq: invite.cseq,
@@ -58,7 +61,13 @@ impl Dialog {
 
     /// Builds a request inside the dialog (BYE, INFO, ...). `via_host` is our
     /// address as the peer reaches it; `branch` must be fresh.
-    pub fn request(&mut self, method: rsip::Method, via_host: &str, transport: Transport, branch: &str) -> rsip::Request {
+    pub fn request(
+        &mut self,
+        method: rsip::Method,
+        via_host: &str,
+        transport: Transport,
+        branch: &str,
+    ) -> rsip::Request {
         self.local_cseq += 1;
         let mut headers = rsip::Headers::default();
         headers.push(Header::Via(rsip::headers::Via::new(format!(
@@ -69,18 +78,32 @@ impl Dialog {
             headers.push(Header::Route(rsip::headers::Route::new(r.clone())));
         }
         headers.push(Header::MaxForwards(rsip::headers::MaxForwards::new("70")));
-        headers.push(Header::From(rsip::headers::From::new(format!("<{}>;tag={}", self.local_uri, self.local_tag))));
+        headers.push(Header::From(rsip::headers::From::new(format!(
+            "<{}>;tag={}",
+            self.local_uri, self.local_tag
+        ))));
         let to = match &self.remote_tag {
             Some(t) => format!("<{}>;tag={t}", self.remote_uri),
             None => format!("<{}>", self.remote_uri),
         };
         headers.push(Header::To(rsip::headers::To::new(to)));
-        headers.push(Header::CallId(rsip::headers::CallId::new(self.call_id.clone())));
-        headers.push(Header::CSeq(rsip::headers::CSeq::new(format!("{} {}", self.local_cseq, method))));
+        headers.push(Header::CallId(rsip::headers::CallId::new(
+            self.call_id.clone(),
+        )));
+        headers.push(Header::CSeq(rsip::headers::CSeq::new(format!(
+            "{} {}",
+            self.local_cseq, method
+        ))));
         let uri = rsip::Uri::try_from(self.remote_target.as_str())
             .or_else(|_| rsip::Uri::try_from(self.remote_uri.as_str()))
             .unwrap_or_default();
-        rsip::Request { method, uri, version: rsip::Version::V2, headers, body: Vec::new() }
+        rsip::Request {
+            method,
+            uri,
+            version: rsip::Version::V2,
+            headers,
+            body: Vec::new(),
+        }
     }
 }
 
@@ -95,11 +118,20 @@ mod tests {
         let raw = "INVITE sip:1177@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\r\n\
 Record-Route: <sip:10.0.0.9;lr>\r\nFrom: <sip:+46701234567@10.0.0.1>;tag=abc\r\nTo: <sip:1177@127.0.0.1>\r\n\
 Call-ID: c9\r\nCSeq: 5 INVITE\r\nContact: <sip:phone@10.0.0.1:5070>\r\nContent-Length: 0\r\n\r\n";
-        let SipMessage::Request(inv) = parse(raw.as_bytes()).unwrap() else { panic!() };
+        let SipMessage::Request(inv) = parse(raw.as_bytes()).unwrap() else {
+            panic!()
+        };
         let info = RequestInfo::from_request(&inv).unwrap();
         let mut d = Dialog::from_invite(&info, "ours");
-        let bye = d.request(rsip::Method::Bye, "127.0.0.1:5060", Transport::Udp, "z9hG4bKb1");
-        let SipMessage::Request(back) = parse(&to_bytes(&SipMessage::Request(bye))).unwrap() else { panic!() };
+        let bye = d.request(
+            rsip::Method::Bye,
+            "127.0.0.1:5060",
+            Transport::Udp,
+            "z9hG4bKb1",
+        );
+        let SipMessage::Request(back) = parse(&to_bytes(&SipMessage::Request(bye))).unwrap() else {
+            panic!()
+        };
         let b = RequestInfo::from_request(&back).unwrap();
         assert_eq!(b.uri, "sip:phone@10.0.0.1:5070");
         assert_eq!(b.from_tag.as_deref(), Some("ours"));
@@ -113,7 +145,9 @@ Call-ID: c9\r\nCSeq: 5 INVITE\r\nContact: <sip:phone@10.0.0.1:5070>\r\nContent-L
     #[test]
     fn older_remote_cseq_is_refused() {
         let raw = "INVITE sip:1177@x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:1177@x>\r\nCall-ID: c\r\nCSeq: 5 INVITE\r\nContent-Length: 0\r\n\r\n";
-        let SipMessage::Request(inv) = parse(raw.as_bytes()).unwrap() else { panic!() };
+        let SipMessage::Request(inv) = parse(raw.as_bytes()).unwrap() else {
+            panic!()
+        };
         let mut d = Dialog::from_invite(&RequestInfo::from_request(&inv).unwrap(), "t");
         assert!(!d.accept_remote_cseq(4));
         assert!(d.accept_remote_cseq(6));

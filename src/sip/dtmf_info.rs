@@ -31,7 +31,11 @@ pub fn key_from_info(content_type: &str, body: &[u8]) -> Result<DtmfKey, InfoDtm
     match (chars.next(), chars.next()) {
         (Some(c), None) => DtmfKey::from_char(c).ok_or(InfoDtmfError::NoKey),
         // Some phones send the event code ("10" for *, "11" for #).
-        _ => value.parse::<u8>().ok().and_then(DtmfKey::from_event_code).ok_or(InfoDtmfError::NoKey),
+        _ => value
+            .parse::<u8>()
+            .ok()
+            .and_then(DtmfKey::from_event_code)
+            .ok_or(InfoDtmfError::NoKey),
     }
 }
 
@@ -41,16 +45,31 @@ mod tests {
 
     #[test]
     fn dtmf_relay_and_plain_dtmf_bodies_are_read() {
-        assert_eq!(key_from_info("application/dtmf-relay", b"Signal=5\r\nDuration=160\r\n"), Ok(DtmfKey::Digit(5)));
-        assert_eq!(key_from_info("application/dtmf-relay", b"Signal= #\r\n"), Ok(DtmfKey::Hash));
+        assert_eq!(
+            key_from_info("application/dtmf-relay", b"Signal=5\r\nDuration=160\r\n"),
+            Ok(DtmfKey::Digit(5))
+        );
+        assert_eq!(
+            key_from_info("application/dtmf-relay", b"Signal= #\r\n"),
+            Ok(DtmfKey::Hash)
+        );
         assert_eq!(key_from_info("application/dtmf", b"*"), Ok(DtmfKey::Star));
         assert_eq!(key_from_info("application/dtmf", b"11"), Ok(DtmfKey::Hash));
     }
 
     #[test]
     fn other_bodies_are_refused() {
-        assert_eq!(key_from_info("application/sdp", b"v=0"), Err(InfoDtmfError::UnsupportedType));
-        assert_eq!(key_from_info("application/dtmf-relay", b"Duration=160"), Err(InfoDtmfError::NoKey));
-        assert_eq!(key_from_info("application/dtmf", b"xyz"), Err(InfoDtmfError::NoKey));
+        assert_eq!(
+            key_from_info("application/sdp", b"v=0"),
+            Err(InfoDtmfError::UnsupportedType)
+        );
+        assert_eq!(
+            key_from_info("application/dtmf-relay", b"Duration=160"),
+            Err(InfoDtmfError::NoKey)
+        );
+        assert_eq!(
+            key_from_info("application/dtmf", b"xyz"),
+            Err(InfoDtmfError::NoKey)
+        );
     }
 }

@@ -15,7 +15,10 @@ impl SipDecoder {
     /// or an error after which the connection should be closed.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<BytesMut>, SipError> {
         // RFC 5626 keep-alives ("\r\n\r\n" pings) and stray CRLFs between messages.
-        let leading = buf.iter().take_while(|b| **b == b'\r' || **b == b'\n').count();
+        let leading = buf
+            .iter()
+            .take_while(|b| **b == b'\r' || **b == b'\n')
+            .count();
         buf.advance(leading);
         let Some(head_end) = find(buf, b"\r\n\r\n") else {
             if buf.len() > MAX_MESSAGE {
@@ -23,7 +26,8 @@ impl SipDecoder {
             }
             return Ok(None);
         };
-        let head = std::str::from_utf8(&buf[..head_end]).map_err(|_| SipError::Malformed("headers are not UTF-8".into()))?;
+        let head = std::str::from_utf8(&buf[..head_end])
+            .map_err(|_| SipError::Malformed("headers are not UTF-8".into()))?;
         let body_len = content_length(head)?;
         let total = head_end + 4 + body_len;
         if total > MAX_MESSAGE {
@@ -41,7 +45,10 @@ fn content_length(head: &str) -> Result<usize, SipError> {
     for line in head.split("\r\n").skip(1) {
         if let Some((name, value)) = line.split_once(':') {
             if expand_compact(name.trim()).eq_ignore_ascii_case("Content-Length") {
-                return value.trim().parse().map_err(|_| SipError::BadHeader("Content-Length"));
+                return value
+                    .trim()
+                    .parse()
+                    .map_err(|_| SipError::BadHeader("Content-Length"));
             }
         }
     }
@@ -53,7 +60,8 @@ impl tokio_util::codec::Decoder for SipDecoder {
     type Error = std::io::Error;
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<BytesMut>, Self::Error> {
-        SipDecoder::decode(self, buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        SipDecoder::decode(self, buf)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
     }
 }
 
@@ -89,12 +97,18 @@ mod tests {
     #[test]
     fn missing_content_length_is_an_error() {
         let mut buf = BytesMut::from(&b"OPTIONS sip:x SIP/2.0\r\nVia: a\r\n\r\n"[..]);
-        assert_eq!(SipDecoder.decode(&mut buf), Err(SipError::BadHeader("Content-Length")));
+        assert_eq!(
+            SipDecoder.decode(&mut buf),
+            Err(SipError::BadHeader("Content-Length"))
+        );
     }
 
     #[test]
     fn endless_headers_are_refused() {
         let mut buf = BytesMut::from(&vec![b'a'; MAX_MESSAGE + 10][..]);
-        assert!(matches!(SipDecoder.decode(&mut buf), Err(SipError::TooLarge(_))));
+        assert!(matches!(
+            SipDecoder.decode(&mut buf),
+            Err(SipError::TooLarge(_))
+        ));
     }
 }

@@ -8,12 +8,12 @@
 
 use super::error::SipError;
 use super::message::{self, RequestInfo, ResponseInfo};
+use super::stateless;
 use super::transaction::client_invite::ClientInvite;
 use super::transaction::client_non_invite::ClientNonInvite;
 use super::transaction::server_invite::{self, ServerInvite};
 use super::transaction::server_non_invite::ServerNonInvite;
 use super::transaction::{Outbox, Peer, Timer, TimerConfig, TxSignal};
-use super::stateless;
 use bytes::Bytes;
 use rsip::{Method, SipMessage};
 use std::cmp::Reverse;
@@ -35,19 +35,35 @@ pub struct Transmit {
 #[derive(Debug, Clone)]
 pub enum SipEvent {
     /// A new request (not ACK, not CANCEL) with its server transaction.
-    Request { tx: TxId, request: rsip::Request, info: RequestInfo, peer: Peer },
+    Request {
+        tx: TxId,
+        request: rsip::Request,
+        info: RequestInfo,
+        peer: Peer,
+    },
     /// An ACK that belongs to no INVITE failure: the ACK for a 2xx.
-    Ack { request: rsip::Request, info: RequestInfo, peer: Peer },
+    Ack {
+        request: rsip::Request,
+        info: RequestInfo,
+        peer: Peer,
+    },
     /// The INVITE of `invite_tx` was cancelled; the TU should answer it 487.
     Cancelled { invite_tx: TxId, info: RequestInfo },
     /// A response for a client transaction (or a stray 2xx to re-ACK: `tx` None).
-    Response { tx: Option<TxId>, response: rsip::Response, info: ResponseInfo, peer: Peer },
+    Response {
+        tx: Option<TxId>,
+        response: rsip::Response,
+        info: ResponseInfo,
+        peer: Peer,
+    },
     /// A client transaction got no final response in time.
     Timeout { tx: TxId },
     /// Our 2xx to the INVITE of `tx` was never ACKed: the TU should send BYE.
     AckTimeout { tx: TxId },
 }
 
+// The four RFC 3261 transaction kinds, named as in the RFC.
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug)]
 enum Machine {
     ServerInvite(ServerInvite),
@@ -68,10 +84,22 @@ struct Entry {
 /// so that RFC 2543 peers with weak branches still match).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
-    Server { branch: String, sent_by: String, call_id: String, cseq: u32, invite: bool },
+    Server {
+        branch: String,
+        sent_by: String,
+        call_id: String,
+        cseq: u32,
+        invite: bool,
+    },
     /// ACK for our 2xx carries a new branch; match it by dialog.
-    Ack2xx { call_id: String, cseq: u32 },
-    Client { branch: String, method: String },
+    Ack2xx {
+        call_id: String,
+        cseq: u32,
+    },
+    Client {
+        branch: String,
+        method: String,
+    },
 }
 
 /// The sans-IO SIP transaction layer.
@@ -131,14 +159,23 @@ impl SipLayer {
             Ok(i) => i,
             Err(e) => {
                 if req.method != Method::Ack {
-                    let resp = stateless::with_reason(message::response_to(&req, 400, None), &e.to_string());
+                    let resp = stateless::with_reason(
+                        message::response_to(&req, 400, None),
+                        &e.to_string(),
+                    );
                     self.send_stateless(peer, &SipMessage::Response(resp));
                 }
                 return;
             }
         };
-        if info.cseq_method != info.method && info.method != Method::Ack && info.method != Method::Cancel {
-            let resp = stateless::with_reason(message::response_to(&req, 400, None), "CSeq method does not match");
+        if info.cseq_method != info.method
+            && info.method != Method::Ack
+            && info.method != Method::Cancel
+        {
+            let resp = stateless::with_reason(
+                message::response_to(&req, 400, None),
+                "CSeq method does not match",
+            );
             self.send_stateless(peer, &SipMessage::Response(resp));
             return;
         }
@@ -164,15 +201,24 @@ impl SipLayer {
                 let reliable = peer.transport.is_reliable();
                 let mut keys = vec![key];
                 let machine = if info.method == Method::Invite {
-                    let trying = self.render(&SipMessage::Response(message::response_to(&req, 100, None)));
-                    keys.push(Key::Ack2xx { call_id: info.call_id.clone(), cseq: info.cseq });
+                    let trying =
+                        self.render(&SipMessage::Response(message::response_to(&req, 100, None)));
+                    keys.push(Key::Ack2xx {
+                        call_id: info.call_id.clone(),
+                        cseq: info.cseq,
+                    });
                     Machine::ServerInvite(ServerInvite::new(self.cfg, reliable, trying, &mut out))
                 } else {
                     Machine::ServerNonInvite(ServerNonInvite::new(self.cfg, reliable))
                 };
                 self.insert(id, peer, machine, keys);
                 self.apply(now, id, out);
-                self.events.push_back(SipEvent::Request { tx: id, request: req, info, peer });
+                self.events.push_back(SipEvent::Request {
+                    tx: id,
+                    request: req,
+                    info,
+                    peer,
+                });
             }
         }
     }
@@ -182,7 +228,11 @@ impl SipLayer {
         if let Some(id) = self.index.get(&failure_key).copied() {
             let mut out = Outbox::default();
             let mut for_2xx = false;
-            if let Some(Entry { machine: Machine::ServerInvite(t), .. }) = self.entries.get_mut(&id) {
+            if let Some(Entry {
+                machine: Machine::ServerInvite(t),
+                ..
+            }) = self.entries.get_mut(&id)
+            {
                 if t.state() == server_invite::State::Accepted {
                     // Some peers reuse the INVITE branch for the 2xx ACK.
                     for_2xx = true;
@@ -193,26 +243,45 @@ impl SipLayer {
             }
             self.apply(now, id, out);
             if for_2xx {
-                self.events.push_back(SipEvent::Ack { request: req, info, peer });
+                self.events.push_back(SipEvent::Ack {
+                    request: req,
+                    info,
+                    peer,
+                });
             }
             return;
         }
-        let dialog_key = Key::Ack2xx { call_id: info.call_id.clone(), cseq: info.cseq };
+        let dialog_key = Key::Ack2xx {
+            call_id: info.call_id.clone(),
+            cseq: info.cseq,
+        };
         if let Some(id) = self.index.get(&dialog_key).copied() {
             let mut out = Outbox::default();
-            if let Some(Entry { machine: Machine::ServerInvite(t), .. }) = self.entries.get_mut(&id) {
+            if let Some(Entry {
+                machine: Machine::ServerInvite(t),
+                ..
+            }) = self.entries.get_mut(&id)
+            {
                 t.on_ack_for_2xx(&mut out);
             }
             self.apply(now, id, out);
         }
-        self.events.push_back(SipEvent::Ack { request: req, info, peer });
+        self.events.push_back(SipEvent::Ack {
+            request: req,
+            info,
+            peer,
+        });
     }
 
     fn handle_cancel(&mut self, now: Instant, peer: Peer, req: rsip::Request, info: RequestInfo) {
         let cancel_key = server_key(&info, false);
         if let Some(id) = self.index.get(&cancel_key).copied() {
             let mut out = Outbox::default();
-            if let Some(Entry { machine: Machine::ServerNonInvite(t), .. }) = self.entries.get_mut(&id) {
+            if let Some(Entry {
+                machine: Machine::ServerNonInvite(t),
+                ..
+            }) = self.entries.get_mut(&id)
+            {
                 t.on_retransmission(&mut out);
             }
             self.apply(now, id, out);
@@ -225,20 +294,36 @@ impl SipLayer {
         });
         let status = if invite.is_some() { 200 } else { 481 };
         let id = self.alloc();
-        self.insert(id, peer, Machine::ServerNonInvite(ServerNonInvite::new(self.cfg, peer.transport.is_reliable())), vec![cancel_key]);
+        self.insert(
+            id,
+            peer,
+            Machine::ServerNonInvite(ServerNonInvite::new(self.cfg, peer.transport.is_reliable())),
+            vec![cancel_key],
+        );
         let resp = message::response_to(&req, status, None);
         let _ = self.respond(now, id, resp);
         if let (Some(invite_tx), Some(true)) = (invite, proceeding) {
-            self.events.push_back(SipEvent::Cancelled { invite_tx, info });
+            self.events
+                .push_back(SipEvent::Cancelled { invite_tx, info });
         }
     }
 
     fn handle_response(&mut self, now: Instant, peer: Peer, resp: rsip::Response) {
-        let Ok(info) = ResponseInfo::from_response(&resp) else { return };
-        let key = Key::Client { branch: info.branch.clone(), method: info.cseq_method.to_string() };
+        let Ok(info) = ResponseInfo::from_response(&resp) else {
+            return;
+        };
+        let key = Key::Client {
+            branch: info.branch.clone(),
+            method: info.cseq_method.to_string(),
+        };
         let Some(id) = self.index.get(&key).copied() else {
             if info.cseq_method == Method::Invite && info.status / 100 == 2 {
-                self.events.push_back(SipEvent::Response { tx: None, response: resp, info, peer });
+                self.events.push_back(SipEvent::Response {
+                    tx: None,
+                    response: resp,
+                    info,
+                    peer,
+                });
             }
             return;
         };
@@ -247,7 +332,9 @@ impl SipLayer {
             Some(Machine::ClientNonInvite(t)) => t.on_response(now, info.status, &mut out),
             Some(Machine::ClientInvite(t)) => {
                 let ack = match (&self.invites.get(&id), info.status >= 300) {
-                    (Some(orig), true) => Some(Bytes::from(message::to_bytes(&SipMessage::Request(stateless::ack_for_failure(orig, &resp))))),
+                    (Some(orig), true) => Some(Bytes::from(message::to_bytes(
+                        &SipMessage::Request(stateless::ack_for_failure(orig, &resp)),
+                    ))),
                     _ => None,
                 };
                 t.on_response(now, info.status, ack, &mut out)
@@ -256,18 +343,31 @@ impl SipLayer {
         };
         self.apply(now, id, out);
         if deliver {
-            self.events.push_back(SipEvent::Response { tx: Some(id), response: resp, info, peer });
+            self.events.push_back(SipEvent::Response {
+                tx: Some(id),
+                response: resp,
+                info,
+                peer,
+            });
         }
     }
 
     /// Answers the request of server transaction `tx`.
-    pub fn respond(&mut self, now: Instant, tx: TxId, mut response: rsip::Response) -> Result<(), SipError> {
+    pub fn respond(
+        &mut self,
+        now: Instant,
+        tx: TxId,
+        mut response: rsip::Response,
+    ) -> Result<(), SipError> {
         let status = response.status_code.code();
         if !self.server_header.is_empty() {
             message::add_header(&mut response.headers, "Server", self.server_header.clone());
         }
         let bytes = self.render(&SipMessage::Response(response));
-        let entry = self.entries.get_mut(&tx).ok_or(SipError::UnknownTransaction)?;
+        let entry = self
+            .entries
+            .get_mut(&tx)
+            .ok_or(SipError::UnknownTransaction)?;
         let mut out = Outbox::default();
         match &mut entry.machine {
             Machine::ServerInvite(t) => t.respond(now, status, bytes, &mut out),
@@ -280,7 +380,12 @@ impl SipLayer {
 
     /// Sends a request in a new client transaction. The request must carry
     /// its own top Via with a fresh `z9hG4bK` branch.
-    pub fn send_request(&mut self, now: Instant, peer: Peer, request: rsip::Request) -> Result<TxId, SipError> {
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        peer: Peer,
+        request: rsip::Request,
+    ) -> Result<TxId, SipError> {
         let info = RequestInfo::from_request(&request)?;
         if info.via.branch.is_empty() {
             return Err(SipError::BadHeader("Via"));
@@ -293,9 +398,19 @@ impl SipLayer {
             self.invites.insert(id, request);
             Machine::ClientInvite(ClientInvite::new(now, self.cfg, reliable, bytes, &mut out))
         } else {
-            Machine::ClientNonInvite(ClientNonInvite::new(now, self.cfg, reliable, bytes, &mut out))
+            Machine::ClientNonInvite(ClientNonInvite::new(
+                now, self.cfg, reliable, bytes, &mut out,
+            ))
         };
-        self.insert(id, peer, machine, vec![Key::Client { branch: info.via.branch, method: info.method.to_string() }]);
+        self.insert(
+            id,
+            peer,
+            machine,
+            vec![Key::Client {
+                branch: info.via.branch,
+                method: info.method.to_string(),
+            }],
+        );
         self.apply(now, id, out);
         Ok(id)
     }
@@ -360,7 +475,15 @@ impl SipLayer {
         for k in &keys {
             self.index.insert(k.clone(), id);
         }
-        self.entries.insert(id, Entry { peer, machine, keys, timers: HashMap::new() });
+        self.entries.insert(
+            id,
+            Entry {
+                peer,
+                machine,
+                keys,
+                timers: HashMap::new(),
+            },
+        );
     }
 
     fn render(&self, msg: &SipMessage) -> Bytes {
@@ -368,9 +491,14 @@ impl SipLayer {
     }
 
     fn apply(&mut self, _now: Instant, id: TxId, out: Outbox) {
-        let Some(entry) = self.entries.get_mut(&id) else { return };
+        let Some(entry) = self.entries.get_mut(&id) else {
+            return;
+        };
         for bytes in out.send {
-            self.transmits.push_back(Transmit { peer: entry.peer, bytes });
+            self.transmits.push_back(Transmit {
+                peer: entry.peer,
+                bytes,
+            });
         }
         for t in out.cancel {
             entry.timers.remove(&t);

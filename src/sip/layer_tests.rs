@@ -7,7 +7,11 @@ use rsip::SipMessage;
 use std::time::{Duration, Instant};
 
 fn peer(transport: Transport) -> Peer {
-    Peer { addr: "10.0.0.1:5062".parse().unwrap(), transport, conn: None }
+    Peer {
+        addr: "10.0.0.1:5062".parse().unwrap(),
+        transport,
+        conn: None,
+    }
 }
 
 fn invite(branch: &str) -> String {
@@ -54,8 +58,15 @@ fn invite_gets_100_trying_at_once_and_one_request_event() {
     assert_eq!(statuses(&mut l), vec![100]);
     new_request_tx(&mut l);
     l.handle_message(now, peer(Transport::Udp), invite("z9hG4bK1").as_bytes());
-    assert_eq!(statuses(&mut l), vec![100], "retransmission resends the 100");
-    assert!(l.poll_event().is_none(), "retransmission is not a new request");
+    assert_eq!(
+        statuses(&mut l),
+        vec![100],
+        "retransmission resends the 100"
+    );
+    assert!(
+        l.poll_event().is_none(),
+        "retransmission is not a new request"
+    );
 }
 
 #[test]
@@ -65,23 +76,45 @@ fn cancel_before_answer_gets_200_then_487_then_ack() {
     l.handle_message(now, peer(Transport::Udp), invite("z9hG4bK2").as_bytes());
     let (tx, req) = new_request_tx(&mut l);
     statuses(&mut l);
-    l.handle_message(now, peer(Transport::Udp), request("CANCEL", "z9hG4bK2", "", 1).as_bytes());
+    l.handle_message(
+        now,
+        peer(Transport::Udp),
+        request("CANCEL", "z9hG4bK2", "", 1).as_bytes(),
+    );
     assert_eq!(statuses(&mut l), vec![200]);
-    let Some(SipEvent::Cancelled { invite_tx, .. }) = l.poll_event() else { panic!("no Cancelled") };
+    let Some(SipEvent::Cancelled { invite_tx, .. }) = l.poll_event() else {
+        panic!("no Cancelled")
+    };
     assert_eq!(invite_tx, tx);
-    l.respond(now, tx, message::response_to(&req, 487, Some("t9"))).unwrap();
+    l.respond(now, tx, message::response_to(&req, 487, Some("t9")))
+        .unwrap();
     assert_eq!(statuses(&mut l), vec![487]);
-    l.handle_message(now, peer(Transport::Udp), request("ACK", "z9hG4bK2", ";tag=t9", 1).as_bytes());
-    assert!(l.poll_event().is_none(), "the ACK for 487 stays in the transaction");
+    l.handle_message(
+        now,
+        peer(Transport::Udp),
+        request("ACK", "z9hG4bK2", ";tag=t9", 1).as_bytes(),
+    );
+    assert!(
+        l.poll_event().is_none(),
+        "the ACK for 487 stays in the transaction"
+    );
     l.handle_timeout(now + Duration::from_secs(40));
-    assert_eq!(statuses(&mut l), Vec::<u16>::new(), "no 487 retransmit after ACK");
+    assert_eq!(
+        statuses(&mut l),
+        Vec::<u16>::new(),
+        "no 487 retransmit after ACK"
+    );
     assert_eq!(l.transactions(), 0);
 }
 
 #[test]
 fn cancel_for_unknown_invite_gets_481() {
     let mut l = SipLayer::new(TimerConfig::default(), "");
-    l.handle_message(Instant::now(), peer(Transport::Udp), request("CANCEL", "z9hG4bKx", "", 1).as_bytes());
+    l.handle_message(
+        Instant::now(),
+        peer(Transport::Udp),
+        request("CANCEL", "z9hG4bKx", "", 1).as_bytes(),
+    );
     assert_eq!(statuses(&mut l), vec![481]);
 }
 
@@ -92,7 +125,8 @@ fn lost_ack_retransmits_2xx_then_reports_ack_timeout() {
     l.handle_message(start, peer(Transport::Udp), invite("z9hG4bK3").as_bytes());
     let (tx, req) = new_request_tx(&mut l);
     statuses(&mut l);
-    l.respond(start, tx, message::response_to(&req, 200, Some("t1"))).unwrap();
+    l.respond(start, tx, message::response_to(&req, 200, Some("t1")))
+        .unwrap();
     assert_eq!(statuses(&mut l), vec![200]);
     let mut now = start;
     let mut resent = 0;
@@ -112,9 +146,14 @@ fn ack_for_2xx_with_new_branch_reaches_the_tu_and_stops_retransmits() {
     let now = Instant::now();
     l.handle_message(now, peer(Transport::Udp), invite("z9hG4bK4").as_bytes());
     let (tx, req) = new_request_tx(&mut l);
-    l.respond(now, tx, message::response_to(&req, 200, Some("t1"))).unwrap();
+    l.respond(now, tx, message::response_to(&req, 200, Some("t1")))
+        .unwrap();
     statuses(&mut l);
-    l.handle_message(now, peer(Transport::Udp), request("ACK", "z9hG4bK-new", ";tag=t1", 1).as_bytes());
+    l.handle_message(
+        now,
+        peer(Transport::Udp),
+        request("ACK", "z9hG4bK-new", ";tag=t1", 1).as_bytes(),
+    );
     assert!(matches!(l.poll_event(), Some(SipEvent::Ack { .. })));
     l.handle_timeout(now + Duration::from_secs(10));
     assert!(statuses(&mut l).is_empty());
@@ -132,7 +171,12 @@ fn request_with_missing_headers_gets_400() {
 #[test]
 fn garbage_is_dropped_without_panic() {
     let mut l = SipLayer::new(TimerConfig::default(), "");
-    for junk in [&b"\x80\x00RTP?"[..], b"", b"SIP/2.0 200 OK\r\n\r\n", b"\r\n\r\n"] {
+    for junk in [
+        &b"\x80\x00RTP?"[..],
+        b"",
+        b"SIP/2.0 200 OK\r\n\r\n",
+        b"\r\n\r\n",
+    ] {
         l.handle_message(Instant::now(), peer(Transport::Udp), junk);
     }
     assert!(l.poll_transmit().is_none());
@@ -143,9 +187,14 @@ fn garbage_is_dropped_without_panic() {
 fn bye_over_tcp_is_answered_once_and_forgotten() {
     let mut l = SipLayer::new(TimerConfig::default(), "");
     let now = Instant::now();
-    l.handle_message(now, peer(Transport::Tcp), request("BYE", "z9hG4bK6", ";tag=t1", 2).as_bytes());
+    l.handle_message(
+        now,
+        peer(Transport::Tcp),
+        request("BYE", "z9hG4bK6", ";tag=t1", 2).as_bytes(),
+    );
     let (tx, req) = new_request_tx(&mut l);
-    l.respond(now, tx, message::response_to(&req, 200, None)).unwrap();
+    l.respond(now, tx, message::response_to(&req, 200, None))
+        .unwrap();
     assert_eq!(statuses(&mut l), vec![200]);
     assert_eq!(l.transactions(), 0);
 }
@@ -154,7 +203,9 @@ fn bye_over_tcp_is_answered_once_and_forgotten() {
 fn our_bye_is_retransmitted_over_udp_until_the_200() {
     let mut l = SipLayer::new(TimerConfig::default(), "");
     let now = Instant::now();
-    let SipMessage::Request(bye) = message::parse(request("BYE", "z9hG4bKout", ";tag=t1", 2).as_bytes()).unwrap() else {
+    let SipMessage::Request(bye) =
+        message::parse(request("BYE", "z9hG4bKout", ";tag=t1", 2).as_bytes()).unwrap()
+    else {
         panic!()
     };
     let tx = l.send_request(now, peer(Transport::Udp), bye).unwrap();

@@ -15,7 +15,8 @@ pub fn parse(bytes: &[u8]) -> Result<SipMessage, SipError> {
         return Err(SipError::TooLarge(bytes.len()));
     }
     let normalised = normalise(bytes)?;
-    SipMessage::try_from(normalised.as_slice()).map_err(|e| SipError::Malformed(short(&e.to_string())))
+    SipMessage::try_from(normalised.as_slice())
+        .map_err(|e| SipError::Malformed(short(&e.to_string())))
 }
 
 fn short(s: &str) -> String {
@@ -25,14 +26,18 @@ fn short(s: &str) -> String {
 /// Splits head and body, unfolds continuation lines, expands compact header
 /// names and cuts the body to Content-Length.
 fn normalise(bytes: &[u8]) -> Result<Vec<u8>, SipError> {
-    let (head, body) = split_head(bytes).ok_or_else(|| SipError::Malformed("no end of headers".into()))?;
-    let head = std::str::from_utf8(head).map_err(|_| SipError::Malformed("headers are not UTF-8".into()))?;
+    let (head, body) =
+        split_head(bytes).ok_or_else(|| SipError::Malformed("no end of headers".into()))?;
+    let head = std::str::from_utf8(head)
+        .map_err(|_| SipError::Malformed("headers are not UTF-8".into()))?;
     let mut lines: Vec<String> = Vec::new();
     for raw in head.split('\n') {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         if line.starts_with(' ') || line.starts_with('\t') {
             if lines.len() < 2 {
-                return Err(SipError::Malformed("continuation line without a header".into()));
+                return Err(SipError::Malformed(
+                    "continuation line without a header".into(),
+                ));
             }
             if let Some(prev) = lines.last_mut() {
                 prev.push(' ');
@@ -46,7 +51,9 @@ fn normalise(bytes: &[u8]) -> Result<Vec<u8>, SipError> {
         lines.push(line.to_string());
     }
     let mut iter = lines.into_iter();
-    let start = iter.next().ok_or_else(|| SipError::Malformed("empty message".into()))?;
+    let start = iter
+        .next()
+        .ok_or_else(|| SipError::Malformed("empty message".into()))?;
     let start = start.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut out = String::with_capacity(bytes.len() + 64);
     out.push_str(&start);
@@ -59,7 +66,9 @@ fn normalise(bytes: &[u8]) -> Result<Vec<u8>, SipError> {
         let name = expand_compact(name.trim());
         let value = value.trim();
         if name.eq_ignore_ascii_case("Content-Length") {
-            let n = value.parse::<usize>().map_err(|_| SipError::BadHeader("Content-Length"))?;
+            let n = value
+                .parse::<usize>()
+                .map_err(|_| SipError::BadHeader("Content-Length"))?;
             content_length = Some(n);
         }
         out.push_str(name);
@@ -69,7 +78,11 @@ fn normalise(bytes: &[u8]) -> Result<Vec<u8>, SipError> {
     }
     out.push_str("\r\n");
     let body = match content_length {
-        Some(n) if n > body.len() => return Err(SipError::Malformed("body shorter than Content-Length".into())),
+        Some(n) if n > body.len() => {
+            return Err(SipError::Malformed(
+                "body shorter than Content-Length".into(),
+            ))
+        }
         Some(n) => &body[..n],
         None => body,
     };
@@ -204,7 +217,13 @@ fn header_value(h: &Header, name: &str) -> Option<String> {
         Header::Contact(v) => ("contact", v.value().to_string()),
         Header::RecordRoute(v) => ("record-route", v.value().to_string()),
         Header::ContentType(v) => ("content-type", v.value().to_string()),
-        Header::Other(n, v) => return if n.eq_ignore_ascii_case(name) { Some(v.clone()) } else { None },
+        Header::Other(n, v) => {
+            return if n.eq_ignore_ascii_case(name) {
+                Some(v.clone())
+            } else {
+                None
+            }
+        }
         _ => return None,
     };
     if n.eq_ignore_ascii_case(name) {
@@ -222,9 +241,21 @@ pub fn first_value(headers: &Headers, name: &str) -> Option<String> {
 fn parse_via(value: &str) -> Result<ViaInfo, SipError> {
     // "SIP/2.0/UDP host:port;branch=...", possibly several comma-separated.
     let first = value.split(',').next().unwrap_or("").trim();
-    let (proto, rest) = first.split_once(char::is_whitespace).ok_or(SipError::BadHeader("Via"))?;
-    let transport = proto.rsplit('/').next().ok_or(SipError::BadHeader("Via"))?.to_ascii_uppercase();
-    let sent_by = rest.trim().split(';').next().unwrap_or("").trim().to_string();
+    let (proto, rest) = first
+        .split_once(char::is_whitespace)
+        .ok_or(SipError::BadHeader("Via"))?;
+    let transport = proto
+        .rsplit('/')
+        .next()
+        .ok_or(SipError::BadHeader("Via"))?
+        .to_ascii_uppercase();
+    let sent_by = rest
+        .trim()
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
     if sent_by.is_empty() {
         return Err(SipError::BadHeader("Via"));
     }
@@ -233,16 +264,28 @@ fn parse_via(value: &str) -> Result<ViaInfo, SipError> {
         .skip(1)
         .find_map(|p| {
             let (k, v) = p.split_once('=')?;
-            k.trim().eq_ignore_ascii_case("branch").then(|| v.trim().to_string())
+            k.trim()
+                .eq_ignore_ascii_case("branch")
+                .then(|| v.trim().to_string())
         })
         .unwrap_or_default();
-    Ok(ViaInfo { transport, sent_by, branch })
+    Ok(ViaInfo {
+        transport,
+        sent_by,
+        branch,
+    })
 }
 
 fn parse_cseq(value: &str) -> Result<(u32, Method), SipError> {
     let mut parts = value.split_whitespace();
-    let n = parts.next().and_then(|n| n.parse().ok()).ok_or(SipError::BadHeader("CSeq"))?;
-    let m = parts.next().and_then(|m| m.parse::<Method>().ok()).ok_or(SipError::BadHeader("CSeq"))?;
+    let n = parts
+        .next()
+        .and_then(|n| n.parse().ok())
+        .ok_or(SipError::BadHeader("CSeq"))?;
+    let m = parts
+        .next()
+        .and_then(|m| m.parse::<Method>().ok())
+        .ok_or(SipError::BadHeader("CSeq"))?;
     Ok((n, m))
 }
 
@@ -257,9 +300,14 @@ impl RequestInfo {
         if call_id.trim().is_empty() {
             return Err(SipError::BadHeader("Call-ID"));
         }
-        let (cseq, cseq_method) = parse_cseq(&first_value(h, "cseq").ok_or(SipError::BadHeader("CSeq"))?)?;
+        let (cseq, cseq_method) =
+            parse_cseq(&first_value(h, "cseq").ok_or(SipError::BadHeader("CSeq"))?)?;
         let record_route = values(h, "record-route")
-            .flat_map(|v| v.split(',').map(|s| s.trim().to_string()).collect::<Vec<_>>())
+            .flat_map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_string())
+                    .collect::<Vec<_>>()
+            })
             .collect();
         Ok(RequestInfo {
             method: req.method,
@@ -285,7 +333,8 @@ impl ResponseInfo {
         let h = &resp.headers;
         let via = parse_via(&first_value(h, "via").ok_or(SipError::BadHeader("Via"))?)?;
         let call_id = first_value(h, "call-id").ok_or(SipError::BadHeader("Call-ID"))?;
-        let (cseq, cseq_method) = parse_cseq(&first_value(h, "cseq").ok_or(SipError::BadHeader("CSeq"))?)?;
+        let (cseq, cseq_method) =
+            parse_cseq(&first_value(h, "cseq").ok_or(SipError::BadHeader("CSeq"))?)?;
         let to = first_value(h, "to").ok_or(SipError::BadHeader("To"))?;
         Ok(ResponseInfo {
             status: resp.status_code.code(),
@@ -304,11 +353,15 @@ pub fn response_to(req: &rsip::Request, status: u16, to_tag: Option<&str>) -> rs
     let mut headers = Headers::default();
     for h in req.headers.iter() {
         match h {
-            Header::Via(_) | Header::From(_) | Header::CallId(_) | Header::CSeq(_) => headers.push(h.clone()),
+            Header::Via(_) | Header::From(_) | Header::CallId(_) | Header::CSeq(_) => {
+                headers.push(h.clone())
+            }
             Header::To(to) => {
                 let value = to.value();
                 match (to_tag, header_param(value, "tag")) {
-                    (Some(tag), None) => headers.push(Header::To(rsip::headers::To::new(format!("{value};tag={tag}")))),
+                    (Some(tag), None) => headers.push(Header::To(rsip::headers::To::new(format!(
+                        "{value};tag={tag}"
+                    )))),
                     _ => headers.push(h.clone()),
                 }
             }
@@ -342,8 +395,16 @@ pub fn add_header(headers: &mut Headers, name: &str, value: impl Into<String>) {
 /// Serialises a message with a correct Content-Length.
 pub fn to_bytes(msg: &SipMessage) -> Vec<u8> {
     let (start, headers, body) = match msg {
-        SipMessage::Request(r) => (format!("{} {} {}", r.method, r.uri, r.version), &r.headers, &r.body),
-        SipMessage::Response(r) => (format!("{} {}", r.version, r.status_code), &r.headers, &r.body),
+        SipMessage::Request(r) => (
+            format!("{} {} {}", r.method, r.uri, r.version),
+            &r.headers,
+            &r.body,
+        ),
+        SipMessage::Response(r) => (
+            format!("{} {}", r.version, r.status_code),
+            &r.headers,
+            &r.body,
+        ),
     };
     let mut out = String::with_capacity(512 + body.len());
     out.push_str(&start);
@@ -378,7 +439,9 @@ l: 4\r\n\r\nv=0\r\nGARBAGE";
 
     #[test]
     fn compact_headers_are_understood() {
-        let SipMessage::Request(req) = parse(INVITE.as_bytes()).unwrap() else { panic!("not a request") };
+        let SipMessage::Request(req) = parse(INVITE.as_bytes()).unwrap() else {
+            panic!("not a request")
+        };
         let info = RequestInfo::from_request(&req).unwrap();
         assert_eq!(info.via.branch, "z9hG4bK-abc");
         assert_eq!(info.via.transport, "UDP");
@@ -392,7 +455,9 @@ l: 4\r\n\r\nv=0\r\nGARBAGE";
 
     #[test]
     fn body_is_cut_to_content_length() {
-        let SipMessage::Request(req) = parse(INVITE.as_bytes()).unwrap() else { panic!() };
+        let SipMessage::Request(req) = parse(INVITE.as_bytes()).unwrap() else {
+            panic!()
+        };
         assert_eq!(req.body, b"v=0\r");
     }
 
@@ -405,13 +470,20 @@ l: 4\r\n\r\nv=0\r\nGARBAGE";
     #[test]
     fn folded_header_lines_are_joined() {
         let msg = INVITE.replace("CSeq: 1 INVITE", "CSeq: 1\r\n  INVITE");
-        let SipMessage::Request(req) = parse(msg.as_bytes()).unwrap() else { panic!() };
-        assert_eq!(RequestInfo::from_request(&req).unwrap().cseq_method, Method::Invite);
+        let SipMessage::Request(req) = parse(msg.as_bytes()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            RequestInfo::from_request(&req).unwrap().cseq_method,
+            Method::Invite
+        );
     }
 
     #[test]
     fn response_copies_dialog_headers_and_adds_tag() {
-        let SipMessage::Request(req) = parse(INVITE.as_bytes()).unwrap() else { panic!() };
+        let SipMessage::Request(req) = parse(INVITE.as_bytes()).unwrap() else {
+            panic!()
+        };
         let resp = response_to(&req, 200, Some("srv1"));
         let bytes = to_bytes(&SipMessage::Response(resp));
         let text = String::from_utf8(bytes).unwrap();
@@ -419,7 +491,9 @@ l: 4\r\n\r\nv=0\r\nGARBAGE";
         assert!(text.contains("tag=srv1"));
         assert!(text.contains("branch=z9hG4bK-abc"));
         assert!(text.ends_with("Content-Length: 0\r\n\r\n"));
-        let SipMessage::Response(back) = parse(text.as_bytes()).unwrap() else { panic!() };
+        let SipMessage::Response(back) = parse(text.as_bytes()).unwrap() else {
+            panic!()
+        };
         let info = ResponseInfo::from_response(&back).unwrap();
         assert_eq!(info.status, 200);
         assert_eq!(info.to_tag.as_deref(), Some("srv1"));
@@ -429,8 +503,13 @@ l: 4\r\n\r\nv=0\r\nGARBAGE";
     #[test]
     fn missing_call_id_is_a_bad_header() {
         let msg = INVITE.replace("i: call-1@10.0.0.1\r\n", "");
-        let SipMessage::Request(req) = parse(msg.as_bytes()).unwrap() else { panic!() };
-        assert_eq!(RequestInfo::from_request(&req), Err(SipError::BadHeader("Call-ID")));
+        let SipMessage::Request(req) = parse(msg.as_bytes()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            RequestInfo::from_request(&req),
+            Err(SipError::BadHeader("Call-ID"))
+        );
     }
 
     #[test]

@@ -20,7 +20,9 @@ pub fn error_from_raw(bytes: &[u8], status: u16, reason: &str) -> Option<Bytes> 
     let mut copied = String::new();
     let mut found = [false; 5];
     for line in lines {
-        let Some((name, value)) = line.split_once(':') else { continue };
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
         let name = expand_compact(name.trim());
         let wanted = ["Via", "From", "To", "Call-ID", "CSeq"];
         if let Some(i) = wanted.iter().position(|w| w.eq_ignore_ascii_case(name)) {
@@ -46,7 +48,12 @@ pub fn error_from_raw(bytes: &[u8], status: u16, reason: &str) -> Option<Bytes> 
 /// such requests get 501 rather than 400 (RFC 3261 section 8.2.1).
 pub fn unknown_method(bytes: &[u8]) -> bool {
     let line = bytes.split(|b| *b == b'\n').next().unwrap_or(&[]);
-    let Some(token) = std::str::from_utf8(line).ok().and_then(|l| l.split_whitespace().next()) else { return false };
+    let Some(token) = std::str::from_utf8(line)
+        .ok()
+        .and_then(|l| l.split_whitespace().next())
+    else {
+        return false;
+    };
     !token.is_empty()
         && token.bytes().all(|b| b.is_ascii_uppercase() || b == b'-')
         && token.parse::<rsip::Method>().is_err()
@@ -56,7 +63,10 @@ pub fn unknown_method(bytes: &[u8]) -> bool {
 /// Adds a Warning header that says in words what was wrong.
 pub fn with_reason(mut resp: rsip::Response, reason: &str) -> rsip::Response {
     let reason = reason.replace(['"', '\r', '\n'], "'");
-    resp.headers.push(Header::Warning(rsip::headers::Warning::new(format!("399 phone-entrance \"{reason}\""))));
+    resp.headers
+        .push(Header::Warning(rsip::headers::Warning::new(format!(
+            "399 phone-entrance \"{reason}\""
+        ))));
     resp
 }
 
@@ -69,7 +79,9 @@ pub fn ack_for_failure(invite: &rsip::Request, resp: &rsip::Response) -> rsip::R
     }
     for h in invite.headers.iter() {
         match h {
-            Header::From(_) | Header::CallId(_) | Header::Route(_) | Header::MaxForwards(_) => headers.push(h.clone()),
+            Header::From(_) | Header::CallId(_) | Header::Route(_) | Header::MaxForwards(_) => {
+                headers.push(h.clone())
+            }
             Header::CSeq(c) => {
                 let n = c.value().split_whitespace().next().unwrap_or("1");
                 headers.push(Header::CSeq(rsip::headers::CSeq::new(format!("{n} ACK"))));
@@ -105,7 +117,9 @@ mod tests {
 
     #[test]
     fn unknown_methods_are_recognised() {
-        assert!(unknown_method(b"FROBNICATE sip:x SIP/2.0\r\nVia: a\r\n\r\n"));
+        assert!(unknown_method(
+            b"FROBNICATE sip:x SIP/2.0\r\nVia: a\r\n\r\n"
+        ));
         assert!(!unknown_method(b"INVITE sip:x SIP/2.0\r\n\r\n"));
         assert!(!unknown_method(b"garbage\r\n"));
     }
@@ -113,7 +127,13 @@ mod tests {
     #[test]
     fn garbage_and_responses_get_no_answer() {
         assert_eq!(error_from_raw(b"\x00\x01garbage", 400, "x"), None);
-        assert_eq!(error_from_raw(b"SIP/2.0 200 OK\r\nVia: a\r\n\r\n", 400, "x"), None);
-        assert_eq!(error_from_raw(b"INVITE sip:x SIP/2.0\r\nVia: a\r\n\r\n", 400, "x"), None);
+        assert_eq!(
+            error_from_raw(b"SIP/2.0 200 OK\r\nVia: a\r\n\r\n", 400, "x"),
+            None
+        );
+        assert_eq!(
+            error_from_raw(b"INVITE sip:x SIP/2.0\r\nVia: a\r\n\r\n", 400, "x"),
+            None
+        );
     }
 }

@@ -8,13 +8,17 @@ use std::sync::OnceLock;
 
 fn library() -> &'static PromptLibrary {
     static LIB: OnceLock<PromptLibrary> = OnceLock::new();
-    LIB.get_or_init(|| PromptLibrary::load(&super::repo_root().join("prompts")).expect("prompts load"))
+    LIB.get_or_init(|| {
+        PromptLibrary::load(&super::repo_root().join("prompts")).expect("prompts load")
+    })
 }
 
 /// The first `frames` 20 ms frames of a prompt as the caller decodes them.
 pub fn prompt_start(lang: &str, id: &str, codec: Codec, frames: usize) -> Vec<i16> {
     let lib = library();
-    let clip = lib.lookup(lang, id).unwrap_or_else(|| panic!("prompt {lang}/{id}"));
+    let clip = lib
+        .lookup(lang, id)
+        .unwrap_or_else(|| panic!("prompt {lang}/{id}"));
     let mut out = Vec::new();
     for f in lib.frames(clip, codec).iter().take(frames) {
         let mut s = [0i16; 160];
@@ -28,7 +32,10 @@ pub fn prompt_start(lang: &str, id: &str, codec: Codec, frames: usize) -> Vec<i1
 pub fn find_prompt(heard: &[i16], lang: &str, id: &str, codec: Codec) -> Vec<usize> {
     let needle = prompt_start(lang, id, codec, 10);
     // Skip leading silence in the needle: it matches anywhere.
-    let first_loud = needle.iter().position(|s| s.unsigned_abs() > 200).unwrap_or(0);
+    let first_loud = needle
+        .iter()
+        .position(|s| s.unsigned_abs() > 200)
+        .unwrap_or(0);
     let needle = &needle[first_loud..];
     if needle.len() < 160 || heard.len() < needle.len() {
         return Vec::new();

@@ -29,7 +29,12 @@ pub fn set_config(dir: &Path, file: &str, key: &str, value: &str) {
     let out: Vec<String> = text
         .lines()
         .map(|l| {
-            if !done && l.split('=').next().map(|k| k.trim() == key).unwrap_or(false) {
+            if !done
+                && l.split('=')
+                    .next()
+                    .map(|k| k.trim() == key)
+                    .unwrap_or(false)
+            {
                 done = true;
                 format!("{key} = {value}")
             } else {
@@ -46,7 +51,10 @@ impl TestService {
     pub async fn start_with(database_url: Option<String>, edit: impl FnOnce(&Path)) -> TestService {
         // RUST_LOG=debug shows the service's logs for a failing test.
         let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "warn".into()),
+            )
             .with_test_writer()
             .try_init();
         let dir = tempfile::tempdir().expect("tempdir");
@@ -57,7 +65,8 @@ impl TestService {
             std::fs::copy(entry.path(), config.join(entry.file_name())).expect("copy");
         }
         edit(&config);
-        let database_url = database_url.unwrap_or_else(|| format!("sqlite:{}", dir.path().join("pe.db").display()));
+        let database_url = database_url
+            .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("pe.db").display()));
         let running = app::start(ServiceOptions {
             config_dir: config,
             prompts_dir: repo_root().join("prompts"),
@@ -68,7 +77,11 @@ impl TestService {
         })
         .await
         .expect("service starts");
-        TestService { running, dir, database_url }
+        TestService {
+            running,
+            dir,
+            database_url,
+        }
     }
 
     pub async fn start() -> TestService {
@@ -111,6 +124,12 @@ impl TestService {
 
 /// Length of a prompt in the shipped Swedish set (to script waits).
 pub fn prompt_seconds(lang: &str, id: &str) -> f64 {
-    let r = hound::WavReader::open(repo_root().join("prompts").join(lang).join(format!("{id}.wav"))).expect("wav");
+    let r = hound::WavReader::open(
+        repo_root()
+            .join("prompts")
+            .join(lang)
+            .join(format!("{id}.wav")),
+    )
+    .expect("wav");
     r.duration() as f64 / r.spec().sample_rate as f64
 }

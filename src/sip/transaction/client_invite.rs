@@ -30,13 +30,26 @@ pub struct ClientInvite {
 
 impl ClientInvite {
     /// Sends the INVITE and arms A (UDP only) and B.
-    pub fn new(now: Instant, cfg: TimerConfig, reliable: bool, request: Bytes, out: &mut Outbox) -> Self {
+    pub fn new(
+        now: Instant,
+        cfg: TimerConfig,
+        reliable: bool,
+        request: Bytes,
+        out: &mut Outbox,
+    ) -> Self {
         out.send.push(request.clone());
         if !reliable {
             out.arm(Timer::A, now + cfg.t1);
         }
         out.arm(Timer::B, now + cfg.t64());
-        ClientInvite { state: State::Calling, reliable, cfg, request, interval: cfg.t1, ack: None }
+        ClientInvite {
+            state: State::Calling,
+            reliable,
+            cfg,
+            request,
+            interval: cfg.t1,
+            ack: None,
+        }
     }
 
     pub fn state(&self) -> State {
@@ -45,7 +58,13 @@ impl ClientInvite {
 
     /// A response matched. `ack` is the ACK to send for a 3xx-6xx. Returns
     /// whether the TU should see the response.
-    pub fn on_response(&mut self, now: Instant, status: u16, ack: Option<Bytes>, out: &mut Outbox) -> bool {
+    pub fn on_response(
+        &mut self,
+        now: Instant,
+        status: u16,
+        ack: Option<Bytes>,
+        out: &mut Outbox,
+    ) -> bool {
         match (self.state, class(status)) {
             (State::Calling | State::Proceeding, 1) => {
                 self.state = State::Proceeding;
@@ -119,8 +138,20 @@ mod tests {
     fn timer_a_doubles_without_cap_until_timer_b() {
         let start = Instant::now();
         let mut out = Outbox::default();
-        let mut t = ClientInvite::new(start, TimerConfig::default(), false, Bytes::from_static(b"INVITE"), &mut out);
-        assert_eq!(out.arm, vec![(Timer::A, start + Duration::from_millis(500)), (Timer::B, start + Duration::from_secs(32))]);
+        let mut t = ClientInvite::new(
+            start,
+            TimerConfig::default(),
+            false,
+            Bytes::from_static(b"INVITE"),
+            &mut out,
+        );
+        assert_eq!(
+            out.arm,
+            vec![
+                (Timer::A, start + Duration::from_millis(500)),
+                (Timer::B, start + Duration::from_secs(32))
+            ]
+        );
         let mut now = start + Duration::from_millis(500);
         let mut intervals = Vec::new();
         while now < start + Duration::from_secs(32) {
@@ -139,7 +170,13 @@ mod tests {
     #[test]
     fn failure_is_acked_and_retransmitted_failure_is_acked_again() {
         let now = Instant::now();
-        let mut t = ClientInvite::new(now, TimerConfig::default(), false, Bytes::from_static(b"INVITE"), &mut Outbox::default());
+        let mut t = ClientInvite::new(
+            now,
+            TimerConfig::default(),
+            false,
+            Bytes::from_static(b"INVITE"),
+            &mut Outbox::default(),
+        );
         let mut out = Outbox::default();
         assert!(t.on_response(now, 486, Some(Bytes::from_static(b"ACK")), &mut out));
         assert_eq!(out.send, vec![Bytes::from_static(b"ACK")]);
@@ -151,10 +188,19 @@ mod tests {
     #[test]
     fn retransmitted_2xx_is_passed_to_the_tu_in_accepted() {
         let now = Instant::now();
-        let mut t = ClientInvite::new(now, TimerConfig::default(), false, Bytes::from_static(b"INVITE"), &mut Outbox::default());
+        let mut t = ClientInvite::new(
+            now,
+            TimerConfig::default(),
+            false,
+            Bytes::from_static(b"INVITE"),
+            &mut Outbox::default(),
+        );
         assert!(t.on_response(now, 200, None, &mut Outbox::default()));
         assert_eq!(t.state(), State::Accepted);
-        assert!(t.on_response(now, 200, None, &mut Outbox::default()), "the TU must re-ACK");
+        assert!(
+            t.on_response(now, 200, None, &mut Outbox::default()),
+            "the TU must re-ACK"
+        );
         let mut out = Outbox::default();
         t.on_timer(now, Timer::M, &mut out);
         assert!(out.terminated);

@@ -24,13 +24,25 @@ pub struct ClientNonInvite {
 
 impl ClientNonInvite {
     /// Sends `request` and arms E (UDP only) and F.
-    pub fn new(now: Instant, cfg: TimerConfig, reliable: bool, request: Bytes, out: &mut Outbox) -> Self {
+    pub fn new(
+        now: Instant,
+        cfg: TimerConfig,
+        reliable: bool,
+        request: Bytes,
+        out: &mut Outbox,
+    ) -> Self {
         out.send.push(request.clone());
         if !reliable {
             out.arm(Timer::E, now + cfg.t1);
         }
         out.arm(Timer::F, now + cfg.t64());
-        ClientNonInvite { state: State::Trying, reliable, cfg, request, interval: cfg.t1 }
+        ClientNonInvite {
+            state: State::Trying,
+            reliable,
+            cfg,
+            request,
+            interval: cfg.t1,
+        }
     }
 
     pub fn state(&self) -> State {
@@ -95,7 +107,13 @@ mod tests {
     fn timer_e_doubles_and_caps_at_t2_then_timer_f_times_out() {
         let start = Instant::now();
         let mut out = Outbox::default();
-        let mut t = ClientNonInvite::new(start, TimerConfig::default(), false, Bytes::from_static(b"BYE"), &mut out);
+        let mut t = ClientNonInvite::new(
+            start,
+            TimerConfig::default(),
+            false,
+            Bytes::from_static(b"BYE"),
+            &mut out,
+        );
         assert_eq!(out.send.len(), 1);
         let mut now = start + Duration::from_millis(500);
         let mut intervals = Vec::new();
@@ -117,7 +135,13 @@ mod tests {
     #[test]
     fn provisional_moves_timer_e_to_t2() {
         let now = Instant::now();
-        let mut t = ClientNonInvite::new(now, TimerConfig::default(), false, Bytes::from_static(b"BYE"), &mut Outbox::default());
+        let mut t = ClientNonInvite::new(
+            now,
+            TimerConfig::default(),
+            false,
+            Bytes::from_static(b"BYE"),
+            &mut Outbox::default(),
+        );
         assert!(t.on_response(now, 100, &mut Outbox::default()));
         let mut out = Outbox::default();
         t.on_timer(now, Timer::E, &mut out);
@@ -127,21 +151,36 @@ mod tests {
     #[test]
     fn final_response_completes_and_retransmits_are_absorbed() {
         let now = Instant::now();
-        let mut t = ClientNonInvite::new(now, TimerConfig::default(), false, Bytes::from_static(b"BYE"), &mut Outbox::default());
+        let mut t = ClientNonInvite::new(
+            now,
+            TimerConfig::default(),
+            false,
+            Bytes::from_static(b"BYE"),
+            &mut Outbox::default(),
+        );
         let mut out = Outbox::default();
         assert!(t.on_response(now, 200, &mut out));
         assert_eq!(out.arm, vec![(Timer::K, now + Duration::from_secs(5))]);
         assert!(!t.on_response(now, 200, &mut Outbox::default()));
         let mut out = Outbox::default();
         t.on_timer(now, Timer::E, &mut out);
-        assert!(out.send.is_empty(), "no retransmission after the final response");
+        assert!(
+            out.send.is_empty(),
+            "no retransmission after the final response"
+        );
     }
 
     #[test]
     fn tcp_sends_once_and_collapses_timer_k() {
         let now = Instant::now();
         let mut out = Outbox::default();
-        let mut t = ClientNonInvite::new(now, TimerConfig::default(), true, Bytes::from_static(b"BYE"), &mut out);
+        let mut t = ClientNonInvite::new(
+            now,
+            TimerConfig::default(),
+            true,
+            Bytes::from_static(b"BYE"),
+            &mut out,
+        );
         assert!(out.arm.iter().all(|(timer, _)| *timer != Timer::E));
         let mut out = Outbox::default();
         t.on_response(now, 200, &mut out);

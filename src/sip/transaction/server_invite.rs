@@ -152,7 +152,12 @@ mod tests {
 
     fn tx(reliable: bool) -> (ServerInvite, Outbox) {
         let mut out = Outbox::default();
-        let t = ServerInvite::new(TimerConfig::default(), reliable, Bytes::from_static(b"100"), &mut out);
+        let t = ServerInvite::new(
+            TimerConfig::default(),
+            reliable,
+            Bytes::from_static(b"100"),
+            &mut out,
+        );
         (t, out)
     }
 
@@ -173,8 +178,12 @@ mod tests {
         let start = Instant::now();
         let mut out = Outbox::default();
         t.respond(start, 486, Bytes::from_static(b"486"), &mut out);
-        assert!(out.arm.contains(&(Timer::G, start + Duration::from_millis(500))));
-        assert!(out.arm.contains(&(Timer::H, start + Duration::from_secs(32))));
+        assert!(out
+            .arm
+            .contains(&(Timer::G, start + Duration::from_millis(500))));
+        assert!(out
+            .arm
+            .contains(&(Timer::H, start + Duration::from_secs(32))));
         let mut now = start + Duration::from_millis(500);
         let mut intervals = Vec::new();
         for _ in 0..6 {
@@ -262,7 +271,12 @@ mod tests {
     #[test]
     fn invite_retransmission_in_accepted_resends_the_2xx() {
         let (mut t, _) = tx(false);
-        t.respond(Instant::now(), 200, Bytes::from_static(b"200"), &mut Outbox::default());
+        t.respond(
+            Instant::now(),
+            200,
+            Bytes::from_static(b"200"),
+            &mut Outbox::default(),
+        );
         let mut out = Outbox::default();
         t.on_retransmission(&mut out);
         assert_eq!(out.send, vec![Bytes::from_static(b"200")]);

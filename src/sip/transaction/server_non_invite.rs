@@ -23,7 +23,12 @@ pub struct ServerNonInvite {
 
 impl ServerNonInvite {
     pub fn new(cfg: TimerConfig, reliable: bool) -> Self {
-        ServerNonInvite { state: State::Trying, reliable, cfg, last_response: None }
+        ServerNonInvite {
+            state: State::Trying,
+            reliable,
+            cfg,
+            last_response: None,
+        }
     }
 
     pub fn state(&self) -> State {

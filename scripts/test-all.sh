@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Every check and test, on a fresh Debian machine with the Rust toolchain:
+# installs what the tests need (SIP peers, PostgreSQL), starts a throwaway
+# PostgreSQL cluster, then runs fmt, clippy and the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pe-target}"
+export CARGO_TERM_COLOR=never
+
+# Debian packages: independent SIP peers for interop tests and PostgreSQL.
+need=()
+command -v baresip >/dev/null 2>&1 || need+=(baresip)
+command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+if [ "${#need[@]}" -gt 0 ]; then
+    echo "installing: ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# The PostgreSQL packages start a cluster on 5432 we do not use; ours is throwaway.
+eval "$(bash .ci/start-postgres.sh)"
+export PE_TEST_POSTGRES_URL
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+# Call tests wait on audio, not CPU: run more of them at once.
+cargo test --workspace --locked -- --test-threads 6
