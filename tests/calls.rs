@@ -356,3 +356,17 @@ async fn store_failure_is_never_confirmed_to_the_caller() {
     call.hangup().await.ok();
     svc.stop().await;
 }
+
+#[tokio::test]
+async fn readme_walkthrough_script_registers_a_callback() {
+    let svc = TestService::start().await;
+    let script = simulators::script::Script::load(
+        &common::repo_root().join("tests/scripts/green-callback.toml"),
+    )
+    .expect("script");
+    let report = simulators::script::run_script(CallConfig::new(svc.sip_addr()), &script).await;
+    assert!(report.ok(), "script failed: {:?}", report.error);
+    assert!(report.bye_from_server);
+    assert_eq!(svc.wait_for_cases(1, Duration::from_secs(5)).await.len(), 1);
+    svc.stop().await;
+}
