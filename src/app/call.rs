@@ -4,9 +4,9 @@
 
 use super::sip_driver::{SipCommand, ALLOW};
 use super::CallContext;
+use crate::app::media_engine::{MediaEvent, MediaStream, StreamParams};
 use crate::identity::PhoneNumber;
 use crate::ivr::{CallInfo, CaseDraft, IvrAction, IvrEvent, Session};
-use crate::media::engine::{MediaEvent, MediaStream, StreamParams};
 use crate::sdp::{self, AudioOffer, LocalMedia, SdpError};
 use crate::sip::dialog::Dialog;
 use crate::sip::dtmf_info::{key_from_info, InfoDtmfError};

@@ -2,14 +2,15 @@
 //! the SIP shell and the HTTP API, and stops them gracefully.
 
 pub mod call;
+pub mod media_engine;
 pub mod messages;
 pub mod metrics;
 pub mod registrar;
 pub mod settings;
 pub mod sip_driver;
 
+use crate::app::media_engine::{MediaConfig, MediaEngine};
 use crate::ivr::{Flow, IvrConfig};
-use crate::media::engine::{MediaConfig, MediaEngine};
 use crate::media::prompts::PromptLibrary;
 use crate::queue::QueueConfig;
 use crate::store::Store;

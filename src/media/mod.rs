@@ -1,7 +1,6 @@
 //! Media: RTP, G.711, DTMF detection, prompt playback and the media engine.
 
 pub mod dtmf;
-pub mod engine;
 pub mod error;
 pub mod g711;
 pub mod player;

@@ -26,10 +26,10 @@ use std::time::Duration;
 use crossbeam_channel::Sender;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::dtmf::{DtmfKey, DtmfSource};
-use super::error::MediaError;
-use super::g711::Codec;
-use super::prompts::{ClipId, PromptLibrary};
+use crate::media::dtmf::{DtmfKey, DtmfSource};
+use crate::media::error::MediaError;
+use crate::media::g711::Codec;
+use crate::media::prompts::{ClipId, PromptLibrary};
 
 /// Default RTP inactivity timeout (counted from answer, not while held).
 pub const DEFAULT_RTP_TIMEOUT: Duration = Duration::from_secs(30);
