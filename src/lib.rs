@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod app;
+pub mod case;
 pub mod identity;
 pub mod ivr;
 pub mod media;

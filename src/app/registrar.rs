@@ -4,7 +4,7 @@
 use crate::identity::PhoneNumber;
 use crate::ivr::{CaseDraft, CaseMode, ClockTime};
 use crate::queue::{deadline_for, LevelTargets, Priority, QueueConfig};
-use crate::store::{Answer, CaseMode as StoreMode, Channel, NewCase, Store, StoreError};
+use crate::store::{CaseMode as StoreMode, Channel, NewCase, Store, StoreError};
 use crate::triage::Triage;
 use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
 use chrono_tz::Tz;
@@ -78,16 +78,7 @@ impl Registrar {
             registered_at: now,
             deadline: deadline_for(now, priority, &self.targets),
             estimated_callback_at: Some(estimated),
-            answers: draft
-                .answers
-                .iter()
-                .map(|a| Answer {
-                    question_id: a.question_id.clone(),
-                    question_text: a.question_text.clone(),
-                    value: a.value.clone(),
-                    value_text: a.value_text.clone(),
-                })
-                .collect(),
+            answers: draft.answers.clone(),
             callback_number: draft
                 .callback_number
                 .as_ref()

@@ -97,26 +97,7 @@ impl CaseStatus {
     }
 }
 
-/// One answered question, as the nurse reads it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Answer {
-    /// Stable question id from the flow (e.g. `breathing`).
-    pub question_id: String,
-    /// The question as asked, in the caller's language.
-    pub question_text: String,
-    /// The raw answer (e.g. the key pressed, `1`).
-    pub value: String,
-    /// The answer in words (e.g. `Ja`).
-    pub value_text: String,
-}
-
-impl fmt::Debug for Answer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Answer")
-            .field("question_id", &self.question_id)
-            .finish_non_exhaustive()
-    }
-}
+pub use crate::case::Answer;
 
 /// A case to register. The caller has already validated the callback number
 /// (E.164) and the personnummer; the store keeps them as given.

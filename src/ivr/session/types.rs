@@ -89,26 +89,7 @@ pub enum CaseMode {
     Hold,
 }
 
-/// One answered question, for the nurse's worklist.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Answer {
-    pub question_id: String,
-    /// The question as the nurse reads it.
-    pub question_text: String,
-    /// Machine value (`"infant"`, `"yes"`), used by triage.
-    pub value: String,
-    /// Human value (`"Spädbarn under 3 månader"`, `"Ja"`).
-    pub value_text: String,
-}
-
-impl fmt::Debug for Answer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The answer itself is personal data.
-        f.debug_struct("Answer")
-            .field("question_id", &self.question_id)
-            .finish_non_exhaustive()
-    }
-}
+pub use crate::case::Answer;
 
 /// A case for the store. `Debug` shows no personal data: counts instead of
 /// answers and rule names, masked number and personnummer.
