@@ -328,3 +328,19 @@ async fn server_sends_bye_and_retransmits_2xx_until_ack() {
     assert_eq!(status(&p.response(false).await.unwrap()), 200);
     svc.stop().await;
 }
+
+#[tokio::test]
+async fn stopping_the_service_hangs_up_live_calls_with_bye() {
+    let svc = TestService::start().await;
+    let call = simulators::caller::Call::dial(simulators::caller::CallConfig::new(svc.sip_addr()))
+        .await
+        .expect("answered");
+    call.wait_for_audio(Duration::from_secs(5))
+        .await
+        .expect("audio");
+    svc.stop().await;
+    let end = tokio::time::timeout(Duration::from_secs(5), call.wait_ended())
+        .await
+        .expect("call ended");
+    assert_eq!(end, simulators::caller::EndReason::RemoteHangup);
+}

@@ -60,6 +60,9 @@ const KNOWN_NOT_ALLOWED: [Method; 6] = [
 /// What we accept, for Allow headers.
 pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE";
 
+/// How long a stopping service waits for its BYEs to be answered.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Bound sockets, ready to run.
 pub struct SipDriver {
     udp: Arc<UdpSocket>,
@@ -98,9 +101,11 @@ impl SipDriver {
             call_invites: HashMap::new(),
             client_txs: HashMap::new(),
             tcp_writers: HashMap::new(),
+            draining: false,
         };
         let mut buf = vec![0u8; 65_536];
         let mut next_conn = 1u64;
+        let mut drain_until: Option<Instant> = None;
         loop {
             state.flush().await;
             let deadline = state.layer.poll_timeout().map(Instant::from_std);
@@ -128,14 +133,23 @@ impl SipDriver {
                 },
                 Some(cmd) = cmd_rx.recv() => state.command(cmd),
                 _ = sleep_until(deadline) => state.layer.handle_timeout(std::time::Instant::now()),
-                _ = shutdown.changed() => {
-                    if *shutdown.borrow() { break; }
+                _ = shutdown.changed(), if drain_until.is_none() => {
+                    if *shutdown.borrow() {
+                        // Hang up every live call so peers are not left with dead media,
+                        // and keep serving until the BYEs are out.
+                        state.draining = true;
+                        for call in state.calls.values() {
+                            let _ = call.send(CallInput::Shutdown);
+                        }
+                        drain_until = Some(Instant::now() + DRAIN);
+                    }
                 }
+                _ = sleep_until(drain_until) => break,
             }
-        }
-        // Hang up every live call so peers are not left with dead media.
-        for call in state.calls.values() {
-            let _ = call.send(CallInput::Shutdown);
+            if state.draining && state.calls.is_empty() && state.client_txs.is_empty() {
+                state.flush().await;
+                break;
+            }
         }
     }
 }
@@ -193,6 +207,8 @@ struct State {
     call_invites: HashMap<String, TxId>,
     client_txs: HashMap<TxId, String>,
     tcp_writers: HashMap<u64, mpsc::UnboundedSender<Bytes>>,
+    /// Stopping: new calls get 503.
+    draining: bool,
 }
 
 impl State {
@@ -321,7 +337,7 @@ impl State {
             self.respond(tx, &request, 482, &[]);
             return;
         }
-        if self.calls.len() >= self.ctx.sip.max_concurrent_calls {
+        if self.draining || self.calls.len() >= self.ctx.sip.max_concurrent_calls {
             self.ctx.metrics.calls_rejected_overload.inc();
             let extra = [("Retry-After", self.ctx.sip.retry_after_seconds.to_string())];
             self.respond(tx, &request, 503, &extra);
