@@ -110,6 +110,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         } else {
             opts.sip_bind.ip()
         });
+    warn_if_few_file_descriptors(cfg.sip.max_concurrent_calls);
     let prompts = Arc::new(cfg.prompts);
     let mut media_cfg = MediaConfig::new(opts.sip_bind.ip(), opts.rtp_ports, prompts.clone());
     media_cfg.workers = cfg.sip.media_workers.unwrap_or_else(|| {
@@ -170,4 +171,23 @@ fn metrics_router(metrics: Arc<Metrics>) -> axum::Router {
             async move { ([("content-type", "text/plain; version=0.0.4")], m.render()) }
         }),
     )
+}
+
+/// Each call holds one RTP socket: warn when the open-file limit cannot carry
+/// `max_calls` (the kernel would refuse sockets and callers would get 503).
+fn warn_if_few_file_descriptors(max_calls: usize) {
+    let Ok(limits) = std::fs::read_to_string("/proc/self/limits") else {
+        return;
+    };
+    let soft = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(soft) = soft {
+        let needed = max_calls + 256;
+        if soft < needed {
+            tracing::warn!(soft, needed, "open-file limit is below max_concurrent_calls: raise it (ulimit -n, or LimitNOFILE= in the systemd unit)");
+        }
+    }
 }
