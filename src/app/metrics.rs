@@ -136,3 +136,56 @@ impl Metrics {
         out
     }
 }
+
+/// The media engine's counters (pacing health: late ticks, skipped frames).
+pub fn render_media(s: &crate::app::media_engine::MediaStats) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP pe_rtp_streams Open RTP streams.\n# TYPE pe_rtp_streams gauge\npe_rtp_streams {}",
+        s.streams
+    );
+    for (name, help, v) in [
+        (
+            "pe_rtp_packets_in_total",
+            "RTP packets received.",
+            s.packets_in,
+        ),
+        (
+            "pe_rtp_packets_out_total",
+            "RTP packets sent.",
+            s.packets_out,
+        ),
+        (
+            "pe_rtp_send_errors_total",
+            "RTP packets the kernel refused.",
+            s.send_errors,
+        ),
+        (
+            "pe_rtp_malformed_total",
+            "Datagrams on RTP ports that were not RTP.",
+            s.malformed_in,
+        ),
+        (
+            "pe_media_late_ticks_total",
+            "20 ms ticks that ran a period late.",
+            s.late_ticks,
+        ),
+        (
+            "pe_media_skipped_frames_total",
+            "Frames skipped after a worker fell behind.",
+            s.skipped_frames,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP pe_media_max_tick_lag_seconds Worst tick lateness seen.\n# TYPE pe_media_max_tick_lag_seconds gauge\npe_media_max_tick_lag_seconds {:.4}",
+        s.max_tick_lag.as_secs_f64()
+    );
+    out
+}

@@ -142,8 +142,8 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("binding HTTP on {}", opts.http_bind))?;
     let http_addr = listener.local_addr()?;
-    let router =
-        crate::api::router(crate::api::ApiState::new(store)).merge(metrics_router(metrics));
+    let router = crate::api::router(crate::api::ApiState::new(store))
+        .merge(metrics_router(metrics, ctx.media.clone()));
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {
         let _ = axum::serve(listener, router)
@@ -163,12 +163,12 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     })
 }
 
-fn metrics_router(metrics: Arc<Metrics>) -> axum::Router {
+fn metrics_router(metrics: Arc<Metrics>, media: MediaEngine) -> axum::Router {
     axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
-            let m = metrics.clone();
-            async move { ([("content-type", "text/plain; version=0.0.4")], m.render()) }
+            let text = metrics.render() + &metrics::render_media(&media.stats());
+            async move { ([("content-type", "text/plain; version=0.0.4")], text) }
         }),
     )
 }
