@@ -317,10 +317,10 @@ impl OpeningHours {
 
     /// Open intervals of one local date in UTC, closures cut out, in order.
     fn intervals_on(&self, date: NaiveDate) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
-        let day = self
-            .holidays
-            .get(&date)
-            .or_else(|| self.weekly.get(date.weekday().num_days_from_monday() as usize));
+        let day = self.holidays.get(&date).or_else(|| {
+            self.weekly
+                .get(date.weekday().num_days_from_monday() as usize)
+        });
         let Some(day) = day else {
             return Vec::new();
         };

@@ -61,7 +61,11 @@ pub struct OfferInput {
 }
 
 /// Whether the day's capacity is used up.
-pub fn over_capacity(hours: &OpeningHours, switches: &OfferSwitches, registered_today: u32) -> bool {
+pub fn over_capacity(
+    hours: &OpeningHours,
+    switches: &OfferSwitches,
+    registered_today: u32,
+) -> bool {
     let capacity = switches.callback_capacity.unwrap_or(hours.daily_capacity);
     capacity > 0 && registered_today >= capacity
 }
@@ -158,26 +162,58 @@ mod tests {
     fn estimate_today_is_offered_as_is() {
         let h = hours("");
         let at = monday(11, 0);
-        let offer = decide(&input(4, monday(10, 0), Some(at), 0), &h, &OfferSwitches::default(), |_| None);
-        assert_eq!(offer, Offer::Callback { at, next_opening: false });
+        let offer = decide(
+            &input(4, monday(10, 0), Some(at), 0),
+            &h,
+            &OfferSwitches::default(),
+            |_| None,
+        );
+        assert_eq!(
+            offer,
+            Offer::Callback {
+                at,
+                next_opening: false
+            }
+        );
     }
 
     #[test]
     fn estimate_after_closing_offers_next_opening_when_configured() {
         let h = hours("");
         let tomorrow = monday(8, 30) + TimeDelta::days(1);
-        let offer = decide(&input(4, monday(19, 50), Some(tomorrow), 0), &h, &OfferSwitches::default(), |_| None);
-        assert_eq!(offer, Offer::Callback { at: tomorrow, next_opening: true });
+        let offer = decide(
+            &input(4, monday(19, 50), Some(tomorrow), 0),
+            &h,
+            &OfferSwitches::default(),
+            |_| None,
+        );
+        assert_eq!(
+            offer,
+            Offer::Callback {
+                at: tomorrow,
+                next_opening: true
+            }
+        );
     }
 
     #[test]
     fn estimate_after_closing_advises_when_configured() {
         let h = hours("when_closed = \"advice\"");
         let tomorrow = monday(8, 30) + TimeDelta::days(1);
-        let offer = decide(&input(3, monday(19, 50), Some(tomorrow), 0), &h, &OfferSwitches::default(), |_| None);
+        let offer = decide(
+            &input(3, monday(19, 50), Some(tomorrow), 0),
+            &h,
+            &OfferSwitches::default(),
+            |_| None,
+        );
         assert_eq!(offer, Offer::Advice(ClosedReason::AfterHours));
         let h = hours("when_closed = \"hold\"");
-        let offer = decide(&input(3, monday(19, 50), Some(tomorrow), 0), &h, &OfferSwitches::default(), |_| None);
+        let offer = decide(
+            &input(3, monday(19, 50), Some(tomorrow), 0),
+            &h,
+            &OfferSwitches::default(),
+            |_| None,
+        );
         assert_eq!(offer, Offer::Hold(ClosedReason::AfterHours));
     }
 
@@ -185,36 +221,88 @@ mod tests {
     fn full_day_moves_the_callback_to_the_next_day() {
         let h = hours("");
         let mut asked = None;
-        let offer = decide(&input(4, monday(10, 0), Some(monday(10, 30)), 10), &h, &OfferSwitches::default(), |from| {
-            asked = Some(from);
-            Some(from + TimeDelta::minutes(12))
-        });
+        let offer = decide(
+            &input(4, monday(10, 0), Some(monday(10, 30)), 10),
+            &h,
+            &OfferSwitches::default(),
+            |from| {
+                asked = Some(from);
+                Some(from + TimeDelta::minutes(12))
+            },
+        );
         let tue_open = monday(8, 0) + TimeDelta::days(1);
         assert_eq!(asked, Some(tue_open));
-        assert_eq!(offer, Offer::Callback { at: tue_open + TimeDelta::minutes(12), next_opening: true });
+        assert_eq!(
+            offer,
+            Offer::Callback {
+                at: tue_open + TimeDelta::minutes(12),
+                next_opening: true
+            }
+        );
         // The supervisor's capacity overrides the file.
-        let more = OfferSwitches { callback_offer_open: true, callback_capacity: Some(20) };
-        let offer = decide(&input(4, monday(10, 0), Some(monday(10, 30)), 10), &h, &more, |_| None);
-        assert_eq!(offer, Offer::Callback { at: monday(10, 30), next_opening: false });
+        let more = OfferSwitches {
+            callback_offer_open: true,
+            callback_capacity: Some(20),
+        };
+        let offer = decide(
+            &input(4, monday(10, 0), Some(monday(10, 30)), 10),
+            &h,
+            &more,
+            |_| None,
+        );
+        assert_eq!(
+            offer,
+            Offer::Callback {
+                at: monday(10, 30),
+                next_opening: false
+            }
+        );
     }
 
     #[test]
     fn closed_offer_routes_as_configured() {
-        let closed = OfferSwitches { callback_offer_open: false, callback_capacity: None };
+        let closed = OfferSwitches {
+            callback_offer_open: false,
+            callback_capacity: None,
+        };
         let h = hours("");
-        let offer = decide(&input(4, monday(10, 0), Some(monday(10, 30)), 0), &h, &closed, |_| None);
+        let offer = decide(
+            &input(4, monday(10, 0), Some(monday(10, 30)), 0),
+            &h,
+            &closed,
+            |_| None,
+        );
         assert_eq!(offer, Offer::Hold(ClosedReason::OfferClosed));
         let h = hours("when_offer_closed = \"advice\"");
-        let offer = decide(&input(5, monday(10, 0), Some(monday(10, 30)), 0), &h, &closed, |_| None);
+        let offer = decide(
+            &input(5, monday(10, 0), Some(monday(10, 30)), 0),
+            &h,
+            &closed,
+            |_| None,
+        );
         assert_eq!(offer, Offer::Advice(ClosedReason::OfferClosed));
     }
 
     #[test]
     fn level_two_is_never_refused() {
-        let closed = OfferSwitches { callback_offer_open: false, callback_capacity: Some(1) };
+        let closed = OfferSwitches {
+            callback_offer_open: false,
+            callback_capacity: Some(1),
+        };
         let h = hours("when_closed = \"advice\"\nwhen_offer_closed = \"advice\"");
         let late = monday(8, 10) + TimeDelta::days(1);
-        let offer = decide(&input(2, monday(21, 0), Some(late), 99), &h, &closed, |_| None);
-        assert_eq!(offer, Offer::Callback { at: late, next_opening: true });
+        let offer = decide(
+            &input(2, monday(21, 0), Some(late), 99),
+            &h,
+            &closed,
+            |_| None,
+        );
+        assert_eq!(
+            offer,
+            Offer::Callback {
+                at: late,
+                next_opening: true
+            }
+        );
     }
 }

@@ -188,17 +188,17 @@ mod tests {
     fn ahead_of_counts_ties_as_ahead() {
         let q: Queue<u32> = [case(1, 3, 0), case(2, 3, 5)].into_iter().collect();
         let d = t0() + TimeDelta::minutes(120);
-        assert_eq!(q.ahead_of(Priority::new(3).unwrap_or(Priority::LOWEST), d), 1);
+        assert_eq!(
+            q.ahead_of(Priority::new(3).unwrap_or(Priority::LOWEST), d),
+            1
+        );
         assert_eq!(q.ahead_of(Priority::IMMEDIATE, d), 0);
     }
 
     fn arrivals() -> impl Strategy<Value = Vec<(u8, i64)>> {
         // (level, minutes after the previous arrival); level 1 rare.
         prop::collection::vec(
-            (
-                prop_oneof![1 => Just(1u8), 9 => 2u8..=5],
-                0i64..20,
-            ),
+            (prop_oneof![1 => Just(1u8), 9 => 2u8..=5], 0i64..20),
             1..120,
         )
     }

@@ -155,7 +155,9 @@ pub fn replay<Id: Ord + Clone>(
                 waiting.insert(key);
             }
         }
-        let Some(key) = waiting.pop_first() else { break };
+        let Some(key) = waiting.pop_first() else {
+            break;
+        };
         let level = match &key.3 {
             Slot::Real(id) => {
                 real_left -= 1;
@@ -203,8 +205,15 @@ fn expected_arrivals<Id: Ord + Clone>(
     };
     let mut out = Vec::new();
     for level in 1..=5u8 {
-        let Some(p) = Priority::new(level) else { continue };
-        let rate = staff.arrivals.per_hour.get(usize::from(level - 1)).copied().unwrap_or(0.0);
+        let Some(p) = Priority::new(level) else {
+            continue;
+        };
+        let rate = staff
+            .arrivals
+            .per_hour
+            .get(usize::from(level - 1))
+            .copied()
+            .unwrap_or(0.0);
         if !(rate.is_finite() && rate > 0.0) {
             continue;
         }
@@ -219,12 +228,27 @@ fn expected_arrivals<Id: Ord + Clone>(
             if (not_immediate, deadline) > last {
                 break;
             }
-            out.push((at, (not_immediate, deadline, at, Slot::Expected(u32::from(level)))));
+            out.push((
+                at,
+                (
+                    not_immediate,
+                    deadline,
+                    at,
+                    Slot::Expected(u32::from(level)),
+                ),
+            ));
             at += gap;
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
     out
+}
+
+/// A queued case or the one being estimated; on equal keys the queued one was first.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Candidate<Id> {
+    Queued(Id),
+    New,
 }
 
 /// The expected start for one case of `priority` registered now (not yet queued).
@@ -236,25 +260,25 @@ pub fn estimate_new<Id: Ord + Clone>(
 ) -> Option<DateTime<Utc>> {
     let deadline = super::deadline_for(now, priority, staff.targets);
     // Only cases ahead of the new one matter for its start.
-    let mut cases: Vec<QueuedCase<Option<Id>>> = queued
+    let mut cases: Vec<QueuedCase<Candidate<Id>>> = queued
         .iter()
         .filter(|c| (c.key().0, c.deadline) <= (!priority.is_immediate(), deadline))
         .map(|c| QueuedCase {
-            id: Some(c.id.clone()),
+            id: Candidate::Queued(c.id.clone()),
             priority: c.priority,
             registered_at: c.registered_at,
             deadline: c.deadline,
         })
         .collect();
     cases.push(QueuedCase {
-        id: None,
+        id: Candidate::New,
         priority,
         registered_at: now,
         deadline,
     });
     replay(now, &cases, staff)
         .into_iter()
-        .find(|(id, _)| id.is_none())
+        .find(|(id, _)| *id == Candidate::New)
         .and_then(|(_, at)| at)
 }
 

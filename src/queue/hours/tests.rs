@@ -38,18 +38,30 @@ fn next_opening_skips_gaps_nights_and_closed_days() {
     assert_eq!(h.open_at_or_after(local(3, 21, 0)), Some(local(4, 8, 0)));
     // Friday evening -> Sunday midnight (Saturday closed).
     assert_eq!(h.open_at_or_after(local(7, 18, 0)), Some(local(9, 0, 0)));
-    assert_eq!(h.first_opening_after_today(local(3, 9, 0)), Some(local(4, 8, 0)));
+    assert_eq!(
+        h.first_opening_after_today(local(3, 9, 0)),
+        Some(local(4, 8, 0))
+    );
 }
 
 #[test]
 fn work_only_counts_open_time() {
     let h = hours("");
     // 11:30 + 60 min of work: 30 before lunch, 30 after.
-    assert_eq!(h.add_open_time(local(3, 11, 30), minutes(60)), Some(local(3, 13, 30)));
+    assert_eq!(
+        h.add_open_time(local(3, 11, 30), minutes(60)),
+        Some(local(3, 13, 30))
+    );
     // 19:50 + 20 min: 10 today, 10 from Tuesday's opening.
-    assert_eq!(h.add_open_time(local(3, 19, 50), minutes(20)), Some(local(4, 8, 10)));
+    assert_eq!(
+        h.add_open_time(local(3, 19, 50), minutes(20)),
+        Some(local(4, 8, 10))
+    );
     // Sunday across midnight into Monday 08:00 (Sunday ends at 24:00, Monday opens 08:00).
-    assert_eq!(h.add_open_time(local(9, 23, 50), minutes(20)), Some(local(10, 8, 10)));
+    assert_eq!(
+        h.add_open_time(local(9, 23, 50), minutes(20)),
+        Some(local(10, 8, 10))
+    );
 }
 
 #[test]
@@ -58,7 +70,10 @@ fn holidays_replace_the_weekday_and_closures_cut_out() {
         "[[holidays]]\ndate = \"2025-03-04\"\nname = \"test\"\n\n[[holidays]]\ndate = \"2025-03-05\"\nhours = [\"10:00-14:00\"]\n\n\
          [[closures]]\nfrom = \"2025-03-03T09:00:00Z\"\nto = \"2025-03-03T10:00:00Z\"\nreason = \"system upgrade\"\n",
     );
-    assert!(!h.is_open(local(4, 10, 0)), "holiday without hours is closed");
+    assert!(
+        !h.is_open(local(4, 10, 0)),
+        "holiday without hours is closed"
+    );
     assert_eq!(h.open_at_or_after(local(3, 21, 0)), Some(local(5, 10, 0)));
     // 10:00-11:00 local is closed by the closure (09-10 UTC).
     assert!(h.is_open(local(3, 9, 59)));
@@ -82,7 +97,10 @@ fn daylight_saving_day_keeps_local_hours() {
     let mon = local(31, 0, 0);
     let open = h.next_open(sun).map(|(s, e)| e - s);
     assert_eq!(open, Some(TimeDelta::hours(23)));
-    assert_eq!(h.open_at_or_after(local(30, 23, 0) + TimeDelta::hours(1)), Some(local(31, 8, 0)));
+    assert_eq!(
+        h.open_at_or_after(local(30, 23, 0) + TimeDelta::hours(1)),
+        Some(local(31, 8, 0))
+    );
     assert!(mon > sun);
 }
 
@@ -104,16 +122,28 @@ fn errors_name_the_file_key_and_fix() {
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
-    assert!(e.contains("sip-config/hours.toml") && e.contains("weekly.fri") && e.contains("HH:MM"), "{e}");
-    let e = OpeningHours::parse(&format!("timezone = \"Mars/Base\"\n{WEEK}"), Path::new("hours.toml"))
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
-    assert!(e.contains("timezone") && e.contains("Europe/Stockholm"), "{e}");
-    let e = OpeningHours::parse(&format!("when_closed = \"later\"\n{WEEK}"), Path::new("hours.toml"))
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    assert!(
+        e.contains("sip-config/hours.toml") && e.contains("weekly.fri") && e.contains("HH:MM"),
+        "{e}"
+    );
+    let e = OpeningHours::parse(
+        &format!("timezone = \"Mars/Base\"\n{WEEK}"),
+        Path::new("hours.toml"),
+    )
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
+    assert!(
+        e.contains("timezone") && e.contains("Europe/Stockholm"),
+        "{e}"
+    );
+    let e = OpeningHours::parse(
+        &format!("when_closed = \"later\"\n{WEEK}"),
+        Path::new("hours.toml"),
+    )
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
     assert!(e.contains("hours.toml"), "{e}");
 }
 
