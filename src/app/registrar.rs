@@ -6,8 +6,8 @@ use crate::identity::PhoneNumber;
 use crate::ivr::{CaseDraft, CaseMode, ClockTime};
 use crate::queue::offer::over_capacity;
 use crate::queue::{
-    deadline_for, decide, estimate_new, ArrivalRates, Closure, HandlingTimes, LevelTargets, Offer,
-    OfferInput, OfferSwitches, OpeningHours, Priority, QueueConfig, Staffing,
+    busy_spread, deadline_for, decide, estimate_new, ArrivalRates, Closure, HandlingTimes,
+    LevelTargets, Offer, OfferInput, OfferSwitches, OpeningHours, Priority, QueueConfig, Staffing,
 };
 use crate::store::{
     Answer, CaseMode as StoreMode, Channel, NewCase, QueueSnapshot, Store, StoreError,
@@ -107,11 +107,11 @@ impl Registrar {
             .lock()
             .map(|h| h.clone())
             .unwrap_or_else(|_| HandlingTimes::new(self.queue.handling()));
-        // A claimed case's nurse is, on average, half-way through it.
-        let half = ChronoDuration::from_std(self.queue.handling() / 2).unwrap_or_default();
+        // Nurses on a claimed case finish at unknown times within one handling time.
+        let busy = busy_spread(now, snap.claimed, handling.for_level(Priority::LOWEST));
         let staff = Staffing {
             nurses: live.nurses_on_duty.unwrap_or(self.queue.nurses_on_duty),
-            busy_until: vec![now + half; snap.claimed],
+            busy_until: busy,
             handling: &handling,
             hours,
             targets: &self.targets,

@@ -60,6 +60,8 @@ pub struct OpeningHours {
     pub when_closed: ClosedRoute,
     /// When the supervisor has closed the callback offer.
     pub when_offer_closed: ClosedRoute,
+    /// Cached [`OpeningHours::is_always_open`].
+    always_open: bool,
 }
 
 impl Default for OpeningHours {
@@ -77,6 +79,7 @@ impl Default for OpeningHours {
             daily_capacity: 0,
             when_closed: ClosedRoute::NextOpening,
             when_offer_closed: ClosedRoute::Hold,
+            always_open: true,
         }
     }
 }
@@ -232,7 +235,7 @@ impl OpeningHours {
                 ));
             }
         }
-        Ok(OpeningHours {
+        let mut hours = OpeningHours {
             tz,
             weekly,
             holidays,
@@ -240,7 +243,10 @@ impl OpeningHours {
             daily_capacity: file.daily_callback_capacity,
             when_closed: file.when_closed,
             when_offer_closed: file.when_offer_closed,
-        })
+            always_open: false,
+        };
+        hours.always_open = hours.is_always_open();
+        Ok(hours)
     }
 
     /// The same calendar with `closures` (e.g. the supervisor's) added.
@@ -248,6 +254,7 @@ impl OpeningHours {
         let mut out = self.clone();
         out.closures
             .extend(closures.iter().filter(|c| c.to > c.from).cloned());
+        out.always_open = out.is_always_open();
         out
     }
 
@@ -264,6 +271,18 @@ impl OpeningHours {
     /// Local midnight that starts the day of `at`, in UTC.
     pub fn start_of_day(&self, at: DateTime<Utc>) -> DateTime<Utc> {
         self.local_instant(self.local_date(at), NaiveTime::MIN)
+    }
+
+    /// Open around the clock every day, no holidays or closures: time arithmetic
+    /// needs no calendar (the shipped configuration; keeps replays cheap).
+    pub fn is_always_open(&self) -> bool {
+        let all_day = |d: &Vec<DayInterval>| {
+            d.first()
+                .is_some_and(|iv| iv.start == NaiveTime::MIN && iv.end.is_none())
+        };
+        self.closures.is_empty()
+            && self.weekly.iter().all(all_day)
+            && self.holidays.values().all(all_day)
     }
 
     /// Whether callbacks are worked at `at`.
@@ -290,6 +309,9 @@ impl OpeningHours {
 
     /// The first opening at or after `at`.
     pub fn open_at_or_after(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if self.always_open {
+            return Some(at);
+        }
         self.next_open(at).map(|(start, _)| start)
     }
 
@@ -303,6 +325,9 @@ impl OpeningHours {
     /// while open. `None` if the calendar closes for good first.
     pub fn add_open_time(&self, start: DateTime<Utc>, work: Duration) -> Option<DateTime<Utc>> {
         let mut left = ChronoDuration::from_std(work).ok()?;
+        if self.always_open {
+            return start.checked_add_signed(left);
+        }
         let mut at = start;
         loop {
             let (open, close) = self.next_open(at)?;

@@ -16,7 +16,9 @@ pub use estimate::{
 pub use hours::{ClosedRoute, Closure, HoursError, OpeningHours};
 pub use offer::{decide, ClosedReason, Offer, OfferInput, OfferSwitches};
 pub use order::{Queue, QueuedCase};
-pub use replay::{estimate_new, replay, ArrivalRates, EstimateBook, HandlingTimes, Staffing};
+pub use replay::{
+    busy_spread, estimate_new, replay, ArrivalRates, EstimateBook, HandlingTimes, Staffing,
+};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

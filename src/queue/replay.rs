@@ -105,6 +105,19 @@ pub struct Staffing<'a> {
     pub not_before: Option<DateTime<Utc>>,
 }
 
+/// When `busy` nurses now on a case will likely be free, not knowing when each
+/// started: spread evenly over one handling time (the order statistics of a
+/// uniform residual), rather than all at once.
+pub fn busy_spread(now: DateTime<Utc>, busy: usize, handling: Duration) -> Vec<DateTime<Utc>> {
+    let n = u32::try_from(busy).unwrap_or(u32::MAX);
+    (1..=n)
+        .map(|i| {
+            let share = handling.mul_f64(f64::from(i) / (f64::from(n) + 1.0));
+            now + TimeDelta::from_std(share).unwrap_or_default()
+        })
+        .collect()
+}
+
 /// A case in the replay: a real one or an expected arrival.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Slot<Id> {
