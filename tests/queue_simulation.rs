@@ -76,71 +76,81 @@ fn handling(rng: &mut StdRng) -> Duration {
     Duration::from_secs_f64(mins.clamp(2.0, 90.0) * 60.0)
 }
 
+/// A registered case: level, registration time, the estimate it was told.
+struct Registered {
+    level: u8,
+    at: DateTime<Utc>,
+    told: Option<DateTime<Utc>>,
+}
+
+/// The simulated service: the queue, the nurses and what has happened so far.
+struct Sim {
+    rng: StdRng,
+    queue: Queue<usize>,
+    cases: Vec<Registered>,
+    /// When each nurse is next free.
+    free: BinaryHeap<Reverse<DateTime<Utc>>>,
+    /// Handling times not yet known to the service (the case is still going on).
+    ongoing: Vec<(DateTime<Utc>, Priority, Duration)>,
+    outcomes: Vec<Outcome>,
+}
+
+impl Sim {
+    /// Nurses take cases in queue order until `until` (or until the queue is empty).
+    fn dispatch(&mut self, until: Option<DateTime<Utc>>) {
+        while let Some(Reverse(f)) = self.free.peek().copied() {
+            if until.is_some_and(|u| f > u) || self.queue.is_empty() {
+                break;
+            }
+            self.free.pop();
+            let Some(c) = self.queue.pop_next() else {
+                break;
+            };
+            let start = f.max(c.registered_at);
+            let took = handling(&mut self.rng);
+            let end = start + TimeDelta::from_std(took).unwrap_or_default();
+            self.free.push(Reverse(end));
+            self.ongoing.push((end, c.priority, took));
+            let r = &self.cases[c.id];
+            if std::env::var_os("SIM_DEBUG").is_some() && c.id % 25 == 0 {
+                eprintln!(
+                    "L{} reg {} told {:?} start {}",
+                    r.level,
+                    r.at.format("%H:%M"),
+                    r.told.map(|e| e.format("%d %H:%M").to_string()),
+                    start.format("%d %H:%M")
+                );
+            }
+            self.outcomes.push(Outcome {
+                level: r.level,
+                waited: start - r.at,
+                error_min: r
+                    .told
+                    .map_or(f64::NAN, |e| (start - e).num_seconds() as f64 / 60.0),
+            });
+        }
+    }
+}
+
 fn simulate(nurses: usize, seed: u64) -> Vec<Outcome> {
     let mut rng = StdRng::seed_from_u64(seed);
     let arrivals = arrivals(&mut rng);
     let targets = LevelTargets::default();
     let hours = OpeningHours::default();
     let mut history = HandlingTimes::new(Duration::from_secs_f64(DEFAULT_HANDLING_MIN * 60.0));
-    let mut queue: Queue<usize> = Queue::new();
-    let mut cases: Vec<(u8, DateTime<Utc>, Option<DateTime<Utc>>)> = Vec::new();
-    let mut free: BinaryHeap<Reverse<DateTime<Utc>>> = (0..nurses).map(|_| Reverse(t0())).collect();
-    let mut done_pending: Vec<(DateTime<Utc>, Priority, Duration)> = Vec::new();
     let mut recent: VecDeque<(DateTime<Utc>, u8)> = VecDeque::new();
-    let mut outcomes = Vec::new();
-
-    let dispatch = |until: Option<DateTime<Utc>>,
-                    queue: &mut Queue<usize>,
-                    free: &mut BinaryHeap<Reverse<DateTime<Utc>>>,
-                    rng: &mut StdRng,
-                    cases: &[(u8, DateTime<Utc>, Option<DateTime<Utc>>)],
-                    done: &mut Vec<(DateTime<Utc>, Priority, Duration)>,
-                    out: &mut Vec<Outcome>| {
-        while let Some(Reverse(f)) = free.peek().copied() {
-            if until.is_some_and(|u| f > u) || queue.is_empty() {
-                break;
-            }
-            free.pop();
-            let Some(c) = queue.pop_next() else { break };
-            let start = f.max(c.registered_at);
-            let took = handling(rng);
-            free.push(Reverse(
-                start + TimeDelta::from_std(took).unwrap_or_default(),
-            ));
-            done.push((
-                start + TimeDelta::from_std(took).unwrap_or_default(),
-                c.priority,
-                took,
-            ));
-            let (level, registered, estimate) = cases[c.id];
-            if std::env::var_os("SIM_DEBUG").is_some() && level == 5 && c.id % 20 == 0 {
-                eprintln!(
-                    "L5 reg {} est {:?} start {}",
-                    registered.format("%H:%M"),
-                    estimate.map(|e| e.format("%d %H:%M").to_string()),
-                    start.format("%d %H:%M")
-                );
-            }
-            out.push(Outcome {
-                level,
-                waited: start - registered,
-                error_min: estimate.map_or(f64::NAN, |e| (start - e).num_seconds() as f64 / 60.0),
-            });
-        }
+    let mut sim = Sim {
+        rng,
+        queue: Queue::new(),
+        cases: Vec::new(),
+        free: (0..nurses).map(|_| Reverse(t0())).collect(),
+        ongoing: Vec::new(),
+        outcomes: Vec::new(),
     };
-
     for (at, level) in arrivals {
-        dispatch(
-            Some(at),
-            &mut queue,
-            &mut free,
-            &mut rng,
-            &cases,
-            &mut done_pending,
-            &mut outcomes,
-        );
+        sim.dispatch(Some(at));
         // What the service knows now: finished handling times, arrivals in the last 2 h.
-        done_pending.retain(|(end, p, took)| {
+        sim.ongoing.retain(|(end, p, took)| {
             if *end <= at {
                 history.record(*p, *took);
                 false
@@ -158,9 +168,9 @@ fn simulate(nurses: usize, seed: u64) -> Vec<Outcome> {
         for (_, l) in &recent {
             counts[usize::from(*l - 1)] += 1;
         }
-        let busy = free.iter().filter(|Reverse(f)| *f > at).count();
+        let busy = sim.free.iter().filter(|Reverse(f)| *f > at).count();
         let priority = Priority::new(level).unwrap_or(Priority::LOWEST);
-        let open: Vec<QueuedCase<usize>> = queue.iter().cloned().collect();
+        let open: Vec<QueuedCase<usize>> = sim.queue.iter().cloned().collect();
         let staff = Staffing {
             nurses: nurses as u32,
             busy_until: busy_spread(at, busy, history.for_level(Priority::LOWEST)),
@@ -170,10 +180,10 @@ fn simulate(nurses: usize, seed: u64) -> Vec<Outcome> {
             arrivals: ArrivalRates::from_counts(counts, Duration::from_secs(7200)),
             not_before: None,
         };
-        let estimate = estimate_new(at, priority, &open, &staff);
-        let id = cases.len();
-        cases.push((level, at, estimate));
-        queue.insert(QueuedCase {
+        let told = estimate_new(at, priority, &open, &staff);
+        let id = sim.cases.len();
+        sim.cases.push(Registered { level, at, told });
+        sim.queue.insert(QueuedCase {
             id,
             priority,
             registered_at: at,
@@ -181,16 +191,8 @@ fn simulate(nurses: usize, seed: u64) -> Vec<Outcome> {
         });
         recent.push_back((at, level));
     }
-    dispatch(
-        None,
-        &mut queue,
-        &mut free,
-        &mut rng,
-        &cases,
-        &mut done_pending,
-        &mut outcomes,
-    );
-    outcomes
+    sim.dispatch(None);
+    sim.outcomes
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
