@@ -12,7 +12,7 @@ pub mod sip_driver;
 use crate::app::media_engine::{MediaConfig, MediaEngine};
 use crate::ivr::{Flow, IvrConfig};
 use crate::media::prompts::PromptLibrary;
-use crate::queue::QueueConfig;
+use crate::queue::{OpeningHours, QueueConfig};
 use crate::store::Store;
 use crate::triage::Triage;
 use anyhow::Context;
@@ -56,6 +56,7 @@ pub struct LoadedConfig {
     pub flow: Arc<Flow>,
     pub triage: Arc<Triage>,
     pub queue: QueueConfig,
+    pub hours: OpeningHours,
     pub prompts: PromptLibrary,
 }
 
@@ -66,12 +67,15 @@ pub fn load_config(config_dir: &Path, prompts_dir: &Path) -> anyhow::Result<Load
     let ivr = IvrConfig::load(config_dir, prompts_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
     let queue =
         QueueConfig::load(&config_dir.join("queue.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hours = OpeningHours::load_or_default(&config_dir.join("hours.toml"))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let prompts = PromptLibrary::load(prompts_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(LoadedConfig {
         sip,
         flow: ivr.flow,
         triage: ivr.triage,
         queue,
+        hours,
         prompts,
     })
 }
@@ -123,7 +127,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     let triage = cfg.triage;
     let metrics = Arc::new(Metrics::default());
     let ctx = Arc::new(CallContext {
-        registrar: Registrar::new(store.clone(), cfg.queue, &triage),
+        registrar: Registrar::new(store.clone(), cfg.queue, cfg.hours, &triage),
         sip: cfg.sip,
         advertise_ip,
         media,

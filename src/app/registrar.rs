@@ -1,29 +1,72 @@
-//! Between the IVR and the queue: estimates callback times and commits
-//! cases. The IVR hears "registered" only after `register` returned Ok.
+//! Between the IVR and the queue: decides what a caller is offered (callback at
+//! the replayed estimate, at the next opening, or closed) and commits cases. The
+//! IVR hears "registered" only after `register` returned Ok.
 
 use crate::identity::PhoneNumber;
 use crate::ivr::{CaseDraft, CaseMode, ClockTime};
-use crate::queue::{deadline_for, LevelTargets, Priority, QueueConfig};
-use crate::store::{CaseMode as StoreMode, Channel, NewCase, Store, StoreError};
+use crate::queue::offer::over_capacity;
+use crate::queue::{
+    busy_spread, deadline_for, decide, estimate_new, ArrivalRates, Closure, HandlingTimes,
+    LevelTargets, Offer, OfferInput, OfferSwitches, OpeningHours, Priority, QueueConfig, Staffing,
+};
+use crate::store::{CaseMode as StoreMode, Channel, NewCase, QueueSnapshot, Store, StoreError};
 use crate::triage::Triage;
 use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
-use chrono_tz::Tz;
+use std::sync::{Mutex, RwLock};
+use std::time::Duration;
 
-/// Estimates and registrations for phone cases.
+/// Recent arrivals in this window set the expected arrival rate per level.
+const ARRIVAL_WINDOW: Duration = Duration::from_secs(2 * 3600);
+
+/// Settings the supervisor changes at run time; the next caller sees them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LiveQueueSettings {
+    pub switches: OfferSwitches,
+    /// Closures added on top of `hours.toml`.
+    pub closures: Vec<Closure>,
+    /// Overrides `queue.toml`'s `nurses_on_duty` when set.
+    pub nurses_on_duty: Option<u32>,
+}
+
+/// Estimates, offers and registrations for phone cases.
 pub struct Registrar {
     store: Store,
     queue: QueueConfig,
     targets: LevelTargets,
-    tz: Tz,
+    hours: OpeningHours,
+    live: RwLock<LiveQueueSettings>,
+    handling: Mutex<HandlingTimes>,
 }
 
 impl Registrar {
-    pub fn new(store: Store, queue: QueueConfig, triage: &Triage) -> Self {
+    pub fn new(store: Store, queue: QueueConfig, hours: OpeningHours, triage: &Triage) -> Self {
         Registrar {
             store,
+            handling: Mutex::new(HandlingTimes::new(queue.handling())),
             queue,
             targets: LevelTargets::new(triage.targets()),
-            tz: chrono_tz::Europe::Stockholm,
+            hours,
+            live: RwLock::new(LiveQueueSettings::default()),
+        }
+    }
+
+    /// Replaces the supervisor's live settings (takes effect for the next caller).
+    pub fn set_live(&self, settings: LiveQueueSettings) {
+        if let Ok(mut live) = self.live.write() {
+            *live = settings;
+        }
+    }
+
+    /// The current live settings.
+    pub fn live(&self) -> LiveQueueSettings {
+        self.live.read().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// A nurse finished a case of `level` after `took` (claim to outcome): feeds the
+    /// handling times the estimate replays with.
+    pub fn record_handling(&self, level: Priority, took: Duration) {
+        if let Ok(mut h) = self.handling.lock() {
+            h.record(level, took);
         }
     }
 
@@ -31,32 +74,99 @@ impl Registrar {
         Priority::new(level.clamp(1, 5)).unwrap_or(Priority::LOWEST)
     }
 
-    async fn estimate_at(
-        &self,
-        priority: Priority,
-        now: DateTime<Utc>,
-    ) -> Result<DateTime<Utc>, StoreError> {
-        let deadline = deadline_for(now, priority, &self.targets);
-        let ahead = self.store.count_waiting_ahead(priority, deadline).await?;
-        Ok(self.queue.estimate_callback_at(now, ahead))
+    /// The calendar with the supervisor's closures.
+    fn calendar(&self, live: &LiveQueueSettings) -> OpeningHours {
+        if live.closures.is_empty() {
+            self.hours.clone()
+        } else {
+            self.hours.with_closures(&live.closures)
+        }
     }
 
-    /// The local clock time to tell a caller of `level`, rounded up to 5 minutes.
-    /// `None` when the queue cannot be read (the IVR then offers to hold).
-    pub async fn estimate(&self, level: u8) -> Option<ClockTime> {
-        let at = self
-            .estimate_at(Self::priority(level), Utc::now())
+    async fn snapshot(&self, now: DateTime<Utc>) -> Result<QueueSnapshot, StoreError> {
+        let since = now - ChronoDuration::from_std(ARRIVAL_WINDOW).unwrap_or_default();
+        self.store
+            .queue_snapshot(since, self.hours.start_of_day(now))
             .await
-            .ok()?;
-        Some(self.clock_time(at))
+    }
+
+    /// Replayed start for a new case of `priority`, no earlier than `not_before`.
+    fn replay_estimate(
+        &self,
+        now: DateTime<Utc>,
+        priority: Priority,
+        snap: &QueueSnapshot,
+        live: &LiveQueueSettings,
+        hours: &OpeningHours,
+        not_before: Option<DateTime<Utc>>,
+    ) -> Option<DateTime<Utc>> {
+        let handling = self
+            .handling
+            .lock()
+            .map(|h| h.clone())
+            .unwrap_or_else(|_| HandlingTimes::new(self.queue.handling()));
+        // Nurses on a claimed case finish at unknown times within one handling time.
+        let busy = busy_spread(now, snap.claimed, handling.for_level(Priority::LOWEST));
+        let staff = Staffing {
+            nurses: live.nurses_on_duty.unwrap_or(self.queue.nurses_on_duty),
+            busy_until: busy,
+            handling: &handling,
+            hours,
+            targets: &self.targets,
+            arrivals: ArrivalRates::from_counts(snap.arrivals, ARRIVAL_WINDOW),
+            not_before,
+        };
+        estimate_new(now, priority, &snap.open, &staff)
+    }
+
+    /// What to offer a caller of `level` registering at `now`.
+    pub async fn offer_at(&self, level: u8, now: DateTime<Utc>) -> Result<Offer, StoreError> {
+        let priority = Self::priority(level);
+        let snap = self.snapshot(now).await?;
+        let live = self.live();
+        let hours = self.calendar(&live);
+        let input = OfferInput {
+            now,
+            priority,
+            registered_today: snap.callbacks_today,
+            estimate: self.replay_estimate(now, priority, &snap, &live, &hours, None),
+        };
+        Ok(decide(&input, &hours, &live.switches, |from| {
+            self.replay_estimate(now, priority, &snap, &live, &hours, Some(from))
+        }))
+    }
+
+    /// The offer for a caller of `level` now.
+    pub async fn offer(&self, level: u8) -> Result<Offer, StoreError> {
+        self.offer_at(level, Utc::now()).await
+    }
+
+    /// The local clock time to tell a caller of `level`, rounded up to 5 minutes;
+    /// `None` when no callback is offered (the IVR plays its closed route) or the
+    /// queue cannot be read.
+    pub async fn estimate(&self, level: u8) -> Option<ClockTime> {
+        match self.offer(level).await {
+            Ok(Offer::Callback { at, .. }) => Some(self.clock_time(at)),
+            Ok(Offer::Hold(_) | Offer::Advice(_)) | Err(_) => None,
+        }
     }
 
     fn clock_time(&self, at: DateTime<Utc>) -> ClockTime {
-        let local = at.with_timezone(&self.tz);
+        let local = at.with_timezone(&self.hours.tz());
         let extra = (5 - local.minute() % 5) % 5;
         let rounded = local + ChronoDuration::minutes(extra as i64);
         ClockTime::new(rounded.hour() as u8, rounded.minute() as u8)
             .unwrap_or(ClockTime { hour: 0, minute: 0 })
+    }
+
+    /// Whether today's callbacks are used up (for the supervisor's view).
+    pub async fn over_capacity(&self, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let snap = self.snapshot(now).await?;
+        Ok(over_capacity(
+            &self.hours,
+            &self.live().switches,
+            snap.callbacks_today,
+        ))
     }
 
     /// Commits the case; returns its id and the callback time to tell.
@@ -67,7 +177,26 @@ impl Registrar {
     ) -> Result<(String, ClockTime), StoreError> {
         let now = Utc::now();
         let priority = Self::priority(draft.level);
-        let estimated = self.estimate_at(priority, now).await?;
+        let estimated = match draft.mode {
+            CaseMode::Callback => match self.offer_at(draft.level, now).await? {
+                Offer::Callback { at, .. } => at,
+                // Closed meanwhile: the caller already accepted, keep the best time.
+                Offer::Hold(_) | Offer::Advice(_) => {
+                    let snap = self.snapshot(now).await?;
+                    let live = self.live();
+                    let hours = self.calendar(&live);
+                    self.replay_estimate(now, priority, &snap, &live, &hours, None)
+                        .unwrap_or(now)
+                }
+            },
+            // Held callers are connected by the nurses on duty, whatever the hours.
+            CaseMode::Hold => {
+                let snap = self.snapshot(now).await?;
+                let live = self.live();
+                self.replay_estimate(now, priority, &snap, &live, &OpeningHours::default(), None)
+                    .unwrap_or(now)
+            }
+        };
         let case = NewCase {
             channel: Channel::Phone,
             priority,
@@ -103,5 +232,109 @@ impl Registrar {
             .holding_caller_hung_up(id, Utc::now())
             .await
             .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ivr::Language;
+    use crate::queue::ClosedReason;
+    use chrono::TimeZone;
+    use std::path::Path;
+
+    async fn registrar(hours: &str) -> (Registrar, crate::store::tests::TestDb) {
+        let db = crate::store::tests::sqlite_test_db().await;
+        let triage_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-config/triage.toml");
+        let triage = Triage::load(&triage_path).unwrap_or_else(|e| panic!("{e}"));
+        let hours =
+            OpeningHours::parse(hours, Path::new("hours.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let config = QueueConfig {
+            nurses_on_duty: 1,
+            default_handling_minutes: 10,
+        };
+        (Registrar::new(db.store.clone(), config, hours, &triage), db)
+    }
+
+    const OFFICE: &str = "daily_callback_capacity = 2\n[weekly]\nmon = [\"08:00-20:00\"]\n\
+        tue = [\"08:00-20:00\"]\nwed = [\"08:00-20:00\"]\nthu = [\"08:00-20:00\"]\n\
+        fri = [\"08:00-20:00\"]\nsat = []\nsun = []\n";
+
+    fn monday(h: u32, m: u32) -> DateTime<Utc> {
+        chrono_tz::Europe::Stockholm
+            .with_ymd_and_hms(2025, 3, 3, h, m, 0)
+            .single()
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
+    fn draft(level: u8) -> CaseDraft {
+        CaseDraft {
+            level,
+            mode: CaseMode::Callback,
+            answers: Vec::new(),
+            callback_number: None,
+            language: Language::Sv,
+            personnummer: None,
+            red_flag: false,
+            matched_rules: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn open_hours_offer_the_replayed_time_and_evenings_the_next_opening() {
+        let (r, db) = registrar(OFFICE).await;
+        let offer = r.offer_at(4, monday(10, 0)).await.ok();
+        assert_eq!(
+            offer,
+            Some(Offer::Callback {
+                at: monday(10, 0),
+                next_opening: false
+            })
+        );
+        let offer = r.offer_at(4, monday(21, 0)).await.ok();
+        assert_eq!(
+            offer,
+            Some(Offer::Callback {
+                at: monday(8, 0) + ChronoDuration::days(1),
+                next_opening: true
+            })
+        );
+        db.finish().await;
+    }
+
+    #[tokio::test]
+    async fn supervisor_closing_the_offer_holds_levels_three_to_five_only() {
+        let (r, db) = registrar(OFFICE).await;
+        r.set_live(LiveQueueSettings {
+            switches: OfferSwitches {
+                callback_offer_open: false,
+                callback_capacity: None,
+            },
+            ..LiveQueueSettings::default()
+        });
+        let offer = r.offer_at(3, monday(10, 0)).await.ok();
+        assert_eq!(offer, Some(Offer::Hold(ClosedReason::OfferClosed)));
+        let offer = r.offer_at(2, monday(10, 0)).await.ok();
+        assert!(matches!(offer, Some(Offer::Callback { .. })), "{offer:?}");
+        db.finish().await;
+    }
+
+    #[tokio::test]
+    async fn registered_cases_push_later_estimates_back_and_fill_the_day() {
+        let (r, db) = registrar(&OFFICE.replace("= 2", "= 0")).await;
+        for _ in 0..3 {
+            let done = r.register(&draft(4), "call").await;
+            assert!(done.is_ok(), "{done:?}");
+        }
+        // Registered "now" (real clock); ask for a time a little later than that.
+        let now = Utc::now() + ChronoDuration::minutes(1);
+        let hours = r.calendar(&r.live());
+        let snap = r.snapshot(now).await.unwrap_or_default();
+        assert_eq!(snap.open.len(), 3);
+        let alone = hours.open_at_or_after(now);
+        let est = r.replay_estimate(now, Registrar::priority(4), &snap, &r.live(), &hours, None);
+        assert!(est > alone, "{est:?} should be after {alone:?}");
+        db.finish().await;
     }
 }

@@ -1,12 +1,23 @@
 //! The one shared queue: urgency levels, queue order and the estimated callback time.
 //!
 //! Pure code: no SQL and no clock. The store keeps the cases; this module says what
-//! the numbers mean.
+//! the numbers mean: the order ([`order`]), the opening hours ([`hours`]), the
+//! replayed estimate ([`replay`]) and what the IVR may offer ([`offer`]).
 
 pub mod estimate;
+pub mod hours;
+pub mod offer;
+pub mod order;
+pub mod replay;
 
 pub use estimate::{
     deadline_for, estimate_callback_at, LevelTargets, QueueConfig, QueueConfigError,
+};
+pub use hours::{ClosedRoute, Closure, HoursError, OpeningHours};
+pub use offer::{decide, ClosedReason, Offer, OfferInput, OfferSwitches};
+pub use order::{Queue, QueuedCase};
+pub use replay::{
+    busy_spread, estimate_new, replay, ArrivalRates, EstimateBook, HandlingTimes, Staffing,
 };
 
 use serde::{Deserialize, Serialize};

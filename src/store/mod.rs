@@ -7,9 +7,11 @@
 
 pub mod models;
 mod postgres;
+pub mod snapshot;
 mod sqlite;
 
 pub use models::{Answer, CaseMode, CaseRecord, CaseStatus, Channel, NewCase, UnknownValue};
+pub use snapshot::QueueSnapshot;
 
 use crate::queue::Priority;
 use chrono::{DateTime, Datelike, SubsecRound, Utc};

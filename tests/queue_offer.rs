@@ -1,0 +1,162 @@
+//! The IVR respects opening hours, the daily callback capacity and the
+//! supervisor's closed offer: whole calls over real sockets against the
+//! in-process service with an edited `hours.toml`.
+
+mod common;
+
+use chrono::{Datelike, Duration as ChronoDuration, Timelike, Utc};
+use common::audio::find_prompt;
+use common::{prompt_seconds, TestService};
+use phone_entrance::app::registrar::LiveQueueSettings;
+use phone_entrance::media::g711::Codec;
+use phone_entrance::queue::{OfferSwitches, Priority};
+use phone_entrance::store::{CaseMode, CaseStatus, Channel, NewCase};
+use simulators::caller::{Call, CallConfig, DtmfMethod};
+use std::path::Path;
+use std::time::Duration;
+
+const STEP: Duration = Duration::from_millis(350);
+const M: DtmfMethod = DtmfMethod::Rfc4733;
+
+async fn press(call: &Call, keys: &str) {
+    call.send_digits(keys, M).expect("send digits");
+    call.wait_sent().await.expect("digits sent");
+    tokio::time::sleep(STEP).await;
+}
+
+/// Greeting, then a level-4 caller (adult, no red flags, fever, days, not
+/// worsening), personnummer skipped: the callback offer (or its closed route) is next.
+async fn to_the_offer(call: &Call) {
+    call.wait_for_audio(Duration::from_secs(5))
+        .await
+        .expect("greeting audio");
+    let greeting = prompt_seconds("sv", "welcome") + prompt_seconds("sv", "emergency_112");
+    tokio::time::sleep(Duration::from_secs_f64(greeting + 0.3)).await;
+    for keys in ["1", "3", "2", "2", "2", "2", "2", "1", "2", "2", "#"] {
+        press(call, keys).await;
+    }
+}
+
+async fn wait_for_prompt(call: &Call, id: &str, timeout: Duration) {
+    let end = tokio::time::Instant::now() + timeout;
+    while find_prompt(&call.received_audio().samples(), "sv", id, Codec::Pcmu).is_empty() {
+        assert!(
+            tokio::time::Instant::now() < end,
+            "prompt {id} was not heard within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn write_hours(dir: &Path, body: &str) {
+    std::fs::write(dir.join("hours.toml"), body).expect("write hours.toml");
+}
+
+const NEVER_OPEN: &str = "when_closed = \"hold\"\n[weekly]\nmon = []\ntue = []\nwed = []\n\
+    thu = []\nfri = []\nsat = []\nsun = []\n";
+
+/// Closed hours, "hold" route: the caller hears the closed message and holds
+/// for a nurse; the case waits as a hold at its level.
+#[tokio::test]
+async fn after_hours_with_hold_route_plays_closed_and_holds() {
+    let svc = TestService::start_with(None, |dir| write_hours(dir, NEVER_OPEN)).await;
+    let call = Call::dial(CallConfig::new(svc.sip_addr()))
+        .await
+        .expect("answered");
+    to_the_offer(&call).await;
+    wait_for_prompt(&call, "connecting_nurse", Duration::from_secs(25)).await;
+    let heard = call.received_audio().samples();
+    assert!(!find_prompt(&heard, "sv", "callback_closed", Codec::Pcmu).is_empty());
+    assert!(find_prompt(&heard, "sv", "callback_offer_time", Codec::Pcmu).is_empty());
+    let cases = svc.wait_for_cases(1, Duration::from_secs(5)).await;
+    assert_eq!(cases.len(), 1);
+    assert_eq!(cases[0].mode, CaseMode::Hold);
+    assert_eq!(cases[0].status, CaseStatus::Holding);
+    assert_eq!(cases[0].priority.level(), 4);
+    call.hangup().await.expect("hangup");
+    svc.stop().await;
+}
+
+/// Today's capacity is used up: the caller is offered the next day's opening
+/// and the case is stored with that time.
+#[tokio::test]
+async fn full_day_offers_a_callback_at_the_next_opening() {
+    let hours = "daily_callback_capacity = 1\nwhen_closed = \"next_opening\"\n[weekly]\n\
+        mon = [\"08:00-20:00\"]\ntue = [\"08:00-20:00\"]\nwed = [\"08:00-20:00\"]\n\
+        thu = [\"08:00-20:00\"]\nfri = [\"08:00-20:00\"]\nsat = [\"08:00-20:00\"]\n\
+        sun = [\"08:00-20:00\"]\n";
+    let svc = TestService::start_with(None, |dir| write_hours(dir, hours)).await;
+    // One digital callback registered today fills the day.
+    let now = Utc::now();
+    let p = Priority::new(5).expect("level");
+    svc.store()
+        .await
+        .insert_case(&NewCase {
+            channel: Channel::Digital,
+            priority: p,
+            mode: CaseMode::Callback,
+            registered_at: now,
+            deadline: now + ChronoDuration::hours(24),
+            estimated_callback_at: None,
+            answers: Vec::new(),
+            callback_number: Some("+46701234500".into()),
+            personnummer: None,
+            language: "sv".into(),
+            call_id: None,
+            external_ref: Some("fill-the-day".into()),
+            summary: String::new(),
+            red_flag: false,
+        })
+        .await
+        .expect("insert");
+
+    let call = Call::dial(CallConfig::new(svc.sip_addr()))
+        .await
+        .expect("answered");
+    to_the_offer(&call).await;
+    wait_for_prompt(&call, "callback_offer_time", Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    press(&call, "1").await; // confirm the caller ID
+    wait_for_prompt(&call, "callback_registered", Duration::from_secs(30)).await;
+
+    let cases = svc.wait_for_cases(2, Duration::from_secs(5)).await;
+    let phone = cases
+        .iter()
+        .find(|c| c.channel == Channel::Phone)
+        .expect("phone case");
+    let at = phone
+        .estimated_callback_at
+        .expect("estimate")
+        .with_timezone(&chrono_tz::Europe::Stockholm);
+    let today = now
+        .with_timezone(&chrono_tz::Europe::Stockholm)
+        .date_naive();
+    assert_eq!(at.date_naive(), today.succ_opt().expect("tomorrow"));
+    assert_eq!((at.hour(), at.minute()), (8, 0), "{at}");
+    assert!(at.year() >= 2025);
+    call.hangup().await.ok();
+    svc.stop().await;
+}
+
+/// The supervisor closes the callback offer: the next level-4 caller hears the
+/// closed message and holds; no restart needed.
+#[tokio::test]
+async fn supervisor_closed_offer_takes_effect_for_the_next_caller() {
+    let svc = TestService::start().await;
+    svc.running.context.registrar.set_live(LiveQueueSettings {
+        switches: OfferSwitches {
+            callback_offer_open: false,
+            callback_capacity: None,
+        },
+        ..LiveQueueSettings::default()
+    });
+    let call = Call::dial(CallConfig::new(svc.sip_addr()))
+        .await
+        .expect("answered");
+    to_the_offer(&call).await;
+    wait_for_prompt(&call, "connecting_nurse", Duration::from_secs(25)).await;
+    let heard = call.received_audio().samples();
+    assert!(!find_prompt(&heard, "sv", "callback_closed", Codec::Pcmu).is_empty());
+    call.hangup().await.expect("hangup");
+    svc.stop().await;
+}
