@@ -354,8 +354,11 @@ mod tests {
 
     #[test]
     fn valid_request_is_normalised() {
-        let v = validate(request()).map_err(|e| e.to_string());
-        let Ok(v) = v else { panic!("{v:?}") };
+        let v = validate(request());
+        let v = match v {
+            Ok(v) => v,
+            Err(e) => panic!("{e}"),
+        };
         assert_eq!(v.callback_number, "+46701234567");
         assert_eq!(v.personnummer, "191212121212");
         assert_eq!(v.language, "sv");

@@ -406,3 +406,318 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::Priority;
+    use crate::store::tests::{postgres_test_db, sqlite_test_db};
+    use crate::store::{Answer, CaseMode, Channel, NewCase};
+    use chrono::{TimeDelta, TimeZone};
+    use std::collections::HashSet;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 3, 1, 9, 0, 0)
+            .single()
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
+    fn case(level: u8, minute: i64) -> NewCase {
+        NewCase {
+            channel: Channel::Phone,
+            priority: Priority::new(level).unwrap_or(Priority::LOWEST),
+            mode: CaseMode::Callback,
+            registered_at: t0() + TimeDelta::minutes(minute),
+            deadline: t0() + TimeDelta::minutes(minute + 30 * i64::from(level)),
+            estimated_callback_at: None,
+            answers: vec![Answer {
+                question_id: "q".into(),
+                question_text: "Q?".into(),
+                value: "1".into(),
+                value_text: "Ja".into(),
+            }],
+            callback_number: Some("+46701234567".into()),
+            personnummer: None,
+            language: "sv".into(),
+            call_id: None,
+            external_ref: None,
+            summary: String::new(),
+            red_flag: false,
+        }
+    }
+
+    fn nurse(name: &str) -> Actor<'_> {
+        Actor {
+            username: name,
+            ip: Some("10.0.0.7".into()),
+            may_override: false,
+        }
+    }
+
+    async fn insert(store: &Store, c: &NewCase) -> Uuid {
+        match store.insert_case(c).await {
+            Ok(r) => r.id,
+            Err(e) => panic!("insert: {e}"),
+        }
+    }
+
+    /// Eight nurses race for 30 cases: each case is claimed exactly once.
+    async fn concurrent_claims_never_hand_out_a_case_twice(store: Store) {
+        let mut ids = HashSet::new();
+        for i in 0..30 {
+            ids.insert(insert(&store, &case(1 + (i % 5) as u8, i)).await);
+        }
+        let mut tasks = Vec::new();
+        for n in 0..8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let name = format!("nurse{n}");
+                let mut got = Vec::new();
+                loop {
+                    match store.claim_next(&nurse(&name), t0()).await {
+                        Ok(Some(c)) => got.push(c.id),
+                        Ok(None) => return Ok(got),
+                        Err(e) => return Err(e.to_string()),
+                    }
+                }
+            }));
+        }
+        let mut claimed = Vec::new();
+        for t in tasks {
+            match t.await {
+                Ok(Ok(got)) => claimed.extend(got),
+                Ok(Err(e)) => panic!("claim failed: {e}"),
+                Err(e) => panic!("task: {e}"),
+            }
+        }
+        let unique: HashSet<Uuid> = claimed.iter().copied().collect();
+        assert_eq!(claimed.len(), 30, "every case claimed once");
+        assert_eq!(unique, ids);
+        let audits = store.audit_rows(None, 1000).await.unwrap_or_default();
+        let claims = audits.iter().filter(|a| a.action == "case.claim").count();
+        assert_eq!(claims, 30);
+    }
+
+    /// Two nurses race for the same single case: one wins, one gets a conflict.
+    async fn concurrent_claims_of_one_case_have_one_winner(store: Store) {
+        let id = insert(&store, &case(2, 0)).await;
+        let mut tasks = Vec::new();
+        for n in 0..6 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let name = format!("n{n}");
+                store.claim(id, &nurse(&name), t0()).await.is_ok()
+            }));
+        }
+        let mut wins = 0;
+        for t in tasks {
+            if t.await.unwrap_or(false) {
+                wins += 1;
+            }
+        }
+        assert_eq!(wins, 1);
+    }
+
+    async fn claim_next_takes_queue_order(store: Store) {
+        let later_level_3 = insert(&store, &case(3, 0)).await;
+        let level_1 = insert(&store, &case(1, 5)).await;
+        let level_2 = insert(&store, &case(2, 1)).await;
+        let mut order = Vec::new();
+        while let Ok(Some(c)) = store.claim_next(&nurse("a"), t0()).await {
+            assert_eq!(c.status, CaseStatus::Claimed);
+            order.push(c.id);
+        }
+        assert_eq!(order, vec![level_1, level_2, later_level_3]);
+        let info = store
+            .claim_info(level_1)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        assert_eq!(info.claimed_by.as_deref(), Some("a"));
+        assert_eq!(info.claimed_at, Some(t0()));
+    }
+
+    async fn release_and_outcome_follow_the_claim(store: Store) {
+        let id = insert(&store, &case(3, 0)).await;
+        let a = nurse("anna");
+        let b = nurse("bo");
+        assert!(matches!(
+            store.release(id, &a, t0()).await,
+            Err(ClaimError::WrongStatus { .. })
+        ));
+        assert!(store.claim(id, &a, t0()).await.is_ok());
+        assert!(matches!(
+            store.claim(id, &b, t0()).await,
+            Err(ClaimError::WrongStatus { .. })
+        ));
+        assert!(matches!(
+            store.release(id, &b, t0()).await,
+            Err(ClaimError::NotYours(_))
+        ));
+        assert!(matches!(
+            store
+                .record_outcome(id, Outcome::SelfCare, "", &b, t0())
+                .await,
+            Err(ClaimError::NotYours(_))
+        ));
+        let released = store.release(id, &a, t0()).await.map(|c| c.status).ok();
+        assert_eq!(released, Some(CaseStatus::Waiting));
+
+        // No answer: back in the queue with one more attempt.
+        assert!(store.claim(id, &b, t0()).await.is_ok());
+        let back = store
+            .record_outcome(id, Outcome::NoAnswer, "", &b, t0())
+            .await
+            .ok();
+        assert_eq!(
+            back.as_ref().map(|c| (c.status, c.attempts)),
+            Some((CaseStatus::Waiting, 1))
+        );
+
+        // A supervisor may close another nurse's claim.
+        assert!(store.claim(id, &a, t0()).await.is_ok());
+        let boss = Actor {
+            username: "sara",
+            ip: None,
+            may_override: true,
+        };
+        let done = store
+            .record_outcome(
+                id,
+                Outcome::HealthCentre,
+                "bokad 14:00",
+                &boss,
+                t0() + TimeDelta::minutes(9),
+            )
+            .await
+            .ok();
+        assert_eq!(done.map(|c| c.status), Some(CaseStatus::Done));
+        let info = store
+            .claim_info(id)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        assert_eq!(info.outcome, Some(Outcome::HealthCentre));
+        assert_eq!(info.outcome_note.as_deref(), Some("bokad 14:00"));
+        assert_eq!(info.closed_at, Some(t0() + TimeDelta::minutes(9)));
+        assert!(matches!(
+            store.claim(id, &a, t0()).await,
+            Err(ClaimError::WrongStatus {
+                status: CaseStatus::Done,
+                ..
+            })
+        ));
+        assert!(matches!(
+            store.claim(Uuid::nil(), &a, t0()).await,
+            Err(ClaimError::NotFound(_))
+        ));
+
+        let trail = store.audit_rows(Some(id), 100).await.unwrap_or_default();
+        let actions: Vec<(&str, &str)> = trail
+            .iter()
+            .map(|r| (r.action.as_str(), r.actor.as_str()))
+            .collect();
+        assert_eq!(
+            actions,
+            vec![
+                ("case.created", "ivr"),
+                ("case.claim", "anna"),
+                ("case.release", "anna"),
+                ("case.claim", "bo"),
+                ("case.outcome", "bo"),
+                ("case.claim", "anna"),
+                ("case.outcome", "sara"),
+            ]
+        );
+        assert_eq!(trail.get(1).and_then(|r| r.ip.as_deref()), Some("10.0.0.7"));
+        assert!(
+            trail.iter().all(|r| !r.detail.contains("bokad")),
+            "note leaked into audit"
+        );
+    }
+
+    async fn users_and_sessions_round_trip(store: Store) {
+        assert_eq!(
+            store
+                .create_user("anna", "$hash", Role::Nurse, t0())
+                .await
+                .ok(),
+            Some(true)
+        );
+        assert_eq!(
+            store
+                .create_user("anna", "$other", Role::Supervisor, t0())
+                .await
+                .ok(),
+            Some(false)
+        );
+        let user = store.find_user("anna").await.ok().flatten();
+        assert_eq!(
+            user.map(|u| (u.role, u.password_hash)),
+            Some((Role::Nurse, "$hash".to_string()))
+        );
+        let later = t0() + TimeDelta::hours(1);
+        assert!(store
+            .create_session("abc", "anna", t0(), later)
+            .await
+            .is_ok());
+        let who = store.session_user("abc", t0()).await.ok().flatten();
+        assert_eq!(who.map(|u| u.username), Some("anna".to_string()));
+        assert_eq!(
+            store.session_user("abc", later).await.ok().flatten(),
+            None,
+            "expired"
+        );
+        assert_eq!(
+            store
+                .update_user("anna", "$new", Role::Supervisor)
+                .await
+                .ok(),
+            Some(true)
+        );
+        assert_eq!(
+            store.session_user("abc", t0()).await.ok().flatten(),
+            None,
+            "update ends sessions"
+        );
+        assert!(store
+            .create_session("def", "anna", t0(), later)
+            .await
+            .is_ok());
+        assert!(store.delete_session("def").await.is_ok());
+        assert_eq!(store.session_user("def", t0()).await.ok().flatten(), None);
+    }
+
+    use crate::store::Role;
+
+    macro_rules! both {
+        ($($name:ident),+ $(,)?) => {
+            mod sqlite_backend { $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let db = super::sqlite_test_db().await;
+                    super::$name(db.store.clone()).await;
+                    db.finish().await;
+                }
+            )+ }
+            mod postgres_backend { $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let Some(db) = super::postgres_test_db().await else { return };
+                    super::$name(db.store.clone()).await;
+                    db.finish().await;
+                }
+            )+ }
+        };
+    }
+
+    both!(
+        concurrent_claims_never_hand_out_a_case_twice,
+        concurrent_claims_of_one_case_have_one_winner,
+        claim_next_takes_queue_order,
+        release_and_outcome_follow_the_claim,
+        users_and_sessions_round_trip,
+    );
+}
