@@ -170,7 +170,13 @@ fn validate(request: IntakeRequest) -> Result<Valid, ApiError> {
         });
     }
     let callback_number = PhoneNumber::parse(&request.callback_number)
-        .map_err(|e| bad(format!("invalid callback_number: {e}")))?;
+        .map_err(|e| {
+            // The kind only: the number itself is not echoed.
+            bad(format!(
+                "invalid callback_number ({:?}): expected a Swedish number like 0701234567 or +46701234567",
+                e.kind()
+            ))
+        })?;
     let personnummer = Personnummer::parse_on(&request.personnummer, Utc::now().date_naive())
         .map_err(|e| bad(format!("invalid personnummer: {e}")))?;
     check_text("summary", &request.summary, MAX_SUMMARY_CHARS, false)?;
