@@ -65,6 +65,26 @@ enum Command {
     CheckConfig,
     /// Create or upgrade the database schema and exit.
     Migrate,
+    /// Create a staff account (or with --update change its password and role).
+    /// The password is read from PE_PASSWORD, else from the first line of stdin.
+    CreateUser {
+        /// User name: a-z, 0-9, '.', '_', '-'.
+        #[arg(long)]
+        username: String,
+        /// nurse or supervisor.
+        #[arg(long, default_value = "nurse")]
+        role: String,
+        /// Change an existing account instead of failing (ends its sessions).
+        #[arg(long)]
+        update: bool,
+    },
+    /// Print a new random bearer token for a digital intake client and the line
+    /// to add to intake-clients.toml.
+    IntakeToken {
+        /// Client name, e.g. 1177-direkt.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 fn parse_range(s: &str) -> Result<(u16, u16), String> {
@@ -108,6 +128,22 @@ async fn main() -> anyhow::Result<()> {
             println!("database schema is up to date");
             Ok(())
         }
+        Some(Command::CreateUser {
+            username,
+            role,
+            update,
+        }) => create_user(&cli.database_url, &username, &role, update).await,
+        Some(Command::IntakeToken { name }) => {
+            use phone_entrance::api::auth;
+            auth::validate_username(&name).map_err(anyhow::Error::msg)?;
+            let token = auth::new_token();
+            println!("token (give to the client system, shown once): {token}");
+            println!();
+            println!("[[client]]");
+            println!("name = \"{name}\"");
+            println!("token_sha256 = \"{}\"", auth::sha256_hex(&token));
+            Ok(())
+        }
         None => {
             let running = app::start(ServiceOptions {
                 config_dir: cli.config,
@@ -124,6 +160,68 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `create-user`: hashes the password (argon2id) and stores the account.
+async fn create_user(
+    database_url: &str,
+    username: &str,
+    role: &str,
+    update: bool,
+) -> anyhow::Result<()> {
+    use phone_entrance::api::auth;
+    use phone_entrance::store::{Role, Store};
+    auth::validate_username(username).map_err(anyhow::Error::msg)?;
+    let role: Role = role
+        .parse()
+        .map_err(|_| anyhow::anyhow!("unknown role {role:?}: expected nurse or supervisor"))?;
+    let password = match std::env::var("PE_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    if password.chars().count() < auth::MIN_PASSWORD_CHARS {
+        anyhow::bail!(
+            "password too short: use at least {} characters (set PE_PASSWORD or pipe it on stdin)",
+            auth::MIN_PASSWORD_CHARS
+        );
+    }
+    let hash = auth::hash_password(&password)?;
+    let store = Store::connect(database_url).await?;
+    let done = if update {
+        store.update_user(username, &hash, role).await?
+    } else {
+        store
+            .create_user(username, &hash, role, chrono::Utc::now())
+            .await?
+    };
+    if done {
+        let action = if update {
+            "user.updated"
+        } else {
+            "user.created"
+        };
+        let entry = phone_entrance::store::AuditRecord::new(
+            chrono::Utc::now(),
+            "cli",
+            action,
+            None,
+            format!("user={username} role={role}"),
+            None,
+        );
+        store.audit(&entry).await?;
+    }
+    store.close().await;
+    match (done, update) {
+        (true, false) => println!("created {role} {username}"),
+        (true, true) => println!("updated {username}: role {role}, new password, sessions ended"),
+        (false, false) => anyhow::bail!("user {username} exists: use --update to change it"),
+        (false, true) => anyhow::bail!("no user {username}: leave out --update to create it"),
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

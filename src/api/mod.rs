@@ -1,35 +1,75 @@
 //! The HTTP shell (axum): handlers parse, call one store or queue function, and map
-//! the result. JSON under `/api/v1`, health probes at the root.
+//! the result. JSON under `/api/v1`, health probes and `/openapi.json` at the root.
+//!
+//! Serve with `into_make_service_with_connect_info::<SocketAddr>()` so the audit
+//! log records the client address.
 
+pub mod auth;
+pub mod cases;
 pub mod error;
 pub mod health;
+pub mod intake;
+pub mod openapi;
 pub mod worklist;
 
 pub use error::ApiError;
 pub use worklist::WorklistCase;
 
 use crate::store::Store;
-use axum::routing::get;
+use auth::IntakeClients;
+use axum::routing::{get, post};
 use axum::Router;
+use intake::IntakeQueue;
+use std::sync::Arc;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct ApiState {
     pub store: Store,
+    /// Client systems allowed to post cases (bearer tokens).
+    pub intake_clients: Arc<IntakeClients>,
+    /// Targets and staffing for digital cases' deadlines and estimates.
+    pub intake_queue: Arc<IntakeQueue>,
 }
 
 impl ApiState {
+    /// No intake clients, default targets and staffing.
     pub fn new(store: Store) -> ApiState {
-        ApiState { store }
+        ApiState {
+            store,
+            intake_clients: Arc::new(IntakeClients::default()),
+            intake_queue: Arc::new(IntakeQueue::default()),
+        }
+    }
+
+    pub fn with_intake_clients(mut self, clients: IntakeClients) -> ApiState {
+        self.intake_clients = Arc::new(clients);
+        self
+    }
+
+    pub fn with_intake_queue(mut self, queue: IntakeQueue) -> ApiState {
+        self.intake_queue = Arc::new(queue);
+        self
     }
 }
 
 /// All routes. Unknown paths get a JSON 404, wrong methods a JSON 405.
 pub fn router(state: ApiState) -> Router {
-    let v1 = Router::new().route("/worklist", get(worklist::worklist));
+    let v1 = Router::new()
+        .route("/login", post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/me", get(auth::me))
+        .route("/worklist", get(worklist::worklist))
+        .route("/cases", post(intake::post_case))
+        .route("/cases/{id}", get(cases::get_case))
+        .route("/claim-next", post(cases::claim_next))
+        .route("/cases/{id}/claim", post(cases::claim))
+        .route("/cases/{id}/release", post(cases::release))
+        .route("/cases/{id}/outcome", post(cases::outcome));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/openapi.json", get(openapi::openapi_json))
         .nest("/api/v1", v1)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -17,20 +17,55 @@ async fn serve(store: Store) -> String {
         Ok(a) => a,
         Err(e) => panic!("local_addr: {e}"),
     };
-    let app = router(ApiState::new(store));
+    let app =
+        router(ApiState::new(store)).into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
     format!("http://{addr}")
 }
 
-/// GET and return (status, content type, body text).
-async fn get(url: &str) -> (u16, String, String) {
-    request(reqwest::Method::GET, url).await
+/// A nurse with a live session; returns the `Cookie` header value.
+async fn nurse_cookie(store: &Store) -> String {
+    let token = auth::new_token();
+    let now = Utc::now();
+    let _ = store
+        .create_user("test-nurse", "$unused", auth::Role::Nurse, now)
+        .await;
+    if let Err(e) = store
+        .create_session(
+            &auth::sha256_hex(&token),
+            "test-nurse",
+            now,
+            now + TimeDelta::hours(1),
+        )
+        .await
+    {
+        panic!("session: {e}");
+    }
+    format!("{}={token}", auth::SESSION_COOKIE)
 }
 
-async fn request(method: reqwest::Method, url: &str) -> (u16, String, String) {
-    let response = match reqwest::Client::new().request(method, url).send().await {
+/// GET and return (status, content type, body text).
+async fn get(url: &str) -> (u16, String, String) {
+    request(reqwest::Method::GET, url, None).await
+}
+
+/// GET with a session cookie.
+async fn get_as(url: &str, cookie: &str) -> (u16, String, String) {
+    request(reqwest::Method::GET, url, Some(cookie)).await
+}
+
+async fn request(
+    method: reqwest::Method,
+    url: &str,
+    cookie: Option<&str>,
+) -> (u16, String, String) {
+    let mut builder = reqwest::Client::new().request(method, url);
+    if let Some(c) = cookie {
+        builder = builder.header("cookie", c);
+    }
+    let response = match builder.send().await {
         Ok(r) => r,
         Err(e) => panic!("request {url}: {e}"),
     };
@@ -132,8 +167,9 @@ async fn worklist_is_in_queue_order_with_public_fields_only() {
     if let Ok(done) = store.insert_case(&case(2, 0, 1)).await {
         let _ = store.set_status(done.id, CaseStatus::Done, t0()).await;
     }
+    let cookie = nurse_cookie(&store).await;
     let base = serve(store).await;
-    let (status, content_type, body) = get(&format!("{base}/api/v1/worklist")).await;
+    let (status, content_type, body) = get_as(&format!("{base}/api/v1/worklist"), &cookie).await;
     assert_eq!(status, 200);
     assert!(
         content_type.starts_with("application/json"),
@@ -178,8 +214,9 @@ async fn worklist_is_in_queue_order_with_public_fields_only() {
 #[tokio::test]
 async fn empty_worklist_is_an_empty_array() {
     let db = sqlite_test_db().await;
+    let cookie = nurse_cookie(&db.store).await;
     let base = serve(db.store.clone()).await;
-    let (status, _, body) = get(&format!("{base}/api/v1/worklist")).await;
+    let (status, _, body) = get_as(&format!("{base}/api/v1/worklist"), &cookie).await;
     assert_eq!((status, body.as_str()), (200, "[]"));
 }
 
@@ -205,8 +242,12 @@ async fn unknown_route_is_a_json_404() {
 async fn wrong_method_is_a_json_405() {
     let db = sqlite_test_db().await;
     let base = serve(db.store.clone()).await;
-    let (status, _, body) =
-        request(reqwest::Method::DELETE, &format!("{base}/api/v1/worklist")).await;
+    let (status, _, body) = request(
+        reqwest::Method::DELETE,
+        &format!("{base}/api/v1/worklist"),
+        None,
+    )
+    .await;
     assert_eq!(status, 405);
     assert!(json(&body)["error"].is_string(), "{body}");
 }
@@ -214,9 +255,10 @@ async fn wrong_method_is_a_json_405() {
 #[tokio::test]
 async fn database_failure_is_a_json_500_without_details() {
     let db = sqlite_test_db().await;
+    let cookie = nurse_cookie(&db.store).await;
     let base = serve(db.store.clone()).await;
     db.store.close().await;
-    let (status, _, body) = get(&format!("{base}/api/v1/worklist")).await;
+    let (status, _, body) = get_as(&format!("{base}/api/v1/worklist"), &cookie).await;
     assert_eq!(status, 500);
     let message = json(&body)["error"]
         .as_str()
@@ -226,5 +268,31 @@ async fn database_failure_is_a_json_500_without_details() {
     assert!(
         !body.to_lowercase().contains("pool"),
         "internals leaked: {body}"
+    );
+}
+
+#[tokio::test]
+async fn worklist_without_a_session_is_401() {
+    let db = sqlite_test_db().await;
+    let base = serve(db.store.clone()).await;
+    let (status, _, body) = get(&format!("{base}/api/v1/worklist")).await;
+    assert_eq!(status, 401, "{body}");
+    let forged = format!("{}={}", auth::SESSION_COOKIE, auth::new_token());
+    let (status, _, _) = get_as(&format!("{base}/api/v1/worklist"), &forged).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn worklist_read_is_audited_with_user_and_address() {
+    let db = sqlite_test_db().await;
+    let cookie = nurse_cookie(&db.store).await;
+    let base = serve(db.store.clone()).await;
+    let (status, _, _) = get_as(&format!("{base}/api/v1/worklist"), &cookie).await;
+    assert_eq!(status, 200);
+    let rows = db.store.audit_rows(None, 10).await.unwrap_or_default();
+    let read = rows.iter().find(|r| r.action == "worklist.read");
+    assert_eq!(
+        read.map(|r| (r.actor.as_str(), r.ip.as_deref())),
+        Some(("test-nurse", Some("127.0.0.1")))
     );
 }

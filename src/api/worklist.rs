@@ -1,8 +1,10 @@
-//! `GET /api/v1/worklist`: open cases in queue order for the nurses' list.
+//! `GET /api/v1/worklist`: open cases in queue order for the nurses' list (staff
+//! only, audited as `worklist.read`).
 //!
-//! This view leaves out the callback number and personnummer: the staff-only case
-//! endpoint (with auth) shows those.
+//! This view leaves out the callback number and personnummer: `GET /cases/{id}`
+//! and a claim show those.
 
+use super::auth::{Role, Staff};
 use super::{ApiError, ApiState};
 use crate::queue::Priority;
 use crate::store::{Answer, CaseMode, CaseRecord, CaseStatus, Channel};
@@ -10,23 +12,39 @@ use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// One row of the worklist, as JSON.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct WorklistCase {
     pub id: Uuid,
+    #[schema(value_type = String, example = "phone")]
     pub channel: Channel,
+    #[schema(value_type = u8, minimum = 1, maximum = 5)]
     pub priority: Priority,
+    #[schema(value_type = String, example = "waiting")]
     pub status: CaseStatus,
+    #[schema(value_type = String, example = "callback")]
     pub mode: CaseMode,
     pub registered_at: DateTime<Utc>,
     pub deadline: DateTime<Utc>,
     pub estimated_callback_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Vec<AnswerDoc>)]
     pub answers: Vec<Answer>,
     pub attempts: u32,
     pub language: String,
     pub red_flag: bool,
+}
+
+/// One answered question (schema of `store::Answer`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AnswerDoc {
+    question_id: String,
+    question_text: String,
+    value: String,
+    value_text: String,
 }
 
 impl From<CaseRecord> for WorklistCase {
@@ -49,7 +67,17 @@ impl From<CaseRecord> for WorklistCase {
 }
 
 /// Open cases, level 1 first, then earliest deadline, then earliest registration.
-pub async fn worklist(State(state): State<ApiState>) -> Result<Json<Vec<WorklistCase>>, ApiError> {
+#[utoipa::path(get, path = "/api/v1/worklist", tag = "cases", security(("session" = [])),
+    responses((status = 200, body = Vec<WorklistCase>), (status = 401, description = "not signed in")))]
+pub async fn worklist(
+    State(state): State<ApiState>,
+    staff: Staff,
+) -> Result<Json<Vec<WorklistCase>>, ApiError> {
+    staff.require(Role::Nurse)?;
     let cases = state.store.worklist().await?;
+    state
+        .store
+        .audit(&staff.audit("worklist.read", None, format!("cases={}", cases.len())))
+        .await?;
     Ok(Json(cases.into_iter().map(WorklistCase::from).collect()))
 }

@@ -70,6 +70,7 @@ pub fn load_config(config_dir: &Path, prompts_dir: &Path) -> anyhow::Result<Load
     let hours = OpeningHours::load_or_default(&config_dir.join("hours.toml"))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let prompts = PromptLibrary::load(prompts_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::api::auth::IntakeClients::load(&config_dir.join("intake-clients.toml"))?;
     Ok(LoadedConfig {
         sip,
         flow: ivr.flow,
@@ -125,6 +126,12 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     media_cfg.rtp_timeout = cfg.sip.rtp_timeout();
     let media = MediaEngine::start(media_cfg).context("starting the media engine")?;
     let triage = cfg.triage;
+    let intake_clients =
+        crate::api::auth::IntakeClients::load(&opts.config_dir.join("intake-clients.toml"))?;
+    let intake_queue = crate::api::intake::IntakeQueue {
+        targets: crate::queue::LevelTargets::new(triage.targets()),
+        queue: cfg.queue.clone(),
+    };
     let metrics = Arc::new(Metrics::default());
     let ctx = Arc::new(CallContext {
         registrar: Registrar::new(store.clone(), cfg.queue, cfg.hours, &triage),
@@ -146,11 +153,15 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("binding HTTP on {}", opts.http_bind))?;
     let http_addr = listener.local_addr()?;
-    let router = crate::api::router(crate::api::ApiState::new(store))
-        .merge(metrics_router(metrics, ctx.media.clone()));
+    let api_state = crate::api::ApiState::new(store)
+        .with_intake_clients(intake_clients)
+        .with_intake_queue(intake_queue);
+    let router = crate::api::router(api_state).merge(metrics_router(metrics, ctx.media.clone()));
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {
-        let _ = axum::serve(listener, router)
+        // Connect info gives the audit log the client address.
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let _ = axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 let _ = http_shutdown.wait_for(|s| *s).await;
             })

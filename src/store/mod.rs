@@ -5,13 +5,19 @@
 //! caller only after [`Store::insert_case`] returned `Ok` (DESIGN.md section 4).
 //! Nothing here logs personal data; errors name ids, never numbers or answers.
 
+pub mod audit;
+pub mod claims;
 pub mod models;
 mod postgres;
 pub mod snapshot;
 mod sqlite;
+pub mod users;
 
+pub use audit::AuditRecord;
+pub use claims::{Actor, ClaimError, ClaimInfo, Outcome};
 pub use models::{Answer, CaseMode, CaseRecord, CaseStatus, Channel, NewCase, UnknownValue};
 pub use snapshot::QueueSnapshot;
+pub use users::{Role, SessionUser, StaffUser};
 
 use crate::queue::Priority;
 use chrono::{DateTime, Datelike, SubsecRound, Utc};

@@ -1,0 +1,249 @@
+//! Staff endpoints on single cases: read (with personal data), claim the next or
+//! a given case, release it, record the outcome. Every read of personal data and
+//! every change leaves an audit row with the user and their address.
+
+use super::auth::{Role, Staff};
+use super::worklist::AnswerDoc;
+use super::{ApiError, ApiState};
+use crate::store::{Answer, CaseRecord, ClaimError, ClaimInfo, Outcome};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Longest outcome note.
+pub const MAX_NOTE_CHARS: usize = 4000;
+
+/// A whole case for the nurse who handles it, including how to reach the resident.
+/// Not `Debug`: it carries personal data.
+#[derive(Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct CaseView {
+    pub id: Uuid,
+    #[schema(value_type = String, example = "phone")]
+    pub channel: crate::store::Channel,
+    #[schema(value_type = u8, minimum = 1, maximum = 5)]
+    pub priority: crate::queue::Priority,
+    #[schema(value_type = String, example = "claimed")]
+    pub status: crate::store::CaseStatus,
+    #[schema(value_type = String, example = "callback")]
+    pub mode: crate::store::CaseMode,
+    pub registered_at: DateTime<Utc>,
+    pub deadline: DateTime<Utc>,
+    pub estimated_callback_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Vec<AnswerDoc>)]
+    pub answers: Vec<Answer>,
+    pub attempts: u32,
+    pub language: String,
+    pub red_flag: bool,
+    /// E.164: the number to call back.
+    pub callback_number: Option<String>,
+    /// 12 digits.
+    pub personnummer: Option<String>,
+    pub summary: String,
+    pub external_ref: Option<String>,
+    pub claimed_by: Option<String>,
+    pub claimed_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Option<String>, example = "self_care")]
+    pub outcome: Option<Outcome>,
+    pub outcome_note: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl CaseView {
+    pub fn new(c: CaseRecord, claim: ClaimInfo) -> CaseView {
+        CaseView {
+            id: c.id,
+            channel: c.channel,
+            priority: c.priority,
+            status: c.status,
+            mode: c.mode,
+            registered_at: c.registered_at,
+            deadline: c.deadline,
+            estimated_callback_at: c.estimated_callback_at,
+            answers: c.answers,
+            attempts: c.attempts,
+            language: c.language,
+            red_flag: c.red_flag,
+            callback_number: c.callback_number,
+            personnummer: c.personnummer,
+            summary: c.summary,
+            external_ref: c.external_ref,
+            claimed_by: claim.claimed_by,
+            claimed_at: claim.claimed_at,
+            outcome: claim.outcome,
+            outcome_note: claim.outcome_note,
+            closed_at: claim.closed_at,
+        }
+    }
+}
+
+/// `POST /cases/{id}/outcome` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeRequest {
+    #[schema(value_type = String, example = "self_care")]
+    pub outcome: String,
+    #[serde(default)]
+    pub note: String,
+}
+
+fn parse_id(text: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(text).map_err(|_| ApiError::BadRequest("case id must be a UUID".into()))
+}
+
+async fn view(state: &ApiState, case: CaseRecord) -> Result<CaseView, ApiError> {
+    let claim = state.store.claim_info(case.id).await?.unwrap_or_default();
+    Ok(CaseView::new(case, claim))
+}
+
+fn claim_error(e: ClaimError) -> ApiError {
+    match e {
+        ClaimError::NotFound(id) => ApiError::NotFound(format!("case {id} not found")),
+        ClaimError::WrongStatus { id, status } => {
+            ApiError::Conflict(format!("case {id} is {status}, so this cannot be done now"))
+        }
+        ClaimError::NotYours(id) => ApiError::Forbidden(format!(
+            "case {id} is claimed by another nurse; a supervisor can release it"
+        )),
+        ClaimError::Store(e) => ApiError::Store(e),
+    }
+}
+
+/// The full case (audited as `case.read`).
+#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases",
+    params(("id" = Uuid, Path, description = "case id")), security(("session" = [])),
+    responses((status = 200, body = CaseView), (status = 400, description = "id is not a UUID"),
+              (status = 401, description = "not signed in"), (status = 404, description = "no such case")))]
+pub async fn get_case(
+    State(state): State<ApiState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Json<CaseView>, ApiError> {
+    staff.require(Role::Nurse)?;
+    let id = parse_id(&id)?;
+    let case = state
+        .store
+        .get_case(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("case {id} not found")))?;
+    state
+        .store
+        .audit(&staff.audit("case.read", Some(id), ""))
+        .await?;
+    Ok(Json(view(&state, case).await?))
+}
+
+/// Claims the most urgent open case atomically; `204` when the queue is empty.
+#[utoipa::path(post, path = "/api/v1/claim-next", tag = "cases", security(("session" = [])),
+    responses((status = 200, body = CaseView, description = "claimed; audited as case.claim"),
+              (status = 204, description = "no open case"), (status = 401, description = "not signed in")))]
+pub async fn claim_next(State(state): State<ApiState>, staff: Staff) -> Result<Response, ApiError> {
+    staff.require(Role::Nurse)?;
+    match state.store.claim_next(&staff.actor(), Utc::now()).await? {
+        Some(case) => Ok(Json(view(&state, case).await?).into_response()),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+/// Claims one case; `409` when it is not waiting or holding.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/claim", tag = "cases",
+    params(("id" = Uuid, Path, description = "case id")), security(("session" = [])),
+    responses((status = 200, body = CaseView), (status = 401, description = "not signed in"),
+              (status = 404, description = "no such case"), (status = 409, description = "not waiting")))]
+pub async fn claim(
+    State(state): State<ApiState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Json<CaseView>, ApiError> {
+    staff.require(Role::Nurse)?;
+    let id = parse_id(&id)?;
+    let case = state
+        .store
+        .claim(id, &staff.actor(), Utc::now())
+        .await
+        .map_err(claim_error)?;
+    Ok(Json(view(&state, case).await?))
+}
+
+/// Status after a release or an outcome (no personal data).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct CaseState {
+    pub id: Uuid,
+    #[schema(value_type = String, example = "waiting")]
+    pub status: crate::store::CaseStatus,
+    pub attempts: u32,
+}
+
+impl From<&CaseRecord> for CaseState {
+    fn from(c: &CaseRecord) -> CaseState {
+        CaseState {
+            id: c.id,
+            status: c.status,
+            attempts: c.attempts,
+        }
+    }
+}
+
+/// Puts a claimed case back in the queue. Only its holder or a supervisor.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/release", tag = "cases",
+    params(("id" = Uuid, Path, description = "case id")), security(("session" = [])),
+    responses((status = 200, body = CaseState), (status = 401, description = "not signed in"),
+              (status = 403, description = "claimed by another nurse"),
+              (status = 404, description = "no such case"), (status = 409, description = "not claimed")))]
+pub async fn release(
+    State(state): State<ApiState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Json<CaseState>, ApiError> {
+    staff.require(Role::Nurse)?;
+    let id = parse_id(&id)?;
+    let case = state
+        .store
+        .release(id, &staff.actor(), Utc::now())
+        .await
+        .map_err(claim_error)?;
+    Ok(Json(CaseState::from(&case)))
+}
+
+/// Records the outcome of a claimed case: closes it, or (`no_answer`) puts it
+/// back waiting with one more attempt.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/outcome", tag = "cases",
+    params(("id" = Uuid, Path, description = "case id")), request_body = OutcomeRequest,
+    security(("session" = [])),
+    responses((status = 200, body = CaseState), (status = 400, description = "unknown outcome"),
+              (status = 401, description = "not signed in"), (status = 403, description = "claimed by another nurse"),
+              (status = 404, description = "no such case"), (status = 409, description = "not claimed")))]
+pub async fn outcome(
+    State(state): State<ApiState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<CaseState>, ApiError> {
+    staff.require(Role::Nurse)?;
+    let id = parse_id(&id)?;
+    let request: OutcomeRequest = serde_json::from_slice(&body).map_err(|_| {
+        ApiError::BadRequest("expected JSON {\"outcome\": \"...\", \"note\": \"...\"}".into())
+    })?;
+    let outcome: Outcome = request.outcome.parse().map_err(|_| {
+        let known: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+        ApiError::BadRequest(format!(
+            "unknown outcome: expected one of {}",
+            known.join(", ")
+        ))
+    })?;
+    if request.note.chars().count() > MAX_NOTE_CHARS {
+        return Err(ApiError::BadRequest(format!(
+            "note is longer than {MAX_NOTE_CHARS} characters"
+        )));
+    }
+    let case = state
+        .store
+        .record_outcome(id, outcome, &request.note, &staff.actor(), Utc::now())
+        .await
+        .map_err(claim_error)?;
+    Ok(Json(CaseState::from(&case)))
+}

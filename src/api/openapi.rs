@@ -1,0 +1,48 @@
+//! `GET /openapi.json`: the API description, generated from the handlers'
+//! annotations (utoipa), so it cannot drift from the code.
+
+use super::{auth, cases, intake, worklist};
+use axum::Json;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// The generated document.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "phone-entrance", description = "1177 phone entrance: digital intake, nurses' worklist and staff sign-in"),
+    paths(
+        auth::login, auth::logout, auth::me,
+        intake::post_case,
+        worklist::worklist,
+        cases::get_case, cases::claim_next, cases::claim, cases::release, cases::outcome,
+    ),
+    components(schemas(
+        auth::LoginRequest, auth::Me,
+        intake::IntakeRequest, intake::IntakeAnswer, intake::IntakeResponse,
+        worklist::WorklistCase, worklist::AnswerDoc,
+        cases::CaseView, cases::CaseState, cases::OutcomeRequest,
+    )),
+    modifiers(&Security),
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(auth::SESSION_COOKIE))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Serves the document.
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

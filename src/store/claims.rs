@@ -1,0 +1,723 @@
+//! Nurses taking cases: claim, release and outcome. A claim is one conditional
+//! `UPDATE`, so two nurses never get the same case: PostgreSQL picks the row with
+//! `FOR UPDATE SKIP LOCKED`; SQLite runs one writer at a time, and an `UPDATE` as
+//! the first statement of its transaction takes the write lock before it reads.
+//! Each change writes its audit row in the same transaction.
+
+use super::audit::{parse_sqlite_ts, with_backend, INSERT_AUDIT_SQL};
+use super::{Backend, CaseRecord, CaseStatus, Result, Store, StoreError, UnknownValue};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+/// How a nurse closed a contact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Self-care advice given.
+    SelfCare,
+    /// Booked at a health centre (vårdcentral).
+    HealthCentre,
+    /// Referred to emergency care.
+    EmergencyCare,
+    /// 112 called.
+    Called112,
+    /// Nobody answered the callback: the case goes back to the queue.
+    NoAnswer,
+    Other,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 6] = [
+        Outcome::SelfCare,
+        Outcome::HealthCentre,
+        Outcome::EmergencyCare,
+        Outcome::Called112,
+        Outcome::NoAnswer,
+        Outcome::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::SelfCare => "self_care",
+            Outcome::HealthCentre => "health_centre",
+            Outcome::EmergencyCare => "emergency_care",
+            Outcome::Called112 => "called_112",
+            Outcome::NoAnswer => "no_answer",
+            Outcome::Other => "other",
+        }
+    }
+}
+
+impl FromStr for Outcome {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Outcome, UnknownValue> {
+        Outcome::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| UnknownValue {
+                kind: "outcome",
+                value: s.chars().take(40).collect(),
+            })
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who holds a case and how it ended. `Debug` leaves the note out (free text).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct ClaimInfo {
+    pub claimed_by: Option<String>,
+    pub claimed_at: Option<DateTime<Utc>>,
+    pub outcome: Option<Outcome>,
+    pub outcome_note: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl fmt::Debug for ClaimInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClaimInfo")
+            .field("claimed_by", &self.claimed_by)
+            .field("claimed_at", &self.claimed_at)
+            .field("outcome", &self.outcome)
+            .field("closed_at", &self.closed_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a claim, release or outcome was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    #[error("case {0} not found")]
+    NotFound(Uuid),
+    /// Claim: the case is not waiting; release/outcome: it is not claimed.
+    #[error("case {id} is {status}")]
+    WrongStatus { id: Uuid, status: CaseStatus },
+    /// Another nurse holds the claim (a supervisor may override).
+    #[error("case {0} is claimed by another nurse")]
+    NotYours(Uuid),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for ClaimError {
+    fn from(e: sqlx::Error) -> ClaimError {
+        ClaimError::Store(StoreError::Database(e))
+    }
+}
+
+/// The acting staff member, for the claim columns and the audit row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor<'a> {
+    pub username: &'a str,
+    pub ip: Option<String>,
+    /// Supervisors may release or close another nurse's claim.
+    pub may_override: bool,
+}
+
+/// Inserts the audit row of a claim change inside its transaction (a macro so
+/// one text serves both dialects' executors).
+macro_rules! audit_in {
+    ($tx:expr, $ts:ident, $actor:expr, $now:expr, $action:expr, $case_id:expr, $detail:expr) => {{
+        let detail: String = $detail;
+        sqlx::query(INSERT_AUDIT_SQL)
+            .bind($ts($now))
+            .bind($actor.username)
+            .bind($action)
+            .bind(Some($case_id.to_string()))
+            .bind(detail)
+            .bind($actor.ip.clone())
+            .execute($tx)
+            .await
+            .map(|_| ())
+    }};
+}
+
+const QUEUE_ORDER: &str = "ORDER BY (priority <> 1), deadline, registered_at, id";
+
+fn claim_next_sql(lock: &str) -> String {
+    format!(
+        "UPDATE cases SET status = 'claimed', claimed_by = $1, claimed_at = $2 \
+         WHERE status IN ('waiting', 'holding') AND id = (SELECT id FROM cases \
+         WHERE status IN ('waiting', 'holding') {QUEUE_ORDER} LIMIT 1 {lock}) RETURNING id"
+    )
+}
+
+const CLAIM_SQL: &str = "UPDATE cases SET status = 'claimed', claimed_by = $1, claimed_at = $2 \
+     WHERE id = $3 AND status IN ('waiting', 'holding') RETURNING id";
+
+const RELEASE_SQL: &str = "UPDATE cases SET \
+     status = CASE WHEN mode = 'hold' THEN 'holding' ELSE 'waiting' END, \
+     claimed_by = NULL, claimed_at = NULL \
+     WHERE id = $1 AND status = 'claimed' AND (claimed_by = $2 OR $3) RETURNING id";
+
+const CLOSE_SQL: &str = "UPDATE cases SET status = 'done', outcome = $4, outcome_note = $5, \
+     closed_at = $6 WHERE id = $1 AND status = 'claimed' AND (claimed_by = $2 OR $3) RETURNING id";
+
+/// No answer: back to the queue as a callback, one more attempt counted.
+const NO_ANSWER_SQL: &str = "UPDATE cases SET status = 'waiting', mode = 'callback', \
+     attempts = attempts + 1, claimed_by = NULL, claimed_at = NULL, outcome = $4, \
+     outcome_note = $5, closed_at = NULL \
+     WHERE id = $1 AND status = 'claimed' AND (claimed_by = $2 OR $3) RETURNING id";
+
+impl Store {
+    /// Claims the most urgent open case for `actor`; `None` when the queue is empty.
+    pub async fn claim_next(
+        &self,
+        actor: &Actor<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CaseRecord>> {
+        let now = super::storable("now", now)?;
+        let claimed: Option<String> = with_backend!(self, |pool, ts| {
+            let lock = match self.backend {
+                Backend::Postgres(_) => "FOR UPDATE SKIP LOCKED",
+                Backend::Sqlite(_) => "",
+            };
+            let mut tx = pool.begin().await?;
+            let id: Option<String> = sqlx::query_scalar(&claim_next_sql(lock))
+                .bind(actor.username)
+                .bind(ts(now))
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(id) = &id {
+                audit_in!(
+                    &mut *tx,
+                    ts,
+                    actor,
+                    now,
+                    "case.claim",
+                    id,
+                    "claim-next".into()
+                )?;
+            }
+            tx.commit().await?;
+            id
+        });
+        match claimed {
+            None => Ok(None),
+            Some(id) => self.case_by_text_id(&id).await.map(Some),
+        }
+    }
+
+    /// Claims one case; it must be waiting or holding.
+    pub async fn claim(
+        &self,
+        id: Uuid,
+        actor: &Actor<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<CaseRecord, ClaimError> {
+        let now = super::storable("now", now)?;
+        let text_id = id.to_string();
+        let done = with_backend!(self, |pool, ts| {
+            let mut tx = pool.begin().await?;
+            let hit: Option<String> = sqlx::query_scalar(CLAIM_SQL)
+                .bind(actor.username)
+                .bind(ts(now))
+                .bind(&text_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if hit.is_some() {
+                audit_in!(
+                    &mut *tx,
+                    ts,
+                    actor,
+                    now,
+                    "case.claim",
+                    &text_id,
+                    String::new()
+                )?;
+            }
+            tx.commit().await?;
+            hit.is_some()
+        });
+        self.after_change(id, done, false, actor).await
+    }
+
+    /// Puts a claimed case back in the queue (waiting, or holding for a live caller).
+    pub async fn release(
+        &self,
+        id: Uuid,
+        actor: &Actor<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<CaseRecord, ClaimError> {
+        let now = super::storable("now", now)?;
+        let text_id = id.to_string();
+        let done = with_backend!(self, |pool, ts| {
+            let mut tx = pool.begin().await?;
+            let hit: Option<String> = sqlx::query_scalar(RELEASE_SQL)
+                .bind(&text_id)
+                .bind(actor.username)
+                .bind(actor.may_override)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if hit.is_some() {
+                audit_in!(
+                    &mut *tx,
+                    ts,
+                    actor,
+                    now,
+                    "case.release",
+                    &text_id,
+                    String::new()
+                )?;
+            }
+            tx.commit().await?;
+            hit.is_some()
+        });
+        self.after_change(id, done, true, actor).await
+    }
+
+    /// Records the outcome of a claimed case: closes it, or for `NoAnswer` puts it
+    /// back waiting with one more attempt. The note is stored, never audited.
+    pub async fn record_outcome(
+        &self,
+        id: Uuid,
+        outcome: Outcome,
+        note: &str,
+        actor: &Actor<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<CaseRecord, ClaimError> {
+        let now = super::storable("now", now)?;
+        let text_id = id.to_string();
+        let sql = if outcome == Outcome::NoAnswer {
+            NO_ANSWER_SQL
+        } else {
+            CLOSE_SQL
+        };
+        let done = with_backend!(self, |pool, ts| {
+            let mut tx = pool.begin().await?;
+            let hit: Option<String> = sqlx::query_scalar(sql)
+                .bind(&text_id)
+                .bind(actor.username)
+                .bind(actor.may_override)
+                .bind(outcome.as_str())
+                .bind(note)
+                .bind(ts(now))
+                .fetch_optional(&mut *tx)
+                .await?;
+            if hit.is_some() {
+                let detail = format!("outcome={outcome}");
+                audit_in!(&mut *tx, ts, actor, now, "case.outcome", &text_id, detail)?;
+            }
+            tx.commit().await?;
+            hit.is_some()
+        });
+        self.after_change(id, done, true, actor).await
+    }
+
+    /// Claim holder and outcome of a case; `None` when there is no such case.
+    pub async fn claim_info(&self, id: Uuid) -> Result<Option<ClaimInfo>> {
+        let sql = "SELECT claimed_by, claimed_at, outcome, outcome_note, closed_at \
+                   FROM cases WHERE id = $1";
+        let text_id = id.to_string();
+        let (row, claimed_at, closed_at) = match &self.backend {
+            Backend::Sqlite(pool) => {
+                let Some(row) = sqlx::query(sql).bind(&text_id).fetch_optional(pool).await? else {
+                    return Ok(None);
+                };
+                let claimed: Option<String> = row.try_get("claimed_at")?;
+                let closed: Option<String> = row.try_get("closed_at")?;
+                let claimed = claimed
+                    .map(|t| parse_sqlite_ts("claimed_at", &t))
+                    .transpose()?;
+                let closed = closed
+                    .map(|t| parse_sqlite_ts("closed_at", &t))
+                    .transpose()?;
+                (
+                    (
+                        row.try_get::<Option<String>, _>("claimed_by")?,
+                        row.try_get::<Option<String>, _>("outcome")?,
+                        row.try_get::<Option<String>, _>("outcome_note")?,
+                    ),
+                    claimed,
+                    closed,
+                )
+            }
+            Backend::Postgres(pool) => {
+                let Some(row) = sqlx::query(sql).bind(&text_id).fetch_optional(pool).await? else {
+                    return Ok(None);
+                };
+                (
+                    (
+                        row.try_get::<Option<String>, _>("claimed_by")?,
+                        row.try_get::<Option<String>, _>("outcome")?,
+                        row.try_get::<Option<String>, _>("outcome_note")?,
+                    ),
+                    row.try_get("claimed_at")?,
+                    row.try_get("closed_at")?,
+                )
+            }
+        };
+        let (claimed_by, outcome, outcome_note) = row;
+        let outcome = outcome
+            .map(|o| o.parse::<Outcome>())
+            .transpose()
+            .map_err(|e| StoreError::Corrupt {
+                id: text_id.clone(),
+                field: "outcome",
+                message: e.to_string(),
+            })?;
+        Ok(Some(ClaimInfo {
+            claimed_by,
+            claimed_at,
+            outcome,
+            outcome_note,
+            closed_at,
+        }))
+    }
+
+    async fn case_by_text_id(&self, id: &str) -> Result<CaseRecord> {
+        let id = Uuid::parse_str(id).map_err(|e| StoreError::Corrupt {
+            id: id.chars().take(40).collect(),
+            field: "id",
+            message: e.to_string(),
+        })?;
+        self.get_case(id).await?.ok_or(StoreError::NotFound(id))
+    }
+
+    /// The case after a conditional update, or why the update matched no row.
+    async fn after_change(
+        &self,
+        id: Uuid,
+        done: bool,
+        needs_claim: bool,
+        actor: &Actor<'_>,
+    ) -> Result<CaseRecord, ClaimError> {
+        let case = self.get_case(id).await?.ok_or(ClaimError::NotFound(id))?;
+        if done {
+            return Ok(case);
+        }
+        if needs_claim && case.status == CaseStatus::Claimed {
+            let holder = self.claim_info(id).await?.and_then(|c| c.claimed_by);
+            if holder.as_deref() != Some(actor.username) && !actor.may_override {
+                return Err(ClaimError::NotYours(id));
+            }
+        }
+        Err(ClaimError::WrongStatus {
+            id,
+            status: case.status,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::Priority;
+    use crate::store::tests::{postgres_test_db, sqlite_test_db};
+    use crate::store::{Answer, CaseMode, Channel, NewCase};
+    use chrono::{TimeDelta, TimeZone};
+    use std::collections::HashSet;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 3, 1, 9, 0, 0)
+            .single()
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
+    fn case(level: u8, minute: i64) -> NewCase {
+        NewCase {
+            channel: Channel::Phone,
+            priority: Priority::new(level).unwrap_or(Priority::LOWEST),
+            mode: CaseMode::Callback,
+            registered_at: t0() + TimeDelta::minutes(minute),
+            deadline: t0() + TimeDelta::minutes(minute + 30 * i64::from(level)),
+            estimated_callback_at: None,
+            answers: vec![Answer {
+                question_id: "q".into(),
+                question_text: "Q?".into(),
+                value: "1".into(),
+                value_text: "Ja".into(),
+            }],
+            callback_number: Some("+46701234567".into()),
+            personnummer: None,
+            language: "sv".into(),
+            call_id: None,
+            external_ref: None,
+            summary: String::new(),
+            red_flag: false,
+        }
+    }
+
+    fn nurse(name: &str) -> Actor<'_> {
+        Actor {
+            username: name,
+            ip: Some("10.0.0.7".into()),
+            may_override: false,
+        }
+    }
+
+    async fn insert(store: &Store, c: &NewCase) -> Uuid {
+        match store.insert_case(c).await {
+            Ok(r) => r.id,
+            Err(e) => panic!("insert: {e}"),
+        }
+    }
+
+    /// Eight nurses race for 30 cases: each case is claimed exactly once.
+    async fn concurrent_claims_never_hand_out_a_case_twice(store: Store) {
+        let mut ids = HashSet::new();
+        for i in 0..30 {
+            ids.insert(insert(&store, &case(1 + (i % 5) as u8, i)).await);
+        }
+        let mut tasks = Vec::new();
+        for n in 0..8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let name = format!("nurse{n}");
+                let mut got = Vec::new();
+                loop {
+                    match store.claim_next(&nurse(&name), t0()).await {
+                        Ok(Some(c)) => got.push(c.id),
+                        Ok(None) => return Ok(got),
+                        Err(e) => return Err(e.to_string()),
+                    }
+                }
+            }));
+        }
+        let mut claimed = Vec::new();
+        for t in tasks {
+            match t.await {
+                Ok(Ok(got)) => claimed.extend(got),
+                Ok(Err(e)) => panic!("claim failed: {e}"),
+                Err(e) => panic!("task: {e}"),
+            }
+        }
+        let unique: HashSet<Uuid> = claimed.iter().copied().collect();
+        assert_eq!(claimed.len(), 30, "every case claimed once");
+        assert_eq!(unique, ids);
+        let audits = store.audit_rows(None, 1000).await.unwrap_or_default();
+        let claims = audits.iter().filter(|a| a.action == "case.claim").count();
+        assert_eq!(claims, 30);
+    }
+
+    /// Two nurses race for the same single case: one wins, one gets a conflict.
+    async fn concurrent_claims_of_one_case_have_one_winner(store: Store) {
+        let id = insert(&store, &case(2, 0)).await;
+        let mut tasks = Vec::new();
+        for n in 0..6 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let name = format!("n{n}");
+                store.claim(id, &nurse(&name), t0()).await.is_ok()
+            }));
+        }
+        let mut wins = 0;
+        for t in tasks {
+            if t.await.unwrap_or(false) {
+                wins += 1;
+            }
+        }
+        assert_eq!(wins, 1);
+    }
+
+    async fn claim_next_takes_queue_order(store: Store) {
+        let later_level_3 = insert(&store, &case(3, 0)).await;
+        let level_1 = insert(&store, &case(1, 5)).await;
+        let level_2 = insert(&store, &case(2, 1)).await;
+        let mut order = Vec::new();
+        while let Ok(Some(c)) = store.claim_next(&nurse("a"), t0()).await {
+            assert_eq!(c.status, CaseStatus::Claimed);
+            order.push(c.id);
+        }
+        assert_eq!(order, vec![level_1, level_2, later_level_3]);
+        let info = store
+            .claim_info(level_1)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        assert_eq!(info.claimed_by.as_deref(), Some("a"));
+        assert_eq!(info.claimed_at, Some(t0()));
+    }
+
+    async fn release_and_outcome_follow_the_claim(store: Store) {
+        let id = insert(&store, &case(3, 0)).await;
+        let a = nurse("anna");
+        let b = nurse("bo");
+        assert!(matches!(
+            store.release(id, &a, t0()).await,
+            Err(ClaimError::WrongStatus { .. })
+        ));
+        assert!(store.claim(id, &a, t0()).await.is_ok());
+        assert!(matches!(
+            store.claim(id, &b, t0()).await,
+            Err(ClaimError::WrongStatus { .. })
+        ));
+        assert!(matches!(
+            store.release(id, &b, t0()).await,
+            Err(ClaimError::NotYours(_))
+        ));
+        assert!(matches!(
+            store
+                .record_outcome(id, Outcome::SelfCare, "", &b, t0())
+                .await,
+            Err(ClaimError::NotYours(_))
+        ));
+        let released = store.release(id, &a, t0()).await.map(|c| c.status).ok();
+        assert_eq!(released, Some(CaseStatus::Waiting));
+
+        // No answer: back in the queue with one more attempt.
+        assert!(store.claim(id, &b, t0()).await.is_ok());
+        let back = store
+            .record_outcome(id, Outcome::NoAnswer, "", &b, t0())
+            .await
+            .ok();
+        assert_eq!(
+            back.as_ref().map(|c| (c.status, c.attempts)),
+            Some((CaseStatus::Waiting, 1))
+        );
+
+        // A supervisor may close another nurse's claim.
+        assert!(store.claim(id, &a, t0()).await.is_ok());
+        let boss = Actor {
+            username: "sara",
+            ip: None,
+            may_override: true,
+        };
+        let done = store
+            .record_outcome(
+                id,
+                Outcome::HealthCentre,
+                "bokad 14:00",
+                &boss,
+                t0() + TimeDelta::minutes(9),
+            )
+            .await
+            .ok();
+        assert_eq!(done.map(|c| c.status), Some(CaseStatus::Done));
+        let info = store
+            .claim_info(id)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        assert_eq!(info.outcome, Some(Outcome::HealthCentre));
+        assert_eq!(info.outcome_note.as_deref(), Some("bokad 14:00"));
+        assert_eq!(info.closed_at, Some(t0() + TimeDelta::minutes(9)));
+        assert!(matches!(
+            store.claim(id, &a, t0()).await,
+            Err(ClaimError::WrongStatus {
+                status: CaseStatus::Done,
+                ..
+            })
+        ));
+        assert!(matches!(
+            store.claim(Uuid::nil(), &a, t0()).await,
+            Err(ClaimError::NotFound(_))
+        ));
+
+        let trail = store.audit_rows(Some(id), 100).await.unwrap_or_default();
+        let actions: Vec<(&str, &str)> = trail
+            .iter()
+            .map(|r| (r.action.as_str(), r.actor.as_str()))
+            .collect();
+        assert_eq!(
+            actions,
+            vec![
+                ("case.created", "ivr"),
+                ("case.claim", "anna"),
+                ("case.release", "anna"),
+                ("case.claim", "bo"),
+                ("case.outcome", "bo"),
+                ("case.claim", "anna"),
+                ("case.outcome", "sara"),
+            ]
+        );
+        assert_eq!(trail.get(1).and_then(|r| r.ip.as_deref()), Some("10.0.0.7"));
+        assert!(
+            trail.iter().all(|r| !r.detail.contains("bokad")),
+            "note leaked into audit"
+        );
+    }
+
+    async fn users_and_sessions_round_trip(store: Store) {
+        assert_eq!(
+            store
+                .create_user("anna", "$hash", Role::Nurse, t0())
+                .await
+                .ok(),
+            Some(true)
+        );
+        assert_eq!(
+            store
+                .create_user("anna", "$other", Role::Supervisor, t0())
+                .await
+                .ok(),
+            Some(false)
+        );
+        let user = store.find_user("anna").await.ok().flatten();
+        assert_eq!(
+            user.map(|u| (u.role, u.password_hash)),
+            Some((Role::Nurse, "$hash".to_string()))
+        );
+        let later = t0() + TimeDelta::hours(1);
+        assert!(store
+            .create_session("abc", "anna", t0(), later)
+            .await
+            .is_ok());
+        let who = store.session_user("abc", t0()).await.ok().flatten();
+        assert_eq!(who.map(|u| u.username), Some("anna".to_string()));
+        assert_eq!(
+            store.session_user("abc", later).await.ok().flatten(),
+            None,
+            "expired"
+        );
+        assert_eq!(
+            store
+                .update_user("anna", "$new", Role::Supervisor)
+                .await
+                .ok(),
+            Some(true)
+        );
+        assert_eq!(
+            store.session_user("abc", t0()).await.ok().flatten(),
+            None,
+            "update ends sessions"
+        );
+        assert!(store
+            .create_session("def", "anna", t0(), later)
+            .await
+            .is_ok());
+        assert!(store.delete_session("def").await.is_ok());
+        assert_eq!(store.session_user("def", t0()).await.ok().flatten(), None);
+    }
+
+    use crate::store::Role;
+
+    macro_rules! both {
+        ($($name:ident),+ $(,)?) => {
+            mod sqlite_backend { $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let db = super::sqlite_test_db().await;
+                    super::$name(db.store.clone()).await;
+                    db.finish().await;
+                }
+            )+ }
+            mod postgres_backend { $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let Some(db) = super::postgres_test_db().await else { return };
+                    super::$name(db.store.clone()).await;
+                    db.finish().await;
+                }
+            )+ }
+        };
+    }
+
+    both!(
+        concurrent_claims_never_hand_out_a_case_twice,
+        concurrent_claims_of_one_case_have_one_winner,
+        claim_next_takes_queue_order,
+        release_and_outcome_follow_the_claim,
+        users_and_sessions_round_trip,
+    );
+}

@@ -1,0 +1,270 @@
+//! Staff accounts and login sessions. Passwords arrive already hashed (argon2,
+//! in `api::auth`); session tokens arrive only as their SHA-256 hex, so neither
+//! a password nor a usable token is ever stored.
+
+use super::audit::{parse_sqlite_ts, with_backend};
+use super::{Backend, Result, Store, UnknownValue};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use std::fmt;
+use std::str::FromStr;
+
+/// A staff role. Ordered: a supervisor may do everything a nurse may.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Nurse,
+    Supervisor,
+}
+
+impl Role {
+    /// The stored and JSON text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Nurse => "nurse",
+            Role::Supervisor => "supervisor",
+        }
+    }
+
+    /// Whether this role grants what `needed` grants.
+    pub fn includes(self, needed: Role) -> bool {
+        self >= needed
+    }
+}
+
+impl FromStr for Role {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Role, UnknownValue> {
+        match s {
+            "nurse" => Ok(Role::Nurse),
+            "supervisor" => Ok(Role::Supervisor),
+            other => Err(UnknownValue {
+                kind: "role",
+                value: other.chars().take(40).collect(),
+            }),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored account. `Debug` leaves the hash out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StaffUser {
+    pub username: String,
+    pub role: Role,
+    /// PHC string (`$argon2id$...`).
+    pub password_hash: String,
+    pub disabled: bool,
+}
+
+impl fmt::Debug for StaffUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaffUser")
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who a live session belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionUser {
+    pub username: String,
+    pub role: Role,
+}
+
+fn corrupt_role(e: UnknownValue) -> super::StoreError {
+    super::StoreError::Corrupt {
+        id: String::new(),
+        field: "role",
+        message: e.to_string(),
+    }
+}
+
+impl Store {
+    /// Creates an account; `Ok(false)` when the name is taken (nothing changed).
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        role: Role,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let now = super::storable("now", now)?;
+        let result = with_backend!(self, |pool, ts| {
+            sqlx::query(
+                "INSERT INTO staff_users (username, password_hash, role, created_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(username)
+            .bind(password_hash)
+            .bind(role.as_str())
+            .bind(ts(now))
+            .execute(pool)
+            .await
+            .map(|_| ())
+        });
+        match result {
+            Ok(()) => Ok(true),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Replaces password and role of an existing account and ends its sessions;
+    /// `Ok(false)` when there is no such account.
+    pub async fn update_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        role: Role,
+    ) -> Result<bool> {
+        let changed = with_backend!(self, |pool, _ts| {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
+                "UPDATE staff_users SET password_hash = $2, role = $3, disabled = FALSE \
+                 WHERE username = $1",
+            )
+            .bind(username)
+            .bind(password_hash)
+            .bind(role.as_str())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM staff_sessions WHERE username = $1")
+                .bind(username)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            done.rows_affected() > 0
+        });
+        Ok(changed)
+    }
+
+    /// The account with this name, if any.
+    pub async fn find_user(&self, username: &str) -> Result<Option<StaffUser>> {
+        let sql =
+            "SELECT username, password_hash, role, disabled FROM staff_users WHERE username = $1";
+        let row = with_backend!(self, |pool, _ts| {
+            let row = sqlx::query(sql).bind(username).fetch_optional(pool).await?;
+            match row {
+                None => None,
+                Some(row) => Some((
+                    row.try_get::<String, _>("username")?,
+                    row.try_get::<String, _>("password_hash")?,
+                    row.try_get::<String, _>("role")?,
+                    row.try_get::<bool, _>("disabled")?,
+                )),
+            }
+        });
+        row.map(|(username, password_hash, role, disabled)| {
+            Ok(StaffUser {
+                username,
+                role: role.parse().map_err(corrupt_role)?,
+                password_hash,
+                disabled,
+            })
+        })
+        .transpose()
+    }
+
+    /// Stores a new session (by token hash) for `username` until `expires_at`.
+    pub async fn create_session(
+        &self,
+        token_sha256: &str,
+        username: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let now = super::storable("now", now)?;
+        let expires_at = super::storable("expires_at", expires_at)?;
+        with_backend!(self, |pool, ts| {
+            let mut tx = pool.begin().await?;
+            // Housekeeping on each login keeps the table small.
+            sqlx::query("DELETE FROM staff_sessions WHERE expires_at <= $1")
+                .bind(ts(now))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO staff_sessions (token_sha256, username, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(token_sha256)
+            .bind(username)
+            .bind(ts(now))
+            .bind(ts(expires_at))
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The user of an unexpired session of an enabled account.
+    pub async fn session_user(
+        &self,
+        token_sha256: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionUser>> {
+        let now = super::storable("now", now)?;
+        let sql = "SELECT u.username, u.role FROM staff_sessions s \
+                   JOIN staff_users u ON u.username = s.username \
+                   WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND u.disabled = FALSE";
+        let row = with_backend!(self, |pool, ts| {
+            let row = sqlx::query(sql)
+                .bind(token_sha256)
+                .bind(ts(now))
+                .fetch_optional(pool)
+                .await?;
+            match row {
+                None => None,
+                Some(row) => Some((
+                    row.try_get::<String, _>("username")?,
+                    row.try_get::<String, _>("role")?,
+                )),
+            }
+        });
+        row.map(|(username, role)| {
+            Ok(SessionUser {
+                username,
+                role: role.parse().map_err(corrupt_role)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Ends one session (logout). Unknown tokens are fine.
+    pub async fn delete_session(&self, token_sha256: &str) -> Result<()> {
+        with_backend!(self, |pool, _ts| {
+            sqlx::query("DELETE FROM staff_sessions WHERE token_sha256 = $1")
+                .bind(token_sha256)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// When a session expires, for tests and the `me` view.
+    pub async fn session_expiry(&self, token_sha256: &str) -> Result<Option<DateTime<Utc>>> {
+        let sql = "SELECT expires_at FROM staff_sessions WHERE token_sha256 = $1";
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                let text: Option<String> = sqlx::query_scalar(sql)
+                    .bind(token_sha256)
+                    .fetch_optional(pool)
+                    .await?;
+                text.map(|t| parse_sqlite_ts("expires_at", &t)).transpose()
+            }
+            Backend::Postgres(pool) => Ok(sqlx::query_scalar(sql)
+                .bind(token_sha256)
+                .fetch_optional(pool)
+                .await?),
+        }
+    }
+}

@@ -1,0 +1,530 @@
+//! Digital intake, the worklist, case reads, claims and outcomes over HTTP, with
+//! the audit rows each leaves. Runs on SQLite, and on PostgreSQL when
+//! `PE_TEST_POSTGRES_URL` is set.
+
+mod api_support;
+
+use api_support::{digital_case, Api, INTAKE_TOKEN};
+use phone_entrance::api::auth::Role;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+
+fn id_of(v: &Value) -> String {
+    v["id"].as_str().unwrap_or_default().to_string()
+}
+
+async fn post(api: &Api, body: &Value) -> api_support::Reply {
+    api.intake(Some(INTAKE_TOKEN), &body.to_string()).await
+}
+
+async fn intake_needs_a_known_bearer_token(api: &Api) {
+    let body = digital_case("ref-1", 3).to_string();
+    for token in [None, Some("wrong-token")] {
+        let reply = api.intake(token, &body).await;
+        assert_eq!(reply.status, 401, "{}", reply.text);
+        assert_eq!(
+            reply
+                .headers
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok()),
+            Some("Bearer")
+        );
+    }
+    assert!(api.store.worklist().await.unwrap_or_default().is_empty());
+}
+
+async fn intake_registers_a_case_and_answers_201(api: &Api) {
+    let reply = post(api, &digital_case("ref-1", 3)).await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let v = reply.json();
+    assert_eq!(v["queue_position"], 1);
+    assert!(v["estimated_callback_at"].is_string(), "{v}");
+    let id = id_of(&v);
+    let stored = api
+        .store
+        .get_case(id.parse().unwrap_or_default())
+        .await
+        .ok()
+        .flatten();
+    let Some(stored) = stored else {
+        panic!("case {id} not stored")
+    };
+    assert_eq!(stored.channel.as_str(), "digital");
+    assert_eq!(stored.priority.level(), 3);
+    assert_eq!(stored.callback_number.as_deref(), Some("+46701234567"));
+    assert_eq!(stored.personnummer.as_deref(), Some("191212121212"));
+    assert_eq!(stored.answers.len(), 2);
+    assert_eq!(stored.summary, "Feber sedan tre dagar");
+
+    // A more urgent case goes ahead of it.
+    let urgent = post(api, &digital_case("ref-2", 2)).await.json();
+    assert_eq!(urgent["queue_position"], 1);
+    let later = post(api, &digital_case("ref-3", 5)).await.json();
+    assert_eq!(later["queue_position"], 3);
+
+    let rows = api
+        .store
+        .audit_rows(stored.id.into(), 10)
+        .await
+        .unwrap_or_default();
+    let actions: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.action.as_str(), r.actor.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("case.created", "digital-intake"),
+            ("intake.post", "intake:1177-direkt")
+        ]
+    );
+    assert_eq!(rows.get(1).and_then(|r| r.ip.as_deref()), Some("127.0.0.1"));
+}
+
+async fn intake_repost_is_idempotent_and_a_conflict_is_409(api: &Api) {
+    let first = post(api, &digital_case("ref-9", 4)).await;
+    assert_eq!(first.status, 201);
+    let again = post(api, &digital_case("ref-9", 4)).await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(id_of(&again.json()), id_of(&first.json()));
+    assert_eq!(again.json()["queue_position"], 1);
+    assert_eq!(
+        again.json()["estimated_callback_at"],
+        first.json()["estimated_callback_at"]
+    );
+
+    let mut changed = digital_case("ref-9", 4);
+    changed["summary"] = json!("Något annat");
+    let conflict = post(api, &changed).await;
+    assert_eq!(conflict.status, 409, "{}", conflict.text);
+    assert!(conflict.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("external_ref"));
+    assert_eq!(api.store.worklist().await.unwrap_or_default().len(), 1);
+
+    let id = id_of(&first.json()).parse().unwrap_or_default();
+    let actions: Vec<String> = api
+        .store
+        .audit_rows(Some(id), 10)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| r.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "case.created",
+            "intake.post",
+            "intake.repost",
+            "intake.conflict"
+        ]
+    );
+}
+
+async fn intake_refuses_bad_input_with_a_clear_message(api: &Api) {
+    let with = |key: &str, value: Value| {
+        let mut body = digital_case("ref-bad", 3);
+        body[key] = value;
+        body.to_string()
+    };
+    let mut missing = digital_case("ref-bad", 3);
+    if let Some(o) = missing.as_object_mut() {
+        o.remove("personnummer");
+    }
+    let cases: Vec<(String, &str)> = vec![
+        (with("level", json!(0)), "unknown level"),
+        (with("level", json!(6)), "unknown level"),
+        (with("level", json!("urgent")), "expected"),
+        (
+            with("personnummer", json!("19121212-1213")),
+            "invalid personnummer",
+        ),
+        (
+            with("personnummer", json!("19121312-1212")),
+            "invalid personnummer",
+        ),
+        (
+            with("callback_number", json!("0900-123456")),
+            "invalid callback_number",
+        ),
+        (with("external_ref", json!("")), "external_ref"),
+        (
+            with("answers", json!([{"question_id": "q"}])),
+            "missing field",
+        ),
+        (with("colour", json!("red")), "unknown field `colour`"),
+        (with("language", json!("de")), "unknown language"),
+        (missing.to_string(), "missing field `personnummer`"),
+        ("{not json".to_string(), "not valid JSON"),
+    ];
+    for (body, expected) in cases {
+        let reply = api.intake(Some(INTAKE_TOKEN), &body).await;
+        assert_eq!(reply.status, 400, "{body} -> {}", reply.text);
+        let message = reply.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            message.contains(expected),
+            "{body}: {message:?} lacks {expected:?}"
+        );
+        assert!(
+            !message.contains("1213") && !message.contains("0900-123456"),
+            "echoed: {message}"
+        );
+    }
+    let mut big = digital_case("ref-big", 3);
+    big["summary"] = json!("x".repeat(70 * 1024));
+    let reply = api.intake(Some(INTAKE_TOKEN), &big.to_string()).await;
+    assert_eq!(reply.status, 413, "{}", reply.text);
+    assert!(reply.json()["error"].is_string());
+    assert!(api.store.worklist().await.unwrap_or_default().is_empty());
+}
+
+async fn worklist_shows_phone_and_digital_cases_in_one_order(api: &Api) {
+    let nurse = api.sign_in("anna", Role::Nurse).await;
+    let digital_2 = id_of(&post(api, &digital_case("d-2", 2)).await.json());
+    let digital_4 = id_of(&post(api, &digital_case("d-4", 4)).await.json());
+    let list = api
+        .send("GET", "/api/v1/worklist", Some(&nurse), None)
+        .await;
+    assert_eq!(list.status, 200);
+    let ids: Vec<String> = list
+        .json()
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(id_of)
+        .collect();
+    assert_eq!(ids, vec![digital_2, digital_4]);
+    assert_eq!(list.json()[0]["channel"], "digital");
+    assert_eq!(
+        list.json()[0]["answers"][0]["value_text"],
+        "Ja, över 39 grader"
+    );
+    assert!(
+        !list.text.contains("4670123") && !list.text.contains("19121212"),
+        "{}",
+        list.text
+    );
+    assert_eq!(
+        api.send("GET", "/api/v1/worklist", None, None).await.status,
+        401
+    );
+}
+
+async fn case_read_shows_personal_data_and_is_audited(api: &Api) {
+    let nurse = api.sign_in("anna", Role::Nurse).await;
+    let id = id_of(&post(api, &digital_case("d-1", 3)).await.json());
+    let path = format!("/api/v1/cases/{id}");
+    assert_eq!(api.send("GET", &path, None, None).await.status, 401);
+    let reply = api.send("GET", &path, Some(&nurse), None).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let case = reply.json();
+    assert_eq!(case["callback_number"], "+46701234567");
+    assert_eq!(case["personnummer"], "191212121212");
+    assert_eq!(case["summary"], "Feber sedan tre dagar");
+    assert_eq!(case["status"], "waiting");
+    assert_eq!(
+        api.send("GET", "/api/v1/cases/not-a-uuid", Some(&nurse), None)
+            .await
+            .status,
+        400
+    );
+    let unknown = format!("/api/v1/cases/{}", uuid::Uuid::new_v4());
+    assert_eq!(
+        api.send("GET", &unknown, Some(&nurse), None).await.status,
+        404
+    );
+
+    let rows = api
+        .store
+        .audit_rows(id.parse().ok(), 10)
+        .await
+        .unwrap_or_default();
+    let read = rows.iter().find(|r| r.action == "case.read");
+    assert_eq!(
+        read.map(|r| (r.actor.as_str(), r.ip.as_deref())),
+        Some(("anna", Some("127.0.0.1")))
+    );
+    assert_eq!(
+        rows.iter().filter(|r| r.action == "case.read").count(),
+        1,
+        "401/404 leave no read"
+    );
+}
+
+async fn claim_next_release_and_outcome(api: &Api) {
+    let anna = api.sign_in("anna", Role::Nurse).await;
+    let bo = api.sign_in("bo", Role::Nurse).await;
+    let sara = api.sign_in("sara", Role::Supervisor).await;
+    assert_eq!(
+        api.send("POST", "/api/v1/claim-next", None, None)
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        api.send("POST", "/api/v1/claim-next", Some(&anna), None)
+            .await
+            .status,
+        204
+    );
+
+    let low = id_of(&post(api, &digital_case("c-4", 4)).await.json());
+    let high = id_of(&post(api, &digital_case("c-2", 2)).await.json());
+    let got = api
+        .send("POST", "/api/v1/claim-next", Some(&anna), None)
+        .await;
+    assert_eq!(got.status, 200, "{}", got.text);
+    assert_eq!(id_of(&got.json()), high, "most urgent first");
+    assert_eq!(got.json()["status"], "claimed");
+    assert_eq!(got.json()["claimed_by"], "anna");
+    assert_eq!(
+        got.json()["callback_number"],
+        "+46701234567",
+        "the number to call"
+    );
+
+    let path = |id: &str, what: &str| format!("/api/v1/cases/{id}/{what}");
+    // Taken already: 409; someone else's: 403 for a nurse.
+    assert_eq!(
+        api.send("POST", &path(&high, "claim"), Some(&bo), None)
+            .await
+            .status,
+        409
+    );
+    assert_eq!(
+        api.send("POST", &path(&high, "release"), Some(&bo), None)
+            .await
+            .status,
+        403
+    );
+    let outcome = |o: &str| Some(json!({"outcome": o, "note": "råd om vila"}));
+    assert_eq!(
+        api.send(
+            "POST",
+            &path(&high, "outcome"),
+            Some(&bo),
+            outcome("self_care")
+        )
+        .await
+        .status,
+        403
+    );
+    assert_eq!(
+        api.send("POST", &path(&low, "release"), Some(&anna), None)
+            .await
+            .status,
+        409,
+        "not claimed"
+    );
+
+    let released = api
+        .send("POST", &path(&high, "release"), Some(&anna), None)
+        .await;
+    assert_eq!(released.status, 200, "{}", released.text);
+    assert_eq!(released.json()["status"], "waiting");
+
+    // Bo claims it by id, nobody answers: back waiting with one attempt.
+    assert_eq!(
+        api.send("POST", &path(&high, "claim"), Some(&bo), None)
+            .await
+            .status,
+        200
+    );
+    let bad = api
+        .send("POST", &path(&high, "outcome"), Some(&bo), outcome("cured"))
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("self_care"));
+    let no_answer = api
+        .send(
+            "POST",
+            &path(&high, "outcome"),
+            Some(&bo),
+            outcome("no_answer"),
+        )
+        .await;
+    assert_eq!(
+        no_answer.json(),
+        json!({"id": high, "status": "waiting", "attempts": 1})
+    );
+
+    // Anna claims again; the supervisor may release her claim.
+    assert_eq!(
+        api.send("POST", &path(&high, "claim"), Some(&anna), None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        api.send("POST", &path(&high, "release"), Some(&sara), None)
+            .await
+            .status,
+        200
+    );
+
+    // Claim and close.
+    assert_eq!(
+        id_of(
+            &api.send("POST", "/api/v1/claim-next", Some(&sara), None)
+                .await
+                .json()
+        ),
+        high
+    );
+    let done = api
+        .send(
+            "POST",
+            &path(&high, "outcome"),
+            Some(&sara),
+            outcome("health_centre"),
+        )
+        .await;
+    assert_eq!(done.json()["status"], "done", "{}", done.text);
+    assert_eq!(
+        api.send("POST", &path(&high, "claim"), Some(&anna), None)
+            .await
+            .status,
+        409
+    );
+    let missing = uuid::Uuid::new_v4().to_string();
+    assert_eq!(
+        api.send("POST", &path(&missing, "claim"), Some(&anna), None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        api.send("POST", &path("nope", "claim"), Some(&anna), None)
+            .await
+            .status,
+        400
+    );
+
+    let view = api
+        .send("GET", &format!("/api/v1/cases/{high}"), Some(&anna), None)
+        .await
+        .json();
+    assert_eq!(view["outcome"], "health_centre");
+    assert_eq!(view["outcome_note"], "råd om vila");
+
+    let trail: Vec<(String, String)> = api
+        .store
+        .audit_rows(high.parse().ok(), 50)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| (r.action, r.actor))
+        .collect();
+    let expected = [
+        ("case.created", "digital-intake"),
+        ("intake.post", "intake:1177-direkt"),
+        ("case.claim", "anna"),
+        ("case.release", "anna"),
+        ("case.claim", "bo"),
+        ("case.outcome", "bo"),
+        ("case.claim", "anna"),
+        ("case.release", "sara"),
+        ("case.claim", "sara"),
+        ("case.outcome", "sara"),
+        ("case.read", "anna"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(trail, expected);
+}
+
+async fn concurrent_claim_next_over_http_hands_each_case_out_once(api: &Api) {
+    let mut ids = HashSet::new();
+    for i in 0..12 {
+        ids.insert(id_of(
+            &post(api, &digital_case(&format!("p-{i}"), 2 + i % 4))
+                .await
+                .json(),
+        ));
+    }
+    let mut cookies = Vec::new();
+    for n in 0..4 {
+        cookies.push(api.sign_in(&format!("nurse{n}"), Role::Nurse).await);
+    }
+    let mut tasks = Vec::new();
+    for cookie in cookies {
+        let url = api.url("/api/v1/claim-next");
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut got = Vec::new();
+            loop {
+                let r = client.post(&url).header("cookie", &cookie).send().await;
+                let Ok(r) = r else {
+                    return Err("request failed".to_string());
+                };
+                match r.status().as_u16() {
+                    204 => return Ok(got),
+                    200 => {
+                        let v: Value = r.json().await.unwrap_or(Value::Null);
+                        got.push(id_of(&v));
+                    }
+                    other => return Err(format!("status {other}")),
+                }
+            }
+        }));
+    }
+    let mut claimed = Vec::new();
+    for t in tasks {
+        match t.await {
+            Ok(Ok(got)) => claimed.extend(got),
+            Ok(Err(e)) => panic!("{e}"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(claimed.len(), 12, "no case twice");
+    assert_eq!(claimed.into_iter().collect::<HashSet<_>>(), ids);
+}
+
+async fn openapi_describes_the_endpoints(api: &Api) {
+    let reply = api.send("GET", "/openapi.json", None, None).await;
+    assert_eq!(reply.status, 200);
+    let doc = reply.json();
+    assert!(doc["openapi"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("3."));
+    for path in [
+        "/api/v1/login",
+        "/api/v1/logout",
+        "/api/v1/me",
+        "/api/v1/cases",
+        "/api/v1/cases/{id}",
+        "/api/v1/worklist",
+        "/api/v1/claim-next",
+        "/api/v1/cases/{id}/claim",
+        "/api/v1/cases/{id}/release",
+        "/api/v1/cases/{id}/outcome",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing");
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    assert!(doc["components"]["schemas"]["IntakeRequest"].is_object());
+}
+
+on_both_databases!(
+    intake_needs_a_known_bearer_token,
+    intake_registers_a_case_and_answers_201,
+    intake_repost_is_idempotent_and_a_conflict_is_409,
+    intake_refuses_bad_input_with_a_clear_message,
+    worklist_shows_phone_and_digital_cases_in_one_order,
+    case_read_shows_personal_data_and_is_audited,
+    claim_next_release_and_outcome,
+    concurrent_claim_next_over_http_hands_each_case_out_once,
+    openapi_describes_the_endpoints,
+);
