@@ -27,7 +27,12 @@ pub fn set_config(dir: &Path, file: &str, key: &str, value: &str) {
     let out: Vec<String> = text
         .lines()
         .map(|l| {
-            if !done && l.split('=').next().map(|k| k.trim() == key).unwrap_or(false) {
+            if !done
+                && l.split('=')
+                    .next()
+                    .map(|k| k.trim() == key)
+                    .unwrap_or(false)
+            {
                 done = true;
                 format!("{key} = {value}")
             } else {
@@ -50,7 +55,8 @@ impl TestService {
             std::fs::copy(entry.path(), config.join(entry.file_name())).expect("copy");
         }
         edit(&config);
-        let database_url = database_url.unwrap_or_else(|| format!("sqlite:{}", dir.path().join("pe.db").display()));
+        let database_url = database_url
+            .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("pe.db").display()));
         let running = app::start(ServiceOptions {
             config_dir: config,
             prompts_dir: repo_root().join("prompts"),
@@ -61,7 +67,11 @@ impl TestService {
         })
         .await
         .expect("service starts");
-        TestService { running, dir, database_url }
+        TestService {
+            running,
+            dir,
+            database_url,
+        }
     }
 
     pub async fn start() -> TestService {
@@ -104,6 +114,12 @@ impl TestService {
 
 /// Length of a prompt in the shipped Swedish set (to script waits).
 pub fn prompt_seconds(lang: &str, id: &str) -> f64 {
-    let r = hound::WavReader::open(repo_root().join("prompts").join(lang).join(format!("{id}.wav"))).expect("wav");
+    let r = hound::WavReader::open(
+        repo_root()
+            .join("prompts")
+            .join(lang)
+            .join(format!("{id}.wav")),
+    )
+    .expect("wav");
     r.duration() as f64 / r.spec().sample_rate as f64
 }
