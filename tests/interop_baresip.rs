@@ -9,6 +9,8 @@
 //! Run: `cargo test --test interop_baresip -- --nocapture`.
 
 mod common;
+#[path = "interop/support.rs"]
+mod support;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -54,30 +56,11 @@ fn module_dir() -> Option<PathBuf> {
 
 /// `Ok(modules dir)` when baresip can run here; otherwise why not.
 fn baresip_ready() -> Result<PathBuf, String> {
-    let found = Command::new("baresip")
-        .arg("-h")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
+    if !support::installed("baresip", "-h") {
         return Err("baresip is not installed (apt-get install -y baresip-core)".into());
     }
     module_dir()
         .ok_or_else(|| format!("baresip modules {MODULES:?} not found (set BARESIP_MODULES)"))
-}
-
-/// Missing tools fail the build in CI and only skip on a developer machine.
-fn skip_or_fail(reason: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("interop test cannot run in CI: {reason}");
-    }
-    eprintln!("SKIPPED interop_baresip: {reason}");
-}
-
-fn free_tcp_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
 }
 
 fn fill(template: &str, vars: &[(&str, String)]) -> String {
@@ -309,11 +292,11 @@ fn traced_requests(log: &str, service: SocketAddr) -> Vec<(&'static str, String)
 async fn baresip_green_call_registers_callback_and_service_hangs_up() {
     let modules = match baresip_ready() {
         Ok(m) => m,
-        Err(reason) => return skip_or_fail(&reason),
+        Err(reason) => return support::skip_or_fail("interop_baresip", &reason),
     };
     let svc = TestService::start().await;
     let sip = svc.sip_addr();
-    let ctrl_port = free_tcp_port();
+    let ctrl_port = support::free_tcp_port();
     let mut bs = Baresip::spawn(&modules, ctrl_port, CALLER);
     let mut ctrl = Ctrl::connect(ctrl_port, Duration::from_secs(10)).await;
 

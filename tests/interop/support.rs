@@ -1,0 +1,41 @@
+//! Helpers shared by the interop tests (included with `#[path]`).
+#![allow(dead_code)]
+
+use std::process::{Command, Stdio};
+
+/// True when `program --version`-style probing finds it on PATH.
+pub fn installed(program: &str, probe_arg: &str) -> bool {
+    Command::new(program)
+        .arg(probe_arg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// A missing tool fails the test in CI (env `CI` set) and only skips elsewhere.
+pub fn skip_or_fail(test: &str, reason: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("{test} cannot run in CI: {reason}");
+    }
+    eprintln!("SKIPPED {test}: {reason}");
+}
+
+pub fn free_tcp_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+pub fn free_udp_port() -> u16 {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.local_addr().expect("addr").port()
+}
+
+/// The value of an unlabelled or labelled Prometheus sample, e.g.
+/// `pe_digits_total{method="rfc4733"}`.
+pub fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
