@@ -12,14 +12,12 @@ mod common;
 #[path = "interop/support.rs"]
 mod support;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{prompt_seconds, TestService};
-use phone_entrance::store::{CaseMode, CaseStatus, Channel};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
@@ -342,38 +340,7 @@ async fn baresip_green_call_registers_callback_and_service_hangs_up() {
         .iter()
         .find(|c| c.call_id.as_deref() == Some(call_id.as_str()))
         .unwrap_or_else(|| panic!("no case for call {call_id}: {cases:?}"));
-    assert_eq!(case.channel, Channel::Phone);
-    assert_eq!(case.mode, CaseMode::Callback);
-    assert_eq!(case.status, CaseStatus::Waiting);
-    // sip-config/triage.toml: no red flag, no raising rule -> default level 4.
-    assert_eq!(case.priority.level(), 4);
-    assert!(!case.red_flag);
-    assert_eq!(case.language, "sv");
-    assert_eq!(
-        case.callback_number.as_deref(),
-        Some(CALLER),
-        "callback to baresip's From user"
-    );
-    assert!(case.personnummer.is_none());
-    let answers: BTreeMap<&str, &str> = case
-        .answers
-        .iter()
-        .map(|a| (a.question_id.as_str(), a.value.as_str()))
-        .collect();
-    let expected: BTreeMap<&str, &str> = [
-        ("about", "adult"),
-        ("rf_breathing", "no"),
-        ("rf_chest_pain", "no"),
-        ("rf_stroke", "no"),
-        ("rf_bleeding", "no"),
-        ("rf_unconscious", "no"),
-        ("symptom", "fever"),
-        ("duration", "days"),
-        ("worsening", "no"),
-    ]
-    .into_iter()
-    .collect();
-    assert_eq!(answers, expected);
+    support::assert_green_case(case, CALLER);
 
     // The SIP trace: the BYE came from the service, baresip sent none.
     ctrl.command("quit", "").await;
