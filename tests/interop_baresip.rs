@@ -1,7 +1,7 @@
 //! Interop: baresip (Debian's independent SIP user agent, not our code) calls
 //! the service, answers the IVR with RFC 4733 digits and registers a callback.
 //!
-//! baresip runs headless: UDP only, G.711 u-law, a sine-wave source, no audio
+//! baresip runs headless: UDP (or TCP) only, G.711 u-law, a sine-wave source, no audio
 //! device, driven over its `ctrl_tcp` interface (netstring-framed JSON:
 //! `dial`, `sndcode`, `quit`; it reports `CALL_ESTABLISHED`, `CALL_CLOSED`).
 //! Skipped with a note when baresip is missing, failed instead when `CI` is set.
@@ -24,7 +24,6 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-const CALLER: &str = "+46701234567";
 const MODULES: [&str; 5] = [
     "g711.so",
     "ausine.so",
@@ -75,16 +74,17 @@ struct Baresip {
 }
 
 impl Baresip {
-    fn spawn(modules: &Path, ctrl_port: u16, user: &str) -> Baresip {
+    fn spawn(modules: &Path, ctrl_port: u16, user: &str, transport: &str) -> Baresip {
         let dir = tempfile::tempdir().expect("tempdir");
-        // A random 100-port window for RTP so parallel runs rarely meet.
-        let low = 42000 + 100 * (std::process::id() % 80) as u16;
+        // A 100-port window for RTP per instance (by its control port) so parallel runs rarely meet.
+        let low = 42000 + 100 * (ctrl_port % 80);
         let vars = [
             ("RTP_LOW", low.to_string()),
             ("RTP_HIGH", (low + 99).to_string()),
             ("MODULE_PATH", modules.display().to_string()),
             ("CTRL_PORT", ctrl_port.to_string()),
             ("USER", user.to_string()),
+            ("TRANSPORT", transport.to_string()),
         ];
         std::fs::write(
             dir.path().join("config"),
@@ -261,13 +261,14 @@ fn parse_netstring(buf: &[u8]) -> Option<(Vec<u8>, usize)> {
 }
 
 /// SIP requests in baresip's `-s` trace: (direction "in"/"out", method line).
-fn traced_requests(log: &str, service: SocketAddr) -> Vec<(&'static str, String)> {
-    let from_service = format!("UDP {service} -> ");
+fn traced_requests(log: &str, service: SocketAddr, transport: &str) -> Vec<(&'static str, String)> {
+    let proto = transport.to_ascii_uppercase();
+    let from_service = format!("{proto} {service} -> ");
     let to_service = format!(" -> {service}");
     let mut out = Vec::new();
     let mut dir = None;
     for line in log.lines() {
-        if line.starts_with("UDP ") {
+        if line.starts_with(&format!("{proto} ")) {
             dir = if line.starts_with(&from_service) {
                 Some("in")
             } else if line.ends_with(&to_service) {
@@ -288,6 +289,16 @@ fn traced_requests(log: &str, service: SocketAddr) -> Vec<(&'static str, String)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baresip_green_call_registers_callback_and_service_hangs_up() {
+    green_call("udp", "+46701234567").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baresip_green_call_over_tcp() {
+    green_call("tcp", "+46731234567").await;
+}
+
+/// The green call (see tests/common and /tmp/smoke/green.toml) from baresip over `transport`.
+async fn green_call(transport: &str, caller: &str) {
     let modules = match baresip_ready() {
         Ok(m) => m,
         Err(reason) => return support::skip_or_fail("interop_baresip", &reason),
@@ -295,10 +306,14 @@ async fn baresip_green_call_registers_callback_and_service_hangs_up() {
     let svc = TestService::start().await;
     let sip = svc.sip_addr();
     let ctrl_port = support::free_tcp_port();
-    let mut bs = Baresip::spawn(&modules, ctrl_port, CALLER);
+    let mut bs = Baresip::spawn(&modules, ctrl_port, caller, transport);
     let mut ctrl = Ctrl::connect(ctrl_port, Duration::from_secs(10)).await;
 
-    ctrl.command("dial", &format!("sip:1177@{sip}")).await;
+    let target = match transport {
+        "tcp" => format!("sip:1177@{sip};transport=tcp"),
+        _ => format!("sip:1177@{sip}"),
+    };
+    ctrl.command("dial", &target).await;
     let est = ctrl
         .wait_event("CALL_ESTABLISHED", Duration::from_secs(15))
         .await;
@@ -340,7 +355,7 @@ async fn baresip_green_call_registers_callback_and_service_hangs_up() {
         .iter()
         .find(|c| c.call_id.as_deref() == Some(call_id.as_str()))
         .unwrap_or_else(|| panic!("no case for call {call_id}: {cases:?}"));
-    support::assert_green_case(case, CALLER);
+    support::assert_green_case(case, caller);
 
     // The SIP trace: the BYE came from the service, baresip sent none.
     ctrl.command("quit", "").await;
@@ -349,7 +364,7 @@ async fn baresip_green_call_registers_callback_and_service_hangs_up() {
         "baresip did not quit"
     );
     let log = bs.log_text();
-    let requests = traced_requests(&log, sip);
+    let requests = traced_requests(&log, sip, transport);
     assert!(
         requests
             .iter()

@@ -46,6 +46,17 @@ fn prepare(dir: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_ivr_calls_with_rfc4733_digits_all_succeed() {
+    sipp_calls(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_ivr_calls_over_tcp_all_succeed() {
+    // t1: one TCP connection for all calls, as a trunk would.
+    sipp_calls(&["-t", "t1"]).await;
+}
+
+/// Runs `CALLS` scenario calls (SIPp flags `extra`) and checks SIPp and the service agree.
+async fn sipp_calls(extra: &[&str]) {
     for (tool, arg) in [("sipp", "-v"), ("python3", "--version")] {
         if !support::installed(tool, arg) {
             return support::skip_or_fail("interop_sipp", &format!("{tool} is not installed"));
@@ -78,6 +89,7 @@ async fn sipp_ivr_calls_with_rfc4733_digits_all_succeed() {
             "90s",
             "-timeout_error",
         ])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
