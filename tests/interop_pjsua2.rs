@@ -1,6 +1,6 @@
 //! Interop: PJSIP (pjsua2 from PyPI, `pip install pjsua2-python`) calls the
 //! service through tests/interop/pjsua2_call.py: UDP, PCMU, null audio
-//! device, RFC 4733 keys; the green call registers a callback and the
+//! device, keys as RFC 4733 events or SIP INFO; the green call registers a callback and the
 //! service ends the call with BYE.
 //!
 //! The Python that has pjsua2 comes from `PJSUA2_PYTHON` (e.g. a venv's
@@ -17,8 +17,6 @@ use std::time::Duration;
 
 use common::{prompt_seconds, repo_root, TestService};
 use serde_json::Value;
-
-const CALLER: &str = "+46701234568";
 
 fn python() -> (String, bool) {
     match std::env::var("PJSUA2_PYTHON") {
@@ -39,6 +37,16 @@ fn has_pjsua2(python: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pjsua2_green_call_registers_callback_and_service_hangs_up() {
+    green_call("rfc4733", "+46701234568").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pjsua2_green_call_with_sip_info_keys() {
+    green_call("info", "+46761234568").await;
+}
+
+/// The green call from pjsua2 with keys sent as `dtmf` (rfc4733 | info).
+async fn green_call(dtmf: &str, caller: &str) {
     let (python, requested) = python();
     if !has_pjsua2(&python) {
         let reason =
@@ -55,7 +63,14 @@ async fn pjsua2_green_call_registers_callback_and_service_hangs_up() {
     let child = tokio::process::Command::new(&python)
         .arg(repo_root().join("tests/interop/pjsua2_call.py"))
         .args(["--uri", &format!("sip:1177@{}", svc.sip_addr())])
-        .args(["--user", CALLER, "--lead-s", &format!("{lead:.2}")])
+        .args([
+            "--user",
+            caller,
+            "--dtmf",
+            dtmf,
+            "--lead-s",
+            &format!("{lead:.2}"),
+        ])
         // Swedish, adult, five red flags "no", fever, days, not worsening,
         // skip personnummer; after the callback offer starts, 1 = confirm.
         .args([
@@ -110,6 +125,6 @@ async fn pjsua2_green_call_registers_callback_and_service_hangs_up() {
         .iter()
         .find(|c| c.call_id.as_deref() == Some(call_id.as_str()))
         .unwrap_or_else(|| panic!("no case for call {call_id}: {cases:?}"));
-    support::assert_green_case(case, CALLER);
+    support::assert_green_case(case, caller);
     svc.stop().await;
 }

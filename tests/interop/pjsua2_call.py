@@ -3,7 +3,8 @@
 independent SIP stack, for tests/interop_pjsua2.rs.
 
 UDP on 127.0.0.1, G.711 u-law only, null audio device (pjsua sends silence),
-keys as RFC 4733 events (PJSUA_DTMF_METHOD_RFC2833). The script never hangs
+keys as RFC 4733 events (PJSUA_DTMF_METHOD_RFC2833) or, with --dtmf info, as
+SIP INFO application/dtmf-relay (PJSUA_DTMF_METHOD_SIP_INFO). The script never hangs
 up: it waits for the service to end the call and reports whether a BYE came
 in. Prints one JSON line on stdout:
   {"established": bool, "call_id": str, "ended_by_remote": bool,
@@ -73,6 +74,7 @@ def main():
     ap.add_argument("--gap-s", type=float, default=0.7)
     ap.add_argument("--then", action="append", default=[])
     ap.add_argument("--timeout-s", type=float, default=90.0)
+    ap.add_argument("--dtmf", choices=["rfc4733", "info"], default="rfc4733")
     a = ap.parse_args()
 
     out = {"established": False, "call_id": "", "ended_by_remote": False, "bye_received": False,
@@ -128,7 +130,8 @@ def main():
                 if call.disconnected:
                     raise RuntimeError("call ended before all keys were sent")
                 prm = pj.CallSendDtmfParam()
-                prm.method = pj.PJSUA_DTMF_METHOD_RFC2833
+                prm.method = (pj.PJSUA_DTMF_METHOD_SIP_INFO if a.dtmf == "info"
+                              else pj.PJSUA_DTMF_METHOD_RFC2833)
                 prm.digits = k
                 call.sendDtmf(prm)
                 out["keys_sent"] += k
