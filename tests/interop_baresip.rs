@@ -18,6 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{prompt_seconds, TestService};
+use phone_entrance::store::{CaseMode, CaseStatus};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
@@ -297,18 +298,28 @@ async fn baresip_green_call_over_tcp() {
     green_call("tcp", "+46731234567").await;
 }
 
-/// The green call (see tests/common and /tmp/smoke/green.toml) from baresip over `transport`.
-async fn green_call(transport: &str, caller: &str) {
+/// A live call from baresip to a fresh service.
+struct Dialled {
+    svc: TestService,
+    bs: Baresip,
+    ctrl: Ctrl,
+    call_id: String,
+}
+
+/// Starts the service and baresip and places the call; `None` when skipped.
+async fn dial(transport: &str, caller: &str) -> Option<Dialled> {
     let modules = match baresip_ready() {
         Ok(m) => m,
-        Err(reason) => return support::skip_or_fail("interop_baresip", &reason),
+        Err(reason) => {
+            support::skip_or_fail("interop_baresip", &reason);
+            return None;
+        }
     };
     let svc = TestService::start().await;
     let sip = svc.sip_addr();
     let ctrl_port = support::free_tcp_port();
-    let mut bs = Baresip::spawn(&modules, ctrl_port, caller, transport);
+    let bs = Baresip::spawn(&modules, ctrl_port, caller, transport);
     let mut ctrl = Ctrl::connect(ctrl_port, Duration::from_secs(10)).await;
-
     let target = match transport {
         "tcp" => format!("sip:1177@{sip};transport=tcp"),
         _ => format!("sip:1177@{sip}"),
@@ -325,11 +336,34 @@ async fn green_call(transport: &str, caller: &str) {
         )
     });
     let call_id = est["id"].as_str().expect("call id").to_string();
+    Some(Dialled {
+        svc,
+        bs,
+        ctrl,
+        call_id,
+    })
+}
 
-    // Keys during the greeting are ignored on purpose: wait it out, then answer
-    // during each question's prompt (barge-in).
+/// Keys during the greeting are ignored on purpose: wait it out, so that the
+/// next key answers the language question during its prompt (barge-in).
+async fn wait_out_greeting() {
     let greeting = prompt_seconds("sv", "welcome") + prompt_seconds("sv", "emergency_112");
     tokio::time::sleep(Duration::from_secs_f64(greeting + 1.2)).await;
+}
+
+/// The green call (see tests/common and /tmp/smoke/green.toml) from baresip over `transport`.
+async fn green_call(transport: &str, caller: &str) {
+    let Some(Dialled {
+        svc,
+        mut bs,
+        mut ctrl,
+        call_id,
+    }) = dial(transport, caller).await
+    else {
+        return;
+    };
+    let sip = svc.sip_addr();
+    wait_out_greeting().await;
     // Swedish, adult, five red flags "no", fever, days, not worsening, skip personnummer.
     for key in "1322222122#".chars() {
         ctrl.key(key).await;
@@ -390,4 +424,100 @@ fn netstring_parses_complete_frames_only() {
     assert_eq!(parse_netstring(b"3:ab"), None);
     assert_eq!(parse_netstring(b"3:abcd"), None);
     assert_eq!(parse_netstring(b"x:abc,"), None);
+}
+
+/// Red flag (breathing: yes): 112 advice, then a level-1 hold in the queue;
+/// the caller hangs up while hold music plays (BYE from baresip) and the case
+/// stays, turned into a callback to the caller ID (DESIGN.md section 4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baresip_red_flag_caller_hangs_up_in_queue_keeps_case() {
+    // "connecting_nurse" (3.7 s) plays before the hold music.
+    red_flag_hangup("+46761234567", Duration::from_secs(6)).await;
+}
+
+/// The same, hanging up while "connecting_nurse" still plays, right after
+/// the case was stored. Fails on c3bd8df: `app::call` turns a held case into
+/// a callback only once `IvrAction::Hold` has set `holding` (after that
+/// prompt), so the case stays `holding`/`hold` with nobody on the line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "service bug: hang-up during the hold announcement leaves the case holding"]
+async fn baresip_red_flag_hangup_during_hold_announcement_keeps_case() {
+    red_flag_hangup("+46761234568", Duration::from_millis(300)).await;
+}
+
+/// Red-flag call; hangs up `after_case` after the holding case appears.
+async fn red_flag_hangup(caller: &str, after_case: Duration) {
+    let Some(Dialled {
+        svc,
+        bs: _bs,
+        mut ctrl,
+        call_id,
+    }) = dial("udp", caller).await
+    else {
+        return;
+    };
+    wait_out_greeting().await;
+    // Swedish, adult, severe breathing difficulty: yes.
+    for key in "131".chars() {
+        ctrl.key(key).await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    // The advice plays (and waits), then the case is registered as holding.
+    let end = tokio::time::Instant::now() + Duration::from_secs(60);
+    let held = loop {
+        let cases = svc.worklist().await;
+        if let Some(c) = cases
+            .into_iter()
+            .find(|c| c.call_id.as_deref() == Some(call_id.as_str()))
+        {
+            break c;
+        }
+        assert!(
+            tokio::time::Instant::now() < end,
+            "no holding case for {call_id}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(held.priority.level(), 1);
+    assert!(held.red_flag);
+    assert_eq!(held.mode, CaseMode::Hold);
+    assert!(
+        ctrl.wait_event("CALL_CLOSED", Duration::from_millis(500))
+            .await
+            .is_none(),
+        "still holding"
+    );
+
+    tokio::time::sleep(after_case).await;
+    // baresip 1.0 reports no CALL_CLOSED for its own hangup: the case shows it.
+    ctrl.command("hangup", "").await;
+    let end = tokio::time::Instant::now() + Duration::from_secs(10);
+    let case = loop {
+        let cases = svc.worklist().await;
+        let c = cases
+            .into_iter()
+            .find(|c| c.call_id.as_deref() == Some(call_id.as_str()));
+        match c {
+            Some(c) if c.mode == CaseMode::Callback => break c,
+            _ if tokio::time::Instant::now() > end => panic!(
+                "case not turned into a callback: {:?}",
+                svc.worklist().await
+            ),
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    };
+    assert_eq!(case.status, CaseStatus::Waiting);
+    assert_eq!(case.priority.level(), 1, "stays at the head of the queue");
+    assert_eq!(case.callback_number.as_deref(), Some(caller));
+    let answers: Vec<(&str, &str)> = case
+        .answers
+        .iter()
+        .map(|a| (a.question_id.as_str(), a.value.as_str()))
+        .collect();
+    assert_eq!(
+        answers,
+        [("about", "adult"), ("rf_breathing", "yes")],
+        "{case:?}"
+    );
+    svc.stop().await;
 }
