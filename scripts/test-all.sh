@@ -11,12 +11,21 @@ export CARGO_TERM_COLOR=never
 need=()
 command -v baresip >/dev/null 2>&1 || need+=(baresip)
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
+command -v python3 >/dev/null 2>&1 || need+=(python3 python3-venv)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ "${#need[@]}" -gt 0 ]; then
     echo "installing: ${need[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+# pjsua2 (PJSIP's Python bindings) is not in Debian: a venv from PyPI.
+VENV="${PE_VENV:-$HOME/.cache/pe-venv}"
+if ! "$VENV/bin/python" -c 'import pjsua2' >/dev/null 2>&1; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q pjsua2-python
+fi
+export PJSUA2_PYTHON="$VENV/bin/python"
+
 # The PostgreSQL packages start a cluster on 5432 we do not use; ours is throwaway.
 eval "$(bash .ci/start-postgres.sh)"
 export PE_TEST_POSTGRES_URL

@@ -440,7 +440,6 @@ async fn baresip_red_flag_caller_hangs_up_in_queue_keeps_case() {
 /// a callback only once `IvrAction::Hold` has set `holding` (after that
 /// prompt), so the case stays `holding`/`hold` with nobody on the line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "service bug: hang-up during the hold announcement leaves the case holding"]
 async fn baresip_red_flag_hangup_during_hold_announcement_keeps_case() {
     red_flag_hangup("+46761234568", Duration::from_millis(300)).await;
 }

@@ -344,3 +344,42 @@ async fn stopping_the_service_hangs_up_live_calls_with_bye() {
         .expect("call ended");
     assert_eq!(end, simulators::caller::EndReason::RemoteHangup);
 }
+
+#[tokio::test]
+async fn late_offer_gets_our_offer_and_media_waits_for_the_answer_in_ack() {
+    let svc = TestService::start().await;
+    let p = RawPeer::new(svc.sip_addr()).await;
+    let me = p.addr();
+    let rtp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    p.send(&request("INVITE", "1177", me, "late1", "", 1, ""))
+        .await;
+    let ok = p.response(false).await.unwrap();
+    assert_eq!(status(&ok), 200);
+    assert!(
+        ok.contains("m=audio") && ok.contains("RTP/AVP 0 8 101"),
+        "{ok}"
+    );
+    // Before the ACK nothing may be sent, least of all to the SIP port.
+    let mut buf = [0u8; 2048];
+    let quiet_until = tokio::time::Instant::now() + Duration::from_millis(1200);
+    while let Ok(Ok(n)) = tokio::time::timeout_at(quiet_until, p.sock.recv(&mut buf)).await {
+        assert!(
+            buf[..n].starts_with(b"SIP/2.0"),
+            "no RTP towards the signalling address"
+        );
+    }
+    let to = header(&ok, "To").unwrap().to_string();
+    let tag = format!(";tag={}", to.split("tag=").nth(1).unwrap());
+    let answer = sdp(rtp.local_addr().unwrap().port(), "sendrecv");
+    p.send(&request("ACK", "1177", me, "late1", &tag, 1, &answer))
+        .await;
+    let n = tokio::time::timeout(Duration::from_secs(2), rtp.recv(&mut buf))
+        .await
+        .expect("RTP after the ACK")
+        .unwrap();
+    assert!(
+        n >= 12 + 160 && buf[0] >> 6 == 2,
+        "an RTP packet with a 20 ms PCMU frame"
+    );
+    svc.stop().await;
+}

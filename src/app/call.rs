@@ -103,6 +103,8 @@ struct Call {
     answered: bool,
     ended: bool,
     holding: bool,
+    /// A stored hold-mode case: it must become a callback if the caller leaves.
+    held_case: Option<String>,
     hold_token: Option<u64>,
 }
 
@@ -143,6 +145,7 @@ impl Call {
             answered: false,
             ended: false,
             holding: false,
+            held_case: None,
             hold_token: None,
         }
     }
@@ -277,10 +280,9 @@ impl Call {
                 return false;
             }
         };
-        if let Some(o) = &offer {
-            if o.is_hold() {
-                stream.set_hold(true);
-            }
+        // Late offer: nothing is sent until the ACK brings the answer.
+        if offer.as_ref().map(|o| o.is_hold()).unwrap_or(true) {
+            stream.set_hold(true);
         }
         self.local.port = stream.local_port();
         let body = match &offer {
@@ -300,10 +302,18 @@ impl Call {
     async fn on_input(&mut self, input: CallInput) {
         match input {
             CallInput::Ack { request } => {
-                if self.offer.is_none() && !request.body.is_empty() {
-                    if let Ok(answer) = sdp::parse_audio(&request.body) {
-                        self.apply_offer(&answer);
-                        self.offer = Some(answer);
+                if self.offer.is_none() {
+                    // Late offer: the ACK must carry the answer (RFC 3264 section 5).
+                    match sdp::parse_audio(&request.body) {
+                        Ok(answer) => {
+                            self.apply_offer(&answer);
+                            self.offer = Some(answer);
+                        }
+                        Err(e) => {
+                            info!(error = %e, "late-offer ACK without a usable answer: BYE");
+                            self.hangup().await;
+                            return;
+                        }
                     }
                 }
                 self.session
@@ -481,6 +491,9 @@ impl Call {
         {
             Ok((case_id, callback_at)) => {
                 info!(case = %case_id, level = draft.level, "case registered");
+                if draft.mode == crate::ivr::CaseMode::Hold {
+                    self.held_case = Some(case_id.clone());
+                }
                 self.ctx.metrics.cases_registered.inc();
                 IvrEvent::CaseStored {
                     case_id,
@@ -507,27 +520,13 @@ impl Call {
         }
     }
 
-    /// The caller left (BYE, CANCEL): tell the IVR, keep a holding case as a callback.
+    /// The caller left (BYE, CANCEL).
     async fn finish_hangup(&mut self) {
-        self.session
-            .handle(std::time::Instant::now(), IvrEvent::Hangup);
-        while let Some(action) = self.session.poll_action() {
-            if let IvrAction::Outcome(o) = action {
-                info!(outcome = ?o, "caller hung up");
-                self.ctx.metrics.outcome(&o);
-            }
-        }
-        if self.holding {
-            if let Some(id) = self.session.case_id() {
-                if let Err(e) = self.ctx.registrar.holding_caller_left(id).await {
-                    warn!(error = %e, "could not turn the held case into a callback");
-                }
-            }
-        }
+        self.end_ivr("caller hung up").await;
         self.ended = true;
     }
 
-    /// We end the call: BYE inside the dialog.
+    /// We end the call (IVR done, RTP gone, no ACK, shutdown): BYE inside the dialog.
     async fn hangup(&mut self) {
         if self.ended {
             return;
@@ -543,12 +542,28 @@ impl Call {
                 request: bye,
             });
         }
-        if self.holding {
-            if let Some(id) = self.session.case_id() {
-                let _ = self.ctx.registrar.holding_caller_left(id).await;
+        self.end_ivr("call ended").await;
+        self.ended = true;
+    }
+
+    /// Records how the IVR ended and keeps a held case as a callback
+    /// (DESIGN.md section 4: a caller who leaves the queue keeps the case).
+    async fn end_ivr(&mut self, why: &str) {
+        if !self.session.is_finished() {
+            self.session
+                .handle(std::time::Instant::now(), IvrEvent::Hangup);
+            while let Some(action) = self.session.poll_action() {
+                if let IvrAction::Outcome(o) = action {
+                    info!(outcome = ?o, "{why}");
+                    self.ctx.metrics.outcome(&o);
+                }
             }
         }
-        self.ended = true;
+        if let Some(id) = self.held_case.take() {
+            if let Err(e) = self.ctx.registrar.holding_caller_left(&id).await {
+                warn!(error = %e, "could not turn the held case into a callback");
+            }
+        }
     }
 }
 
