@@ -6,10 +6,14 @@
 //! Nothing here logs personal data; errors name ids, never numbers or answers.
 
 pub mod models;
+pub mod notify;
 mod postgres;
+pub mod settings;
 mod sqlite;
 
 pub use models::{Answer, CaseMode, CaseRecord, CaseStatus, Channel, NewCase, UnknownValue};
+pub use notify::Change;
+pub use settings::StatsCounts;
 
 use crate::queue::Priority;
 use chrono::{DateTime, Datelike, SubsecRound, Utc};
