@@ -1,33 +1,88 @@
 //! The HTTP shell (axum): handlers parse, call one store or queue function, and map
 //! the result. JSON under `/api/v1`, health probes at the root.
 
+pub mod auth;
 pub mod error;
+pub mod events;
 pub mod health;
+pub mod pages;
+pub mod supervisor;
 pub mod worklist;
 
 pub use error::ApiError;
 pub use worklist::WorklistCase;
 
+use crate::app::CallContext;
 use crate::store::Store;
-use axum::routing::get;
+use crate::supervisor::Live;
+use axum::routing::{get, post};
 use axum::Router;
+use std::sync::Arc;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct ApiState {
     pub store: Store,
+    /// Supervisor settings in force and the queue change feed.
+    pub live: Arc<Live>,
+    /// The phone side (metrics, estimates, prompts) when running as a service.
+    pub calls: Option<Calls>,
+}
+
+/// The running IVR's shared context, as seen from the API.
+#[derive(Clone)]
+pub struct Calls(pub Arc<CallContext>);
+
+impl std::fmt::Debug for Calls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Calls")
+    }
 }
 
 impl ApiState {
+    /// Just the store: default settings, no live feed (handler tests).
     pub fn new(store: Store) -> ApiState {
-        ApiState { store }
+        ApiState {
+            live: Live::detached(store.clone()),
+            store,
+            calls: None,
+        }
+    }
+
+    /// The service's state: shares the IVR's live settings and context.
+    pub fn with_calls(store: Store, ctx: Arc<CallContext>) -> ApiState {
+        ApiState {
+            store,
+            live: ctx.live.clone(),
+            calls: Some(Calls(ctx)),
+        }
+    }
+
+    /// Message prompts (`msg_*`) a supervisor can choose.
+    pub fn message_ids(&self) -> Vec<String> {
+        self.calls
+            .as_ref()
+            .map(|c| crate::app::messages::available(&c.0.prompts))
+            .unwrap_or_default()
     }
 }
 
 /// All routes. Unknown paths get a JSON 404, wrong methods a JSON 405.
 pub fn router(state: ApiState) -> Router {
-    let v1 = Router::new().route("/worklist", get(worklist::worklist));
+    let v1 = Router::new()
+        .route("/worklist", get(worklist::worklist))
+        .route("/login", post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/me", get(auth::me))
+        .route("/events", get(events::events))
+        .route(
+            "/supervisor/settings",
+            get(supervisor::get_settings).put(supervisor::put_settings),
+        )
+        .route("/supervisor/messages", get(supervisor::messages))
+        .route("/supervisor/stats", get(supervisor::get_stats));
     Router::new()
+        .merge(pages::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .nest("/api/v1", v1)

@@ -13,6 +13,7 @@ use crate::media::engine::{MediaConfig, MediaEngine};
 use crate::media::prompts::PromptLibrary;
 use crate::queue::QueueConfig;
 use crate::store::Store;
+use crate::supervisor::Live;
 use crate::triage::Triage;
 use anyhow::Context;
 use messages::Messages;
@@ -47,6 +48,8 @@ pub struct CallContext {
     pub registrar: Registrar,
     pub messages: Messages,
     pub metrics: Arc<Metrics>,
+    /// Supervisor settings in force now, and the queue's change feed.
+    pub live: Arc<Live>,
 }
 
 /// All configuration, loaded and cross-checked.
@@ -120,6 +123,9 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     let media = MediaEngine::start(media_cfg).context("starting the media engine")?;
     let triage = cfg.triage;
     let metrics = Arc::new(Metrics::default());
+    let live = Live::start(store.clone())
+        .await
+        .context("loading the supervisor settings")?;
     let ctx = Arc::new(CallContext {
         registrar: Registrar::new(store.clone(), cfg.queue, &triage),
         sip: cfg.sip,
@@ -128,8 +134,9 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         prompts,
         flow: cfg.flow,
         triage,
-        messages: Messages::default(),
+        messages: Messages::new(live.clone()),
         metrics: metrics.clone(),
+        live: live.clone(),
     });
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let driver = sip_driver::SipDriver::bind(opts.sip_bind, ctx.clone())
@@ -140,15 +147,18 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("binding HTTP on {}", opts.http_bind))?;
     let http_addr = listener.local_addr()?;
-    let router =
-        crate::api::router(crate::api::ApiState::new(store)).merge(metrics_router(metrics));
+    let router = crate::api::router(crate::api::ApiState::with_calls(store, ctx.clone()))
+        .merge(metrics_router(metrics));
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {
-        let _ = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = http_shutdown.wait_for(|s| *s).await;
-            })
-            .await;
+        let _ = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = http_shutdown.wait_for(|s| *s).await;
+        })
+        .await;
     });
     let sip = tokio::spawn(driver.run(shutdown_rx));
     info!(%sip_addr, %http_addr, "phone entrance listening (SIP over UDP and TCP)");
