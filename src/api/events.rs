@@ -34,6 +34,8 @@ pub async fn events(
         };
         Some((Ok(queue_event(v)), (rx, live)))
     });
+    let closing = state.live.closing();
     let all = futures::StreamExt::chain(stream::once(async move { Ok(queue_event(first)) }), rest);
+    let all = futures::StreamExt::take_until(all, closing.cancelled_owned());
     Ok(Sse::new(all).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -91,6 +91,8 @@ impl Running {
     /// Stops accepting, hangs up live calls, and waits for the tasks.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
+        // Open /events streams would hold the HTTP server's graceful shutdown.
+        self.context.live.shutdown();
         for t in self.tasks {
             let _ = t.await;
         }

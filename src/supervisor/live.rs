@@ -8,6 +8,7 @@ use chrono_tz::Tz;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 /// The settings key in the `settings` table.
 pub const SETTINGS_KEY: &str = "supervisor";
@@ -20,6 +21,9 @@ pub struct Live {
     queue_tx: broadcast::Sender<u64>,
     tz: Tz,
     watcher: RwLock<Option<tokio::task::JoinHandle<()>>>,
+    /// Cancelled at shutdown so open event streams end (graceful shutdown
+    /// waits for every connection).
+    closing: CancellationToken,
 }
 
 impl std::fmt::Debug for Live {
@@ -51,6 +55,7 @@ impl Live {
             queue_tx,
             tz: chrono_tz::Europe::Stockholm,
             watcher: RwLock::new(None),
+            closing: CancellationToken::new(),
         })
     }
 
@@ -136,6 +141,16 @@ impl Live {
     /// The latest queue change number seen.
     pub fn queue_version(&self) -> u64 {
         self.queue_version.load(Ordering::Relaxed)
+    }
+
+    /// Ends the open event streams (service shutdown).
+    pub fn shutdown(&self) {
+        self.closing.cancel();
+    }
+
+    /// Cancelled once the service shuts down.
+    pub fn closing(&self) -> CancellationToken {
+        self.closing.clone()
     }
 
     /// Queue change numbers as they arrive (for `/events`).
