@@ -369,3 +369,99 @@ async fn next_call_hears_the_message_and_the_closed_offer() {
     let _ = call.hangup().await;
     svc.stop().await;
 }
+
+/// A fresh database on the PostgreSQL server at `PE_TEST_POSTGRES_URL`
+/// (skipped when unset, a failure when unset under CI).
+async fn postgres_database() -> Option<String> {
+    use sqlx::Connection;
+    let Ok(base) = std::env::var("PE_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but PE_TEST_POSTGRES_URL is not"
+        );
+        eprintln!("PE_TEST_POSTGRES_URL not set: skipping the PostgreSQL variant");
+        return None;
+    };
+    let name = format!("pe_live_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&base).await.expect("postgres");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create database");
+    let (server, _) = base.rsplit_once('/').expect("URL with a database name");
+    Some(format!("{server}/{name}"))
+}
+
+async fn drop_postgres_database(url: &str) {
+    use sqlx::Connection;
+    let (Ok(base), Some((_, name))) = (std::env::var("PE_TEST_POSTGRES_URL"), url.rsplit_once('/'))
+    else {
+        return;
+    };
+    if let Ok(mut admin) = sqlx::PgConnection::connect(&base).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await;
+    }
+}
+
+/// Two nodes on one PostgreSQL database: a case written through node A shows up
+/// on node B's event stream (LISTEN/NOTIFY), and B applies A's settings change.
+#[tokio::test]
+async fn postgres_nodes_share_queue_events_and_settings() {
+    let Some(url) = postgres_database().await else {
+        return;
+    };
+    staff();
+    let a = TestService::start_with(Some(url.clone()), |_| {}).await;
+    let b = TestService::start_with(Some(url.clone()), |_| {}).await;
+    let nurse_b = login(&b, "nina", "nurse-pw").await;
+    let mut resp = nurse_b
+        .get(b.http_url("/api/v1/events"))
+        .send()
+        .await
+        .expect("events");
+    let mut buf = String::new();
+    let first = next_queue_version(&mut resp, &mut buf).await;
+    a.store()
+        .await
+        .insert_case(&new_case(2))
+        .await
+        .expect("insert");
+    let second = next_queue_version(&mut resp, &mut buf).await;
+    assert!(second > first, "{second} > {first}");
+
+    let sup_a = login(&a, "sara", "super-pw").await;
+    let closed = json!({"callback_capacity": 3, "callback_offer_open": false,
+                        "greeting_message": "msg_high_load", "closures": []});
+    let r = sup_a
+        .put(a.http_url("/api/v1/supervisor/settings"))
+        .json(&closed)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), StatusCode::OK);
+    let sup_b = login(&b, "sara", "super-pw").await;
+    let end = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let got: Value = sup_b
+            .get(b.http_url("/api/v1/supervisor/settings"))
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        if got == closed {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < end, "node B kept {got}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::timeout(Duration::from_secs(10), b.stop())
+        .await
+        .expect("stop");
+    drop(resp);
+    a.stop().await;
+    drop_postgres_database(&url).await;
+}

@@ -18,6 +18,7 @@ pub struct Live {
     store: Store,
     settings: RwLock<SupervisorSettings>,
     queue_version: AtomicU64,
+    last_raw: AtomicU64,
     queue_tx: broadcast::Sender<u64>,
     tz: Tz,
     watcher: RwLock<Option<tokio::task::JoinHandle<()>>>,
@@ -52,6 +53,7 @@ impl Live {
             store,
             settings: RwLock::new(SupervisorSettings::default()),
             queue_version: AtomicU64::new(0),
+            last_raw: AtomicU64::new(0),
             queue_tx,
             tz: chrono_tz::Europe::Stockholm,
             watcher: RwLock::new(None),
@@ -63,8 +65,9 @@ impl Live {
     pub async fn start(store: Store) -> Result<Arc<Live>, StoreError> {
         let live = Live::detached(store.clone());
         live.reload().await?;
-        live.queue_version
-            .store(store.queue_version().await?, Ordering::Relaxed);
+        let raw = store.queue_version().await?;
+        live.queue_version.store(raw, Ordering::Relaxed);
+        live.last_raw.store(raw, Ordering::Relaxed);
         let mut changes = store.watch_changes();
         let weak = Arc::downgrade(&live);
         let task = tokio::spawn(async move {
@@ -129,11 +132,15 @@ impl Live {
         Ok(())
     }
 
-    fn queue_changed(&self, version: u64) {
-        let v = self
-            .queue_version
-            .fetch_max(version, Ordering::Relaxed)
-            .max(version);
+    /// `raw` is the database's change number. PostgreSQL numbers come from a
+    /// sequence and can arrive out of commit order, so any new number counts;
+    /// only a repeat (a resync after reconnecting) is dropped. What clients see
+    /// is this node's own counter, which only grows.
+    fn queue_changed(&self, raw: u64) {
+        if self.last_raw.swap(raw, Ordering::Relaxed) == raw {
+            return;
+        }
+        let v = self.queue_version.fetch_add(1, Ordering::Relaxed) + 1;
         // No subscribers is fine: nobody has the worklist open.
         let _ = self.queue_tx.send(v);
     }
@@ -266,6 +273,19 @@ mod tests {
             })
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn repeated_change_numbers_are_dropped_and_versions_only_grow() {
+        let live = Live::detached(Store::connect("sqlite::memory:").await.unwrap());
+        let mut rx = live.subscribe();
+        live.queue_changed(5);
+        live.queue_changed(5); // a resync repeat
+        live.queue_changed(3); // an earlier sequence number committed later
+        assert_eq!(rx.try_recv().ok(), Some(1));
+        assert_eq!(rx.try_recv().ok(), Some(2));
+        assert!(rx.try_recv().is_err());
+        assert_eq!(live.queue_version(), 2);
     }
 
     #[tokio::test]
