@@ -11,4 +11,5 @@ pub mod queue;
 pub mod sdp;
 pub mod sip;
 pub mod store;
+pub mod supervisor;
 pub mod triage;

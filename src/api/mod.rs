@@ -7,15 +7,20 @@
 pub mod auth;
 pub mod cases;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod intake;
 pub mod openapi;
+pub mod pages;
+pub mod supervisor;
 pub mod worklist;
 
 pub use error::ApiError;
 pub use worklist::WorklistCase;
 
+use crate::app::CallContext;
 use crate::store::Store;
+use crate::supervisor::Live;
 use auth::IntakeClients;
 use axum::routing::{get, post};
 use axum::Router;
@@ -30,15 +35,40 @@ pub struct ApiState {
     pub intake_clients: Arc<IntakeClients>,
     /// Targets and staffing for digital cases' deadlines and estimates.
     pub intake_queue: Arc<IntakeQueue>,
+    /// Supervisor settings in force and the queue change feed.
+    pub live: Arc<Live>,
+    /// The phone side (metrics, estimates, prompts) when running as a service.
+    pub calls: Option<Calls>,
+}
+
+/// The running IVR's shared context, as seen from the API.
+#[derive(Clone)]
+pub struct Calls(pub Arc<CallContext>);
+
+impl std::fmt::Debug for Calls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Calls")
+    }
 }
 
 impl ApiState {
-    /// No intake clients, default targets and staffing.
+    /// Just the store: no intake clients, default settings, no live feed (handler tests).
     pub fn new(store: Store) -> ApiState {
         ApiState {
+            live: Live::detached(store.clone()),
             store,
             intake_clients: Arc::new(IntakeClients::default()),
             intake_queue: Arc::new(IntakeQueue::default()),
+            calls: None,
+        }
+    }
+
+    /// The service's state: shares the IVR's live settings and context.
+    pub fn with_calls(store: Store, ctx: Arc<CallContext>) -> ApiState {
+        ApiState {
+            live: ctx.live.clone(),
+            calls: Some(Calls(ctx)),
+            ..ApiState::new(store)
         }
     }
 
@@ -50,6 +80,14 @@ impl ApiState {
     pub fn with_intake_queue(mut self, queue: IntakeQueue) -> ApiState {
         self.intake_queue = Arc::new(queue);
         self
+    }
+
+    /// Message prompts (`msg_*`) a supervisor can choose.
+    pub fn message_ids(&self) -> Vec<String> {
+        self.calls
+            .as_ref()
+            .map(|c| crate::app::messages::available(&c.0.prompts))
+            .unwrap_or_default()
     }
 }
 
@@ -65,8 +103,16 @@ pub fn router(state: ApiState) -> Router {
         .route("/claim-next", post(cases::claim_next))
         .route("/cases/{id}/claim", post(cases::claim))
         .route("/cases/{id}/release", post(cases::release))
-        .route("/cases/{id}/outcome", post(cases::outcome));
+        .route("/cases/{id}/outcome", post(cases::outcome))
+        .route("/events", get(events::events))
+        .route(
+            "/supervisor/settings",
+            get(supervisor::get_settings).put(supervisor::put_settings),
+        )
+        .route("/supervisor/messages", get(supervisor::messages))
+        .route("/supervisor/stats", get(supervisor::get_stats));
     Router::new()
+        .merge(pages::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::openapi_json))

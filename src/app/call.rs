@@ -458,7 +458,15 @@ impl Call {
                     }
                 }
                 IvrAction::RequestEstimate { level } => {
-                    let at = self.ctx.registrar.estimate(level).await;
+                    // Supervisor closed the offer, a closure or a full day: the
+                    // IVR's closed path (`Estimate(None)`).
+                    let offer = self.ctx.live.offer_state(chrono::Utc::now()).await;
+                    let at = if offer == crate::supervisor::OfferState::Open {
+                        self.ctx.registrar.estimate(level).await
+                    } else {
+                        info!(?offer, "callback offer closed for this caller");
+                        None
+                    };
                     self.session
                         .handle(std::time::Instant::now(), IvrEvent::Estimate(at));
                 }

@@ -1,36 +1,51 @@
-//! Supervisor messages played in the IVR's message slots (e.g. "high load"
-//! after the greeting). Changed at run time; the next caller hears the change.
+//! Supervisor messages played in the IVR's message slots: the `supervisor`
+//! slot after the greeting plays the live settings' `greeting_message`, so the
+//! next caller hears a change made on any node without a restart.
 
 use crate::ivr::Language;
 use crate::media::prompts::{ClipId, PromptLibrary};
-use std::collections::HashMap;
-use std::sync::RwLock;
+use crate::supervisor::{Live, GREETING_SLOT, MESSAGE_PREFIX};
+use std::sync::Arc;
 
-/// Slot name -> prompt id (from `prompts/<lang>/`).
-#[derive(Debug, Default)]
+/// Slot name -> the prompt the supervisor chose, read at play time.
+#[derive(Debug)]
 pub struct Messages {
-    slots: RwLock<HashMap<String, String>>,
+    live: Arc<Live>,
 }
 
 impl Messages {
-    /// Sets (or with `None` clears) the prompt played in `slot`.
-    pub fn set(&self, slot: &str, prompt: Option<String>) {
-        if let Ok(mut s) = self.slots.write() {
-            match prompt {
-                Some(p) => s.insert(slot.to_string(), p),
-                None => s.remove(slot),
-            };
+    pub fn new(live: Arc<Live>) -> Messages {
+        Messages { live }
+    }
+
+    /// The prompt id for `slot` now, if any (unknown slots play nothing).
+    pub fn prompt_for(&self, slot: &str) -> Option<String> {
+        if slot == GREETING_SLOT {
+            self.live.settings().greeting_message
+        } else {
+            None
         }
     }
 
     /// The clips to play for `slot` now; empty when no message is set.
     pub fn clips(&self, slot: &str, lang: Language, prompts: &PromptLibrary) -> Vec<ClipId> {
-        let Ok(s) = self.slots.read() else {
-            return Vec::new();
-        };
-        s.get(slot)
-            .and_then(|id| prompts.lookup(lang.code(), id))
+        self.prompt_for(slot)
+            .and_then(|id| prompts.lookup(lang.code(), &id))
             .into_iter()
             .collect()
     }
+}
+
+/// The message prompts a supervisor can choose (ids starting `msg_`), sorted.
+pub fn available(prompts: &PromptLibrary) -> Vec<String> {
+    let mut ids: Vec<String> = prompts
+        .languages()
+        .into_iter()
+        .flat_map(|lang| prompts.ids(lang))
+        .filter(|id| id.starts_with(MESSAGE_PREFIX))
+        .map(str::to_string)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
 }

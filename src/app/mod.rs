@@ -14,6 +14,7 @@ use crate::ivr::{Flow, IvrConfig};
 use crate::media::prompts::PromptLibrary;
 use crate::queue::{OpeningHours, QueueConfig};
 use crate::store::Store;
+use crate::supervisor::Live;
 use crate::triage::Triage;
 use anyhow::Context;
 use messages::Messages;
@@ -48,6 +49,8 @@ pub struct CallContext {
     pub registrar: Registrar,
     pub messages: Messages,
     pub metrics: Arc<Metrics>,
+    /// Supervisor settings in force now, and the queue's change feed.
+    pub live: Arc<Live>,
 }
 
 /// All configuration, loaded and cross-checked.
@@ -94,6 +97,8 @@ impl Running {
     /// Stops accepting, hangs up live calls, and waits for the tasks.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
+        // Open /events streams would hold the HTTP server's graceful shutdown.
+        self.context.live.shutdown();
         for t in self.tasks {
             let _ = t.await;
         }
@@ -133,6 +138,9 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         queue: cfg.queue.clone(),
     };
     let metrics = Arc::new(Metrics::default());
+    let live = Live::start(store.clone())
+        .await
+        .context("loading the supervisor settings")?;
     let ctx = Arc::new(CallContext {
         registrar: Registrar::new(store.clone(), cfg.queue, cfg.hours, &triage),
         sip: cfg.sip,
@@ -141,8 +149,9 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         prompts,
         flow: cfg.flow,
         triage,
-        messages: Messages::default(),
+        messages: Messages::new(live.clone()),
         metrics: metrics.clone(),
+        live: live.clone(),
     });
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let driver = sip_driver::SipDriver::bind(opts.sip_bind, ctx.clone())
@@ -153,7 +162,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("binding HTTP on {}", opts.http_bind))?;
     let http_addr = listener.local_addr()?;
-    let api_state = crate::api::ApiState::new(store)
+    let api_state = crate::api::ApiState::with_calls(store, ctx.clone())
         .with_intake_clients(intake_clients)
         .with_intake_queue(intake_queue);
     let router = crate::api::router(api_state).merge(metrics_router(metrics, ctx.media.clone()));

@@ -8,7 +8,9 @@
 pub mod audit;
 pub mod claims;
 pub mod models;
+pub mod notify;
 mod postgres;
+pub mod settings;
 pub mod snapshot;
 mod sqlite;
 pub mod users;
@@ -16,6 +18,8 @@ pub mod users;
 pub use audit::AuditRecord;
 pub use claims::{Actor, ClaimError, ClaimInfo, Outcome};
 pub use models::{Answer, CaseMode, CaseRecord, CaseStatus, Channel, NewCase, UnknownValue};
+pub use notify::Change;
+pub use settings::StatsCounts;
 pub use snapshot::QueueSnapshot;
 pub use users::{Role, SessionUser, StaffUser};
 

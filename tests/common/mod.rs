@@ -117,6 +117,23 @@ impl TestService {
         }
     }
 
+    /// Creates a staff account the way `phone-entrance create-user` does.
+    pub async fn add_staff(
+        &self,
+        username: &str,
+        password: &str,
+        role: phone_entrance::store::Role,
+    ) {
+        let hash = phone_entrance::api::auth::hash_password(password).expect("hash");
+        let created = self
+            .store()
+            .await
+            .create_user(username, &hash, role, chrono::Utc::now())
+            .await
+            .expect("create user");
+        assert!(created, "user {username} already exists");
+    }
+
     pub async fn stop(self) {
         self.running.stop().await;
     }

@@ -1,0 +1,129 @@
+//! Supervisor endpoints: live settings (applied to the next call on every
+//! node), the message prompts to choose from, and the statistics.
+
+use super::auth::{Role, Staff};
+use super::{ApiError, ApiState};
+use crate::supervisor::{stats, SupervisorSettings, SupervisorStats};
+use axum::extract::State;
+use axum::Json;
+use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+
+/// `GET /api/v1/supervisor/settings`.
+pub async fn get_settings(
+    State(state): State<ApiState>,
+    staff: Staff,
+) -> Result<Json<SupervisorSettings>, ApiError> {
+    staff.require(Role::Supervisor)?;
+    Ok(Json(state.live.settings()))
+}
+
+/// `PUT /api/v1/supervisor/settings`: validates, stores (with an audit entry)
+/// and applies at once; other nodes follow through the change feed.
+pub async fn put_settings(
+    State(state): State<ApiState>,
+    staff: Staff,
+    body: Result<Json<SupervisorSettings>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<SupervisorSettings>, ApiError> {
+    staff.require(Role::Supervisor)?;
+    let Json(new) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    new.validate(&state.message_ids())
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let from = staff
+        .ip
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| "-".to_string());
+    let detail = format!("{} from={from}", new.audit_detail());
+    state
+        .live
+        .update(new, &staff.username, &detail, Utc::now())
+        .await?;
+    tracing::info!(user = %staff.username, "supervisor settings changed");
+    Ok(Json(state.live.settings()))
+}
+
+/// One message a supervisor can put after the greeting.
+#[derive(serde::Serialize)]
+pub struct MessageOption {
+    pub id: String,
+}
+
+/// `GET /api/v1/supervisor/messages`: prompts whose id starts with `msg_`.
+pub async fn messages(
+    State(state): State<ApiState>,
+    staff: Staff,
+) -> Result<Json<Vec<MessageOption>>, ApiError> {
+    staff.require(Role::Supervisor)?;
+    Ok(Json(
+        state
+            .message_ids()
+            .into_iter()
+            .map(|id| MessageOption { id })
+            .collect(),
+    ))
+}
+
+/// `GET /api/v1/supervisor/stats`.
+pub async fn get_stats(
+    State(state): State<ApiState>,
+    staff: Staff,
+) -> Result<Json<SupervisorStats>, ApiError> {
+    staff.require(Role::Supervisor)?;
+    let now = Utc::now();
+    let counts = state
+        .store
+        .stats_counts(state.live.day_start(now), now - Duration::hours(1))
+        .await?;
+    let mut estimates = [None; 5];
+    let mut calls_in_ivr = 0;
+    if let Some(ctx) = state.calls.as_ref() {
+        calls_in_ivr = ctx.0.metrics.calls_active.get();
+        for (i, slot) in estimates.iter_mut().enumerate() {
+            let level = u8::try_from(i + 1).unwrap_or(5);
+            *slot = ctx
+                .0
+                .registrar
+                .estimate(level)
+                .await
+                .and_then(|t| next_local(now, t.hour, t.minute));
+        }
+    }
+    Ok(Json(stats::build(
+        now,
+        &counts,
+        &state.live.settings(),
+        estimates,
+        calls_in_ivr,
+    )))
+}
+
+/// The next Stockholm wall-clock `hour:minute` at or after (now - 5 min): the
+/// registrar rounds up to 5 minutes, so a time just past is still "now".
+fn next_local(now: DateTime<Utc>, hour: u8, minute: u8) -> Option<DateTime<Utc>> {
+    let tz = chrono_tz::Europe::Stockholm;
+    let time = NaiveTime::from_hms_opt(u32::from(hour), u32::from(minute), 0)?;
+    let today = now.with_timezone(&tz).date_naive();
+    [today, today.succ_opt()?]
+        .into_iter()
+        .filter_map(|d| tz.from_local_datetime(&d.and_time(time)).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .find(|t| *t >= now - Duration::minutes(5))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_time_maps_to_today_or_tomorrow() {
+        // 09:00 UTC = 10:00 Stockholm in March.
+        let now = Utc.with_ymd_and_hms(2025, 3, 3, 9, 0, 0).single().unwrap();
+        assert_eq!(
+            next_local(now, 10, 30),
+            Utc.with_ymd_and_hms(2025, 3, 3, 9, 30, 0).single()
+        );
+        assert_eq!(
+            next_local(now, 9, 0),
+            Utc.with_ymd_and_hms(2025, 3, 4, 8, 0, 0).single()
+        );
+    }
+}

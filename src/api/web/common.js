@@ -1,0 +1,68 @@
+// Shared helpers for the staff pages: JSON calls, sign-in redirects, live events.
+"use strict";
+const PE = {
+  async api(method, path, body) {
+    const opts = { method, headers: {}, credentials: "same-origin" };
+    if (body !== undefined) {
+      opts.headers["content-type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    const res = await fetch("/api/v1" + path, opts);
+    if (res.status === 401 && !location.pathname.startsWith("/login")) {
+      location.href = "/login?next=" + encodeURIComponent(location.pathname);
+      throw new Error("not signed in");
+    }
+    let data = null;
+    const text = await res.text();
+    if (text) { try { data = JSON.parse(text); } catch (_) { data = { error: text }; } }
+    if (!res.ok) {
+      const err = new Error((data && data.error) || ("HTTP " + res.status));
+      err.status = res.status;
+      throw err;
+    }
+    return { status: res.status, data };
+  },
+  el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  },
+  // "1 h 05 min", "4 min", "35 s"
+  duration(ms) {
+    const s = Math.floor(Math.abs(ms) / 1000);
+    if (s < 60) return s + " s";
+    const m = Math.floor(s / 60);
+    if (m < 60) return m + " min";
+    return Math.floor(m / 60) + " h " + String(m % 60).padStart(2, "0") + " min";
+  },
+  levelBadge(level) {
+    return PE.el("span", "level level-" + level, level);
+  },
+  channelName(ch) {
+    return ch === "digital" ? "1177 direkt" : ch === "phone" ? "Phone" : ch;
+  },
+  async whoami() {
+    const me = (await PE.api("GET", "/me")).data;
+    const who = document.getElementById("who");
+    if (who) who.textContent = me.username + " (" + me.role + ")";
+    const out = document.getElementById("logout");
+    if (out) out.addEventListener("click", async () => {
+      try { await PE.api("POST", "/logout"); } finally { location.href = "/login"; }
+    });
+    return me;
+  },
+  // Calls onChange at connect and on every queue change; reconnects on its own.
+  live(onChange) {
+    const dot = document.getElementById("live");
+    const src = new EventSource("/api/v1/events");
+    src.addEventListener("queue", (e) => {
+      if (dot) dot.classList.remove("off");
+      let v = null;
+      try { v = JSON.parse(e.data).version; } catch (_) { /* ignore */ }
+      onChange(v);
+    });
+    src.onerror = () => { if (dot) dot.classList.add("off"); };
+    return src;
+  },
+};

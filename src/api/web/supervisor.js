@@ -1,0 +1,96 @@
+// Supervisor page: statistics (refreshed live) and the settings form.
+"use strict";
+(() => {
+  const $ = (id) => document.getElementById(id);
+  let closures = [];
+  const offerText = {
+    open: "open", closed_by_supervisor: "closed", closure: "closed (closure)", capacity_reached: "closed (full)",
+  };
+
+  async function loadStats() {
+    try {
+      const s = (await PE.api("GET", "/supervisor/stats")).data;
+      $("s-waiting").textContent = s.waiting_total;
+      $("s-oldest").textContent = s.oldest_wait_seconds == null ? "-" : PE.duration(s.oldest_wait_seconds * 1000);
+      $("s-share").textContent = s.share_within_target_today == null ? "-" : Math.round(s.share_within_target_today * 100) + " %";
+      $("s-nurses").textContent = s.nurses_on_duty;
+      $("s-ivr").textContent = s.calls_in_ivr;
+      $("s-callbacks").textContent = s.callbacks_today + " / " + s.callback_capacity;
+      $("s-offer").textContent = offerText[s.callback_offer] || s.callback_offer;
+      const body = $("levels").querySelector("tbody");
+      body.replaceChildren();
+      for (const l of s.levels) {
+        const tr = PE.el("tr", "level-row-" + l.level);
+        const td = PE.el("td"); td.append(PE.levelBadge(l.level)); tr.append(td);
+        tr.append(PE.el("td", null, l.waiting));
+        tr.append(PE.el("td", null, l.estimated_wait_minutes == null ? "-" : l.estimated_wait_minutes + " min"));
+        body.append(tr);
+      }
+    } catch (x) { $("settings-status").textContent = "Could not load statistics: " + x.message; }
+  }
+
+  const local = (iso) => new Date(iso).toLocaleString();
+  function renderClosures() {
+    const ul = $("closures");
+    ul.replaceChildren();
+    closures.forEach((c, i) => {
+      const li = PE.el("li", null, local(c.from) + " - " + local(c.to) + (c.reason ? ": " + c.reason : ""));
+      const rm = PE.el("button", "secondary", "Remove");
+      rm.type = "button";
+      rm.addEventListener("click", () => { closures.splice(i, 1); renderClosures(); });
+      li.append(rm);
+      ul.append(li);
+    });
+    if (!closures.length) ul.append(PE.el("li", "muted", "none"));
+  }
+
+  async function loadSettings() {
+    const [s, msgs] = await Promise.all([
+      PE.api("GET", "/supervisor/settings"), PE.api("GET", "/supervisor/messages"),
+    ]);
+    const sel = $("greeting");
+    sel.replaceChildren(PE.el("option", null, "None"));
+    sel.firstChild.value = "";
+    for (const m of msgs.data) {
+      const o = PE.el("option", null, m.id); o.value = m.id; sel.append(o);
+    }
+    $("offer-open").checked = s.data.callback_offer_open;
+    $("capacity").value = s.data.callback_capacity;
+    sel.value = s.data.greeting_message || "";
+    closures = s.data.closures || [];
+    renderClosures();
+  }
+
+  $("add-closure").addEventListener("click", () => {
+    const from = $("closure-from").value, to = $("closure-to").value;
+    if (!from || !to) { $("settings-status").textContent = "Give both From and To."; return; }
+    closures.push({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), reason: $("closure-reason").value });
+    $("closure-reason").value = "";
+    renderClosures();
+  });
+
+  $("settings-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const status = $("settings-status");
+    status.textContent = "";
+    try {
+      await PE.api("PUT", "/supervisor/settings", {
+        callback_capacity: Number($("capacity").value),
+        callback_offer_open: $("offer-open").checked,
+        greeting_message: $("greeting").value || null,
+        closures,
+      });
+      status.textContent = "Saved. The next caller gets the new settings.";
+      await loadSettings();
+      loadStats();
+    } catch (x) { status.textContent = "Not saved: " + x.message; }
+  });
+
+  PE.whoami().then((me) => {
+    if (me.role !== "supervisor") { location.href = "/nurse"; return; }
+    loadSettings().catch((x) => { $("settings-status").textContent = x.message; });
+    loadStats();
+    PE.live(() => loadStats());
+    setInterval(loadStats, 10000);
+  }).catch(() => {});
+})();

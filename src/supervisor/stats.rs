@@ -1,0 +1,157 @@
+//! `/supervisor/stats`: the numbers a supervisor watches, computed from the
+//! store's counts (pure, so the arithmetic is tested without a database).
+
+use super::{OfferState, SupervisorSettings};
+use crate::store::StatsCounts;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// One urgency level's line.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LevelStats {
+    pub level: u8,
+    /// Open cases (waiting or holding) at this level.
+    pub waiting: u32,
+    /// When a case of this level registered now would be called back.
+    pub estimated_callback_at: Option<DateTime<Utc>>,
+    /// Minutes from now to that time.
+    pub estimated_wait_minutes: Option<i64>,
+}
+
+/// Everything on the supervisor page.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SupervisorStats {
+    pub generated_at: DateTime<Utc>,
+    pub levels: Vec<LevelStats>,
+    pub waiting_total: u32,
+    /// Seconds the oldest open case has waited.
+    pub oldest_wait_seconds: Option<i64>,
+    /// Cases registered today that were claimed by their deadline, over those
+    /// claimed or already past their deadline; `None` before there is any.
+    pub share_within_target_today: Option<f64>,
+    pub within_target_today: u32,
+    pub missed_target_today: u32,
+    /// Staff with activity in the last hour (any node).
+    pub nurses_on_duty: u32,
+    /// Calls in the IVR now, on this node.
+    pub calls_in_ivr: i64,
+    pub callbacks_today: u32,
+    pub callback_capacity: u32,
+    pub callback_offer: OfferState,
+}
+
+/// (within target, missed) among cases registered today: a case counts once it
+/// was claimed, or once its deadline passed unclaimed.
+pub fn target_counts(
+    reached: &[(DateTime<Utc>, Option<DateTime<Utc>>)],
+    now: DateTime<Utc>,
+) -> (u32, u32) {
+    let mut within = 0u32;
+    let mut missed = 0u32;
+    for (deadline, claimed) in reached {
+        match claimed {
+            Some(c) if c <= deadline => within = within.saturating_add(1),
+            Some(_) => missed = missed.saturating_add(1),
+            None if *deadline < now => missed = missed.saturating_add(1),
+            None => {}
+        }
+    }
+    (within, missed)
+}
+
+/// Builds the page's numbers; `estimates` holds each level's estimated callback time.
+pub fn build(
+    now: DateTime<Utc>,
+    counts: &StatsCounts,
+    settings: &SupervisorSettings,
+    estimates: [Option<DateTime<Utc>>; 5],
+    calls_in_ivr: i64,
+) -> SupervisorStats {
+    let (within, missed) = target_counts(&counts.reached, now);
+    let judged = within.saturating_add(missed);
+    let levels = (1u8..=5)
+        .zip(counts.open_per_level.iter().zip(estimates.iter()))
+        .map(|(level, (waiting, est))| LevelStats {
+            level,
+            waiting: *waiting,
+            estimated_callback_at: *est,
+            estimated_wait_minutes: est.map(|t| (t - now).num_minutes().max(0)),
+        })
+        .collect();
+    SupervisorStats {
+        generated_at: now,
+        levels,
+        waiting_total: counts
+            .open_per_level
+            .iter()
+            .copied()
+            .fold(0, u32::saturating_add),
+        oldest_wait_seconds: counts.oldest_open.map(|t| (now - t).num_seconds().max(0)),
+        share_within_target_today: (judged > 0).then(|| f64::from(within) / f64::from(judged)),
+        within_target_today: within,
+        missed_target_today: missed,
+        nurses_on_duty: counts.active_staff,
+        calls_in_ivr,
+        callbacks_today: counts.callbacks_since,
+        callback_capacity: settings.callback_capacity,
+        callback_offer: settings.offer_state(now, counts.callbacks_since),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 3, 3, h, m, 0).single().unwrap()
+    }
+
+    #[test]
+    fn share_counts_claimed_in_time_and_overdue_but_not_pending() {
+        let reached = vec![
+            (at(9, 0), Some(at(8, 50))), // in time
+            (at(9, 0), Some(at(9, 10))), // late
+            (at(9, 30), None),           // overdue now
+            (at(11, 0), None),           // still has time: not judged
+        ];
+        assert_eq!(target_counts(&reached, at(10, 0)), (1, 2));
+        let counts = StatsCounts {
+            open_per_level: [1, 0, 2, 0, 0],
+            oldest_open: Some(at(9, 0)),
+            callbacks_since: 3,
+            reached,
+            active_staff: 2,
+        };
+        let s = build(
+            at(10, 0),
+            &counts,
+            &SupervisorSettings {
+                callback_capacity: 3,
+                ..SupervisorSettings::default()
+            },
+            [None, Some(at(10, 20)), None, None, None],
+            4,
+        );
+        assert_eq!(s.waiting_total, 3);
+        assert_eq!(s.oldest_wait_seconds, Some(3600));
+        assert_eq!(s.share_within_target_today, Some(1.0 / 3.0));
+        assert_eq!(s.levels[1].estimated_wait_minutes, Some(20));
+        assert_eq!(s.callback_offer, OfferState::CapacityReached);
+        assert_eq!(s.calls_in_ivr, 4);
+    }
+
+    #[test]
+    fn no_cases_today_means_no_share() {
+        let s = build(
+            at(10, 0),
+            &StatsCounts::default(),
+            &SupervisorSettings::default(),
+            [None; 5],
+            0,
+        );
+        assert_eq!(s.share_within_target_today, None);
+        assert_eq!(s.oldest_wait_seconds, None);
+        assert_eq!(s.callback_offer, OfferState::Open);
+    }
+}

@@ -1,0 +1,189 @@
+//! Browser tests: headless Chromium (Debian's `chromium`) driven by
+//! playwright-core (`tests/browser/`, installed with `npm ci` on first run)
+//! through the staff pages of an in-process service. Screenshots go to
+//! `test-artifacts/browser/`. Then a simulated call checks that the settings
+//! the supervisor saved in the browser apply to the very next caller.
+//!
+//! Without chromium or node the test is skipped, unless `CI` is set.
+
+mod common;
+
+use common::audio::find_prompt;
+use common::{prompt_seconds, repo_root, TestService};
+use phone_entrance::media::g711::Codec;
+use phone_entrance::store::{Answer, CaseMode, Channel, NewCase, Role};
+use simulators::caller::{Call, CallConfig, DtmfMethod};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Accounts for the walk-through: a nurse and a supervisor.
+async fn staff(svc: &TestService) -> (&'static str, &'static str) {
+    svc.add_staff("nina", "nurse-pw", Role::Nurse).await;
+    svc.add_staff("sara", "super-pw", Role::Supervisor).await;
+    ("nina:nurse-pw", "sara:super-pw")
+}
+
+fn missing(what: &str, fix: &str) -> bool {
+    if std::env::var_os("CI").is_some() {
+        panic!("{what} is missing under CI: {fix}");
+    }
+    eprintln!("skipping the browser test: {what} is missing ({fix})");
+    true
+}
+
+fn case(level: u8, channel: Channel, minutes_ago: i64, q: &str, a: &str) -> NewCase {
+    let registered = chrono::Utc::now() - chrono::TimeDelta::minutes(minutes_ago);
+    NewCase {
+        channel,
+        priority: phone_entrance::queue::Priority::new(level).expect("level"),
+        mode: CaseMode::Callback,
+        registered_at: registered,
+        deadline: registered + chrono::TimeDelta::minutes(30 * i64::from(level)),
+        estimated_callback_at: None,
+        answers: vec![Answer {
+            question_id: "q".into(),
+            question_text: q.into(),
+            value: "1".into(),
+            value_text: a.into(),
+        }],
+        callback_number: Some("+46701234567".into()),
+        personnummer: None,
+        language: "sv".into(),
+        call_id: None,
+        external_ref: None,
+        summary: String::new(),
+        red_flag: false,
+    }
+}
+
+fn npm_ci(dir: &Path) {
+    if dir.join("node_modules/playwright-core").exists() {
+        return;
+    }
+    let status = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .status()
+        .expect("npm runs");
+    assert!(status.success(), "npm ci in tests/browser failed");
+}
+
+#[tokio::test]
+async fn nurse_and_supervisor_pages_in_headless_chromium() {
+    if !Path::new(CHROMIUM).exists() && missing("chromium", "apt-get install -y chromium") {
+        return;
+    }
+    if std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_err()
+        && missing("node", "apt-get install -y nodejs npm")
+    {
+        return;
+    }
+    let dir = repo_root().join("tests/browser");
+    npm_ci(&dir);
+    let artifacts = repo_root().join("test-artifacts/browser");
+    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+    let svc = TestService::start().await;
+    let (nurse, supervisor) = staff(&svc).await;
+    let store = svc.store().await;
+    store
+        .insert_case(&case(4, Channel::Phone, 20, "Fever?", "Yes"))
+        .await
+        .expect("phone case");
+    store
+        .insert_case(&case(
+            2,
+            Channel::Digital,
+            5,
+            "Breathing difficulty?",
+            "Yes",
+        ))
+        .await
+        .expect("digital case");
+
+    let profile = tempfile::tempdir().expect("profile dir");
+    let mut child = tokio::process::Command::new("node")
+        .arg("staff_pages.mjs")
+        .current_dir(&dir)
+        .env("PE_BASE_URL", svc.http_url(""))
+        .env("PE_ARTIFACTS", &artifacts)
+        .env("PE_PROFILE", profile.path())
+        .env("PE_NURSE", nurse)
+        .env("PE_SUPERVISOR", supervisor)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut log = Vec::new();
+    let walk = async {
+        while let Some(line) = out.next_line().await.expect("read") {
+            eprintln!("browser: {line}");
+            if line == "NEED_CASE" {
+                store
+                    .insert_case(&case(1, Channel::Phone, 0, "Chest pain?", "Yes"))
+                    .await
+                    .expect("level 1 case");
+                stdin.write_all(b"ok\n").await.expect("write");
+            }
+            log.push(line);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), walk)
+        .await
+        .expect("the browser walk finishes in time");
+    let status = child.wait().await.expect("node exits");
+    assert!(
+        status.success() && log.iter().any(|l| l == "DONE"),
+        "browser walk failed:\n{}",
+        log.join("\n")
+    );
+    for shot in ["nurse-worklist.png", "supervisor.png"] {
+        assert!(artifacts.join(shot).exists(), "{shot} saved");
+    }
+
+    // The settings saved in the browser reach the very next caller.
+    let call = Call::dial(CallConfig::new(svc.sip_addr()))
+        .await
+        .expect("answered");
+    call.wait_for_audio(Duration::from_secs(5))
+        .await
+        .expect("audio");
+    let intro = prompt_seconds("sv", "welcome")
+        + prompt_seconds("sv", "emergency_112")
+        + prompt_seconds("sv", "msg_high_load");
+    tokio::time::sleep(Duration::from_secs_f64(intro + 0.3)).await;
+    for keys in ["1", "3", "2", "2", "2", "2", "2", "1", "2", "2", "#"] {
+        call.send_digits(keys, DtmfMethod::Rfc4733).expect("digits");
+        call.wait_sent().await.expect("sent");
+        tokio::time::sleep(Duration::from_millis(350)).await;
+    }
+    let end = tokio::time::Instant::now() + Duration::from_secs(15);
+    while find_prompt(
+        &call.received_audio().samples(),
+        "sv",
+        "callback_closed",
+        Codec::Pcmu,
+    )
+    .is_empty()
+    {
+        assert!(
+            tokio::time::Instant::now() < end,
+            "the caller did not hear callback_closed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let heard = call.received_audio().samples();
+    assert!(!find_prompt(&heard, "sv", "msg_high_load", Codec::Pcmu).is_empty());
+    let _ = call.save_wav(&artifacts.join("call-after-supervisor-change.wav"));
+    let _ = call.hangup().await;
+    svc.stop().await;
+}
