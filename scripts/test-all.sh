@@ -7,11 +7,14 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pe-target}"
 export CARGO_TERM_COLOR=never
 
-# Debian packages: independent SIP peers for interop tests and PostgreSQL.
+# Debian packages: independent SIP peers for interop tests, PostgreSQL, Chromium.
 need=()
 command -v baresip >/dev/null 2>&1 || need+=(baresip)
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v python3 >/dev/null 2>&1 || need+=(python3 python3-venv)
+# Headless Chromium for the staff pages; node/npm bring playwright-core.
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ "${#need[@]}" -gt 0 ]; then
     echo "installing: ${need[*]}"
