@@ -7,9 +7,8 @@ mod common;
 use chrono::{Datelike, Duration as ChronoDuration, Timelike, Utc};
 use common::audio::find_prompt;
 use common::{prompt_seconds, TestService};
-use phone_entrance::app::registrar::LiveQueueSettings;
 use phone_entrance::media::g711::Codec;
-use phone_entrance::queue::{OfferSwitches, Priority};
+use phone_entrance::queue::Priority;
 use phone_entrance::store::{CaseMode, CaseStatus, Channel, NewCase};
 use simulators::caller::{Call, CallConfig, DtmfMethod};
 use std::path::Path;
@@ -143,13 +142,12 @@ async fn full_day_offers_a_callback_at_the_next_opening() {
 #[tokio::test]
 async fn supervisor_closed_offer_takes_effect_for_the_next_caller() {
     let svc = TestService::start().await;
-    svc.running.context.registrar.set_live(LiveQueueSettings {
-        switches: OfferSwitches {
-            callback_offer_open: false,
-            callback_capacity: None,
-        },
-        ..LiveQueueSettings::default()
-    });
+    let live = &svc.running.context.live;
+    let mut closed = live.settings();
+    closed.callback_offer_open = false;
+    live.update(closed, "sara", "offer closed", chrono::Utc::now())
+        .await
+        .expect("settings saved");
     let call = Call::dial(CallConfig::new(svc.sip_addr()))
         .await
         .expect("answered");

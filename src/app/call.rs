@@ -458,15 +458,9 @@ impl Call {
                     }
                 }
                 IvrAction::RequestEstimate { level } => {
-                    // Supervisor closed the offer, a closure or a full day: the
-                    // IVR's closed path (`Estimate(None)`).
-                    let offer = self.ctx.live.offer_state(chrono::Utc::now()).await;
-                    let at = if offer == crate::supervisor::OfferState::Open {
-                        self.ctx.registrar.estimate(level).await
-                    } else {
-                        info!(?offer, "callback offer closed for this caller");
-                        None
-                    };
+                    // `None` (supervisor closed the offer, a closure, a full day,
+                    // after hours): the IVR's closed path. Levels 1-2 are never refused.
+                    let at = self.ctx.registrar.estimate(level).await;
                     self.session
                         .handle(std::time::Instant::now(), IvrEvent::Estimate(at));
                 }

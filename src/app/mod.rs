@@ -138,11 +138,15 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         queue: cfg.queue.clone(),
     };
     let metrics = Arc::new(Metrics::default());
-    let live = Live::start(store.clone())
+    let defaults = crate::supervisor::SupervisorSettings {
+        callback_capacity: cfg.hours.daily_capacity,
+        ..Default::default()
+    };
+    let live = Live::start(store.clone(), defaults)
         .await
         .context("loading the supervisor settings")?;
     let ctx = Arc::new(CallContext {
-        registrar: Registrar::new(store.clone(), cfg.queue, cfg.hours, &triage),
+        registrar: Registrar::new(store.clone(), cfg.queue, cfg.hours, &triage, live.clone()),
         sip: cfg.sip,
         advertise_ip,
         media,

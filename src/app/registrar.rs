@@ -10,15 +10,16 @@ use crate::queue::{
     LevelTargets, Offer, OfferInput, OfferSwitches, OpeningHours, Priority, QueueConfig, Staffing,
 };
 use crate::store::{CaseMode as StoreMode, Channel, NewCase, QueueSnapshot, Store, StoreError};
+use crate::supervisor::Live;
 use crate::triage::Triage;
 use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Recent arrivals in this window set the expected arrival rate per level.
 const ARRIVAL_WINDOW: Duration = Duration::from_secs(2 * 3600);
 
-/// Settings the supervisor changes at run time; the next caller sees them.
+/// The supervisor's settings in the queue's terms.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LiveQueueSettings {
     pub switches: OfferSwitches,
@@ -34,32 +35,40 @@ pub struct Registrar {
     queue: QueueConfig,
     targets: LevelTargets,
     hours: OpeningHours,
-    live: RwLock<LiveQueueSettings>,
+    /// The supervisor's settings in force (shared with the API and other nodes).
+    supervisor: Arc<Live>,
     handling: Mutex<HandlingTimes>,
 }
 
 impl Registrar {
-    pub fn new(store: Store, queue: QueueConfig, hours: OpeningHours, triage: &Triage) -> Self {
+    pub fn new(
+        store: Store,
+        queue: QueueConfig,
+        hours: OpeningHours,
+        triage: &Triage,
+        supervisor: Arc<Live>,
+    ) -> Self {
         Registrar {
             store,
             handling: Mutex::new(HandlingTimes::new(queue.handling())),
             queue,
             targets: LevelTargets::new(triage.targets()),
             hours,
-            live: RwLock::new(LiveQueueSettings::default()),
+            supervisor,
         }
     }
 
-    /// Replaces the supervisor's live settings (takes effect for the next caller).
-    pub fn set_live(&self, settings: LiveQueueSettings) {
-        if let Ok(mut live) = self.live.write() {
-            *live = settings;
-        }
-    }
-
-    /// The current live settings.
+    /// The supervisor's settings as the queue reads them; the next caller sees a change.
     pub fn live(&self) -> LiveQueueSettings {
-        self.live.read().map(|l| l.clone()).unwrap_or_default()
+        let s = self.supervisor.settings();
+        LiveQueueSettings {
+            switches: OfferSwitches {
+                callback_offer_open: s.callback_offer_open,
+                callback_capacity: Some(s.callback_capacity),
+            },
+            closures: s.closures,
+            nurses_on_duty: None,
+        }
     }
 
     /// A nurse finished a case of `level` after `took` (claim to outcome): feeds the
@@ -253,7 +262,15 @@ mod tests {
             nurses_on_duty: 1,
             default_handling_minutes: 10,
         };
-        (Registrar::new(db.store.clone(), config, hours, &triage), db)
+        let defaults = crate::supervisor::SupervisorSettings {
+            callback_capacity: hours.daily_capacity,
+            ..Default::default()
+        };
+        let live = Live::detached_with(db.store.clone(), defaults);
+        (
+            Registrar::new(db.store.clone(), config, hours, &triage, live),
+            db,
+        )
     }
 
     const OFFICE: &str = "daily_callback_capacity = 2\n[weekly]\nmon = [\"08:00-20:00\"]\n\
@@ -306,13 +323,12 @@ mod tests {
     #[tokio::test]
     async fn supervisor_closing_the_offer_holds_levels_three_to_five_only() {
         let (r, db) = registrar(OFFICE).await;
-        r.set_live(LiveQueueSettings {
-            switches: OfferSwitches {
-                callback_offer_open: false,
-                callback_capacity: None,
-            },
-            ..LiveQueueSettings::default()
-        });
+        let mut closed = r.supervisor.settings();
+        closed.callback_offer_open = false;
+        r.supervisor
+            .update(closed, "sara", "offer closed", monday(9, 0))
+            .await
+            .unwrap();
         let offer = r.offer_at(3, monday(10, 0)).await.ok();
         assert_eq!(offer, Some(Offer::Hold(ClosedReason::OfferClosed)));
         let offer = r.offer_at(2, monday(10, 0)).await.ok();

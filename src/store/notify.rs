@@ -76,12 +76,24 @@ async fn poll_sqlite(store: Store, tx: mpsc::Sender<Change>) {
     loop {
         let wait = match store.sqlite_versions().await {
             Ok((queue, settings)) => {
-                if let Some((last_queue, last_settings)) = last {
-                    if queue != last_queue && tx.send(Change::Queue(queue)).await.is_err() {
-                        return;
+                match last {
+                    Some((last_queue, last_settings)) => {
+                        if queue != last_queue && tx.send(Change::Queue(queue)).await.is_err() {
+                            return;
+                        }
+                        if settings != last_settings && tx.send(Change::Settings).await.is_err() {
+                            return;
+                        }
                     }
-                    if settings != last_settings && tx.send(Change::Settings).await.is_err() {
-                        return;
+                    // A change between the caller's first read and this baseline
+                    // would be missed: report the current state once, as after
+                    // a PostgreSQL LISTEN.
+                    None => {
+                        if tx.send(Change::Settings).await.is_err()
+                            || tx.send(Change::Queue(queue)).await.is_err()
+                        {
+                            return;
+                        }
                     }
                 }
                 last = Some((queue, settings));

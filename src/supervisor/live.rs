@@ -15,6 +15,8 @@ pub const SETTINGS_KEY: &str = "supervisor";
 
 /// Live settings and queue changes, shared by calls and HTTP handlers.
 pub struct Live {
+    /// What applies before a supervisor has saved anything.
+    defaults: SupervisorSettings,
     store: Store,
     settings: RwLock<SupervisorSettings>,
     queue_version: AtomicU64,
@@ -48,10 +50,16 @@ impl Drop for Live {
 impl Live {
     /// Defaults, no database reads and no watcher (for handlers under test).
     pub fn detached(store: Store) -> Arc<Live> {
+        Live::detached_with(store, SupervisorSettings::default())
+    }
+
+    /// A feed-less instance with `defaults` in force (tests and tools).
+    pub fn detached_with(store: Store, defaults: SupervisorSettings) -> Arc<Live> {
         let (queue_tx, _) = broadcast::channel(64);
         Arc::new(Live {
             store,
-            settings: RwLock::new(SupervisorSettings::default()),
+            settings: RwLock::new(defaults.clone()),
+            defaults,
             queue_version: AtomicU64::new(0),
             last_raw: AtomicU64::new(0),
             queue_tx,
@@ -62,8 +70,12 @@ impl Live {
     }
 
     /// Loads the stored settings and follows the database from now on.
-    pub async fn start(store: Store) -> Result<Arc<Live>, StoreError> {
-        let live = Live::detached(store.clone());
+    /// `defaults` apply until a supervisor saves settings (capacity from `hours.toml`).
+    pub async fn start(
+        store: Store,
+        defaults: SupervisorSettings,
+    ) -> Result<Arc<Live>, StoreError> {
+        let live = Live::detached_with(store.clone(), defaults);
         live.reload().await?;
         let raw = store.queue_version().await?;
         live.queue_version.store(raw, Ordering::Relaxed);
@@ -93,7 +105,7 @@ impl Live {
     /// a stored document that no longer parses keeps the current settings).
     pub async fn reload(&self) -> Result<(), StoreError> {
         let loaded = match self.store.get_setting(SETTINGS_KEY).await? {
-            None => SupervisorSettings::default(),
+            None => self.defaults.clone(),
             Some(text) => match serde_json::from_str(&text) {
                 Ok(s) => s,
                 Err(e) => {
@@ -202,7 +214,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("l.db").display());
         let store = Store::connect(&url).await.unwrap();
-        let live = Live::start(store.clone()).await.unwrap();
+        let live = Live::start(store.clone(), SupervisorSettings::default())
+            .await
+            .unwrap();
         assert!(live.settings().callback_offer_open);
         let closed = SupervisorSettings {
             callback_offer_open: false,
@@ -216,9 +230,12 @@ mod tests {
             OfferState::ClosedBySupervisor
         );
         drop(live);
-        let again = Live::start(Store::connect(&url).await.unwrap())
-            .await
-            .unwrap();
+        let again = Live::start(
+            Store::connect(&url).await.unwrap(),
+            SupervisorSettings::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(again.settings(), closed);
     }
 
@@ -226,12 +243,18 @@ mod tests {
     async fn another_node_sees_a_change_through_the_database() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("l.db").display());
-        let a = Live::start(Store::connect(&url).await.unwrap())
-            .await
-            .unwrap();
-        let b = Live::start(Store::connect(&url).await.unwrap())
-            .await
-            .unwrap();
+        let a = Live::start(
+            Store::connect(&url).await.unwrap(),
+            SupervisorSettings::default(),
+        )
+        .await
+        .unwrap();
+        let b = Live::start(
+            Store::connect(&url).await.unwrap(),
+            SupervisorSettings::default(),
+        )
+        .await
+        .unwrap();
         let mut queue = b.subscribe();
         let new = SupervisorSettings {
             callback_capacity: 7,

@@ -36,15 +36,8 @@ pub struct SupervisorSettings {
     pub closures: Vec<Closure>,
 }
 
-/// One ad-hoc closure of the callback offer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Closure {
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
-    #[serde(default)]
-    pub reason: String,
-}
+/// One ad-hoc closure of the callback offer (the same type `hours.toml` uses).
+pub use crate::queue::Closure;
 
 impl Default for SupervisorSettings {
     fn default() -> Self {
