@@ -158,3 +158,66 @@ async fn supervisor_closed_offer_takes_effect_for_the_next_caller() {
     call.hangup().await.expect("hangup");
     svc.stop().await;
 }
+
+/// A digital case gets the same replayed estimate as a phone caller of its
+/// level would (one queue, one estimate for both channels).
+#[tokio::test]
+async fn digital_case_gets_the_replayed_estimate_of_the_shared_queue() {
+    let token = "digital-intake-test-token-0123456789";
+    let svc = TestService::start_with(None, |dir| {
+        let line = format!(
+            "[[client]]\nname = \"1177-direkt\"\ntoken_sha256 = \"{}\"\n",
+            phone_entrance::api::auth::sha256_hex(token)
+        );
+        std::fs::write(dir.join("intake-clients.toml"), line).expect("clients");
+    })
+    .await;
+    let body = serde_json::json!({
+        "external_ref": "d-1",
+        "level": 3,
+        "answers": [{"question_id": "fever", "question_text": "Har du feber?", "answer": "Ja"}],
+        "callback_number": "070-123 45 67",
+        "personnummer": "19121212-1212",
+        "summary": "Feber",
+        "language": "sv"
+    });
+    // A three-hour closure: the shared replay puts the call after it.
+    let before = chrono::Utc::now();
+    let live = &svc.running.context.live;
+    let mut closed = live.settings();
+    closed.closures = vec![phone_entrance::queue::Closure {
+        from: before - chrono::Duration::minutes(1),
+        to: before + chrono::Duration::hours(3),
+        reason: "system change".into(),
+    }];
+    live.update(closed, "sara", "closure", before)
+        .await
+        .expect("settings");
+    let r = reqwest::Client::new()
+        .post(svc.http_url("/api/v1/cases"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+    let created: serde_json::Value = r.json().await.expect("json");
+    let told: chrono::DateTime<chrono::Utc> = created["estimated_callback_at"]
+        .as_str()
+        .expect("estimate")
+        .parse()
+        .expect("time");
+    let replayed = svc
+        .running
+        .context
+        .registrar
+        .callback_estimate(Priority::new(3).expect("level"), before)
+        .await
+        .expect("estimate");
+    let diff = (told - replayed).num_seconds().abs();
+    assert!(
+        diff <= 60,
+        "digital estimate {told} differs from the replay {replayed}"
+    );
+    svc.stop().await;
+}

@@ -240,10 +240,18 @@ pub async fn outcome(
             "note is longer than {MAX_NOTE_CHARS} characters"
         )));
     }
+    let claimed_at = state.store.claim_info(id).await?.and_then(|c| c.claimed_at);
+    let now = Utc::now();
     let case = state
         .store
-        .record_outcome(id, outcome, &request.note, &staff.actor(), Utc::now())
+        .record_outcome(id, outcome, &request.note, &staff.actor(), now)
         .await
         .map_err(claim_error)?;
+    // Claim to outcome is the handling time the estimates replay with.
+    if let (Some(calls), Some(at)) = (&state.calls, claimed_at) {
+        if let Ok(took) = (now - at).to_std() {
+            calls.0.registrar.record_handling(case.priority, took);
+        }
+    }
     Ok(Json(CaseState::from(&case)))
 }

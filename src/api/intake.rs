@@ -241,7 +241,18 @@ pub async fn post_case(
         .store
         .count_waiting_ahead(valid.priority, deadline)
         .await?;
-    let estimated = state.intake_queue.queue.estimate_callback_at(now, ahead);
+    // The same replayed estimate as phone callers get; handler tests without
+    // the phone side fall back to the position-based first estimate.
+    let estimated = match &state.calls {
+        Some(calls) => {
+            calls
+                .0
+                .registrar
+                .callback_estimate(valid.priority, now)
+                .await?
+        }
+        None => state.intake_queue.queue.estimate_callback_at(now, ahead),
+    };
     let case = NewCase {
         channel: Channel::Digital,
         priority: valid.priority,

@@ -178,6 +178,25 @@ impl Registrar {
         ))
     }
 
+    /// When a callback case of `priority` registered at `now` will be called,
+    /// for both channels. A case already accepted keeps the best time even if
+    /// the offer has closed meanwhile.
+    pub async fn callback_estimate(
+        &self,
+        priority: Priority,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, StoreError> {
+        if let Offer::Callback { at, .. } = self.offer_at(priority.level(), now).await? {
+            return Ok(at);
+        }
+        let snap = self.snapshot(now).await?;
+        let live = self.live();
+        let hours = self.calendar(&live);
+        Ok(self
+            .replay_estimate(now, priority, &snap, &live, &hours, None)
+            .unwrap_or(now))
+    }
+
     /// Commits the case; returns its id and the callback time to tell.
     pub async fn register(
         &self,
@@ -187,17 +206,7 @@ impl Registrar {
         let now = Utc::now();
         let priority = Self::priority(draft.level);
         let estimated = match draft.mode {
-            CaseMode::Callback => match self.offer_at(draft.level, now).await? {
-                Offer::Callback { at, .. } => at,
-                // Closed meanwhile: the caller already accepted, keep the best time.
-                Offer::Hold(_) | Offer::Advice(_) => {
-                    let snap = self.snapshot(now).await?;
-                    let live = self.live();
-                    let hours = self.calendar(&live);
-                    self.replay_estimate(now, priority, &snap, &live, &hours, None)
-                        .unwrap_or(now)
-                }
-            },
+            CaseMode::Callback => self.callback_estimate(priority, now).await?,
             // Held callers are connected by the nurses on duty, whatever the hours.
             CaseMode::Hold => {
                 let snap = self.snapshot(now).await?;
