@@ -8,8 +8,10 @@
 
 mod common;
 
+use common::caller::{answer_green_questions, press, wait_for_prompt};
+
 use common::audio::find_prompt;
-use common::{prompt_seconds, repo_root, TestService};
+use common::{repo_root, TestService};
 use phone_entrance::media::g711::Codec;
 use phone_entrance::store::{Answer, CaseMode, Channel, NewCase, Role};
 use simulators::caller::{Call, CallConfig, DtmfMethod};
@@ -154,33 +156,9 @@ async fn nurse_and_supervisor_pages_in_headless_chromium() {
     let call = Call::dial(CallConfig::new(svc.sip_addr()))
         .await
         .expect("answered");
-    call.wait_for_audio(Duration::from_secs(5))
-        .await
-        .expect("audio");
-    let intro = prompt_seconds("sv", "welcome")
-        + prompt_seconds("sv", "emergency_112")
-        + prompt_seconds("sv", "msg_high_load");
-    tokio::time::sleep(Duration::from_secs_f64(intro + 0.3)).await;
-    for keys in ["1", "3", "2", "2", "2", "2", "2", "1", "2", "2", "#"] {
-        call.send_digits(keys, DtmfMethod::Rfc4733).expect("digits");
-        call.wait_sent().await.expect("sent");
-        tokio::time::sleep(Duration::from_millis(350)).await;
-    }
-    let end = tokio::time::Instant::now() + Duration::from_secs(15);
-    while find_prompt(
-        &call.received_audio().samples(),
-        "sv",
-        "callback_closed",
-        Codec::Pcmu,
-    )
-    .is_empty()
-    {
-        assert!(
-            tokio::time::Instant::now() < end,
-            "the caller did not hear callback_closed"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    answer_green_questions(&call, DtmfMethod::Rfc4733, &["msg_high_load"]).await;
+    press(&call, "#", DtmfMethod::Rfc4733).await;
+    wait_for_prompt(&call, "callback_closed", Duration::from_secs(15)).await;
     let heard = call.received_audio().samples();
     assert!(!find_prompt(&heard, "sv", "msg_high_load", Codec::Pcmu).is_empty());
     let _ = call.save_wav(&artifacts.join("call-after-supervisor-change.wav"));

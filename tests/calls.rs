@@ -5,6 +5,7 @@
 mod common;
 
 use common::audio::find_prompt;
+use common::caller::{after_greeting, answer_green_questions, press, wait_for_prompt};
 use common::{prompt_seconds, set_config, TestService};
 use phone_entrance::media::g711::Codec;
 use phone_entrance::store::{CaseMode, CaseStatus};
@@ -13,43 +14,6 @@ use simulators::caller::{
 };
 use simulators::sdp::OfferedCodec;
 use std::time::Duration;
-
-const STEP: Duration = Duration::from_millis(350);
-
-/// Waits out the greeting (keys are ignored during the 112 warning).
-async fn after_greeting(call: &Call) {
-    call.wait_for_audio(Duration::from_secs(5))
-        .await
-        .expect("greeting audio");
-    let greeting = prompt_seconds("sv", "welcome") + prompt_seconds("sv", "emergency_112");
-    tokio::time::sleep(Duration::from_secs_f64(greeting + 0.3)).await;
-}
-
-async fn press(call: &Call, keys: &str, method: DtmfMethod) {
-    call.send_digits(keys, method).expect("send digits");
-    call.wait_sent().await.expect("digits sent");
-    tokio::time::sleep(STEP).await;
-}
-
-/// Language, about=adult, five red flags "no", fever, days, not worsening.
-async fn answer_questions(call: &Call, method: DtmfMethod) {
-    after_greeting(call).await;
-    for keys in ["1", "3", "2", "2", "2", "2", "2", "1", "2", "2"] {
-        press(call, keys, method).await;
-    }
-}
-
-/// Polls the received audio until prompt `id` has started playing.
-async fn wait_for_prompt(call: &Call, id: &str, timeout: Duration) {
-    let end = tokio::time::Instant::now() + timeout;
-    while find_prompt(&call.received_audio().samples(), "sv", id, Codec::Pcmu).is_empty() {
-        assert!(
-            tokio::time::Instant::now() < end,
-            "prompt {id} was not heard within {timeout:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 async fn wait_bye(call: &Call) -> EndReason {
     tokio::time::timeout(Duration::from_secs(40), call.wait_ended())
@@ -62,7 +26,7 @@ async fn green_call(method: DtmfMethod, cfg: impl FnOnce(&mut CallConfig)) -> (T
     let mut config = CallConfig::new(svc.sip_addr());
     cfg(&mut config);
     let call = Call::dial(config).await.expect("answered");
-    answer_questions(&call, method).await;
+    answer_green_questions(&call, method, &[]).await;
     press(&call, "#", method).await; // skip personnummer
     tokio::time::sleep(Duration::from_millis(1500)).await; // the offer starts with the estimate
     press(&call, "1", method).await; // confirm the caller ID as callback number
@@ -193,7 +157,7 @@ async fn withheld_caller_id_must_type_a_number() {
     config.from_user = "anonymous".into();
     let call = Call::dial(config).await.expect("answered");
     let m = DtmfMethod::Rfc4733;
-    answer_questions(&call, m).await;
+    answer_green_questions(&call, m, &[]).await;
     press(&call, "#", m).await;
     // The offer for a withheld number tells the time, then asks for a number.
     wait_for_prompt(&call, "enter_number", Duration::from_secs(20)).await;
@@ -218,7 +182,7 @@ async fn caller_can_type_another_callback_number_and_personnummer() {
         .await
         .expect("answered");
     let m = DtmfMethod::Rfc4733;
-    answer_questions(&call, m).await;
+    answer_green_questions(&call, m, &[]).await;
     press(&call, "199001011239#", m).await; // a valid personnummer (Luhn)
     tokio::time::sleep(Duration::from_millis(1500)).await;
     press(&call, "2", m).await; // type another number
@@ -239,7 +203,7 @@ async fn red_flag_gets_112_advice_then_level_one_hold_that_survives_hangup() {
         .await
         .expect("answered");
     let m = DtmfMethod::Rfc4733;
-    after_greeting(&call).await;
+    after_greeting(&call, &[]).await;
     press(&call, "1", m).await;
     press(&call, "3", m).await;
     press(&call, "1", m).await; // severe breathing difficulty: yes
@@ -274,7 +238,7 @@ async fn no_input_is_asked_again_then_routed_to_a_nurse() {
     let call = Call::dial(CallConfig::new(svc.sip_addr()))
         .await
         .expect("answered");
-    after_greeting(&call).await;
+    after_greeting(&call, &[]).await;
     press(&call, "1", DtmfMethod::Rfc4733).await;
     // No answer to "who is it about": asked three times, then held for a nurse.
     let cases = svc.wait_for_cases(1, Duration::from_secs(60)).await;
@@ -300,7 +264,7 @@ async fn star_repeats_the_question_and_keys_barge_in() {
         .await
         .expect("answered");
     let m = DtmfMethod::Rfc4733;
-    after_greeting(&call).await;
+    after_greeting(&call, &[]).await;
     press(&call, "1", m).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     press(&call, "*", m).await; // repeat "who is it about"
@@ -328,7 +292,7 @@ async fn store_failure_is_never_confirmed_to_the_caller() {
         .await
         .expect("answered");
     let m = DtmfMethod::Rfc4733;
-    answer_questions(&call, m).await;
+    answer_green_questions(&call, m, &[]).await;
     // Break the table the case goes into (a disk or database failure).
     let pool = sqlx::SqlitePool::connect(&svc.database_url)
         .await

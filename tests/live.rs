@@ -6,8 +6,10 @@
 
 mod common;
 
+use common::caller::{answer_green_questions, press, wait_for_prompt};
+
 use common::audio::find_prompt;
-use common::{prompt_seconds, TestService};
+use common::TestService;
 use phone_entrance::media::g711::Codec;
 use phone_entrance::store::{CaseMode, Channel, NewCase, Role};
 use reqwest::StatusCode;
@@ -332,31 +334,9 @@ async fn next_call_hears_the_message_and_the_closed_offer() {
     let call = Call::dial(CallConfig::new(svc.sip_addr()))
         .await
         .expect("answered");
-    call.wait_for_audio(Duration::from_secs(5))
-        .await
-        .expect("audio");
-    let intro = prompt_seconds("sv", "welcome")
-        + prompt_seconds("sv", "emergency_112")
-        + prompt_seconds("sv", "msg_high_load");
-    tokio::time::sleep(Duration::from_secs_f64(intro + 0.3)).await;
-    let m = DtmfMethod::Rfc4733;
-    for keys in ["1", "3", "2", "2", "2", "2", "2", "1", "2", "2", "#"] {
-        call.send_digits(keys, m).expect("digits");
-        call.wait_sent().await.expect("sent");
-        tokio::time::sleep(Duration::from_millis(350)).await;
-    }
-    let end = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let heard = call.received_audio().samples();
-        if !find_prompt(&heard, "sv", "callback_closed", Codec::Pcmu).is_empty() {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < end,
-            "callback_closed not heard"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    answer_green_questions(&call, DtmfMethod::Rfc4733, &["msg_high_load"]).await;
+    press(&call, "#", DtmfMethod::Rfc4733).await;
+    wait_for_prompt(&call, "callback_closed", Duration::from_secs(15)).await;
     let heard = call.received_audio().samples();
     let welcome = find_prompt(&heard, "sv", "welcome", Codec::Pcmu);
     let message = find_prompt(&heard, "sv", "msg_high_load", Codec::Pcmu);

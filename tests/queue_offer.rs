@@ -4,9 +4,11 @@
 
 mod common;
 
+use common::caller::{answer_green_questions, press, wait_for_prompt};
+
 use chrono::{Datelike, Duration as ChronoDuration, Timelike, Utc};
 use common::audio::find_prompt;
-use common::{prompt_seconds, TestService};
+use common::TestService;
 use phone_entrance::media::g711::Codec;
 use phone_entrance::queue::Priority;
 use phone_entrance::store::{CaseMode, CaseStatus, Channel, NewCase};
@@ -14,37 +16,13 @@ use simulators::caller::{Call, CallConfig, DtmfMethod};
 use std::path::Path;
 use std::time::Duration;
 
-const STEP: Duration = Duration::from_millis(350);
 const M: DtmfMethod = DtmfMethod::Rfc4733;
 
-async fn press(call: &Call, keys: &str) {
-    call.send_digits(keys, M).expect("send digits");
-    call.wait_sent().await.expect("digits sent");
-    tokio::time::sleep(STEP).await;
-}
-
-/// Greeting, then a level-4 caller (adult, no red flags, fever, days, not
-/// worsening), personnummer skipped: the callback offer (or its closed route) is next.
+/// A level-4 caller with the personnummer skipped: the callback offer (or its
+/// closed route) is next.
 async fn to_the_offer(call: &Call) {
-    call.wait_for_audio(Duration::from_secs(5))
-        .await
-        .expect("greeting audio");
-    let greeting = prompt_seconds("sv", "welcome") + prompt_seconds("sv", "emergency_112");
-    tokio::time::sleep(Duration::from_secs_f64(greeting + 0.3)).await;
-    for keys in ["1", "3", "2", "2", "2", "2", "2", "1", "2", "2", "#"] {
-        press(call, keys).await;
-    }
-}
-
-async fn wait_for_prompt(call: &Call, id: &str, timeout: Duration) {
-    let end = tokio::time::Instant::now() + timeout;
-    while find_prompt(&call.received_audio().samples(), "sv", id, Codec::Pcmu).is_empty() {
-        assert!(
-            tokio::time::Instant::now() < end,
-            "prompt {id} was not heard within {timeout:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    answer_green_questions(call, M, &[]).await;
+    press(call, "#", M).await;
 }
 
 fn write_hours(dir: &Path, body: &str) {
@@ -115,7 +93,7 @@ async fn full_day_offers_a_callback_at_the_next_opening() {
     to_the_offer(&call).await;
     wait_for_prompt(&call, "callback_offer_time", Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    press(&call, "1").await; // confirm the caller ID
+    press(&call, "1", M).await; // confirm the caller ID
     wait_for_prompt(&call, "callback_registered", Duration::from_secs(30)).await;
 
     let cases = svc.wait_for_cases(2, Duration::from_secs(5)).await;
