@@ -510,6 +510,10 @@ async fn openapi_describes_the_endpoints(api: &Api) {
         "/api/v1/cases/{id}/claim",
         "/api/v1/cases/{id}/release",
         "/api/v1/cases/{id}/outcome",
+        "/api/v1/events",
+        "/api/v1/supervisor/settings",
+        "/api/v1/supervisor/messages",
+        "/api/v1/supervisor/stats",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} missing");
     }

@@ -19,6 +19,10 @@ fn queue_event(version: u64) -> Event {
 
 /// The stream: the current version first, then every change. A client that
 /// falls behind gets the latest version (it reloads the list anyway).
+#[utoipa::path(get, path = "/api/v1/events", tag = "cases", security(("session" = [])),
+    responses((status = 200, content_type = "text/event-stream",
+               description = "event `queue` with data {\"version\": n} on every case change on any node"),
+              (status = 401, description = "not signed in")))]
 pub async fn events(
     State(state): State<ApiState>,
     _staff: Staff,

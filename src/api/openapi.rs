@@ -1,7 +1,7 @@
 //! `GET /openapi.json`: the API description, generated from the handlers'
 //! annotations (utoipa), so it cannot drift from the code.
 
-use super::{auth, cases, intake, worklist};
+use super::{auth, cases, events, intake, supervisor, worklist};
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -15,12 +15,16 @@ use utoipa::{Modify, OpenApi};
         intake::post_case,
         worklist::worklist,
         cases::get_case, cases::claim_next, cases::claim, cases::release, cases::outcome,
+        events::events,
+        supervisor::get_settings, supervisor::put_settings, supervisor::messages, supervisor::get_stats,
     ),
     components(schemas(
         auth::LoginRequest, auth::Me,
         intake::IntakeRequest, intake::IntakeAnswer, intake::IntakeResponse,
         worklist::WorklistCase, worklist::AnswerDoc,
         cases::CaseView, cases::CaseState, cases::OutcomeRequest,
+        crate::supervisor::SupervisorSettings, crate::queue::Closure,
+        crate::supervisor::SupervisorStats, crate::supervisor::stats::LevelStats, supervisor::MessageOption,
     )),
     modifiers(&Security),
 )]

@@ -9,6 +9,9 @@ use axum::Json;
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 
 /// `GET /api/v1/supervisor/settings`.
+#[utoipa::path(get, path = "/api/v1/supervisor/settings", tag = "supervisor", security(("session" = [])),
+    responses((status = 200, body = SupervisorSettings), (status = 401, description = "not signed in"),
+              (status = 403, description = "not a supervisor")))]
 pub async fn get_settings(
     State(state): State<ApiState>,
     staff: Staff,
@@ -19,6 +22,11 @@ pub async fn get_settings(
 
 /// `PUT /api/v1/supervisor/settings`: validates, stores (with an audit entry)
 /// and applies at once; other nodes follow through the change feed.
+#[utoipa::path(put, path = "/api/v1/supervisor/settings", tag = "supervisor", security(("session" = [])),
+    request_body = SupervisorSettings,
+    responses((status = 200, body = SupervisorSettings, description = "saved; audited as settings.changed"),
+              (status = 400, description = "invalid settings"), (status = 401, description = "not signed in"),
+              (status = 403, description = "not a supervisor")))]
 pub async fn put_settings(
     State(state): State<ApiState>,
     staff: Staff,
@@ -42,12 +50,14 @@ pub async fn put_settings(
 }
 
 /// One message a supervisor can put after the greeting.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct MessageOption {
     pub id: String,
 }
 
 /// `GET /api/v1/supervisor/messages`: prompts whose id starts with `msg_`.
+#[utoipa::path(get, path = "/api/v1/supervisor/messages", tag = "supervisor", security(("session" = [])),
+    responses((status = 200, body = [MessageOption]), (status = 403, description = "not a supervisor")))]
 pub async fn messages(
     State(state): State<ApiState>,
     staff: Staff,
@@ -63,6 +73,8 @@ pub async fn messages(
 }
 
 /// `GET /api/v1/supervisor/stats`.
+#[utoipa::path(get, path = "/api/v1/supervisor/stats", tag = "supervisor", security(("session" = [])),
+    responses((status = 200, body = SupervisorStats), (status = 403, description = "not a supervisor")))]
 pub async fn get_stats(
     State(state): State<ApiState>,
     staff: Staff,

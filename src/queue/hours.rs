@@ -37,7 +37,7 @@ pub struct DayInterval {
 }
 
 /// An ad-hoc closure, e.g. a system change or staff meeting.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Closure {
     pub from: DateTime<Utc>,

@@ -23,7 +23,7 @@ pub const MESSAGE_PREFIX: &str = "msg_";
 pub const GREETING_SLOT: &str = "supervisor";
 
 /// What a supervisor can change at run time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SupervisorSettings {
     /// Callbacks registered per day (Stockholm time) before the offer closes.
@@ -68,7 +68,7 @@ pub enum SettingsError {
 }
 
 /// Whether the callback offer is open for a caller now, and if not why.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OfferState {
     Open,

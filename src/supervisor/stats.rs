@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// One urgency level's line.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LevelStats {
     pub level: u8,
     /// Open cases (waiting or holding) at this level.
@@ -19,7 +19,7 @@ pub struct LevelStats {
 }
 
 /// Everything on the supervisor page.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SupervisorStats {
     pub generated_at: DateTime<Utc>,
     pub levels: Vec<LevelStats>,
