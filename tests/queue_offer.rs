@@ -95,6 +95,11 @@ async fn full_day_offers_a_callback_at_the_next_opening() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     press(&call, "1", M).await; // confirm the caller ID
     wait_for_prompt(&call, "callback_registered", Duration::from_secs(30)).await;
+    let heard = call.received_audio().samples();
+    assert!(
+        !find_prompt(&heard, "sv", "tomorrow", Codec::Pcmu).is_empty(),
+        "a next-day callback is said as tomorrow"
+    );
 
     let cases = svc.wait_for_cases(2, Duration::from_secs(5)).await;
     let phone = cases

@@ -154,18 +154,27 @@ impl Registrar {
     /// `None` when no callback is offered (the IVR plays its closed route) or the
     /// queue cannot be read.
     pub async fn estimate(&self, level: u8) -> Option<ClockTime> {
-        match self.offer(level).await {
-            Ok(Offer::Callback { at, .. }) => Some(self.clock_time(at)),
+        let now = Utc::now();
+        match self.offer_at(level, now).await {
+            Ok(Offer::Callback { at, .. }) => Some(self.clock_time(at, now)),
             Ok(Offer::Hold(_) | Offer::Advice(_)) | Err(_) => None,
         }
     }
 
-    fn clock_time(&self, at: DateTime<Utc>) -> ClockTime {
-        let local = at.with_timezone(&self.hours.tz());
+    /// `at` as local time rounded up to 5 minutes, and how many days after `now`'s date.
+    fn clock_time(&self, at: DateTime<Utc>, now: DateTime<Utc>) -> ClockTime {
+        let tz = self.hours.tz();
+        let local = at.with_timezone(&tz);
         let extra = (5 - local.minute() % 5) % 5;
         let rounded = local + ChronoDuration::minutes(extra as i64);
+        let days = (rounded.date_naive() - now.with_timezone(&tz).date_naive()).num_days();
         ClockTime::new(rounded.hour() as u8, rounded.minute() as u8)
-            .unwrap_or(ClockTime { hour: 0, minute: 0 })
+            .unwrap_or(ClockTime {
+                days_ahead: 0,
+                hour: 0,
+                minute: 0,
+            })
+            .days_ahead(days.clamp(0, 9) as u8)
     }
 
     /// Whether today's callbacks are used up (for the supervisor's view).
@@ -238,7 +247,7 @@ impl Registrar {
             red_flag: draft.red_flag,
         };
         let record = self.store.insert_case(&case).await?;
-        Ok((record.id.to_string(), self.clock_time(estimated)))
+        Ok((record.id.to_string(), self.clock_time(estimated, now)))
     }
 
     /// A holding caller hung up: the case keeps its place as a callback.

@@ -186,6 +186,10 @@ pub struct Flow {
 
 /// Prompts that spoken times and digits are built from.
 pub const CLOCK_PROMPT: &str = "klockan";
+/// Said before the time of a callback tomorrow ("i morgon").
+pub const TOMORROW_PROMPT: &str = "tomorrow";
+/// Said before the time of a callback two or more days away ("en senare dag").
+pub const LATER_DAY_PROMPT: &str = "later_day";
 
 /// The number prompt `n0`..`n59`.
 pub fn number_prompt(n: u8) -> String {
@@ -227,6 +231,8 @@ impl Flow {
                     }
                     PromptItem::EstimateTime | PromptItem::CallbackTime => {
                         out.insert(CLOCK_PROMPT.to_owned());
+                        out.insert(TOMORROW_PROMPT.to_owned());
+                        out.insert(LATER_DAY_PROMPT.to_owned());
                         out.extend((0..60).map(number_prompt));
                         out.insert(digit_prompt(0));
                     }

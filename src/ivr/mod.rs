@@ -79,22 +79,41 @@ impl fmt::Debug for PromptRef {
     }
 }
 
-/// A local wall-clock time of day (Europe/Stockholm), as spoken to callers.
+/// A local wall-clock time (Europe/Stockholm), as spoken to callers, with the
+/// day it falls on: a next-morning callback must not sound like today.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ClockTime {
+    /// 0 today, 1 tomorrow, 2 or more a later day.
+    pub days_ahead: u8,
     pub hour: u8,
     pub minute: u8,
 }
 
 impl ClockTime {
-    /// `None` unless 0-23 : 0-59.
+    /// Today at `hour:minute`; `None` unless 0-23 : 0-59.
     pub fn new(hour: u8, minute: u8) -> Option<Self> {
-        (hour < 24 && minute < 60).then_some(ClockTime { hour, minute })
+        (hour < 24 && minute < 60).then_some(ClockTime {
+            days_ahead: 0,
+            hour,
+            minute,
+        })
+    }
+
+    /// The same time `days` days from today.
+    pub fn days_ahead(self, days: u8) -> Self {
+        ClockTime {
+            days_ahead: days,
+            ..self
+        }
     }
 }
 
 impl fmt::Display for ClockTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:02}:{:02}", self.hour, self.minute)
+        write!(
+            f,
+            "+{}d {:02}:{:02}",
+            self.days_ahead, self.hour, self.minute
+        )
     }
 }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::flow::{
     digit_prompt, number_prompt, Choice, Flow, NodeId, NodeKind, PromptItem, CLOCK_PROMPT,
+    LATER_DAY_PROMPT, TOMORROW_PROMPT,
 };
 use super::{ClockTime, Language, PromptRef};
 use crate::identity::{Personnummer, PhoneNumber};
@@ -827,9 +828,15 @@ impl Session {
         out
     }
 
-    /// "klockan" + n14 + n30; 14:00 is "klockan n14", 14:05 "klockan n14 d0 n5".
+    /// "klockan" + n14 + n30; 14:00 is "klockan n14", 14:05 "klockan n14 d0 n5";
+    /// "tomorrow" (or "later_day") first when it is not today.
     fn push_time(&self, out: &mut Vec<PromptRef>, time: Option<ClockTime>) {
         let Some(t) = time else { return };
+        match t.days_ahead {
+            0 => {}
+            1 => out.push(PromptRef::new(self.language, TOMORROW_PROMPT)),
+            _ => out.push(PromptRef::new(self.language, LATER_DAY_PROMPT)),
+        }
         out.push(PromptRef::new(self.language, CLOCK_PROMPT));
         out.push(PromptRef::new(self.language, number_prompt(t.hour)));
         if t.minute > 0 {

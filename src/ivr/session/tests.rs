@@ -75,9 +75,16 @@ impl Harness {
     }
 
     fn word(&mut self, word: &str) -> Vec<IvrAction> {
+        // `HH:MM` today, `+Nd` first for N days ahead (`+1d08:00`).
         let clock = |t: &str| {
+            let (days, t) = match t.strip_prefix('+').and_then(|r| r.split_once('d')) {
+                Some((d, rest)) => (d.parse().unwrap(), rest),
+                None => (0, t),
+            };
             let (h, m) = t.split_once(':').unwrap();
-            ClockTime::new(h.parse().unwrap(), m.parse().unwrap()).unwrap()
+            ClockTime::new(h.parse().unwrap(), m.parse().unwrap())
+                .unwrap()
+                .days_ahead(days)
         };
         match word {
             "answer" => self.ev(IvrEvent::Answered),
@@ -239,6 +246,20 @@ fn cases() -> Vec<Case> {
             check: |h| {
                 assert!(h.draft().is_none());
                 assert!(h.s.poll_timeout().is_some());
+            },
+        },
+        Case {
+            name: "next_day_callback_is_said_as_tomorrow",
+            caller: Some(CALLER),
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=+1d08:00 1 stored=c7@+2d08:00 done done",
+            outcome: registered("c7"),
+            last: Some(IvrAction::Hangup),
+            check: |h| {
+                let p = h.played();
+                let offer = ["callback_offer_time", "tomorrow", "klockan", "n8", "callback_offer_number"];
+                assert!(p.windows(offer.len()).any(|w| w == offer), "{p:?}");
+                let confirm = ["callback_registered", "later_day", "klockan", "n8", "callback_registered_end"];
+                assert!(p.windows(confirm.len()).any(|w| w == confirm), "{p:?}");
             },
         },
         Case {
