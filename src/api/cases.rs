@@ -3,9 +3,9 @@
 //! every change leaves an audit row with the user and their address.
 
 use super::auth::{Role, Staff};
-use super::worklist::AnswerDoc;
+use super::worklist::WorklistCase;
 use super::{ApiError, ApiState};
-use crate::store::{Answer, CaseRecord, ClaimError, ClaimInfo, Outcome};
+use crate::store::{CaseRecord, ClaimError, ClaimInfo, Outcome};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -22,23 +22,9 @@ pub const MAX_NOTE_CHARS: usize = 4000;
 /// Not `Debug`: it carries personal data.
 #[derive(Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct CaseView {
-    pub id: Uuid,
-    #[schema(value_type = String, example = "phone")]
-    pub channel: crate::store::Channel,
-    #[schema(value_type = u8, minimum = 1, maximum = 5)]
-    pub priority: crate::queue::Priority,
-    #[schema(value_type = String, example = "claimed")]
-    pub status: crate::store::CaseStatus,
-    #[schema(value_type = String, example = "callback")]
-    pub mode: crate::store::CaseMode,
-    pub registered_at: DateTime<Utc>,
-    pub deadline: DateTime<Utc>,
-    pub estimated_callback_at: Option<DateTime<Utc>>,
-    #[schema(value_type = Vec<AnswerDoc>)]
-    pub answers: Vec<Answer>,
-    pub attempts: u32,
-    pub language: String,
-    pub red_flag: bool,
+    /// Everything the worklist row shows (same JSON fields, flattened).
+    #[serde(flatten)]
+    pub case: WorklistCase,
     /// E.164: the number to call back.
     pub callback_number: Option<String>,
     /// 12 digits.
@@ -54,24 +40,13 @@ pub struct CaseView {
 }
 
 impl CaseView {
-    pub fn new(c: CaseRecord, claim: ClaimInfo) -> CaseView {
+    pub fn new(mut c: CaseRecord, claim: ClaimInfo) -> CaseView {
         CaseView {
-            id: c.id,
-            channel: c.channel,
-            priority: c.priority,
-            status: c.status,
-            mode: c.mode,
-            registered_at: c.registered_at,
-            deadline: c.deadline,
-            estimated_callback_at: c.estimated_callback_at,
-            answers: c.answers,
-            attempts: c.attempts,
-            language: c.language,
-            red_flag: c.red_flag,
-            callback_number: c.callback_number,
-            personnummer: c.personnummer,
-            summary: c.summary,
-            external_ref: c.external_ref,
+            callback_number: c.callback_number.take(),
+            personnummer: c.personnummer.take(),
+            summary: std::mem::take(&mut c.summary),
+            external_ref: c.external_ref.take(),
+            case: WorklistCase::from(c),
             claimed_by: claim.claimed_by,
             claimed_at: claim.claimed_at,
             outcome: claim.outcome,
