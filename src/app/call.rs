@@ -3,7 +3,7 @@
 //! call; the media pacing is not here (the media engine's workers do it).
 
 use super::sip_driver::{SipCommand, ALLOW};
-use super::CallContext;
+use super::{sleep_until, CallContext};
 use crate::app::media_engine::{MediaEvent, MediaStream, StreamParams};
 use crate::identity::PhoneNumber;
 use crate::ivr::{CallInfo, CaseDraft, IvrAction, IvrEvent, Session};
@@ -578,11 +578,4 @@ fn withheld(req: &rsip::Request) -> bool {
         .unwrap_or_default()
         .to_ascii_lowercase();
     privacy.contains("id") || privacy.contains("user") || from.contains("anonymous")
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
 }

@@ -219,3 +219,11 @@ fn warn_if_few_file_descriptors(max_calls: usize) {
         }
     }
 }
+
+/// Sleeps until `deadline`, or forever when a core has no timer armed (for `select!`).
+pub(crate) async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

@@ -3,7 +3,7 @@
 //! 503) and routes everything else to the call tasks by Call-ID.
 
 use super::call::{self, CallInput, NewCall};
-use super::CallContext;
+use super::{sleep_until, CallContext};
 use crate::sip::message::{self, uri_user, RequestInfo};
 use crate::sip::stateless;
 use crate::sip::{Peer, SipEvent, SipLayer, TimerConfig, Transport, TxId};
@@ -151,13 +151,6 @@ impl SipDriver {
                 break;
             }
         }
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
     }
 }
 
