@@ -5,6 +5,7 @@
 //! log records the client address.
 
 pub mod auth;
+pub mod calls;
 pub mod cases;
 pub mod error;
 pub mod events;
@@ -39,6 +40,8 @@ pub struct ApiState {
     pub live: Arc<Live>,
     /// The phone side (metrics, estimates, prompts) when running as a service.
     pub calls: Option<Calls>,
+    /// Callbacks (none in handler tests built without the phone side).
+    pub dialer: Option<Arc<crate::dialer::Dialer>>,
 }
 
 /// The running IVR's shared context, as seen from the API.
@@ -60,6 +63,7 @@ impl ApiState {
             intake_clients: Arc::new(IntakeClients::default()),
             intake_queue: Arc::new(IntakeQueue::default()),
             calls: None,
+            dialer: None,
         }
     }
 
@@ -70,6 +74,11 @@ impl ApiState {
             calls: Some(Calls(ctx)),
             ..ApiState::new(store)
         }
+    }
+
+    pub fn with_dialer(mut self, dialer: Arc<crate::dialer::Dialer>) -> ApiState {
+        self.dialer = Some(dialer);
+        self
     }
 
     pub fn with_intake_clients(mut self, clients: IntakeClients) -> ApiState {
@@ -105,6 +114,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/cases/{id}/release", post(cases::release))
         .route("/cases/{id}/outcome", post(cases::outcome))
         .route("/events", get(events::events))
+        .route("/cases/{id}/call", post(calls::start_call))
+        .route("/calls/{call_id}", get(calls::call_status))
+        .route("/calls/{call_id}/hangup", post(calls::hangup))
         .route(
             "/supervisor/settings",
             get(supervisor::get_settings).put(supervisor::put_settings),

@@ -5,6 +5,7 @@
 use super::sip_driver::{SipCommand, ALLOW};
 use super::{sleep_until, CallContext};
 use crate::app::media_engine::{MediaEvent, MediaStream, StreamParams};
+use crate::dialer::held::{HeldCall, HeldCommand};
 use crate::identity::PhoneNumber;
 use crate::ivr::{CallInfo, CaseDraft, IvrAction, IvrEvent, Session};
 use crate::sdp::{self, AudioOffer, LocalMedia, SdpError};
@@ -35,8 +36,11 @@ pub enum CallInput {
     Cancelled,
     /// Our 2xx was never acknowledged.
     AckTimeout,
-    /// A response to our request (our BYE).
-    Response { status: u16 },
+    /// A response to our request (our BYE, an outbound INVITE).
+    Response {
+        response: Box<rsip::Response>,
+        info: Box<crate::sip::message::ResponseInfo>,
+    },
     /// Our request got no response.
     Timeout,
     /// The service is stopping.
@@ -106,6 +110,10 @@ struct Call {
     /// A stored hold-mode case: it must become a callback if the caller leaves.
     held_case: Option<String>,
     hold_token: Option<u64>,
+    /// While holding: the dialer's commands (connect the nurse).
+    held_commands: Option<mpsc::UnboundedReceiver<HeldCommand>>,
+    /// Connected to a nurse: dropped when this call ends, which tells the dialer.
+    nurse_connected: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Call {
@@ -147,6 +155,8 @@ impl Call {
             holding: false,
             held_case: None,
             hold_token: None,
+            held_commands: None,
+            nurse_connected: None,
         }
     }
 
@@ -165,12 +175,19 @@ impl Call {
                     None => std::future::pending().await,
                 }
             };
+            let held = async {
+                match self.held_commands.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 input = inbox.recv() => match input {
                     Some(input) => self.on_input(input).await,
                     None => break,
                 },
                 Some(ev) = media => self.on_media(ev).await,
+                Some(cmd) = held => self.on_held_command(cmd).await,
                 _ = sleep_until(ivr_deadline) => {
                     self.session.handle_timeout(std::time::Instant::now());
                     self.drive().await;
@@ -471,6 +488,7 @@ impl Call {
                 IvrAction::Hold => {
                     self.holding = true;
                     self.play_hold_music();
+                    self.offer_to_nurses();
                 }
                 IvrAction::Hangup => {
                     self.hangup().await;
@@ -506,6 +524,48 @@ impl Call {
                 warn!(error = %e, "case could not be stored");
                 self.ctx.metrics.case_store_failures.inc();
                 IvrEvent::CaseStoreFailed
+            }
+        }
+    }
+
+    /// Lets the dialer connect the nurse who takes the held case to this call.
+    fn offer_to_nurses(&mut self) {
+        let (Some(case_id), Some(stream)) = (&self.held_case, &self.stream) else {
+            return;
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.ctx.held.insert(
+            case_id,
+            HeldCall {
+                link: stream.link(),
+                commands: tx,
+            },
+        );
+        self.held_commands = Some(rx);
+    }
+
+    async fn on_held_command(&mut self, cmd: HeldCommand) {
+        match cmd {
+            HeldCommand::Connect { nurse, done } => {
+                let Some(stream) = &self.stream else {
+                    return;
+                };
+                stream.stop_playback();
+                if let Err(e) = stream.bridge(&nurse) {
+                    warn!(error = %e, "cannot bridge the held caller to the nurse");
+                    return;
+                }
+                info!("held caller connected to a nurse");
+                self.holding = false;
+                // The nurse has the case now: leaving no longer makes it a callback.
+                if let Some(id) = self.held_case.take() {
+                    self.ctx.held.remove(&id);
+                }
+                self.nurse_connected = Some(done);
+            }
+            HeldCommand::NurseLeft => {
+                self.nurse_connected = None;
+                self.hangup().await;
             }
         }
     }
@@ -561,7 +621,10 @@ impl Call {
                 }
             }
         }
+        self.nurse_connected = None;
+        self.held_commands = None;
         if let Some(id) = self.held_case.take() {
+            self.ctx.held.remove(&id);
             if let Err(e) = self.ctx.registrar.holding_caller_left(&id).await {
                 warn!(error = %e, "could not turn the held case into a callback");
             }

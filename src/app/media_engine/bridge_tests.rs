@@ -30,11 +30,11 @@ fn bridge_relays_audio_both_ways_under_each_legs_own_ssrc() {
         .open(params(pa.local_addr().unwrap(), None), tx.clone())
         .unwrap();
     let b = engine
-        .open_beside(&a, params(pb.local_addr().unwrap(), None), tx)
+        .open_beside(&a.link(), params(pb.local_addr().unwrap(), None), tx)
         .unwrap();
     let (before_b, _) = recv_rtp(&pb).unwrap();
     let (before_a, _) = recv_rtp(&pa).unwrap();
-    a.bridge(&b).unwrap();
+    a.bridge(&b.link()).unwrap();
     std::thread::sleep(Duration::from_millis(60));
 
     let mut last: Option<RtpHeader> = None;
@@ -80,9 +80,9 @@ fn bridge_converts_alaw_to_ulaw_and_relays_events_with_the_peers_payload_type() 
     alaw.payload_type = 8;
     let a = engine.open(alaw, tx.clone()).unwrap();
     let b = engine
-        .open_beside(&a, params(pb.local_addr().unwrap(), Some(96)), tx)
+        .open_beside(&a.link(), params(pb.local_addr().unwrap(), Some(96)), tx)
         .unwrap();
-    a.bridge(&b).unwrap();
+    a.bridge(&b.link()).unwrap();
     std::thread::sleep(Duration::from_millis(60));
     let loud = Codec::Pcma.encode(8000);
     send_rtp(&pa, stream_addr(&a), 8, 1, 0, false, &[loud; 160]);
@@ -114,7 +114,7 @@ fn streams_on_different_workers_are_not_bridgeable() {
     let b = engine
         .open(params(p.local_addr().unwrap(), None), tx)
         .unwrap();
-    assert!(matches!(a.bridge(&b), Err(MediaError::NotBridgeable)));
+    assert!(matches!(a.bridge(&b.link()), Err(MediaError::NotBridgeable)));
 }
 
 #[test]
@@ -126,9 +126,9 @@ fn unbridge_resumes_each_legs_own_silence() {
         .open(params(pa.local_addr().unwrap(), None), tx.clone())
         .unwrap();
     let b = engine
-        .open_beside(&a, params(pb.local_addr().unwrap(), None), tx)
+        .open_beside(&a.link(), params(pb.local_addr().unwrap(), None), tx)
         .unwrap();
-    a.bridge(&b).unwrap();
+    a.bridge(&b.link()).unwrap();
     send_rtp(&pa, stream_addr(&a), 0, 1, 0, false, &[0x11; 160]);
     recv_payload(&pb, 0x11).unwrap();
     b.unbridge();
