@@ -76,7 +76,9 @@ pub async fn start_call(
     })?;
     let leg = match (req.nurse_leg.as_str(), req.sdp) {
         ("phone", _) => NurseLegRequest::Phone,
-        ("browser", Some(sdp)) if !sdp.trim().is_empty() => NurseLegRequest::Browser { offer_sdp: sdp },
+        ("browser", Some(sdp)) if !sdp.trim().is_empty() => {
+            NurseLegRequest::Browser { offer_sdp: sdp }
+        }
         ("browser", _) => {
             return Err(ApiError::BadRequest(
                 "a browser call needs \"sdp\": the page's WebRTC offer".into(),

@@ -38,7 +38,10 @@ pub enum SipCommand {
         inbox: mpsc::UnboundedSender<CallInput>,
     },
     /// Send outside any transaction (the ACK for a 2xx, re-sent per 2xx).
-    Stateless { peer: Peer, message: rsip::SipMessage },
+    Stateless {
+        peer: Peer,
+        message: rsip::SipMessage,
+    },
 }
 
 enum TcpInput {

@@ -150,7 +150,8 @@ impl Callback {
     }
 
     async fn call_resident(self, mut nurse: NurseSide) {
-        let (Some(trunk), Some(number)) = (self.ctx.trunk.clone(), self.case.callback_number.clone())
+        let (Some(trunk), Some(number)) =
+            (self.ctx.trunk.clone(), self.case.callback_number.clone())
         else {
             nurse.hangup();
             self.finish(CallResult::Failed);

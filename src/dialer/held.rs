@@ -48,9 +48,7 @@ impl HeldCalls {
     /// The live call holding for `case_id`, if it is on this node.
     pub fn get(&self, case_id: &str) -> Option<HeldCall> {
         let m = self.calls.lock().ok()?;
-        m.get(case_id)
-            .filter(|c| !c.commands.is_closed())
-            .cloned()
+        m.get(case_id).filter(|c| !c.commands.is_closed()).cloned()
     }
 
     pub fn len(&self) -> usize {

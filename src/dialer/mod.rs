@@ -78,7 +78,9 @@ pub enum NurseLegRequest {
 /// Why a callback could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DialError {
-    #[error("no SIP trunk is configured (sip-config/trunk.toml), so residents cannot be called back")]
+    #[error(
+        "no SIP trunk is configured (sip-config/trunk.toml), so residents cannot be called back"
+    )]
     NoTrunk,
     #[error("case {0} has no number to call (withheld caller ID)")]
     NoNumber(Uuid),

@@ -439,7 +439,10 @@ impl Leg {
                 message::add_header(&mut resp.headers, "Content-Type", "application/sdp");
                 resp.body = b.into_bytes();
             }
-            let _ = self.ctx.sip_commands.send(SipCommand::Respond { tx, response: resp });
+            let _ = self
+                .ctx
+                .sip_commands
+                .send(SipCommand::Respond { tx, response: resp });
         };
         if !self.dialog.accept_remote_cseq(info.cseq) {
             respond(500, None);

@@ -55,12 +55,24 @@ mod tests {
     fn final_statuses_map_to_attempt_results() {
         assert_eq!(DialFailure::from_status(486), DialFailure::Busy(486));
         assert_eq!(DialFailure::from_status(600), DialFailure::Busy(600));
-        assert_eq!(DialFailure::from_status(480), DialFailure::NoAnswer(Some(480)));
-        assert_eq!(DialFailure::from_status(487), DialFailure::NoAnswer(Some(487)));
+        assert_eq!(
+            DialFailure::from_status(480),
+            DialFailure::NoAnswer(Some(480))
+        );
+        assert_eq!(
+            DialFailure::from_status(487),
+            DialFailure::NoAnswer(Some(487))
+        );
         assert_eq!(DialFailure::from_status(603), DialFailure::Rejected(603));
         assert_eq!(DialFailure::from_status(404), DialFailure::Rejected(404));
-        assert_eq!(DialFailure::from_status(503), DialFailure::Failed(Some(503)));
-        assert_eq!(DialFailure::from_status(488), DialFailure::Failed(Some(488)));
+        assert_eq!(
+            DialFailure::from_status(503),
+            DialFailure::Failed(Some(503))
+        );
+        assert_eq!(
+            DialFailure::from_status(488),
+            DialFailure::Failed(Some(488))
+        );
         assert_eq!(DialFailure::NoAnswer(None).sip_status(), None);
         assert_eq!(DialFailure::Busy(486).as_str(), "busy");
     }

@@ -90,10 +90,19 @@ impl TrunkConfig {
                 })?,
         );
         if t.domain.trim().is_empty() || t.domain.contains(['@', ' ', '<', '>']) {
-            anyhow::bail!("{file}: domain must be a host name, e.g. domain = \"trunk.example.net\"");
+            anyhow::bail!(
+                "{file}: domain must be a host name, e.g. domain = \"trunk.example.net\""
+            );
         }
-        if t.from_number.is_empty() || !t.from_number.chars().all(|c| c.is_ascii_digit() || c == '+') {
-            anyhow::bail!("{file}: from_number must be digits (optionally +), e.g. from_number = \"1177\"");
+        if t.from_number.is_empty()
+            || !t
+                .from_number
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '+')
+        {
+            anyhow::bail!(
+                "{file}: from_number must be digits (optionally +), e.g. from_number = \"1177\""
+            );
         }
         if !(5..=300).contains(&t.ring_timeout_seconds) {
             anyhow::bail!("{file}: ring_timeout_seconds must be 5-300");

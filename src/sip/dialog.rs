@@ -160,18 +160,27 @@ Call-ID: out1\r\nCSeq: 2 INVITE\r\nContent-Length: 0\r\n\r\n";
 Record-Route: <sip:p1.test;lr>, <sip:p2.test;lr>\r\nFrom: \"1177\" <sip:1177@10.0.0.2>;tag=ours\r\n\
 To: <sip:+46701234567@trunk.test>;tag=theirs\r\nCall-ID: out1\r\nCSeq: 2 INVITE\r\n\
 Contact: <sip:phone@10.0.0.7:5080>\r\nContent-Length: 0\r\n\r\n";
-        let (SipMessage::Request(inv), SipMessage::Response(resp)) =
-            (parse(raw.as_bytes()).unwrap(), parse(ok.as_bytes()).unwrap())
-        else {
+        let (SipMessage::Request(inv), SipMessage::Response(resp)) = (
+            parse(raw.as_bytes()).unwrap(),
+            parse(ok.as_bytes()).unwrap(),
+        ) else {
             panic!()
         };
         let mut d = Dialog::from_uac(
             &RequestInfo::from_request(&inv).unwrap(),
             &ResponseInfo::from_response(&resp).unwrap(),
         );
-        let bye = d.request(rsip::Method::Bye, "10.0.0.2:5060", Transport::Udp, "z9hG4bKb");
+        let bye = d.request(
+            rsip::Method::Bye,
+            "10.0.0.2:5060",
+            Transport::Udp,
+            "z9hG4bKb",
+        );
         let text = String::from_utf8(to_bytes(&SipMessage::Request(bye))).unwrap();
-        assert!(text.starts_with("BYE sip:phone@10.0.0.7:5080 SIP/2.0"), "{text}");
+        assert!(
+            text.starts_with("BYE sip:phone@10.0.0.7:5080 SIP/2.0"),
+            "{text}"
+        );
         let p2 = text.find("sip:p2.test").unwrap();
         let p1 = text.find("sip:p1.test").unwrap();
         assert!(p2 < p1, "route set is reversed: {text}");

@@ -114,7 +114,10 @@ fn streams_on_different_workers_are_not_bridgeable() {
     let b = engine
         .open(params(p.local_addr().unwrap(), None), tx)
         .unwrap();
-    assert!(matches!(a.bridge(&b.link()), Err(MediaError::NotBridgeable)));
+    assert!(matches!(
+        a.bridge(&b.link()),
+        Err(MediaError::NotBridgeable)
+    ));
 }
 
 #[test]
