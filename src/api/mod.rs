@@ -122,7 +122,8 @@ pub fn router(state: ApiState) -> Router {
             get(supervisor::get_settings).put(supervisor::put_settings),
         )
         .route("/supervisor/messages", get(supervisor::messages))
-        .route("/supervisor/stats", get(supervisor::get_stats));
+        .route("/supervisor/stats", get(supervisor::get_stats))
+        .route("/supervisor/unreachable", get(supervisor::unreachable));
     Router::new()
         .merge(pages::routes())
         .route("/healthz", get(health::healthz))

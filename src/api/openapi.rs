@@ -17,6 +17,7 @@ use utoipa::{Modify, OpenApi};
         cases::get_case, cases::claim_next, cases::claim, cases::release, cases::outcome,
         events::events,
         supervisor::get_settings, supervisor::put_settings, supervisor::messages, supervisor::get_stats,
+        supervisor::unreachable,
     ),
     components(schemas(
         auth::LoginRequest, auth::Me,
@@ -25,6 +26,7 @@ use utoipa::{Modify, OpenApi};
         cases::CaseView, cases::CaseState, cases::OutcomeRequest,
         crate::supervisor::SupervisorSettings, crate::queue::Closure,
         crate::supervisor::SupervisorStats, crate::supervisor::stats::LevelStats, supervisor::MessageOption,
+        supervisor::UnreachableCaseView,
     )),
     modifiers(&Security),
 )]
