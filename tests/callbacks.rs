@@ -5,7 +5,7 @@
 mod common;
 
 use common::TestService;
-use phone_entrance::store::{CaseMode, Channel, NewCase, Role};
+use phone_entrance::store::{CaseMode, CaseStatus, Channel, NewCase, Role};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use simulators::mini_uas::{MiniUas, UasBehavior};
@@ -35,14 +35,17 @@ fn callback_case(level: u8) -> NewCase {
 }
 
 /// A service whose trunk is `resident` and whose nurse "nina" has her phone at `nurse`.
-async fn service_with(resident: &MiniUas, nurse: &MiniUas, ring_timeout: u64) -> TestService {
+/// `edit` may change the copied config further.
+async fn service_with(
+    resident: &MiniUas,
+    nurse: &MiniUas,
+    edit: impl FnOnce(&std::path::Path),
+) -> TestService {
     let (trunk, phone) = (resident.addr, nurse.addr);
     let svc = TestService::start_with(None, move |dir| {
         std::fs::write(
             dir.join("trunk.toml"),
-            format!(
-                "proxy = \"{trunk}\"\ndomain = \"trunk.test\"\nring_timeout_seconds = {ring_timeout}\n"
-            ),
+            format!("proxy = \"{trunk}\"\ndomain = \"trunk.test\"\nring_timeout_seconds = 30\n"),
         )
         .expect("trunk.toml");
         std::fs::write(
@@ -50,6 +53,7 @@ async fn service_with(resident: &MiniUas, nurse: &MiniUas, ring_timeout: u64) ->
             format!("[phones]\nnina = \"sip:nina@{phone}\"\n"),
         )
         .expect("nurse-phones.toml");
+        edit(dir);
     })
     .await;
     svc.add_staff("nina", "nurse-pw", Role::Nurse).await;
@@ -131,8 +135,8 @@ async fn nurse_phone_then_resident_are_bridged_and_the_resident_hangs_up() {
     )
     .await
     .expect("nurse");
-    let svc = service_with(&resident, &nurse, 30).await;
-    let (nina, _case, call_id) = claim_and_call(&svc, 3).await;
+    let svc = service_with(&resident, &nurse, |_| {}).await;
+    let (nina, case, call_id) = claim_and_call(&svc, 3).await;
     let s = wait_for_state(&svc, &nina, &call_id, "connected", Duration::from_secs(20)).await;
     assert_eq!(s["state"], "connected", "{s}");
     let s = wait_for_state(&svc, &nina, &call_id, "ended", Duration::from_secs(20)).await;
@@ -149,6 +153,28 @@ async fn nurse_phone_then_resident_are_bridged_and_the_resident_hangs_up() {
         n.bye_received,
         "the nurse leg is hung up after the resident left"
     );
+    let store = svc.store().await;
+    let id = case.parse().expect("uuid");
+    let legs = store.call_legs_for_case(id).await.expect("legs");
+    let kinds: Vec<_> = legs
+        .iter()
+        .map(|l| (l.kind.as_str(), l.result.as_str(), l.ended_by.as_deref()))
+        .collect();
+    assert!(
+        kinds.contains(&("resident", "connected", Some("remote"))),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&("nurse_phone", "connected", Some("local"))),
+        "{kinds:?}"
+    );
+    let c = store.get_case(id).await.expect("get").expect("case");
+    assert_eq!(
+        c.status,
+        CaseStatus::Claimed,
+        "stays with the nurse for the outcome"
+    );
+    assert_eq!(c.attempts, 0);
     svc.stop().await;
 }
 
@@ -166,13 +192,31 @@ async fn busy_resident_ends_the_attempt_as_busy_and_frees_the_nurse() {
     let nurse = MiniUas::start(LOCAL, UasBehavior::default())
         .await
         .expect("nurse");
-    let svc = service_with(&resident, &nurse, 30).await;
-    let (nina, _case, call_id) = claim_and_call(&svc, 3).await;
+    let svc = service_with(&resident, &nurse, |_| {}).await;
+    let (nina, case, call_id) = claim_and_call(&svc, 3).await;
     let s = wait_for_state(&svc, &nina, &call_id, "ended", Duration::from_secs(20)).await;
     assert_eq!(s["result"], "busy", "{s}");
     let n = nurse.calls();
     let n = n.values().next().expect("nurse was called");
     assert!(n.answered && n.bye_received, "nurse leg ended: {n:?}");
+    let store = svc.store().await;
+    let id = case.parse().expect("uuid");
+    let c = store.get_case(id).await.expect("get").expect("case");
+    assert_eq!(c.status, CaseStatus::Waiting, "back in the queue");
+    assert_eq!(c.attempts, 1);
+    let next = c.next_attempt_at.expect("a next attempt time");
+    let wait = next - chrono::Utc::now();
+    assert!(
+        wait > chrono::TimeDelta::minutes(8) && wait <= chrono::TimeDelta::minutes(10),
+        "{wait}"
+    );
+    let legs = store.call_legs_for_case(id).await.expect("legs");
+    assert!(
+        legs.iter().any(|l| l.kind.as_str() == "resident"
+            && l.result == "busy"
+            && l.sip_status == Some(486)),
+        "{legs:?}"
+    );
     svc.stop().await;
 }
 
@@ -190,8 +234,12 @@ async fn unanswered_resident_is_cancelled_after_the_ring_timeout() {
     let nurse = MiniUas::start(LOCAL, UasBehavior::default())
         .await
         .expect("nurse");
-    let svc = service_with(&resident, &nurse, 5).await;
-    let (nina, _case, call_id) = claim_and_call(&svc, 3).await;
+    let svc = service_with(&resident, &nurse, |dir| {
+        common::set_config(dir, "trunk.toml", "ring_timeout_seconds", "5");
+        common::set_config(dir, "queue.toml", "max_attempts", "1");
+    })
+    .await;
+    let (nina, case, call_id) = claim_and_call(&svc, 3).await;
     let s = wait_for_state(
         &svc,
         &nina,
@@ -209,6 +257,17 @@ async fn unanswered_resident_is_cancelled_after_the_ring_timeout() {
         r.cancelled && !r.answered,
         "CANCEL reached the resident: {r:?}"
     );
+    // One attempt allowed here: the case is now unreachable.
+    let id = case.parse().expect("uuid");
+    let c = svc
+        .store()
+        .await
+        .get_case(id)
+        .await
+        .expect("get")
+        .expect("case");
+    assert_eq!(c.status, CaseStatus::Unreachable);
+    assert_eq!(c.attempts, 1);
     svc.stop().await;
 }
 
@@ -226,7 +285,7 @@ async fn nurse_hanging_up_from_the_page_ends_both_legs() {
     let nurse = MiniUas::start(LOCAL, UasBehavior::default())
         .await
         .expect("nurse");
-    let svc = service_with(&resident, &nurse, 30).await;
+    let svc = service_with(&resident, &nurse, |_| {}).await;
     let (nina, _case, call_id) = claim_and_call(&svc, 2).await;
     let s = wait_for_state(&svc, &nina, &call_id, "connected", Duration::from_secs(20)).await;
     assert_eq!(s["state"], "connected", "{s}");
@@ -254,7 +313,7 @@ async fn call_api_refuses_cases_not_claimed_by_the_nurse() {
     let nurse = MiniUas::start(LOCAL, UasBehavior::default())
         .await
         .expect("nurse");
-    let svc = service_with(&resident, &nurse, 30).await;
+    let svc = service_with(&resident, &nurse, |_| {}).await;
     let case = svc
         .store()
         .await

@@ -73,6 +73,7 @@ pub struct LoadedConfig {
     pub prompts: PromptLibrary,
     pub trunk: Option<crate::dialer::TrunkConfig>,
     pub nurse_phones: crate::dialer::nurse_phones::NursePhones,
+    pub retry: crate::queue::RetryPolicy,
 }
 
 /// Loads and validates `sip-config/` and the prompts: what `check-config` runs.
@@ -95,7 +96,10 @@ pub fn load_config(config_dir: &Path, prompts_dir: &Path) -> anyhow::Result<Load
         &config_dir.join("nurse-phones.toml"),
         nurse_ring,
     )?;
+    let retry = crate::queue::RetryPolicy::load(&config_dir.join("queue.toml"))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(LoadedConfig {
+        retry,
         trunk,
         nurse_phones,
         sip,
@@ -195,7 +199,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("binding HTTP on {}", opts.http_bind))?;
     let http_addr = listener.local_addr()?;
-    let dialer = crate::dialer::Dialer::new(ctx.clone(), store.clone());
+    let dialer = crate::dialer::Dialer::new(ctx.clone(), store.clone(), cfg.retry);
     let api_state = crate::api::ApiState::with_calls(store, ctx.clone())
         .with_dialer(dialer)
         .with_intake_clients(intake_clients)

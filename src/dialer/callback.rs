@@ -7,7 +7,8 @@ use super::outbound::{self, Caller, Leg, LegEvent, Target};
 use super::{CallResult, CallState, CallStatus, DialFailure};
 use crate::app::media_engine::{MediaEvent, StreamLink};
 use crate::app::CallContext;
-use crate::store::{CaseRecord, Store};
+use crate::queue::{AttemptOutcome, RetryPolicy};
+use crate::store::{AttemptResult, CallLeg, CaseRecord, LegDirection, LegKind, Store};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use tokio::sync::{oneshot, watch};
@@ -63,9 +64,15 @@ impl NurseSide {
         }
     }
 
-    fn kind(&self) -> &'static str {
+    fn kind(&self) -> LegKind {
         match self {
-            NurseSide::Phone(_) => "nurse_phone",
+            NurseSide::Phone(_) => LegKind::NursePhone,
+        }
+    }
+
+    fn ended_by(&self) -> &'static str {
+        match self {
+            NurseSide::Phone(leg) => leg.ended_by(),
         }
     }
 
@@ -86,6 +93,7 @@ pub(super) struct Callback {
     pub status: watch::Sender<CallStatus>,
     pub cancel: CancellationToken,
     pub held: Option<HeldCall>,
+    pub retry: RetryPolicy,
 }
 
 impl Callback {
@@ -120,7 +128,7 @@ impl Callback {
                     Ok(leg) => NurseSide::Phone(leg),
                     Err((failure, started)) => {
                         info!(result = failure.as_str(), "nurse phone not answered");
-                        self.cdr_failed("nurse_phone", started, failure).await;
+                        self.cdr_failed(LegKind::NursePhone, started, failure).await;
                         let result = match failure {
                             DialFailure::Cancelled => CallResult::Cancelled,
                             _ => CallResult::NurseUnavailable,
@@ -200,7 +208,7 @@ impl Callback {
             Err((failure, started)) => {
                 info!(result = failure.as_str(), "resident not reached");
                 nurse.hangup();
-                self.cdr_failed("resident", started, failure).await;
+                self.cdr_failed(LegKind::Resident, started, failure).await;
                 self.cdr_nurse(&nurse, "ended").await;
                 if failure != DialFailure::Cancelled {
                     self.record_attempt(Some(failure)).await;
@@ -229,7 +237,7 @@ impl Callback {
         }
         if resident.is_over() {
             nurse.hangup();
-            self.cdr_leg("resident", &resident, "ended_during_announcement")
+            self.cdr_leg(LegKind::Resident, &resident, "ended_during_announcement")
                 .await;
             self.cdr_nurse(&nurse, "ended").await;
             self.record_attempt(None).await;
@@ -255,7 +263,8 @@ impl Callback {
         }
         resident.hangup();
         nurse.hangup();
-        self.cdr_leg("resident", &resident, "connected").await;
+        self.cdr_leg(LegKind::Resident, &resident, "connected")
+            .await;
         self.cdr_nurse(&nurse, "connected").await;
         self.finish(CallResult::Connected);
     }
@@ -287,20 +296,86 @@ impl Callback {
         self.finish(CallResult::Connected);
     }
 
-    /// Stores the attempt's result: `None` is a connected call.
+    /// Stores the attempt's result: `None` is a connected call. Cancelled
+    /// attempts and an unreachable nurse are not attempts at the resident.
     async fn record_attempt(&self, failure: Option<DialFailure>) {
-        let _ = (&self.store, &self.nurse, failure);
+        let result = match failure {
+            None => AttemptResult::Connected,
+            Some(DialFailure::Busy(_)) => AttemptResult::Busy,
+            Some(DialFailure::NoAnswer(_)) => AttemptResult::NoAnswer,
+            Some(DialFailure::Rejected(_)) => AttemptResult::Rejected,
+            Some(DialFailure::Failed(_)) => AttemptResult::Failed,
+            Some(DialFailure::Cancelled) => return,
+        };
+        match self
+            .store
+            .record_attempt(self.case.id, &self.nurse, result, &self.retry, Utc::now())
+            .await
+        {
+            Ok(AttemptOutcome::RetryAt(at)) => {
+                info!(next_attempt = %at, "attempt failed; retry later")
+            }
+            Ok(AttemptOutcome::Unreachable) => info!("last attempt failed: case unreachable"),
+            Ok(AttemptOutcome::Connected) => {}
+            // Released or taken over meanwhile: nothing recorded, the legs still are.
+            Err(e) => warn!(error = %e, "attempt not recorded"),
+        }
     }
 
-    async fn cdr_failed(&self, kind: &str, started: DateTime<Utc>, failure: DialFailure) {
-        let _ = (kind, started, failure.sip_status());
+    async fn cdr(&self, row: CallLeg) {
+        if let Err(e) = self.store.insert_call_leg(&row).await {
+            warn!(error = %e, "call-detail row not stored");
+        }
     }
 
-    async fn cdr_leg(&self, kind: &str, leg: &Leg, result: &str) {
-        let _ = (kind, leg.started_at, leg.answered_at, result);
+    fn row(
+        &self,
+        kind: LegKind,
+        started: DateTime<Utc>,
+        answered: Option<DateTime<Utc>>,
+    ) -> CallLeg {
+        CallLeg {
+            id: Uuid::new_v4(),
+            case_id: Some(self.case.id),
+            direction: LegDirection::Outbound,
+            kind,
+            started_at: started,
+            answered_at: answered,
+            ended_at: Utc::now(),
+            result: String::new(),
+            sip_status: None,
+            ended_by: None,
+        }
+    }
+
+    async fn cdr_failed(&self, kind: LegKind, started: DateTime<Utc>, failure: DialFailure) {
+        let mut row = self.row(kind, started, None);
+        row.result = failure.as_str().to_string();
+        row.sip_status = failure.sip_status();
+        row.ended_by = Some(
+            if failure.sip_status().is_some() {
+                "remote"
+            } else {
+                "local"
+            }
+            .into(),
+        );
+        self.cdr(row).await;
+    }
+
+    async fn cdr_leg(&self, kind: LegKind, leg: &Leg, result: &str) {
+        let mut row = self.row(kind, leg.started_at, Some(leg.answered_at));
+        row.result = result.to_string();
+        row.sip_status = Some(200);
+        row.ended_by = Some(leg.ended_by().into());
+        self.cdr(row).await;
     }
 
     async fn cdr_nurse(&self, nurse: &NurseSide, result: &str) {
-        let _ = (nurse.kind(), nurse.times(), result);
+        let (started, answered) = nurse.times();
+        let mut row = self.row(nurse.kind(), started, answered);
+        row.result = result.to_string();
+        row.ended_by = Some(nurse.ended_by().into());
+        self.cdr(row).await;
     }
 }

@@ -105,6 +105,7 @@ pub struct Dialer {
     ctx: Arc<CallContext>,
     store: Store,
     calls: Mutex<HashMap<Uuid, Running>>,
+    retry: crate::queue::RetryPolicy,
 }
 
 impl std::fmt::Debug for Dialer {
@@ -122,10 +123,15 @@ pub struct Started {
 }
 
 impl Dialer {
-    pub fn new(ctx: Arc<CallContext>, store: Store) -> Arc<Dialer> {
+    pub fn new(
+        ctx: Arc<CallContext>,
+        store: Store,
+        retry: crate::queue::RetryPolicy,
+    ) -> Arc<Dialer> {
         Arc::new(Dialer {
             ctx,
             store,
+            retry,
             calls: Mutex::new(HashMap::new()),
         })
     }
@@ -193,6 +199,7 @@ impl Dialer {
             status: status_tx,
             cancel,
             held,
+            retry: self.retry.clone(),
         };
         let me = self.clone();
         tokio::spawn(async move {

@@ -135,6 +135,7 @@ pub struct Leg {
     pub started_at: DateTime<Utc>,
     pub answered_at: DateTime<Utc>,
     hung_up: bool,
+    remote_hung_up: bool,
 }
 
 /// Calls `target`. On answer the returned leg's stream sends to the answer's
@@ -285,6 +286,7 @@ pub async fn dial(
                                     started_at,
                                     answered_at: Utc::now(),
                                     hung_up: false,
+                                    remote_hung_up: false,
                                 });
                             }
                             401 | 407 if !authenticated && cancelled.is_none() => {
@@ -452,6 +454,7 @@ impl Leg {
             Method::Bye => {
                 respond(200, None);
                 self.hung_up = true;
+                self.remote_hung_up = true;
                 Some(LegEvent::RemoteHangup)
             }
             Method::Invite | Method::Update => {
@@ -498,6 +501,15 @@ impl Leg {
             self.peer,
             &self.call_id,
         );
+    }
+
+    /// `remote` when the far end sent BYE, else `local`.
+    pub fn ended_by(&self) -> &'static str {
+        if self.remote_hung_up {
+            "remote"
+        } else {
+            "local"
+        }
     }
 
     /// True once either side hung up.
