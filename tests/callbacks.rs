@@ -354,3 +354,94 @@ async fn call_api_refuses_cases_not_claimed_by_the_nurse() {
     );
     svc.stop().await;
 }
+
+#[tokio::test]
+async fn holding_caller_hears_place_in_queue_then_is_connected_to_the_nurse() {
+    use common::caller::{after_greeting, press, wait_for_prompt};
+    use simulators::caller::{Call, CallConfig, DtmfMethod};
+    let resident = MiniUas::start(LOCAL, UasBehavior::default())
+        .await
+        .expect("trunk");
+    let nurse = MiniUas::start(
+        LOCAL,
+        UasBehavior {
+            prompt: Duration::from_secs(60),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("nurse");
+    let svc = service_with(&resident, &nurse, |dir| {
+        common::set_config(dir, "ivr.toml", "wait_s", "2");
+    })
+    .await;
+    let call = Call::dial(CallConfig::new(svc.sip_addr()))
+        .await
+        .expect("answered");
+    let m = DtmfMethod::Rfc4733;
+    after_greeting(&call, &[]).await;
+    press(&call, "1", m).await;
+    press(&call, "3", m).await;
+    press(&call, "1", m).await; // a red flag: level 1, held
+    let cases = svc.wait_for_cases(1, Duration::from_secs(30)).await;
+    assert_eq!(cases[0].status, CaseStatus::Holding);
+    wait_for_prompt(&call, "hold_music", Duration::from_secs(20)).await;
+    // After one round of music: "you are number 1 in the queue".
+    wait_for_prompt(&call, "queue_position", Duration::from_secs(15)).await;
+
+    let nina = svc.login("nina", "nurse-pw").await;
+    let r = nina
+        .post(svc.http_url("/api/v1/claim-next"))
+        .send()
+        .await
+        .expect("claim");
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = nina
+        .post(svc.http_url(&format!("/api/v1/cases/{}/call", cases[0].id)))
+        .json(&json!({"nurse_leg": "phone"}))
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let call_id = r.json::<Value>().await.expect("json")["call_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let s = wait_for_state(&svc, &nina, &call_id, "connected", Duration::from_secs(15)).await;
+    assert_eq!(s["state"], "connected", "{s}");
+    assert!(
+        resident.calls().is_empty(),
+        "a holding caller is not dialled"
+    );
+    // The caller speaks (a tone): the nurse hears it.
+    let tone: Vec<i16> = (0..8000 * 2)
+        .map(|i| ((i as f64 * 2.0 * std::f64::consts::PI * 600.0 / 8000.0).sin() * 12000.0) as i16)
+        .collect();
+    call.play_audio(tone).expect("play");
+    call.wait_sent().await.expect("sent");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let n = nurse.calls();
+    let n = n.values().next().expect("nurse rung");
+    assert!(
+        n.loud_frames > 50,
+        "the caller's audio reached the nurse: {n:?}"
+    );
+    call.hangup().await.expect("hangup");
+    let s = wait_for_state(&svc, &nina, &call_id, "ended", Duration::from_secs(10)).await;
+    assert_eq!(s["result"], "connected", "{s}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(nurse.calls().values().next().expect("nurse").bye_received);
+    let c = svc
+        .store()
+        .await
+        .get_case(cases[0].id)
+        .await
+        .expect("get")
+        .expect("case");
+    assert_eq!(
+        c.status,
+        CaseStatus::Claimed,
+        "the nurse keeps the case for the outcome"
+    );
+    svc.stop().await;
+}

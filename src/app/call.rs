@@ -110,6 +110,9 @@ struct Call {
     /// A stored hold-mode case: it must become a callback if the caller leaves.
     held_case: Option<String>,
     hold_token: Option<u64>,
+    /// While holding: when the place in the queue was last said.
+    last_announcement: Option<Instant>,
+    announce_token: Option<u64>,
     /// While holding: the dialer's commands (connect the nurse).
     held_commands: Option<mpsc::UnboundedReceiver<HeldCommand>>,
     /// Connected to a nurse: dropped when this call ends, which tells the dialer.
@@ -157,6 +160,8 @@ impl Call {
             hold_token: None,
             held_commands: None,
             nurse_connected: None,
+            last_announcement: None,
+            announce_token: None,
         }
     }
 
@@ -424,8 +429,13 @@ impl Call {
                 self.session.handle(now, IvrEvent::Digit(key));
             }
             MediaEvent::PlaybackDone { token } => {
-                if self.holding && Some(token) == self.hold_token {
-                    self.play_hold_music();
+                let ours = Some(token) == self.hold_token || Some(token) == self.announce_token;
+                if self.holding && ours {
+                    if Some(token) == self.hold_token && self.announce_due() {
+                        self.announce_place().await;
+                    } else {
+                        self.play_hold_music();
+                    }
                     return;
                 }
                 self.session.handle(now, IvrEvent::PlaybackDone { token });
@@ -567,6 +577,38 @@ impl Call {
                 self.nurse_connected = None;
                 self.hangup().await;
             }
+        }
+    }
+
+    fn announce_due(&self) -> bool {
+        let every = self.ctx.sip.hold_announcement_seconds;
+        every > 0
+            && self.held_case.is_some()
+            && self
+                .last_announcement
+                .map(|at| at.elapsed().as_secs() >= every)
+                .unwrap_or(true)
+    }
+
+    /// Says the caller's place in the queue and the estimated wait.
+    async fn announce_place(&mut self) {
+        self.last_announcement = Some(Instant::now());
+        let Some(case_id) = self.held_case.clone() else {
+            return self.play_hold_music();
+        };
+        let Some((place, minutes)) = self.ctx.registrar.hold_position(&case_id).await else {
+            return self.play_hold_music();
+        };
+        let lang = self.session.hold_music().lang;
+        let clips: Vec<_> = super::hold_announcement::announcement(place, minutes)
+            .iter()
+            .filter_map(|id| self.ctx.prompts.lookup(lang.code(), id))
+            .collect();
+        let token = u64::MAX - 1_000_000 - rand::thread_rng().gen_range(0..1_000_000);
+        self.announce_token = Some(token);
+        match &self.stream {
+            Some(s) if !clips.is_empty() => s.play(clips, token),
+            _ => self.play_hold_music(),
         }
     }
 

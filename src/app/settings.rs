@@ -29,6 +29,9 @@ pub struct SipSettings {
     /// Ring this long (180 Ringing) before answering; 0 answers at once.
     #[serde(default)]
     pub ring_ms: u64,
+    /// A caller holding in the queue hears their place and wait this often (0: never).
+    #[serde(default = "default_hold_announcement")]
+    pub hold_announcement_seconds: u64,
     /// The Server / User-Agent header.
     #[serde(default = "default_user_agent")]
     pub user_agent: String,
@@ -42,6 +45,9 @@ fn default_retry_after() -> u32 {
 }
 fn default_rtp_timeout() -> u64 {
     30
+}
+fn default_hold_announcement() -> u64 {
+    45
 }
 fn default_user_agent() -> String {
     format!("phone-entrance/{}", env!("CARGO_PKG_VERSION"))
