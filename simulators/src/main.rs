@@ -43,6 +43,9 @@ enum Cmd {
         /// Local address to bind and advertise (default: the route to the server).
         #[arg(long)]
         local_ip: Option<IpAddr>,
+        /// Print how many received frames carry this frequency.
+        #[arg(long)]
+        detect_hz: Option<f32>,
     },
     /// Drive many concurrent calls (UDP, PCMU, RFC 4733) and print figures.
     Load {
@@ -150,6 +153,7 @@ async fn main() -> Result<()> {
             from,
             to,
             local_ip,
+            detect_hz,
         } => {
             let script = match script {
                 Some(p) => Script::load(&p)?,
@@ -195,6 +199,12 @@ async fn main() -> Result<()> {
                 report.received_audio.duration().as_secs_f64(),
                 report.received_audio.event_keys()
             );
+            if let Some(hz) = detect_hz {
+                println!(
+                    "tone {hz} Hz       {} frames",
+                    report.received_audio.tone_frames(hz)
+                );
+            }
             if let Some(path) = record {
                 report
                     .received_audio
