@@ -680,6 +680,21 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parser_never_panics_on_any_input(s in "\\PC{0,80}") {
+            let _ = DigestParams::parse(&format!("Digest {s}"));
+            let _ = DigestParams::parse(&s);
+        }
+
+        #[test]
+        fn quoted_values_read_back_unchanged(v in "[ -~]{0,40}") {
+            let p = DigestParams::parse(&format!("Digest a={}, b=x", quote(&v))).unwrap();
+            proptest::prop_assert_eq!(p.get("a"), Some(v.as_str()));
+            proptest::prop_assert_eq!(p.get("b"), Some("x"));
+        }
+    }
+
     #[test]
     fn constant_time_compare_agrees_with_eq() {
         assert!(constant_time_eq(b"abc", b"abc"));

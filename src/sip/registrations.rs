@@ -777,6 +777,33 @@ Max-Forwards: 70\r\n\
     }
 
     #[test]
+    fn unreadable_expires_or_contact_is_a_bad_request() {
+        let t0 = Instant::now();
+        let mut r = registrar(t0);
+        for (i, lines) in [
+            "Contact: <sip:anna@h>\r\nExpires: soon\r\n",
+            "Contact: <sip:anna@h>;expires=-5\r\n",
+            "Contact: <mailto:anna@h>\r\n",
+            "Contact: *, <sip:anna@h>\r\nExpires: 0\r\n",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let resp = login(
+                &mut r,
+                t0,
+                "anna",
+                "hemligt",
+                1 + 2 * i as u32,
+                lines,
+                peer(1),
+            );
+            assert_eq!(resp.status_code.code(), 400, "{lines}");
+        }
+        assert_eq!(r.lookup("anna", t0), None);
+    }
+
+    #[test]
     fn contacts_split_only_outside_quotes_and_brackets() {
         assert_eq!(
             split_contacts("\"Ann, A\" <sip:a@h;x=1,2>;expires=5, <sip:b@h>"),
