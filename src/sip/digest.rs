@@ -250,6 +250,20 @@ pub fn authorization(
     Ok(out)
 }
 
+/// The first challenge among several WWW-Authenticate / Proxy-Authenticate
+/// values (e.g. a SHA-256 one and an MD5 one) that [`authorization`] can answer.
+pub fn pick_challenge<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    values.into_iter().find(|v| {
+        DigestParams::parse(v).is_ok_and(|p| {
+            check_algorithm(&p).is_ok()
+                && p.get("realm").is_some()
+                && p.get("nonce").is_some()
+                && p.get("qop")
+                    .is_none_or(|q| q.split(',').any(|t| t.trim().eq_ignore_ascii_case("auth")))
+        })
+    })
+}
+
 // ---------------------------------------------------------------- server side
 
 /// The outcome of checking an Authorization header.
@@ -506,6 +520,14 @@ mod tests {
             authorization("Digest realm=\"r\"", "REGISTER", "sip:x", "u", "p", "c", 1),
             Err(DigestError::Missing("nonce"))
         );
+    }
+
+    #[test]
+    fn md5_challenge_is_picked_among_several() {
+        let sha = "Digest realm=\"r\", nonce=\"n\", algorithm=SHA-256, qop=\"auth\"";
+        let md5 = "Digest realm=\"r\", nonce=\"n\", qop=\"auth\"";
+        assert_eq!(pick_challenge([sha, "Basic realm=\"r\"", md5]), Some(md5));
+        assert_eq!(pick_challenge([sha]), None);
     }
 
     #[test]
