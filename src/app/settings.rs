@@ -35,6 +35,11 @@ pub struct SipSettings {
     /// The Server / User-Agent header.
     #[serde(default = "default_user_agent")]
     pub user_agent: String,
+    /// Digest realm for nurse phones registering here. The stored SIP
+    /// credentials (HA1) depend on it: changing it means setting every SIP
+    /// password again (`create-user --update --sip-password`).
+    #[serde(default = "default_sip_realm")]
+    pub sip_realm: String,
 }
 
 fn default_max_calls() -> usize {
@@ -48,6 +53,9 @@ fn default_rtp_timeout() -> u64 {
 }
 fn default_hold_announcement() -> u64 {
     45
+}
+fn default_sip_realm() -> String {
+    "1177.local".to_string()
 }
 fn default_user_agent() -> String {
     format!("phone-entrance/{}", env!("CARGO_PKG_VERSION"))
@@ -82,6 +90,16 @@ impl SipSettings {
                 path.display()
             );
         }
+        if s.sip_realm.trim().is_empty()
+            || s.sip_realm
+                .chars()
+                .any(|c| c == '"' || c == '\\' || c.is_control())
+        {
+            anyhow::bail!(
+                "{}: sip_realm must be a non-empty name without quotes or backslashes, e.g. \"1177.local\"",
+                path.display()
+            );
+        }
         Ok(s)
     }
 
@@ -113,5 +131,10 @@ mod tests {
             "{e}"
         );
         assert!(SipSettings::parse("entrance_numbers = [\"1177\"]\nbogus = 1", p).is_err());
+        assert_eq!(s.sip_realm, "1177.local");
+        let e = SipSettings::parse("entrance_numbers = [\"1177\"]\nsip_realm = \"a\\\"b\"", p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sip_realm"), "{e}");
     }
 }
