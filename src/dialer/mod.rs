@@ -84,6 +84,8 @@ pub enum DialError {
     NoTrunk,
     #[error("case {0} has no number to call (withheld caller ID)")]
     NoNumber(Uuid),
+    #[error("the caller of case {0} is holding on another node of the service; take the call there, or wait: if they hang up it becomes a callback")]
+    HeldElsewhere(Uuid),
     #[error("a call for case {0} is already running")]
     AlreadyCalling(Uuid),
     #[error("your SIP phone is not registered and has no fixed address; register it or call from the browser")]
@@ -145,6 +147,10 @@ impl Dialer {
         leg: NurseLegRequest,
     ) -> Result<Started, DialError> {
         let held = self.ctx.held.get(&case.id.to_string());
+        if held.is_none() && case.mode == crate::store::CaseMode::Hold {
+            // Still a live caller (a leaving caller turns the case into a callback).
+            return Err(DialError::HeldElsewhere(case.id));
+        }
         if held.is_none() {
             if self.ctx.trunk.is_none() {
                 return Err(DialError::NoTrunk);
