@@ -116,7 +116,6 @@ impl BrowserLeg {
                     RTCRtpCodecParameters {
                         rtp_codec: codec,
                         payload_type,
-                        ..Default::default()
                     },
                     RtpCodecKind::Audio,
                 )

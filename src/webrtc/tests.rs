@@ -4,7 +4,6 @@
 use super::offer::{telephone_event_pt, CHROME_OFFER};
 use super::*;
 use crate::media::g711::Codec;
-use ::webrtc::rtp_transceiver::RtpTransceiver;
 use std::f32::consts::PI;
 
 /// Generous bound so a broken leg fails the test instead of hanging it (not a
@@ -136,7 +135,6 @@ impl Browser {
                 rtcp_feedback: vec![],
             },
             payload_type: pt,
-            ..Default::default()
         })
         .collect();
         for codec in &codecs {
