@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::webrtc::WebRtcError;
 pub use result::DialFailure;
 pub use trunk::TrunkConfig;
 
@@ -174,7 +175,12 @@ impl Dialer {
             NurseLegRequest::Browser { offer_sdp } => {
                 let (leg, answer) = callback::accept_browser(&self.ctx, &offer_sdp)
                     .await
-                    .map_err(DialError::Browser)?;
+                    .map_err(|e| match e {
+                        WebRtcError::BadOffer(_)
+                        | WebRtcError::NoPcmuAudio
+                        | WebRtcError::NoCandidates => DialError::Browser(e.to_string()),
+                        other => DialError::Internal(other.to_string()),
+                    })?;
                 (callback::NurseSetup::Browser(leg), Some(answer))
             }
         };

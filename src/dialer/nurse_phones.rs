@@ -134,7 +134,7 @@ mod tests {
         let phones = NursePhones::load(&path, "1177.local", Duration::from_secs(30)).unwrap();
         let now = Instant::now();
         let t = phones.target("anna", now).unwrap();
-        assert_eq!(t.peer.addr, "127.0.0.1:5090".parse().unwrap());
+        assert_eq!(t.peer.addr, "127.0.0.1:5090".parse::<SocketAddr>().unwrap());
         assert_eq!(t.uri, "sip:anna@127.0.0.1:5090");
         assert!(phones.target("bo", now).is_none());
     }

@@ -191,9 +191,9 @@ pub(super) async fn update(
 pub(super) async fn hold_to_callback(pool: &PgPool, id: Uuid, now: DateTime<Utc>) -> Result<bool> {
     let mut tx = pool.begin().await?;
     let done = sqlx::query(super::HOLD_TO_CALLBACK_SQL)
-    .bind(id.to_string())
-    .execute(&mut *tx)
-    .await?;
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
     if done.rows_affected() == 0 {
         return Ok(false);
     }

@@ -153,7 +153,7 @@
 
   function syncCallCard() {
     $("call").hidden = $("claimed").hidden && !call;
-    $("call").classList.toggle("live", !!call);
+    $("call").classList.toggle("in-call", !!call);
     $("call-start").hidden = !!call;
     $("call-leg").disabled = !!call;
     $("call-hangup").hidden = !call;
