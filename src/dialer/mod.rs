@@ -211,7 +211,7 @@ impl Dialer {
             status: status_tx,
             cancel,
             held,
-            retry: self.retry.clone(),
+            retry: self.retry,
         };
         let me = self.clone();
         tokio::spawn(async move {
