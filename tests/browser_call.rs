@@ -120,7 +120,10 @@ async fn nurse_calls_from_the_browser_and_both_hear_each_other() {
     let calls = resident.calls();
     let r = calls.values().next().expect("the resident was called");
     assert!(r.answered, "{r:?}");
-    assert!(r.bye_received, "hang-up in the page ends the resident's leg: {r:?}");
+    assert!(
+        r.bye_received,
+        "hang-up in the page ends the resident's leg: {r:?}"
+    );
     assert!(
         r.tone_frames_detected > 25,
         "the resident heard the nurse's microphone (1000 Hz): {r:?}"

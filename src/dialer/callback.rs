@@ -49,7 +49,7 @@ pub(super) async fn accept_browser(
 
 /// The nurse's connected side.
 enum NurseSide {
-    Phone(Leg),
+    Phone(Box<Leg>),
     /// The browser's WebRTC leg, relayed as plain RTP to an engine stream.
     Browser {
         leg: BrowserLeg,
@@ -199,7 +199,7 @@ impl Callback {
                 )
                 .await
                 {
-                    Ok(leg) => NurseSide::Phone(leg),
+                    Ok(leg) => NurseSide::Phone(Box::new(leg)),
                     Err((failure, started)) => {
                         info!(result = failure.as_str(), "nurse phone not answered");
                         self.cdr_failed(LegKind::NursePhone, started, failure).await;
