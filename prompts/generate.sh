@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Generates prompts/<lang>/<id>.wav from prompts/manifest.toml with espeak-ng and
 # sox: 8000 Hz, mono, 16-bit, trimmed and normalised. Synthesised entries
-# (synth = "hold_music" | "beep") are made with sox alone.
+# (synth = "hold_music" | "beep" | "ringback") are made with sox alone.
 #
 # Studio recordings win: prompts/generated.lst records the checksum of every WAV
 # this script made; a WAV that is not listed there, or whose checksum differs
@@ -75,6 +75,8 @@ speak() { # lang id text
 synth() { # id kind
   local id="$1" kind="$2" lang out key
   case "$kind" in
+    ringback) # The Swedish ring tone: 425 Hz, 1 s on, 5 s off.
+      sox -R -n -r 8000 -c 1 -b 16 "$tmp/synth.wav" synth 1 sine 425 fade 0.01 1 0.01 norm -12 pad 0 5 ;;
     beep)
       sox -R -n -r 8000 -c 1 -b 16 "$tmp/synth.wav" synth 0.25 sine 1000 fade 0.01 0.25 0.03 norm -6 ;;
     hold_music)

@@ -243,9 +243,15 @@ async fn unanswered_resident_is_cancelled_after_the_ring_timeout() {
     )
     .await
     .expect("resident");
-    let nurse = MiniUas::start(LOCAL, UasBehavior::default())
-        .await
-        .expect("nurse");
+    let nurse = MiniUas::start(
+        LOCAL,
+        UasBehavior {
+            detect_hz: Some(425.0),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("nurse");
     let svc = service_with(&resident, &nurse, |dir| {
         common::set_config(dir, "trunk.toml", "ring_timeout_seconds", "5");
         common::set_config(dir, "queue.toml", "max_attempts", "1");
@@ -268,6 +274,12 @@ async fn unanswered_resident_is_cancelled_after_the_ring_timeout() {
     assert!(
         r.cancelled && !r.answered,
         "CANCEL reached the resident: {r:?}"
+    );
+    let n = nurse.calls();
+    let n = n.values().next().expect("nurse");
+    assert!(
+        n.tone_frames_detected >= 40,
+        "the nurse heard the 425 Hz ring tone: {n:?}"
     );
     // One attempt allowed here: the case is now unreachable.
     let id = case.parse().expect("uuid");

@@ -17,6 +17,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 use uuid::Uuid;
 
+/// Playlist token of the ring tone played to the nurse.
+const RINGBACK_TOKEN: u64 = 2;
+
 /// The nurse leg as requested, before it is set up.
 pub(super) enum NurseSetup {
     Phone(Target),
@@ -88,11 +91,15 @@ impl NurseSide {
         })
     }
 
-    fn link(&self) -> StreamLink {
+    fn stream(&self) -> &MediaStream {
         match self {
-            NurseSide::Phone(leg) => leg.stream.link(),
-            NurseSide::Browser { stream, .. } => stream.link(),
+            NurseSide::Phone(leg) => &leg.stream,
+            NurseSide::Browser { stream, .. } => stream,
         }
+    }
+
+    fn link(&self) -> StreamLink {
+        self.stream().link()
     }
 
     /// Resolves when the nurse hangs up (or their media stops).
@@ -266,6 +273,10 @@ impl Callback {
             display: trunk.from_display.clone(),
         };
         let nurse_link = nurse.link();
+        // The nurse hears the ring tone until the resident answers (a minute's worth).
+        if let Some(clip) = self.ctx.prompts.lookup(&self.case.language, "ringback") {
+            nurse.stream().play(vec![clip; 10], RINGBACK_TOKEN);
+        }
         let dial = outbound::dial(
             &self.ctx,
             &target,
@@ -286,6 +297,7 @@ impl Callback {
                 }
             }
         };
+        nurse.stream().stop_playback();
         let mut resident = match dialled {
             Ok(leg) => leg,
             Err((failure, started)) => {
