@@ -14,6 +14,7 @@ pub mod settings;
 pub mod snapshot;
 mod sqlite;
 pub mod users;
+pub mod voice;
 
 pub use audit::AuditRecord;
 pub use claims::{Actor, ClaimError, ClaimInfo, Outcome};
@@ -22,6 +23,7 @@ pub use notify::Change;
 pub use settings::StatsCounts;
 pub use snapshot::QueueSnapshot;
 pub use users::{Role, SessionUser, StaffUser};
+pub use voice::CancelError;
 
 use crate::queue::Priority;
 use chrono::{DateTime, Datelike, SubsecRound, Utc};
