@@ -34,6 +34,9 @@ pub enum MediaError {
     /// A socket operation failed.
     #[error("media socket: {0}")]
     Io(#[from] std::io::Error),
+    /// Two streams on different workers (or engines) cannot be bridged.
+    #[error("streams on different media workers cannot be bridged; fix: open the second with MediaEngine::open_beside")]
+    NotBridgeable,
     /// The media engine's workers have stopped (shutdown in progress).
     #[error("media engine is shut down")]
     EngineStopped,

@@ -6,6 +6,7 @@ pub mod g711;
 pub mod player;
 pub mod prompts;
 pub mod recorder;
+pub mod relay;
 pub mod rtp;
 
 pub use error::MediaError;

@@ -12,6 +12,8 @@
 mod worker;
 
 #[cfg(test)]
+mod bridge_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::HashSet;
@@ -229,6 +231,20 @@ enum Command {
         id: u64,
         key: DtmfKey,
     },
+    Bridge {
+        id: u64,
+        other: u64,
+    },
+    Unbridge {
+        id: u64,
+    },
+    Record {
+        id: u64,
+        frames: UnboundedSender<Vec<i16>>,
+    },
+    StopRecording {
+        id: u64,
+    },
     Close {
         id: u64,
     },
@@ -315,6 +331,28 @@ impl MediaEngine {
         params: StreamParams,
         events: UnboundedSender<MediaEvent>,
     ) -> Result<MediaStream, MediaError> {
+        let worker =
+            self.inner.next_worker.fetch_add(1, Ordering::Relaxed) % self.inner.workers.len();
+        self.open_on(worker, params, events)
+    }
+
+    /// Opens a stream on the same worker as `other`, so that the two can be
+    /// bridged (`MediaStream::bridge`).
+    pub fn open_beside(
+        &self,
+        other: &MediaStream,
+        params: StreamParams,
+        events: UnboundedSender<MediaEvent>,
+    ) -> Result<MediaStream, MediaError> {
+        self.open_on(other.worker, params, events)
+    }
+
+    fn open_on(
+        &self,
+        worker: usize,
+        params: StreamParams,
+        events: UnboundedSender<MediaEvent>,
+    ) -> Result<MediaStream, MediaError> {
         let (port, socket) = {
             let mut pool = self
                 .inner
@@ -332,8 +370,6 @@ impl MediaEngine {
             .set_nonblocking(true)
             .map_err(|e| release(e.into()))?;
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let worker =
-            self.inner.next_worker.fetch_add(1, Ordering::Relaxed) % self.inner.workers.len();
         let cmd = Command::Open {
             id,
             port,
@@ -445,6 +481,42 @@ impl MediaStream {
     /// was not negotiated). Audio pauses for its ~160 ms.
     pub fn send_dtmf(&self, key: DtmfKey) {
         self.send(Command::SendDtmf { id: self.id, key });
+    }
+
+    /// Relays RTP both ways between this stream and `other` (the two-leg
+    /// bridge): each side gets the other's audio and RFC 4733 events under
+    /// its own SSRC, payload types and continuous seq/ts, as soon as they
+    /// arrive. Our own prompts and key presses still go out and pause the
+    /// relay towards that side while they play. Both must be on one worker
+    /// (`MediaEngine::open_beside`).
+    pub fn bridge(&self, other: &MediaStream) -> Result<(), MediaError> {
+        if self.worker != other.worker || !Arc::ptr_eq(&self.inner, &other.inner) {
+            return Err(MediaError::NotBridgeable);
+        }
+        self.send(Command::Bridge {
+            id: self.id,
+            other: other.id,
+        });
+        Ok(())
+    }
+
+    /// Ends this stream's bridge; both sides send their own frames again.
+    pub fn unbridge(&self) {
+        self.send(Command::Unbridge { id: self.id });
+    }
+
+    /// Sends the decoded 8 kHz PCM of every received audio packet to
+    /// `frames` until `stop_recording` (or the receiver is dropped).
+    pub fn record(&self, frames: UnboundedSender<Vec<i16>>) {
+        self.send(Command::Record {
+            id: self.id,
+            frames,
+        });
+    }
+
+    /// Stops sending received audio to the recorder.
+    pub fn stop_recording(&self) {
+        self.send(Command::StopRecording { id: self.id });
     }
 }
 

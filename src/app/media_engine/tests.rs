@@ -26,17 +26,17 @@ fn engine_with(timeout: Duration, range: (u16, u16)) -> MediaEngine {
     MediaEngine::start(cfg).unwrap()
 }
 
-fn engine() -> MediaEngine {
+pub(super) fn engine() -> MediaEngine {
     engine_with(Duration::from_secs(30), RANGE)
 }
 
-fn peer() -> UdpSocket {
+pub(super) fn peer() -> UdpSocket {
     let s = UdpSocket::bind((LOCAL, 0)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     s
 }
 
-fn params(remote: SocketAddr, te: Option<u8>) -> StreamParams {
+pub(super) fn params(remote: SocketAddr, te: Option<u8>) -> StreamParams {
     StreamParams {
         codec: Codec::Pcmu,
         payload_type: 0,
@@ -46,7 +46,7 @@ fn params(remote: SocketAddr, te: Option<u8>) -> StreamParams {
 }
 
 /// Receives one RTP packet as (header, payload).
-fn recv_rtp(sock: &UdpSocket) -> Option<(RtpHeader, Vec<u8>)> {
+pub(super) fn recv_rtp(sock: &UdpSocket) -> Option<(RtpHeader, Vec<u8>)> {
     let mut buf = [0u8; 1500];
     let (n, _) = sock.recv_from(&mut buf).ok()?;
     let p = rtp::parse(buf.get(..n)?).ok()?;
@@ -61,11 +61,11 @@ fn next_event(rx: &mut UnboundedReceiver<MediaEvent>, within: Duration) -> Optio
     rt.block_on(async { tokio::time::timeout(within, rx.recv()).await.ok().flatten() })
 }
 
-fn stream_addr(s: &MediaStream) -> SocketAddr {
+pub(super) fn stream_addr(s: &MediaStream) -> SocketAddr {
     SocketAddr::new(LOCAL, s.local_port())
 }
 
-fn send_rtp(
+pub(super) fn send_rtp(
     from: &UdpSocket,
     to: SocketAddr,
     pt: u8,

@@ -20,7 +20,8 @@ use crate::media::dtmf::rfc4733::{EventSender, Rfc4733Receiver};
 use crate::media::dtmf::{DtmfKey, DtmfSource};
 use crate::media::player::Player;
 use crate::media::prompts::{PromptLibrary, FRAME_BYTES};
-use crate::media::rtp::{self, RtpHeader};
+use crate::media::relay::{self, OutPosition, RelayMap};
+use crate::media::rtp::{self, RtpHeader, RtpPacket};
 
 /// The mio token of the command waker (stream tokens are slab indices).
 pub(super) const WAKER: Token = Token(usize::MAX);
@@ -64,6 +65,16 @@ struct Stream {
     last_inband: Option<(DtmfKey, Instant)>,
     dtmf_out: Option<(EventSender, u32)>,
     dtmf_queue: VecDeque<DtmfKey>,
+    /// The slot of the stream this one is bridged to: what arrives here is
+    /// relayed out of that stream's socket.
+    bridge: Option<usize>,
+    /// Maps the bridged peer's input onto this stream's seq/ts.
+    relay: RelayMap,
+    /// Registered on the control poll (bridged: read as soon as a packet lands,
+    /// not at the next tick, so the bridge adds no tick of delay).
+    fast: bool,
+    /// Decoded received audio goes here while recording.
+    recorder: Option<UnboundedSender<Vec<i16>>>,
 }
 
 impl Stream {
@@ -146,7 +157,15 @@ impl Worker {
                 tracing::error!(error = %e, "media worker poll failed; worker stops");
                 break;
             }
-            if !control_events.is_empty() && !self.drain_commands(Instant::now()) {
+            let mut woken = false;
+            for ev in control_events.iter() {
+                if ev.token() == WAKER {
+                    woken = true;
+                } else {
+                    self.read_socket(ev.token().0, Instant::now());
+                }
+            }
+            if woken && !self.drain_commands(Instant::now()) {
                 break;
             }
             let now = Instant::now();
@@ -252,6 +271,18 @@ impl Worker {
                         s.held = held;
                     }
                 }
+                Command::Bridge { id, other } => self.bridge(id, other),
+                Command::Unbridge { id } => self.unbridge(id),
+                Command::Record { id, frames } => {
+                    if let Some(s) = self.stream_mut(id) {
+                        s.recorder = Some(frames);
+                    }
+                }
+                Command::StopRecording { id } => {
+                    if let Some(s) = self.stream_mut(id) {
+                        s.recorder = None;
+                    }
+                }
                 Command::SendDtmf { id, key } => {
                     if let Some(s) = self.stream_mut(id) {
                         if s.params.telephone_event_pt.is_some() && s.dtmf_queue.len() < 32 {
@@ -314,6 +345,10 @@ impl Worker {
             last_inband: None,
             dtmf_out: None,
             dtmf_queue: VecDeque::new(),
+            bridge: None,
+            relay: RelayMap::new(),
+            fast: false,
+            recorder: None,
         };
         if let Some(s) = self.streams.get_mut(slot) {
             *s = Some(stream);
@@ -322,7 +357,83 @@ impl Worker {
         self.shared.counters.streams.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Links two streams of this worker both ways; any earlier bridge of
+    /// either ends first.
+    fn bridge(&mut self, id: u64, other: u64) {
+        let (Some(&a), Some(&b)) = (self.by_id.get(&id), self.by_id.get(&other)) else {
+            return;
+        };
+        if a == b {
+            return;
+        }
+        self.unbridge(id);
+        self.unbridge(other);
+        for (slot, peer) in [(a, b), (b, a)] {
+            if let Some(Some(s)) = self.streams.get_mut(slot) {
+                s.bridge = Some(peer);
+                s.relay.reset();
+            }
+            self.set_fast(slot, true);
+        }
+    }
+
+    /// Ends the bridge of `id` (and of its peer); both go back to sending
+    /// their own frames from the next tick.
+    fn unbridge(&mut self, id: u64) {
+        let Some(&slot) = self.by_id.get(&id) else {
+            return;
+        };
+        let peer = self
+            .streams
+            .get_mut(slot)
+            .and_then(Option::as_mut)
+            .and_then(|s| s.bridge.take());
+        self.set_fast(slot, false);
+        if let Some(p) = peer {
+            if let Some(Some(s)) = self.streams.get_mut(p) {
+                s.bridge = None;
+                s.marker = true;
+            }
+            self.set_fast(p, false);
+        }
+        if let Some(Some(s)) = self.streams.get_mut(slot) {
+            s.marker = true;
+        }
+    }
+
+    /// Moves a stream's socket between the tick-read poll and the control
+    /// poll (read at once).
+    fn set_fast(&mut self, slot: usize, fast: bool) {
+        let Some(Some(s)) = self.streams.get_mut(slot) else {
+            return;
+        };
+        if s.fast == fast {
+            return;
+        }
+        let (from, to) = if fast {
+            (&self.sockets, &self.control)
+        } else {
+            (&self.control, &self.sockets)
+        };
+        let _ = from.registry().deregister(&mut s.socket);
+        match to
+            .registry()
+            .register(&mut s.socket, Token(slot), Interest::READABLE)
+        {
+            Ok(()) => s.fast = fast,
+            Err(e) => {
+                tracing::error!(error = %e, port = s.port, "cannot move RTP socket between polls");
+                let _ = from
+                    .registry()
+                    .register(&mut s.socket, Token(slot), Interest::READABLE);
+            }
+        }
+        // Edge-triggered: whatever queued during the move is read now.
+        self.backlog.push(slot);
+    }
+
     fn close(&mut self, id: u64) {
+        self.unbridge(id);
         let Some(slot) = self.by_id.remove(&id) else {
             return;
         };
@@ -350,10 +461,18 @@ impl Worker {
         let buf = &mut self.send_buf;
         let local = &mut self.local;
         for s in self.streams.iter_mut().flatten() {
-            for _ in 0..send {
-                send_frame(s, lib, buf, local);
+            // A bridged stream carries the peer's packets, except for our own
+            // prompts and key presses.
+            let own_media = s.bridge.is_none()
+                || s.player.is_playing()
+                || s.dtmf_out.is_some()
+                || !s.dtmf_queue.is_empty();
+            if own_media {
+                for _ in 0..send {
+                    send_frame(s, lib, buf, local);
+                }
+                s.ts = s.ts.wrapping_add(160 * skip);
             }
-            s.ts = s.ts.wrapping_add(160 * skip);
             if !s.held
                 && !s.timed_out
                 && now.saturating_duration_since(s.last_rx) >= self.rtp_timeout
@@ -370,25 +489,41 @@ impl Worker {
     }
 
     fn read_socket(&mut self, slot: usize, now: Instant) {
-        let Some(Some(s)) = self.streams.get_mut(slot) else {
+        // Taken out so that its bridged peer can be borrowed beside it.
+        let Some(mut s) = self.streams.get_mut(slot).and_then(Option::take) else {
             return;
         };
+        let more = self.read_stream(&mut s, now);
+        if let Some(place) = self.streams.get_mut(slot) {
+            *place = Some(s);
+        }
+        if more {
+            // Budget used up: come back after the other sockets.
+            self.backlog.push(slot);
+        }
+    }
+
+    /// Reads up to `READ_BUDGET` datagrams; true when more may be waiting.
+    fn read_stream(&mut self, s: &mut Stream, now: Instant) -> bool {
         for _ in 0..READ_BUDGET {
             let (n, from) = match s.socket.recv_from(&mut self.recv_buf[..]) {
                 Ok(r) => r,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
                 // ICMP errors from earlier sends surface here; keep reading.
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return,
+                Err(_) => return false,
             };
             let Some(data) = self.recv_buf.get(..n) else {
                 continue;
             };
-            handle_datagram(s, now, from, data, &mut self.pcm[..], &mut self.local);
+            let peer = s
+                .bridge
+                .and_then(|b| self.streams.get_mut(b))
+                .and_then(Option::as_mut);
+            handle_datagram(s, peer, now, from, data, &mut self.pcm[..], &mut self.local);
         }
-        // Budget used up: come back after the other sockets.
-        self.backlog.push(slot);
+        true
     }
 }
 
@@ -455,6 +590,7 @@ fn update(s: &mut Stream, params: StreamParams) {
 /// symmetric RTP latches, DTMF is decoded in place.
 fn handle_datagram(
     s: &mut Stream,
+    peer: Option<&mut Stream>,
     now: Instant,
     from: SocketAddr,
     data: &[u8],
@@ -483,6 +619,9 @@ fn handle_datagram(
     s.last_rx = now;
     s.timed_out = false;
     local.packets_in += 1;
+    if let Some(peer) = peer {
+        relay_packet(&pkt, is_event, s.params.codec, peer, local);
+    }
     if is_event {
         s.saw_rfc4733 = true;
         let h = pkt.header;
@@ -507,6 +646,11 @@ fn handle_datagram(
         return;
     };
     s.params.codec.decode_into(payload, samples);
+    if let Some(tx) = &s.recorder {
+        if tx.send(samples.to_vec()).is_err() {
+            s.recorder = None;
+        }
+    }
     if let Some(key) = s.inband.push(samples) {
         s.last_inband = Some((key, now));
         local.digits += 1;
@@ -514,5 +658,66 @@ fn handle_datagram(
             key,
             source: DtmfSource::InBand,
         });
+    }
+}
+
+/// Sends a packet received on one leg out of the bridged `peer`'s socket:
+/// the peer's SSRC, continuous seq/ts, its payload types; G.711 A-law and
+/// u-law are converted when the legs differ. Nothing goes out while the peer
+/// is held or hears one of our prompts.
+fn relay_packet(
+    pkt: &RtpPacket<'_>,
+    is_event: bool,
+    codec_in: crate::media::g711::Codec,
+    peer: &mut Stream,
+    local: &mut Local,
+) {
+    if peer.held || peer.player.is_playing() {
+        return;
+    }
+    let (pt, samples) = if is_event {
+        match peer.params.telephone_event_pt {
+            Some(pt) => (pt, 0),
+            None => return,
+        }
+    } else {
+        (peer.params.payload_type, pkt.payload.len() as u32)
+    };
+    let out = OutPosition {
+        seq: peer.seq,
+        ts: peer.ts,
+    };
+    let mapped = peer.relay.map(&pkt.header, out);
+    let header = RtpHeader::new(pt, mapped.seq, mapped.ts, peer.ssrc, mapped.marker);
+    let mut buf = [0u8; MAX_DATAGRAM];
+    let written = if is_event || codec_in == peer.params.codec {
+        rtp::write_packet(&header, pkt.payload, &mut buf)
+    } else {
+        let mut converted = [0u8; MAX_DATAGRAM];
+        let n = pkt.payload.len().min(MAX_DATAGRAM - rtp::HEADER_LEN);
+        let mut pcm = [0i16; MAX_DATAGRAM];
+        match (
+            pkt.payload.get(..n),
+            pcm.get_mut(..n),
+            converted.get_mut(..n),
+        ) {
+            (Some(input), Some(pcm), Some(converted)) => {
+                codec_in.decode_into(input, pcm);
+                peer.params.codec.encode_into(pcm, converted);
+                rtp::write_packet(&header, converted, &mut buf)
+            }
+            _ => return,
+        }
+    };
+    let pos = relay::advance(out, mapped, samples);
+    peer.seq = pos.seq;
+    peer.ts = pos.ts;
+    let Ok(n) = written else {
+        local.send_errors += 1;
+        return;
+    };
+    match buf.get(..n).map(|p| peer.socket.send_to(p, peer.remote)) {
+        Some(Ok(_)) => local.packets_out += 1,
+        _ => local.send_errors += 1,
     }
 }

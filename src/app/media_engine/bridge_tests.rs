@@ -1,0 +1,162 @@
+//! The two-leg bridge and the recorder tap, over real loopback sockets.
+
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use tokio::sync::mpsc::unbounded_channel;
+
+use super::tests::{engine, params, peer, recv_rtp, send_rtp, stream_addr};
+use super::*;
+use crate::media::rtp::RtpHeader;
+
+/// Reads packets until one whose payload starts with `byte` (silence sent
+/// before the bridge may still be queued).
+fn recv_payload(sock: &UdpSocket, byte: u8) -> Option<(RtpHeader, Vec<u8>)> {
+    for _ in 0..200 {
+        let (h, p) = recv_rtp(sock)?;
+        if p.first() == Some(&byte) {
+            return Some((h, p));
+        }
+    }
+    None
+}
+
+#[test]
+fn bridge_relays_audio_both_ways_under_each_legs_own_ssrc() {
+    let engine = engine();
+    let (pa, pb) = (peer(), peer());
+    let (tx, _rx) = unbounded_channel();
+    let a = engine
+        .open(params(pa.local_addr().unwrap(), None), tx.clone())
+        .unwrap();
+    let b = engine
+        .open_beside(&a, params(pb.local_addr().unwrap(), None), tx)
+        .unwrap();
+    let (before_b, _) = recv_rtp(&pb).unwrap();
+    let (before_a, _) = recv_rtp(&pa).unwrap();
+    a.bridge(&b).unwrap();
+    std::thread::sleep(Duration::from_millis(60));
+
+    let mut last: Option<RtpHeader> = None;
+    for i in 0..5u16 {
+        send_rtp(
+            &pa,
+            stream_addr(&a),
+            0,
+            7000 + i,
+            160 * u32::from(i),
+            false,
+            &[0x11; 160],
+        );
+        let (h, payload) = recv_payload(&pb, 0x11).expect("A's audio comes out of B");
+        assert_eq!(h.ssrc, before_b.ssrc, "B keeps its own SSRC");
+        assert_eq!(payload, vec![0x11; 160]);
+        if let Some(prev) = last {
+            assert_eq!(h.sequence, prev.sequence.wrapping_add(1));
+            assert_eq!(h.timestamp, prev.timestamp.wrapping_add(160));
+            assert!(!h.marker);
+        } else {
+            assert!(h.marker, "a new talk spurt starts with the marker");
+            let ahead = h.sequence.wrapping_sub(before_b.sequence);
+            assert!(
+                ahead > 0 && ahead < 100,
+                "seq continues B's stream: +{ahead}"
+            );
+        }
+        last = Some(h);
+    }
+    send_rtp(&pb, stream_addr(&b), 0, 1, 0, false, &[0x22; 160]);
+    let (h, _) = recv_payload(&pa, 0x22).expect("B's audio comes out of A");
+    assert_eq!(h.ssrc, before_a.ssrc);
+}
+
+#[test]
+fn bridge_converts_alaw_to_ulaw_and_relays_events_with_the_peers_payload_type() {
+    let engine = engine();
+    let (pa, pb) = (peer(), peer());
+    let (tx, _rx) = unbounded_channel();
+    let mut alaw = params(pa.local_addr().unwrap(), Some(101));
+    alaw.codec = Codec::Pcma;
+    alaw.payload_type = 8;
+    let a = engine.open(alaw, tx.clone()).unwrap();
+    let b = engine
+        .open_beside(&a, params(pb.local_addr().unwrap(), Some(96)), tx)
+        .unwrap();
+    a.bridge(&b).unwrap();
+    std::thread::sleep(Duration::from_millis(60));
+    let loud = Codec::Pcma.encode(8000);
+    send_rtp(&pa, stream_addr(&a), 8, 1, 0, false, &[loud; 160]);
+    let want = Codec::Pcmu.encode(Codec::Pcma.decode(loud));
+    let (h, payload) = recv_payload(&pb, want).expect("converted audio");
+    assert_eq!(h.payload_type, 0);
+    assert_eq!(payload, vec![want; 160]);
+    // An RFC 4733 event for key 5.
+    send_rtp(&pa, stream_addr(&a), 101, 2, 160, true, &[5, 10, 0, 160]);
+    let mut seen = None;
+    for _ in 0..50 {
+        let (h, p) = recv_rtp(&pb).unwrap();
+        if h.payload_type == 96 {
+            seen = Some(p);
+            break;
+        }
+    }
+    assert_eq!(seen, Some(vec![5, 10, 0, 160]));
+}
+
+#[test]
+fn streams_on_different_workers_are_not_bridgeable() {
+    let engine = engine();
+    let p = peer();
+    let (tx, _rx) = unbounded_channel();
+    let a = engine
+        .open(params(p.local_addr().unwrap(), None), tx.clone())
+        .unwrap();
+    let b = engine
+        .open(params(p.local_addr().unwrap(), None), tx)
+        .unwrap();
+    assert!(matches!(a.bridge(&b), Err(MediaError::NotBridgeable)));
+}
+
+#[test]
+fn unbridge_resumes_each_legs_own_silence() {
+    let engine = engine();
+    let (pa, pb) = (peer(), peer());
+    let (tx, _rx) = unbounded_channel();
+    let a = engine
+        .open(params(pa.local_addr().unwrap(), None), tx.clone())
+        .unwrap();
+    let b = engine
+        .open_beside(&a, params(pb.local_addr().unwrap(), None), tx)
+        .unwrap();
+    a.bridge(&b).unwrap();
+    send_rtp(&pa, stream_addr(&a), 0, 1, 0, false, &[0x11; 160]);
+    recv_payload(&pb, 0x11).unwrap();
+    b.unbridge();
+    let (h, _) = recv_payload(&pb, 0xFF).expect("silence again after unbridge");
+    assert_eq!(h.payload_type, 0);
+}
+
+#[test]
+fn recorder_gets_decoded_audio_until_stopped() {
+    let engine = engine();
+    let p = peer();
+    let (tx, _rx) = unbounded_channel();
+    let s = engine
+        .open(params(p.local_addr().unwrap(), None), tx)
+        .unwrap();
+    let (rec_tx, mut rec_rx) = unbounded_channel();
+    s.record(rec_tx);
+    std::thread::sleep(Duration::from_millis(60));
+    let loud = Codec::Pcmu.encode(5000);
+    send_rtp(&p, stream_addr(&s), 0, 1, 0, false, &[loud; 160]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let frame = rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(2), rec_rx.recv()).await })
+        .ok()
+        .flatten()
+        .expect("a recorded frame");
+    assert_eq!(frame, vec![Codec::Pcmu.decode(loud); 160]);
+}
