@@ -791,10 +791,11 @@ impl Session {
             if ask == Ask::StoreFailed {
                 // The store is down: registering again would fail too.
                 self.then(now, Then::Hold);
-            } else if let NodeKind::BookedCallback { keep, .. } = flow.node(self.node).kind {
+            } else if let NodeKind::BookedCallback { kept, keep, .. } = &flow.node(self.node).kind
+            {
                 // No answer about a booked callback: it stays booked.
                 self.booked_cancelled = Some(false);
-                self.enter(now, keep);
+                self.play(now, kept, false, Then::Goto(*keep));
             } else {
                 self.enter(now, settings.nurse_node);
             }

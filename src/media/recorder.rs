@@ -8,6 +8,10 @@ use std::time::Duration;
 /// Samples per second of G.711 telephony audio.
 pub const SAMPLE_RATE: u32 = 8000;
 
+/// Mean absolute sample level above which a packet counts as speech (quiet
+/// line noise stays well under it; a voice is several times louder).
+pub const SPEECH_LEVEL: u32 = 400;
+
 /// The WAV could not be written (in memory, so practically never).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write the voice note as WAV: {0}")]
@@ -18,6 +22,9 @@ pub struct RecorderError(#[from] hound::Error);
 pub struct VoiceRecorder {
     samples: Vec<i16>,
     max_samples: usize,
+    /// Samples received since the last speech packet (or the start).
+    quiet_samples: usize,
+    heard_speech: bool,
 }
 
 impl VoiceRecorder {
@@ -28,16 +35,34 @@ impl VoiceRecorder {
             // One second up front; a long note grows as it comes.
             samples: Vec::with_capacity(max_samples.min(SAMPLE_RATE as usize)),
             max_samples,
+            quiet_samples: 0,
+            heard_speech: false,
         }
     }
 
     /// Appends one packet's samples; what does not fit under the cap is
     /// dropped. Returns false once the recording is full.
     pub fn push(&mut self, frame: &[i16]) -> bool {
+        if is_speech(frame) {
+            self.heard_speech = true;
+            self.quiet_samples = 0;
+        } else {
+            self.quiet_samples = self.quiet_samples.saturating_add(frame.len());
+        }
         let room = self.max_samples.saturating_sub(self.samples.len());
         self.samples
             .extend_from_slice(&frame[..frame.len().min(room)]);
         !self.is_full()
+    }
+
+    /// Whether any packet so far was speech (an all-quiet note is not worth keeping).
+    pub fn heard_speech(&self) -> bool {
+        self.heard_speech
+    }
+
+    /// How long the caller has been quiet, in received audio (not wall-clock).
+    pub fn quiet_for(&self) -> Duration {
+        samples_to_duration(self.quiet_samples)
     }
 
     /// True when the cap is reached.
@@ -47,7 +72,7 @@ impl VoiceRecorder {
 
     /// Length of the audio so far.
     pub fn duration(&self) -> Duration {
-        Duration::from_micros(self.samples.len() as u64 * 1_000_000 / u64::from(SAMPLE_RATE))
+        samples_to_duration(self.samples.len())
     }
 
     /// The samples so far.
@@ -59,6 +84,19 @@ impl VoiceRecorder {
     pub fn to_wav(&self) -> Result<Vec<u8>, RecorderError> {
         wav_bytes(&self.samples)
     }
+}
+
+fn samples_to_duration(n: usize) -> Duration {
+    Duration::from_micros(n as u64 * 1_000_000 / u64::from(SAMPLE_RATE))
+}
+
+/// Whether one packet's audio is loud enough to be speech.
+pub fn is_speech(frame: &[i16]) -> bool {
+    if frame.is_empty() {
+        return false;
+    }
+    let sum: u64 = frame.iter().map(|s| u64::from(s.unsigned_abs())).sum();
+    sum / frame.len() as u64 > u64::from(SPEECH_LEVEL)
 }
 
 /// `samples` as an 8 kHz mono 16-bit PCM WAV file.
@@ -119,6 +157,22 @@ mod tests {
         assert!(rec.is_full());
         assert_eq!(rec.samples().len(), 400);
         assert_eq!(read(&rec.to_wav().unwrap()).1.len(), 400);
+    }
+
+    #[test]
+    fn quiet_time_counts_from_the_last_speech_packet() {
+        let mut rec = VoiceRecorder::new(Duration::from_secs(30));
+        let quiet = [30i16; 160];
+        let loud: Vec<i16> = (0..160).map(|i| if i % 2 == 0 { 3000 } else { -3000 }).collect();
+        rec.push(&quiet);
+        rec.push(&quiet);
+        assert_eq!(rec.quiet_for(), Duration::from_millis(40));
+        assert!(!rec.heard_speech());
+        rec.push(&loud);
+        assert!(rec.heard_speech());
+        assert_eq!(rec.quiet_for(), Duration::ZERO);
+        rec.push(&quiet);
+        assert_eq!(rec.quiet_for(), Duration::from_millis(20));
     }
 
     #[test]
