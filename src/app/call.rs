@@ -179,8 +179,7 @@ impl Call {
                 Some(ev) = media => self.on_media(ev).await,
                 frame = voice => {
                     if self.voice_note.as_mut().is_some_and(|n| n.push(&frame)) {
-                        self.session.handle(std::time::Instant::now(), IvrEvent::RecordingSilence);
-                        self.drive().await;
+                        self.session.handle(std::time::Instant::now(), IvrEvent::CallerSpeaking);
                     }
                 }
                 _ = sleep_until(ivr_deadline) => {
@@ -495,13 +494,8 @@ impl Call {
                     };
                     self.session.handle(std::time::Instant::now(), ev);
                 }
-                IvrAction::Record {
-                    case_id,
-                    max,
-                    silence,
-                } => {
-                    self.voice_note =
-                        VoiceNote::start(self.stream.as_ref(), &case_id, max, silence);
+                IvrAction::Record { case_id, max } => {
+                    self.voice_note = VoiceNote::start(self.stream.as_ref(), &case_id, max);
                 }
                 IvrAction::StopRecording { reason } => {
                     let saved = self.stop_voice_note(reason).await;

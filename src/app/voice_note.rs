@@ -1,7 +1,8 @@
 //! Recording a caller's voice note: taps the call's media stream (decoded
 //! 8 kHz PCM per received packet), feeds the pure [`VoiceRecorder`] as packets
-//! arrive (so the IVR hears about a quiet caller), and on stop writes the WAV
-//! to the store, linked to the case. A note without any speech is not stored.
+//! arrive (telling the IVR when the caller speaks, so it can end on silence),
+//! and on stop writes the WAV to the store, linked to the case. A note without
+//! any speech is not stored.
 //! The call task owns one `VoiceNote` while the IVR's `Record` runs.
 
 use super::media_engine::MediaStream;
@@ -21,8 +22,6 @@ pub struct VoiceNote {
     case_id: Uuid,
     frames: mpsc::UnboundedReceiver<Vec<i16>>,
     recorder: VoiceRecorder,
-    silence: Duration,
-    silence_reported: bool,
 }
 
 impl std::fmt::Debug for VoiceNote {
@@ -35,13 +34,11 @@ impl std::fmt::Debug for VoiceNote {
 }
 
 impl VoiceNote {
-    /// A recording for `case_id` (at most `max`; `silence` without speech is
-    /// reported) and the sender to hand to the media stream's recorder tap.
-    /// `None` when `case_id` is not a case id.
+    /// A recording for `case_id` (at most `max`) and the sender to hand to the
+    /// media stream's recorder tap. `None` when `case_id` is not a case id.
     pub fn new(
         case_id: &str,
         max: Duration,
-        silence: Duration,
     ) -> Option<(VoiceNote, mpsc::UnboundedSender<Vec<i16>>)> {
         let case_id = Uuid::parse_str(case_id).ok()?;
         let (tx, frames) = mpsc::unbounded_channel();
@@ -50,21 +47,14 @@ impl VoiceNote {
                 case_id,
                 frames,
                 recorder: VoiceRecorder::new(max),
-                silence,
-                silence_reported: false,
             },
             tx,
         ))
     }
 
     /// Starts recording `stream` for `case_id`.
-    pub fn start(
-        stream: Option<&MediaStream>,
-        case_id: &str,
-        max: Duration,
-        silence: Duration,
-    ) -> Option<VoiceNote> {
-        let Some((note, tx)) = VoiceNote::new(case_id, max, silence) else {
+    pub fn start(stream: Option<&MediaStream>, case_id: &str, max: Duration) -> Option<VoiceNote> {
+        let Some((note, tx)) = VoiceNote::new(case_id, max) else {
             warn!("voice note for an unparsable case id: not recorded");
             return None;
         };
@@ -86,15 +76,9 @@ impl VoiceNote {
         }
     }
 
-    /// Adds one packet; true once (the first time) the caller has been quiet
-    /// for the configured silence.
+    /// Adds one packet; returns whether it is speech (for `CallerSpeaking`).
     pub fn push(&mut self, frame: &[i16]) -> bool {
-        self.recorder.push(frame);
-        if !self.silence_reported && self.recorder.quiet_for() >= self.silence {
-            self.silence_reported = true;
-            return true;
-        }
-        false
+        self.recorder.push(frame)
     }
 
     /// Stops the tap, takes the packets still in flight, and stores the note
@@ -141,29 +125,24 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn quiet_caller_is_reported_once_after_the_silence() {
-        let (mut note, tx) = VoiceNote::new(
-            &Uuid::new_v4().to_string(),
-            Duration::from_secs(30),
-            Duration::from_millis(100),
-        )
-        .unwrap();
+    async fn packets_from_the_tap_are_recorded_and_speech_is_flagged() {
+        let (note, tx) = VoiceNote::new(&Uuid::new_v4().to_string(), Duration::from_secs(30))
+            .unwrap();
         let mut current = Some(note);
-        let mut reports = 0;
-        for _ in 0..10 {
-            tx.send(vec![0; 160]).unwrap();
+        tx.send(vec![0; 160]).unwrap();
+        tx.send(vec![3000; 160]).unwrap();
+        let mut speech = Vec::new();
+        for _ in 0..2 {
             let frame = VoiceNote::next_frame(&mut current).await;
-            if current.as_mut().is_some_and(|n| n.push(&frame)) {
-                reports += 1;
-            }
+            speech.push(current.as_mut().is_some_and(|n| n.push(&frame)));
         }
-        assert_eq!(reports, 1);
-        note = current.take().unwrap();
-        assert_eq!(note.recorder.duration(), Duration::from_millis(200));
+        assert_eq!(speech, [false, true]);
+        let note = current.take().unwrap();
+        assert_eq!(note.recorder.duration(), Duration::from_millis(40));
     }
 
     #[test]
     fn a_bad_case_id_records_nothing() {
-        assert!(VoiceNote::new("not-a-uuid", Duration::from_secs(1), Duration::from_secs(1)).is_none());
+        assert!(VoiceNote::new("not-a-uuid", Duration::from_secs(1)).is_none());
     }
 }

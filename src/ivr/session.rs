@@ -81,9 +81,12 @@ enum Step {
         deadline: Instant,
     },
     AwaitCancel,
-    /// The caller is being recorded until `#`, silence, hang-up or `deadline`.
+    /// The caller is being recorded until `#`, hang-up, `deadline` (the
+    /// maximum length) or `quiet_until` (no speech for the node's silence).
     Recording {
         deadline: Instant,
+        quiet_until: Instant,
+        silence: Duration,
     },
     /// `StopRecording` issued; waiting for `RecordingDone`.
     AwaitRecording,
@@ -225,9 +228,14 @@ impl Session {
                     self.on_cancelled(now, false);
                 }
             }
-            IvrEvent::RecordingSilence => {
-                if matches!(self.step, Step::Recording { .. }) {
-                    self.stop_recording(RecordingEnd::Silence);
+            IvrEvent::CallerSpeaking => {
+                if let Step::Recording {
+                    quiet_until,
+                    silence,
+                    ..
+                } = &mut self.step
+                {
+                    *quiet_until = now + *silence;
                 }
             }
             IvrEvent::RecordingDone { .. } => {
@@ -251,8 +259,12 @@ impl Session {
             Step::Asking { deadline, .. } => *deadline,
             Step::AdviceWait { deadline }
             | Step::AwaitEstimate { deadline }
-            | Step::AwaitBooked { deadline }
-            | Step::Recording { deadline } => Some(*deadline),
+            | Step::AwaitBooked { deadline } => Some(*deadline),
+            Step::Recording {
+                deadline,
+                quiet_until,
+                ..
+            } => Some((*deadline).min(*quiet_until)),
             _ => None,
         }
     }
@@ -284,7 +296,14 @@ impl Session {
             }
             Step::AwaitEstimate { .. } => self.on_estimate(now, None),
             Step::AwaitBooked { .. } => self.on_booked(now, None),
-            Step::Recording { .. } => self.stop_recording(RecordingEnd::MaxDuration),
+            Step::Recording { deadline, .. } => {
+                let reason = if *deadline <= now {
+                    RecordingEnd::MaxDuration
+                } else {
+                    RecordingEnd::Silence
+                };
+                self.stop_recording(reason);
+            }
             _ => {}
         }
     }
@@ -463,13 +482,11 @@ impl Session {
             Then::Hangup => self.finish_hangup(),
             Then::Record { max, silence } => match self.case_id.clone() {
                 Some(case_id) => {
-                    self.actions.push_back(IvrAction::Record {
-                        case_id,
-                        max,
-                        silence,
-                    });
+                    self.actions.push_back(IvrAction::Record { case_id, max });
                     self.step = Step::Recording {
                         deadline: now + max,
+                        quiet_until: now + silence,
+                        silence,
                     };
                 }
                 None => self.finish_hangup(),

@@ -22,8 +22,6 @@ pub struct RecorderError(#[from] hound::Error);
 pub struct VoiceRecorder {
     samples: Vec<i16>,
     max_samples: usize,
-    /// Samples received since the last speech packet (or the start).
-    quiet_samples: usize,
     heard_speech: bool,
 }
 
@@ -35,34 +33,24 @@ impl VoiceRecorder {
             // One second up front; a long note grows as it comes.
             samples: Vec::with_capacity(max_samples.min(SAMPLE_RATE as usize)),
             max_samples,
-            quiet_samples: 0,
             heard_speech: false,
         }
     }
 
-    /// Appends one packet's samples; what does not fit under the cap is
-    /// dropped. Returns false once the recording is full.
+    /// Appends one packet's samples (what does not fit under the cap is
+    /// dropped); returns whether the packet is speech.
     pub fn push(&mut self, frame: &[i16]) -> bool {
-        if is_speech(frame) {
-            self.heard_speech = true;
-            self.quiet_samples = 0;
-        } else {
-            self.quiet_samples = self.quiet_samples.saturating_add(frame.len());
-        }
+        let speech = is_speech(frame);
+        self.heard_speech |= speech;
         let room = self.max_samples.saturating_sub(self.samples.len());
         self.samples
             .extend_from_slice(&frame[..frame.len().min(room)]);
-        !self.is_full()
+        speech
     }
 
     /// Whether any packet so far was speech (an all-quiet note is not worth keeping).
     pub fn heard_speech(&self) -> bool {
         self.heard_speech
-    }
-
-    /// How long the caller has been quiet, in received audio (not wall-clock).
-    pub fn quiet_for(&self) -> Duration {
-        samples_to_duration(self.quiet_samples)
     }
 
     /// True when the cap is reached.
@@ -135,8 +123,8 @@ mod tests {
     fn wav_is_8khz_mono_16_bit_with_the_samples() {
         let mut rec = VoiceRecorder::new(Duration::from_secs(30));
         let frame: Vec<i16> = (0..160).map(|i| (i * 100) as i16).collect();
-        assert!(rec.push(&frame));
-        assert!(rec.push(&frame));
+        assert!(rec.push(&frame), "loud enough to be speech");
+        rec.push(&frame);
         let (spec, samples) = read(&rec.to_wav().unwrap());
         assert_eq!(spec.sample_rate, 8000);
         assert_eq!(spec.channels, 1);
@@ -150,29 +138,28 @@ mod tests {
     fn recording_is_capped_at_its_maximum_length() {
         let mut rec = VoiceRecorder::new(Duration::from_millis(50));
         let frame = [1000i16; 160];
-        assert!(rec.push(&frame));
-        assert!(rec.push(&frame));
-        assert!(!rec.push(&frame), "the third 20 ms frame fills 50 ms");
-        assert!(!rec.push(&frame));
-        assert!(rec.is_full());
+        rec.push(&frame);
+        rec.push(&frame);
+        assert!(!rec.is_full());
+        rec.push(&frame);
+        rec.push(&frame);
+        assert!(rec.is_full(), "the third 20 ms frame fills 50 ms");
         assert_eq!(rec.samples().len(), 400);
         assert_eq!(read(&rec.to_wav().unwrap()).1.len(), 400);
     }
 
     #[test]
-    fn quiet_time_counts_from_the_last_speech_packet() {
+    fn quiet_packets_are_not_speech_and_a_voice_is() {
         let mut rec = VoiceRecorder::new(Duration::from_secs(30));
         let quiet = [30i16; 160];
         let loud: Vec<i16> = (0..160).map(|i| if i % 2 == 0 { 3000 } else { -3000 }).collect();
-        rec.push(&quiet);
-        rec.push(&quiet);
-        assert_eq!(rec.quiet_for(), Duration::from_millis(40));
+        assert!(!rec.push(&quiet));
         assert!(!rec.heard_speech());
-        rec.push(&loud);
+        assert!(rec.push(&loud));
         assert!(rec.heard_speech());
-        assert_eq!(rec.quiet_for(), Duration::ZERO);
-        rec.push(&quiet);
-        assert_eq!(rec.quiet_for(), Duration::from_millis(20));
+        assert!(!rec.push(&quiet));
+        assert!(rec.heard_speech(), "once heard, the note is worth keeping");
+        assert!(!is_speech(&[]));
     }
 
     #[test]

@@ -116,7 +116,7 @@ impl Harness {
             "storefail" => self.ev(IvrEvent::CaseStoreFailed),
             "cancelled" => self.ev(IvrEvent::CaseCancelled),
             "cancelfail" => self.ev(IvrEvent::CaseCancelFailed),
-            "silence" => self.ev(IvrEvent::RecordingSilence),
+            "speak" => self.ev(IvrEvent::CallerSpeaking),
             "recorded" => self.ev(IvrEvent::RecordingDone { saved: true }),
             w if w.starts_with("booked=") => {
                 let (id, t) = w[7..].split_once('@').unwrap();
@@ -526,24 +526,26 @@ fn cases() -> Vec<Case> {
                 assert!(h.log.contains(&IvrAction::Record {
                     case_id: "3f2c".into(),
                     max: Duration::from_secs(30),
-                    silence: Duration::from_secs(5),
                 }));
             },
         },
         Case {
             name: "voice_note_ends_at_its_maximum_length",
             caller: Some(CALLER),
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 stored=c1@14:35 done done wait=29",
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 stored=c1@14:35 done done speak wait=4 speak wait=4 speak",
             outcome: None,
-            last: Some(IvrAction::Record {
-                case_id: "c1".into(),
-                max: Duration::from_secs(30),
-                silence: Duration::from_secs(5),
-            }),
+            last: None,
             check: |h| {
+                assert!(h.log.iter().any(|a| matches!(a, IvrAction::Record { .. })));
+                assert!(!h.log.iter().any(|a| matches!(a, IvrAction::StopRecording { .. })));
                 let mut h2 = Harness::new(Some(CALLER));
                 h2.run(h_script_to_recording());
-                let acts = h2.run("wait=30");
+                // Speaking all along: only the maximum length ends it.
+                for _ in 0..29 {
+                    h2.run("speak wait=1");
+                }
+                assert!(!h2.log.iter().any(|a| matches!(a, IvrAction::StopRecording { .. })));
+                let acts = h2.run("speak wait=1");
                 assert_eq!(
                     acts.first(),
                     Some(&IvrAction::StopRecording {
@@ -557,7 +559,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "voice_note_ends_when_the_caller_is_quiet",
             caller: Some(CALLER),
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 stored=c1@14:35 done done silence done",
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 stored=c1@14:35 done done speak wait=3 speak wait=4 wait=1 done",
             outcome: registered("c1"),
             last: Some(IvrAction::Hangup),
             check: |h| {

@@ -40,8 +40,9 @@ pub enum IvrEvent {
     CaseCancelled,
     /// The `CancelCase` could not be done (a nurse took the case, or the store failed).
     CaseCancelFailed,
-    /// The caller has been quiet for the `Record`'s `silence` (the app hears the audio).
-    RecordingSilence,
+    /// During a recording, the caller's audio is speech (the app hears it; a
+    /// quiet caller is one without this event for the node's `silence`).
+    CallerSpeaking,
     /// Answer to `StopRecording`: the voice note was stored (`saved`), or there
     /// was nothing to store or the store failed.
     RecordingDone { saved: bool },
@@ -96,11 +97,10 @@ pub enum IvrAction {
     /// Cancel this case (actor `ivr`): answer with `CaseCancelled` or `CaseCancelFailed`.
     CancelCase { case_id: String },
     /// Record the caller's audio as the voice note of `case_id`, keeping at
-    /// most `max`; report `RecordingSilence` after `silence` without speech.
+    /// most `max`; report `CallerSpeaking` while the caller speaks.
     Record {
         case_id: String,
         max: std::time::Duration,
-        silence: std::time::Duration,
     },
     /// Stop recording and store what was said: answer with `RecordingDone`
     /// (not needed after `Hangup`: the session is over, the note is still stored).
