@@ -4,6 +4,7 @@
 pub mod api;
 pub mod app;
 pub mod case;
+pub mod dialer;
 pub mod identity;
 pub mod ivr;
 pub mod media;

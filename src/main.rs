@@ -77,6 +77,11 @@ enum Command {
         /// Change an existing account instead of failing (ends its sessions).
         #[arg(long)]
         update: bool,
+        /// Also give the nurse a SIP desk-phone password (stored only as the
+        /// digest HA1 for the `sip_realm` of sip.toml). Prefer the environment
+        /// variable: a command-line argument is visible to other local users.
+        #[arg(long, env = "PE_SIP_PASSWORD", hide_env_values = true)]
+        sip_password: Option<String>,
     },
     /// Print a new random bearer token for a digital intake client and the line
     /// to add to intake-clients.toml.
@@ -132,7 +137,18 @@ async fn main() -> anyhow::Result<()> {
             username,
             role,
             update,
-        }) => create_user(&cli.database_url, &username, &role, update).await,
+            sip_password,
+        }) => {
+            let sip = match sip_password {
+                Some(pw) => {
+                    let path = cli.config.join("sip.toml");
+                    let realm = app::settings::SipSettings::load(&path)?.sip_realm;
+                    Some((realm, pw))
+                }
+                None => None,
+            };
+            create_user(&cli.database_url, &username, &role, update, sip).await
+        }
         Some(Command::IntakeToken { name }) => {
             use phone_entrance::api::auth;
             auth::validate_username(&name).map_err(anyhow::Error::msg)?;
@@ -162,12 +178,14 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// `create-user`: hashes the password (argon2id) and stores the account.
+/// `create-user`: hashes the password (argon2id) and stores the account; with
+/// `sip` = (realm, SIP password) also stores the digest HA1 for the desk phone.
 async fn create_user(
     database_url: &str,
     username: &str,
     role: &str,
     update: bool,
+    sip: Option<(String, String)>,
 ) -> anyhow::Result<()> {
     use phone_entrance::api::auth;
     use phone_entrance::store::{Role, Store};
@@ -189,6 +207,14 @@ async fn create_user(
             auth::MIN_PASSWORD_CHARS
         );
     }
+    let sip_ha1 = match &sip {
+        Some((_, pw)) if pw.chars().count() < auth::MIN_PASSWORD_CHARS => anyhow::bail!(
+            "SIP password too short: use at least {} characters",
+            auth::MIN_PASSWORD_CHARS
+        ),
+        Some((realm, pw)) => Some(phone_entrance::sip::digest::ha1(username, realm, pw)),
+        None => None,
+    };
     let hash = auth::hash_password(&password)?;
     let store = Store::connect(database_url).await?;
     let done = if update {
@@ -199,6 +225,9 @@ async fn create_user(
             .await?
     };
     if done {
+        if let Some(ha1) = &sip_ha1 {
+            store.set_sip_ha1(username, Some(ha1)).await?;
+        }
         let action = if update {
             "user.updated"
         } else {
@@ -209,7 +238,10 @@ async fn create_user(
             "cli",
             action,
             None,
-            format!("user={username} role={role}"),
+            format!(
+                "user={username} role={role} sip_phone={}",
+                sip_ha1.is_some()
+            ),
             None,
         );
         store.audit(&entry).await?;
@@ -220,6 +252,9 @@ async fn create_user(
         (true, true) => println!("updated {username}: role {role}, new password, sessions ended"),
         (false, false) => anyhow::bail!("user {username} exists: use --update to change it"),
         (false, true) => anyhow::bail!("no user {username}: leave out --update to create it"),
+    }
+    if let Some((realm, _)) = &sip {
+        println!("SIP desk-phone password set for {username} in realm {realm}");
     }
     Ok(())
 }

@@ -491,6 +491,109 @@ async fn concurrent_claim_next_over_http_hands_each_case_out_once(api: &Api) {
     assert_eq!(claimed.into_iter().collect::<HashSet<_>>(), ids);
 }
 
+/// A failed callback waits for its next attempt (shown in the worklist, skipped
+/// by claim-next); after the last attempt the supervisor sees it as unreachable.
+async fn failed_callbacks_wait_then_show_up_as_unreachable_for_the_supervisor(api: &Api) {
+    use phone_entrance::queue::{AttemptOutcome, RetryPolicy};
+    use phone_entrance::store::AttemptResult;
+    let anna = api.sign_in("anna", Role::Nurse).await;
+    let sara = api.sign_in("sara", Role::Supervisor).await;
+    let id = id_of(&post(api, &digital_case("ref-retry", 3)).await.json());
+    let case_id: uuid::Uuid = id.parse().unwrap_or_default();
+    let policy = RetryPolicy {
+        max_attempts: 2,
+        interval: chrono::Duration::minutes(10),
+    };
+
+    let claimed = api
+        .send("POST", "/api/v1/claim-next", Some(&anna), None)
+        .await;
+    assert_eq!(id_of(&claimed.json()), id);
+    assert!(claimed.json()["next_attempt_at"].is_null());
+    let first = api
+        .store
+        .record_attempt(
+            case_id,
+            "anna",
+            AttemptResult::NoAnswer,
+            &policy,
+            chrono::Utc::now(),
+        )
+        .await;
+    assert!(matches!(first, Ok(AttemptOutcome::RetryAt(_))), "{first:?}");
+
+    let list = api
+        .send("GET", "/api/v1/worklist", Some(&anna), None)
+        .await
+        .json();
+    assert_eq!(list[0]["id"], json!(id));
+    assert_eq!(list[0]["attempts"], 1);
+    assert!(list[0]["next_attempt_at"].is_string(), "{list}");
+    assert_eq!(
+        api.send("POST", "/api/v1/claim-next", Some(&anna), None)
+            .await
+            .status,
+        204,
+        "not due yet"
+    );
+
+    // A nurse may still call it now; this attempt is the last one.
+    let claim = format!("/api/v1/cases/{id}/claim");
+    assert_eq!(
+        api.send("POST", &claim, Some(&anna), None).await.status,
+        200
+    );
+    let last = api
+        .store
+        .record_attempt(
+            case_id,
+            "anna",
+            AttemptResult::Busy,
+            &policy,
+            chrono::Utc::now(),
+        )
+        .await;
+    assert!(matches!(last, Ok(AttemptOutcome::Unreachable)), "{last:?}");
+
+    let stats = api
+        .send("GET", "/api/v1/supervisor/stats", Some(&sara), None)
+        .await
+        .json();
+    assert_eq!(stats["unreachable_today"], 1, "{stats}");
+    assert_eq!(
+        api.send("GET", "/api/v1/supervisor/unreachable", Some(&anna), None)
+            .await
+            .status,
+        403
+    );
+    let reply = api
+        .send("GET", "/api/v1/supervisor/unreachable", Some(&sara), None)
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let listed = reply.json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0]["id"], json!(id));
+    assert_eq!(listed[0]["priority"], 3);
+    assert_eq!(listed[0]["attempts"], 2);
+    for key in ["registered_at", "deadline", "closed_at"] {
+        assert!(listed[0][key].is_string(), "{key}: {listed}");
+    }
+    assert!(
+        !reply.text.contains("4670") && !reply.text.contains("1212"),
+        "no personal data: {}",
+        reply.text
+    );
+    let read = api
+        .audit()
+        .await
+        .into_iter()
+        .find(|r| r.action == "unreachable.read");
+    assert_eq!(
+        read.map(|r| (r.actor, r.detail)),
+        Some(("sara".to_string(), "cases=1".to_string()))
+    );
+}
+
 async fn openapi_describes_the_endpoints(api: &Api) {
     let reply = api.send("GET", "/openapi.json", None, None).await;
     assert_eq!(reply.status, 200);
@@ -514,6 +617,7 @@ async fn openapi_describes_the_endpoints(api: &Api) {
         "/api/v1/supervisor/settings",
         "/api/v1/supervisor/messages",
         "/api/v1/supervisor/stats",
+        "/api/v1/supervisor/unreachable",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} missing");
     }
@@ -530,5 +634,6 @@ on_both_databases!(
     case_read_shows_personal_data_and_is_audited,
     claim_next_release_and_outcome,
     concurrent_claim_next_over_http_hands_each_case_out_once,
+    failed_callbacks_wait_then_show_up_as_unreachable_for_the_supervisor,
     openapi_describes_the_endpoints,
 );

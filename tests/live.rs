@@ -24,25 +24,7 @@ async fn staff(svc: &TestService) {
 }
 
 async fn login(svc: &TestService, user: &str, pw: &str) -> reqwest::Client {
-    let r = reqwest::Client::new()
-        .post(svc.http_url("/api/v1/login"))
-        .json(&json!({"username": user, "password": pw}))
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(r.status(), StatusCode::OK, "login as {user}");
-    let set = r.headers()["set-cookie"]
-        .to_str()
-        .expect("cookie")
-        .to_string();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"));
-    let pair = set.split(';').next().expect("pair").to_string();
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(reqwest::header::COOKIE, pair.parse().expect("header value"));
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .expect("client")
+    svc.login(user, pw).await
 }
 
 fn new_case(level: u8) -> NewCase {

@@ -537,6 +537,15 @@ impl Call {
             .unwrap_or_default()
     }
 
+    /// Received frames dominated by a tone of `hz` so far (needs
+    /// `record_audio`, the default for single calls).
+    pub fn tone_frames(&self, hz: f32) -> usize {
+        self.lock()
+            .media
+            .as_ref()
+            .map_or(0, |m| m.received().tone_frames(hz))
+    }
+
     /// RFC 4733 events received from the server.
     pub fn received_events(&self) -> Vec<ReceivedEvent> {
         self.lock()
@@ -602,7 +611,7 @@ fn end_error(r: &EndReason) -> CallError {
 
 /// The address to put in Via/Contact/SDP: the bound one, or for a wildcard
 /// bind the one the OS would route to the server from.
-fn advertised_ip(local: IpAddr, server: SocketAddr) -> IpAddr {
+pub(crate) fn advertised_ip(local: IpAddr, server: SocketAddr) -> IpAddr {
     if !local.is_unspecified() {
         return local;
     }

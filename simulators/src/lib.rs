@@ -7,6 +7,7 @@
 //! tokio shells in `caller` (one call) and `load` (many calls).
 
 pub mod caller;
+pub mod digest;
 pub mod load;
 pub mod media;
 pub mod mini_uas;
@@ -15,6 +16,7 @@ pub mod rtp;
 pub mod script;
 pub mod sdp;
 pub mod sip;
+pub mod tone;
 pub mod uac;
 
 pub use phone_entrance::media::dtmf::DtmfKey;

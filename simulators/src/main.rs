@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 use simulators::caller::{CallConfig, Transport};
 use simulators::load::{run_load, LoadConfig};
-use simulators::mini_uas::{MiniUas, UasBehavior};
+use simulators::mini_uas::{MiniUas, Registration, UasBehavior};
 use simulators::script::{run_script, Script};
 
 #[derive(Parser)]
@@ -43,6 +43,9 @@ enum Cmd {
         /// Local address to bind and advertise (default: the route to the server).
         #[arg(long)]
         local_ip: Option<IpAddr>,
+        /// Print how many received frames carry this frequency.
+        #[arg(long)]
+        detect_hz: Option<f32>,
     },
     /// Drive many concurrent calls (UDP, PCMU, RFC 4733) and print figures.
     Load {
@@ -76,6 +79,49 @@ enum Cmd {
         #[arg(long, default_value = "2s", value_parser = parse_duration)]
         prompt: Duration,
     },
+    /// Answer calls as a test peer for the dialer (a nurse phone or a resident):
+    /// plays a tone, counts a tone it hears, optionally registers first.
+    /// Prints each call's record when it changes; Ctrl-C stops.
+    Answer {
+        /// SIP address to listen on (UDP and TCP), e.g. 127.0.0.1:5080.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        /// Frequency of the tone played after answering.
+        #[arg(long, default_value_t = 440.0)]
+        tone_hz: f32,
+        /// How long the tone plays, e.g. 2s; `call` for the whole call.
+        #[arg(long, default_value = "call", value_parser = parse_tone_duration)]
+        tone: Duration,
+        /// Count received frames of this frequency (printed per call).
+        #[arg(long)]
+        detect_hz: Option<f32>,
+        /// Refuse every call with this status, e.g. 486 or 603.
+        #[arg(long, conflicts_with = "no_answer")]
+        reject: Option<u16>,
+        /// Ring (180) and never answer, until the caller cancels.
+        #[arg(long)]
+        no_answer: bool,
+        /// Ring this long before answering.
+        #[arg(long, default_value = "0s", value_parser = parse_duration)]
+        ring: Duration,
+        /// Hang up this long after answering.
+        #[arg(long, value_parser = parse_duration)]
+        hangup_after: Option<Duration>,
+        /// Register first and keep registered: user:password@host:port.
+        #[arg(long)]
+        register: Option<Registration>,
+        /// Requested registration lifetime in seconds.
+        #[arg(long, default_value_t = 300)]
+        expires: u32,
+    },
+}
+
+/// `call` (the whole call) or a duration.
+fn parse_tone_duration(s: &str) -> Result<Duration, String> {
+    if s.trim().eq_ignore_ascii_case("call") {
+        return Ok(UasBehavior::WHOLE_CALL);
+    }
+    parse_duration(s)
 }
 
 /// `30s`, `500ms`, `2m` or plain seconds.
@@ -107,6 +153,7 @@ async fn main() -> Result<()> {
             from,
             to,
             local_ip,
+            detect_hz,
         } => {
             let script = match script {
                 Some(p) => Script::load(&p)?,
@@ -152,6 +199,12 @@ async fn main() -> Result<()> {
                 report.received_audio.duration().as_secs_f64(),
                 report.received_audio.event_keys()
             );
+            if let Some(hz) = detect_hz {
+                println!(
+                    "tone {hz} Hz       {} frames",
+                    report.received_audio.tone_frames(hz)
+                );
+            }
             if let Some(path) = record {
                 report
                     .received_audio
@@ -204,6 +257,77 @@ async fn main() -> Result<()> {
             println!("mini UAS listening on {} (UDP and TCP)", uas.addr);
             tokio::signal::ctrl_c().await?;
         }
+        Cmd::Answer {
+            listen,
+            tone_hz,
+            tone,
+            detect_hz,
+            reject,
+            no_answer,
+            ring,
+            hangup_after,
+            register,
+            expires,
+        } => {
+            let register = register.map(|r| Registration { expires, ..r });
+            let registering = register.is_some();
+            let uas = MiniUas::start_on(
+                listen,
+                UasBehavior {
+                    ring,
+                    reject,
+                    prompt: tone,
+                    bye_after: hangup_after,
+                    tone_hz,
+                    detect_hz,
+                    no_answer,
+                    register,
+                    ..Default::default()
+                },
+            )
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+            println!("answering on {} (UDP and TCP)", uas.addr);
+            if registering {
+                if uas.wait_registered(Duration::from_secs(20)).await {
+                    let r = uas.registration().unwrap_or_default();
+                    println!(
+                        "registered for {} s (challenges answered: {})",
+                        r.granted_expires.unwrap_or(0),
+                        r.challenges
+                    );
+                } else {
+                    let r = uas.registration().unwrap_or_default();
+                    println!(
+                        "not registered yet (last status {:?}); still trying and answering",
+                        r.last_status
+                    );
+                }
+            }
+            let mut seen = std::collections::HashMap::new();
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        for (id, log) in uas.calls() {
+                            let line = format!(
+                                "call {id}: ringing {} answered {} cancelled {} bye in/out {}/{} rtp in/out {}/{} tone frames {}",
+                                log.ringing, log.answered, log.cancelled, log.bye_received, log.bye_sent,
+                                log.rtp_in / 50 * 50, log.rtp_out / 50 * 50, log.tone_frames_detected
+                            );
+                            if seen.get(&id) != Some(&line) {
+                                println!("{line}");
+                                seen.insert(id, line);
+                            }
+                        }
+                    }
+                    r = tokio::signal::ctrl_c() => {
+                        r?;
+                        break;
+                    }
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -220,5 +344,42 @@ mod tests {
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("3h").is_err());
+        assert_eq!(parse_tone_duration("call"), Ok(UasBehavior::WHOLE_CALL));
+        assert_eq!(parse_tone_duration("2s"), Ok(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn answer_command_line_parses() {
+        let cli = Cli::try_parse_from([
+            "pe-caller",
+            "answer",
+            "--listen",
+            "127.0.0.1:5080",
+            "--tone-hz",
+            "1000",
+            "--detect-hz",
+            "600",
+            "--no-answer",
+            "--register",
+            "anna:hemligt@127.0.0.1:5060",
+        ])
+        .unwrap();
+        let Cmd::Answer {
+            register,
+            tone_hz,
+            no_answer,
+            ..
+        } = cli.cmd
+        else {
+            panic!("not answer")
+        };
+        let r = register.unwrap();
+        assert_eq!((r.user.as_str(), r.password.as_str()), ("anna", "hemligt"));
+        assert_eq!(r.registrar, "127.0.0.1:5060".parse().unwrap());
+        assert!(no_answer && tone_hz == 1000.0);
+        assert!(
+            Cli::try_parse_from(["pe-caller", "answer", "--reject", "486", "--no-answer"]).is_err()
+        );
+        assert!("nobody@127.0.0.1:5060".parse::<Registration>().is_err());
     }
 }

@@ -1,10 +1,14 @@
 //! A deliberately small SIP user agent server used as the far end in the
-//! simulator's own tests and for `pe-caller uas` (self-test of the load mode).
+//! simulator's own tests, for `pe-caller uas` (self-test of the load mode) and
+//! as a stand-in nurse phone or resident for the dialer (`pe-caller answer`).
 //! It answers INVITEs (100, 180, 200 with SDP, retransmitting 200 until ACK on
-//! UDP), plays a "prompt" (a loud 440 Hz tone, then silence) over RTP, records
-//! what it receives (RFC 4733 digits, INFOs, loud frames), and handles
-//! CANCEL, BYE, INFO and OPTIONS. It is not the service and not a conformance
-//! reference; it exists so the caller can be tested without one.
+//! UDP), or rejects them, or rings until CANCEL; plays a "prompt" (a loud tone
+//! of a chosen frequency for a chosen time or the whole call, then silence)
+//! over RTP, records what it receives (RFC 4733 digits, INFOs, loud frames,
+//! frames of a chosen tone), and handles CANCEL, BYE, INFO and OPTIONS. It can
+//! REGISTER at a registrar first (answering a digest challenge) and keep the
+//! registration fresh. It is not the service and not a conformance
+//! reference; it exists so the caller and the dialer can be tested without one.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -18,9 +22,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
+use crate::digest;
 use crate::rtp::{self, RtpHeader, TelephoneEvent};
 use crate::sdp::{self, OfferedCodec};
 use crate::sip::{self, TcpFramer};
+use crate::tone;
 use crate::Codec;
 
 /// How the server behaves towards every call.
@@ -36,6 +42,20 @@ pub struct UasBehavior {
     pub bye_after: Option<Duration>,
     /// Ignore the first INVITE datagram of each call (tests retransmission).
     pub drop_first_invite: bool,
+    /// Frequency of the prompt tone in Hz (default 440).
+    pub tone_hz: f32,
+    /// Count received frames dominated by this frequency
+    /// (`UasCallLog::tone_frames_detected`).
+    pub detect_hz: Option<f32>,
+    /// Never answer: send 180 and ring until the caller CANCELs (then 487).
+    pub no_answer: bool,
+    /// REGISTER here before serving calls and refresh before expiry.
+    pub register: Option<Registration>,
+}
+
+impl UasBehavior {
+    /// A `prompt` that lasts the whole call.
+    pub const WHOLE_CALL: Duration = Duration::MAX;
 }
 
 impl Default for UasBehavior {
@@ -46,8 +66,76 @@ impl Default for UasBehavior {
             prompt: Duration::from_millis(300),
             bye_after: None,
             drop_first_invite: false,
+            tone_hz: 440.0,
+            detect_hz: None,
+            no_answer: false,
+            register: None,
         }
     }
+}
+
+/// Where and as whom the mini UAS registers (over UDP, from its SIP socket,
+/// so the registrar sees the address calls should come to).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub registrar: SocketAddr,
+    pub user: String,
+    pub password: String,
+    /// Requested lifetime in seconds; refreshed before the granted one ends.
+    pub expires: u32,
+}
+
+impl std::fmt::Debug for Registration {
+    /// Leaves the password out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("registrar", &self.registrar)
+            .field("user", &self.user)
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::str::FromStr for Registration {
+    type Err = String;
+    /// `user:password@host:port` (expires 300 s).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (cred, addr) = s
+            .rsplit_once('@')
+            .ok_or_else(|| format!("{s:?}: expected user:password@host:port"))?;
+        let (user, password) = cred
+            .split_once(':')
+            .ok_or_else(|| "registration needs user:password before the @".to_string())?;
+        if user.is_empty() {
+            return Err("registration user is empty".into());
+        }
+        let registrar = addr
+            .parse()
+            .map_err(|_| format!("{addr:?} is not an address like 127.0.0.1:5060"))?;
+        Ok(Registration {
+            registrar,
+            user: user.to_string(),
+            password: password.to_string(),
+            expires: 300,
+        })
+    }
+}
+
+/// What the registration client has done so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegistrationLog {
+    /// REGISTER requests sent (new transactions, not retransmissions).
+    pub registers_sent: u32,
+    /// 401/407 challenges answered.
+    pub challenges: u32,
+    /// 2xx responses received (first registration and each refresh).
+    pub successes: u32,
+    /// Status of the last final response, `None` after a timeout.
+    pub last_status: Option<u16>,
+    /// Lifetime the registrar granted last.
+    pub granted_expires: Option<u32>,
+    /// A 2xx was received and its lifetime has not run out.
+    pub registered: bool,
 }
 
 /// What the server observed for one call.
@@ -65,6 +153,10 @@ pub struct UasCallLog {
     pub rtp_out: u64,
     /// Frames whose level shows in-band tones or speech.
     pub loud_frames: u64,
+    /// Frames dominated by `UasBehavior::detect_hz`.
+    pub tone_frames_detected: u64,
+    /// 180 Ringing was sent.
+    pub ringing: bool,
     /// RFC 4733 keys, one per event.
     pub rfc4733_digits: String,
     /// INFO bodies in arrival order.
@@ -109,6 +201,7 @@ pub struct MiniUas {
     /// SIP address for UDP and TCP (same port).
     pub addr: SocketAddr,
     calls: Calls,
+    registration: Option<Arc<Mutex<RegistrationLog>>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -121,13 +214,23 @@ impl Drop for MiniUas {
 }
 
 impl MiniUas {
-    /// Binds UDP and TCP on the same port of `ip` and starts serving.
+    /// Binds UDP and TCP on the same free port of `ip` and starts serving.
     pub async fn start(ip: IpAddr, behavior: UasBehavior) -> std::io::Result<MiniUas> {
+        MiniUas::start_on(SocketAddr::new(ip, 0), behavior).await
+    }
+
+    /// Binds UDP and TCP on `addr` (port 0: any free port, the same for both)
+    /// and starts serving; registers first in the background when
+    /// `behavior.register` says so (see [`MiniUas::wait_registered`]).
+    pub async fn start_on(addr: SocketAddr, behavior: UasBehavior) -> std::io::Result<MiniUas> {
+        let ip = addr.ip();
         let (udp, tcp) = loop {
-            let udp = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
-            let addr = udp.local_addr()?;
-            if let Ok(tcp) = TcpListener::bind(addr).await {
-                break (udp, tcp);
+            let udp = UdpSocket::bind(addr).await?;
+            let bound = udp.local_addr()?;
+            match TcpListener::bind(bound).await {
+                Ok(tcp) => break (udp, tcp),
+                Err(e) if addr.port() != 0 => return Err(e),
+                Err(_) => {}
             }
         };
         let addr = udp.local_addr()?;
@@ -135,6 +238,20 @@ impl MiniUas {
         let behavior = Arc::new(behavior);
         let udp = Arc::new(udp);
         let mut tasks = Vec::new();
+        let (responses, responses_rx) = mpsc::unbounded_channel::<SipMessage>();
+        let registration = match &behavior.register {
+            Some(reg) => {
+                let log = Arc::new(Mutex::new(RegistrationLog::default()));
+                tasks.push(tokio::spawn(register_loop(
+                    udp.clone(),
+                    reg.clone(),
+                    responses_rx,
+                    log.clone(),
+                )));
+                Some(log)
+            }
+            None => None,
+        };
         {
             let (calls, behavior, udp) = (calls.clone(), behavior.clone(), udp.clone());
             tasks.push(tokio::spawn(async move {
@@ -142,7 +259,7 @@ impl MiniUas {
                 while let Ok((n, from)) = udp.recv_from(&mut buf).await {
                     if let Some(b) = buf.get(..n) {
                         let peer = Peer::Udp(udp.clone(), from);
-                        handle(&calls, &behavior, peer, ip, b);
+                        handle(&calls, &behavior, peer, ip, b, &responses);
                     }
                 }
             }));
@@ -170,14 +287,41 @@ impl MiniUas {
                             }
                             framer.push(buf.get(..n).unwrap_or_default());
                             while let Ok(Some(m)) = framer.next_message() {
-                                handle(&calls, &behavior, Peer::Tcp(tx.clone()), ip, &m);
+                                let none = mpsc::unbounded_channel().0;
+                                handle(&calls, &behavior, Peer::Tcp(tx.clone()), ip, &m, &none);
                             }
                         }
                     });
                 }
             }));
         }
-        Ok(MiniUas { addr, calls, tasks })
+        Ok(MiniUas {
+            addr,
+            calls,
+            registration,
+            tasks,
+        })
+    }
+
+    /// The registration client's record, `None` when not registering.
+    pub fn registration(&self) -> Option<RegistrationLog> {
+        self.registration
+            .as_ref()
+            .and_then(|l| l.lock().ok().map(|l| l.clone()))
+    }
+
+    /// Waits until registered (`true`) or `timeout` passes (`false`).
+    pub async fn wait_registered(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.registration().is_some_and(|r| r.registered) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// What happened in each call so far, keyed by Call-ID.
@@ -194,12 +338,23 @@ impl MiniUas {
     }
 }
 
-fn handle(calls: &Calls, behavior: &Arc<UasBehavior>, peer: Peer, ip: IpAddr, bytes: &[u8]) {
+fn handle(
+    calls: &Calls,
+    behavior: &Arc<UasBehavior>,
+    peer: Peer,
+    ip: IpAddr,
+    bytes: &[u8],
+    responses: &mpsc::UnboundedSender<SipMessage>,
+) {
     let Ok(msg) = sip::parse(bytes) else {
         return;
     };
     let SipMessage::Request(req) = &msg else {
-        return; // responses to our BYE: nothing to do
+        // Responses to our REGISTER go to the registration task; to our BYE: nothing to do.
+        if matches!(sip::cseq(&msg), Ok((_, Method::Register))) {
+            let _ = responses.send(msg);
+        }
+        return;
     };
     let Ok(call_id) = sip::call_id(&msg) else {
         return;
@@ -337,8 +492,11 @@ async fn answer_call(
     }
     let Ok(offer) = offer else { return };
     let ringing = respond(&invite, 180, Some(&tag), "", "");
-    set_response(&calls, &call_id, &ringing, |_| {});
+    set_response(&calls, &call_id, &ringing, |c| c.log.ringing = true);
     peer.send(ringing);
+    if behavior.no_answer {
+        return; // ring until CANCEL (answered 487 by `handle`)
+    }
     tokio::time::sleep(behavior.ring).await;
     let cancelled = calls
         .lock()
@@ -401,16 +559,7 @@ async fn answer_call(
             peer.send(server_bye(&invite, &tag));
         });
     }
-    media(
-        calls,
-        call_id,
-        rtp_sock,
-        offer,
-        behavior.prompt,
-        stop,
-        replay,
-    )
-    .await;
+    media(calls, call_id, rtp_sock, offer, &behavior, stop, replay).await;
 }
 
 fn set_response(calls: &Calls, call_id: &str, r: &[u8], f: impl FnOnce(&mut UasCall)) {
@@ -437,14 +586,15 @@ async fn media(
     call_id: String,
     sock: UdpSocket,
     offer: sdp::SdpAnswer,
-    prompt: Duration,
+    behavior: &UasBehavior,
     stop: Arc<AtomicBool>,
     replay: Arc<AtomicBool>,
 ) {
     let codec = offer.codec;
+    let (tone_hz, detect_hz) = (behavior.tone_hz, behavior.detect_hz);
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let prompt_frames = (prompt.as_millis() / 20) as u64;
+    let prompt_frames = u64::try_from(behavior.prompt.as_millis() / 20).unwrap_or(u64::MAX);
     let (mut seq, mut ts, mut n) = (0u16, 0u32, 0u64);
     let mut buf = vec![0u8; 2048];
     let mut pkt = Vec::with_capacity(200);
@@ -459,9 +609,9 @@ async fn media(
                     prompt_from = n;
                 }
                 if n - prompt_from < prompt_frames {
-                    for (i, b) in frame.iter_mut().enumerate() {
-                        let t = ((n - prompt_from) * 160 + i as u64) as f32 / 8000.0;
-                        *b = codec.encode((8000.0 * (2.0 * std::f32::consts::PI * 440.0 * t).sin()) as i16);
+                    let samples = tone::sine(tone_hz, 8000, (n - prompt_from) * 160, 160);
+                    for (b, s) in frame.iter_mut().zip(samples) {
+                        *b = codec.encode(s);
                     }
                 }
                 pkt.clear();
@@ -493,6 +643,10 @@ async fn media(
                 } else if !p.payload.is_empty() {
                     let level: u64 = p.payload.iter().map(|b| codec.decode(*b).unsigned_abs() as u64).sum::<u64>() / p.payload.len() as u64;
                     if level > 500 { c.log.loud_frames += 1; }
+                    if let Some(hz) = detect_hz {
+                        let samples: Vec<i16> = p.payload.iter().map(|b| codec.decode(*b)).collect();
+                        if tone::frame_has_tone(&samples, hz) { c.log.tone_frames_detected += 1; }
+                    }
                 }
             }
         }
@@ -545,4 +699,201 @@ Max-Forwards: 70\r\nFrom: {to};tag={tag}\r\nTo: {from}\r\nCall-ID: {call_id}\r\n
 Content-Length: 0\r\n\r\n"
     )
     .into_bytes()
+}
+
+/// Registers, answers challenges, refreshes before expiry; retries every few
+/// seconds after a failure. Runs until the UAS is dropped.
+async fn register_loop(
+    udp: Arc<UdpSocket>,
+    reg: Registration,
+    mut responses: mpsc::UnboundedReceiver<SipMessage>,
+    log: Arc<Mutex<RegistrationLog>>,
+) {
+    let Ok(bound) = udp.local_addr() else { return };
+    let local = SocketAddr::new(
+        crate::caller::advertised_ip(bound.ip(), reg.registrar),
+        bound.port(),
+    );
+    let call_id = format!("{:016x}@pe-mini-uas", rand::random::<u64>());
+    let from_tag = format!("{:08x}", rand::random::<u32>());
+    let uri = format!("sip:{}", reg.registrar);
+    let mut cseq = 0u32;
+    let mut expires = reg.expires;
+    let update = |f: &dyn Fn(&mut RegistrationLog)| {
+        if let Ok(mut l) = log.lock() {
+            f(&mut l);
+        }
+    };
+    loop {
+        let mut auth: Option<(&'static str, String)> = None;
+        let mut granted = None;
+        for _attempt in 0..4 {
+            cseq += 1;
+            let auth_line = auth
+                .as_ref()
+                .map(|(name, v)| format!("{name}: {v}\r\n"))
+                .unwrap_or_default();
+            let request = format!(
+                "REGISTER {uri} SIP/2.0\r\n\
+Via: SIP/2.0/UDP {local};branch=z9hG4bK{:016x};rport\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:{user}@{host}>;tag={from_tag}\r\n\
+To: <sip:{user}@{host}>\r\n\
+Call-ID: {call_id}\r\n\
+CSeq: {cseq} REGISTER\r\n\
+Contact: <sip:{user}@{local}>\r\n\
+Expires: {expires}\r\n\
+{auth_line}User-Agent: pe-mini-uas\r\n\
+Content-Length: 0\r\n\r\n",
+                rand::random::<u64>(),
+                user = reg.user,
+                host = reg.registrar,
+            );
+            update(&|l| l.registers_sent += 1);
+            let Some(resp) = transact(
+                &udp,
+                reg.registrar,
+                request.as_bytes(),
+                &mut responses,
+                cseq,
+            )
+            .await
+            else {
+                update(&|l| l.last_status = None);
+                break;
+            };
+            let SipMessage::Response(r) = &resp else {
+                break;
+            };
+            let code = r.status_code.code();
+            update(&|l| l.last_status = Some(code));
+            match code {
+                200..=299 => {
+                    granted = Some(granted_expires(&resp, &local, expires));
+                    break;
+                }
+                401 | 407 => {
+                    let (challenge_name, answer_name) = if code == 401 {
+                        ("WWW-Authenticate", "Authorization")
+                    } else {
+                        ("Proxy-Authenticate", "Proxy-Authorization")
+                    };
+                    let stale = sip::header_value(&resp, challenge_name)
+                        .is_some_and(|c| c.to_ascii_lowercase().contains("stale=true"));
+                    // A second plain challenge after our answer means wrong credentials.
+                    if auth.is_some() && !stale {
+                        break;
+                    }
+                    let Some(challenge) = sip::header_value(&resp, challenge_name) else {
+                        break;
+                    };
+                    let cnonce = format!("{:016x}", rand::random::<u64>());
+                    match digest::answer(
+                        &challenge,
+                        "REGISTER",
+                        &uri,
+                        &reg.user,
+                        &reg.password,
+                        &cnonce,
+                        1,
+                    ) {
+                        Ok(v) => auth = Some((answer_name, v)),
+                        Err(_) => break,
+                    }
+                    update(&|l| l.challenges += 1);
+                }
+                423 => {
+                    let min = sip::header_value(&resp, "Min-Expires")
+                        .and_then(|v| v.trim().parse::<u32>().ok());
+                    match min {
+                        Some(m) if m > expires => expires = m,
+                        _ => break,
+                    }
+                }
+                _ => break,
+            }
+        }
+        let wait = match granted {
+            Some(secs) => {
+                update(&|l| {
+                    l.successes += 1;
+                    l.registered = true;
+                    l.granted_expires = Some(secs);
+                });
+                refresh_after(secs)
+            }
+            None => {
+                update(&|l| l.registered = false);
+                Duration::from_secs(5)
+            }
+        };
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Refresh before the granted lifetime ends: halfway for short ones, 30 s
+/// early for long ones; never sooner than one second.
+fn refresh_after(granted_secs: u32) -> Duration {
+    let ms = u64::from(granted_secs) * 1000;
+    Duration::from_millis(ms.saturating_sub((ms / 2).min(30_000)).max(1000))
+}
+
+/// The lifetime the registrar gave our contact: its `expires` parameter, else
+/// the Expires header, else what we asked for.
+fn granted_expires(resp: &SipMessage, local: &SocketAddr, asked: u32) -> u32 {
+    let ours = format!("@{local}");
+    let from_contact = resp.headers().iter().find_map(|h| match h {
+        Header::Contact(c) => {
+            let v = rsip::headers::UntypedHeader::value(c);
+            v.split(',').find(|c| c.contains(&ours)).and_then(|c| {
+                c.split(';').find_map(|p| {
+                    let (k, v) = p.split_once('=')?;
+                    k.trim()
+                        .eq_ignore_ascii_case("expires")
+                        .then(|| v.trim().parse().ok())?
+                })
+            })
+        }
+        _ => None,
+    });
+    from_contact
+        .or_else(|| sip::header_value(resp, "Expires").and_then(|v| v.trim().parse().ok()))
+        .unwrap_or(asked)
+}
+
+/// Sends a request over UDP and waits for its final response, retransmitting
+/// like RFC 3261 Timer E (0.5 s doubling to 4 s) for about 16 s.
+async fn transact(
+    udp: &UdpSocket,
+    to: SocketAddr,
+    request: &[u8],
+    responses: &mut mpsc::UnboundedReceiver<SipMessage>,
+    cseq: u32,
+) -> Option<SipMessage> {
+    let mut wait = Duration::from_millis(500);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(16);
+    let _ = udp.send_to(request, to).await;
+    let mut next_send = tokio::time::Instant::now() + wait;
+    loop {
+        let until = next_send.min(deadline);
+        match tokio::time::timeout_at(until, responses.recv()).await {
+            Ok(Some(msg)) => {
+                let final_for_us = matches!(sip::cseq(&msg), Ok((n, Method::Register)) if n == cseq)
+                    && matches!(&msg, SipMessage::Response(r) if r.status_code.code() >= 200);
+                if final_for_us {
+                    return Some(msg);
+                }
+            }
+            Ok(None) => return None,
+            Err(_) => {
+                let now = tokio::time::Instant::now();
+                if now >= deadline {
+                    return None;
+                }
+                let _ = udp.send_to(request, to).await;
+                wait = (wait * 2).min(Duration::from_secs(4));
+                next_send = now + wait;
+            }
+        }
+    }
 }

@@ -125,6 +125,16 @@ impl ReceivedAudio {
         out
     }
 
+    /// How many received frames are dominated by a tone of `hz` (Goertzel,
+    /// see [`crate::tone::frame_has_tone`]): e.g. "the caller heard the
+    /// nurse's 1000 Hz" or "no 440 Hz prompt after the bridge".
+    pub fn tone_frames(&self, hz: f32) -> usize {
+        self.frames
+            .iter()
+            .filter(|f| crate::tone::frame_has_tone(&f.samples, hz))
+            .count()
+    }
+
     /// Total received audio duration by sample count.
     pub fn duration(&self) -> Duration {
         let n: usize = self.frames.iter().map(|f| f.samples.len()).sum();
@@ -168,6 +178,20 @@ mod tests {
             );
         }
         a
+    }
+
+    #[test]
+    fn tone_frames_counts_only_frames_of_that_frequency() {
+        let mut a = ReceivedAudio::default();
+        for i in 0..10u64 {
+            let hz = if i < 6 { 1000.0 } else { 440.0 };
+            let f = crate::tone::sine(hz, 8000, i * 160, 160);
+            a.push_frame(Duration::from_millis(i * 20), i as u16, (i * 160) as u32, f);
+        }
+        a.push_frame(Duration::from_millis(200), 10, 1600, vec![0; 160]);
+        assert_eq!(a.tone_frames(1000.0), 6);
+        assert_eq!(a.tone_frames(440.0), 4);
+        assert_eq!(a.tone_frames(600.0), 0);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod cancel;
+pub mod calls;
 pub mod cases;
 pub mod error;
 pub mod events;
@@ -41,6 +42,8 @@ pub struct ApiState {
     pub live: Arc<Live>,
     /// The phone side (metrics, estimates, prompts) when running as a service.
     pub calls: Option<Calls>,
+    /// Callbacks (none in handler tests built without the phone side).
+    pub dialer: Option<Arc<crate::dialer::Dialer>>,
 }
 
 /// The running IVR's shared context, as seen from the API.
@@ -62,6 +65,7 @@ impl ApiState {
             intake_clients: Arc::new(IntakeClients::default()),
             intake_queue: Arc::new(IntakeQueue::default()),
             calls: None,
+            dialer: None,
         }
     }
 
@@ -72,6 +76,11 @@ impl ApiState {
             calls: Some(Calls(ctx)),
             ..ApiState::new(store)
         }
+    }
+
+    pub fn with_dialer(mut self, dialer: Arc<crate::dialer::Dialer>) -> ApiState {
+        self.dialer = Some(dialer);
+        self
     }
 
     pub fn with_intake_clients(mut self, clients: IntakeClients) -> ApiState {
@@ -109,12 +118,16 @@ pub fn router(state: ApiState) -> Router {
         .route("/cases/cancel", post(cancel::cancel_case))
         .route("/cases/{id}/voice-note", get(voice_note::get_voice_note))
         .route("/events", get(events::events))
+        .route("/cases/{id}/call", post(calls::start_call))
+        .route("/calls/{call_id}", get(calls::call_status))
+        .route("/calls/{call_id}/hangup", post(calls::hangup))
         .route(
             "/supervisor/settings",
             get(supervisor::get_settings).put(supervisor::put_settings),
         )
         .route("/supervisor/messages", get(supervisor::messages))
-        .route("/supervisor/stats", get(supervisor::get_stats));
+        .route("/supervisor/stats", get(supervisor::get_stats))
+        .route("/supervisor/unreachable", get(supervisor::unreachable));
     Router::new()
         .merge(pages::routes())
         .route("/healthz", get(health::healthz))

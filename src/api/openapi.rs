@@ -18,6 +18,7 @@ use utoipa::{Modify, OpenApi};
         events::events,
         cancel::cancel_case, voice_note::get_voice_note,
         supervisor::get_settings, supervisor::put_settings, supervisor::messages, supervisor::get_stats,
+        supervisor::unreachable,
     ),
     components(schemas(
         auth::LoginRequest, auth::Me,
@@ -27,6 +28,7 @@ use utoipa::{Modify, OpenApi};
         cancel::CancelRequest,
         crate::supervisor::SupervisorSettings, crate::queue::Closure,
         crate::supervisor::SupervisorStats, crate::supervisor::stats::LevelStats, supervisor::MessageOption,
+        supervisor::UnreachableCaseView,
     )),
     modifiers(&Security),
 )]

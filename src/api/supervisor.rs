@@ -7,6 +7,7 @@ use crate::supervisor::{stats, SupervisorSettings, SupervisorStats};
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+use uuid::Uuid;
 
 /// `GET /api/v1/supervisor/settings`.
 #[utoipa::path(get, path = "/api/v1/supervisor/settings", tag = "supervisor", security(("session" = [])),
@@ -106,6 +107,58 @@ pub async fn get_stats(
         estimates,
         calls_in_ivr,
     )))
+}
+
+/// A case closed today because no callback attempt reached the resident (no
+/// personal data: open it with `GET /api/v1/cases/{id}` to see the number).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct UnreachableCaseView {
+    pub id: Uuid,
+    #[schema(value_type = u8, minimum = 1, maximum = 5)]
+    pub priority: crate::queue::Priority,
+    /// Failed callback attempts.
+    pub attempts: u32,
+    pub registered_at: DateTime<Utc>,
+    pub deadline: DateTime<Utc>,
+    /// When the last attempt failed.
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl From<crate::store::UnreachableCase> for UnreachableCaseView {
+    fn from(c: crate::store::UnreachableCase) -> UnreachableCaseView {
+        UnreachableCaseView {
+            id: c.id,
+            priority: c.priority,
+            attempts: c.attempts,
+            registered_at: c.registered_at,
+            deadline: c.deadline,
+            closed_at: c.closed_at,
+        }
+    }
+}
+
+/// `GET /api/v1/supervisor/unreachable`: cases closed as unreachable since local
+/// midnight, most recent first (audited as `unreachable.read`).
+#[utoipa::path(get, path = "/api/v1/supervisor/unreachable", tag = "supervisor", security(("session" = [])),
+    responses((status = 200, body = [UnreachableCaseView], description = "audited as unreachable.read"),
+              (status = 401, description = "not signed in"), (status = 403, description = "not a supervisor")))]
+pub async fn unreachable(
+    State(state): State<ApiState>,
+    staff: Staff,
+) -> Result<Json<Vec<UnreachableCaseView>>, ApiError> {
+    staff.require(Role::Supervisor)?;
+    let now = Utc::now();
+    let cases = state
+        .store
+        .unreachable_since(state.live.day_start(now))
+        .await?;
+    state
+        .store
+        .audit(&staff.audit("unreachable.read", None, format!("cases={}", cases.len())))
+        .await?;
+    Ok(Json(
+        cases.into_iter().map(UnreachableCaseView::from).collect(),
+    ))
 }
 
 /// The next Stockholm wall-clock `hour:minute` at or after (now - 5 min): the

@@ -35,6 +35,9 @@ pub struct WorklistCase {
     pub attempts: u32,
     pub language: String,
     pub red_flag: bool,
+    /// After a failed callback attempt: "next case" passes this case over until
+    /// then (it keeps its place in the order, and a nurse can still claim it).
+    pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
 /// One answered question (schema of `store::Answer`).
@@ -62,11 +65,13 @@ impl From<CaseRecord> for WorklistCase {
             attempts: c.attempts,
             language: c.language,
             red_flag: c.red_flag,
+            next_attempt_at: c.next_attempt_at,
         }
     }
 }
 
-/// Open cases, level 1 first, then earliest deadline, then earliest registration.
+/// Open cases, level 1 first, then earliest deadline, then earliest registration;
+/// cases waiting for their next callback attempt included (see `next_attempt_at`).
 #[utoipa::path(get, path = "/api/v1/worklist", tag = "cases", security(("session" = [])),
     responses((status = 200, body = Vec<WorklistCase>), (status = 401, description = "not signed in")))]
 pub async fn worklist(

@@ -6,6 +6,7 @@ use super::sip_driver::{SipCommand, ALLOW};
 use super::voice_note::VoiceNote;
 use super::{sleep_until, CallContext};
 use crate::app::media_engine::{MediaEvent, MediaStream, StreamParams};
+use crate::dialer::held::{HeldCall, HeldCommand};
 use crate::identity::PhoneNumber;
 use crate::ivr::{CallInfo, CaseDraft, IvrAction, IvrEvent, Session};
 use crate::sdp::{self, AudioOffer, LocalMedia, SdpError};
@@ -36,8 +37,11 @@ pub enum CallInput {
     Cancelled,
     /// Our 2xx was never acknowledged.
     AckTimeout,
-    /// A response to our request (our BYE).
-    Response { status: u16 },
+    /// A response to our request (our BYE, an outbound INVITE).
+    Response {
+        response: Box<rsip::Response>,
+        info: Box<crate::sip::message::ResponseInfo>,
+    },
     /// Our request got no response.
     Timeout,
     /// The service is stopping.
@@ -109,6 +113,13 @@ struct Call {
     hold_token: Option<u64>,
     /// The voice note being recorded, while the IVR's `Record` runs.
     voice_note: Option<VoiceNote>,
+    /// While holding: when the place in the queue was last said.
+    last_announcement: Option<Instant>,
+    announce_token: Option<u64>,
+    /// While holding: the dialer's commands (connect the nurse).
+    held_commands: Option<mpsc::UnboundedReceiver<HeldCommand>>,
+    /// Connected to a nurse: dropped when this call ends, which tells the dialer.
+    nurse_connected: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Call {
@@ -151,6 +162,10 @@ impl Call {
             held_case: None,
             hold_token: None,
             voice_note: None,
+            held_commands: None,
+            nurse_connected: None,
+            last_announcement: None,
+            announce_token: None,
         }
     }
 
@@ -171,6 +186,13 @@ impl Call {
                 }
             };
             let voice = VoiceNote::next_frame(&mut self.voice_note);
+            let held_commands = &mut self.held_commands;
+            let held = async {
+                match held_commands.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 input = inbox.recv() => match input {
                     Some(input) => self.on_input(input).await,
@@ -182,6 +204,7 @@ impl Call {
                         self.session.handle(std::time::Instant::now(), IvrEvent::CallerSpeaking);
                     }
                 }
+                Some(cmd) = held => self.on_held_command(cmd).await,
                 _ = sleep_until(ivr_deadline) => {
                     self.session.handle_timeout(std::time::Instant::now());
                     self.drive().await;
@@ -418,8 +441,13 @@ impl Call {
                 self.session.handle(now, IvrEvent::Digit(key));
             }
             MediaEvent::PlaybackDone { token } => {
-                if self.holding && Some(token) == self.hold_token {
-                    self.play_hold_music();
+                let ours = Some(token) == self.hold_token || Some(token) == self.announce_token;
+                if self.holding && ours {
+                    if Some(token) == self.hold_token && self.announce_due() {
+                        self.announce_place().await;
+                    } else {
+                        self.play_hold_music();
+                    }
                     return;
                 }
                 self.session.handle(now, IvrEvent::PlaybackDone { token });
@@ -507,6 +535,7 @@ impl Call {
                 IvrAction::Hold => {
                     self.holding = true;
                     self.play_hold_music();
+                    self.offer_to_nurses();
                 }
                 IvrAction::Hangup => {
                     self.hangup().await;
@@ -553,6 +582,80 @@ impl Call {
                     .await
             }
             None => false,
+        }
+    }
+
+    /// Lets the dialer connect the nurse who takes the held case to this call.
+    fn offer_to_nurses(&mut self) {
+        let (Some(case_id), Some(stream)) = (&self.held_case, &self.stream) else {
+            return;
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.ctx.held.insert(
+            case_id,
+            HeldCall {
+                link: stream.link(),
+                commands: tx,
+            },
+        );
+        self.held_commands = Some(rx);
+    }
+
+    async fn on_held_command(&mut self, cmd: HeldCommand) {
+        match cmd {
+            HeldCommand::Connect { nurse, done } => {
+                let Some(stream) = &self.stream else {
+                    return;
+                };
+                stream.stop_playback();
+                if let Err(e) = stream.bridge(&nurse) {
+                    warn!(error = %e, "cannot bridge the held caller to the nurse");
+                    return;
+                }
+                info!("held caller connected to a nurse");
+                self.holding = false;
+                // The nurse has the case now: leaving no longer makes it a callback.
+                if let Some(id) = self.held_case.take() {
+                    self.ctx.held.remove(&id);
+                }
+                self.nurse_connected = Some(done);
+            }
+            HeldCommand::NurseLeft => {
+                self.nurse_connected = None;
+                self.hangup().await;
+            }
+        }
+    }
+
+    fn announce_due(&self) -> bool {
+        let every = self.ctx.sip.hold_announcement_seconds;
+        every > 0
+            && self.held_case.is_some()
+            && self
+                .last_announcement
+                .map(|at| at.elapsed().as_secs() >= every)
+                .unwrap_or(true)
+    }
+
+    /// Says the caller's place in the queue and the estimated wait.
+    async fn announce_place(&mut self) {
+        self.last_announcement = Some(Instant::now());
+        let Some(case_id) = self.held_case.clone() else {
+            return self.play_hold_music();
+        };
+        let Some((place, minutes)) = self.ctx.registrar.hold_position(&case_id).await else {
+            return self.play_hold_music();
+        };
+        let lang = self.session.hold_music().lang;
+        let clips: Vec<_> = super::hold_announcement::announcement(place, minutes)
+            .iter()
+            .filter_map(|id| self.ctx.prompts.lookup(lang.code(), id))
+            .collect();
+        let token = u64::MAX - 1_000_000 - rand::thread_rng().gen_range(0..1_000_000);
+        self.announce_token = Some(token);
+        match &self.stream {
+            Some(s) if !clips.is_empty() => s.play(clips, token),
+            _ => self.play_hold_music(),
         }
     }
 
@@ -614,7 +717,10 @@ impl Call {
                 }
             }
         }
+        self.nurse_connected = None;
+        self.held_commands = None;
         if let Some(id) = self.held_case.take() {
+            self.ctx.held.remove(&id);
             if let Err(e) = self.ctx.registrar.holding_caller_left(&id).await {
                 warn!(error = %e, "could not turn the held case into a callback");
             }

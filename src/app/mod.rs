@@ -3,6 +3,7 @@
 
 pub mod call;
 pub mod voice_note;
+pub mod hold_announcement;
 pub mod media_engine;
 pub mod messages;
 pub mod metrics;
@@ -52,6 +53,16 @@ pub struct CallContext {
     pub metrics: Arc<Metrics>,
     /// Supervisor settings in force now, and the queue's change feed.
     pub live: Arc<Live>,
+    /// Commands to the SIP shell (calls and the dialer).
+    pub sip_commands: tokio::sync::mpsc::UnboundedSender<sip_driver::SipCommand>,
+    /// Our SIP port (for Via and Contact of requests we start).
+    pub sip_port: u16,
+    /// Callers holding in the queue on this node.
+    pub held: crate::dialer::held::HeldCalls,
+    /// The trunk for callbacks (none: no callbacks).
+    pub trunk: Option<crate::dialer::TrunkConfig>,
+    /// Where the nurses' SIP phones are.
+    pub nurse_phones: crate::dialer::nurse_phones::NursePhones,
 }
 
 /// All configuration, loaded and cross-checked.
@@ -62,6 +73,9 @@ pub struct LoadedConfig {
     pub queue: QueueConfig,
     pub hours: OpeningHours,
     pub prompts: PromptLibrary,
+    pub trunk: Option<crate::dialer::TrunkConfig>,
+    pub nurse_phones: crate::dialer::nurse_phones::NursePhones,
+    pub retry: crate::queue::RetryPolicy,
 }
 
 /// Loads and validates `sip-config/` and the prompts: what `check-config` runs.
@@ -75,7 +89,21 @@ pub fn load_config(config_dir: &Path, prompts_dir: &Path) -> anyhow::Result<Load
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let prompts = PromptLibrary::load(prompts_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
     crate::api::auth::IntakeClients::load(&config_dir.join("intake-clients.toml"))?;
+    let trunk = crate::dialer::TrunkConfig::load_optional(&config_dir.join("trunk.toml"))?;
+    let nurse_ring = trunk
+        .as_ref()
+        .map(|t| t.nurse_ring_timeout())
+        .unwrap_or(std::time::Duration::from_secs(30));
+    let nurse_phones = crate::dialer::nurse_phones::NursePhones::load(
+        &config_dir.join("nurse-phones.toml"),
+        nurse_ring,
+    )?;
+    let retry = crate::queue::RetryPolicy::load(&config_dir.join("queue.toml"))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(LoadedConfig {
+        retry,
+        trunk,
+        nurse_phones,
         sip,
         flow: ivr.flow,
         triage: ivr.triage,
@@ -146,7 +174,17 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     let live = Live::start(store.clone(), defaults)
         .await
         .context("loading the supervisor settings")?;
+    let driver = sip_driver::SipDriver::bind(opts.sip_bind)
+        .await
+        .with_context(|| format!("binding SIP on {}", opts.sip_bind))?;
+    let sip_addr = driver.local_addr()?;
+    let (sip_commands, sip_command_rx) = tokio::sync::mpsc::unbounded_channel();
     let ctx = Arc::new(CallContext {
+        sip_commands,
+        sip_port: sip_addr.port(),
+        held: Default::default(),
+        trunk: cfg.trunk,
+        nurse_phones: cfg.nurse_phones,
         registrar: Registrar::new(store.clone(), cfg.queue, cfg.hours, &triage, live.clone()),
         sip: cfg.sip,
         advertise_ip,
@@ -159,15 +197,13 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         live: live.clone(),
     });
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let driver = sip_driver::SipDriver::bind(opts.sip_bind, ctx.clone())
-        .await
-        .with_context(|| format!("binding SIP on {}", opts.sip_bind))?;
-    let sip_addr = driver.local_addr()?;
     let listener = tokio::net::TcpListener::bind(opts.http_bind)
         .await
         .with_context(|| format!("binding HTTP on {}", opts.http_bind))?;
     let http_addr = listener.local_addr()?;
+    let dialer = crate::dialer::Dialer::new(ctx.clone(), store.clone(), cfg.retry);
     let api_state = crate::api::ApiState::with_calls(store, ctx.clone())
+        .with_dialer(dialer)
         .with_intake_clients(intake_clients)
         .with_intake_queue(intake_queue);
     let router = crate::api::router(api_state).merge(metrics_router(metrics, ctx.media.clone()));
@@ -181,7 +217,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
             })
             .await;
     });
-    let sip = tokio::spawn(driver.run(shutdown_rx));
+    let sip = tokio::spawn(driver.run(ctx.clone(), sip_command_rx, shutdown_rx));
     info!(%sip_addr, %http_addr, "phone entrance listening (SIP over UDP and TCP)");
     Ok(Running {
         sip_addr,

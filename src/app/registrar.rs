@@ -289,6 +289,22 @@ impl Registrar {
     }
 
     /// A holding caller hung up: the case keeps its place as a callback.
+    /// A holding caller's place in the queue (1 = next) and the estimated
+    /// minutes until a nurse takes the case; `None` when the case is gone.
+    pub async fn hold_position(&self, case_id: &str) -> Option<(usize, i64)> {
+        let id = uuid::Uuid::parse_str(case_id).ok()?;
+        let case = self.store.get_case(id).await.ok()??;
+        let now = Utc::now();
+        // Ties count as ahead, and the case itself ties with itself: that is its place.
+        let place = self
+            .store
+            .count_waiting_ahead(case.priority, case.deadline)
+            .await
+            .ok()?;
+        let at = self.callback_estimate(case.priority, now).await.ok()?;
+        Some((place.max(1), (at - now).num_minutes()))
+    }
+
     pub async fn holding_caller_left(&self, case_id: &str) -> Result<(), StoreError> {
         let Ok(id) = uuid::Uuid::parse_str(case_id) else {
             return Ok(());

@@ -29,9 +29,17 @@ pub struct SipSettings {
     /// Ring this long (180 Ringing) before answering; 0 answers at once.
     #[serde(default)]
     pub ring_ms: u64,
+    /// A caller holding in the queue hears their place and wait this often (0: never).
+    #[serde(default = "default_hold_announcement")]
+    pub hold_announcement_seconds: u64,
     /// The Server / User-Agent header.
     #[serde(default = "default_user_agent")]
     pub user_agent: String,
+    /// Digest realm for nurse phones registering here. The stored SIP
+    /// credentials (HA1) depend on it: changing it means setting every SIP
+    /// password again (`create-user --update --sip-password`).
+    #[serde(default = "default_sip_realm")]
+    pub sip_realm: String,
 }
 
 fn default_max_calls() -> usize {
@@ -42,6 +50,12 @@ fn default_retry_after() -> u32 {
 }
 fn default_rtp_timeout() -> u64 {
     30
+}
+fn default_hold_announcement() -> u64 {
+    45
+}
+fn default_sip_realm() -> String {
+    "1177.local".to_string()
 }
 fn default_user_agent() -> String {
     format!("phone-entrance/{}", env!("CARGO_PKG_VERSION"))
@@ -76,6 +90,16 @@ impl SipSettings {
                 path.display()
             );
         }
+        if s.sip_realm.trim().is_empty()
+            || s.sip_realm
+                .chars()
+                .any(|c| c == '"' || c == '\\' || c.is_control())
+        {
+            anyhow::bail!(
+                "{}: sip_realm must be a non-empty name without quotes or backslashes, e.g. \"1177.local\"",
+                path.display()
+            );
+        }
         Ok(s)
     }
 
@@ -107,5 +131,10 @@ mod tests {
             "{e}"
         );
         assert!(SipSettings::parse("entrance_numbers = [\"1177\"]\nbogus = 1", p).is_err());
+        assert_eq!(s.sip_realm, "1177.local");
+        let e = SipSettings::parse("entrance_numbers = [\"1177\"]\nsip_realm = \"a\\\"b\"", p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sip_realm"), "{e}");
     }
 }

@@ -31,6 +31,17 @@ pub enum SipCommand {
     },
     /// The call is over: forget its Call-ID.
     Ended { call_id: String },
+    /// An outbound leg we start: route its responses and in-dialog requests
+    /// (by Call-ID) to `inbox`.
+    Attach {
+        call_id: String,
+        inbox: mpsc::UnboundedSender<CallInput>,
+    },
+    /// Send outside any transaction (the ACK for a 2xx, re-sent per 2xx).
+    Stateless {
+        peer: Peer,
+        message: rsip::SipMessage,
+    },
 }
 
 enum TcpInput {
@@ -67,11 +78,10 @@ const DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
 pub struct SipDriver {
     udp: Arc<UdpSocket>,
     tcp: TcpListener,
-    ctx: Arc<CallContext>,
 }
 
 impl SipDriver {
-    pub async fn bind(addr: SocketAddr, ctx: Arc<CallContext>) -> std::io::Result<Self> {
+    pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
         let udp = UdpSocket::bind(addr).await?;
         let local = udp.local_addr()?;
         // Same port for TCP as UDP (an ephemeral UDP port is reused for TCP).
@@ -79,7 +89,6 @@ impl SipDriver {
         Ok(SipDriver {
             udp: Arc::new(udp),
             tcp,
-            ctx,
         })
     }
 
@@ -87,15 +96,20 @@ impl SipDriver {
         self.udp.local_addr()
     }
 
-    /// Runs until `shutdown` turns true.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<SipCommand>();
+    /// Runs until `shutdown` turns true. Commands arrive on `cmd_rx`, whose
+    /// sender is `ctx.sip_commands` (calls and the dialer share it).
+    pub async fn run(
+        self,
+        ctx: Arc<CallContext>,
+        mut cmd_rx: mpsc::UnboundedReceiver<SipCommand>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         let (tcp_tx, mut tcp_rx) = mpsc::unbounded_channel::<TcpInput>();
         let mut state = State {
-            layer: SipLayer::new(TimerConfig::default(), self.ctx.sip.user_agent.clone()),
+            layer: SipLayer::new(TimerConfig::default(), ctx.sip.user_agent.clone()),
             udp: self.udp.clone(),
-            ctx: self.ctx.clone(),
-            cmd_tx,
+            cmd_tx: ctx.sip_commands.clone(),
+            ctx,
             calls: HashMap::new(),
             invite_txs: HashMap::new(),
             call_invites: HashMap::new(),
@@ -262,18 +276,23 @@ impl State {
                 }
             }
             SipEvent::Response {
-                tx: Some(tx), info, ..
+                tx, response, info, ..
             } => {
-                if let Some(call) = self.client_txs.get(&tx).and_then(|id| self.calls.get(id)) {
+                // By transaction while it runs; by Call-ID for 2xx retransmissions
+                // after it (the outbound leg re-sends its ACK).
+                let call_id = tx
+                    .and_then(|t| self.client_txs.get(&t))
+                    .unwrap_or(&info.call_id);
+                if let Some(call) = self.calls.get(call_id) {
                     let _ = call.send(CallInput::Response {
-                        status: info.status,
+                        response: Box::new(response),
+                        info: Box::new(info.clone()),
                     });
                 }
-                if info.status >= 200 {
+                if let (Some(tx), true) = (tx, info.status >= 200) {
                     self.client_txs.remove(&tx);
                 }
             }
-            SipEvent::Response { tx: None, .. } => {}
             SipEvent::Timeout { tx } => {
                 if let Some(call) = self
                     .client_txs
@@ -369,6 +388,12 @@ impl State {
                 if let Ok(tx) = self.layer.send_request(now, peer, request) {
                     self.client_txs.insert(tx, call_id);
                 }
+            }
+            SipCommand::Attach { call_id, inbox } => {
+                self.calls.insert(call_id, inbox);
+            }
+            SipCommand::Stateless { peer, message } => {
+                self.layer.send_stateless(peer, &message);
             }
             SipCommand::Ended { call_id } => {
                 self.calls.remove(&call_id);

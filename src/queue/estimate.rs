@@ -117,6 +117,9 @@ pub enum QueueConfigError {
         value: u32,
         fix: &'static str,
     },
+    /// The `[retry]` table (see [`super::retry`]) is not valid.
+    #[error(transparent)]
+    Retry(#[from] super::retry::RetryConfigError),
 }
 
 impl QueueConfig {
@@ -131,10 +134,15 @@ impl QueueConfig {
 
     /// Parses and validates TOML text; `path` only names the file in errors.
     pub fn parse(text: &str, path: &Path) -> Result<QueueConfig, QueueConfigError> {
-        let config: QueueConfig = toml::from_str(text).map_err(|e| QueueConfigError::Parse {
+        let parse_error = |e: toml::de::Error| QueueConfigError::Parse {
             path: path.to_path_buf(),
             message: e.message().to_string(),
-        })?;
+        };
+        let mut table: toml::Table = toml::from_str(text).map_err(parse_error)?;
+        // The `[retry]` table is the retry policy's: validated here too, so
+        // `check-config` covers it, and read with `RetryPolicy::load`.
+        super::retry::RetryPolicy::from_table_value(table.remove("retry"), path)?;
+        let config: QueueConfig = table.try_into().map_err(parse_error)?;
         config.validate(path)?;
         Ok(config)
     }
@@ -310,5 +318,23 @@ mod tests {
         .map(|e| e.to_string())
         .unwrap_or_default();
         assert!(err.contains("default_handling_minutes"), "{err}");
+    }
+
+    #[test]
+    fn queue_config_validates_the_retry_table() {
+        let ok = QueueConfig::parse(
+            "nurses_on_duty = 2\ndefault_handling_minutes = 10\n[retry]\nmax_attempts = 4\n",
+            Path::new("queue.toml"),
+        );
+        assert!(ok.is_ok(), "{ok:?}");
+        let err = QueueConfig::parse(
+            "nurses_on_duty = 2\ndefault_handling_minutes = 10\n[retry]\ninterval_minutes = 999\n",
+            Path::new("sip-config/queue.toml"),
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("sip-config/queue.toml"), "{err}");
+        assert!(err.contains("retry.interval_minutes"), "{err}");
     }
 }

@@ -2,13 +2,15 @@
 //!
 //! Pure code: no SQL and no clock. The store keeps the cases; this module says what
 //! the numbers mean: the order ([`order`]), the opening hours ([`hours`]), the
-//! replayed estimate ([`replay`]) and what the IVR may offer ([`offer`]).
+//! replayed estimate ([`replay`]), what the IVR may offer ([`offer`]) and when a
+//! failed callback is tried again ([`retry`]).
 
 pub mod estimate;
 pub mod hours;
 pub mod offer;
 pub mod order;
 pub mod replay;
+pub mod retry;
 
 pub use estimate::{
     deadline_for, estimate_callback_at, LevelTargets, QueueConfig, QueueConfigError,
@@ -19,6 +21,7 @@ pub use order::{Queue, QueuedCase};
 pub use replay::{
     busy_spread, estimate_new, replay, ArrivalRates, EstimateBook, HandlingTimes, Staffing,
 };
+pub use retry::{AttemptOutcome, RetryConfigError, RetryPolicy};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -1,7 +1,7 @@
-//! The UAS side of a dialog (RFC 3261 section 12): what we need to send
+//! A dialog (RFC 3261 section 12), from either side: what we need to send
 //! requests inside it (our BYE) and to check the CSeq of the peer's requests.
 
-use super::message::RequestInfo;
+use super::message::{RequestInfo, ResponseInfo};
 use super::transaction::Transport;
 use rsip::headers::UntypedHeader;
 use rsip::Header;
@@ -42,6 +42,22 @@ impl Dialog {
         }
     }
 
+    /// The dialog a 2xx to our own INVITE creates (UAC side, section
+    /// 12.1.2): the route set is the 2xx's Record-Route reversed.
+    pub fn from_uac(invite: &RequestInfo, ok: &ResponseInfo) -> Self {
+        Dialog {
+            call_id: invite.call_id.clone(),
+            local_tag: invite.from_tag.clone().unwrap_or_default(),
+            remote_tag: ok.to_tag.clone(),
+            local_uri: invite.from_uri.clone(),
+            remote_uri: invite.to_uri.clone(),
+            remote_target: ok.contact.clone().unwrap_or_else(|| invite.uri.clone()),
+            route_set: ok.record_route.iter().rev().cloned().collect(),
+            local_cseq: invite.cseq,
+            remote_cseq: 0,
+        }
+    }
+
     /// Accepts a request from the peer if its CSeq moves forward (section
     /// 12.2.2); an old CSeq is answered 500 by the caller.
     pub fn accept_remote_cseq(&mut self, cseq: u32) -> bool {
@@ -69,6 +85,29 @@ impl Dialog {
         branch: &str,
     ) -> rsip::Request {
         self.local_cseq += 1;
+        self.build(method, self.local_cseq, via_host, transport, branch)
+    }
+
+    /// The ACK for the 2xx to our INVITE: same CSeq number as the INVITE
+    /// (section 13.2.2.4), a new branch.
+    pub fn ack(&self, via_host: &str, transport: Transport, branch: &str) -> rsip::Request {
+        self.build(
+            rsip::Method::Ack,
+            self.local_cseq,
+            via_host,
+            transport,
+            branch,
+        )
+    }
+
+    fn build(
+        &self,
+        method: rsip::Method,
+        cseq: u32,
+        via_host: &str,
+        transport: Transport,
+        branch: &str,
+    ) -> rsip::Request {
         let mut headers = rsip::Headers::default();
         headers.push(Header::Via(rsip::headers::Via::new(format!(
             "SIP/2.0/{} {via_host};branch={branch};rport",
@@ -91,8 +130,7 @@ impl Dialog {
             self.call_id.clone(),
         )));
         headers.push(Header::CSeq(rsip::headers::CSeq::new(format!(
-            "{} {}",
-            self.local_cseq, method
+            "{cseq} {method}"
         ))));
         let uri = rsip::Uri::try_from(self.remote_target.as_str())
             .or_else(|_| rsip::Uri::try_from(self.remote_uri.as_str()))
@@ -112,6 +150,43 @@ mod tests {
     use super::*;
     use crate::sip::message::{parse, to_bytes};
     use rsip::SipMessage;
+
+    #[test]
+    fn uac_bye_goes_to_the_2xx_contact_through_the_reversed_record_route() {
+        let raw = "INVITE sip:+46701234567@trunk.test SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.2;branch=z9hG4bK7\r\n\
+From: \"1177\" <sip:1177@10.0.0.2>;tag=ours\r\nTo: <sip:+46701234567@trunk.test>\r\n\
+Call-ID: out1\r\nCSeq: 2 INVITE\r\nContent-Length: 0\r\n\r\n";
+        let ok = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.2;branch=z9hG4bK7\r\n\
+Record-Route: <sip:p1.test;lr>, <sip:p2.test;lr>\r\nFrom: \"1177\" <sip:1177@10.0.0.2>;tag=ours\r\n\
+To: <sip:+46701234567@trunk.test>;tag=theirs\r\nCall-ID: out1\r\nCSeq: 2 INVITE\r\n\
+Contact: <sip:phone@10.0.0.7:5080>\r\nContent-Length: 0\r\n\r\n";
+        let (SipMessage::Request(inv), SipMessage::Response(resp)) = (
+            parse(raw.as_bytes()).unwrap(),
+            parse(ok.as_bytes()).unwrap(),
+        ) else {
+            panic!()
+        };
+        let mut d = Dialog::from_uac(
+            &RequestInfo::from_request(&inv).unwrap(),
+            &ResponseInfo::from_response(&resp).unwrap(),
+        );
+        let bye = d.request(
+            rsip::Method::Bye,
+            "10.0.0.2:5060",
+            Transport::Udp,
+            "z9hG4bKb",
+        );
+        let text = String::from_utf8(to_bytes(&SipMessage::Request(bye))).unwrap();
+        assert!(
+            text.starts_with("BYE sip:phone@10.0.0.7:5080 SIP/2.0"),
+            "{text}"
+        );
+        let p2 = text.find("sip:p2.test").unwrap();
+        let p1 = text.find("sip:p1.test").unwrap();
+        assert!(p2 < p1, "route set is reversed: {text}");
+        assert!(text.contains("tag=ours") && text.contains("tag=theirs"));
+        assert!(text.contains("CSeq: 3 BYE"), "{text}");
+    }
 
     #[test]
     fn bye_swaps_from_and_to_and_follows_the_route_set() {

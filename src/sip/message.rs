@@ -200,6 +200,10 @@ pub struct ResponseInfo {
     pub cseq: u32,
     pub cseq_method: Method,
     pub to_tag: Option<String>,
+    /// The remote target of the dialog a 2xx creates.
+    pub contact: Option<String>,
+    /// Record-Route in message order (a UAC uses it reversed as its route set).
+    pub record_route: Vec<String>,
 }
 
 fn values<'a>(headers: &'a Headers, name: &'a str) -> impl Iterator<Item = String> + 'a {
@@ -302,13 +306,7 @@ impl RequestInfo {
         }
         let (cseq, cseq_method) =
             parse_cseq(&first_value(h, "cseq").ok_or(SipError::BadHeader("CSeq"))?)?;
-        let record_route = values(h, "record-route")
-            .flat_map(|v| {
-                v.split(',')
-                    .map(|s| s.trim().to_string())
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let record_route = record_routes(h);
         Ok(RequestInfo {
             method: req.method,
             uri: req.uri.to_string(),
@@ -343,8 +341,20 @@ impl ResponseInfo {
             cseq,
             cseq_method,
             to_tag: header_param(&to, "tag"),
+            contact: first_value(h, "contact").map(|c| header_uri(&c).to_string()),
+            record_route: record_routes(h),
         })
     }
+}
+
+fn record_routes(h: &Headers) -> Vec<String> {
+    values(h, "record-route")
+        .flat_map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// Builds a response to `req`: copies Via, From, To (adding `to_tag` when the

@@ -2,11 +2,13 @@
 //! RFC 3261 transactions and the transaction layer. Pure: no sockets, no clock.
 
 pub mod dialog;
+pub mod digest;
 pub mod dtmf_info;
 pub mod error;
 pub mod framing;
 pub mod layer;
 pub mod message;
+pub mod registrations;
 pub mod stateless;
 pub mod transaction;
 

@@ -142,11 +142,16 @@ macro_rules! audit_in {
 
 const QUEUE_ORDER: &str = "ORDER BY (priority <> 1), deadline, registered_at, id";
 
+/// Open and due: a case waiting for its next callback attempt is passed over
+/// until then (it keeps its place in the order; a nurse may still claim it).
+const DUE: &str = "status IN ('waiting', 'holding') \
+     AND (next_attempt_at IS NULL OR next_attempt_at <= $2)";
+
 fn claim_next_sql(lock: &str) -> String {
     format!(
         "UPDATE cases SET status = 'claimed', claimed_by = $1, claimed_at = $2 \
-         WHERE status IN ('waiting', 'holding') AND id = (SELECT id FROM cases \
-         WHERE status IN ('waiting', 'holding') {QUEUE_ORDER} LIMIT 1 {lock}) RETURNING id"
+         WHERE {DUE} AND id = (SELECT id FROM cases \
+         WHERE {DUE} {QUEUE_ORDER} LIMIT 1 {lock}) RETURNING id"
     )
 }
 
@@ -169,6 +174,7 @@ const NO_ANSWER_SQL: &str = "UPDATE cases SET status = 'waiting', mode = 'callba
 
 impl Store {
     /// Claims the most urgent open case for `actor`; `None` when the queue is empty.
+    /// Cases whose next callback attempt is after `now` are passed over.
     pub async fn claim_next(
         &self,
         actor: &Actor<'_>,
@@ -383,7 +389,7 @@ impl Store {
     }
 
     /// The case after a conditional update, or why the update matched no row.
-    async fn after_change(
+    pub(super) async fn after_change(
         &self,
         id: Uuid,
         done: bool,

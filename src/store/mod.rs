@@ -5,6 +5,7 @@
 //! caller only after [`Store::insert_case`] returned `Ok` (DESIGN.md section 4).
 //! Nothing here logs personal data; errors name ids, never numbers or answers.
 
+pub mod attempts;
 pub mod audit;
 pub mod claims;
 pub mod models;
@@ -16,6 +17,7 @@ mod sqlite;
 pub mod users;
 pub mod voice;
 
+pub use attempts::{AttemptResult, CallLeg, LegDirection, LegKind, UnreachableCase};
 pub use audit::AuditRecord;
 pub use claims::{Actor, ClaimError, ClaimInfo, Outcome};
 pub use models::{Answer, CaseMode, CaseRecord, CaseStatus, Channel, NewCase, UnknownValue};
@@ -59,6 +61,12 @@ pub enum StoreError {
     TimestampOutOfRange {
         field: &'static str,
         value: DateTime<Utc>,
+    },
+    #[error("call leg {id} cannot be stored: {field} {message}")]
+    InvalidCallLeg {
+        id: Uuid,
+        field: &'static str,
+        message: String,
     },
     #[error("stored case {id} has an invalid {field}: {message}")]
     Corrupt {
@@ -160,6 +168,7 @@ impl Store {
             summary: case.summary.clone(),
             attempts: 0,
             red_flag: case.red_flag,
+            next_attempt_at: None,
         };
         let audit = AuditEntry {
             at: record.registered_at,
@@ -326,7 +335,7 @@ macro_rules! case_columns {
     () => {
         "id, channel, priority, status, mode, registered_at, deadline, estimated_callback_at, \
          answers, callback_number, personnummer, language, call_id, external_ref, summary, \
-         attempts, red_flag"
+         attempts, red_flag, next_attempt_at"
     };
 }
 use case_columns;
@@ -373,6 +382,7 @@ struct RawCase {
     summary: String,
     attempts: i64,
     red_flag: bool,
+    next_attempt_at: Option<DateTime<Utc>>,
 }
 
 impl RawCase {
@@ -414,6 +424,7 @@ impl RawCase {
             attempts: u32::try_from(self.attempts)
                 .map_err(|e| corrupt("attempts", e.to_string()))?,
             red_flag: self.red_flag,
+            next_attempt_at: self.next_attempt_at,
         })
     }
 }

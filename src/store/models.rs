@@ -169,6 +169,8 @@ pub struct CaseRecord {
     pub summary: String,
     pub attempts: u32,
     pub red_flag: bool,
+    /// After a failed callback attempt: claim-next passes the case over until then.
+    pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
 impl fmt::Debug for CaseRecord {
@@ -185,6 +187,7 @@ impl fmt::Debug for CaseRecord {
             .field("answers", &self.answers.len())
             .field("attempts", &self.attempts)
             .field("red_flag", &self.red_flag)
+            .field("next_attempt_at", &self.next_attempt_at)
             .finish_non_exhaustive()
     }
 }
@@ -239,6 +242,7 @@ mod tests {
             summary: "Ont i bröstet sedan igår".into(),
             attempts: 0,
             red_flag: false,
+            next_attempt_at: None,
         };
         let text = format!("{record:?} {:?}", record.answers);
         for secret in [

@@ -53,6 +53,7 @@ pub(super) fn read_case(row: &PgRow) -> Result<CaseRecord> {
         summary: row.try_get("summary")?,
         attempts: i64::from(attempts),
         red_flag: row.try_get("red_flag")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
     };
     raw.into_record()
 }
@@ -60,7 +61,7 @@ pub(super) fn read_case(row: &PgRow) -> Result<CaseRecord> {
 const INSERT_CASE_SQL: &str = concat!(
     "INSERT INTO cases (",
     case_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
 );
 
 const INSERT_AUDIT_SQL: &str =
@@ -101,6 +102,7 @@ pub(super) async fn insert_case(pool: &PgPool, c: &CaseRecord, audit: &AuditEntr
         .bind(&c.summary)
         .bind(i32::try_from(c.attempts).unwrap_or(i32::MAX))
         .bind(c.red_flag)
+        .bind(c.next_attempt_at)
         .execute(&mut *tx)
         .await
         .map_err(map_insert_error)?;

@@ -18,6 +18,8 @@ pub struct StatsCounts {
     pub reached: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)>,
     /// Staff names with an audit entry since `staff_since` (not ivr/intake/system).
     pub active_staff: u32,
+    /// Cases closed as unreachable (last callback attempt failed) since the day start.
+    pub unreachable_since: u32,
 }
 
 /// Fixed-width UTC text as the SQLite dialect stores times (text order = time order).
@@ -156,6 +158,7 @@ impl Store {
     ) -> Result<StatsCounts> {
         let mut out = StatsCounts {
             callbacks_since: self.count_callbacks_since(day_start).await?,
+            unreachable_since: self.count_unreachable_since(day_start).await?,
             ..StatsCounts::default()
         };
         let levels: Vec<(i64, i64)>;

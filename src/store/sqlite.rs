@@ -94,6 +94,7 @@ fn parse_ts(id: &str, field: &'static str, text: &str) -> Result<DateTime<Utc>> 
 pub(super) fn read_case(row: &SqliteRow) -> Result<CaseRecord> {
     let id: String = row.try_get("id")?;
     let estimated: Option<String> = row.try_get("estimated_callback_at")?;
+    let next_attempt: Option<String> = row.try_get("next_attempt_at")?;
     let answers: String = row.try_get("answers")?;
     let raw = RawCase {
         channel: row.try_get("channel")?,
@@ -122,6 +123,9 @@ pub(super) fn read_case(row: &SqliteRow) -> Result<CaseRecord> {
         summary: row.try_get("summary")?,
         attempts: row.try_get("attempts")?,
         red_flag: row.try_get("red_flag")?,
+        next_attempt_at: next_attempt
+            .map(|t| parse_ts(&id, "next_attempt_at", &t))
+            .transpose()?,
         id,
     };
     raw.into_record()
@@ -130,7 +134,7 @@ pub(super) fn read_case(row: &SqliteRow) -> Result<CaseRecord> {
 const INSERT_CASE_SQL: &str = concat!(
     "INSERT INTO cases (",
     case_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
 );
 
 const INSERT_AUDIT_SQL: &str =
@@ -180,6 +184,7 @@ pub(super) async fn insert_case(
         .bind(&c.summary)
         .bind(i64::from(c.attempts))
         .bind(c.red_flag)
+        .bind(c.next_attempt_at.map(ts))
         .execute(&mut *tx)
         .await
         .map_err(map_insert_error)?;

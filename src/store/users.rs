@@ -174,6 +174,35 @@ impl Store {
         .transpose()
     }
 
+    /// Sets (or with `None` clears) the SIP digest HA1 of an account, for its
+    /// desk phone; `Ok(false)` when there is no such account.
+    pub async fn set_sip_ha1(&self, username: &str, ha1: Option<&str>) -> Result<bool> {
+        let changed = with_backend!(self, |pool, _ts| {
+            sqlx::query("UPDATE staff_users SET sip_ha1 = $2 WHERE username = $1")
+                .bind(username)
+                .bind(ha1)
+                .execute(pool)
+                .await?
+                .rows_affected()
+                > 0
+        });
+        Ok(changed)
+    }
+
+    /// The SIP digest HA1 of an enabled account that has one: what the
+    /// registrar checks a nurse phone's REGISTER against.
+    pub async fn sip_ha1(&self, username: &str) -> Result<Option<String>> {
+        let sql = "SELECT sip_ha1 FROM staff_users WHERE username = $1 AND disabled = FALSE";
+        let ha1 = with_backend!(self, |pool, _ts| {
+            sqlx::query_scalar::<_, Option<String>>(sql)
+                .bind(username)
+                .fetch_optional(pool)
+                .await?
+                .flatten()
+        });
+        Ok(ha1)
+    }
+
     /// Stores a new session (by token hash) for `username` until `expires_at`.
     pub async fn create_session(
         &self,
@@ -266,5 +295,53 @@ impl Store {
                 .fetch_optional(pool)
                 .await?),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::{postgres_test_db, sqlite_test_db};
+    use chrono::TimeZone;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 3, 1, 9, 0, 0)
+            .single()
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
+    async fn sip_ha1_is_stored_cleared_and_hidden_for_disabled_users(store: Store) {
+        assert!(store
+            .create_user("anna", "$argon2id$x", Role::Nurse, t0())
+            .await
+            .unwrap());
+        assert_eq!(store.sip_ha1("anna").await.unwrap(), None);
+        assert_eq!(store.sip_ha1("nobody").await.unwrap(), None);
+        let ha1 = "0123456789abcdef0123456789abcdef";
+        assert!(store.set_sip_ha1("anna", Some(ha1)).await.unwrap());
+        assert!(!store.set_sip_ha1("nobody", Some(ha1)).await.unwrap());
+        assert_eq!(store.sip_ha1("anna").await.unwrap().as_deref(), Some(ha1));
+        let disable = "UPDATE staff_users SET disabled = TRUE WHERE username = 'anna'";
+        with_backend!(&store, |pool, _ts| {
+            sqlx::query(disable).execute(pool).await.unwrap();
+        });
+        assert_eq!(store.sip_ha1("anna").await.unwrap(), None);
+        assert!(store.set_sip_ha1("anna", None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn sqlite_sip_ha1_is_stored_cleared_and_hidden_for_disabled_users() {
+        let db = sqlite_test_db().await;
+        sip_ha1_is_stored_cleared_and_hidden_for_disabled_users(db.store.clone()).await;
+        db.finish().await;
+    }
+
+    #[tokio::test]
+    async fn postgres_sip_ha1_is_stored_cleared_and_hidden_for_disabled_users() {
+        let Some(db) = postgres_test_db().await else {
+            return;
+        };
+        sip_ha1_is_stored_cleared_and_hidden_for_disabled_users(db.store.clone()).await;
+        db.finish().await;
     }
 }

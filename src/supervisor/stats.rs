@@ -38,6 +38,9 @@ pub struct SupervisorStats {
     pub callbacks_today: u32,
     pub callback_capacity: u32,
     pub callback_offer: OfferState,
+    /// Cases closed today as unreachable (every callback attempt failed); listed
+    /// by `GET /api/v1/supervisor/unreachable`.
+    pub unreachable_today: u32,
 }
 
 /// (within target, missed) among cases registered today: a case counts once it
@@ -95,6 +98,7 @@ pub fn build(
         callbacks_today: counts.callbacks_since,
         callback_capacity: settings.callback_capacity,
         callback_offer: settings.offer_state(now, counts.callbacks_since),
+        unreachable_today: counts.unreachable_since,
     }
 }
 
@@ -122,6 +126,7 @@ mod tests {
             callbacks_since: 3,
             reached,
             active_staff: 2,
+            unreachable_since: 2,
         };
         let s = build(
             at(10, 0),
@@ -139,6 +144,7 @@ mod tests {
         assert_eq!(s.levels[1].estimated_wait_minutes, Some(20));
         assert_eq!(s.callback_offer, OfferState::CapacityReached);
         assert_eq!(s.calls_in_ivr, 4);
+        assert_eq!(s.unreachable_today, 2);
     }
 
     #[test]

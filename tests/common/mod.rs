@@ -135,6 +135,29 @@ impl TestService {
         assert!(created, "user {username} already exists");
     }
 
+    /// Signs in over HTTP and returns a client that sends the session cookie.
+    pub async fn login(&self, user: &str, pw: &str) -> reqwest::Client {
+        let r = reqwest::Client::new()
+            .post(self.http_url("/api/v1/login"))
+            .json(&serde_json::json!({"username": user, "password": pw}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), reqwest::StatusCode::OK, "login as {user}");
+        let set = r.headers()["set-cookie"]
+            .to_str()
+            .expect("cookie")
+            .to_string();
+        assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"));
+        let pair = set.split(';').next().expect("pair").to_string();
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::COOKIE, pair.parse().expect("header value"));
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .expect("client")
+    }
+
     pub async fn stop(self) {
         self.running.stop().await;
     }

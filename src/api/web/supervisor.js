@@ -17,6 +17,9 @@
       $("s-ivr").textContent = s.calls_in_ivr;
       $("s-callbacks").textContent = s.callbacks_today + " / " + s.callback_capacity;
       $("s-offer").textContent = offerText[s.callback_offer] || s.callback_offer;
+      $("s-unreachable").textContent = s.unreachable_today;
+      // The list is an audited read: fetch it only when the count moves.
+      if (s.unreachable_today !== shownUnreachable) loadUnreachable(s.unreachable_today);
       const body = $("levels").querySelector("tbody");
       body.replaceChildren();
       for (const l of s.levels) {
@@ -27,6 +30,34 @@
         body.append(tr);
       }
     } catch (x) { $("settings-status").textContent = "Could not load statistics: " + x.message; }
+  }
+
+  const clock = (iso) => iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "-";
+  let shownUnreachable = null;
+  async function loadUnreachable(count) {
+    shownUnreachable = count;
+    const body = $("unreachable").querySelector("tbody");
+    try {
+      const cases = (await PE.api("GET", "/supervisor/unreachable")).data;
+      body.replaceChildren();
+      for (const c of cases) {
+        const tr = PE.el("tr", "unreachable-row");
+        const td = PE.el("td"); td.append(PE.levelBadge(c.priority)); tr.append(td);
+        const idCell = PE.el("td", "case-id", c.id.slice(0, 8)); idCell.title = c.id; tr.append(idCell);
+        tr.append(PE.el("td", null, clock(c.registered_at)));
+        tr.append(PE.el("td", null, clock(c.deadline)));
+        tr.append(PE.el("td", null, c.attempts));
+        tr.append(PE.el("td", null, clock(c.closed_at)));
+        body.append(tr);
+      }
+      if (!cases.length) {
+        const tr = PE.el("tr"); const td = PE.el("td", "muted", "none"); td.colSpan = 6; tr.append(td); body.append(tr);
+      }
+    } catch (x) {
+      shownUnreachable = null;
+      body.replaceChildren();
+      const tr = PE.el("tr"); const td = PE.el("td", "muted", "Could not load: " + x.message); td.colSpan = 6; tr.append(td); body.append(tr);
+    }
   }
 
   const local = (iso) => new Date(iso).toLocaleString();

@@ -30,11 +30,11 @@ fn bridge_relays_audio_both_ways_under_each_legs_own_ssrc() {
         .open(params(pa.local_addr().unwrap(), None), tx.clone())
         .unwrap();
     let b = engine
-        .open_beside(&a, params(pb.local_addr().unwrap(), None), tx)
+        .open_beside(&a.link(), params(pb.local_addr().unwrap(), None), tx)
         .unwrap();
     let (before_b, _) = recv_rtp(&pb).unwrap();
     let (before_a, _) = recv_rtp(&pa).unwrap();
-    a.bridge(&b).unwrap();
+    a.bridge(&b.link()).unwrap();
     std::thread::sleep(Duration::from_millis(60));
 
     let mut last: Option<RtpHeader> = None;
@@ -80,9 +80,9 @@ fn bridge_converts_alaw_to_ulaw_and_relays_events_with_the_peers_payload_type() 
     alaw.payload_type = 8;
     let a = engine.open(alaw, tx.clone()).unwrap();
     let b = engine
-        .open_beside(&a, params(pb.local_addr().unwrap(), Some(96)), tx)
+        .open_beside(&a.link(), params(pb.local_addr().unwrap(), Some(96)), tx)
         .unwrap();
-    a.bridge(&b).unwrap();
+    a.bridge(&b.link()).unwrap();
     std::thread::sleep(Duration::from_millis(60));
     let loud = Codec::Pcma.encode(8000);
     send_rtp(&pa, stream_addr(&a), 8, 1, 0, false, &[loud; 160]);
@@ -114,7 +114,10 @@ fn streams_on_different_workers_are_not_bridgeable() {
     let b = engine
         .open(params(p.local_addr().unwrap(), None), tx)
         .unwrap();
-    assert!(matches!(a.bridge(&b), Err(MediaError::NotBridgeable)));
+    assert!(matches!(
+        a.bridge(&b.link()),
+        Err(MediaError::NotBridgeable)
+    ));
 }
 
 #[test]
@@ -126,9 +129,9 @@ fn unbridge_resumes_each_legs_own_silence() {
         .open(params(pa.local_addr().unwrap(), None), tx.clone())
         .unwrap();
     let b = engine
-        .open_beside(&a, params(pb.local_addr().unwrap(), None), tx)
+        .open_beside(&a.link(), params(pb.local_addr().unwrap(), None), tx)
         .unwrap();
-    a.bridge(&b).unwrap();
+    a.bridge(&b.link()).unwrap();
     send_rtp(&pa, stream_addr(&a), 0, 1, 0, false, &[0x11; 160]);
     recv_payload(&pb, 0x11).unwrap();
     b.unbridge();
@@ -159,4 +162,124 @@ fn recorder_gets_decoded_audio_until_stopped() {
         .flatten()
         .expect("a recorded frame");
     assert_eq!(frame, vec![Codec::Pcmu.decode(loud); 160]);
+}
+
+/// `cargo test --release --lib bridge_latency -- --ignored --nocapture`
+/// Prints the bridge's added latency (RTP into leg A -> out of leg B) with
+/// PE_BENCH_PAIRS bridged calls (100) beside PE_BENCH_IVR plain streams (1000)
+/// for PE_BENCH_SECS (10). Asserts nothing about speed.
+#[test]
+#[ignore = "benchmark: prints figures, run by hand"]
+fn bridge_latency() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+    let env = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (pairs, ivr, secs) = (
+        env("PE_BENCH_PAIRS", 100),
+        env("PE_BENCH_IVR", 1000),
+        env("PE_BENCH_SECS", 10),
+    );
+    let mut cfg = MediaConfig::new(
+        IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        (40000, 59998),
+        Arc::new(PromptLibrary::from_samples([("sv", "x", &[0i16; 160][..])])),
+    );
+    cfg.workers = 2;
+    let engine = MediaEngine::start(cfg).unwrap();
+    let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let out = UdpSocket::bind("127.0.0.1:0").unwrap();
+    out.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let (tx, _rx) = unbounded_channel();
+    let mut keep = Vec::new();
+    for _ in 0..ivr {
+        keep.push(
+            engine
+                .open(params(sink.local_addr().unwrap(), None), tx.clone())
+                .unwrap(),
+        );
+    }
+    let mut inputs = Vec::new();
+    for _ in 0..pairs {
+        let a = engine
+            .open(params(sink.local_addr().unwrap(), None), tx.clone())
+            .unwrap();
+        let b = engine
+            .open_beside(
+                &a.link(),
+                params(out.local_addr().unwrap(), None),
+                tx.clone(),
+            )
+            .unwrap();
+        a.bridge(&b.link()).unwrap();
+        inputs.push(stream_addr(&a));
+        keep.push(a);
+        keep.push(b);
+    }
+    let base = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let sender = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let mut next = Instant::now();
+            let mut seq = 0u16;
+            while !stop.load(Ordering::Relaxed) {
+                for to in &inputs {
+                    let mut payload = [0xFFu8; 160];
+                    let nanos = base.elapsed().as_nanos() as u64;
+                    payload[..8].copy_from_slice(&nanos.to_le_bytes());
+                    send_rtp(&sock, *to, 0, seq, u32::from(seq) * 160, false, &payload);
+                }
+                seq = seq.wrapping_add(1);
+                next += Duration::from_millis(20);
+                std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            }
+        })
+    };
+    let warmup = Instant::now() + Duration::from_secs(1);
+    let end = Instant::now() + Duration::from_secs(secs as u64);
+    let mut lat_us: Vec<u64> = Vec::new();
+    let mut buf = [0u8; 1500];
+    while Instant::now() < end {
+        let Ok(n) = out.recv(&mut buf) else { continue };
+        let now = base.elapsed().as_nanos() as u64;
+        let Ok(p) = crate::media::rtp::parse(&buf[..n]) else {
+            continue;
+        };
+        let Some(stamp) = p.payload.get(..8) else {
+            continue;
+        };
+        let sent = u64::from_le_bytes(stamp.try_into().unwrap());
+        if sent > 0 && Instant::now() > warmup && p.payload[8] == 0xFF {
+            lat_us.push(now.saturating_sub(sent) / 1000);
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    sender.join().unwrap();
+    lat_us.sort_unstable();
+    let pct = |q: f64| {
+        lat_us
+            .get(((lat_us.len() as f64 * q) as usize).min(lat_us.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    let stats = engine.stats();
+    println!(
+        "bridge latency: {pairs} bridged calls + {ivr} IVR streams, {secs} s: {} packets relayed; \
+         RTP in -> out p50 {} us, p90 {} us, p99 {} us, max {} us; late ticks {}, skipped frames {}",
+        lat_us.len(),
+        pct(0.50),
+        pct(0.90),
+        pct(0.99),
+        lat_us.last().copied().unwrap_or(0),
+        stats.late_ticks,
+        stats.skipped_frames,
+    );
+    drop(keep);
 }

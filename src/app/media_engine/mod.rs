@@ -340,7 +340,7 @@ impl MediaEngine {
     /// bridged (`MediaStream::bridge`).
     pub fn open_beside(
         &self,
-        other: &MediaStream,
+        other: &StreamLink,
         params: StreamParams,
         events: UnboundedSender<MediaEvent>,
     ) -> Result<MediaStream, MediaError> {
@@ -489,7 +489,7 @@ impl MediaStream {
     /// arrive. Our own prompts and key presses still go out and pause the
     /// relay towards that side while they play. Both must be on one worker
     /// (`MediaEngine::open_beside`).
-    pub fn bridge(&self, other: &MediaStream) -> Result<(), MediaError> {
+    pub fn bridge(&self, other: &StreamLink) -> Result<(), MediaError> {
         if self.worker != other.worker || !Arc::ptr_eq(&self.inner, &other.inner) {
             return Err(MediaError::NotBridgeable);
         }
@@ -498,6 +498,16 @@ impl MediaStream {
             other: other.id,
         });
         Ok(())
+    }
+
+    /// A handle naming this stream, for `open_beside` and `bridge` from
+    /// another task (it keeps nothing open).
+    pub fn link(&self) -> StreamLink {
+        StreamLink {
+            inner: self.inner.clone(),
+            worker: self.worker,
+            id: self.id,
+        }
     }
 
     /// Ends this stream's bridge; both sides send their own frames again.
@@ -517,6 +527,20 @@ impl MediaStream {
     /// Stops sending received audio to the recorder.
     pub fn stop_recording(&self) {
         self.send(Command::StopRecording { id: self.id });
+    }
+}
+
+/// Names a stream (its engine, worker and id) without owning it.
+#[derive(Clone)]
+pub struct StreamLink {
+    inner: Arc<Inner>,
+    worker: usize,
+    id: u64,
+}
+
+impl fmt::Debug for StreamLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StreamLink({}/{})", self.worker, self.id)
     }
 }
 

@@ -1,0 +1,381 @@
+//! One callback, start to end: ring the nurse, then the resident through the
+//! trunk (or take the caller holding for the case), say who is calling,
+//! bridge the two, and record the attempt and a call-detail row per leg.
+
+use super::held::{HeldCall, HeldCommand};
+use super::outbound::{self, Caller, Leg, LegEvent, Target};
+use super::{CallResult, CallState, CallStatus, DialFailure};
+use crate::app::media_engine::{MediaEvent, StreamLink};
+use crate::app::CallContext;
+use crate::queue::{AttemptOutcome, RetryPolicy};
+use crate::store::{AttemptResult, CallLeg, CaseRecord, LegDirection, LegKind, Store};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use tokio::sync::{oneshot, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, info_span, warn, Instrument};
+use uuid::Uuid;
+
+/// The nurse leg as requested, before it is set up.
+pub(super) enum NurseSetup {
+    Phone(Target),
+    Browser(BrowserPending),
+}
+
+/// A browser leg whose SDP answer went back to the page.
+pub(super) struct BrowserPending(std::convert::Infallible);
+
+/// Accepts the page's WebRTC offer.
+pub(super) async fn accept_browser(
+    _ctx: &CallContext,
+    _offer_sdp: &str,
+) -> Result<(BrowserPending, String), String> {
+    Err("browser calls are not available in this build".into())
+}
+
+/// The nurse's connected side.
+enum NurseSide {
+    Phone(Leg),
+}
+
+impl NurseSide {
+    fn link(&self) -> StreamLink {
+        match self {
+            NurseSide::Phone(leg) => leg.stream.link(),
+        }
+    }
+
+    /// Resolves when the nurse hangs up (or their media stops).
+    async fn ended(&mut self) {
+        match self {
+            NurseSide::Phone(leg) => loop {
+                match leg.next().await {
+                    LegEvent::RemoteHangup | LegEvent::Shutdown => return,
+                    LegEvent::Media(MediaEvent::RtpTimeout) => return,
+                    LegEvent::Media(_) => {}
+                }
+            },
+        }
+    }
+
+    fn hangup(&mut self) {
+        match self {
+            NurseSide::Phone(leg) => leg.hangup(),
+        }
+    }
+
+    fn kind(&self) -> LegKind {
+        match self {
+            NurseSide::Phone(_) => LegKind::NursePhone,
+        }
+    }
+
+    fn ended_by(&self) -> &'static str {
+        match self {
+            NurseSide::Phone(leg) => leg.ended_by(),
+        }
+    }
+
+    fn times(&self) -> (DateTime<Utc>, Option<DateTime<Utc>>) {
+        match self {
+            NurseSide::Phone(leg) => (leg.started_at, Some(leg.answered_at)),
+        }
+    }
+}
+
+/// The job.
+pub(super) struct Callback {
+    pub ctx: Arc<CallContext>,
+    pub store: Store,
+    pub case: CaseRecord,
+    pub nurse: String,
+    pub call_id: Uuid,
+    pub status: watch::Sender<CallStatus>,
+    pub cancel: CancellationToken,
+    pub held: Option<HeldCall>,
+    pub retry: RetryPolicy,
+}
+
+impl Callback {
+    pub async fn run(self, setup: NurseSetup) {
+        let span = info_span!("callback", case = %self.case.id, call = %self.call_id);
+        self.run_inner(setup).instrument(span).await;
+    }
+
+    async fn run_inner(self, setup: NurseSetup) {
+        let beside = self.held.as_ref().map(|h| h.link.clone());
+        let nurse = match setup {
+            NurseSetup::Phone(target) => {
+                let caller = Caller {
+                    number: self
+                        .ctx
+                        .trunk
+                        .as_ref()
+                        .map(|t| t.from_number.clone())
+                        .unwrap_or_else(|| "1177".into()),
+                    display: format!("1177 callback P{}", self.case.priority.level()),
+                };
+                match outbound::dial(
+                    &self.ctx,
+                    &target,
+                    &caller,
+                    beside.as_ref(),
+                    &self.cancel,
+                    |_| {},
+                )
+                .await
+                {
+                    Ok(leg) => NurseSide::Phone(leg),
+                    Err((failure, started)) => {
+                        info!(result = failure.as_str(), "nurse phone not answered");
+                        self.cdr_failed(LegKind::NursePhone, started, failure).await;
+                        let result = match failure {
+                            DialFailure::Cancelled => CallResult::Cancelled,
+                            _ => CallResult::NurseUnavailable,
+                        };
+                        self.finish(result);
+                        return;
+                    }
+                }
+            }
+            NurseSetup::Browser(pending) => match pending.0 {},
+        };
+        match self.held.clone() {
+            Some(held) => self.connect_held(nurse, held).await,
+            None => self.call_resident(nurse).await,
+        }
+    }
+
+    fn set_state(&self, state: CallState) {
+        self.status.send_modify(|s| s.state = state);
+    }
+
+    fn finish(&self, result: CallResult) {
+        self.status.send_modify(|s| {
+            s.state = CallState::Ended;
+            s.result = Some(result);
+        });
+    }
+
+    async fn call_resident(self, mut nurse: NurseSide) {
+        let (Some(trunk), Some(number)) =
+            (self.ctx.trunk.clone(), self.case.callback_number.clone())
+        else {
+            nurse.hangup();
+            self.finish(CallResult::Failed);
+            return;
+        };
+        self.set_state(CallState::ResidentRinging);
+        let target = Target {
+            uri: format!("sip:{number}@{}", trunk.domain),
+            peer: crate::sip::Peer {
+                addr: trunk.proxy_addr(),
+                transport: crate::sip::Transport::Udp,
+                conn: None,
+            },
+            credentials: trunk
+                .credentials()
+                .map(|(u, p)| (u.to_string(), p.to_string())),
+            ring_timeout: trunk.ring_timeout(),
+        };
+        let caller = Caller {
+            number: trunk.from_number.clone(),
+            display: trunk.from_display.clone(),
+        };
+        let nurse_link = nurse.link();
+        let dial = outbound::dial(
+            &self.ctx,
+            &target,
+            &caller,
+            Some(&nurse_link),
+            &self.cancel,
+            |_| {},
+        );
+        tokio::pin!(dial);
+        let mut nurse_gone = false;
+        let dialled = loop {
+            tokio::select! {
+                r = &mut dial => break r,
+                // The nurse gave up while the phone rang: CANCEL (inside dial).
+                _ = nurse.ended(), if !nurse_gone => {
+                    nurse_gone = true;
+                    self.cancel.cancel();
+                }
+            }
+        };
+        let mut resident = match dialled {
+            Ok(leg) => leg,
+            Err((failure, started)) => {
+                info!(result = failure.as_str(), "resident not reached");
+                nurse.hangup();
+                self.cdr_failed(LegKind::Resident, started, failure).await;
+                self.cdr_nurse(&nurse, "ended").await;
+                if failure != DialFailure::Cancelled {
+                    self.record_attempt(Some(failure)).await;
+                }
+                self.finish(failure.into());
+                return;
+            }
+        };
+        // Say who is calling before the nurse is heard.
+        self.set_state(CallState::Announcing);
+        let lang = self.case.language.as_str();
+        let token = 1;
+        if let Some(clip) = self.ctx.prompts.lookup(lang, "callback_intro") {
+            resident.stream.play(vec![clip], token);
+            loop {
+                tokio::select! {
+                    ev = resident.next() => match ev {
+                        LegEvent::Media(MediaEvent::PlaybackDone { token: t }) if t == token => break,
+                        LegEvent::Media(_) => {}
+                        LegEvent::RemoteHangup | LegEvent::Shutdown => break,
+                    },
+                    _ = nurse.ended() => { resident.hangup(); break; }
+                    _ = self.cancel.cancelled() => { resident.hangup(); break; }
+                }
+            }
+        }
+        if resident.is_over() {
+            nurse.hangup();
+            self.cdr_leg(LegKind::Resident, &resident, "ended_during_announcement")
+                .await;
+            self.cdr_nurse(&nurse, "ended").await;
+            self.record_attempt(None).await;
+            self.finish(CallResult::Connected);
+            return;
+        }
+        if let Err(e) = resident.stream.bridge(&nurse_link) {
+            warn!(error = %e, "cannot bridge the legs");
+        }
+        self.set_state(CallState::Connected);
+        self.record_attempt(None).await;
+        info!("resident and nurse connected");
+        loop {
+            tokio::select! {
+                ev = resident.next() => match ev {
+                    LegEvent::RemoteHangup | LegEvent::Shutdown => break,
+                    LegEvent::Media(MediaEvent::RtpTimeout) => break,
+                    LegEvent::Media(_) => {}
+                },
+                _ = nurse.ended() => break,
+                _ = self.cancel.cancelled() => break,
+            }
+        }
+        resident.hangup();
+        nurse.hangup();
+        self.cdr_leg(LegKind::Resident, &resident, "connected")
+            .await;
+        self.cdr_nurse(&nurse, "connected").await;
+        self.finish(CallResult::Connected);
+    }
+
+    /// The caller is holding on this node: bridge the nurse to that call.
+    async fn connect_held(self, mut nurse: NurseSide, held: HeldCall) {
+        let (done_tx, done_rx) = oneshot::channel();
+        let sent = held.commands.send(HeldCommand::Connect {
+            nurse: nurse.link(),
+            done: done_tx,
+        });
+        if sent.is_err() {
+            // The caller left a moment ago: the case is a callback now.
+            nurse.hangup();
+            self.cdr_nurse(&nurse, "caller_left").await;
+            self.finish(CallResult::NoAnswer);
+            return;
+        }
+        self.set_state(CallState::Connected);
+        self.record_attempt(None).await;
+        info!("nurse connected to the holding caller");
+        tokio::select! {
+            _ = done_rx => {}
+            _ = nurse.ended() => { let _ = held.commands.send(HeldCommand::NurseLeft); }
+            _ = self.cancel.cancelled() => { let _ = held.commands.send(HeldCommand::NurseLeft); }
+        }
+        nurse.hangup();
+        self.cdr_nurse(&nurse, "connected").await;
+        self.finish(CallResult::Connected);
+    }
+
+    /// Stores the attempt's result: `None` is a connected call. Cancelled
+    /// attempts and an unreachable nurse are not attempts at the resident.
+    async fn record_attempt(&self, failure: Option<DialFailure>) {
+        let result = match failure {
+            None => AttemptResult::Connected,
+            Some(DialFailure::Busy(_)) => AttemptResult::Busy,
+            Some(DialFailure::NoAnswer(_)) => AttemptResult::NoAnswer,
+            Some(DialFailure::Rejected(_)) => AttemptResult::Rejected,
+            Some(DialFailure::Failed(_)) => AttemptResult::Failed,
+            Some(DialFailure::Cancelled) => return,
+        };
+        match self
+            .store
+            .record_attempt(self.case.id, &self.nurse, result, &self.retry, Utc::now())
+            .await
+        {
+            Ok(AttemptOutcome::RetryAt(at)) => {
+                info!(next_attempt = %at, "attempt failed; retry later")
+            }
+            Ok(AttemptOutcome::Unreachable) => info!("last attempt failed: case unreachable"),
+            Ok(AttemptOutcome::Connected) => {}
+            // Released or taken over meanwhile: nothing recorded, the legs still are.
+            Err(e) => warn!(error = %e, "attempt not recorded"),
+        }
+    }
+
+    async fn cdr(&self, row: CallLeg) {
+        if let Err(e) = self.store.insert_call_leg(&row).await {
+            warn!(error = %e, "call-detail row not stored");
+        }
+    }
+
+    fn row(
+        &self,
+        kind: LegKind,
+        started: DateTime<Utc>,
+        answered: Option<DateTime<Utc>>,
+    ) -> CallLeg {
+        CallLeg {
+            id: Uuid::new_v4(),
+            case_id: Some(self.case.id),
+            direction: LegDirection::Outbound,
+            kind,
+            started_at: started,
+            answered_at: answered,
+            ended_at: Utc::now(),
+            result: String::new(),
+            sip_status: None,
+            ended_by: None,
+        }
+    }
+
+    async fn cdr_failed(&self, kind: LegKind, started: DateTime<Utc>, failure: DialFailure) {
+        let mut row = self.row(kind, started, None);
+        row.result = failure.as_str().to_string();
+        row.sip_status = failure.sip_status();
+        row.ended_by = Some(
+            if failure.sip_status().is_some() {
+                "remote"
+            } else {
+                "local"
+            }
+            .into(),
+        );
+        self.cdr(row).await;
+    }
+
+    async fn cdr_leg(&self, kind: LegKind, leg: &Leg, result: &str) {
+        let mut row = self.row(kind, leg.started_at, Some(leg.answered_at));
+        row.result = result.to_string();
+        row.sip_status = Some(200);
+        row.ended_by = Some(leg.ended_by().into());
+        self.cdr(row).await;
+    }
+
+    async fn cdr_nurse(&self, nurse: &NurseSide, result: &str) {
+        let (started, answered) = nurse.times();
+        let mut row = self.row(nurse.kind(), started, answered);
+        row.result = result.to_string();
+        row.ended_by = Some(nurse.ended_by().into());
+        self.cdr(row).await;
+    }
+}

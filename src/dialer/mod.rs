@@ -1,0 +1,259 @@
+//! Callbacks: the nurse leg (SIP phone or browser), the resident leg through
+//! the trunk, the bridge between them, and the attempt's result. A caller
+//! holding in the queue on this node is connected instead of dialled.
+
+pub mod auth;
+mod callback;
+pub mod held;
+pub mod nurse_phones;
+pub mod outbound;
+pub mod result;
+pub mod trunk;
+
+use crate::app::CallContext;
+use crate::store::{CaseRecord, Store};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub use result::DialFailure;
+pub use trunk::TrunkConfig;
+
+/// Where a callback is in its life (the nurse page polls it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallState {
+    NurseRinging,
+    ResidentRinging,
+    Announcing,
+    Connected,
+    Ended,
+}
+
+/// How a callback ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallResult {
+    Connected,
+    Busy,
+    NoAnswer,
+    Rejected,
+    Failed,
+    NurseUnavailable,
+    Cancelled,
+}
+
+impl From<DialFailure> for CallResult {
+    fn from(f: DialFailure) -> Self {
+        match f {
+            DialFailure::Busy(_) => CallResult::Busy,
+            DialFailure::NoAnswer(_) => CallResult::NoAnswer,
+            DialFailure::Rejected(_) => CallResult::Rejected,
+            DialFailure::Failed(_) => CallResult::Failed,
+            DialFailure::Cancelled => CallResult::Cancelled,
+        }
+    }
+}
+
+/// A callback as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CallStatus {
+    pub call_id: Uuid,
+    pub case_id: Uuid,
+    pub state: CallState,
+    pub result: Option<CallResult>,
+}
+
+/// The nurse's side of the call, as asked for.
+pub enum NurseLegRequest {
+    /// Ring the nurse's SIP phone (registered, or a fixed address).
+    Phone,
+    /// The browser's WebRTC offer.
+    Browser { offer_sdp: String },
+}
+
+/// Why a callback could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DialError {
+    #[error(
+        "no SIP trunk is configured (sip-config/trunk.toml), so residents cannot be called back"
+    )]
+    NoTrunk,
+    #[error("case {0} has no number to call (withheld caller ID)")]
+    NoNumber(Uuid),
+    #[error("a call for case {0} is already running")]
+    AlreadyCalling(Uuid),
+    #[error("your SIP phone is not registered and has no fixed address; register it or call from the browser")]
+    NoNursePhone,
+    #[error("browser call could not start: {0}")]
+    Browser(String),
+    #[error("the callback could not start: {0}")]
+    Internal(String),
+}
+
+struct Running {
+    status: watch::Receiver<CallStatus>,
+    cancel: CancellationToken,
+    nurse: String,
+}
+
+/// Starts and tracks callbacks on this node.
+pub struct Dialer {
+    ctx: Arc<CallContext>,
+    store: Store,
+    calls: Mutex<HashMap<Uuid, Running>>,
+    retry: crate::queue::RetryPolicy,
+}
+
+impl std::fmt::Debug for Dialer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let running = self.calls.lock().map(|c| c.len()).unwrap_or(0);
+        write!(f, "Dialer {{ calls: {running} }}")
+    }
+}
+
+/// A started callback.
+pub struct Started {
+    pub call_id: Uuid,
+    /// The SDP answer for a browser leg.
+    pub answer_sdp: Option<String>,
+}
+
+impl Dialer {
+    pub fn new(
+        ctx: Arc<CallContext>,
+        store: Store,
+        retry: crate::queue::RetryPolicy,
+    ) -> Arc<Dialer> {
+        Arc::new(Dialer {
+            ctx,
+            store,
+            retry,
+            calls: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Calls the resident of `case` (claimed by `nurse`) and connects the
+    /// nurse; or connects the nurse to the caller holding for it.
+    pub async fn start(
+        self: &Arc<Self>,
+        case: &CaseRecord,
+        nurse: &str,
+        leg: NurseLegRequest,
+    ) -> Result<Started, DialError> {
+        let held = self.ctx.held.get(&case.id.to_string());
+        if held.is_none() {
+            if self.ctx.trunk.is_none() {
+                return Err(DialError::NoTrunk);
+            }
+            if case.callback_number.is_none() {
+                return Err(DialError::NoNumber(case.id));
+            }
+        }
+        if self.running_for_case(case.id) {
+            return Err(DialError::AlreadyCalling(case.id));
+        }
+        let (nurse_side, answer_sdp) = match leg {
+            NurseLegRequest::Phone => {
+                let target = self
+                    .ctx
+                    .nurse_phones
+                    .target(nurse, std::time::Instant::now())
+                    .ok_or(DialError::NoNursePhone)?;
+                (callback::NurseSetup::Phone(target), None)
+            }
+            NurseLegRequest::Browser { offer_sdp } => {
+                let (leg, answer) = callback::accept_browser(&self.ctx, &offer_sdp)
+                    .await
+                    .map_err(DialError::Browser)?;
+                (callback::NurseSetup::Browser(leg), Some(answer))
+            }
+        };
+        let call_id = Uuid::new_v4();
+        let (status_tx, status_rx) = watch::channel(CallStatus {
+            call_id,
+            case_id: case.id,
+            state: CallState::NurseRinging,
+            result: None,
+        });
+        let cancel = CancellationToken::new();
+        if let Ok(mut calls) = self.calls.lock() {
+            calls.insert(
+                call_id,
+                Running {
+                    status: status_rx,
+                    cancel: cancel.clone(),
+                    nurse: nurse.to_string(),
+                },
+            );
+        }
+        let job = callback::Callback {
+            ctx: self.ctx.clone(),
+            store: self.store.clone(),
+            case: case.clone(),
+            nurse: nurse.to_string(),
+            call_id,
+            status: status_tx,
+            cancel,
+            held,
+            retry: self.retry.clone(),
+        };
+        let me = self.clone();
+        tokio::spawn(async move {
+            job.run(nurse_side).await;
+            me.forget_later(call_id);
+        });
+        Ok(Started {
+            call_id,
+            answer_sdp,
+        })
+    }
+
+    fn running_for_case(&self, case_id: Uuid) -> bool {
+        self.calls
+            .lock()
+            .map(|c| {
+                c.values().any(|r| {
+                    let s = r.status.borrow();
+                    s.case_id == case_id && s.state != CallState::Ended
+                })
+            })
+            .unwrap_or(false)
+    }
+
+    /// The status of a callback started by `nurse` (others see nothing).
+    pub fn status(&self, call_id: Uuid, nurse: &str) -> Option<CallStatus> {
+        let calls = self.calls.lock().ok()?;
+        let r = calls.get(&call_id).filter(|r| r.nurse == nurse)?;
+        let s = r.status.borrow().clone();
+        Some(s)
+    }
+
+    /// Ends a callback started by `nurse`; false when there is none.
+    pub fn hangup(&self, call_id: Uuid, nurse: &str) -> bool {
+        let Ok(calls) = self.calls.lock() else {
+            return false;
+        };
+        match calls.get(&call_id).filter(|r| r.nurse == nurse) {
+            Some(r) => {
+                r.cancel.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ended calls stay visible for a while so the page can read the result.
+    fn forget_later(self: &Arc<Self>, call_id: Uuid) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(300)).await;
+            if let Ok(mut calls) = me.calls.lock() {
+                calls.remove(&call_id);
+            }
+        });
+    }
+}

@@ -1,0 +1,528 @@
+//! One outbound call leg (we are the UAC): INVITE with our SDP offer,
+//! provisional responses and early media, digest authentication on 401/407,
+//! ring timeout and cancel (CANCEL, then the 487), the ACK for the 2xx, and
+//! afterwards the dialog until either side hangs up.
+
+use super::result::DialFailure;
+use crate::app::call::{new_tag, CallInput};
+use crate::app::media_engine::{MediaEvent, MediaStream, StreamLink, StreamParams};
+use crate::app::sip_driver::SipCommand;
+use crate::app::CallContext;
+use crate::sdp::{self, AudioOffer, LocalMedia};
+use crate::sip::dialog::Dialog;
+use crate::sip::message::{self, RequestInfo};
+use crate::sip::{Peer, Transport};
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use rsip::{Method, SipMessage};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info};
+
+/// How long a cancelled INVITE may take to end (487) before we stop waiting.
+const CANCEL_GRACE: Duration = Duration::from_secs(5);
+
+/// Whom to call and how.
+#[derive(Clone)]
+pub struct Target {
+    /// Request-URI (and To): `sip:+46701234567@trunk.example.net`, or a phone's contact.
+    pub uri: String,
+    /// Where the INVITE goes: the trunk's proxy, or where the phone registered from.
+    pub peer: Peer,
+    /// Digest credentials for a 401/407 from this target.
+    pub credentials: Option<(String, String)>,
+    /// CANCEL after this long without an answer.
+    pub ring_timeout: Duration,
+}
+
+/// Who we are in From (and the asserted identity).
+#[derive(Clone)]
+pub struct Caller {
+    pub number: String,
+    pub display: String,
+}
+
+/// What happens before an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// 180, or 183 without SDP.
+    Ringing,
+    /// 183 with SDP: the network plays tones or announcements to us.
+    EarlyMedia,
+}
+
+/// What an answered leg reports.
+#[derive(Debug)]
+pub enum LegEvent {
+    /// The far end sent BYE (already answered 200).
+    RemoteHangup,
+    Media(MediaEvent),
+    /// The service is stopping.
+    Shutdown,
+}
+
+/// The fixed parts of our INVITE, re-rendered for the authenticated retry
+/// and the CANCEL.
+struct InviteParts {
+    uri: String,
+    via_host: String,
+    transport: Transport,
+    from: String,
+    from_tag: String,
+    call_id: String,
+    contact: String,
+    asserted: String,
+    user_agent: String,
+    sdp: String,
+}
+
+impl InviteParts {
+    fn render(&self, method: Method, cseq: u32, branch: &str, auth: Option<&str>) -> String {
+        let mut text = format!(
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/{tr} {via};branch={branch};rport\r\n\
+Max-Forwards: 70\r\nFrom: {from};tag={tag}\r\nTo: <{uri}>\r\nCall-ID: {cid}\r\nCSeq: {cseq} {method}\r\n",
+            uri = self.uri,
+            tr = self.transport.via_token(),
+            via = self.via_host,
+            from = self.from,
+            tag = self.from_tag,
+            cid = self.call_id,
+        );
+        if method == Method::Cancel {
+            text.push_str("Content-Length: 0\r\n\r\n");
+            return text;
+        }
+        if let Some(a) = auth {
+            text.push_str(a);
+            text.push_str("\r\n");
+        }
+        text.push_str(&format!(
+            "Contact: {contact}\r\nP-Asserted-Identity: {pai}\r\nAllow: {allow}\r\nUser-Agent: {ua}\r\n\
+Content-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
+            contact = self.contact,
+            pai = self.asserted,
+            allow = crate::app::sip_driver::ALLOW,
+            ua = self.user_agent,
+            len = self.sdp.len(),
+            sdp = self.sdp,
+        ));
+        text
+    }
+}
+
+fn parse_request(text: &str) -> Option<rsip::Request> {
+    match message::parse(text.as_bytes()) {
+        Ok(SipMessage::Request(r)) => Some(r),
+        _ => None,
+    }
+}
+
+/// An answered outbound leg.
+pub struct Leg {
+    ctx: Arc<CallContext>,
+    call_id: String,
+    dialog: Dialog,
+    peer: Peer,
+    via_host: String,
+    ack: rsip::Request,
+    pub stream: MediaStream,
+    media: mpsc::UnboundedReceiver<MediaEvent>,
+    inbox: mpsc::UnboundedReceiver<CallInput>,
+    local: LocalMedia,
+    offer_answer: AudioOffer,
+    pub started_at: DateTime<Utc>,
+    pub answered_at: DateTime<Utc>,
+    hung_up: bool,
+    remote_hung_up: bool,
+}
+
+/// Calls `target`. On answer the returned leg's stream sends to the answer's
+/// address; it was opened beside `beside` (so the two can be bridged).
+/// `cancel` ends a ringing attempt (CANCEL) with `DialFailure::Cancelled`.
+pub async fn dial(
+    ctx: &Arc<CallContext>,
+    target: &Target,
+    caller: &Caller,
+    beside: Option<&StreamLink>,
+    cancel: &CancellationToken,
+    mut progress: impl FnMut(Progress),
+) -> Result<Leg, (DialFailure, DateTime<Utc>)> {
+    let started_at = Utc::now();
+    let fail = |f: DialFailure| (f, started_at);
+    let advertise = ctx.advertise_ip;
+    let via_host = format!("{advertise}:{}", ctx.sip_port);
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    // Until the answer names the real address, send towards the proxy; held
+    // means nothing is actually sent before the answer.
+    let params = StreamParams {
+        codec: crate::media::g711::Codec::Pcmu,
+        payload_type: 0,
+        telephone_event_pt: Some(101),
+        remote: target.peer.addr,
+    };
+    let opened = match beside {
+        Some(link) => ctx.media.open_beside(link, params, events_tx),
+        None => ctx.media.open(params, events_tx),
+    };
+    let stream = opened.map_err(|e| {
+        info!(error = %e, "no media port for an outbound leg");
+        fail(DialFailure::Failed(None))
+    })?;
+    stream.set_hold(true);
+    let local = LocalMedia {
+        ip: advertise,
+        port: stream.local_port(),
+        session_id: rand::thread_rng().gen_range(1..u32::MAX as u64),
+        version: 1,
+    };
+    let call_id = format!("{}@{advertise}", uuid::Uuid::new_v4());
+    let parts = InviteParts {
+        uri: target.uri.clone(),
+        via_host: via_host.clone(),
+        transport: target.peer.transport,
+        from: format!(
+            "\"{}\" <sip:{}@{advertise}>",
+            caller.display.replace('"', ""),
+            caller.number
+        ),
+        from_tag: new_tag(),
+        call_id: call_id.clone(),
+        contact: format!("<sip:{}@{via_host}>", caller.number),
+        asserted: format!("<sip:{}@{advertise}>", caller.number),
+        user_agent: ctx.sip.user_agent.clone(),
+        sdp: sdp::offer(&local),
+    };
+    let (inbox_tx, mut inbox) = mpsc::unbounded_channel();
+    let _ = ctx.sip_commands.send(SipCommand::Attach {
+        call_id: call_id.clone(),
+        inbox: inbox_tx,
+    });
+    let ended = |ctx: &CallContext| {
+        let _ = ctx.sip_commands.send(SipCommand::Ended {
+            call_id: call_id.clone(),
+        });
+    };
+
+    let mut cseq = 1u32;
+    let mut branch = format!("z9hG4bK{}", new_tag());
+    let mut invite = parts.render(Method::Invite, cseq, &branch, None);
+    let Some(request) = parse_request(&invite) else {
+        ended(ctx);
+        return Err(fail(DialFailure::Failed(None)));
+    };
+    let _ = ctx.sip_commands.send(SipCommand::Request {
+        call_id: call_id.clone(),
+        peer: target.peer,
+        request,
+    });
+    let mut authenticated = false;
+    let ring_until = tokio::time::Instant::now() + target.ring_timeout;
+    let mut cancelled: Option<(DialFailure, tokio::time::Instant)> = None;
+    loop {
+        let give_up = cancelled.map(|(_, at)| at);
+        tokio::select! {
+            input = inbox.recv() => {
+                let Some(input) = input else {
+                    ended(ctx);
+                    return Err(fail(DialFailure::Failed(None)));
+                };
+                match input {
+                    CallInput::Response { response, info } if info.cseq_method == Method::Invite && info.cseq == cseq => {
+                        let status = info.status;
+                        match status {
+                            100..=199 => {
+                                if status == 100 { continue; }
+                                if !response.body.is_empty() {
+                                    if let Ok(early) = sdp::parse_audio(&response.body) {
+                                        stream.update(params_of(&early));
+                                        progress(Progress::EarlyMedia);
+                                        continue;
+                                    }
+                                }
+                                progress(Progress::Ringing);
+                            }
+                            200..=299 => {
+                                let Ok(invite_req) = message::parse(invite.as_bytes()) else { break };
+                                let SipMessage::Request(invite_req) = invite_req else { break };
+                                let Ok(invite_info) = RequestInfo::from_request(&invite_req) else { break };
+                                let mut dialog = Dialog::from_uac(&invite_info, &info);
+                                let ack = ack_for_2xx(&mut dialog, &via_host, target.peer.transport);
+                                let _ = ctx.sip_commands.send(SipCommand::Stateless {
+                                    peer: target.peer,
+                                    message: SipMessage::Request(ack.clone()),
+                                });
+                                let answer = sdp::parse_audio(&response.body);
+                                let Ok(answer) = answer else {
+                                    // An answer without usable audio: nothing to talk over.
+                                    info!("2xx without a usable SDP answer: BYE");
+                                    let mut leg_dialog = dialog;
+                                    send_bye(ctx, &mut leg_dialog, &via_host, target.peer, &call_id);
+                                    ended(ctx);
+                                    return Err(fail(DialFailure::Failed(Some(status))));
+                                };
+                                if let Some((why, _)) = cancelled {
+                                    // 200 crossed our CANCEL: the call is up, end it.
+                                    send_bye(ctx, &mut dialog, &via_host, target.peer, &call_id);
+                                    ended(ctx);
+                                    return Err(fail(why));
+                                }
+                                stream.update(params_of(&answer));
+                                stream.set_hold(answer.is_hold());
+                                debug!("outbound leg answered");
+                                return Ok(Leg {
+                                    ctx: ctx.clone(),
+                                    call_id,
+                                    dialog,
+                                    peer: target.peer,
+                                    via_host,
+                                    ack,
+                                    stream,
+                                    media: events_rx,
+                                    inbox,
+                                    local,
+                                    offer_answer: answer,
+                                    started_at,
+                                    answered_at: Utc::now(),
+                                    hung_up: false,
+                                    remote_hung_up: false,
+                                });
+                            }
+                            401 | 407 if !authenticated && cancelled.is_none() => {
+                                let header = if status == 401 { "www-authenticate" } else { "proxy-authenticate" };
+                                let challenge = message::first_value(&response.headers, header);
+                                let auth = match (challenge, &target.credentials) {
+                                    (Some(ch), Some((user, pass))) => super::auth::answer_challenge(
+                                        status, &ch, "INVITE", &target.uri, user, pass,
+                                    ),
+                                    _ => None,
+                                };
+                                let Some(auth) = auth else {
+                                    info!(status, "challenge we cannot answer (no trunk credentials)");
+                                    ended(ctx);
+                                    return Err(fail(DialFailure::Failed(Some(status))));
+                                };
+                                authenticated = true;
+                                cseq += 1;
+                                branch = format!("z9hG4bK{}", new_tag());
+                                invite = parts.render(Method::Invite, cseq, &branch, Some(&auth));
+                                if let Some(request) = parse_request(&invite) {
+                                    let _ = ctx.sip_commands.send(SipCommand::Request {
+                                        call_id: call_id.clone(),
+                                        peer: target.peer,
+                                        request,
+                                    });
+                                }
+                            }
+                            _ => {
+                                ended(ctx);
+                                let failure = match cancelled {
+                                    Some((why, _)) => why,
+                                    None => DialFailure::from_status(status),
+                                };
+                                return Err(fail(failure));
+                            }
+                        }
+                    }
+                    CallInput::Timeout => {
+                        ended(ctx);
+                        return Err(fail(cancelled.map(|(w, _)| w).unwrap_or(DialFailure::Failed(None))));
+                    }
+                    CallInput::Shutdown => {
+                        if cancelled.is_none() {
+                            send_cancel(ctx, &parts, cseq, &branch, target.peer, &call_id);
+                            cancelled = Some((DialFailure::Cancelled, tokio::time::Instant::now() + CANCEL_GRACE));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ = tokio::time::sleep_until(ring_until), if cancelled.is_none() => {
+                send_cancel(ctx, &parts, cseq, &branch, target.peer, &call_id);
+                cancelled = Some((DialFailure::NoAnswer(None), tokio::time::Instant::now() + CANCEL_GRACE));
+            }
+            _ = cancel.cancelled(), if cancelled.is_none() => {
+                send_cancel(ctx, &parts, cseq, &branch, target.peer, &call_id);
+                cancelled = Some((DialFailure::Cancelled, tokio::time::Instant::now() + CANCEL_GRACE));
+            }
+            _ = crate::app::sleep_until(give_up) => {
+                ended(ctx);
+                return Err(fail(cancelled.map(|(w, _)| w).unwrap_or(DialFailure::Failed(None))));
+            }
+        }
+    }
+    ended(ctx);
+    Err(fail(DialFailure::Failed(None)))
+}
+
+fn params_of(a: &AudioOffer) -> StreamParams {
+    StreamParams {
+        codec: a.codec,
+        payload_type: a.payload_type,
+        telephone_event_pt: a.telephone_event_pt,
+        remote: a.remote,
+    }
+}
+
+fn send_cancel(
+    ctx: &CallContext,
+    parts: &InviteParts,
+    cseq: u32,
+    branch: &str,
+    peer: Peer,
+    call_id: &str,
+) {
+    // Same branch as the INVITE: it is matched as a separate CANCEL transaction.
+    if let Some(request) = parse_request(&parts.render(Method::Cancel, cseq, branch, None)) {
+        let _ = ctx.sip_commands.send(SipCommand::Request {
+            call_id: call_id.to_string(),
+            peer,
+            request,
+        });
+    }
+}
+
+fn send_bye(ctx: &CallContext, dialog: &mut Dialog, via_host: &str, peer: Peer, call_id: &str) {
+    let branch = format!("z9hG4bK{}", new_tag());
+    let bye = dialog.request(Method::Bye, via_host, peer.transport, &branch);
+    let _ = ctx.sip_commands.send(SipCommand::Request {
+        call_id: call_id.to_string(),
+        peer,
+        request: bye,
+    });
+}
+
+/// The ACK for a 2xx: inside the dialog, with the INVITE's CSeq number.
+fn ack_for_2xx(dialog: &mut Dialog, via_host: &str, transport: Transport) -> rsip::Request {
+    dialog.ack(via_host, transport, &format!("z9hG4bK{}", new_tag()))
+}
+
+impl Leg {
+    /// Waits for the next thing that happens on the answered leg.
+    pub async fn next(&mut self) -> LegEvent {
+        loop {
+            tokio::select! {
+                input = self.inbox.recv() => match input {
+                    None | Some(CallInput::Shutdown) => return LegEvent::Shutdown,
+                    Some(CallInput::Request { tx, request, info }) => {
+                        if let Some(ev) = self.in_dialog(tx, &request, &info) {
+                            return ev;
+                        }
+                    }
+                    Some(CallInput::Response { info, .. }) => {
+                        // A retransmitted 2xx: our ACK was lost.
+                        if info.cseq_method == Method::Invite && info.status / 100 == 2 {
+                            let _ = self.ctx.sip_commands.send(SipCommand::Stateless {
+                                peer: self.peer,
+                                message: SipMessage::Request(self.ack.clone()),
+                            });
+                        }
+                    }
+                    Some(_) => {}
+                },
+                ev = self.media.recv() => match ev {
+                    Some(ev) => return LegEvent::Media(ev),
+                    None => return LegEvent::Shutdown,
+                },
+            }
+        }
+    }
+
+    fn in_dialog(
+        &mut self,
+        tx: crate::sip::TxId,
+        request: &rsip::Request,
+        info: &RequestInfo,
+    ) -> Option<LegEvent> {
+        let respond = |status: u16, body: Option<String>| {
+            let mut resp = message::response_to(request, status, None);
+            if let Some(b) = body {
+                message::add_header(&mut resp.headers, "Content-Type", "application/sdp");
+                resp.body = b.into_bytes();
+            }
+            let _ = self
+                .ctx
+                .sip_commands
+                .send(SipCommand::Respond { tx, response: resp });
+        };
+        if !self.dialog.accept_remote_cseq(info.cseq) {
+            respond(500, None);
+            return None;
+        }
+        match info.method {
+            Method::Bye => {
+                respond(200, None);
+                self.hung_up = true;
+                self.remote_hung_up = true;
+                Some(LegEvent::RemoteHangup)
+            }
+            Method::Invite | Method::Update => {
+                self.dialog.set_remote_target(info.contact.as_deref());
+                if request.body.is_empty() {
+                    respond(200, Some(sdp::answer(&self.local, &self.offer_answer)));
+                    return None;
+                }
+                match sdp::parse_audio(&request.body) {
+                    Ok(o) => {
+                        self.stream.update(params_of(&o));
+                        self.stream.set_hold(o.is_hold());
+                        self.local.version += 1;
+                        let body = sdp::answer(&self.local, &o);
+                        self.offer_answer = o;
+                        respond(200, Some(body));
+                    }
+                    Err(crate::sdp::SdpError::NoCommonCodec) => respond(488, None),
+                    Err(_) => respond(400, None),
+                }
+                None
+            }
+            Method::Options => {
+                respond(200, None);
+                None
+            }
+            _ => {
+                respond(501, None);
+                None
+            }
+        }
+    }
+
+    /// Ends the leg from our side (BYE), once.
+    pub fn hangup(&mut self) {
+        if self.hung_up {
+            return;
+        }
+        self.hung_up = true;
+        send_bye(
+            &self.ctx,
+            &mut self.dialog,
+            &self.via_host,
+            self.peer,
+            &self.call_id,
+        );
+    }
+
+    /// `remote` when the far end sent BYE, else `local`.
+    pub fn ended_by(&self) -> &'static str {
+        if self.remote_hung_up {
+            "remote"
+        } else {
+            "local"
+        }
+    }
+
+    /// True once either side hung up.
+    pub fn is_over(&self) -> bool {
+        self.hung_up
+    }
+}
+
+impl Drop for Leg {
+    fn drop(&mut self) {
+        self.hangup();
+        let _ = self.ctx.sip_commands.send(SipCommand::Ended {
+            call_id: self.call_id.clone(),
+        });
+    }
+}

@@ -1,0 +1,287 @@
+//! How often we try to reach a resident: after a failed callback attempt the case
+//! goes back to the queue until `interval` has passed, and after `max_attempts`
+//! failed attempts it is marked unreachable.
+//!
+//! Pure: the caller passes the time in. The policy is configuration, the `[retry]`
+//! table of `sip-config/queue.toml`:
+//!
+//! ```toml
+//! [retry]
+//! max_attempts = 3       # failed attempts before the case is unreachable (1-10)
+//! interval_minutes = 10  # earliest next attempt after a failed one (1-240)
+//! ```
+//!
+//! A retried case keeps its deadline, so it keeps its place in the queue order; it
+//! is only held back from `claim-next` until its next attempt time.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Bounds that keep a typo from becoming a problem.
+pub const MAX_ATTEMPTS_RANGE: std::ops::RangeInclusive<u32> = 1..=10;
+/// Minutes between attempts, at least one and at most four hours.
+pub const INTERVAL_MINUTES_RANGE: std::ops::RangeInclusive<u32> = 1..=240;
+
+/// When a failed callback is tried again, and when we give up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Failed attempts after which the case is unreachable (1 or more).
+    pub max_attempts: u32,
+    /// Earliest time from a failed attempt to the next one.
+    pub interval: chrono::Duration,
+}
+
+impl Default for RetryPolicy {
+    /// Three attempts, ten minutes apart.
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 3,
+            interval: TimeDelta::minutes(10),
+        }
+    }
+}
+
+/// What follows one callback attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// The resident answered: the nurse goes on with the case.
+    Connected,
+    /// Back in the queue; not handed out by claim-next before this time.
+    RetryAt(DateTime<Utc>),
+    /// The last attempt failed: the case is closed as unreachable.
+    Unreachable,
+}
+
+impl RetryPolicy {
+    /// The step after a failed attempt at `now`, where `failed_attempts` counts the
+    /// failed attempts of the case including this one. Another try `interval` from
+    /// now while fewer than `max_attempts` have failed, otherwise unreachable.
+    /// Saturates at the latest representable time instead of overflowing.
+    pub fn after_failure(&self, failed_attempts: u32, now: DateTime<Utc>) -> AttemptOutcome {
+        if failed_attempts >= self.max_attempts {
+            return AttemptOutcome::Unreachable;
+        }
+        AttemptOutcome::RetryAt(
+            now.checked_add_signed(self.interval)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        )
+    }
+
+    /// Reads the `[retry]` table of `queue.toml` (defaults when the table or a key
+    /// is missing) and validates it.
+    pub fn load(path: &Path) -> Result<RetryPolicy, RetryConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| RetryConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        RetryPolicy::parse(&text, path)
+    }
+
+    /// Parses the `[retry]` table out of the TOML text of `queue.toml`; `path` only
+    /// names the file in errors. Other keys of the file are not looked at here.
+    pub fn parse(text: &str, path: &Path) -> Result<RetryPolicy, RetryConfigError> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| RetryConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.message().to_string(),
+        })?;
+        RetryPolicy::from_table_value(table.remove("retry"), path)
+    }
+
+    /// The policy from the value of the `retry` key, if present (shared with the
+    /// queue configuration, so `check-config` validates it too).
+    pub(crate) fn from_table_value(
+        value: Option<toml::Value>,
+        path: &Path,
+    ) -> Result<RetryPolicy, RetryConfigError> {
+        let section: RetrySection = match value {
+            None => RetrySection::default(),
+            Some(v) => v
+                .try_into()
+                .map_err(|e: toml::de::Error| RetryConfigError::Parse {
+                    path: path.to_path_buf(),
+                    message: format!("[retry]: {}", e.message()),
+                })?,
+        };
+        section.validate(path)
+    }
+}
+
+/// The `[retry]` table as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetrySection {
+    #[serde(default = "default_max_attempts")]
+    max_attempts: u32,
+    #[serde(default = "default_interval_minutes")]
+    interval_minutes: u32,
+}
+
+fn default_max_attempts() -> u32 {
+    3
+}
+
+fn default_interval_minutes() -> u32 {
+    10
+}
+
+impl Default for RetrySection {
+    fn default() -> RetrySection {
+        RetrySection {
+            max_attempts: default_max_attempts(),
+            interval_minutes: default_interval_minutes(),
+        }
+    }
+}
+
+impl RetrySection {
+    fn validate(self, path: &Path) -> Result<RetryPolicy, RetryConfigError> {
+        if !MAX_ATTEMPTS_RANGE.contains(&self.max_attempts) {
+            return Err(RetryConfigError::OutOfRange {
+                path: path.to_path_buf(),
+                key: "retry.max_attempts",
+                value: self.max_attempts,
+                fix: "use the number of callback attempts before a case is unreachable, 1 to 10 (e.g. 3)",
+            });
+        }
+        if !INTERVAL_MINUTES_RANGE.contains(&self.interval_minutes) {
+            return Err(RetryConfigError::OutOfRange {
+                path: path.to_path_buf(),
+                key: "retry.interval_minutes",
+                value: self.interval_minutes,
+                fix: "use the minutes to wait before calling again, 1 to 240 (e.g. 10)",
+            });
+        }
+        Ok(RetryPolicy {
+            max_attempts: self.max_attempts,
+            interval: TimeDelta::minutes(i64::from(self.interval_minutes)),
+        })
+    }
+}
+
+/// The `[retry]` table of `queue.toml` could not be read or holds a value we cannot use.
+#[derive(Debug, thiserror::Error)]
+pub enum RetryConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: `{key}` = {value} is out of range: {fix}")]
+    OutOfRange {
+        path: PathBuf,
+        key: &'static str,
+        value: u32,
+        fix: &'static str,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 3, 1, 9, 0, 0)
+            .single()
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
+    fn parse(text: &str) -> Result<RetryPolicy, String> {
+        RetryPolicy::parse(text, Path::new("sip-config/queue.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn failed_attempt_before_the_last_is_retried_after_the_interval() {
+        let policy = RetryPolicy::default();
+        assert_eq!(
+            policy.after_failure(1, t0()),
+            AttemptOutcome::RetryAt(t0() + TimeDelta::minutes(10))
+        );
+        assert_eq!(
+            policy.after_failure(2, t0()),
+            AttemptOutcome::RetryAt(t0() + TimeDelta::minutes(10))
+        );
+    }
+
+    #[test]
+    fn last_failed_attempt_makes_the_case_unreachable() {
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.after_failure(3, t0()), AttemptOutcome::Unreachable);
+        // Attempts recorded beyond the limit (e.g. a lowered limit) stay unreachable.
+        assert_eq!(policy.after_failure(7, t0()), AttemptOutcome::Unreachable);
+        let once = RetryPolicy {
+            max_attempts: 1,
+            interval: TimeDelta::minutes(5),
+        };
+        assert_eq!(once.after_failure(1, t0()), AttemptOutcome::Unreachable);
+    }
+
+    #[test]
+    fn retry_time_saturates_instead_of_overflowing() {
+        let policy = RetryPolicy::default();
+        assert_eq!(
+            policy.after_failure(1, DateTime::<Utc>::MAX_UTC),
+            AttemptOutcome::RetryAt(DateTime::<Utc>::MAX_UTC)
+        );
+    }
+
+    #[test]
+    fn missing_retry_table_gives_the_defaults() {
+        assert_eq!(
+            parse("nurses_on_duty = 4\ndefault_handling_minutes = 12\n"),
+            Ok(RetryPolicy::default())
+        );
+        assert_eq!(
+            parse("[retry]\nmax_attempts = 5\n"),
+            Ok(RetryPolicy {
+                max_attempts: 5,
+                interval: TimeDelta::minutes(10)
+            })
+        );
+    }
+
+    #[test]
+    fn retry_table_is_read() {
+        assert_eq!(
+            parse("nurses_on_duty = 4\n[retry]\nmax_attempts = 2\ninterval_minutes = 30\n"),
+            Ok(RetryPolicy {
+                max_attempts: 2,
+                interval: TimeDelta::minutes(30)
+            })
+        );
+    }
+
+    #[test]
+    fn retry_error_names_file_key_and_fix() {
+        let err = parse("[retry]\nmax_attempts = 0\n")
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("sip-config/queue.toml"), "{err}");
+        assert!(err.contains("retry.max_attempts"), "{err}");
+        assert!(err.contains("1 to 10"), "{err}");
+
+        let err = parse("[retry]\ninterval_minutes = 0\n")
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("retry.interval_minutes"), "{err}");
+        assert!(err.contains("1 to 240"), "{err}");
+
+        let err = parse("[retry]\nattempts = 3\n").err().unwrap_or_default();
+        assert!(
+            err.contains("queue.toml") && err.contains("[retry]") && err.contains("attempts"),
+            "{err}"
+        );
+
+        let err = parse("retry = 3\n").err().unwrap_or_default();
+        assert!(err.contains("[retry]"), "{err}");
+    }
+
+    #[test]
+    fn queue_config_file_in_repo_has_a_valid_retry_table() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-config/queue.toml");
+        assert_eq!(RetryPolicy::load(&path).ok(), Some(RetryPolicy::default()));
+    }
+}

@@ -1,0 +1,732 @@
+//! HTTP Digest authentication for SIP (RFC 2617 as used by RFC 3261 section 22),
+//! MD5 only, `qop=auth` or the RFC 2069 form without qop.
+//!
+//! Server side: [`DigestServer`] makes challenges whose nonce carries its own
+//! issue time and an HMAC over it, so no nonce table is kept and an old nonce
+//! is told apart from a forged one (`stale=true` lets the phone retry silently).
+//! Client side: [`authorization`] answers a 401/407 challenge.
+//!
+//! Pure: the time comes in as an `Instant` argument, the randomness (nonce
+//! secret, client nonce) as arguments too.
+
+use hmac::{Hmac, Mac};
+use md5::{Digest as _, Md5};
+use sha2::Sha256;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// Why a challenge or an Authorization header could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DigestError {
+    /// The value does not start with the `Digest` scheme.
+    #[error("not a Digest header: expected `Digest realm=\"...\", nonce=\"...\"`")]
+    NotDigest,
+    /// A `name=value` list we cannot read (unterminated quote, missing `=`).
+    #[error("malformed Digest parameters: {0}")]
+    Malformed(&'static str),
+    /// A mandatory parameter is absent.
+    #[error("Digest parameter {0} is missing")]
+    Missing(&'static str),
+    /// An algorithm other than MD5 (e.g. SHA-256, MD5-sess).
+    #[error("unsupported Digest algorithm {0:?}: only MD5 is supported")]
+    UnsupportedAlgorithm(String),
+    /// A qop other than `auth` (e.g. only `auth-int`).
+    #[error("unsupported Digest qop {0:?}: only auth is supported")]
+    UnsupportedQop(String),
+}
+
+/// The parameters of a `Digest` header, names lower-cased, values unquoted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DigestParams {
+    params: Vec<(String, String)>,
+}
+
+impl DigestParams {
+    /// Reads `Digest name=value, name="quoted, value", ...`. Quoted strings may
+    /// contain commas and backslash escapes; the scheme name is case-insensitive.
+    pub fn parse(value: &str) -> Result<DigestParams, DigestError> {
+        let value = value.trim();
+        let (scheme, rest) = value
+            .split_once(|c: char| c.is_ascii_whitespace())
+            .unwrap_or((value, ""));
+        if !scheme.eq_ignore_ascii_case("digest") {
+            return Err(DigestError::NotDigest);
+        }
+        let mut params = Vec::new();
+        let mut chars = rest.chars().peekable();
+        loop {
+            while chars
+                .peek()
+                .is_some_and(|c| c.is_ascii_whitespace() || *c == ',')
+            {
+                chars.next();
+            }
+            if chars.peek().is_none() {
+                break;
+            }
+            let mut name = String::new();
+            while let Some(&c) = chars.peek() {
+                if c == '=' || c == ',' || c.is_ascii_whitespace() {
+                    break;
+                }
+                name.push(c);
+                chars.next();
+            }
+            while chars.peek().is_some_and(|c| c.is_ascii_whitespace()) {
+                chars.next();
+            }
+            if chars.next() != Some('=') || name.is_empty() {
+                return Err(DigestError::Malformed("expected name=value"));
+            }
+            while chars.peek().is_some_and(|c| c.is_ascii_whitespace()) {
+                chars.next();
+            }
+            let mut val = String::new();
+            if chars.peek() == Some(&'"') {
+                chars.next();
+                let mut closed = false;
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => match chars.next() {
+                            Some(e) => val.push(e),
+                            None => break,
+                        },
+                        '"' => {
+                            closed = true;
+                            break;
+                        }
+                        _ => val.push(c),
+                    }
+                }
+                if !closed {
+                    return Err(DigestError::Malformed("unterminated quoted string"));
+                }
+            } else {
+                while let Some(&c) = chars.peek() {
+                    if c == ',' {
+                        break;
+                    }
+                    val.push(c);
+                    chars.next();
+                }
+                val = val.trim_end().to_string();
+            }
+            params.push((name.to_ascii_lowercase(), val));
+            if params.len() > 32 {
+                return Err(DigestError::Malformed("too many parameters"));
+            }
+        }
+        Ok(DigestParams { params })
+    }
+
+    /// The value of parameter `name` (lower-case), if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn require(&self, name: &'static str) -> Result<&str, DigestError> {
+        self.get(name).ok_or(DigestError::Missing(name))
+    }
+}
+
+/// Lower-case hex MD5 of `data`.
+fn md5_hex(data: &str) -> String {
+    hex::encode(Md5::digest(data.as_bytes()))
+}
+
+/// HA1 = MD5(username:realm:password), lower-case hex: what the store keeps
+/// instead of the SIP password.
+pub fn ha1(username: &str, realm: &str, password: &str) -> String {
+    md5_hex(&format!("{username}:{realm}:{password}"))
+}
+
+/// The `response` value for `qop=auth` (with `nc`, `cnonce`) or, when `qop` is
+/// `None`, the RFC 2069 form MD5(HA1:nonce:HA2).
+pub fn response(
+    ha1: &str,
+    nonce: &str,
+    method: &str,
+    uri: &str,
+    qop: Option<(&str, &str)>,
+) -> String {
+    let ha2 = md5_hex(&format!("{method}:{uri}"));
+    match qop {
+        Some((nc, cnonce)) => md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")),
+        None => md5_hex(&format!("{ha1}:{nonce}:{ha2}")),
+    }
+}
+
+/// Compares in time independent of where the inputs differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn check_algorithm(p: &DigestParams) -> Result<(), DigestError> {
+    match p.get("algorithm") {
+        None => Ok(()),
+        Some(a) if a.eq_ignore_ascii_case("md5") => Ok(()),
+        Some(a) => Err(DigestError::UnsupportedAlgorithm(short(a))),
+    }
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+/// Quotes a value for a header (escapes `"` and `\`).
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        if c != '\r' && c != '\n' {
+            out.push(c);
+        }
+    }
+    out.push('"');
+    out
+}
+
+// ---------------------------------------------------------------- client side
+
+/// The Authorization (for a 401) or Proxy-Authorization (for a 407) header
+/// value answering `challenge` (the WWW-Authenticate / Proxy-Authenticate
+/// value) for a request `method uri`. Uses `qop=auth` with `cnonce` and
+/// nonce count `nc` when the challenge offers it, the RFC 2069 form when the
+/// challenge has no qop. `cnonce` should be fresh random text per request.
+pub fn authorization(
+    challenge: &str,
+    method: &str,
+    uri: &str,
+    username: &str,
+    password: &str,
+    cnonce: &str,
+    nc: u32,
+) -> Result<String, DigestError> {
+    let p = DigestParams::parse(challenge)?;
+    check_algorithm(&p)?;
+    let realm = p.require("realm")?;
+    let nonce = p.require("nonce")?;
+    let qop_auth = match p.get("qop") {
+        None => false,
+        Some(q) => {
+            if q.split(',').any(|t| t.trim().eq_ignore_ascii_case("auth")) {
+                true
+            } else {
+                return Err(DigestError::UnsupportedQop(short(q)));
+            }
+        }
+    };
+    let ha1 = ha1(username, realm, password);
+    let nc = format!("{nc:08x}");
+    let resp = response(
+        &ha1,
+        nonce,
+        method,
+        uri,
+        qop_auth.then_some((nc.as_str(), cnonce)),
+    );
+    let mut out = format!(
+        "Digest username={}, realm={}, nonce={}, uri={}, response=\"{resp}\", algorithm=MD5",
+        quote(username),
+        quote(realm),
+        quote(nonce),
+        quote(uri)
+    );
+    if qop_auth {
+        out.push_str(&format!(", cnonce={}, qop=auth, nc={nc}", quote(cnonce)));
+    }
+    if let Some(opaque) = p.get("opaque") {
+        out.push_str(&format!(", opaque={}", quote(opaque)));
+    }
+    Ok(out)
+}
+
+/// The first challenge among several WWW-Authenticate / Proxy-Authenticate
+/// values (e.g. a SHA-256 one and an MD5 one) that [`authorization`] can answer.
+pub fn pick_challenge<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    values.into_iter().find(|v| {
+        DigestParams::parse(v).is_ok_and(|p| {
+            check_algorithm(&p).is_ok()
+                && p.get("realm").is_some()
+                && p.get("nonce").is_some()
+                && p.get("qop")
+                    .is_none_or(|q| q.split(',').any(|t| t.trim().eq_ignore_ascii_case("auth")))
+        })
+    })
+}
+
+// ---------------------------------------------------------------- server side
+
+/// The outcome of checking an Authorization header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The response matches the stored HA1 and the nonce is ours and fresh.
+    Valid,
+    /// The response would match but the nonce is ours and too old: challenge
+    /// again with `stale=true` (the phone retries without asking its user).
+    Stale,
+    /// Wrong password, a nonce we did not issue, a realm that is not ours, or
+    /// parameters we do not support; the text says which (never the secret).
+    Invalid(&'static str),
+}
+
+/// Makes and checks challenges for one realm. The nonce is
+/// `hex(seconds since epoch) . hex(HMAC-SHA256(secret, seconds:realm))`, so a
+/// nonce is good on the node (and process) that issued it and for `lifetime`.
+#[derive(Clone)]
+pub struct DigestServer {
+    realm: String,
+    secret: [u8; 32],
+    epoch: Instant,
+    lifetime: Duration,
+}
+
+impl fmt::Debug for DigestServer {
+    /// Leaves the secret out.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DigestServer")
+            .field("realm", &self.realm)
+            .field("lifetime", &self.lifetime)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Default nonce lifetime: long enough for a slow phone, short enough to limit replay.
+pub const DEFAULT_NONCE_LIFETIME: Duration = Duration::from_secs(300);
+
+impl DigestServer {
+    /// `secret` should be random per process (e.g. `rand::random()`); `epoch`
+    /// is any instant not after the first `now` passed in (the start time).
+    pub fn new(
+        realm: impl Into<String>,
+        secret: [u8; 32],
+        epoch: Instant,
+        lifetime: Duration,
+    ) -> Self {
+        DigestServer {
+            realm: realm.into(),
+            secret,
+            epoch,
+            lifetime,
+        }
+    }
+
+    /// The realm put in challenges and expected in answers.
+    pub fn realm(&self) -> &str {
+        &self.realm
+    }
+
+    fn mac(&self, secs: u64) -> String {
+        // new_from_slice never fails for HMAC (any key length is fine).
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.secret) else {
+            return String::new();
+        };
+        mac.update(format!("{secs}:{}", self.realm).as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
+    fn secs(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.epoch).as_secs()
+    }
+
+    /// A fresh nonce for `now`.
+    pub fn nonce(&self, now: Instant) -> String {
+        let secs = self.secs(now);
+        format!("{secs:x}.{}", self.mac(secs))
+    }
+
+    /// The WWW-Authenticate (or Proxy-Authenticate) value for a 401 (407):
+    /// realm, a fresh nonce, `algorithm=MD5`, `qop="auth"`, and `stale=true`
+    /// when the client's last nonce was only too old.
+    pub fn challenge(&self, now: Instant, stale: bool) -> String {
+        let mut v = format!(
+            "Digest realm={}, nonce=\"{}\", algorithm=MD5, qop=\"auth\"",
+            quote(&self.realm),
+            self.nonce(now)
+        );
+        if stale {
+            v.push_str(", stale=true");
+        }
+        v
+    }
+
+    /// Whether `nonce` is ours: `Some(issued seconds)`, `None` if forged or
+    /// from another process.
+    fn nonce_issued(&self, nonce: &str) -> Option<u64> {
+        let (secs, mac) = nonce.split_once('.')?;
+        if secs.is_empty() || secs.len() > 16 {
+            return None;
+        }
+        let secs = u64::from_str_radix(secs, 16).ok()?;
+        constant_time_eq(mac.as_bytes(), self.mac(secs).as_bytes()).then_some(secs)
+    }
+
+    /// Checks an Authorization value from a `method` request against the
+    /// stored `ha1` of the user it names. The caller checks that the
+    /// `username` (see [`DigestParams`]) is the user it looked `ha1` up for.
+    pub fn verify(&self, now: Instant, method: &str, authorization: &str, ha1: &str) -> Verdict {
+        let Ok(p) = DigestParams::parse(authorization) else {
+            return Verdict::Invalid("unreadable Authorization header");
+        };
+        self.verify_params(now, method, &p, ha1)
+    }
+
+    /// [`DigestServer::verify`] for already parsed parameters.
+    pub fn verify_params(
+        &self,
+        now: Instant,
+        method: &str,
+        p: &DigestParams,
+        ha1: &str,
+    ) -> Verdict {
+        if check_algorithm(p).is_err() {
+            return Verdict::Invalid("unsupported algorithm");
+        }
+        let (Some(realm), Some(nonce), Some(uri), Some(given)) = (
+            p.get("realm"),
+            p.get("nonce"),
+            p.get("uri"),
+            p.get("response"),
+        ) else {
+            return Verdict::Invalid("missing Digest parameter");
+        };
+        if realm != self.realm {
+            return Verdict::Invalid("other realm");
+        }
+        let Some(issued) = self.nonce_issued(nonce) else {
+            return Verdict::Invalid("nonce not issued here");
+        };
+        let qop = match (p.get("qop"), p.get("nc"), p.get("cnonce")) {
+            (None, _, _) => None,
+            (Some(q), Some(nc), Some(cnonce)) if q.eq_ignore_ascii_case("auth") => {
+                if nc.len() != 8 || !nc.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Verdict::Invalid("bad nonce count");
+                }
+                Some((nc, cnonce))
+            }
+            (Some(q), _, _) if q.eq_ignore_ascii_case("auth") => {
+                return Verdict::Invalid("qop=auth without nc or cnonce")
+            }
+            _ => return Verdict::Invalid("unsupported qop"),
+        };
+        let expected = response(&ha1.to_ascii_lowercase(), nonce, method, uri, qop);
+        if !constant_time_eq(expected.as_bytes(), given.to_ascii_lowercase().as_bytes()) {
+            return Verdict::Invalid("wrong response");
+        }
+        let now_secs = self.secs(now);
+        if issued > now_secs {
+            return Verdict::Invalid("nonce from the future");
+        }
+        if Duration::from_secs(now_secs - issued) > self.lifetime {
+            return Verdict::Stale;
+        }
+        Verdict::Valid
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // RFC 2617 section 3.5.
+    const RFC_CHALLENGE: &str = "Digest realm=\"testrealm@host.com\", qop=\"auth,auth-int\", \
+        nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"";
+
+    #[test]
+    fn rfc2617_example_response_matches() {
+        let ha1 = ha1("Mufasa", "testrealm@host.com", "Circle Of Life");
+        let r = response(
+            &ha1,
+            "dcd98b7102dd2f0e8b11d0f600bfb0c093",
+            "GET",
+            "/dir/index.html",
+            Some(("00000001", "0a4f113b")),
+        );
+        assert_eq!(r, "6629fae49393a05397450978507c4ef1");
+    }
+
+    #[test]
+    fn client_answers_rfc2617_challenge_with_qop_auth() {
+        let v = authorization(
+            RFC_CHALLENGE,
+            "GET",
+            "/dir/index.html",
+            "Mufasa",
+            "Circle Of Life",
+            "0a4f113b",
+            1,
+        )
+        .unwrap();
+        let p = DigestParams::parse(&v).unwrap();
+        assert_eq!(p.get("response"), Some("6629fae49393a05397450978507c4ef1"));
+        assert_eq!(p.get("qop"), Some("auth"));
+        assert_eq!(p.get("nc"), Some("00000001"));
+        assert_eq!(p.get("cnonce"), Some("0a4f113b"));
+        assert_eq!(p.get("opaque"), Some("5ccc069c403ebaf9f0171e9517f40e41"));
+        assert_eq!(p.get("uri"), Some("/dir/index.html"));
+    }
+
+    #[test]
+    fn client_uses_rfc2069_form_without_qop() {
+        let ch =
+            "Digest realm=\"testrealm@host.com\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\"";
+        let v = authorization(
+            ch,
+            "GET",
+            "/dir/index.html",
+            "Mufasa",
+            "Circle Of Life",
+            "x",
+            1,
+        )
+        .unwrap();
+        let p = DigestParams::parse(&v).unwrap();
+        assert_eq!(p.get("qop"), None);
+        assert_eq!(p.get("cnonce"), None);
+        let ha1 = ha1("Mufasa", "testrealm@host.com", "Circle Of Life");
+        let ha2 = md5_hex("GET:/dir/index.html");
+        assert_eq!(
+            p.get("response").unwrap(),
+            md5_hex(&format!("{ha1}:dcd98b7102dd2f0e8b11d0f600bfb0c093:{ha2}"))
+        );
+    }
+
+    #[test]
+    fn client_refuses_unsupported_algorithm_and_qop() {
+        let sha = "Digest realm=\"r\", nonce=\"n\", algorithm=SHA-256";
+        assert!(matches!(
+            authorization(sha, "REGISTER", "sip:x", "u", "p", "c", 1),
+            Err(DigestError::UnsupportedAlgorithm(_))
+        ));
+        let int = "Digest realm=\"r\", nonce=\"n\", qop=\"auth-int\"";
+        assert!(matches!(
+            authorization(int, "REGISTER", "sip:x", "u", "p", "c", 1),
+            Err(DigestError::UnsupportedQop(_))
+        ));
+        assert_eq!(
+            authorization("Basic realm=\"r\"", "REGISTER", "sip:x", "u", "p", "c", 1),
+            Err(DigestError::NotDigest)
+        );
+        assert_eq!(
+            authorization("Digest realm=\"r\"", "REGISTER", "sip:x", "u", "p", "c", 1),
+            Err(DigestError::Missing("nonce"))
+        );
+    }
+
+    #[test]
+    fn md5_challenge_is_picked_among_several() {
+        let sha = "Digest realm=\"r\", nonce=\"n\", algorithm=SHA-256, qop=\"auth\"";
+        let md5 = "Digest realm=\"r\", nonce=\"n\", qop=\"auth\"";
+        assert_eq!(pick_challenge([sha, "Basic realm=\"r\"", md5]), Some(md5));
+        assert_eq!(pick_challenge([sha]), None);
+    }
+
+    #[test]
+    fn parser_keeps_commas_and_escapes_inside_quotes() {
+        let p = DigestParams::parse(
+            "digest  Realm = \"a, b\\\"c\" ,nonce=abc,  qop=\"auth,auth-int\",stale=TRUE",
+        )
+        .unwrap();
+        assert_eq!(p.get("realm"), Some("a, b\"c"));
+        assert_eq!(p.get("nonce"), Some("abc"));
+        assert_eq!(p.get("qop"), Some("auth,auth-int"));
+        assert_eq!(p.get("stale"), Some("TRUE"));
+    }
+
+    #[test]
+    fn parser_rejects_garbage_without_panicking() {
+        for bad in [
+            "",
+            "Digest realm=\"unterminated",
+            "Digest =x",
+            "Digest realm",
+            "Digest realm=\"x\\",
+        ] {
+            assert!(DigestParams::parse(bad).is_err(), "{bad:?}");
+        }
+        for s in ["Digest a=\u{e9}", "Digest ,,,", "Digest  a = b , c=\"\""] {
+            let _ = DigestParams::parse(s);
+        }
+    }
+
+    fn server(t0: Instant) -> DigestServer {
+        DigestServer::new("1177.local", [7; 32], t0, Duration::from_secs(300))
+    }
+
+    #[test]
+    fn server_challenge_answered_by_client_is_valid() {
+        let t0 = Instant::now();
+        let s = server(t0);
+        let now = t0 + Duration::from_secs(10);
+        let ch = s.challenge(now, false);
+        assert!(ch.contains("qop=\"auth\"") && ch.contains("algorithm=MD5"));
+        assert!(!ch.contains("stale"));
+        let auth = authorization(
+            &ch,
+            "REGISTER",
+            "sip:1177.local",
+            "anna",
+            "hemligt",
+            "c1",
+            1,
+        )
+        .unwrap();
+        let stored = ha1("anna", "1177.local", "hemligt");
+        assert_eq!(
+            s.verify(now + Duration::from_secs(1), "REGISTER", &auth, &stored),
+            Verdict::Valid
+        );
+        // The same answer for another method is wrong (HA2 covers the method).
+        assert_eq!(
+            s.verify(now, "INVITE", &auth, &stored),
+            Verdict::Invalid("wrong response")
+        );
+    }
+
+    #[test]
+    fn rfc2069_answer_without_qop_is_valid() {
+        let t0 = Instant::now();
+        let s = server(t0);
+        let nonce = s.nonce(t0);
+        let stored = ha1("anna", "1177.local", "hemligt");
+        let r = response(&stored, &nonce, "REGISTER", "sip:1177.local", None);
+        let auth = format!(
+            "Digest username=\"anna\", realm=\"1177.local\", nonce=\"{nonce}\", uri=\"sip:1177.local\", response=\"{r}\""
+        );
+        assert_eq!(s.verify(t0, "REGISTER", &auth, &stored), Verdict::Valid);
+    }
+
+    #[test]
+    fn wrong_password_is_invalid() {
+        let t0 = Instant::now();
+        let s = server(t0);
+        let auth = authorization(
+            &s.challenge(t0, false),
+            "REGISTER",
+            "sip:h",
+            "anna",
+            "fel",
+            "c",
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            s.verify(t0, "REGISTER", &auth, &ha1("anna", "1177.local", "hemligt")),
+            Verdict::Invalid("wrong response")
+        );
+    }
+
+    #[test]
+    fn old_nonce_is_stale_not_invalid() {
+        let t0 = Instant::now();
+        let s = server(t0);
+        let auth = authorization(
+            &s.challenge(t0, false),
+            "REGISTER",
+            "sip:h",
+            "anna",
+            "pw",
+            "c",
+            1,
+        )
+        .unwrap();
+        let stored = ha1("anna", "1177.local", "pw");
+        let late = t0 + Duration::from_secs(301);
+        assert_eq!(s.verify(late, "REGISTER", &auth, &stored), Verdict::Stale);
+        assert!(s.challenge(late, true).ends_with("stale=true"));
+    }
+
+    #[test]
+    fn nonce_from_another_secret_or_forged_time_is_invalid() {
+        let t0 = Instant::now();
+        let s = server(t0);
+        let other = DigestServer::new("1177.local", [8; 32], t0, Duration::from_secs(300));
+        let stored = ha1("anna", "1177.local", "pw");
+        let auth = authorization(
+            &other.challenge(t0, false),
+            "REGISTER",
+            "sip:h",
+            "anna",
+            "pw",
+            "c",
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            s.verify(t0, "REGISTER", &auth, &stored),
+            Verdict::Invalid("nonce not issued here")
+        );
+        // Moving the time part of a real nonce breaks its MAC.
+        let nonce = s.nonce(t0 + Duration::from_secs(5));
+        let (_, mac) = nonce.split_once('.').unwrap();
+        let forged = format!("Digest realm=\"1177.local\", nonce=\"ffff.{mac}\"");
+        let auth = authorization(&forged, "REGISTER", "sip:h", "anna", "pw", "c", 1).unwrap();
+        assert_eq!(
+            s.verify(t0, "REGISTER", &auth, &stored),
+            Verdict::Invalid("nonce not issued here")
+        );
+    }
+
+    #[test]
+    fn other_realm_and_unsupported_qop_are_invalid() {
+        let t0 = Instant::now();
+        let s = server(t0);
+        let nonce = s.nonce(t0);
+        let stored = ha1("anna", "1177.local", "pw");
+        let other = format!(
+            "Digest username=\"anna\", realm=\"evil\", nonce=\"{nonce}\", uri=\"sip:h\", response=\"00\""
+        );
+        assert_eq!(
+            s.verify(t0, "REGISTER", &other, &stored),
+            Verdict::Invalid("other realm")
+        );
+        let int = format!(
+            "Digest username=\"anna\", realm=\"1177.local\", nonce=\"{nonce}\", uri=\"sip:h\", response=\"00\", qop=auth-int, nc=00000001, cnonce=\"x\""
+        );
+        assert_eq!(
+            s.verify(t0, "REGISTER", &int, &stored),
+            Verdict::Invalid("unsupported qop")
+        );
+        assert_eq!(
+            s.verify(t0, "REGISTER", "Digest realm=\"x", &stored),
+            Verdict::Invalid("unreadable Authorization header")
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parser_never_panics_on_any_input(s in "\\PC{0,80}") {
+            let _ = DigestParams::parse(&format!("Digest {s}"));
+            let _ = DigestParams::parse(&s);
+        }
+
+        #[test]
+        fn quoted_values_read_back_unchanged(v in "[ -~]{0,40}") {
+            let p = DigestParams::parse(&format!("Digest a={}, b=x", quote(&v))).unwrap();
+            proptest::prop_assert_eq!(p.get("a"), Some(v.as_str()));
+            proptest::prop_assert_eq!(p.get("b"), Some("x"));
+        }
+    }
+
+    #[test]
+    fn constant_time_compare_agrees_with_eq() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let s = server(Instant::now());
+        assert!(!format!("{s:?}").contains("7, 7"));
+    }
+}

@@ -1,0 +1,831 @@
+//! The registrar for nurse SIP phones (RFC 3261 section 10.3), sans-IO: a
+//! table of bindings keyed by user, fed parsed REGISTER requests and the time,
+//! answering with the response to send. Credentials come in as the looked-up
+//! HA1 (see [`super::digest::ha1`]), so the table never touches the store.
+//!
+//! A binding remembers the transport and socket address the REGISTER came
+//! from ([`Peer`]): calls to the phone go there, which works through NAT
+//! where the Contact (a private address) would not.
+
+use super::digest::{DigestParams, DigestServer, Verdict};
+use super::message::{self, header_uri, uri_user, RequestInfo};
+use super::transaction::Peer;
+use rsip::Header;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Limits on registration lifetimes and table size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistrarConfig {
+    /// Shorter requested lifetimes get 423 Interval Too Brief (RFC 3261 10.3 step 7).
+    pub min_expires: u32,
+    /// Longer requested lifetimes are shortened to this.
+    pub max_expires: u32,
+    /// Used when the request names no lifetime.
+    pub default_expires: u32,
+    /// Contacts one user may have at once; more get 403.
+    pub max_contacts_per_user: usize,
+}
+
+impl Default for RegistrarConfig {
+    fn default() -> Self {
+        RegistrarConfig {
+            min_expires: 60,
+            max_expires: 3600,
+            default_expires: 3600,
+            max_contacts_per_user: 5,
+        }
+    }
+}
+
+/// One registered contact of a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// The Contact URI as registered (without `<>` and header parameters).
+    pub contact: String,
+    /// Where the REGISTER came from: send requests for this contact here.
+    pub peer: Peer,
+    /// When the binding lapses unless refreshed.
+    pub expires_at: Instant,
+    /// Call-ID and CSeq of the REGISTER that last refreshed it (RFC 3261 10.3 step 7).
+    pub call_id: String,
+    pub cseq: u32,
+    /// When it was last refreshed: the newest binding is tried first.
+    pub updated_at: Instant,
+}
+
+impl Binding {
+    /// Seconds left, rounded down, zero when lapsed.
+    pub fn remaining(&self, now: Instant) -> u64 {
+        self.expires_at.saturating_duration_since(now).as_secs()
+    }
+}
+
+/// The registrar table. See the module docs.
+#[derive(Debug)]
+pub struct Registrar {
+    cfg: RegistrarConfig,
+    digest: DigestServer,
+    users: HashMap<String, Vec<Binding>>,
+}
+
+/// One parsed Contact entry of a REGISTER.
+enum ContactSpec {
+    Star,
+    Uri { uri: String, expires: Option<u32> },
+}
+
+impl Registrar {
+    pub fn new(cfg: RegistrarConfig, digest: DigestServer) -> Self {
+        Registrar {
+            cfg,
+            digest,
+            users: HashMap::new(),
+        }
+    }
+
+    /// The realm of challenges (and of the stored HA1 values).
+    pub fn realm(&self) -> &str {
+        self.digest.realm()
+    }
+
+    /// The user a REGISTER is for (the To URI's user part): look its HA1 up
+    /// before calling [`Registrar::handle_register`].
+    pub fn user_of(info: &RequestInfo) -> Option<&str> {
+        uri_user(&info.to_uri).filter(|u| !u.is_empty())
+    }
+
+    /// Answers a REGISTER: 401 with a challenge when unauthenticated (or the
+    /// nonce is stale), 403 when the credentials name another user, the user
+    /// has no SIP password (`ha1` None) or the password is wrong, 423 below
+    /// the minimum lifetime, 400 for an unreadable Contact/Expires, otherwise
+    /// 200 listing every current contact with its `expires`. A `Contact: *`
+    /// with `Expires: 0` removes all of the user's bindings.
+    ///
+    /// `ha1` is the stored HA1 of [`Registrar::user_of`]`(info)`.
+    pub fn handle_register(
+        &mut self,
+        now: Instant,
+        request: &rsip::Request,
+        info: &RequestInfo,
+        peer: Peer,
+        ha1: Option<&str>,
+    ) -> rsip::Response {
+        let tag = to_tag(&info.call_id);
+        let reply = |status: u16| message::response_to(request, status, Some(&tag));
+        let Some(user) = Self::user_of(info).map(str::to_string) else {
+            return with_warning(reply(400), "To has no user part");
+        };
+        let auths: Vec<DigestParams> = header_values(request, "authorization")
+            .filter_map(|v| DigestParams::parse(&v).ok())
+            .filter(|p| p.get("realm") == Some(self.realm()))
+            .collect();
+        let Some(auth) = auths.first() else {
+            return self.challenge(reply(401), now, false);
+        };
+        if auth.get("username") != Some(user.as_str()) {
+            return with_warning(reply(403), "credentials are for another user");
+        }
+        let Some(ha1) = ha1 else {
+            return with_warning(reply(403), "no SIP account for this user");
+        };
+        match self
+            .digest
+            .verify_params(now, info.method.to_string().as_str(), auth, ha1)
+        {
+            Verdict::Valid => {}
+            Verdict::Stale => return self.challenge(reply(401), now, true),
+            Verdict::Invalid("nonce not issued here") => {
+                // A nonce from before a restart (or another node): ask again.
+                return self.challenge(reply(401), now, false);
+            }
+            Verdict::Invalid(why) => return with_warning(reply(403), why),
+        }
+        self.apply(now, request, info, peer, &user, reply)
+    }
+
+    /// [`Registrar::handle_register`] with a lookup function instead of the
+    /// looked-up value (for callers whose credentials are at hand).
+    pub fn handle_register_with(
+        &mut self,
+        now: Instant,
+        request: &rsip::Request,
+        info: &RequestInfo,
+        peer: Peer,
+        lookup: impl FnOnce(&str) -> Option<String>,
+    ) -> rsip::Response {
+        let ha1 = Self::user_of(info).and_then(lookup);
+        self.handle_register(now, request, info, peer, ha1.as_deref())
+    }
+
+    fn challenge(&self, mut resp: rsip::Response, now: Instant, stale: bool) -> rsip::Response {
+        message::add_header(
+            &mut resp.headers,
+            "WWW-Authenticate",
+            self.digest.challenge(now, stale),
+        );
+        resp
+    }
+
+    /// The authenticated part: add, refresh or remove bindings.
+    fn apply(
+        &mut self,
+        now: Instant,
+        request: &rsip::Request,
+        info: &RequestInfo,
+        peer: Peer,
+        user: &str,
+        reply: impl Fn(u16) -> rsip::Response,
+    ) -> rsip::Response {
+        let header_expires = match header_values(request, "expires").next() {
+            None => None,
+            Some(v) => match v.trim().parse::<u32>() {
+                Ok(n) => Some(n),
+                Err(_) => return with_warning(reply(400), "Expires is not a number"),
+            },
+        };
+        let mut specs = Vec::new();
+        for value in header_values(request, "contact") {
+            for part in split_contacts(&value) {
+                if part == "*" {
+                    specs.push(ContactSpec::Star);
+                    continue;
+                }
+                let uri = header_uri(&part).to_string();
+                if uri.is_empty() || !uri.to_ascii_lowercase().starts_with("sip") {
+                    return with_warning(reply(400), "Contact is not a SIP URI");
+                }
+                let expires = match message::header_param(&part, "expires") {
+                    None => None,
+                    Some(v) => match v.trim_matches('"').parse::<u32>() {
+                        Ok(n) => Some(n),
+                        Err(_) => {
+                            return with_warning(reply(400), "Contact expires is not a number")
+                        }
+                    },
+                };
+                specs.push(ContactSpec::Uri { uri, expires });
+            }
+        }
+        self.purge_user(user, now);
+        if specs.iter().any(|s| matches!(s, ContactSpec::Star)) {
+            if specs.len() != 1 || header_expires != Some(0) {
+                return with_warning(
+                    reply(400),
+                    "Contact: * needs Expires: 0 and no other contact",
+                );
+            }
+            if let Some(list) = self.users.get(user) {
+                if list
+                    .iter()
+                    .any(|b| b.call_id == info.call_id && b.cseq >= info.cseq)
+                {
+                    return with_warning(reply(500), "REGISTER out of order");
+                }
+            }
+            self.users.remove(user);
+            return self.ok(reply(200), user, now);
+        }
+        // Check every contact before changing anything (the request is atomic).
+        let mut changes = Vec::new();
+        for spec in specs {
+            let ContactSpec::Uri { uri, expires } = spec else {
+                continue;
+            };
+            let asked = expires
+                .or(header_expires)
+                .unwrap_or(self.cfg.default_expires);
+            if asked != 0 && asked < self.cfg.min_expires {
+                let mut resp = reply(423);
+                message::add_header(
+                    &mut resp.headers,
+                    "Min-Expires",
+                    self.cfg.min_expires.to_string(),
+                );
+                return resp;
+            }
+            if let Some(old) = self
+                .users
+                .get(user)
+                .and_then(|l| l.iter().find(|b| same_contact(&b.contact, &uri)))
+            {
+                if old.call_id == info.call_id && old.cseq >= info.cseq {
+                    return with_warning(reply(500), "REGISTER out of order");
+                }
+            }
+            changes.push((uri, asked.min(self.cfg.max_expires)));
+        }
+        let list = self.users.entry(user.to_string()).or_default();
+        for (uri, secs) in changes {
+            list.retain(|b| !same_contact(&b.contact, &uri));
+            if secs > 0 {
+                list.push(Binding {
+                    contact: uri,
+                    peer,
+                    expires_at: now + Duration::from_secs(u64::from(secs)),
+                    call_id: info.call_id.clone(),
+                    cseq: info.cseq,
+                    updated_at: now,
+                });
+            }
+        }
+        if list.len() > self.cfg.max_contacts_per_user {
+            // Drop the oldest rather than refuse: a phone that lost its
+            // bindings (reboot, new port) must always get back in.
+            list.sort_by_key(|b| std::cmp::Reverse(b.updated_at));
+            list.truncate(self.cfg.max_contacts_per_user);
+        }
+        if list.is_empty() {
+            self.users.remove(user);
+        }
+        self.ok(reply(200), user, now)
+    }
+
+    fn ok(&self, mut resp: rsip::Response, user: &str, now: Instant) -> rsip::Response {
+        for b in self.bindings(user, now) {
+            message::add_header(
+                &mut resp.headers,
+                "Contact",
+                format!("<{}>;expires={}", b.contact, b.remaining(now)),
+            );
+        }
+        resp
+    }
+
+    /// The binding to call `user` at: the most recently refreshed live one.
+    pub fn lookup(&self, user: &str, now: Instant) -> Option<Binding> {
+        self.bindings(user, now).into_iter().next()
+    }
+
+    /// All live bindings of `user`, most recently refreshed first.
+    pub fn bindings(&self, user: &str, now: Instant) -> Vec<Binding> {
+        let mut list: Vec<Binding> = self
+            .users
+            .get(user)
+            .map(|l| l.iter().filter(|b| b.expires_at > now).cloned().collect())
+            .unwrap_or_default();
+        list.sort_by_key(|b| std::cmp::Reverse(b.updated_at));
+        list
+    }
+
+    /// Forgets lapsed bindings (call now and then to bound memory).
+    pub fn purge(&mut self, now: Instant) {
+        self.users.retain(|_, l| {
+            l.retain(|b| b.expires_at > now);
+            !l.is_empty()
+        });
+    }
+
+    fn purge_user(&mut self, user: &str, now: Instant) {
+        if let Some(l) = self.users.get_mut(user) {
+            l.retain(|b| b.expires_at > now);
+            if l.is_empty() {
+                self.users.remove(user);
+            }
+        }
+    }
+
+    /// When the next binding lapses (for a driver that wants to purge on time).
+    pub fn next_expiry(&self) -> Option<Instant> {
+        self.users.values().flatten().map(|b| b.expires_at).min()
+    }
+
+    /// Users with at least one live binding.
+    pub fn registered_users(&self, now: Instant) -> usize {
+        self.users
+            .values()
+            .filter(|l| l.iter().any(|b| b.expires_at > now))
+            .count()
+    }
+}
+
+/// RFC 3261 19.1.4-ish: scheme and host compare case-insensitively; we compare
+/// the whole URI that way, which is what phones re-send verbatim anyway.
+fn same_contact(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// A stable To tag for the responses of one registration (Call-ID based, so
+/// retransmissions and refreshes get the same one).
+fn to_tag(call_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(call_id.as_bytes());
+    format!("reg{}", hex::encode(&h[..6]))
+}
+
+fn with_warning(resp: rsip::Response, why: &str) -> rsip::Response {
+    super::stateless::with_reason(resp, why)
+}
+
+/// Values of every header named `name` (case-insensitive), as written.
+fn header_values<'a>(req: &'a rsip::Request, name: &'a str) -> impl Iterator<Item = String> + 'a {
+    req.headers.iter().filter_map(move |h: &Header| {
+        let text = h.to_string();
+        let (n, v) = text.split_once(':')?;
+        n.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().to_string())
+    })
+}
+
+/// Splits a Contact value at commas outside quotes and `<...>`.
+fn split_contacts(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let (mut cur, mut quoted, mut angle) = (String::new(), false, false);
+    let mut escaped = false;
+    for c in value.chars() {
+        if escaped {
+            escaped = false;
+            cur.push(c);
+            continue;
+        }
+        match c {
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' if !quoted && !angle => {
+                out.push(cur.trim().to_string());
+                cur.clear();
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    out.push(cur.trim().to_string());
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::digest::{authorization, ha1};
+    use crate::sip::Transport;
+    use rsip::SipMessage;
+
+    const REALM: &str = "1177.local";
+
+    fn registrar(t0: Instant) -> Registrar {
+        Registrar::new(
+            RegistrarConfig::default(),
+            DigestServer::new(REALM, [3; 32], t0, Duration::from_secs(300)),
+        )
+    }
+
+    fn peer(port: u16) -> Peer {
+        Peer {
+            addr: format!("203.0.113.7:{port}").parse().unwrap(),
+            transport: Transport::Udp,
+            conn: None,
+        }
+    }
+
+    fn register(
+        user: &str,
+        call_id: &str,
+        cseq: u32,
+        extra: &str,
+        auth: Option<&str>,
+    ) -> (rsip::Request, RequestInfo) {
+        let auth = auth
+            .map(|a| format!("Authorization: {a}\r\n"))
+            .unwrap_or_default();
+        let raw = format!(
+            "REGISTER sip:{REALM} SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.168.1.20:5060;branch=z9hG4bK{call_id}{cseq};rport\r\n\
+From: <sip:{user}@{REALM}>;tag=ph1\r\n\
+To: <sip:{user}@{REALM}>\r\n\
+Call-ID: {call_id}\r\n\
+CSeq: {cseq} REGISTER\r\n\
+Max-Forwards: 70\r\n\
+{extra}{auth}Content-Length: 0\r\n\r\n"
+        );
+        let SipMessage::Request(req) = message::parse(raw.as_bytes()).unwrap() else {
+            panic!("not a request")
+        };
+        let info = RequestInfo::from_request(&req).unwrap();
+        (req, info)
+    }
+
+    fn header(resp: &rsip::Response, name: &str) -> Vec<String> {
+        resp.headers
+            .iter()
+            .filter_map(|h| {
+                let t = h.to_string();
+                let (n, v) = t.split_once(':')?;
+                n.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| v.trim().to_string())
+            })
+            .collect()
+    }
+
+    /// Registers `user` with `password`: the unauthenticated try, the 401,
+    /// the answer. Returns the final response.
+    fn login(
+        r: &mut Registrar,
+        now: Instant,
+        user: &str,
+        password: &str,
+        cseq: u32,
+        contact_lines: &str,
+        from: Peer,
+    ) -> rsip::Response {
+        let stored = ha1(user, REALM, "hemligt");
+        let (req, info) = register(user, "reg-1", cseq, contact_lines, None);
+        let first = r.handle_register(now, &req, &info, from, Some(&stored));
+        assert_eq!(first.status_code.code(), 401);
+        let ch = header(&first, "WWW-Authenticate").pop().unwrap();
+        let auth = authorization(
+            &ch,
+            "REGISTER",
+            &format!("sip:{REALM}"),
+            user,
+            password,
+            "cn",
+            1,
+        )
+        .unwrap();
+        let (req, info) = register(user, "reg-1", cseq + 1, contact_lines, Some(&auth));
+        r.handle_register(now, &req, &info, from, Some(&stored))
+    }
+
+    #[test]
+    fn register_without_credentials_is_challenged() {
+        let t0 = Instant::now();
+        let mut r = registrar(t0);
+        let (req, info) = register(
+            "anna",
+            "c1",
+            1,
+            "Contact: <sip:anna@192.168.1.20>\r\n",
+            None,
+        );
+        let resp = r.handle_register(t0, &req, &info, peer(5060), None);
+        assert_eq!(resp.status_code.code(), 401);
+        let ch = header(&resp, "WWW-Authenticate").pop().unwrap();
+        assert!(ch.starts_with("Digest realm=\"1177.local\""), "{ch}");
+        assert!(ch.contains("qop=\"auth\""));
+        assert_eq!(r.lookup("anna", t0), None);
+    }
+
+    #[test]
+    fn challenged_register_with_right_password_binds_the_peer() {
+        let t0 = Instant::now();
+        let mut r = registrar(t0);
+        let resp = login(
+            &mut r,
+            t0,
+            "anna",
+            "hemligt",
+            1,
+            "Contact: <sip:anna@192.168.1.20:5060>;expires=600\r\n",
+            peer(40000),
+        );
+        assert_eq!(resp.status_code.code(), 200);
+        assert_eq!(
+            header(&resp, "Contact"),
+            vec!["<sip:anna@192.168.1.20:5060>;expires=600".to_string()]
+        );
+        let b = r.lookup("anna", t0 + Duration::from_secs(1)).unwrap();
+        assert_eq!(b.contact, "sip:anna@192.168.1.20:5060");
+        assert_eq!(b.peer, peer(40000));
+        assert!(header(&resp, "To")[0].contains(";tag="));
+    }
+
+    #[test]
+    fn wrong_password_is_forbidden() {
+        let t0 = Instant::now();
+        let mut r = registrar(t0);
+        let resp = login(
+            &mut r,
+            t0,
+            "anna",
+            "fel",
+            1,
+            "Contact: <sip:anna@h>\r\n",
+            peer(1),
+        );
+        assert_eq!(resp.status_code.code(), 403);
+        assert_eq!(r.lookup("anna", t0), None);
+    }
+
+    #[test]
+    fn credentials_of_another_user_are_forbidden() {
+        let t0 = Instant::now();
+        let mut r = registrar(t0);
+        let ch = r.digest.challenge(t0, false);
+        let auth = authorization(
+            &ch,
+            "REGISTER",
+            "sip:1177.local",
+            "bertil",
+            "hemligt",
+            "c",
+            1,
+        )
+        .unwrap();
+        let (req, info) = register("anna", "c1", 2, "Contact: <sip:anna@h>\r\n", Some(&auth));
+        let stored = ha1("anna", REALM, "hemligt");
+        let resp = r.handle_register(t0, &req, &info, peer(1), Some(&stored));
+        assert_eq!(resp.status_code.code(), 403);
+    }
+
+    #[test]
+    fn user_without_sip_password_is_forbidden() {
+        let t0 = Instant::now();
+        let mut r = registrar(t0);
+        let ch = r.digest.challenge(t0, false);
+        let auth = authorization(&ch, "REGISTER", "sip:1177.local", "anna", "x", "c", 1).unwrap();
+        let (req, info) = register("anna", "c1", 2, "Contact: <sip:anna@h>\r\n", Some(&auth));
+        let resp = r.handle_register_with(t0, &req, &info, peer(1), |_| None);
+        assert_eq!(resp.status_code.code(), 403);
+    }
+
+    #[test]
+    fn stale_nonce_gets_a_new_challenge_marked_stale() {
+        let t0 = Instant::now();
+        let mut r = registrar(t0);
+        let ch = r.digest.challenge(t0, false);
+        let auth =
+            authorization(&ch, "REGISTER", "sip:1177.local", "anna", "hemligt", "c", 1).unwrap();
+        let (req, info) = register("anna", "c1", 2, "Contact: <sip:anna@h>\r\n", Some(&auth));
+        let stored = ha1("anna", REALM, "hemligt");
+        let late = t0 + Duration::from_secs(600);
+        let resp = r.handle_register(late, &req, &info, peer(1), Some(&stored));
+        assert_eq!(resp.status_code.code(), 401);
+        assert!(header(&resp, "WWW-Authenticate")[0].contains("stale=true"));
+    }
+
+    #[test]
+    fn too_brief_interval_gets_423_with_min_expires() {
+        let t0 = Instant::now();
+        let mut r = registrar(t0);
+        let resp = login(
+            &mut r,
+            t0,
+            "anna",
+            "hemligt",
+            1,
+            "Contact: <sip:anna@h>\r\nExpires: 30\r\n",
+            peer(1),
+        );
+        assert_eq!(resp.status_code.code(), 423);
+        assert_eq!(header(&resp, "Min-Expires"), vec!["60".to_string()]);
+        assert_eq!(r.lookup("anna", t0), None);
+    }
+
+    #[test]
+    fn binding_lapses_at_its_expiry_and_long_ones_are_capped() {
+        let t0 = Instant::now();
+        let mut r = registrar(t0);
+        let resp = login(
+            &mut r,
+            t0,
+            "anna",
+            "hemligt",
+            1,
+            "Contact: <sip:anna@h>\r\nExpires: 86400\r\n",
+            peer(1),
+        );
+        assert_eq!(
+            header(&resp, "Contact"),
+            vec!["<sip:anna@h>;expires=3600".to_string()]
+        );
+        assert!(r.lookup("anna", t0 + Duration::from_secs(3599)).is_some());
+        assert_eq!(r.lookup("anna", t0 + Duration::from_secs(3600)), None);
+        r.purge(t0 + Duration::from_secs(3600));
+        assert_eq!(r.next_expiry(), None);
+    }
+
+    #[test]
+    fn refresh_extends_and_newest_contact_wins_lookup() {
+        let t0 = Instant::now();
+        let mut r = registrar(t0);
+        login(
+            &mut r,
+            t0,
+            "anna",
+            "hemligt",
+            1,
+            "Contact: <sip:anna@desk>\r\nExpires: 120\r\n",
+            peer(1),
+        );
+        let t1 = t0 + Duration::from_secs(100);
+        let resp = login(
+            &mut r,
+            t1,
+            "anna",
+            "hemligt",
+            3,
+            "Contact: <sip:anna@mobile>\r\nExpires: 120\r\n",
+            peer(2),
+        );
+        assert_eq!(resp.status_code.code(), 200);
+        assert_eq!(header(&resp, "Contact").len(), 2);
+        assert_eq!(r.lookup("anna", t1).unwrap().contact, "sip:anna@mobile");
+        assert_eq!(r.bindings("anna", t1).len(), 2);
+        // desk lapses at t0+120, mobile lives on.
+        let t2 = t0 + Duration::from_secs(150);
+        assert_eq!(r.bindings("anna", t2).len(), 1);
+        assert_eq!(r.registered_users(t2), 1);
+    }
+
+    #[test]
+    fn expires_zero_removes_one_contact_and_star_removes_all() {
+        let t0 = Instant::now();
+        let mut r = registrar(t0);
+        login(
+            &mut r,
+            t0,
+            "anna",
+            "hemligt",
+            1,
+            "Contact: <sip:anna@a>, <sip:anna@b>;expires=300\r\n",
+            peer(1),
+        );
+        assert_eq!(r.bindings("anna", t0).len(), 2);
+        let resp = login(
+            &mut r,
+            t0,
+            "anna",
+            "hemligt",
+            3,
+            "Contact: <sip:anna@a>;expires=0\r\n",
+            peer(1),
+        );
+        assert_eq!(
+            header(&resp, "Contact"),
+            vec!["<sip:anna@b>;expires=300".to_string()]
+        );
+        let resp = login(
+            &mut r,
+            t0,
+            "anna",
+            "hemligt",
+            5,
+            "Contact: *\r\nExpires: 0\r\n",
+            peer(1),
+        );
+        assert_eq!(resp.status_code.code(), 200);
+        assert!(header(&resp, "Contact").is_empty());
+        assert_eq!(r.lookup("anna", t0), None);
+    }
+
+    #[test]
+    fn star_without_expires_zero_is_a_bad_request() {
+        let t0 = Instant::now();
+        let mut r = registrar(t0);
+        let resp = login(&mut r, t0, "anna", "hemligt", 1, "Contact: *\r\n", peer(1));
+        assert_eq!(resp.status_code.code(), 400);
+    }
+
+    #[test]
+    fn register_without_contact_lists_current_bindings() {
+        let t0 = Instant::now();
+        let mut r = registrar(t0);
+        login(
+            &mut r,
+            t0,
+            "anna",
+            "hemligt",
+            1,
+            "Contact: <sip:anna@a>\r\n",
+            peer(1),
+        );
+        let resp = login(
+            &mut r,
+            t0 + Duration::from_secs(10),
+            "anna",
+            "hemligt",
+            3,
+            "",
+            peer(1),
+        );
+        assert_eq!(resp.status_code.code(), 200);
+        assert_eq!(
+            header(&resp, "Contact"),
+            vec!["<sip:anna@a>;expires=3590".to_string()]
+        );
+    }
+
+    #[test]
+    fn older_cseq_in_same_call_id_is_refused() {
+        let t0 = Instant::now();
+        let mut r = registrar(t0);
+        login(
+            &mut r,
+            t0,
+            "anna",
+            "hemligt",
+            10,
+            "Contact: <sip:anna@a>\r\n",
+            peer(1),
+        );
+        let resp = login(
+            &mut r,
+            t0,
+            "anna",
+            "hemligt",
+            3,
+            "Contact: <sip:anna@a>\r\n",
+            peer(1),
+        );
+        assert_eq!(resp.status_code.code(), 500);
+    }
+
+    #[test]
+    fn unreadable_expires_or_contact_is_a_bad_request() {
+        let t0 = Instant::now();
+        let mut r = registrar(t0);
+        for (i, lines) in [
+            "Contact: <sip:anna@h>\r\nExpires: soon\r\n",
+            "Contact: <sip:anna@h>;expires=-5\r\n",
+            "Contact: <mailto:anna@h>\r\n",
+            "Contact: *, <sip:anna@h>\r\nExpires: 0\r\n",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let resp = login(
+                &mut r,
+                t0,
+                "anna",
+                "hemligt",
+                1 + 2 * i as u32,
+                lines,
+                peer(1),
+            );
+            assert_eq!(resp.status_code.code(), 400, "{lines}");
+        }
+        assert_eq!(r.lookup("anna", t0), None);
+    }
+
+    #[test]
+    fn contacts_split_only_outside_quotes_and_brackets() {
+        assert_eq!(
+            split_contacts("\"Ann, A\" <sip:a@h;x=1,2>;expires=5, <sip:b@h>"),
+            vec![
+                "\"Ann, A\" <sip:a@h;x=1,2>;expires=5".to_string(),
+                "<sip:b@h>".to_string()
+            ]
+        );
+        assert_eq!(split_contacts("*"), vec!["*".to_string()]);
+    }
+
+    #[test]
+    fn too_many_contacts_drop_the_oldest() {
+        let t0 = Instant::now();
+        let mut r = registrar(t0);
+        for i in 0..7u32 {
+            let now = t0 + Duration::from_secs(u64::from(i));
+            let line = format!("Contact: <sip:anna@h{i}>\r\n");
+            login(&mut r, now, "anna", "hemligt", 1 + 2 * i, &line, peer(1));
+        }
+        let now = t0 + Duration::from_secs(7);
+        assert_eq!(r.bindings("anna", now).len(), 5);
+        assert_eq!(r.lookup("anna", now).unwrap().contact, "sip:anna@h6");
+    }
+}

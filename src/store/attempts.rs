@@ -1,0 +1,522 @@
+//! Callback attempts and call detail records.
+//!
+//! [`Store::record_attempt`] is the one place a callback attempt changes a case:
+//! connected, the nurse keeps the claim; failed, the case goes back to the queue
+//! (keeping its deadline) until the retry policy's next attempt time, or after the
+//! last attempt is closed as `unreachable`. The decision itself is the pure
+//! [`RetryPolicy::after_failure`]; this module applies it in one transaction with
+//! its audit row.
+//!
+//! [`CallLeg`] rows are the CDR: one per leg, with times, result and SIP status,
+//! and never a phone number (the case holds the callback number).
+
+use super::audit::{parse_sqlite_ts, with_backend, INSERT_AUDIT_SQL};
+use super::claims::{Actor, ClaimError};
+use super::{storable, Backend, Result, Store, StoreError, UnknownValue};
+use crate::queue::{AttemptOutcome, Priority, RetryPolicy};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+/// A small enum stored and sent as snake_case text.
+macro_rules! snake_enum {
+    ($(#[$meta:meta])* $name:ident, $kind:literal { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The text stored in the database and sent in JSON.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownValue;
+            fn from_str(s: &str) -> Result<Self, UnknownValue> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(UnknownValue {
+                        kind: $kind,
+                        value: other.chars().take(40).collect(),
+                    }),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+snake_enum!(
+    /// How one callback attempt to the resident ended.
+    AttemptResult, "attempt result" {
+        /// The resident answered.
+        Connected => "connected",
+        /// 486/600 Busy.
+        Busy => "busy",
+        /// Rang out without an answer (timeout, 408, 480).
+        NoAnswer => "no_answer",
+        /// Declined (603 and other final refusals of the call).
+        Rejected => "rejected",
+        /// The call could not be placed or broke before an answer.
+        Failed => "failed",
+    }
+);
+
+snake_enum!(
+    /// Which way a leg was set up.
+    LegDirection, "leg direction" {
+        /// The other party called us.
+        Inbound => "inbound",
+        /// We called out.
+        Outbound => "outbound",
+    }
+);
+
+snake_enum!(
+    /// What a leg is for.
+    LegKind, "leg kind" {
+        /// A resident's call into the IVR.
+        Ivr => "ivr",
+        /// The callback to the resident.
+        Resident => "resident",
+        /// The nurse's SIP phone.
+        NursePhone => "nurse_phone",
+        /// The nurse's browser (WebRTC).
+        NurseBrowser => "nurse_browser",
+    }
+);
+
+/// Longest `CallLeg::result` text the table takes.
+pub const MAX_LEG_RESULT_CHARS: usize = 40;
+
+/// One call detail record. Holds no phone number or other personal data, so
+/// `Debug` shows everything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallLeg {
+    pub id: Uuid,
+    /// The case the leg served, if any yet (an IVR call before registration).
+    pub case_id: Option<Uuid>,
+    pub direction: LegDirection,
+    pub kind: LegKind,
+    /// INVITE sent or received.
+    pub started_at: DateTime<Utc>,
+    /// 200 OK, when the leg was answered.
+    pub answered_at: Option<DateTime<Utc>>,
+    pub ended_at: DateTime<Utc>,
+    /// How it ended, snake_case, 1-40 characters: an [`AttemptResult`] text for
+    /// resident legs, or e.g. `completed`, `cancelled`, `nurse_unavailable`.
+    pub result: String,
+    /// The final SIP status, when there was one (100-699).
+    pub sip_status: Option<u16>,
+    /// `local` (we hung up or cancelled) or `remote`.
+    pub ended_by: Option<String>,
+}
+
+/// A case closed as unreachable, as the supervisor lists it (no personal data).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnreachableCase {
+    pub id: Uuid,
+    pub priority: Priority,
+    pub attempts: u32,
+    pub registered_at: DateTime<Utc>,
+    pub deadline: DateTime<Utc>,
+    /// When the last attempt failed.
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// At most this many unreachable cases are listed.
+pub const MAX_UNREACHABLE_LISTED: u32 = 500;
+
+/// Connected: only the audit row, and only while `$actor` holds the claim (the
+/// insert is the transaction's first statement, so SQLite takes its write lock).
+const CONNECTED_AUDIT_SQL: &str = "INSERT INTO audit_log (at, actor, action, case_id, detail, ip) \
+     SELECT $1, $2, 'case.attempt', id, $3, NULL FROM cases \
+     WHERE id = $4 AND status = 'claimed' AND claimed_by = $2";
+
+/// Locks the claimed row (a no-op write, so SQLite takes its write lock before it
+/// reads) and reads the failed attempts so far.
+const LOCK_CLAIMED_SQL: &str = "UPDATE cases SET attempts = attempts \
+     WHERE id = $1 AND status = 'claimed' AND claimed_by = $2 \
+     RETURNING CAST(attempts AS BIGINT)";
+
+/// A failed attempt: the claim ends, the case waits for its next attempt or closes.
+const FAILED_SQL: &str = "UPDATE cases SET attempts = $2, status = $3, mode = 'callback', \
+     claimed_by = NULL, claimed_at = NULL, next_attempt_at = $4, closed_at = $5 WHERE id = $1";
+
+const INSERT_LEG_SQL: &str = "INSERT INTO call_legs (id, case_id, direction, kind, started_at, \
+     answered_at, ended_at, result, sip_status, ended_by) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+const LEGS_FOR_CASE_SQL: &str = "SELECT id, case_id, direction, kind, started_at, answered_at, \
+     ended_at, result, sip_status, ended_by FROM call_legs WHERE case_id = $1 \
+     ORDER BY started_at, id";
+
+const UNREACHABLE_SQL: &str = "SELECT id, priority, attempts, registered_at, deadline, closed_at \
+     FROM cases WHERE status = 'unreachable' AND closed_at >= $1 \
+     ORDER BY closed_at DESC, id LIMIT $2";
+
+const COUNT_UNREACHABLE_SQL: &str =
+    "SELECT COUNT(*) FROM cases WHERE status = 'unreachable' AND closed_at >= $1";
+
+impl Store {
+    /// Records how a callback attempt on a claimed case ended, in one transaction
+    /// with a `case.attempt` audit row by `actor`, who must hold the claim (the
+    /// nurse who started the call).
+    ///
+    /// - [`AttemptResult::Connected`]: the case stays claimed; nothing else changes.
+    /// - Any other result counts one more failed attempt and ends the claim. While
+    ///   `policy` allows another try the case is `waiting` again, in callback mode,
+    ///   with its deadline and `next_attempt_at` = now + interval
+    ///   ([`AttemptOutcome::RetryAt`]); after the last attempt it is `unreachable`
+    ///   with `closed_at` = now. Either change wakes every node's worklist.
+    ///
+    /// Errors: `NotFound`; `WrongStatus` when the case is not claimed (say a
+    /// supervisor released it during the call; nothing is recorded then);
+    /// `NotYours` when another nurse holds the claim.
+    pub async fn record_attempt(
+        &self,
+        id: Uuid,
+        actor: &str,
+        result: AttemptResult,
+        policy: &RetryPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<AttemptOutcome, ClaimError> {
+        let now = storable("now", now)?;
+        let text_id = id.to_string();
+        let outcome: Option<AttemptOutcome> = with_backend!(self, |pool, ts| {
+            let mut tx = pool.begin().await?;
+            if result == AttemptResult::Connected {
+                let hit = sqlx::query(CONNECTED_AUDIT_SQL)
+                    .bind(ts(now))
+                    .bind(actor)
+                    .bind("result=connected")
+                    .bind(&text_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                (hit > 0).then_some(AttemptOutcome::Connected)
+            } else {
+                let before: Option<i64> = sqlx::query_scalar(LOCK_CLAIMED_SQL)
+                    .bind(&text_id)
+                    .bind(actor)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                match before {
+                    None => {
+                        tx.rollback().await?;
+                        None
+                    }
+                    Some(before) => {
+                        let failed = u32::try_from(before.max(0))
+                            .unwrap_or(u32::MAX)
+                            .saturating_add(1);
+                        let outcome = policy.after_failure(failed, now);
+                        let (status, next, closed, then) = match outcome {
+                            AttemptOutcome::RetryAt(at) => (
+                                "waiting",
+                                Some(storable("next_attempt_at", at)?),
+                                None,
+                                "retry",
+                            ),
+                            _ => ("unreachable", None, Some(now), "unreachable"),
+                        };
+                        sqlx::query(FAILED_SQL)
+                            .bind(&text_id)
+                            .bind(i32::try_from(failed).unwrap_or(i32::MAX))
+                            .bind(status)
+                            .bind(next.map(ts))
+                            .bind(closed.map(ts))
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query(INSERT_AUDIT_SQL)
+                            .bind(ts(now))
+                            .bind(actor)
+                            .bind("case.attempt")
+                            .bind(Some(text_id.clone()))
+                            .bind(format!("result={result} attempts={failed} then={then}"))
+                            .bind(None::<String>)
+                            .execute(&mut *tx)
+                            .await?;
+                        tx.commit().await?;
+                        Some(outcome)
+                    }
+                }
+            }
+        });
+        match outcome {
+            Some(o) => Ok(o),
+            None => {
+                let who = Actor {
+                    username: actor,
+                    ip: None,
+                    may_override: false,
+                };
+                // The conditional statement matched no row: say why.
+                Err(match self.after_change(id, false, true, &who).await {
+                    Err(e) => e,
+                    Ok(case) => ClaimError::WrongStatus {
+                        id,
+                        status: case.status,
+                    },
+                })
+            }
+        }
+    }
+
+    /// Stores one call detail record. `case_id`, when set, must name a stored case.
+    pub async fn insert_call_leg(&self, leg: &CallLeg) -> Result<()> {
+        let invalid = |field: &'static str, message: &str| StoreError::InvalidCallLeg {
+            id: leg.id,
+            field,
+            message: message.to_string(),
+        };
+        let result_chars = leg.result.chars().count();
+        if result_chars == 0 || result_chars > MAX_LEG_RESULT_CHARS {
+            return Err(invalid("result", "must be 1 to 40 characters"));
+        }
+        let sip_status = leg
+            .sip_status
+            .map(|s| {
+                i16::try_from(s)
+                    .ok()
+                    .filter(|s| (100..=699).contains(s))
+                    .ok_or_else(|| invalid("sip_status", "must be a SIP status 100-699"))
+            })
+            .transpose()?;
+        if !matches!(
+            leg.ended_by.as_deref(),
+            None | Some("local") | Some("remote")
+        ) {
+            return Err(invalid("ended_by", "must be \"local\" or \"remote\""));
+        }
+        if leg.ended_at < leg.started_at || leg.answered_at.is_some_and(|a| a < leg.started_at) {
+            return Err(invalid(
+                "ended_at",
+                "and answered_at cannot be before started_at",
+            ));
+        }
+        let started = storable("started_at", leg.started_at)?;
+        let answered = leg
+            .answered_at
+            .map(|t| storable("answered_at", t))
+            .transpose()?;
+        let ended = storable("ended_at", leg.ended_at)?;
+        with_backend!(self, |pool, ts| {
+            sqlx::query(INSERT_LEG_SQL)
+                .bind(leg.id.to_string())
+                .bind(leg.case_id.map(|id| id.to_string()))
+                .bind(leg.direction.as_str())
+                .bind(leg.kind.as_str())
+                .bind(ts(started))
+                .bind(answered.map(ts))
+                .bind(ts(ended))
+                .bind(&leg.result)
+                .bind(sip_status)
+                .bind(&leg.ended_by)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// The call legs of one case, oldest first.
+    pub async fn call_legs_for_case(&self, id: Uuid) -> Result<Vec<CallLeg>> {
+        let text_id = id.to_string();
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                let rows = sqlx::query(LEGS_FOR_CASE_SQL)
+                    .bind(&text_id)
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        let started: String = row.try_get("started_at")?;
+                        let answered: Option<String> = row.try_get("answered_at")?;
+                        let ended: String = row.try_get("ended_at")?;
+                        let status: Option<i64> = row.try_get("sip_status")?;
+                        read_leg(
+                            row,
+                            parse_sqlite_ts("started_at", &started)?,
+                            answered
+                                .map(|t| parse_sqlite_ts("answered_at", &t))
+                                .transpose()?,
+                            parse_sqlite_ts("ended_at", &ended)?,
+                            status,
+                        )
+                    })
+                    .collect()
+            }
+            Backend::Postgres(pool) => {
+                let rows = sqlx::query(LEGS_FOR_CASE_SQL)
+                    .bind(&text_id)
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        let status: Option<i16> = row.try_get("sip_status")?;
+                        read_leg(
+                            row,
+                            row.try_get("started_at")?,
+                            row.try_get("answered_at")?,
+                            row.try_get("ended_at")?,
+                            status.map(i64::from),
+                        )
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Cases closed as unreachable at or after `since`, most recent first (at most
+    /// [`MAX_UNREACHABLE_LISTED`]).
+    pub async fn unreachable_since(&self, since: DateTime<Utc>) -> Result<Vec<UnreachableCase>> {
+        let since = storable("since", since)?;
+        let limit = i64::from(MAX_UNREACHABLE_LISTED);
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                let rows = sqlx::query(UNREACHABLE_SQL)
+                    .bind(super::audit::sqlite_ts(since))
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        let registered: String = row.try_get("registered_at")?;
+                        let deadline: String = row.try_get("deadline")?;
+                        let closed: Option<String> = row.try_get("closed_at")?;
+                        read_unreachable(
+                            row.try_get("id")?,
+                            row.try_get("priority")?,
+                            row.try_get("attempts")?,
+                            parse_sqlite_ts("registered_at", &registered)?,
+                            parse_sqlite_ts("deadline", &deadline)?,
+                            closed
+                                .map(|t| parse_sqlite_ts("closed_at", &t))
+                                .transpose()?,
+                        )
+                    })
+                    .collect()
+            }
+            Backend::Postgres(pool) => {
+                let rows = sqlx::query(UNREACHABLE_SQL)
+                    .bind(since)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        read_unreachable(
+                            row.try_get("id")?,
+                            i64::from(row.try_get::<i16, _>("priority")?),
+                            i64::from(row.try_get::<i32, _>("attempts")?),
+                            row.try_get("registered_at")?,
+                            row.try_get("deadline")?,
+                            row.try_get("closed_at")?,
+                        )
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// How many cases were closed as unreachable at or after `since`.
+    pub async fn count_unreachable_since(&self, since: DateTime<Utc>) -> Result<u32> {
+        let since = storable("since", since)?;
+        let n: i64 = with_backend!(self, |pool, ts| {
+            sqlx::query_scalar(COUNT_UNREACHABLE_SQL)
+                .bind(ts(since))
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(u32::try_from(n.max(0)).unwrap_or(u32::MAX))
+    }
+}
+
+fn corrupt(id: &str, field: &'static str, message: String) -> StoreError {
+    StoreError::Corrupt {
+        id: id.chars().take(40).collect(),
+        field,
+        message,
+    }
+}
+
+fn read_leg<R: Row>(
+    row: &R,
+    started_at: DateTime<Utc>,
+    answered_at: Option<DateTime<Utc>>,
+    ended_at: DateTime<Utc>,
+    sip_status: Option<i64>,
+) -> Result<CallLeg>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let id: String = row.try_get("id")?;
+    let case_id: Option<String> = row.try_get("case_id")?;
+    let direction: String = row.try_get("direction")?;
+    let kind: String = row.try_get("kind")?;
+    Ok(CallLeg {
+        id: Uuid::parse_str(&id).map_err(|e| corrupt(&id, "id", e.to_string()))?,
+        case_id: case_id
+            .map(|c| Uuid::parse_str(&c))
+            .transpose()
+            .map_err(|e| corrupt(&id, "case_id", e.to_string()))?,
+        direction: direction
+            .parse()
+            .map_err(|e: UnknownValue| corrupt(&id, "direction", e.to_string()))?,
+        kind: kind
+            .parse()
+            .map_err(|e: UnknownValue| corrupt(&id, "kind", e.to_string()))?,
+        started_at,
+        answered_at,
+        ended_at,
+        result: row.try_get("result")?,
+        sip_status: sip_status
+            .map(u16::try_from)
+            .transpose()
+            .map_err(|e| corrupt(&id, "sip_status", e.to_string()))?,
+        ended_by: row.try_get("ended_by")?,
+    })
+}
+
+fn read_unreachable(
+    id: String,
+    priority: i64,
+    attempts: i64,
+    registered_at: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+    closed_at: Option<DateTime<Utc>>,
+) -> Result<UnreachableCase> {
+    Ok(UnreachableCase {
+        id: Uuid::parse_str(&id).map_err(|e| corrupt(&id, "id", e.to_string()))?,
+        priority: Priority::try_from(priority)
+            .map_err(|e| corrupt(&id, "priority", e.to_string()))?,
+        attempts: u32::try_from(attempts).map_err(|e| corrupt(&id, "attempts", e.to_string()))?,
+        registered_at,
+        deadline,
+        closed_at,
+    })
+}
+
+#[cfg(test)]
+mod tests;

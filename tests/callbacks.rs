@@ -1,0 +1,447 @@
+//! Callbacks over real sockets: a nurse takes a case and calls; the service
+//! rings the nurse's SIP phone (a simulator), then the resident through the
+//! trunk (another simulator), says who is calling and bridges the two.
+
+mod common;
+
+use common::TestService;
+use phone_entrance::store::{CaseMode, CaseStatus, Channel, NewCase, Role};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use simulators::mini_uas::{MiniUas, UasBehavior};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+fn callback_case(level: u8) -> NewCase {
+    let now = chrono::Utc::now();
+    NewCase {
+        channel: Channel::Phone,
+        priority: phone_entrance::queue::Priority::new(level).expect("level"),
+        mode: CaseMode::Callback,
+        registered_at: now,
+        deadline: now + chrono::TimeDelta::minutes(120),
+        estimated_callback_at: None,
+        answers: vec![],
+        callback_number: Some("+46701234567".into()),
+        personnummer: None,
+        language: "sv".into(),
+        call_id: None,
+        external_ref: None,
+        summary: String::new(),
+        red_flag: false,
+    }
+}
+
+/// A service whose trunk is `resident` and whose nurse "nina" has her phone at `nurse`.
+/// `edit` may change the copied config further.
+async fn service_with(
+    resident: &MiniUas,
+    nurse: &MiniUas,
+    edit: impl FnOnce(&std::path::Path),
+) -> TestService {
+    let (trunk, phone) = (resident.addr, nurse.addr);
+    let svc = TestService::start_with(None, move |dir| {
+        std::fs::write(
+            dir.join("trunk.toml"),
+            format!("proxy = \"{trunk}\"\ndomain = \"trunk.test\"\nring_timeout_seconds = 30\n"),
+        )
+        .expect("trunk.toml");
+        std::fs::write(
+            dir.join("nurse-phones.toml"),
+            format!("[phones]\nnina = \"sip:nina@{phone}\"\n"),
+        )
+        .expect("nurse-phones.toml");
+        edit(dir);
+    })
+    .await;
+    svc.add_staff("nina", "nurse-pw", Role::Nurse).await;
+    svc
+}
+
+/// Registers a case, claims it as nina and starts a call from her phone.
+async fn claim_and_call(svc: &TestService, level: u8) -> (reqwest::Client, String, String) {
+    let case = svc
+        .store()
+        .await
+        .insert_case(&callback_case(level))
+        .await
+        .expect("case");
+    let nina = svc.login("nina", "nurse-pw").await;
+    let r = nina
+        .post(svc.http_url(&format!("/api/v1/cases/{}/claim", case.id)))
+        .send()
+        .await
+        .expect("claim");
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = nina
+        .post(svc.http_url(&format!("/api/v1/cases/{}/call", case.id)))
+        .json(&json!({"nurse_leg": "phone"}))
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(r.status(), StatusCode::ACCEPTED, "{:?}", r.text().await);
+    let body: Value = r.json().await.expect("json");
+    let call_id = body["call_id"].as_str().expect("call_id").to_string();
+    (nina, case.id.to_string(), call_id)
+}
+
+async fn call_status(svc: &TestService, nina: &reqwest::Client, call_id: &str) -> Value {
+    nina.get(svc.http_url(&format!("/api/v1/calls/{call_id}")))
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("json")
+}
+
+async fn wait_for_state(
+    svc: &TestService,
+    nina: &reqwest::Client,
+    call_id: &str,
+    state: &str,
+    within: Duration,
+) -> Value {
+    let end = tokio::time::Instant::now() + within;
+    loop {
+        let s = call_status(svc, nina, call_id).await;
+        if s["state"] == state || tokio::time::Instant::now() > end {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn nurse_phone_then_resident_are_bridged_and_the_resident_hangs_up() {
+    let resident = MiniUas::start(
+        LOCAL,
+        UasBehavior {
+            prompt: Duration::from_secs(60),
+            bye_after: Some(Duration::from_secs(12)),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("resident");
+    let nurse = MiniUas::start(
+        LOCAL,
+        UasBehavior {
+            prompt: Duration::from_secs(60),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("nurse");
+    let svc = service_with(&resident, &nurse, |_| {}).await;
+    let (nina, case, call_id) = claim_and_call(&svc, 3).await;
+    let s = wait_for_state(&svc, &nina, &call_id, "connected", Duration::from_secs(20)).await;
+    assert_eq!(s["state"], "connected", "{s}");
+    let s = wait_for_state(&svc, &nina, &call_id, "ended", Duration::from_secs(20)).await;
+    assert_eq!(s["result"], "connected", "{s}");
+    let r = resident.calls();
+    let n = nurse.calls();
+    eprintln!("resident {r:?}\nnurse {n:?}");
+    let r = r.values().next().expect("resident was called");
+    let n = n.values().next().expect("nurse was called");
+    assert!(r.answered && n.answered);
+    assert!(r.from.contains("1177"), "resident sees 1177: {}", r.from);
+    assert!(n.loud_frames > 20, "the resident's audio reached the nurse");
+    assert!(
+        n.bye_received,
+        "the nurse leg is hung up after the resident left"
+    );
+    let store = svc.store().await;
+    let id = case.parse().expect("uuid");
+    let legs = store.call_legs_for_case(id).await.expect("legs");
+    let kinds: Vec<_> = legs
+        .iter()
+        .map(|l| (l.kind.as_str(), l.result.as_str(), l.ended_by.as_deref()))
+        .collect();
+    assert!(
+        kinds.contains(&("resident", "connected", Some("remote"))),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&("nurse_phone", "connected", Some("local"))),
+        "{kinds:?}"
+    );
+    let c = store.get_case(id).await.expect("get").expect("case");
+    assert_eq!(
+        c.status,
+        CaseStatus::Claimed,
+        "stays with the nurse for the outcome"
+    );
+    assert_eq!(c.attempts, 0);
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn busy_resident_ends_the_attempt_as_busy_and_frees_the_nurse() {
+    let resident = MiniUas::start(
+        LOCAL,
+        UasBehavior {
+            reject: Some(486),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("resident");
+    let nurse = MiniUas::start(LOCAL, UasBehavior::default())
+        .await
+        .expect("nurse");
+    let svc = service_with(&resident, &nurse, |_| {}).await;
+    let (nina, case, call_id) = claim_and_call(&svc, 3).await;
+    let s = wait_for_state(&svc, &nina, &call_id, "ended", Duration::from_secs(20)).await;
+    assert_eq!(s["result"], "busy", "{s}");
+    let n = nurse.calls();
+    let n = n.values().next().expect("nurse was called");
+    assert!(n.answered && n.bye_received, "nurse leg ended: {n:?}");
+    let store = svc.store().await;
+    let id = case.parse().expect("uuid");
+    let c = store.get_case(id).await.expect("get").expect("case");
+    assert_eq!(c.status, CaseStatus::Waiting, "back in the queue");
+    assert_eq!(c.attempts, 1);
+    let next = c.next_attempt_at.expect("a next attempt time");
+    let wait = next - chrono::Utc::now();
+    assert!(
+        wait > chrono::TimeDelta::minutes(8) && wait <= chrono::TimeDelta::minutes(10),
+        "{wait}"
+    );
+    let legs = store.call_legs_for_case(id).await.expect("legs");
+    assert!(
+        legs.iter().any(|l| l.kind.as_str() == "resident"
+            && l.result == "busy"
+            && l.sip_status == Some(486)),
+        "{legs:?}"
+    );
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn unanswered_resident_is_cancelled_after_the_ring_timeout() {
+    let resident = MiniUas::start(
+        LOCAL,
+        UasBehavior {
+            ring: Duration::from_secs(120),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("resident");
+    let nurse = MiniUas::start(LOCAL, UasBehavior::default())
+        .await
+        .expect("nurse");
+    let svc = service_with(&resident, &nurse, |dir| {
+        common::set_config(dir, "trunk.toml", "ring_timeout_seconds", "5");
+        common::set_config(dir, "queue.toml", "max_attempts", "1");
+    })
+    .await;
+    let (nina, case, call_id) = claim_and_call(&svc, 3).await;
+    let s = wait_for_state(
+        &svc,
+        &nina,
+        &call_id,
+        "resident_ringing",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(s["state"], "resident_ringing", "{s}");
+    let s = wait_for_state(&svc, &nina, &call_id, "ended", Duration::from_secs(20)).await;
+    assert_eq!(s["result"], "no_answer", "{s}");
+    let r = resident.calls();
+    let r = r.values().next().expect("resident was called");
+    assert!(
+        r.cancelled && !r.answered,
+        "CANCEL reached the resident: {r:?}"
+    );
+    // One attempt allowed here: the case is now unreachable.
+    let id = case.parse().expect("uuid");
+    let c = svc
+        .store()
+        .await
+        .get_case(id)
+        .await
+        .expect("get")
+        .expect("case");
+    assert_eq!(c.status, CaseStatus::Unreachable);
+    assert_eq!(c.attempts, 1);
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn nurse_hanging_up_from_the_page_ends_both_legs() {
+    let resident = MiniUas::start(
+        LOCAL,
+        UasBehavior {
+            prompt: Duration::from_secs(60),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("resident");
+    let nurse = MiniUas::start(LOCAL, UasBehavior::default())
+        .await
+        .expect("nurse");
+    let svc = service_with(&resident, &nurse, |_| {}).await;
+    let (nina, _case, call_id) = claim_and_call(&svc, 2).await;
+    let s = wait_for_state(&svc, &nina, &call_id, "connected", Duration::from_secs(20)).await;
+    assert_eq!(s["state"], "connected", "{s}");
+    let r = nina
+        .post(svc.http_url(&format!("/api/v1/calls/{call_id}/hangup")))
+        .send()
+        .await
+        .expect("hangup");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let s = wait_for_state(&svc, &nina, &call_id, "ended", Duration::from_secs(10)).await;
+    assert_eq!(s["result"], "connected", "{s}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let r = resident.calls();
+    let n = nurse.calls();
+    assert!(r.values().next().expect("resident").bye_received);
+    assert!(n.values().next().expect("nurse").bye_received);
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn call_api_refuses_cases_not_claimed_by_the_nurse() {
+    let resident = MiniUas::start(LOCAL, UasBehavior::default())
+        .await
+        .expect("resident");
+    let nurse = MiniUas::start(LOCAL, UasBehavior::default())
+        .await
+        .expect("nurse");
+    let svc = service_with(&resident, &nurse, |_| {}).await;
+    let case = svc
+        .store()
+        .await
+        .insert_case(&callback_case(3))
+        .await
+        .expect("case");
+    let nina = svc.login("nina", "nurse-pw").await;
+    let url = svc.http_url(&format!("/api/v1/cases/{}/call", case.id));
+    let r = nina
+        .post(&url)
+        .json(&json!({"nurse_leg": "phone"}))
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let r = nina
+        .post(&url)
+        .json(&json!({"nurse_leg": "pigeon"}))
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.expect("json");
+    assert!(
+        body["error"].as_str().unwrap_or("").contains("browser"),
+        "{body}"
+    );
+    let r = reqwest::Client::new()
+        .post(&url)
+        .json(&json!({"nurse_leg": "phone"}))
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        resident.calls().is_empty() && nurse.calls().is_empty(),
+        "nobody was called"
+    );
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn holding_caller_hears_place_in_queue_then_is_connected_to_the_nurse() {
+    use common::caller::{after_greeting, press, wait_for_prompt};
+    use simulators::caller::{Call, CallConfig, DtmfMethod};
+    let resident = MiniUas::start(LOCAL, UasBehavior::default())
+        .await
+        .expect("trunk");
+    let nurse = MiniUas::start(
+        LOCAL,
+        UasBehavior {
+            prompt: Duration::from_secs(60),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("nurse");
+    let svc = service_with(&resident, &nurse, |dir| {
+        common::set_config(dir, "ivr.toml", "wait_s", "2");
+    })
+    .await;
+    let call = Call::dial(CallConfig::new(svc.sip_addr()))
+        .await
+        .expect("answered");
+    let m = DtmfMethod::Rfc4733;
+    after_greeting(&call, &[]).await;
+    press(&call, "1", m).await;
+    press(&call, "3", m).await;
+    press(&call, "1", m).await; // a red flag: level 1, held
+    let cases = svc.wait_for_cases(1, Duration::from_secs(30)).await;
+    assert_eq!(cases[0].status, CaseStatus::Holding);
+    wait_for_prompt(&call, "hold_music", Duration::from_secs(20)).await;
+    // After one round of music: "you are number 1 in the queue".
+    wait_for_prompt(&call, "queue_position", Duration::from_secs(15)).await;
+
+    let nina = svc.login("nina", "nurse-pw").await;
+    let r = nina
+        .post(svc.http_url("/api/v1/claim-next"))
+        .send()
+        .await
+        .expect("claim");
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = nina
+        .post(svc.http_url(&format!("/api/v1/cases/{}/call", cases[0].id)))
+        .json(&json!({"nurse_leg": "phone"}))
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let call_id = r.json::<Value>().await.expect("json")["call_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let s = wait_for_state(&svc, &nina, &call_id, "connected", Duration::from_secs(15)).await;
+    assert_eq!(s["state"], "connected", "{s}");
+    assert!(
+        resident.calls().is_empty(),
+        "a holding caller is not dialled"
+    );
+    // The caller speaks (a tone): the nurse hears it.
+    let tone: Vec<i16> = (0..8000 * 2)
+        .map(|i| ((i as f64 * 2.0 * std::f64::consts::PI * 600.0 / 8000.0).sin() * 12000.0) as i16)
+        .collect();
+    call.play_audio(tone).expect("play");
+    call.wait_sent().await.expect("sent");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let n = nurse.calls();
+    let n = n.values().next().expect("nurse rung");
+    assert!(
+        n.loud_frames > 50,
+        "the caller's audio reached the nurse: {n:?}"
+    );
+    call.hangup().await.expect("hangup");
+    let s = wait_for_state(&svc, &nina, &call_id, "ended", Duration::from_secs(10)).await;
+    assert_eq!(s["result"], "connected", "{s}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(nurse.calls().values().next().expect("nurse").bye_received);
+    let c = svc
+        .store()
+        .await
+        .get_case(cases[0].id)
+        .await
+        .expect("get")
+        .expect("case");
+    assert_eq!(
+        c.status,
+        CaseStatus::Claimed,
+        "the nurse keeps the case for the outcome"
+    );
+    svc.stop().await;
+}
