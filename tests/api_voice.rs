@@ -15,7 +15,10 @@ fn id_of(v: &Value) -> String {
 
 async fn new_case(api: &Api, external_ref: &str) -> uuid::Uuid {
     let reply = api
-        .intake(Some(INTAKE_TOKEN), &digital_case(external_ref, 3).to_string())
+        .intake(
+            Some(INTAKE_TOKEN),
+            &digital_case(external_ref, 3).to_string(),
+        )
         .await;
     assert_eq!(reply.status, 201, "{}", reply.text);
     id_of(&reply.json()).parse().expect("uuid")
@@ -76,7 +79,10 @@ async fn voice_note_is_served_as_wav_to_staff_and_audited(api: &Api) {
     assert_eq!(case.json()["has_voice_note"], true);
 
     let supervisor = api.sign_in("sara", Role::Supervisor).await;
-    assert_eq!(api.send("GET", &path, Some(&supervisor), None).await.status, 200);
+    assert_eq!(
+        api.send("GET", &path, Some(&supervisor), None).await.status,
+        200
+    );
     let reads: Vec<_> = api
         .store
         .audit_rows(Some(id), 50)
@@ -104,7 +110,10 @@ async fn intake_cancels_its_own_waiting_case(api: &Api) {
     let body = json!({"external_ref": "c-1"}).to_string();
     assert_eq!(cancel(api, None, &body).await.status, 401);
     // Another client's reference space does not contain it.
-    assert_eq!(cancel(api, Some(OTHER_INTAKE_TOKEN), &body).await.status, 404);
+    assert_eq!(
+        cancel(api, Some(OTHER_INTAKE_TOKEN), &body).await.status,
+        404
+    );
     let reply = cancel(api, Some(INTAKE_TOKEN), &body).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.json()["id"], id.to_string());
@@ -138,13 +147,21 @@ async fn intake_cancel_of_unknown_or_claimed_case_is_refused(api: &Api) {
     let id = new_case(api, "c-2").await;
     let nurse = api.sign_in("anna", Role::Nurse).await;
     let claim = api
-        .send("POST", &format!("/api/v1/cases/{id}/claim"), Some(&nurse), None)
+        .send(
+            "POST",
+            &format!("/api/v1/cases/{id}/claim"),
+            Some(&nurse),
+            None,
+        )
         .await;
     assert_eq!(claim.status, 200, "{}", claim.text);
     let body = json!({"external_ref": "c-2"}).to_string();
     let reply = cancel(api, Some(INTAKE_TOKEN), &body).await;
     assert_eq!(reply.status, 409, "{}", reply.text);
-    assert!(reply.json()["error"].as_str().unwrap_or_default().contains("claimed"));
+    assert!(reply.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("claimed"));
 }
 
 async fn openapi_describes_voice_note_and_cancel(api: &Api) {

@@ -98,7 +98,10 @@ async fn voice_note_reaches_the_nurse(method: DtmfMethod) {
     let beep = find_prompt(&heard, "sv", "beep", Codec::Pcmu);
     let goodbye = find_prompt(&heard, "sv", "goodbye", Codec::Pcmu);
     assert!(!beep.is_empty() && !goodbye.is_empty());
-    assert!(goodbye[0] > beep[0] + 3 * 8000, "goodbye came before the note ended");
+    assert!(
+        goodbye[0] > beep[0] + 3 * 8000,
+        "goodbye came before the note ended"
+    );
 
     let cases = svc.wait_for_cases(1, Duration::from_secs(5)).await;
     let id = cases[0].id;
@@ -122,19 +125,25 @@ async fn voice_note_reaches_the_nurse(method: DtmfMethod) {
     let bytes = r.bytes().await.expect("body");
     let reader = hound::WavReader::new(std::io::Cursor::new(bytes.to_vec())).expect("a WAV");
     let spec = reader.spec();
-    assert_eq!((spec.sample_rate, spec.channels, spec.bits_per_sample), (8000, 1, 16));
-    let samples: Vec<i16> = reader.into_samples::<i16>().map(|s| s.expect("sample")).collect();
+    assert_eq!(
+        (spec.sample_rate, spec.channels, spec.bits_per_sample),
+        (8000, 1, 16)
+    );
+    let samples: Vec<i16> = reader
+        .into_samples::<i16>()
+        .map(|s| s.expect("sample"))
+        .collect();
     let seconds = samples.len() as f64 / 8000.0;
     assert!((3.0..10.0).contains(&seconds), "note is {seconds:.2} s");
     // The three seconds of speech are in it (G.711 round trip: energy, not bytes).
-    let loud = samples
-        .chunks(160)
-        .filter(|f| rms(f) > 700.0)
-        .count();
+    let loud = samples.chunks(160).filter(|f| rms(f) > 700.0).count();
     assert!(loud >= 145, "only {loud} loud 20 ms frames in the note");
     let sent = rms(&speech_like(Duration::from_secs(3)));
     let best = samples.chunks(8000).map(rms).fold(0.0, f64::max);
-    assert!(best > sent * 0.7 && best < sent * 1.3, "level {best:.0} vs sent {sent:.0}");
+    assert!(
+        best > sent * 0.7 && best < sent * 1.3,
+        "level {best:.0} vs sent {sent:.0}"
+    );
     svc.stop().await;
 }
 
@@ -159,7 +168,10 @@ async fn caller_who_hangs_up_during_the_voice_note_keeps_what_was_said() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let reader = hound::WavReader::new(std::io::Cursor::new(wav)).expect("a WAV");
-    let samples: Vec<i16> = reader.into_samples::<i16>().map(|s| s.expect("sample")).collect();
+    let samples: Vec<i16> = reader
+        .into_samples::<i16>()
+        .map(|s| s.expect("sample"))
+        .collect();
     assert!(samples.chunks(160).filter(|f| rms(f) > 700.0).count() >= 80);
     svc.stop().await;
 }

@@ -36,9 +36,8 @@ pub async fn cancel_case(
     client: IntakeClient,
     body: Bytes,
 ) -> Result<Json<CaseState>, ApiError> {
-    let request: CancelRequest = serde_json::from_slice(&body).map_err(|_| {
-        ApiError::BadRequest("expected JSON {\"external_ref\": \"...\"}".into())
-    })?;
+    let request: CancelRequest = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::BadRequest("expected JSON {\"external_ref\": \"...\"}".into()))?;
     let external_ref = request.external_ref.trim();
     if external_ref.is_empty() || external_ref.chars().count() > 128 {
         return Err(ApiError::BadRequest(

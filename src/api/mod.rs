@@ -5,8 +5,8 @@
 //! log records the client address.
 
 pub mod auth;
-pub mod cancel;
 pub mod calls;
+pub mod cancel;
 pub mod cases;
 pub mod error;
 pub mod events;

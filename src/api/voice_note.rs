@@ -23,8 +23,8 @@ pub async fn get_voice_note(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     staff.require(Role::Nurse)?;
-    let id = Uuid::parse_str(&id)
-        .map_err(|_| ApiError::BadRequest("case id must be a UUID".into()))?;
+    let id =
+        Uuid::parse_str(&id).map_err(|_| ApiError::BadRequest("case id must be a UUID".into()))?;
     let wav = state
         .store
         .voice_note(id)

@@ -527,10 +527,8 @@ impl Call {
                 }
                 IvrAction::StopRecording { reason } => {
                     let saved = self.stop_voice_note(reason).await;
-                    self.session.handle(
-                        std::time::Instant::now(),
-                        IvrEvent::RecordingDone { saved },
-                    );
+                    self.session
+                        .handle(std::time::Instant::now(), IvrEvent::RecordingDone { saved });
                 }
                 IvrAction::Hold => {
                     self.holding = true;

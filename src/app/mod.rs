@@ -2,7 +2,6 @@
 //! the SIP shell and the HTTP API, and stops them gracefully.
 
 pub mod call;
-pub mod voice_note;
 pub mod hold_announcement;
 pub mod media_engine;
 pub mod messages;
@@ -10,6 +9,7 @@ pub mod metrics;
 pub mod registrar;
 pub mod settings;
 pub mod sip_driver;
+pub mod voice_note;
 
 use crate::app::media_engine::{MediaConfig, MediaEngine};
 use crate::ivr::{Flow, IvrConfig};

@@ -280,7 +280,10 @@ impl Registrar {
                 message: e.to_string(),
             })
         })?;
-        self.store.cancel_case(id, "ivr", Utc::now()).await.map(|_| ())
+        self.store
+            .cancel_case(id, "ivr", Utc::now())
+            .await
+            .map(|_| ())
     }
 
     /// Stores a voice note (WAV) for a phone case.

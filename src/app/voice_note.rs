@@ -126,8 +126,8 @@ mod tests {
 
     #[tokio::test]
     async fn packets_from_the_tap_are_recorded_and_speech_is_flagged() {
-        let (note, tx) = VoiceNote::new(&Uuid::new_v4().to_string(), Duration::from_secs(30))
-            .unwrap();
+        let (note, tx) =
+            VoiceNote::new(&Uuid::new_v4().to_string(), Duration::from_secs(30)).unwrap();
         let mut current = Some(note);
         tx.send(vec![0; 160]).unwrap();
         tx.send(vec![3000; 160]).unwrap();

@@ -49,7 +49,10 @@ enum Then {
     Hold,
     Hangup,
     /// Start the voice note: at most `max`, `silence` without speech ends it.
-    Record { max: Duration, silence: Duration },
+    Record {
+        max: Duration,
+        silence: Duration,
+    },
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -495,8 +498,7 @@ impl Session {
     }
 
     fn stop_recording(&mut self, reason: RecordingEnd) {
-        self.actions
-            .push_back(IvrAction::StopRecording { reason });
+        self.actions.push_back(IvrAction::StopRecording { reason });
         self.step = Step::AwaitRecording;
     }
 
@@ -808,8 +810,7 @@ impl Session {
             if ask == Ask::StoreFailed {
                 // The store is down: registering again would fail too.
                 self.then(now, Then::Hold);
-            } else if let NodeKind::BookedCallback { kept, keep, .. } = &flow.node(self.node).kind
-            {
+            } else if let NodeKind::BookedCallback { kept, keep, .. } = &flow.node(self.node).kind {
                 // No answer about a booked callback: it stays booked.
                 self.booked_cancelled = Some(false);
                 self.play(now, kept, false, Then::Goto(*keep));

@@ -152,7 +152,9 @@ mod tests {
     fn quiet_packets_are_not_speech_and_a_voice_is() {
         let mut rec = VoiceRecorder::new(Duration::from_secs(30));
         let quiet = [30i16; 160];
-        let loud: Vec<i16> = (0..160).map(|i| if i % 2 == 0 { 3000 } else { -3000 }).collect();
+        let loud: Vec<i16> = (0..160)
+            .map(|i| if i % 2 == 0 { 3000 } else { -3000 })
+            .collect();
         assert!(!rec.push(&quiet));
         assert!(!rec.heard_speech());
         assert!(rec.push(&loud));

@@ -45,7 +45,12 @@ const WAITING_CALLBACK_SQL: &str = concat!(
 impl Store {
     /// Stores the voice note of a case (replacing an earlier one), with a
     /// `voice_note.saved` audit row by `ivr`. `NotFound` when there is no such case.
-    pub async fn save_voice_note(&self, case_id: Uuid, wav: &[u8], now: DateTime<Utc>) -> Result<()> {
+    pub async fn save_voice_note(
+        &self,
+        case_id: Uuid,
+        wav: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let now = super::storable("now", now)?;
         let id = case_id.to_string();
         let detail = format!("bytes={}", wav.len());
@@ -274,7 +279,10 @@ mod tests {
     async fn voice_note_of_unknown_case_is_not_found(store: Store) {
         let id = Uuid::new_v4();
         let r = store.save_voice_note(id, &wav(1), t0()).await;
-        assert!(matches!(r, Err(StoreError::NotFound(x)) if x == id), "{r:?}");
+        assert!(
+            matches!(r, Err(StoreError::NotFound(x)) if x == id),
+            "{r:?}"
+        );
         assert_eq!(store.voice_note(id).await.ok(), Some(None));
     }
 
@@ -325,7 +333,10 @@ mod tests {
         assert_eq!(info.closed_at, Some(t0()));
         let unknown = Uuid::new_v4();
         let r = store.cancel_case(unknown, "ivr", t0()).await;
-        assert!(matches!(r, Err(CancelError::NotFound(x)) if x == unknown), "{r:?}");
+        assert!(
+            matches!(r, Err(CancelError::NotFound(x)) if x == unknown),
+            "{r:?}"
+        );
     }
 
     async fn cancel_claimed_or_done_case_is_refused(store: Store) {

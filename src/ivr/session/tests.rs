@@ -930,7 +930,10 @@ fn booked_callback_lookup_that_never_answers_goes_on_after_the_timeout() {
     h.run("answer done done");
     h.s.handle(h.now, IvrEvent::Digit(DtmfKey::Digit(1)));
     let acts: Vec<IvrAction> = std::iter::from_fn(|| h.s.poll_action()).collect();
-    assert!(matches!(acts.last(), Some(IvrAction::FindBookedCallback { .. })), "{acts:?}");
+    assert!(
+        matches!(acts.last(), Some(IvrAction::FindBookedCallback { .. })),
+        "{acts:?}"
+    );
     let deadline = h.s.poll_timeout().unwrap();
     h.s.handle_timeout(deadline);
     let acts: Vec<IvrAction> = std::iter::from_fn(|| h.s.poll_action()).collect();
@@ -941,8 +944,14 @@ fn booked_callback_lookup_that_never_answers_goes_on_after_the_timeout() {
 fn unanswered_booked_question_keeps_the_callback() {
     let mut h = Harness::new(Some(CALLER));
     h.run("answer done done booked=b1@15:20 1 done wait=6 done wait=6 done wait=6");
-    assert!(!h.log.iter().any(|a| matches!(a, IvrAction::CancelCase { .. })));
-    assert!(h.draft().is_none(), "no hold case for a caller who already has one");
+    assert!(!h
+        .log
+        .iter()
+        .any(|a| matches!(a, IvrAction::CancelCase { .. })));
+    assert!(
+        h.draft().is_none(),
+        "no hold case for a caller who already has one"
+    );
     assert_eq!(h.played().last().map(String::as_str), Some("booked_kept"));
 }
 
