@@ -14,3 +14,4 @@ pub mod sip;
 pub mod store;
 pub mod supervisor;
 pub mod triage;
+pub mod webrtc;

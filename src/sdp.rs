@@ -290,7 +290,7 @@ mod tests {
         assert_eq!(o.codec, Codec::Pcma);
         assert_eq!(o.payload_type, 8);
         assert_eq!(o.telephone_event_pt, Some(101));
-        assert_eq!(o.remote, "10.0.0.1:4000".parse().unwrap());
+        assert_eq!(o.remote, "10.0.0.1:4000".parse::<SocketAddr>().unwrap());
     }
 
     #[test]
@@ -340,7 +340,10 @@ mod tests {
             version: 1,
         };
         let back = parse_audio(answer(&local, &o).as_bytes()).unwrap();
-        assert_eq!(back.remote, "127.0.0.1:20002".parse().unwrap());
+        assert_eq!(
+            back.remote,
+            "127.0.0.1:20002".parse::<SocketAddr>().unwrap()
+        );
         assert_eq!(
             (back.codec, back.telephone_event_pt),
             (Codec::Pcmu, Some(101))

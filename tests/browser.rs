@@ -15,26 +15,15 @@ use common::{repo_root, TestService};
 use phone_entrance::media::g711::Codec;
 use phone_entrance::store::{Answer, CaseMode, Channel, NewCase, Role};
 use simulators::caller::{Call, CallConfig, DtmfMethod};
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// Accounts for the walk-through: a nurse and a supervisor.
 async fn staff(svc: &TestService) -> (&'static str, &'static str) {
     svc.add_staff("nina", "nurse-pw", Role::Nurse).await;
     svc.add_staff("sara", "super-pw", Role::Supervisor).await;
     ("nina:nurse-pw", "sara:super-pw")
-}
-
-fn missing(what: &str, fix: &str) -> bool {
-    if std::env::var_os("CI").is_some() {
-        panic!("{what} is missing under CI: {fix}");
-    }
-    eprintln!("skipping the browser test: {what} is missing ({fix})");
-    true
 }
 
 fn case(level: u8, channel: Channel, minutes_ago: i64, q: &str, a: &str) -> NewCase {
@@ -62,33 +51,11 @@ fn case(level: u8, channel: Channel, minutes_ago: i64, q: &str, a: &str) -> NewC
     }
 }
 
-fn npm_ci(dir: &Path) {
-    if dir.join("node_modules/playwright-core").exists() {
-        return;
-    }
-    let status = std::process::Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(dir)
-        .status()
-        .expect("npm runs");
-    assert!(status.success(), "npm ci in tests/browser failed");
-}
-
 #[tokio::test]
 async fn nurse_and_supervisor_pages_in_headless_chromium() {
-    if !Path::new(CHROMIUM).exists() && missing("chromium", "apt-get install -y chromium") {
+    let Some(dir) = common::browser::ready() else {
         return;
-    }
-    if std::process::Command::new("node")
-        .arg("--version")
-        .output()
-        .is_err()
-        && missing("node", "apt-get install -y nodejs npm")
-    {
-        return;
-    }
-    let dir = repo_root().join("tests/browser");
-    npm_ci(&dir);
+    };
     let artifacts = repo_root().join("test-artifacts/browser");
     std::fs::create_dir_all(&artifacts).expect("artifacts dir");
     let svc = TestService::start().await;

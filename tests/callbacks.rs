@@ -119,8 +119,10 @@ async fn nurse_phone_then_resident_are_bridged_and_the_resident_hangs_up() {
     let resident = MiniUas::start(
         LOCAL,
         UasBehavior {
-            prompt: Duration::from_secs(60),
-            bye_after: Some(Duration::from_secs(12)),
+            tone_hz: 600.0,
+            prompt: UasBehavior::WHOLE_CALL,
+            detect_hz: Some(1000.0),
+            bye_after: Some(Duration::from_secs(14)),
             ..Default::default()
         },
     )
@@ -129,7 +131,9 @@ async fn nurse_phone_then_resident_are_bridged_and_the_resident_hangs_up() {
     let nurse = MiniUas::start(
         LOCAL,
         UasBehavior {
-            prompt: Duration::from_secs(60),
+            tone_hz: 1000.0,
+            prompt: UasBehavior::WHOLE_CALL,
+            detect_hz: Some(600.0),
             ..Default::default()
         },
     )
@@ -148,7 +152,15 @@ async fn nurse_phone_then_resident_are_bridged_and_the_resident_hangs_up() {
     let n = n.values().next().expect("nurse was called");
     assert!(r.answered && n.answered);
     assert!(r.from.contains("1177"), "resident sees 1177: {}", r.from);
-    assert!(n.loud_frames > 20, "the resident's audio reached the nurse");
+    // Each side's tone arrives at the other: ~6 s bridged after the 8 s intro.
+    assert!(
+        n.tone_frames_detected > 100,
+        "nurse heard the resident's 600 Hz: {n:?}"
+    );
+    assert!(
+        r.tone_frames_detected > 100,
+        "resident heard the nurse's 1000 Hz: {r:?}"
+    );
     assert!(
         n.bye_received,
         "the nurse leg is hung up after the resident left"
@@ -365,7 +377,9 @@ async fn holding_caller_hears_place_in_queue_then_is_connected_to_the_nurse() {
     let nurse = MiniUas::start(
         LOCAL,
         UasBehavior {
-            prompt: Duration::from_secs(60),
+            tone_hz: 1000.0,
+            prompt: UasBehavior::WHOLE_CALL,
+            detect_hz: Some(600.0),
             ..Default::default()
         },
     )
@@ -423,8 +437,12 @@ async fn holding_caller_hears_place_in_queue_then_is_connected_to_the_nurse() {
     let n = nurse.calls();
     let n = n.values().next().expect("nurse rung");
     assert!(
-        n.loud_frames > 50,
-        "the caller's audio reached the nurse: {n:?}"
+        n.tone_frames_detected > 50,
+        "the caller's 600 Hz reached the nurse: {n:?}"
+    );
+    assert!(
+        call.tone_frames(1000.0) > 50,
+        "the nurse's 1000 Hz reached the caller"
     );
     call.hangup().await.expect("hangup");
     let s = wait_for_state(&svc, &nina, &call_id, "ended", Duration::from_secs(10)).await;
@@ -443,5 +461,78 @@ async fn holding_caller_hears_place_in_queue_then_is_connected_to_the_nurse() {
         CaseStatus::Claimed,
         "the nurse keeps the case for the outcome"
     );
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn registered_nurse_phone_is_rung_and_hears_the_resident() {
+    use simulators::mini_uas::Registration;
+    let resident = MiniUas::start(
+        LOCAL,
+        UasBehavior {
+            tone_hz: 600.0,
+            prompt: UasBehavior::WHOLE_CALL,
+            detect_hz: Some(1000.0),
+            bye_after: Some(Duration::from_secs(12)),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("resident");
+    // No fixed address for this nurse: only her registration says where she is.
+    let unused = MiniUas::start(LOCAL, UasBehavior::default())
+        .await
+        .expect("unused");
+    let svc = service_with(&resident, &unused, |dir| {
+        std::fs::write(dir.join("nurse-phones.toml"), "").expect("no fixed phones");
+    })
+    .await;
+    let ha1 = phone_entrance::sip::digest::ha1("nina", "1177.local", "phone-secret-1");
+    assert!(svc
+        .store()
+        .await
+        .set_sip_ha1("nina", Some(&ha1))
+        .await
+        .expect("ha1"));
+    let nurse = MiniUas::start(
+        LOCAL,
+        UasBehavior {
+            tone_hz: 1000.0,
+            prompt: UasBehavior::WHOLE_CALL,
+            detect_hz: Some(600.0),
+            register: Some(Registration {
+                registrar: svc.sip_addr(),
+                user: "nina".into(),
+                password: "phone-secret-1".into(),
+                expires: 300,
+            }),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("nurse");
+    assert!(
+        nurse.wait_registered(Duration::from_secs(5)).await,
+        "{:?}",
+        nurse.registration()
+    );
+    let reg = nurse.registration().expect("log");
+    assert!(reg.challenges >= 1, "digest challenge answered: {reg:?}");
+    let (nina, _case, call_id) = claim_and_call(&svc, 3).await;
+    let s = wait_for_state(&svc, &nina, &call_id, "ended", Duration::from_secs(30)).await;
+    assert_eq!(s["result"], "connected", "{s}");
+    let n = nurse.calls();
+    let n = n.values().next().expect("the registered phone was rung");
+    let r = resident.calls();
+    let r = r.values().next().expect("resident");
+    assert!(
+        n.tone_frames_detected > 50,
+        "nurse heard the resident's 600 Hz: {n:?}"
+    );
+    assert!(
+        r.tone_frames_detected > 50,
+        "resident heard the nurse's 1000 Hz: {r:?}"
+    );
+    assert!(unused.calls().is_empty());
     svc.stop().await;
 }

@@ -123,7 +123,7 @@ async fn invite_for_another_number_gets_404() {
 }
 
 #[tokio::test]
-async fn unknown_dialogs_methods_and_registrations_get_481_501_405() {
+async fn unknown_dialogs_and_methods_get_481_501_405_and_register_is_challenged() {
     let svc = TestService::start().await;
     let p = RawPeer::new(svc.sip_addr()).await;
     let me = p.addr();
@@ -143,9 +143,15 @@ async fn unknown_dialogs_methods_and_registrations_get_481_501_405() {
         501
     );
     assert_eq!(
-        p.status_of(&request("REGISTER", "1177", me, "r1", "", 1, ""))
+        p.status_of(&request("SUBSCRIBE", "1177", me, "s1", "", 1, ""))
             .await,
         405
+    );
+    // Nurse phones register with digest credentials: first a challenge.
+    assert_eq!(
+        p.status_of(&request("REGISTER", "1177", me, "r1", "", 1, ""))
+            .await,
+        401
     );
     svc.stop().await;
 }

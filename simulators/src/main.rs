@@ -375,7 +375,10 @@ mod tests {
         };
         let r = register.unwrap();
         assert_eq!((r.user.as_str(), r.password.as_str()), ("anna", "hemligt"));
-        assert_eq!(r.registrar, "127.0.0.1:5060".parse().unwrap());
+        assert_eq!(
+            r.registrar,
+            "127.0.0.1:5060".parse::<std::net::SocketAddr>().unwrap()
+        );
         assert!(no_answer && tone_hz == 1000.0);
         assert!(
             Cli::try_parse_from(["pe-caller", "answer", "--reject", "486", "--no-answer"]).is_err()

@@ -185,7 +185,7 @@ mod tests {
             1,
         );
         let a = parse_answer(o.as_bytes()).unwrap();
-        assert_eq!(a.rtp_addr, "127.0.0.1:4000".parse().unwrap());
+        assert_eq!(a.rtp_addr, "127.0.0.1:4000".parse::<SocketAddr>().unwrap());
         assert_eq!(a.codec, Codec::Pcma);
         assert_eq!(a.telephone_event_pt, Some(101));
     }
@@ -195,7 +195,7 @@ mod tests {
         let a = "v=0\r\no=- 1 1 IN IP4 1.1.1.1\r\ns=-\r\nc=IN IP4 1.1.1.1\r\nt=0 0\r\n\
 m=audio 30000 RTP/AVP 0 96\r\nc=IN IP4 10.0.0.5\r\na=rtpmap:96 telephone-event/8000\r\n";
         let a = parse_answer(a.as_bytes()).unwrap();
-        assert_eq!(a.rtp_addr, "10.0.0.5:30000".parse().unwrap());
+        assert_eq!(a.rtp_addr, "10.0.0.5:30000".parse::<SocketAddr>().unwrap());
         assert_eq!((a.codec, a.payload_type), (Codec::Pcmu, 0));
         assert_eq!(a.telephone_event_pt, Some(96));
     }

@@ -96,6 +96,7 @@ pub fn load_config(config_dir: &Path, prompts_dir: &Path) -> anyhow::Result<Load
         .unwrap_or(std::time::Duration::from_secs(30));
     let nurse_phones = crate::dialer::nurse_phones::NursePhones::load(
         &config_dir.join("nurse-phones.toml"),
+        &sip.sip_realm,
         nurse_ring,
     )?;
     let retry = crate::queue::RetryPolicy::load(&config_dir.join("queue.toml"))

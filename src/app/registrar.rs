@@ -292,6 +292,11 @@ impl Registrar {
     }
 
     /// A holding caller hung up: the case keeps its place as a callback.
+    /// The case store (the SIP shell reads nurse phones' digest secrets there).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// A holding caller's place in the queue (1 = next) and the estimated
     /// minutes until a nurse takes the case; `None` when the case is gone.
     pub async fn hold_position(&self, case_id: &str) -> Option<(usize, i64)> {

@@ -42,6 +42,14 @@ pub enum SipCommand {
         peer: Peer,
         message: rsip::SipMessage,
     },
+    /// A nurse phone's REGISTER, with the user's digest secret looked up.
+    Register {
+        tx: TxId,
+        request: Box<rsip::Request>,
+        info: Box<RequestInfo>,
+        peer: Peer,
+        ha1: Option<String>,
+    },
 }
 
 enum TcpInput {
@@ -60,8 +68,7 @@ enum TcpInput {
 }
 
 /// Methods we know but do not serve outside a dialog (405 + Allow).
-const KNOWN_NOT_ALLOWED: [Method; 6] = [
-    Method::Register,
+const KNOWN_NOT_ALLOWED: [Method; 5] = [
     Method::Subscribe,
     Method::Notify,
     Method::Message,
@@ -69,7 +76,7 @@ const KNOWN_NOT_ALLOWED: [Method; 6] = [
     Method::Publish,
 ];
 /// What we accept, for Allow headers.
-pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE";
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, REGISTER";
 
 /// How long a stopping service waits for its BYEs to be answered.
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
@@ -324,6 +331,7 @@ impl State {
                 ];
                 self.respond(tx, &request, 200, &extra);
             }
+            Method::Register if !in_dialog => self.register(tx, request, info, peer),
             m if KNOWN_NOT_ALLOWED.contains(&m) && !in_dialog => {
                 self.respond(tx, &request, 405, &[("Allow", ALLOW.to_string())]);
             }
@@ -332,6 +340,27 @@ impl State {
             }
             _ => self.respond(tx, &request, 501, &[("Allow", ALLOW.to_string())]),
         }
+    }
+
+    /// Nurse phones register here; the secret comes from the store, so the
+    /// answer is given when the lookup returns (`SipCommand::Register`).
+    fn register(&mut self, tx: TxId, request: rsip::Request, info: RequestInfo, peer: Peer) {
+        let user = crate::sip::registrations::Registrar::user_of(&info).map(str::to_string);
+        let store = self.ctx.registrar.store().clone();
+        let commands = self.cmd_tx.clone();
+        tokio::spawn(async move {
+            let ha1 = match &user {
+                Some(u) => store.sip_ha1(u).await.ok().flatten(),
+                None => None,
+            };
+            let _ = commands.send(SipCommand::Register {
+                tx,
+                request: Box::new(request),
+                info: Box::new(info),
+                peer,
+                ha1,
+            });
+        });
     }
 
     fn new_call(&mut self, tx: TxId, request: rsip::Request, info: RequestInfo, peer: Peer) {
@@ -391,6 +420,22 @@ impl State {
             }
             SipCommand::Attach { call_id, inbox } => {
                 self.calls.insert(call_id, inbox);
+            }
+            SipCommand::Register {
+                tx,
+                request,
+                info,
+                peer,
+                ha1,
+            } => {
+                let response = self.ctx.nurse_phones.handle_register(
+                    now,
+                    &request,
+                    &info,
+                    peer,
+                    ha1.as_deref(),
+                );
+                let _ = self.layer.respond(now, tx, response);
             }
             SipCommand::Stateless { peer, message } => {
                 self.layer.send_stateless(peer, &message);

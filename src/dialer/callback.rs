@@ -5,13 +5,14 @@
 use super::held::{HeldCall, HeldCommand};
 use super::outbound::{self, Caller, Leg, LegEvent, Target};
 use super::{CallResult, CallState, CallStatus, DialFailure};
-use crate::app::media_engine::{MediaEvent, StreamLink};
+use crate::app::media_engine::{MediaEvent, MediaStream, StreamLink, StreamParams};
 use crate::app::CallContext;
 use crate::queue::{AttemptOutcome, RetryPolicy};
 use crate::store::{AttemptResult, CallLeg, CaseRecord, LegDirection, LegKind, Store};
+use crate::webrtc::{BrowserLeg, WebRtcConfig, WebRtcError};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 use uuid::Uuid;
@@ -23,25 +24,74 @@ pub(super) enum NurseSetup {
 }
 
 /// A browser leg whose SDP answer went back to the page.
-pub(super) struct BrowserPending(std::convert::Infallible);
+pub(super) struct BrowserPending {
+    leg: BrowserLeg,
+    accepted_at: DateTime<Utc>,
+}
 
-/// Accepts the page's WebRTC offer.
+/// Accepts the page's WebRTC offer; the error says what was wrong with it.
 pub(super) async fn accept_browser(
-    _ctx: &CallContext,
-    _offer_sdp: &str,
-) -> Result<(BrowserPending, String), String> {
-    Err("browser calls are not available in this build".into())
+    ctx: &CallContext,
+    offer_sdp: &str,
+) -> Result<(BrowserPending, String), WebRtcError> {
+    let config = WebRtcConfig {
+        bind_ip: ctx.advertise_ip,
+    };
+    let (leg, answer) = BrowserLeg::accept(&config, offer_sdp).await?;
+    Ok((
+        BrowserPending {
+            leg,
+            accepted_at: Utc::now(),
+        },
+        answer,
+    ))
 }
 
 /// The nurse's connected side.
 enum NurseSide {
-    Phone(Leg),
+    Phone(Box<Leg>),
+    /// The browser's WebRTC leg, relayed as plain RTP to an engine stream.
+    Browser {
+        leg: BrowserLeg,
+        stream: MediaStream,
+        media: mpsc::UnboundedReceiver<MediaEvent>,
+        accepted_at: DateTime<Utc>,
+        closed_by_us: bool,
+    },
 }
 
 impl NurseSide {
+    /// Opens the engine stream for a browser leg (beside `beside` to bridge).
+    fn browser(
+        ctx: &CallContext,
+        pending: BrowserPending,
+        beside: Option<&StreamLink>,
+    ) -> Result<NurseSide, crate::media::MediaError> {
+        let params = StreamParams {
+            codec: crate::media::g711::Codec::Pcmu,
+            payload_type: crate::webrtc::PCMU_PT,
+            telephone_event_pt: Some(crate::webrtc::TELEPHONE_EVENT_PT),
+            remote: pending.leg.rtp_addr(),
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stream = match beside {
+            Some(link) => ctx.media.open_beside(link, params, tx)?,
+            None => ctx.media.open(params, tx)?,
+        };
+        pending.leg.set_rtp_target(stream.local_addr());
+        Ok(NurseSide::Browser {
+            leg: pending.leg,
+            stream,
+            media: rx,
+            accepted_at: pending.accepted_at,
+            closed_by_us: false,
+        })
+    }
+
     fn link(&self) -> StreamLink {
         match self {
             NurseSide::Phone(leg) => leg.stream.link(),
+            NurseSide::Browser { stream, .. } => stream.link(),
         }
     }
 
@@ -55,30 +105,54 @@ impl NurseSide {
                     LegEvent::Media(_) => {}
                 }
             },
+            NurseSide::Browser { leg, media, .. } => loop {
+                tokio::select! {
+                    _ = leg.ended() => return,
+                    ev = media.recv() => match ev {
+                        None | Some(MediaEvent::RtpTimeout) => return,
+                        Some(_) => {}
+                    },
+                }
+            },
         }
     }
 
-    fn hangup(&mut self) {
+    async fn hangup(&mut self) {
         match self {
             NurseSide::Phone(leg) => leg.hangup(),
+            NurseSide::Browser {
+                leg, closed_by_us, ..
+            } => {
+                *closed_by_us = true;
+                leg.close().await;
+            }
         }
     }
 
     fn kind(&self) -> LegKind {
         match self {
             NurseSide::Phone(_) => LegKind::NursePhone,
+            NurseSide::Browser { .. } => LegKind::NurseBrowser,
         }
     }
 
     fn ended_by(&self) -> &'static str {
         match self {
             NurseSide::Phone(leg) => leg.ended_by(),
+            NurseSide::Browser { closed_by_us, .. } => {
+                if *closed_by_us {
+                    "local"
+                } else {
+                    "remote"
+                }
+            }
         }
     }
 
     fn times(&self) -> (DateTime<Utc>, Option<DateTime<Utc>>) {
         match self {
             NurseSide::Phone(leg) => (leg.started_at, Some(leg.answered_at)),
+            NurseSide::Browser { accepted_at, .. } => (*accepted_at, Some(*accepted_at)),
         }
     }
 }
@@ -125,7 +199,7 @@ impl Callback {
                 )
                 .await
                 {
-                    Ok(leg) => NurseSide::Phone(leg),
+                    Ok(leg) => NurseSide::Phone(Box::new(leg)),
                     Err((failure, started)) => {
                         info!(result = failure.as_str(), "nurse phone not answered");
                         self.cdr_failed(LegKind::NursePhone, started, failure).await;
@@ -138,7 +212,16 @@ impl Callback {
                     }
                 }
             }
-            NurseSetup::Browser(pending) => match pending.0 {},
+            NurseSetup::Browser(pending) => {
+                match NurseSide::browser(&self.ctx, pending, beside.as_ref()) {
+                    Ok(side) => side,
+                    Err(e) => {
+                        warn!(error = %e, "no media stream for the browser leg");
+                        self.finish(CallResult::Failed);
+                        return;
+                    }
+                }
+            }
         };
         match self.held.clone() {
             Some(held) => self.connect_held(nurse, held).await,
@@ -161,7 +244,7 @@ impl Callback {
         let (Some(trunk), Some(number)) =
             (self.ctx.trunk.clone(), self.case.callback_number.clone())
         else {
-            nurse.hangup();
+            nurse.hangup().await;
             self.finish(CallResult::Failed);
             return;
         };
@@ -207,7 +290,7 @@ impl Callback {
             Ok(leg) => leg,
             Err((failure, started)) => {
                 info!(result = failure.as_str(), "resident not reached");
-                nurse.hangup();
+                nurse.hangup().await;
                 self.cdr_failed(LegKind::Resident, started, failure).await;
                 self.cdr_nurse(&nurse, "ended").await;
                 if failure != DialFailure::Cancelled {
@@ -236,7 +319,7 @@ impl Callback {
             }
         }
         if resident.is_over() {
-            nurse.hangup();
+            nurse.hangup().await;
             self.cdr_leg(LegKind::Resident, &resident, "ended_during_announcement")
                 .await;
             self.cdr_nurse(&nurse, "ended").await;
@@ -262,7 +345,7 @@ impl Callback {
             }
         }
         resident.hangup();
-        nurse.hangup();
+        nurse.hangup().await;
         self.cdr_leg(LegKind::Resident, &resident, "connected")
             .await;
         self.cdr_nurse(&nurse, "connected").await;
@@ -278,7 +361,7 @@ impl Callback {
         });
         if sent.is_err() {
             // The caller left a moment ago: the case is a callback now.
-            nurse.hangup();
+            nurse.hangup().await;
             self.cdr_nurse(&nurse, "caller_left").await;
             self.finish(CallResult::NoAnswer);
             return;
@@ -291,7 +374,7 @@ impl Callback {
             _ = nurse.ended() => { let _ = held.commands.send(HeldCommand::NurseLeft); }
             _ = self.cancel.cancelled() => { let _ = held.commands.send(HeldCommand::NurseLeft); }
         }
-        nurse.hangup();
+        nurse.hangup().await;
         self.cdr_nurse(&nurse, "connected").await;
         self.finish(CallResult::Connected);
     }

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::webrtc::WebRtcError;
 pub use result::DialFailure;
 pub use trunk::TrunkConfig;
 
@@ -84,6 +85,8 @@ pub enum DialError {
     NoTrunk,
     #[error("case {0} has no number to call (withheld caller ID)")]
     NoNumber(Uuid),
+    #[error("the caller of case {0} is holding on another node of the service; take the call there, or wait: if they hang up it becomes a callback")]
+    HeldElsewhere(Uuid),
     #[error("a call for case {0} is already running")]
     AlreadyCalling(Uuid),
     #[error("your SIP phone is not registered and has no fixed address; register it or call from the browser")]
@@ -145,6 +148,10 @@ impl Dialer {
         leg: NurseLegRequest,
     ) -> Result<Started, DialError> {
         let held = self.ctx.held.get(&case.id.to_string());
+        if held.is_none() && case.mode == crate::store::CaseMode::Hold {
+            // Still a live caller (a leaving caller turns the case into a callback).
+            return Err(DialError::HeldElsewhere(case.id));
+        }
         if held.is_none() {
             if self.ctx.trunk.is_none() {
                 return Err(DialError::NoTrunk);
@@ -168,7 +175,12 @@ impl Dialer {
             NurseLegRequest::Browser { offer_sdp } => {
                 let (leg, answer) = callback::accept_browser(&self.ctx, &offer_sdp)
                     .await
-                    .map_err(DialError::Browser)?;
+                    .map_err(|e| match e {
+                        WebRtcError::BadOffer(_)
+                        | WebRtcError::NoPcmuAudio
+                        | WebRtcError::NoCandidates => DialError::Browser(e.to_string()),
+                        other => DialError::Internal(other.to_string()),
+                    })?;
                 (callback::NurseSetup::Browser(leg), Some(answer))
             }
         };
@@ -199,7 +211,7 @@ impl Dialer {
             status: status_tx,
             cancel,
             held,
-            retry: self.retry.clone(),
+            retry: self.retry,
         };
         let me = self.clone();
         tokio::spawn(async move {

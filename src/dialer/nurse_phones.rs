@@ -3,6 +3,9 @@
 //! per-nurse digest credentials). A live registration wins.
 
 use super::outbound::Target;
+use crate::sip::digest::{DigestServer, DEFAULT_NONCE_LIFETIME};
+use crate::sip::message::RequestInfo;
+use crate::sip::registrations::{Registrar, RegistrarConfig};
 use crate::sip::{Peer, Transport};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -18,24 +21,16 @@ struct File {
     phones: HashMap<String, String>,
 }
 
-/// A registered contact (kept until it expires).
-#[derive(Debug, Clone)]
-pub struct Binding {
-    pub uri: String,
-    pub peer: Peer,
-    pub expires: Instant,
-}
-
 /// The nurses' phones.
 pub struct NursePhones {
     fixed: HashMap<String, (String, SocketAddr)>,
-    registered: Mutex<HashMap<String, Binding>>,
+    registrations: Mutex<Registrar>,
     ring_timeout: Duration,
 }
 
 impl NursePhones {
     /// Reads `path` if it exists (no file: registrations only).
-    pub fn load(path: &Path, ring_timeout: Duration) -> anyhow::Result<Self> {
+    pub fn load(path: &Path, realm: &str, ring_timeout: Duration) -> anyhow::Result<Self> {
         let mut fixed = HashMap::new();
         if path.exists() {
             let text = std::fs::read_to_string(path)
@@ -52,32 +47,47 @@ impl NursePhones {
                 fixed.insert(user, (uri, addr));
             }
         }
+        // A fresh secret per start: nonces of an earlier run are simply re-challenged.
+        let digest = DigestServer::new(
+            realm,
+            rand::random(),
+            Instant::now(),
+            DEFAULT_NONCE_LIFETIME,
+        );
         Ok(NursePhones {
             fixed,
-            registered: Mutex::new(HashMap::new()),
+            registrations: Mutex::new(Registrar::new(RegistrarConfig::default(), digest)),
             ring_timeout,
         })
     }
 
-    /// Records a registration (or its removal with `None`).
-    pub fn set_binding(&self, user: &str, binding: Option<Binding>) {
-        if let Ok(mut m) = self.registered.lock() {
-            match binding {
-                Some(b) => m.insert(user.to_string(), b),
-                None => m.remove(user),
-            };
+    /// Answers a REGISTER; `ha1` is the user's stored digest secret.
+    pub fn handle_register(
+        &self,
+        now: Instant,
+        request: &rsip::Request,
+        info: &RequestInfo,
+        peer: Peer,
+        ha1: Option<&str>,
+    ) -> rsip::Response {
+        match self.registrations.lock() {
+            Ok(mut r) => {
+                r.purge(now);
+                r.handle_register(now, request, info, peer, ha1)
+            }
+            Err(_) => crate::sip::message::response_to(request, 500, None),
         }
     }
 
     /// Where to ring `user` now.
     pub fn target(&self, user: &str, now: Instant) -> Option<Target> {
         let registered = self
-            .registered
+            .registrations
             .lock()
             .ok()
-            .and_then(|m| m.get(user).filter(|b| b.expires > now).cloned());
+            .and_then(|r| r.lookup(user, now));
         let (uri, peer) = match registered {
-            Some(b) => (b.uri, b.peer),
+            Some(b) => (b.contact, b.peer),
             None => {
                 let (uri, addr) = self.fixed.get(user)?;
                 (
@@ -117,35 +127,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fixed_phone_is_used_until_a_registration_overrides_it() {
+    fn fixed_phone_is_used_without_a_registration() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nurse-phones.toml");
         std::fs::write(&path, "[phones]\nanna = \"sip:anna@127.0.0.1:5090\"\n").unwrap();
-        let phones = NursePhones::load(&path, Duration::from_secs(30)).unwrap();
+        let phones = NursePhones::load(&path, "1177.local", Duration::from_secs(30)).unwrap();
         let now = Instant::now();
         let t = phones.target("anna", now).unwrap();
-        assert_eq!(t.peer.addr, "127.0.0.1:5090".parse().unwrap());
+        assert_eq!(t.peer.addr, "127.0.0.1:5090".parse::<SocketAddr>().unwrap());
+        assert_eq!(t.uri, "sip:anna@127.0.0.1:5090");
         assert!(phones.target("bo", now).is_none());
-        let peer = Peer {
-            addr: "127.0.0.1:6000".parse().unwrap(),
-            transport: Transport::Udp,
-            conn: None,
-        };
-        phones.set_binding(
-            "anna",
-            Some(Binding {
-                uri: "sip:anna@127.0.0.1:6000".into(),
-                peer,
-                expires: now + Duration::from_secs(60),
-            }),
-        );
-        assert_eq!(phones.target("anna", now).unwrap().peer.addr, peer.addr);
-        // Expired: back to the fixed address.
-        let later = now + Duration::from_secs(61);
-        assert_eq!(
-            phones.target("anna", later).unwrap().peer.addr,
-            "127.0.0.1:5090".parse().unwrap()
-        );
     }
 
     #[test]
@@ -153,7 +144,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nurse-phones.toml");
         std::fs::write(&path, "[phones]\nanna = \"tel:123\"\n").unwrap();
-        let e = NursePhones::load(&path, Duration::from_secs(30))
+        let e = NursePhones::load(&path, "1177.local", Duration::from_secs(30))
             .err()
             .unwrap();
         assert!(e.to_string().contains("phones.anna"), "{e}");

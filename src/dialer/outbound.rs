@@ -291,15 +291,16 @@ pub async fn dial(
                             }
                             401 | 407 if !authenticated && cancelled.is_none() => {
                                 let header = if status == 401 { "www-authenticate" } else { "proxy-authenticate" };
-                                let challenge = message::first_value(&response.headers, header);
+                                let offered = challenges(&response.headers, header);
+                                let challenge = crate::sip::digest::pick_challenge(offered.iter().map(String::as_str));
                                 let auth = match (challenge, &target.credentials) {
                                     (Some(ch), Some((user, pass))) => super::auth::answer_challenge(
-                                        status, &ch, "INVITE", &target.uri, user, pass,
+                                        status, ch, "INVITE", &target.uri, user, pass,
                                     ),
                                     _ => None,
                                 };
                                 let Some(auth) = auth else {
-                                    info!(status, "challenge we cannot answer (no trunk credentials)");
+                                    info!(status, "challenge we cannot answer (no trunk credentials, or no MD5 digest offered)");
                                     ended(ctx);
                                     return Err(fail(DialFailure::Failed(Some(status))));
                                 };
@@ -319,6 +320,12 @@ pub async fn dial(
                                 ended(ctx);
                                 let failure = match cancelled {
                                     Some((why, _)) => why,
+                                    // 403 to our credentials: the trunk refuses us (wrong
+                                    // password), not the resident refusing the call.
+                                    None if authenticated && status == 403 => {
+                                        info!(status, "the trunk refused our digest credentials: check trunk.toml username/password");
+                                        DialFailure::Failed(Some(status))
+                                    }
                                     None => DialFailure::from_status(status),
                                 };
                                 return Err(fail(failure));
@@ -329,11 +336,9 @@ pub async fn dial(
                         ended(ctx);
                         return Err(fail(cancelled.map(|(w, _)| w).unwrap_or(DialFailure::Failed(None))));
                     }
-                    CallInput::Shutdown => {
-                        if cancelled.is_none() {
-                            send_cancel(ctx, &parts, cseq, &branch, target.peer, &call_id);
-                            cancelled = Some((DialFailure::Cancelled, tokio::time::Instant::now() + CANCEL_GRACE));
-                        }
+                    CallInput::Shutdown if cancelled.is_none() => {
+                        send_cancel(ctx, &parts, cseq, &branch, target.peer, &call_id);
+                        cancelled = Some((DialFailure::Cancelled, tokio::time::Instant::now() + CANCEL_GRACE));
                     }
                     _ => {}
                 }
@@ -354,6 +359,22 @@ pub async fn dial(
     }
     ended(ctx);
     Err(fail(DialFailure::Failed(None)))
+}
+
+/// Every value of a challenge header (`www-authenticate`, `proxy-authenticate`).
+/// rsip keeps these as typed headers, which `message::first_value` does not
+/// read: go through each header's text instead.
+fn challenges(headers: &rsip::Headers, name: &str) -> Vec<String> {
+    headers
+        .iter()
+        .filter_map(|h| {
+            let text = h.to_string();
+            let (n, v) = text.split_once(':')?;
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+        .collect()
 }
 
 fn params_of(a: &AudioOffer) -> StreamParams {
@@ -524,5 +545,27 @@ impl Drop for Leg {
         let _ = self.ctx.sip_commands.send(SipCommand::Ended {
             call_id: self.call_id.clone(),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trunk_challenge_headers_are_read_and_the_md5_one_is_answered() {
+        let text = "SIP/2.0 407 Proxy Authentication Required\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKa\r\n\
+From: <sip:1177@127.0.0.1>;tag=a\r\nTo: <sip:+46701234567@trunk.test>;tag=b\r\nCall-ID: c@x\r\nCSeq: 1 INVITE\r\n\
+Proxy-Authenticate: Digest realm=\"trunk\", nonce=\"n1\", algorithm=SHA-256, qop=\"auth\"\r\n\
+Proxy-Authenticate: Digest realm=\"trunk\", nonce=\"n2\", algorithm=MD5, qop=\"auth\"\r\n\
+WWW-Authenticate: Digest realm=\"other\", nonce=\"n3\"\r\nContent-Length: 0\r\n\r\n";
+        let Ok(SipMessage::Response(resp)) = message::parse(text.as_bytes()) else {
+            panic!("response parses");
+        };
+        let offered = challenges(&resp.headers, "proxy-authenticate");
+        assert_eq!(offered.len(), 2, "{offered:?}");
+        let picked = crate::sip::digest::pick_challenge(offered.iter().map(String::as_str));
+        assert!(picked.is_some_and(|c| c.contains("n2")), "{picked:?}");
+        assert_eq!(challenges(&resp.headers, "www-authenticate").len(), 1);
     }
 }

@@ -150,7 +150,10 @@ mod tests {
     #[test]
     fn minimal_trunk_gets_defaults() {
         let t = parse("proxy = \"127.0.0.1:5070\"\ndomain = \"trunk.test\"\n").unwrap();
-        assert_eq!(t.proxy_addr(), "127.0.0.1:5070".parse().unwrap());
+        assert_eq!(
+            t.proxy_addr(),
+            "127.0.0.1:5070".parse::<SocketAddr>().unwrap()
+        );
         assert_eq!(t.from_number, "1177");
         assert_eq!(t.ring_timeout(), Duration::from_secs(45));
         assert!(t.credentials().is_none());

@@ -92,6 +92,11 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// The holding caller left (both dialects): see `holding_caller_hung_up`.
+const HOLD_TO_CALLBACK_SQL: &str = "UPDATE cases SET mode = 'callback', \
+     status = CASE WHEN status = 'holding' THEN 'waiting' ELSE status END \
+     WHERE id = $1 AND mode = 'hold' AND status IN ('holding', 'claimed')";
+
 /// Handle to the case database; cheap to clone (a connection pool inside).
 #[derive(Clone)]
 pub struct Store {
@@ -251,8 +256,9 @@ impl Store {
     }
 
     /// A caller holding in the queue hung up: the case stays and becomes a callback
-    /// to the caller ID (`holding` -> `waiting`, mode `callback`). A case that is no
-    /// longer holding (already claimed, say) is returned unchanged.
+    /// to the caller ID (`holding` -> `waiting`, mode `callback`). A held case a
+    /// nurse has already claimed stays hers but becomes a callback too, so that
+    /// her Call dials the number instead of looking for the live call.
     pub async fn holding_caller_hung_up(&self, id: Uuid, now: DateTime<Utc>) -> Result<CaseRecord> {
         let now = storable("now", now)?;
         match &self.backend {

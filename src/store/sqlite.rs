@@ -276,12 +276,10 @@ pub(super) async fn hold_to_callback(
     now: DateTime<Utc>,
 ) -> Result<bool> {
     let mut tx = pool.begin().await?;
-    let done = sqlx::query(
-        "UPDATE cases SET status = 'waiting', mode = 'callback' WHERE id = $1 AND status = 'holding'",
-    )
-    .bind(id.to_string())
-    .execute(&mut *tx)
-    .await?;
+    let done = sqlx::query(super::HOLD_TO_CALLBACK_SQL)
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
     if done.rows_affected() == 0 {
         return Ok(false);
     }
@@ -290,7 +288,7 @@ pub(super) async fn hold_to_callback(
         actor: "system".into(),
         action: "case.hold_to_callback".into(),
         case_id: Some(id),
-        detail: "holding caller hung up: status=waiting mode=callback".into(),
+        detail: "holding caller hung up: mode=callback".into(),
     };
     insert_audit(&mut *tx, &entry).await?;
     tx.commit().await?;

@@ -139,7 +139,7 @@ on_both_backends!(
     worklist_shows_only_waiting_and_holding,
     count_waiting_ahead_follows_queue_order,
     holding_caller_hang_up_becomes_callback,
-    hang_up_after_claim_leaves_case_claimed,
+    hang_up_after_claim_keeps_the_claim_but_makes_it_a_callback,
     set_status_and_mode_change_the_case,
     update_of_unknown_case_is_not_found,
     duplicate_external_ref_is_rejected,
@@ -353,13 +353,13 @@ async fn holding_caller_hang_up_becomes_callback(store: Store) {
     ));
 }
 
-async fn hang_up_after_claim_leaves_case_claimed(store: Store) {
+async fn hang_up_after_claim_keeps_the_claim_but_makes_it_a_callback(store: Store) {
     let held = insert(&store, &new_case(1, 0, 3)).await;
     let _ = store.set_status(held.id, CaseStatus::Claimed, t0()).await;
     let after = store.holding_caller_hung_up(held.id, t0()).await.ok();
     assert_eq!(
         after.map(|c| (c.status, c.mode)),
-        Some((CaseStatus::Claimed, CaseMode::Hold))
+        Some((CaseStatus::Claimed, CaseMode::Callback))
     );
 }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod audio;
+pub mod browser;
 pub mod caller;
 
 use phone_entrance::app::{self, Running, ServiceOptions};

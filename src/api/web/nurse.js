@@ -138,3 +138,191 @@
     setInterval(renderQueue, 1000);
   }).catch(() => {});
 })();
+
+// ---- Call: ring the resident back from this browser (WebRTC) or the nurse's phone ----
+// Self-contained: reads the claimed case id from sessionStorage ("pe_claimed", kept by the
+// worklist code above) and shows its card while the case card is shown or a call runs.
+// API: POST /cases/{id}/call, GET /calls/{call_id} every second, POST /calls/{call_id}/hangup.
+(() => {
+  const $ = (id) => document.getElementById(id);
+  if (!$("call")) return;
+  let call = null; // { id, pc, stream, timer }
+
+  const STATE_TEXT = {
+    nurse_ringing: "Ringing your phone…",
+    resident_ringing: "Ringing the resident…",
+    announcing: "The resident is told who is calling…",
+    connected: "Connected",
+  };
+  const RESULT_TEXT = {
+    connected: "the call is over",
+    busy: "the resident's line was busy",
+    no_answer: "the resident did not answer",
+    rejected: "the resident declined the call",
+    failed: "the call could not be made",
+    nurse_unavailable: "your phone did not answer",
+    cancelled: "the call was cancelled",
+  };
+
+  const show = (text) => { $("call-state").textContent = text || ""; };
+
+  function syncCallCard() {
+    $("call").hidden = $("claimed").hidden && !call;
+    $("call").classList.toggle("in-call", !!call);
+    $("call-start").hidden = !!call;
+    $("call-leg").disabled = !!call;
+    $("call-hangup").hidden = !call;
+    $("call-mute").hidden = !(call && call.stream);
+  }
+
+  // PCMU first (the service speaks G.711 only), then telephone-event/8000, then the rest.
+  function preferPcmu(pc) {
+    const caps = window.RTCRtpSender && RTCRtpSender.getCapabilities && RTCRtpSender.getCapabilities("audio");
+    if (!caps) return;
+    const rank = (c) => {
+      const m = c.mimeType.toLowerCase();
+      if (m === "audio/pcmu") return 0;
+      if (m === "audio/telephone-event" && c.clockRate === 8000) return 1;
+      return 2;
+    };
+    const codecs = caps.codecs.slice().sort((a, b) => rank(a) - rank(b));
+    for (const t of pc.getTransceivers()) {
+      if (t.setCodecPreferences && t.sender.track && t.sender.track.kind === "audio") t.setCodecPreferences(codecs);
+    }
+  }
+
+  // The service does not take trickled candidates: the offer goes once gathering is complete.
+  function gatheringComplete(pc, ms) {
+    if (pc.iceGatheringState === "complete") return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => { pc.removeEventListener("icegatheringstatechange", check); clearTimeout(timer); resolve(); };
+      const check = () => { if (pc.iceGatheringState === "complete") done(); };
+      const timer = setTimeout(done, ms);
+      pc.addEventListener("icegatheringstatechange", check);
+    });
+  }
+
+  async function browserOffer() {
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    const pc = new RTCPeerConnection();
+    for (const track of stream.getAudioTracks()) pc.addTrack(track, stream);
+    preferPcmu(pc);
+    pc.ontrack = (e) => {
+      const audio = $("call-audio");
+      audio.srcObject = e.streams[0] || new MediaStream([e.track]);
+      audio.play().catch(() => show("Click the page to hear the call (the browser blocked autoplay)."));
+    };
+    pc.onconnectionstatechange = () => {
+      if (call && call.pc === pc && pc.connectionState === "failed") show("The audio connection to the service was lost.");
+    };
+    await pc.setLocalDescription(await pc.createOffer());
+    await gatheringComplete(pc, 5000);
+    return { pc, stream, sdp: pc.localDescription.sdp };
+  }
+
+  function stopMedia(media) {
+    if (!media) return;
+    if (media.pc) media.pc.close();
+    if (media.stream) for (const t of media.stream.getTracks()) t.stop();
+    $("call-audio").srcObject = null;
+  }
+
+  function finish(text) {
+    if (call) {
+      clearInterval(call.timer);
+      stopMedia(call);
+      call = null;
+    }
+    $("call-mute").textContent = "Mute";
+    $("call-mute").setAttribute("aria-pressed", "false");
+    syncCallCard();
+    show(text);
+  }
+
+  function explain(x) {
+    if (x && x.name === "NotAllowedError") return "The browser may not use the microphone: allow it for this page, or ring via your phone.";
+    if (x && x.name === "NotFoundError") return "No microphone found: plug in a headset, or ring via your phone.";
+    if (x && x.status === 409) return "Cannot call: " + x.message;
+    if (x && x.status === 503) return "No line is free right now; try again in a moment.";
+    return "Could not call: " + ((x && x.message) || x);
+  }
+
+  async function pollCall() {
+    if (!call) return;
+    const id = call.id;
+    try {
+      const s = (await PE.api("GET", "/calls/" + id)).data;
+      if (!call || call.id !== id) return;
+      if (s.state === "ended") {
+        finish("Call ended: " + (RESULT_TEXT[s.result] || s.result || "the call is over") + ".");
+        return;
+      }
+      show(STATE_TEXT[s.state] || s.state);
+    } catch (x) {
+      if (x.status === 404 && call && call.id === id) finish("Call ended.");
+    }
+  }
+
+  async function startCall() {
+    const caseId = sessionStorage.getItem("pe_claimed");
+    if (!caseId || call) return;
+    const leg = $("call-leg").value;
+    $("call-start").disabled = true;
+    show(leg === "browser" ? "Starting the microphone…" : "Starting the call…");
+    let media = null;
+    try {
+      const body = { nurse_leg: leg };
+      if (leg === "browser") {
+        media = await browserOffer();
+        body.sdp = media.sdp;
+      }
+      const r = await PE.api("POST", "/cases/" + caseId + "/call", body);
+      call = { id: r.data.call_id, pc: media && media.pc, stream: media && media.stream, timer: null };
+      media = null;
+      syncCallCard();
+      if (call.pc) {
+        if (!r.data.sdp) throw new Error("the service sent no answer for the browser");
+        await call.pc.setRemoteDescription({ type: "answer", sdp: r.data.sdp });
+      }
+      show("Calling…");
+      call.timer = setInterval(pollCall, 1000);
+      pollCall();
+    } catch (x) {
+      stopMedia(media);
+      if (call) {
+        PE.api("POST", "/calls/" + call.id + "/hangup").catch(() => {});
+        finish(explain(x));
+      } else {
+        show(explain(x));
+      }
+    } finally {
+      $("call-start").disabled = false;
+    }
+  }
+
+  async function hangUp() {
+    if (!call) return;
+    const id = call.id;
+    try { await PE.api("POST", "/calls/" + id + "/hangup"); } catch (_) { /* ended anyway */ }
+    finish("You hung up.");
+  }
+
+  function toggleMute() {
+    if (!call || !call.stream) return;
+    const tracks = call.stream.getAudioTracks();
+    const muted = tracks.length > 0 && tracks[0].enabled;
+    for (const t of tracks) t.enabled = !muted;
+    $("call-mute").textContent = muted ? "Unmute" : "Mute";
+    $("call-mute").setAttribute("aria-pressed", String(muted));
+  }
+
+  $("call-start").addEventListener("click", startCall);
+  $("call-hangup").addEventListener("click", hangUp);
+  $("call-mute").addEventListener("click", toggleMute);
+  // Closing the tab hangs up (the browser leg would otherwise linger until ICE times out).
+  window.addEventListener("pagehide", () => {
+    if (call) navigator.sendBeacon("/api/v1/calls/" + call.id + "/hangup");
+  });
+  new MutationObserver(syncCallCard).observe($("claimed"), { attributes: true, attributeFilter: ["hidden"] });
+  syncCallCard();
+})();

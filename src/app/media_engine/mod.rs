@@ -264,6 +264,7 @@ impl WorkerHandle {
 }
 
 struct Inner {
+    bind_ip: IpAddr,
     shared: Arc<Shared>,
     workers: Vec<WorkerHandle>,
     next_worker: AtomicUsize,
@@ -315,6 +316,7 @@ impl MediaEngine {
         }
         Ok(MediaEngine {
             inner: Arc::new(Inner {
+                bind_ip: config.bind_ip,
                 shared,
                 workers,
                 next_worker: AtomicUsize::new(0),
@@ -440,6 +442,18 @@ impl MediaStream {
     /// The local RTP port (for the SDP answer).
     pub fn local_port(&self) -> u16 {
         self.port
+    }
+
+    /// Where this stream receives, as a peer on this host can reach it
+    /// (loopback when bound to every interface).
+    pub fn local_addr(&self) -> SocketAddr {
+        let ip = self.inner.bind_ip;
+        let ip = if ip.is_unspecified() {
+            IpAddr::from([127, 0, 0, 1])
+        } else {
+            ip
+        };
+        SocketAddr::new(ip, self.port)
     }
 
     fn send(&self, cmd: Command) {

@@ -1,0 +1,41 @@
+//! Headless Chromium through playwright-core (`tests/browser/`): what every
+//! browser test needs before it starts a script.
+
+use super::repo_root;
+use std::path::{Path, PathBuf};
+
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// True (skip) when `what` is missing outside CI; panics under CI.
+pub fn missing(what: &str, fix: &str) -> bool {
+    if std::env::var_os("CI").is_some() {
+        panic!("{what} is missing under CI: {fix}");
+    }
+    eprintln!("skipping the browser test: {what} is missing ({fix})");
+    true
+}
+
+/// The script folder with playwright-core installed, or `None` to skip.
+pub fn ready() -> Option<PathBuf> {
+    if !Path::new(CHROMIUM).exists() && missing("chromium", "apt-get install -y chromium") {
+        return None;
+    }
+    if std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_err()
+        && missing("node", "apt-get install -y nodejs npm")
+    {
+        return None;
+    }
+    let dir = repo_root().join("tests/browser");
+    if !dir.join("node_modules/playwright-core").exists() {
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm runs");
+        assert!(status.success(), "npm ci in tests/browser failed");
+    }
+    Some(dir)
+}
