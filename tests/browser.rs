@@ -120,9 +120,10 @@ async fn nurse_and_supervisor_pages_in_headless_chromium() {
     }
 
     // The settings saved in the browser reach the very next caller.
-    let call = Call::dial(CallConfig::new(svc.sip_addr()))
-        .await
-        .expect("answered");
+    // Another number than the seeded cases': theirs would hear its booked callback.
+    let mut config = CallConfig::new(svc.sip_addr());
+    config.from_user = "+46709876543".into();
+    let call = Call::dial(config).await.expect("answered");
     answer_green_questions(&call, DtmfMethod::Rfc4733, &["msg_high_load"]).await;
     press(&call, "#", DtmfMethod::Rfc4733).await;
     wait_for_prompt(&call, "callback_closed", Duration::from_secs(15)).await;

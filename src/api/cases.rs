@@ -37,6 +37,9 @@ pub struct CaseView {
     pub outcome: Option<Outcome>,
     pub outcome_note: Option<String>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// The caller left a voice note: `GET /cases/{id}/voice-note` plays it.
+    #[serde(default)]
+    pub has_voice_note: bool,
 }
 
 impl CaseView {
@@ -52,6 +55,7 @@ impl CaseView {
             outcome: claim.outcome,
             outcome_note: claim.outcome_note,
             closed_at: claim.closed_at,
+            has_voice_note: false,
         }
     }
 }
@@ -72,7 +76,11 @@ fn parse_id(text: &str) -> Result<Uuid, ApiError> {
 
 async fn view(state: &ApiState, case: CaseRecord) -> Result<CaseView, ApiError> {
     let claim = state.store.claim_info(case.id).await?.unwrap_or_default();
-    Ok(CaseView::new(case, claim))
+    let has_voice_note = state.store.has_voice_note(case.id).await?;
+    Ok(CaseView {
+        has_voice_note,
+        ..CaseView::new(case, claim)
+    })
 }
 
 fn claim_error(e: ClaimError) -> ApiError {

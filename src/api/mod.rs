@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod calls;
+pub mod cancel;
 pub mod cases;
 pub mod error;
 pub mod events;
@@ -14,6 +15,7 @@ pub mod intake;
 pub mod openapi;
 pub mod pages;
 pub mod supervisor;
+pub mod voice_note;
 pub mod worklist;
 
 pub use error::ApiError;
@@ -113,6 +115,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/cases/{id}/claim", post(cases::claim))
         .route("/cases/{id}/release", post(cases::release))
         .route("/cases/{id}/outcome", post(cases::outcome))
+        .route("/cases/cancel", post(cancel::cancel_case))
+        .route("/cases/{id}/voice-note", get(voice_note::get_voice_note))
         .route("/events", get(events::events))
         .route("/cases/{id}/call", post(calls::start_call))
         .route("/calls/{call_id}", get(calls::call_status))

@@ -1,7 +1,7 @@
 //! `GET /openapi.json`: the API description, generated from the handlers'
 //! annotations (utoipa), so it cannot drift from the code.
 
-use super::{auth, cases, events, intake, supervisor, worklist};
+use super::{auth, cancel, cases, events, intake, supervisor, voice_note, worklist};
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi};
         worklist::worklist,
         cases::get_case, cases::claim_next, cases::claim, cases::release, cases::outcome,
         events::events,
+        cancel::cancel_case, voice_note::get_voice_note,
         supervisor::get_settings, supervisor::put_settings, supervisor::messages, supervisor::get_stats,
         supervisor::unreachable,
     ),
@@ -24,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         intake::IntakeRequest, intake::IntakeAnswer, intake::IntakeResponse,
         worklist::WorklistCase, worklist::AnswerDoc,
         cases::CaseView, cases::CaseState, cases::OutcomeRequest,
+        cancel::CancelRequest,
         crate::supervisor::SupervisorSettings, crate::queue::Closure,
         crate::supervisor::SupervisorStats, crate::supervisor::stats::LevelStats, supervisor::MessageOption,
         supervisor::UnreachableCaseView,

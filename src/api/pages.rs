@@ -8,7 +8,7 @@ use axum::Router;
 
 /// Scripts and styles only from this origin; no inline code, no framing.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-     connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+     connect-src 'self'; img-src 'self'; media-src 'self'; form-action 'self'; frame-ancestors 'none'; \
      base-uri 'none'";
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

@@ -3,6 +3,7 @@
 //! call; the media pacing is not here (the media engine's workers do it).
 
 use super::sip_driver::{SipCommand, ALLOW};
+use super::voice_note::VoiceNote;
 use super::{sleep_until, CallContext};
 use crate::app::media_engine::{MediaEvent, MediaStream, StreamParams};
 use crate::dialer::held::{HeldCall, HeldCommand};
@@ -110,6 +111,8 @@ struct Call {
     /// A stored hold-mode case: it must become a callback if the caller leaves.
     held_case: Option<String>,
     hold_token: Option<u64>,
+    /// The voice note being recorded, while the IVR's `Record` runs.
+    voice_note: Option<VoiceNote>,
     /// While holding: when the place in the queue was last said.
     last_announcement: Option<Instant>,
     announce_token: Option<u64>,
@@ -158,6 +161,7 @@ impl Call {
             holding: false,
             held_case: None,
             hold_token: None,
+            voice_note: None,
             held_commands: None,
             nurse_connected: None,
             last_announcement: None,
@@ -174,14 +178,17 @@ impl Call {
         }
         while !self.ended {
             let ivr_deadline = self.session.poll_timeout().map(Instant::from_std);
+            let media_events = &mut self.media_events;
             let media = async {
-                match self.media_events.as_mut() {
+                match media_events.as_mut() {
                     Some(rx) => rx.recv().await,
                     None => std::future::pending().await,
                 }
             };
+            let voice = VoiceNote::next_frame(&mut self.voice_note);
+            let held_commands = &mut self.held_commands;
             let held = async {
-                match self.held_commands.as_mut() {
+                match held_commands.as_mut() {
                     Some(rx) => rx.recv().await,
                     None => std::future::pending().await,
                 }
@@ -192,6 +199,11 @@ impl Call {
                     None => break,
                 },
                 Some(ev) = media => self.on_media(ev).await,
+                frame = voice => {
+                    if self.voice_note.as_mut().is_some_and(|n| n.push(&frame)) {
+                        self.session.handle(std::time::Instant::now(), IvrEvent::CallerSpeaking);
+                    }
+                }
                 Some(cmd) = held => self.on_held_command(cmd).await,
                 _ = sleep_until(ivr_deadline) => {
                     self.session.handle_timeout(std::time::Instant::now());
@@ -495,6 +507,29 @@ impl Call {
                     let ev = self.register(draft).await;
                     self.session.handle(std::time::Instant::now(), ev);
                 }
+                IvrAction::FindBookedCallback { number } => {
+                    let booked = self.ctx.registrar.booked_callback(&number).await;
+                    self.session
+                        .handle(std::time::Instant::now(), IvrEvent::BookedCallback(booked));
+                }
+                IvrAction::CancelCase { case_id } => {
+                    let ev = match self.ctx.registrar.cancel_booked(&case_id).await {
+                        Ok(()) => IvrEvent::CaseCancelled,
+                        Err(e) => {
+                            warn!(case = %case_id, error = %e, "booked callback not cancelled");
+                            IvrEvent::CaseCancelFailed
+                        }
+                    };
+                    self.session.handle(std::time::Instant::now(), ev);
+                }
+                IvrAction::Record { case_id, max } => {
+                    self.voice_note = VoiceNote::start(self.stream.as_ref(), &case_id, max);
+                }
+                IvrAction::StopRecording { reason } => {
+                    let saved = self.stop_voice_note(reason).await;
+                    self.session
+                        .handle(std::time::Instant::now(), IvrEvent::RecordingDone { saved });
+                }
                 IvrAction::Hold => {
                     self.holding = true;
                     self.play_hold_music();
@@ -535,6 +570,16 @@ impl Call {
                 self.ctx.metrics.case_store_failures.inc();
                 IvrEvent::CaseStoreFailed
             }
+        }
+    }
+
+    async fn stop_voice_note(&mut self, reason: crate::ivr::RecordingEnd) -> bool {
+        match self.voice_note.take() {
+            Some(note) => {
+                note.finish(self.stream.as_ref(), &self.ctx.registrar, reason)
+                    .await
+            }
+            None => false,
         }
     }
 
@@ -657,9 +702,16 @@ impl Call {
             self.session
                 .handle(std::time::Instant::now(), IvrEvent::Hangup);
             while let Some(action) = self.session.poll_action() {
-                if let IvrAction::Outcome(o) = action {
-                    info!(outcome = ?o, "{why}");
-                    self.ctx.metrics.outcome(&o);
+                match action {
+                    IvrAction::Outcome(o) => {
+                        info!(outcome = ?o, "{why}");
+                        self.ctx.metrics.outcome(&o);
+                    }
+                    // A caller who hangs up mid-note keeps what they said.
+                    IvrAction::StopRecording { reason } => {
+                        self.stop_voice_note(reason).await;
+                    }
+                    _ => {}
                 }
             }
         }

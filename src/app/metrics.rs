@@ -40,6 +40,8 @@ pub struct Metrics {
     pub outcome_112: Counter,
     pub outcome_failed: Counter,
     pub outcome_abandoned: Counter,
+    pub outcome_booked_kept: Counter,
+    pub outcome_booked_cancelled: Counter,
 }
 
 impl Metrics {
@@ -58,6 +60,12 @@ impl Metrics {
             CallOutcome::AdvisedToCall112 => self.outcome_112.inc(),
             CallOutcome::RegistrationFailed => self.outcome_failed.inc(),
             CallOutcome::Abandoned { .. } => self.outcome_abandoned.inc(),
+            CallOutcome::BookedCallback {
+                cancelled: false, ..
+            } => self.outcome_booked_kept.inc(),
+            CallOutcome::BookedCallback {
+                cancelled: true, ..
+            } => self.outcome_booked_cancelled.inc(),
         }
     }
 
@@ -130,6 +138,8 @@ impl Metrics {
             ("advised_112", &self.outcome_112),
             ("registration_failed", &self.outcome_failed),
             ("abandoned", &self.outcome_abandoned),
+            ("booked_kept", &self.outcome_booked_kept),
+            ("booked_cancelled", &self.outcome_booked_cancelled),
         ] {
             let _ = writeln!(out, "pe_ivr_outcomes_total{{outcome=\"{o}\"}} {}", c.get());
         }

@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod registrar;
 pub mod settings;
 pub mod sip_driver;
+pub mod voice_note;
 
 use crate::app::media_engine::{MediaConfig, MediaEngine};
 use crate::ivr::{Flow, IvrConfig};

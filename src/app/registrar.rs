@@ -3,13 +3,15 @@
 //! IVR hears "registered" only after `register` returned Ok.
 
 use crate::identity::PhoneNumber;
-use crate::ivr::{CaseDraft, CaseMode, ClockTime};
+use crate::ivr::{BookedCallback, CaseDraft, CaseMode, ClockTime};
 use crate::queue::offer::over_capacity;
 use crate::queue::{
     busy_spread, deadline_for, decide, estimate_new, ArrivalRates, Closure, HandlingTimes,
     LevelTargets, Offer, OfferInput, OfferSwitches, OpeningHours, Priority, QueueConfig, Staffing,
 };
-use crate::store::{CaseMode as StoreMode, Channel, NewCase, QueueSnapshot, Store, StoreError};
+use crate::store::{
+    CancelError, CaseMode as StoreMode, Channel, NewCase, QueueSnapshot, Store, StoreError,
+};
 use crate::supervisor::Live;
 use crate::triage::Triage;
 use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
@@ -248,6 +250,45 @@ impl Registrar {
         };
         let record = self.store.insert_case(&case).await?;
         Ok((record.id.to_string(), self.clock_time(estimated, now)))
+    }
+
+    /// The caller's waiting callback and the time to tell them (its estimate,
+    /// or now if that has passed); `None` when there is none or the store
+    /// cannot be read (the caller then simply goes on through the IVR).
+    pub async fn booked_callback(&self, number: &PhoneNumber) -> Option<BookedCallback> {
+        let now = Utc::now();
+        let case = match self.store.waiting_callback_for_number(number.e164()).await {
+            Ok(case) => case?,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look up a booked callback");
+                return None;
+            }
+        };
+        let at = case.estimated_callback_at.unwrap_or(case.deadline).max(now);
+        Some(BookedCallback {
+            case_id: case.id.to_string(),
+            at: self.clock_time(at, now),
+        })
+    }
+
+    /// Cancels the caller's booked callback (audited with actor `ivr`).
+    pub async fn cancel_booked(&self, case_id: &str) -> Result<(), CancelError> {
+        let id = uuid::Uuid::parse_str(case_id).map_err(|e| {
+            CancelError::Store(StoreError::Corrupt {
+                id: case_id.chars().take(40).collect(),
+                field: "id",
+                message: e.to_string(),
+            })
+        })?;
+        self.store
+            .cancel_case(id, "ivr", Utc::now())
+            .await
+            .map(|_| ())
+    }
+
+    /// Stores a voice note (WAV) for a phone case.
+    pub async fn save_voice_note(&self, case_id: uuid::Uuid, wav: &[u8]) -> Result<(), StoreError> {
+        self.store.save_voice_note(case_id, wav, Utc::now()).await
     }
 
     /// A holding caller hung up: the case keeps its place as a callback.

@@ -51,6 +51,8 @@ pub enum PromptItem {
     CallerLastFour,
     /// `{entered_number}`: the typed number, digit by digit.
     EnteredNumber,
+    /// `{booked_time}`: the time of the caller's already booked callback.
+    BookedTime,
 }
 
 /// A question the caller answers; the answer is recorded under `question`.
@@ -146,6 +148,28 @@ pub enum NodeKind {
     },
     /// Play, then hang up.
     Goodbye { prompts: Vec<PromptItem> },
+    /// A caller ID that already has a waiting callback hears its time
+    /// (`prompts`, with `{booked_time}`): 1 keeps it (`kept`, then `keep`),
+    /// 2 cancels it (`cancelled` after the store commit, then `done`; or
+    /// `cancel_failed`, then `keep`). No booking (or no caller ID): `next`.
+    BookedCallback {
+        prompts: Vec<PromptItem>,
+        kept: Vec<PromptItem>,
+        cancelled: Vec<PromptItem>,
+        cancel_failed: Vec<PromptItem>,
+        keep: NodeId,
+        done: NodeId,
+        next: NodeId,
+    },
+    /// After a stored callback: `prompts` (ending in the tone), then record the
+    /// caller for at most `max`; `#`, `silence` without speech, or hanging up
+    /// ends it. Then `next`. Skipped when no callback case is stored.
+    VoiceNote {
+        prompts: Vec<PromptItem>,
+        max: Duration,
+        silence: Duration,
+        next: NodeId,
+    },
 }
 
 /// One named node.
@@ -229,7 +253,9 @@ impl Flow {
                     PromptItem::Fixed { id, .. } => {
                         out.insert(id.clone());
                     }
-                    PromptItem::EstimateTime | PromptItem::CallbackTime => {
+                    PromptItem::EstimateTime
+                    | PromptItem::CallbackTime
+                    | PromptItem::BookedTime => {
                         out.insert(CLOCK_PROMPT.to_owned());
                         out.insert(TOMORROW_PROMPT.to_owned());
                         out.insert(LATER_DAY_PROMPT.to_owned());
@@ -284,6 +310,19 @@ impl Flow {
                     add(confirmed);
                     add(failed);
                 }
+                NodeKind::BookedCallback {
+                    prompts,
+                    kept,
+                    cancelled,
+                    cancel_failed,
+                    ..
+                } => {
+                    add(prompts);
+                    add(kept);
+                    add(cancelled);
+                    add(cancel_failed);
+                }
+                NodeKind::VoiceNote { prompts, .. } => add(prompts),
                 NodeKind::Message { .. } => {}
             }
         }

@@ -12,7 +12,8 @@ pub use config::{IvrConfig, IvrConfigError};
 pub use flow::{Flow, FlowError, NodeId};
 pub use prompts::{Manifest, ManifestError};
 pub use session::{
-    Answer, CallInfo, CallOutcome, CaseDraft, CaseMode, IvrAction, IvrEvent, Session,
+    Answer, BookedCallback, CallInfo, CallOutcome, CaseDraft, CaseMode, IvrAction, IvrEvent,
+    RecordingEnd, Session,
 };
 
 use std::fmt;

@@ -23,7 +23,10 @@ use crate::triage::{Answers, Triage};
 
 mod speak;
 mod types;
-pub use types::{Answer, CallInfo, CallOutcome, CaseDraft, CaseMode, IvrAction, IvrEvent};
+pub use types::{
+    Answer, BookedCallback, CallInfo, CallOutcome, CaseDraft, CaseMode, IvrAction, IvrEvent,
+    RecordingEnd,
+};
 
 /// Which question of the current node is being asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +48,11 @@ enum Then {
     AdviceWait(Duration),
     Hold,
     Hangup,
+    /// Start the voice note: at most `max`, `silence` without speech ends it.
+    Record {
+        max: Duration,
+        silence: Duration,
+    },
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -71,6 +79,20 @@ enum Step {
     AwaitStore {
         mode: CaseMode,
     },
+    /// Waiting for `BookedCallback` (treated as none at the deadline).
+    AwaitBooked {
+        deadline: Instant,
+    },
+    AwaitCancel,
+    /// The caller is being recorded until `#`, hang-up, `deadline` (the
+    /// maximum length) or `quiet_until` (no speech for the node's silence).
+    Recording {
+        deadline: Instant,
+        quiet_until: Instant,
+        silence: Duration,
+    },
+    /// `StopRecording` issued; waiting for `RecordingDone`.
+    AwaitRecording,
     Holding,
     Done,
 }
@@ -111,6 +133,10 @@ pub struct Session {
     held_level: u8,
     case_mode: Option<CaseMode>,
     store_failed: bool,
+    /// The caller's already waiting callback, once found.
+    booked: Option<BookedCallback>,
+    /// Kept (`false`) or cancelled (`true`) the booked callback.
+    booked_cancelled: Option<bool>,
 }
 
 impl fmt::Debug for Session {
@@ -152,6 +178,8 @@ impl Session {
             held_level: 0,
             case_mode: None,
             store_failed: false,
+            booked: None,
+            booked_cancelled: None,
         }
     }
 
@@ -188,6 +216,38 @@ impl Session {
                     self.on_stored(now, mode, false);
                 }
             }
+            IvrEvent::BookedCallback(booked) => {
+                if matches!(self.step, Step::AwaitBooked { .. }) {
+                    self.on_booked(now, booked);
+                }
+            }
+            IvrEvent::CaseCancelled => {
+                if self.step == Step::AwaitCancel {
+                    self.on_cancelled(now, true);
+                }
+            }
+            IvrEvent::CaseCancelFailed => {
+                if self.step == Step::AwaitCancel {
+                    self.on_cancelled(now, false);
+                }
+            }
+            IvrEvent::CallerSpeaking => {
+                if let Step::Recording {
+                    quiet_until,
+                    silence,
+                    ..
+                } = &mut self.step
+                {
+                    *quiet_until = now + *silence;
+                }
+            }
+            IvrEvent::RecordingDone { .. } => {
+                if self.step == Step::AwaitRecording {
+                    if let NodeKind::VoiceNote { next, .. } = self.flow.node(self.node).kind {
+                        self.enter(now, next);
+                    }
+                }
+            }
         }
     }
 
@@ -200,7 +260,14 @@ impl Session {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.step {
             Step::Asking { deadline, .. } => *deadline,
-            Step::AdviceWait { deadline } | Step::AwaitEstimate { deadline } => Some(*deadline),
+            Step::AdviceWait { deadline }
+            | Step::AwaitEstimate { deadline }
+            | Step::AwaitBooked { deadline } => Some(*deadline),
+            Step::Recording {
+                deadline,
+                quiet_until,
+                ..
+            } => Some((*deadline).min(*quiet_until)),
             _ => None,
         }
     }
@@ -231,6 +298,15 @@ impl Session {
                 }
             }
             Step::AwaitEstimate { .. } => self.on_estimate(now, None),
+            Step::AwaitBooked { .. } => self.on_booked(now, None),
+            Step::Recording { deadline, .. } => {
+                let reason = if *deadline <= now {
+                    RecordingEnd::MaxDuration
+                } else {
+                    RecordingEnd::Silence
+                };
+                self.stop_recording(reason);
+            }
             _ => {}
         }
     }
@@ -274,6 +350,10 @@ impl Session {
             Step::AdviceWait { .. } => "advice_wait",
             Step::AwaitEstimate { .. } => "await_estimate",
             Step::AwaitStore { .. } => "await_store",
+            Step::AwaitBooked { .. } => "await_booked",
+            Step::AwaitCancel => "await_cancel",
+            Step::Recording { .. } => "recording",
+            Step::AwaitRecording => "await_recording",
             Step::Holding => "holding",
             Step::Done => "done",
         }
@@ -333,6 +413,33 @@ impl Session {
                 }
             }
             NodeKind::Goodbye { prompts } => self.play(now, prompts, false, Then::Hangup),
+            NodeKind::BookedCallback { next, .. } => match &self.caller_id {
+                Some(number) => {
+                    self.actions.push_back(IvrAction::FindBookedCallback {
+                        number: number.clone(),
+                    });
+                    self.step = Step::AwaitBooked {
+                        deadline: now + flow.settings().estimate_timeout,
+                    };
+                }
+                None => self.enter(now, *next),
+            },
+            NodeKind::VoiceNote {
+                prompts,
+                max,
+                silence,
+                next,
+            } => {
+                if self.case_id.is_some() && self.case_mode == Some(CaseMode::Callback) {
+                    let then = Then::Record {
+                        max: *max,
+                        silence: *silence,
+                    };
+                    self.play(now, prompts, false, then);
+                } else {
+                    self.enter(now, *next);
+                }
+            }
         }
     }
 
@@ -376,7 +483,23 @@ impl Session {
                 self.step = Step::Holding;
             }
             Then::Hangup => self.finish_hangup(),
+            Then::Record { max, silence } => match self.case_id.clone() {
+                Some(case_id) => {
+                    self.actions.push_back(IvrAction::Record { case_id, max });
+                    self.step = Step::Recording {
+                        deadline: now + max,
+                        quiet_until: now + silence,
+                        silence,
+                    };
+                }
+                None => self.finish_hangup(),
+            },
         }
+    }
+
+    fn stop_recording(&mut self, reason: RecordingEnd) {
+        self.actions.push_back(IvrAction::StopRecording { reason });
+        self.step = Step::AwaitRecording;
     }
 
     fn finish_hangup(&mut self) {
@@ -391,8 +514,14 @@ impl Session {
                 level: self.held_level,
             },
             None if self.store_failed => CallOutcome::RegistrationFailed,
-            None => CallOutcome::Abandoned {
-                node: self.node_name().to_owned(),
+            None => match (&self.booked, self.booked_cancelled) {
+                (Some(b), Some(cancelled)) => CallOutcome::BookedCallback {
+                    case_id: b.case_id.clone(),
+                    cancelled,
+                },
+                _ => CallOutcome::Abandoned {
+                    node: self.node_name().to_owned(),
+                },
             },
         };
         self.actions.push_back(IvrAction::Outcome(outcome));
@@ -434,6 +563,7 @@ impl Session {
                 &q.prompts
             }
             (NodeKind::CallbackOffer { offer, .. }, Ask::Offer) => offer,
+            (NodeKind::BookedCallback { prompts, .. }, Ask::Node) => prompts,
             (NodeKind::NumberEntry { read_back, .. }, Ask::ReadBack) => read_back,
             (NodeKind::Register { failed, .. }, Ask::StoreFailed) => failed,
             _ => &[],
@@ -474,6 +604,13 @@ impl Session {
                 token,
                 ..
             } => (*ask, *failures, token.is_some()),
+            Step::Recording { .. } => {
+                // `#` ends the voice note; other keys are just sound in it.
+                if key == DtmfKey::Hash {
+                    self.stop_recording(RecordingEnd::Hash);
+                }
+                return;
+            }
             _ => return, // keys outside questions (greeting, advice, hold) are ignored
         };
         if playing {
@@ -602,6 +739,22 @@ impl Session {
                 2 => self.ask(now, Ask::Node, 0, &[]),
                 _ => self.fail(now, Failure::Invalid),
             },
+            (NodeKind::BookedCallback { kept, keep, .. }, Ask::Node) => match digit {
+                1 => {
+                    self.booked_cancelled = Some(false);
+                    self.play(now, kept, false, Then::Goto(*keep));
+                }
+                2 => match &self.booked {
+                    Some(b) => {
+                        self.actions.push_back(IvrAction::CancelCase {
+                            case_id: b.case_id.clone(),
+                        });
+                        self.step = Step::AwaitCancel;
+                    }
+                    None => self.enter(now, *keep),
+                },
+                _ => self.fail(now, Failure::Invalid),
+            },
             (NodeKind::Register { .. }, Ask::StoreFailed) => match digit {
                 1 => self.then(now, Then::Hold),
                 _ => self.fail(now, Failure::Invalid),
@@ -657,6 +810,10 @@ impl Session {
             if ask == Ask::StoreFailed {
                 // The store is down: registering again would fail too.
                 self.then(now, Then::Hold);
+            } else if let NodeKind::BookedCallback { kept, keep, .. } = &flow.node(self.node).kind {
+                // No answer about a booked callback: it stays booked.
+                self.booked_cancelled = Some(false);
+                self.play(now, kept, false, Then::Goto(*keep));
             } else {
                 self.enter(now, settings.nurse_node);
             }
@@ -700,6 +857,40 @@ impl Session {
         }
     }
 
+    fn on_booked(&mut self, now: Instant, booked: Option<BookedCallback>) {
+        let NodeKind::BookedCallback { next, .. } = self.flow.node(self.node).kind else {
+            return;
+        };
+        match booked {
+            Some(b) => {
+                self.booked = Some(b);
+                self.ask(now, Ask::Node, 0, &[]);
+            }
+            None => self.enter(now, next),
+        }
+    }
+
+    /// Only a committed cancellation is confirmed to the caller.
+    fn on_cancelled(&mut self, now: Instant, cancelled: bool) {
+        let flow = Arc::clone(&self.flow);
+        let NodeKind::BookedCallback {
+            cancelled: said,
+            cancel_failed,
+            keep,
+            done,
+            ..
+        } = &flow.node(self.node).kind
+        else {
+            return;
+        };
+        self.booked_cancelled = Some(cancelled);
+        if cancelled {
+            self.play(now, said, false, Then::Goto(*done));
+        } else {
+            self.play(now, cancel_failed, false, Then::Goto(*keep));
+        }
+    }
+
     fn on_stored(&mut self, now: Instant, mode: CaseMode, stored: bool) {
         let flow = Arc::clone(&self.flow);
         match (&flow.node(self.node).kind, mode) {
@@ -724,6 +915,12 @@ impl Session {
     }
 
     fn on_hangup(&mut self) {
+        if matches!(self.step, Step::Recording { .. }) {
+            // What the caller said so far is still stored.
+            self.actions.push_back(IvrAction::StopRecording {
+                reason: RecordingEnd::Hangup,
+            });
+        }
         let in_advice = matches!(self.flow.node(self.node).kind, NodeKind::Advice112 { .. });
         let outcome = match (&self.step, &self.case_id, self.case_mode) {
             (Step::Holding | Step::Done, _, _) => None,
@@ -738,6 +935,12 @@ impl Session {
             (Step::AdviceWait { .. }, None, _) => Some(CallOutcome::AdvisedToCall112),
             (Step::Playing { .. }, None, _) if in_advice => Some(CallOutcome::AdvisedToCall112),
             _ if self.store_failed => Some(CallOutcome::RegistrationFailed),
+            (_, None, _) if self.booked_cancelled.is_some() => {
+                self.booked.as_ref().map(|b| CallOutcome::BookedCallback {
+                    case_id: b.case_id.clone(),
+                    cancelled: self.booked_cancelled == Some(true),
+                })
+            }
             _ => Some(CallOutcome::Abandoned {
                 node: self.node_name().to_owned(),
             }),

@@ -5,6 +5,7 @@ pub mod error;
 pub mod g711;
 pub mod player;
 pub mod prompts;
+pub mod recorder;
 pub mod relay;
 pub mod rtp;
 

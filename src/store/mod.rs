@@ -15,6 +15,7 @@ pub mod settings;
 pub mod snapshot;
 mod sqlite;
 pub mod users;
+pub mod voice;
 
 pub use attempts::{AttemptResult, CallLeg, LegDirection, LegKind, UnreachableCase};
 pub use audit::AuditRecord;
@@ -24,6 +25,7 @@ pub use notify::Change;
 pub use settings::StatsCounts;
 pub use snapshot::QueueSnapshot;
 pub use users::{Role, SessionUser, StaffUser};
+pub use voice::CancelError;
 
 use crate::queue::Priority;
 use chrono::{DateTime, Datelike, SubsecRound, Utc};

@@ -32,7 +32,7 @@ pub(super) async fn connect(url: &str) -> Result<PgPool> {
     Ok(pool)
 }
 
-fn read_case(row: &PgRow) -> Result<CaseRecord> {
+pub(super) fn read_case(row: &PgRow) -> Result<CaseRecord> {
     let priority: i16 = row.try_get("priority")?;
     let attempts: i32 = row.try_get("attempts")?;
     let raw = RawCase {

@@ -91,7 +91,7 @@ fn parse_ts(id: &str, field: &'static str, text: &str) -> Result<DateTime<Utc>> 
         })
 }
 
-fn read_case(row: &SqliteRow) -> Result<CaseRecord> {
+pub(super) fn read_case(row: &SqliteRow) -> Result<CaseRecord> {
     let id: String = row.try_get("id")?;
     let estimated: Option<String> = row.try_get("estimated_callback_at")?;
     let next_attempt: Option<String> = row.try_get("next_attempt_at")?;

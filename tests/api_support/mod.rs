@@ -11,6 +11,8 @@ use std::net::SocketAddr;
 
 /// The intake client's bearer token in these tests.
 pub const INTAKE_TOKEN: &str = "test-intake-token-0123456789";
+/// A second client system (its references are its own).
+pub const OTHER_INTAKE_TOKEN: &str = "test-other-intake-token-987654";
 pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct Api {
@@ -77,6 +79,9 @@ impl Api {
         let mut clients = IntakeClients::default();
         clients
             .add("1177-direkt", &auth::sha256_hex(INTAKE_TOKEN))
+            .expect("client");
+        clients
+            .add("other-system", &auth::sha256_hex(OTHER_INTAKE_TOKEN))
             .expect("client");
         let state = ApiState::new(store.clone()).with_intake_clients(clients);
         let app = router(state.clone()).merge(probe_routes(state));

@@ -45,6 +45,7 @@
   }
 
   function renderClaimed() {
+    renderVoiceNote();
     $("claimed").hidden = !claimed;
     if (!claimed) return;
     const lv = $("claimed-level");
@@ -58,6 +59,20 @@
     $("claimed-pnr").textContent = claimed.personnummer || "not given";
     $("claimed-summary").textContent = claimed.summary || "";
     $("claimed-answers").replaceWith(Object.assign(answersList(claimed.answers), { id: "claimed-answers" }));
+  }
+
+  // The caller's spoken description, streamed from the API (each play is audited).
+  function renderVoiceNote() {
+    const box = $("voice-note");
+    const player = $("voice-note-player");
+    const has = !!(claimed && claimed.has_voice_note);
+    box.hidden = !has;
+    const src = has ? "/api/v1/cases/" + claimed.id + "/voice-note" : "";
+    if (player.getAttribute("src") !== src) {
+      player.pause();
+      if (src) player.setAttribute("src", src); else player.removeAttribute("src");
+      player.load();
+    }
   }
 
   async function load() {

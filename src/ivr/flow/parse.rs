@@ -52,6 +52,9 @@ fn six() -> u64 {
 fn five() -> u64 {
     5
 }
+fn thirty() -> u64 {
+    30
+}
 fn two() -> u8 {
     2
 }
@@ -132,6 +135,24 @@ enum RawNode {
     Goodbye {
         prompts: Vec<String>,
     },
+    BookedCallback {
+        prompts: Vec<String>,
+        #[serde(default)]
+        kept: Vec<String>,
+        cancelled: Vec<String>,
+        cancel_failed: Vec<String>,
+        keep: String,
+        done: String,
+        next: String,
+    },
+    VoiceNote {
+        prompts: Vec<String>,
+        #[serde(default = "thirty")]
+        max_s: u64,
+        #[serde(default = "five")]
+        silence_s: u64,
+        next: String,
+    },
 }
 
 #[derive(Deserialize)]
@@ -144,6 +165,9 @@ struct RawChoice {
     #[serde(default)]
     red_flag: bool,
 }
+
+/// Longest voice note a flow may ask for (memory: 16 KB per second).
+const MAX_VOICE_NOTE_S: u64 = 300;
 
 /// Resolves names and prompt items while remembering the file for errors.
 struct Ctx<'a> {
@@ -190,10 +214,11 @@ impl Ctx<'_> {
                 "{callback_time}" => PromptItem::CallbackTime,
                 "{caller_last_four}" => PromptItem::CallerLastFour,
                 "{entered_number}" => PromptItem::EnteredNumber,
+                "{booked_time}" => PromptItem::BookedTime,
                 _ if s.starts_with('{') => return Err(self.err(
                     key,
                     format!("unknown placeholder {s}"),
-                    "use {estimate_time}, {callback_time}, {caller_last_four} or {entered_number}",
+                    "use {estimate_time}, {callback_time}, {booked_time}, {caller_last_four} or {entered_number}",
                 )),
                 _ => {
                     let (lang, id) = match s.split_once(':') {
@@ -499,6 +524,50 @@ impl Flow {
                 RawNode::Goodbye { prompts } => NodeKind::Goodbye {
                     prompts: ctx.prompts(&key("prompts"), &prompts)?,
                 },
+                RawNode::BookedCallback {
+                    prompts,
+                    kept,
+                    cancelled,
+                    cancel_failed,
+                    keep,
+                    done,
+                    next,
+                } => NodeKind::BookedCallback {
+                    prompts: ctx.prompts(&key("prompts"), &prompts)?,
+                    kept: ctx.prompts(&key("kept"), &kept)?,
+                    cancelled: ctx.prompts(&key("cancelled"), &cancelled)?,
+                    cancel_failed: ctx.prompts(&key("cancel_failed"), &cancel_failed)?,
+                    keep: ctx.node(&key("keep"), &keep)?,
+                    done: ctx.node(&key("done"), &done)?,
+                    next: ctx.node(&key("next"), &next)?,
+                },
+                RawNode::VoiceNote {
+                    prompts,
+                    max_s,
+                    silence_s,
+                    next,
+                } => {
+                    if !(1..=MAX_VOICE_NOTE_S).contains(&max_s) {
+                        return Err(ctx.err(
+                            key("max_s"),
+                            format!("{max_s} seconds is not a voice-note length"),
+                            "use 1 to 300 seconds (the default is 30)",
+                        ));
+                    }
+                    if silence_s == 0 {
+                        return Err(ctx.err(
+                            key("silence_s"),
+                            "is 0 seconds",
+                            "use e.g. silence_s = 5 (quiet this long ends the recording)",
+                        ));
+                    }
+                    NodeKind::VoiceNote {
+                        prompts: ctx.prompts(&key("prompts"), &prompts)?,
+                        max: Duration::from_secs(max_s),
+                        silence: Duration::from_secs(silence_s),
+                        next: ctx.node(&key("next"), &next)?,
+                    }
+                }
             };
             nodes.push(Node { id: name, kind });
         }

@@ -165,3 +165,53 @@ fn garbage_toml_never_panics() {
         assert!(Flow::from_toml(text).is_err());
     }
 }
+
+#[test]
+fn shipped_flow_checks_bookings_after_the_language_and_records_after_registering() {
+    let flow = Flow::from_toml(&shipped_text()).unwrap();
+    let language = flow.node_id("language").unwrap();
+    let NodeKind::Language { next, .. } = flow.node(language).kind else {
+        panic!("language node");
+    };
+    assert!(matches!(
+        flow.node(next).kind,
+        NodeKind::BookedCallback { .. }
+    ));
+    let register = flow.node_id("register").unwrap();
+    let NodeKind::Register { next, .. } = flow.node(register).kind else {
+        panic!("register node");
+    };
+    match &flow.node(next).kind {
+        NodeKind::VoiceNote { max, silence, .. } => {
+            assert_eq!(*max, Duration::from_secs(30));
+            assert_eq!(*silence, Duration::from_secs(5));
+        }
+        other => panic!("after register: {other:?}"),
+    }
+    let ids = flow.prompt_ids();
+    for id in [
+        "voice_note",
+        "beep",
+        "booked_callback",
+        "booked_cancelled",
+        "klockan",
+    ] {
+        assert!(ids.contains(id), "{id}");
+    }
+}
+
+#[test]
+fn voice_note_length_defaults_to_thirty_seconds_and_is_bounded() {
+    let text = shipped_text().replace("max_s = 30\n", "");
+    let flow = Flow::from_toml(&text).unwrap();
+    let node = flow.node_id("voice_note").unwrap();
+    assert!(matches!(
+        flow.node(node).kind,
+        NodeKind::VoiceNote { max, .. } if max == Duration::from_secs(30)
+    ));
+    let err = err_of(&shipped_text().replace("max_s = 30", "max_s = 3600"));
+    assert!(err.contains("nodes.voice_note.max_s"), "{err}");
+    assert!(err.contains("fix:"), "{err}");
+    let err = err_of(&shipped_text().replace("silence_s = 5", "silence_s = 0"));
+    assert!(err.contains("silence_s"), "{err}");
+}

@@ -17,6 +17,9 @@ impl Session {
                 }
                 PromptItem::EstimateTime => self.push_time(&mut out, self.estimate),
                 PromptItem::CallbackTime => self.push_time(&mut out, self.callback_at),
+                PromptItem::BookedTime => {
+                    self.push_time(&mut out, self.booked.as_ref().map(|b| b.at))
+                }
                 PromptItem::CallerLastFour => {
                     if let Some(n) = &self.caller_id {
                         self.push_digits(&mut out, n.last_four());

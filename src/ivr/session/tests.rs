@@ -27,6 +27,10 @@ struct Harness {
     now: Instant,
     tokens: Vec<u64>,
     log: Vec<IvrAction>,
+    /// The answer to `FindBookedCallback` (given at once, like the app does).
+    booked: Option<BookedCallback>,
+    /// Answers `StopRecording` with `RecordingDone` at once.
+    auto_recording_done: bool,
 }
 
 impl Harness {
@@ -41,19 +45,31 @@ impl Harness {
             now,
             tokens: Vec::new(),
             log: Vec::new(),
+            booked: None,
+            auto_recording_done: true,
         }
     }
 
     fn drain(&mut self) -> Vec<IvrAction> {
         let mut out = Vec::new();
         while let Some(a) = self.s.poll_action() {
-            match &a {
+            let reply = match &a {
                 IvrAction::Play { token, .. } | IvrAction::PlayMessage { token, .. } => {
-                    self.tokens.push(*token)
+                    self.tokens.push(*token);
+                    None
                 }
-                _ => {}
-            }
+                IvrAction::FindBookedCallback { .. } => {
+                    Some(IvrEvent::BookedCallback(self.booked.clone()))
+                }
+                IvrAction::StopRecording { .. } if self.auto_recording_done => {
+                    Some(IvrEvent::RecordingDone { saved: true })
+                }
+                _ => None,
+            };
             out.push(a);
+            if let Some(ev) = reply {
+                self.s.handle(self.now, ev);
+            }
         }
         self.log.extend(out.iter().cloned());
         out
@@ -98,6 +114,18 @@ impl Harness {
                 self.ev(IvrEvent::PlaybackDone { token })
             }
             "storefail" => self.ev(IvrEvent::CaseStoreFailed),
+            "cancelled" => self.ev(IvrEvent::CaseCancelled),
+            "cancelfail" => self.ev(IvrEvent::CaseCancelFailed),
+            "speak" => self.ev(IvrEvent::CallerSpeaking),
+            "recorded" => self.ev(IvrEvent::RecordingDone { saved: true }),
+            w if w.starts_with("booked=") => {
+                let (id, t) = w[7..].split_once('@').unwrap();
+                self.booked = Some(BookedCallback {
+                    case_id: id.to_owned(),
+                    at: clock(t),
+                });
+                Vec::new()
+            }
             "hangup" => self.ev(IvrEvent::Hangup),
             "est=none" => self.ev(IvrEvent::Estimate(None)),
             w if w.starts_with("est=") => self.ev(IvrEvent::Estimate(Some(clock(&w[4..])))),
@@ -165,6 +193,11 @@ fn played(actions: &[IvrAction]) -> Vec<String> {
 const CALLER: &str = "sip:+46701234567@trunk.example";
 /// Swedish; adult; five red flags "no"; pain; days; not worsening.
 const TO_PNR: &str = "answer done done 1 3 2 2 2 2 2 4 2 2";
+/// A green caller up to the start of the voice-note recording.
+fn h_script_to_recording() -> &'static str {
+    "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 stored=c1@14:35 done done"
+}
+
 const PNR: &str = "191212121212#";
 
 type Check = fn(&Harness);
@@ -194,7 +227,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "green_callback_confirmed_after_store",
             caller: Some(CALLER),
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 191212121212# est=14:30 1 stored=c1@14:35 done done",
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 191212121212# est=14:30 1 stored=c1@14:35 done done # done",
             outcome: registered("c1"),
             last: Some(IvrAction::Hangup),
             check: |h| {
@@ -251,7 +284,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "next_day_callback_is_said_as_tomorrow",
             caller: Some(CALLER),
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=+1d08:00 1 stored=c7@+2d08:00 done done",
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=+1d08:00 1 stored=c7@+2d08:00 done done # done",
             outcome: registered("c7"),
             last: Some(IvrAction::Hangup),
             check: |h| {
@@ -265,7 +298,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "withheld_caller_id_must_type_and_confirm_a_number",
             caller: None,
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 done 0701234567# 1 stored=c2@14:30 done done",
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 done 0701234567# 1 stored=c2@14:30 done done # done",
             outcome: registered("c2"),
             last: Some(IvrAction::Hangup),
             check: |h| {
@@ -281,7 +314,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "typed_number_replaces_caller_id_after_re_entry",
             caller: Some(CALLER),
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=09:05 2 08123456# 2 0812345678# 1 stored=c3@09:05 done done",
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=09:05 2 08123456# 2 0812345678# 1 stored=c3@09:05 done done # done",
             outcome: registered("c3"),
             last: Some(IvrAction::Hangup),
             check: |h| {
@@ -471,6 +504,172 @@ fn cases() -> Vec<Case> {
                 let mut h2 = Harness::new(None);
                 h2.run("answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 done 0701234567 wait=5");
                 assert!(h2.played().contains(&"you_entered".to_owned()));
+            },
+        },
+        Case {
+            name: "voice_note_is_recorded_after_the_confirmation_and_hash_ends_it",
+            caller: Some(CALLER),
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 stored=3f2c@14:35 done done # done",
+            outcome: registered("3f2c"),
+            last: Some(IvrAction::Hangup),
+            check: |h| {
+                let p = h.played();
+                let note = ["callback_registered_end", "voice_note", "beep", "goodbye"];
+                assert!(p.windows(note.len()).any(|w| w == note), "{p:?}");
+                let record = h.log.iter().position(|a| matches!(a, IvrAction::Record { .. }));
+                let stop = h.log.iter().position(|a| {
+                    a == &IvrAction::StopRecording {
+                        reason: RecordingEnd::Hash,
+                    }
+                });
+                assert!(record.is_some() && stop > record, "{:?}", h.log);
+                assert!(h.log.contains(&IvrAction::Record {
+                    case_id: "3f2c".into(),
+                    max: Duration::from_secs(30),
+                }));
+            },
+        },
+        Case {
+            name: "voice_note_ends_at_its_maximum_length",
+            caller: Some(CALLER),
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 stored=c1@14:35 done done speak wait=4 speak wait=4 speak",
+            outcome: None,
+            last: None,
+            check: |h| {
+                assert!(h.log.iter().any(|a| matches!(a, IvrAction::Record { .. })));
+                assert!(!h.log.iter().any(|a| matches!(a, IvrAction::StopRecording { .. })));
+                let mut h2 = Harness::new(Some(CALLER));
+                h2.run(h_script_to_recording());
+                // Speaking all along: only the maximum length ends it.
+                for _ in 0..29 {
+                    h2.run("speak wait=1");
+                }
+                assert!(!h2.log.iter().any(|a| matches!(a, IvrAction::StopRecording { .. })));
+                let acts = h2.run("speak wait=1");
+                assert_eq!(
+                    acts.first(),
+                    Some(&IvrAction::StopRecording {
+                        reason: RecordingEnd::MaxDuration
+                    })
+                );
+                assert!(played(&acts).contains(&"goodbye".to_owned()));
+                assert!(h.s.poll_timeout().is_some());
+            },
+        },
+        Case {
+            name: "voice_note_ends_when_the_caller_is_quiet",
+            caller: Some(CALLER),
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 stored=c1@14:35 done done speak wait=3 speak wait=4 wait=1 done",
+            outcome: registered("c1"),
+            last: Some(IvrAction::Hangup),
+            check: |h| {
+                assert!(h.log.contains(&IvrAction::StopRecording {
+                    reason: RecordingEnd::Silence
+                }));
+            },
+        },
+        Case {
+            name: "hangup_during_the_voice_note_still_stores_it",
+            caller: Some(CALLER),
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 stored=c1@14:35 done done hangup",
+            outcome: registered("c1"),
+            last: Some(IvrAction::Outcome(CallOutcome::CallbackRegistered {
+                case_id: "c1".into(),
+            })),
+            check: |h| {
+                assert!(h.log.contains(&IvrAction::StopRecording {
+                    reason: RecordingEnd::Hangup
+                }));
+                assert!(h.s.is_finished());
+                assert!(!h.log.contains(&IvrAction::Hangup));
+            },
+        },
+        Case {
+            name: "no_voice_note_when_the_store_failed",
+            caller: Some(CALLER),
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 storefail done 1",
+            outcome: held(None, 4),
+            last: Some(IvrAction::Hold),
+            check: |h| {
+                assert!(!h.log.iter().any(|a| matches!(a, IvrAction::Record { .. })));
+            },
+        },
+        Case {
+            name: "booked_callback_is_said_and_kept_with_one",
+            caller: Some(CALLER),
+            script: "answer done done booked=b1@15:20 1 done 1 done done",
+            outcome: Some(CallOutcome::BookedCallback {
+                case_id: "b1".into(),
+                cancelled: false,
+            }),
+            last: Some(IvrAction::Hangup),
+            check: |h| {
+                let p = h.played();
+                let said = ["booked_callback", "klockan", "n15", "n20", "booked_callback_keys"];
+                assert!(p.windows(said.len()).any(|w| w == said), "{p:?}");
+                assert_eq!(p[p.len() - 2..], ["booked_kept", "goodbye"]);
+                assert!(h.draft().is_none());
+                assert!(!h.log.iter().any(|a| matches!(a, IvrAction::CancelCase { .. })));
+            },
+        },
+        Case {
+            name: "booked_callback_cancelled_with_two_is_confirmed_after_the_commit",
+            caller: Some(CALLER),
+            script: "answer done done booked=b1@15:20 1 done 2",
+            outcome: None,
+            last: Some(IvrAction::CancelCase {
+                case_id: "b1".into(),
+            }),
+            check: |h| {
+                assert!(!h.played().contains(&"booked_cancelled".to_owned()));
+                let mut h2 = Harness::new(Some(CALLER));
+                h2.run("answer done done booked=b1@15:20 1 done 2 cancelled done done");
+                let p = h2.played();
+                assert_eq!(p[p.len() - 2..], ["booked_cancelled", "goodbye"]);
+                assert_eq!(
+                    h2.outcome(),
+                    Some(&CallOutcome::BookedCallback {
+                        case_id: "b1".into(),
+                        cancelled: true
+                    })
+                );
+                assert_eq!(h2.log.last(), Some(&IvrAction::Hangup));
+            },
+        },
+        Case {
+            name: "failed_cancel_says_the_callback_stays",
+            caller: Some(CALLER),
+            script: "answer done done booked=b1@15:20 1 done 2 cancelfail done done",
+            outcome: Some(CallOutcome::BookedCallback {
+                case_id: "b1".into(),
+                cancelled: false,
+            }),
+            last: Some(IvrAction::Hangup),
+            check: |h| {
+                let p = h.played();
+                assert_eq!(p[p.len() - 2..], ["booked_cancel_failed", "goodbye"]);
+            },
+        },
+        Case {
+            name: "no_booked_callback_goes_on_to_the_questions",
+            caller: Some(CALLER),
+            script: "answer done done 1",
+            outcome: None,
+            last: None,
+            check: |h| {
+                assert!(h.log.iter().any(|a| matches!(a, IvrAction::FindBookedCallback { .. })));
+                assert_eq!(h.played().last().map(String::as_str), Some("ask_about"));
+            },
+        },
+        Case {
+            name: "withheld_caller_is_not_looked_up_for_a_booking",
+            caller: None,
+            script: "answer done done 1",
+            outcome: None,
+            last: None,
+            check: |h| {
+                assert!(!h.log.iter().any(|a| matches!(a, IvrAction::FindBookedCallback { .. })));
+                assert_eq!(h.played().last().map(String::as_str), Some("ask_about"));
             },
         },
     ]
@@ -721,4 +920,63 @@ proptest::proptest! {
         sorted.dedup();
         proptest::prop_assert_eq!(sorted, h.tokens.clone(), "tokens must be fresh");
     }
+}
+
+#[test]
+fn booked_callback_lookup_that_never_answers_goes_on_after_the_timeout() {
+    let mut h = Harness::new(Some(CALLER));
+    h.booked = None;
+    // Take the lookup out of the harness's hands: drive the session directly.
+    h.run("answer done done");
+    h.s.handle(h.now, IvrEvent::Digit(DtmfKey::Digit(1)));
+    let acts: Vec<IvrAction> = std::iter::from_fn(|| h.s.poll_action()).collect();
+    assert!(
+        matches!(acts.last(), Some(IvrAction::FindBookedCallback { .. })),
+        "{acts:?}"
+    );
+    let deadline = h.s.poll_timeout().unwrap();
+    h.s.handle_timeout(deadline);
+    let acts: Vec<IvrAction> = std::iter::from_fn(|| h.s.poll_action()).collect();
+    assert_eq!(played(&acts), ["ask_about"]);
+}
+
+#[test]
+fn unanswered_booked_question_keeps_the_callback() {
+    let mut h = Harness::new(Some(CALLER));
+    h.run("answer done done booked=b1@15:20 1 done wait=6 done wait=6 done wait=6");
+    assert!(!h
+        .log
+        .iter()
+        .any(|a| matches!(a, IvrAction::CancelCase { .. })));
+    assert!(
+        h.draft().is_none(),
+        "no hold case for a caller who already has one"
+    );
+    assert_eq!(h.played().last().map(String::as_str), Some("booked_kept"));
+}
+
+#[test]
+fn keys_other_than_hash_during_the_voice_note_do_not_end_it() {
+    let mut h = Harness::new(Some(CALLER));
+    h.run(h_script_to_recording());
+    assert!(h.run("1 2 *").is_empty());
+    assert!(h.s.poll_timeout().is_some());
+    let acts = h.run("#");
+    assert_eq!(
+        acts.first(),
+        Some(&IvrAction::StopRecording {
+            reason: RecordingEnd::Hash
+        })
+    );
+}
+
+#[test]
+fn goodbye_waits_for_the_voice_note_to_be_stored() {
+    let mut h = Harness::new(Some(CALLER));
+    h.auto_recording_done = false;
+    h.run(h_script_to_recording());
+    let acts = h.run("#");
+    assert_eq!(played(&acts), Vec::<String>::new());
+    let acts = h.run("recorded");
+    assert_eq!(played(&acts), ["goodbye"]);
 }

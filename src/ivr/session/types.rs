@@ -34,6 +34,39 @@ pub enum IvrEvent {
     },
     /// The `RegisterCase` draft could not be committed.
     CaseStoreFailed,
+    /// Answer to `FindBookedCallback`: the caller's waiting callback, if any.
+    BookedCallback(Option<BookedCallback>),
+    /// The `CancelCase` is committed.
+    CaseCancelled,
+    /// The `CancelCase` could not be done (a nurse took the case, or the store failed).
+    CaseCancelFailed,
+    /// During a recording, the caller's audio is speech (the app hears it; a
+    /// quiet caller is one without this event for the node's `silence`).
+    CallerSpeaking,
+    /// Answer to `StopRecording`: the voice note was stored (`saved`), or there
+    /// was nothing to store or the store failed.
+    RecordingDone { saved: bool },
+}
+
+/// A callback the caller already has in the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookedCallback {
+    pub case_id: String,
+    /// When it is expected, as said to the caller.
+    pub at: ClockTime,
+}
+
+/// Why a voice-note recording ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordingEnd {
+    /// The caller pressed `#`.
+    Hash,
+    /// The node's maximum length was reached.
+    MaxDuration,
+    /// The caller was quiet for the node's `silence`.
+    Silence,
+    /// The caller hung up (what was said is still stored).
+    Hangup,
 }
 
 /// Outputs of a session, in order.
@@ -59,6 +92,19 @@ pub enum IvrAction {
     RequestEstimate { level: u8 },
     /// Commit this case: answer with `CaseStored` or `CaseStoreFailed`.
     RegisterCase(CaseDraft),
+    /// Look up a waiting callback to this number: answer with `BookedCallback`.
+    FindBookedCallback { number: PhoneNumber },
+    /// Cancel this case (actor `ivr`): answer with `CaseCancelled` or `CaseCancelFailed`.
+    CancelCase { case_id: String },
+    /// Record the caller's audio as the voice note of `case_id`, keeping at
+    /// most `max`; report `CallerSpeaking` while the caller speaks.
+    Record {
+        case_id: String,
+        max: std::time::Duration,
+    },
+    /// Stop recording and store what was said: answer with `RecordingDone`
+    /// (not needed after `Hangup`: the session is over, the note is still stored).
+    StopRecording { reason: RecordingEnd },
     /// Connect the caller to a nurse: play the hold loop until one answers.
     Hold,
     /// End the call.
@@ -80,6 +126,8 @@ pub enum CallOutcome {
     RegistrationFailed,
     /// The caller hung up before anything was registered, at node `node`.
     Abandoned { node: String },
+    /// The caller already had a waiting callback and kept or cancelled it.
+    BookedCallback { case_id: String, cancelled: bool },
 }
 
 /// Callback later or held live for a nurse.
