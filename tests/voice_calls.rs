@@ -77,7 +77,6 @@ async fn caller_leaves_a_voice_note_that_the_nurse_gets_as_wav() {
 }
 
 #[tokio::test]
-#[ignore = "the media engine drops received audio after an RFC 4733 event (worker.rs saw_rfc4733 returns before the recorder tap)"]
 async fn caller_using_rfc4733_keys_leaves_a_voice_note_too() {
     voice_note_reaches_the_nurse(METHOD).await;
 }

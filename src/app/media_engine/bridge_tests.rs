@@ -140,6 +140,33 @@ fn unbridge_resumes_each_legs_own_silence() {
 }
 
 #[test]
+fn recorder_still_gets_audio_after_rfc4733_keys() {
+    let engine = engine();
+    let p = peer();
+    let (tx, _rx) = unbounded_channel();
+    let s = engine
+        .open(params(p.local_addr().unwrap(), Some(101)), tx)
+        .unwrap();
+    let (rec_tx, mut rec_rx) = unbounded_channel();
+    s.record(rec_tx);
+    std::thread::sleep(Duration::from_millis(60));
+    // A key as an RFC 4733 event, then speech.
+    send_rtp(&p, stream_addr(&s), 101, 1, 0, true, &[5, 0x8a, 0, 160]);
+    let loud = Codec::Pcmu.encode(5000);
+    send_rtp(&p, stream_addr(&s), 0, 2, 160, false, &[loud; 160]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let frame = rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(2), rec_rx.recv()).await })
+        .ok()
+        .flatten()
+        .expect("speech after a key is recorded");
+    assert_eq!(frame, vec![Codec::Pcmu.decode(loud); 160]);
+}
+
+#[test]
 fn recorder_gets_decoded_audio_until_stopped() {
     let engine = engine();
     let p = peer();

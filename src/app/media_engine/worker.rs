@@ -638,8 +638,8 @@ fn handle_datagram(
         }
         return;
     }
-    if s.saw_rfc4733 {
-        return; // The peer signals keys out of band; tones in audio would double them.
+    if s.saw_rfc4733 && s.recorder.is_none() {
+        return; // Nothing needs the audio decoded.
     }
     let n = pkt.payload.len().min(pcm.len());
     let (Some(samples), Some(payload)) = (pcm.get_mut(..n), pkt.payload.get(..n)) else {
@@ -650,6 +650,9 @@ fn handle_datagram(
         if tx.send(samples.to_vec()).is_err() {
             s.recorder = None;
         }
+    }
+    if s.saw_rfc4733 {
+        return; // The peer signals keys out of band; tones in audio would double them.
     }
     if let Some(key) = s.inband.push(samples) {
         s.last_inband = Some((key, now));
