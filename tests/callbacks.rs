@@ -473,6 +473,29 @@ async fn holding_caller_hears_place_in_queue_then_is_connected_to_the_nurse() {
         CaseStatus::Claimed,
         "the nurse keeps the case for the outcome"
     );
+    // The call task writes its row as it finishes, just after the hang-up.
+    let mut legs = Vec::new();
+    for _ in 0..50 {
+        legs = svc
+            .store()
+            .await
+            .call_legs_for_case(cases[0].id)
+            .await
+            .expect("legs");
+        if legs.iter().any(|l| l.kind.as_str() == "ivr") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let rows: Vec<_> = legs
+        .iter()
+        .map(|l| (l.kind.as_str(), l.result.as_str(), l.ended_by.as_deref()))
+        .collect();
+    assert!(
+        rows.contains(&("ivr", "connected_to_nurse", Some("remote"))),
+        "the caller's own leg has its row: {rows:?}"
+    );
+    assert!(rows.iter().any(|r| r.0 == "nurse_phone"), "{rows:?}");
     svc.stop().await;
 }
 

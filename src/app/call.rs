@@ -120,6 +120,8 @@ struct Call {
     held_commands: Option<mpsc::UnboundedReceiver<HeldCommand>>,
     /// Connected to a nurse: dropped when this call ends, which tells the dialer.
     nurse_connected: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The call-detail row, written when the call ends.
+    cdr: super::call_record::InboundRecord,
 }
 
 impl Call {
@@ -164,6 +166,7 @@ impl Call {
             voice_note: None,
             held_commands: None,
             nurse_connected: None,
+            cdr: super::call_record::InboundRecord::new(chrono::Utc::now()),
             last_announcement: None,
             announce_token: None,
         }
@@ -176,6 +179,13 @@ impl Call {
         if !self.answer() {
             return;
         }
+        self.cdr.answered_at = Some(chrono::Utc::now());
+        self.run_answered(&mut inbox).await;
+        let store = self.ctx.registrar.store().clone();
+        self.cdr.write(&store).await;
+    }
+
+    async fn run_answered(&mut self, inbox: &mut mpsc::UnboundedReceiver<CallInput>) {
         while !self.ended {
             let ivr_deadline = self.session.poll_timeout().map(Instant::from_std);
             let media_events = &mut self.media_events;
@@ -542,6 +552,7 @@ impl Call {
                 IvrAction::Outcome(outcome) => {
                     info!(outcome = ?outcome, "IVR finished");
                     self.ctx.metrics.outcome(&outcome);
+                    self.cdr.outcome(&outcome);
                 }
             }
         }
@@ -617,6 +628,7 @@ impl Call {
                     self.ctx.held.remove(&id);
                 }
                 self.nurse_connected = Some(done);
+                self.cdr.nurse_connected = true;
             }
             HeldCommand::NurseLeft => {
                 self.nurse_connected = None;
@@ -671,6 +683,7 @@ impl Call {
 
     /// The caller left (BYE, CANCEL).
     async fn finish_hangup(&mut self) {
+        self.cdr.ended_by_caller = true;
         self.end_ivr("caller hung up").await;
         self.ended = true;
     }
@@ -706,6 +719,7 @@ impl Call {
                     IvrAction::Outcome(o) => {
                         info!(outcome = ?o, "{why}");
                         self.ctx.metrics.outcome(&o);
+                        self.cdr.outcome(&o);
                     }
                     // A caller who hangs up mid-note keeps what they said.
                     IvrAction::StopRecording { reason } => {

@@ -2,6 +2,7 @@
 //! the SIP shell and the HTTP API, and stops them gracefully.
 
 pub mod call;
+pub mod call_record;
 pub mod hold_announcement;
 pub mod media_engine;
 pub mod messages;

@@ -130,6 +130,35 @@ pub enum CallOutcome {
     BookedCallback { case_id: String, cancelled: bool },
 }
 
+impl CallOutcome {
+    /// The word for call-detail records and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            CallOutcome::CallbackRegistered { .. } => "callback_registered",
+            CallOutcome::Held { .. } => "held",
+            CallOutcome::AdvisedToCall112 => "advised_112",
+            CallOutcome::RegistrationFailed => "registration_failed",
+            CallOutcome::Abandoned { .. } => "abandoned",
+            CallOutcome::BookedCallback {
+                cancelled: false, ..
+            } => "booked_kept",
+            CallOutcome::BookedCallback {
+                cancelled: true, ..
+            } => "booked_cancelled",
+        }
+    }
+
+    /// The case the call ended with, if any.
+    pub fn case_id(&self) -> Option<&str> {
+        match self {
+            CallOutcome::CallbackRegistered { case_id }
+            | CallOutcome::BookedCallback { case_id, .. } => Some(case_id),
+            CallOutcome::Held { case_id, .. } => case_id.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 /// Callback later or held live for a nurse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CaseMode {
