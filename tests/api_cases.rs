@@ -618,6 +618,9 @@ async fn openapi_describes_the_endpoints(api: &Api) {
         "/api/v1/supervisor/messages",
         "/api/v1/supervisor/stats",
         "/api/v1/supervisor/unreachable",
+        "/api/v1/cases/{id}/call",
+        "/api/v1/calls/{call_id}",
+        "/api/v1/calls/{call_id}/hangup",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} missing");
     }

@@ -1,7 +1,7 @@
 //! `GET /openapi.json`: the API description, generated from the handlers'
 //! annotations (utoipa), so it cannot drift from the code.
 
-use super::{auth, cancel, cases, events, intake, supervisor, voice_note, worklist};
+use super::{auth, calls, cancel, cases, events, intake, supervisor, voice_note, worklist};
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -17,6 +17,7 @@ use utoipa::{Modify, OpenApi};
         cases::get_case, cases::claim_next, cases::claim, cases::release, cases::outcome,
         events::events,
         cancel::cancel_case, voice_note::get_voice_note,
+        calls::start_call, calls::call_status, calls::hangup,
         supervisor::get_settings, supervisor::put_settings, supervisor::messages, supervisor::get_stats,
         supervisor::unreachable,
     ),
@@ -26,6 +27,8 @@ use utoipa::{Modify, OpenApi};
         worklist::WorklistCase, worklist::AnswerDoc,
         cases::CaseView, cases::CaseState, cases::OutcomeRequest,
         cancel::CancelRequest,
+        calls::CallRequest, calls::CallStarted, crate::dialer::CallStatus,
+        crate::dialer::CallState, crate::dialer::CallResult,
         crate::supervisor::SupervisorSettings, crate::queue::Closure,
         crate::supervisor::SupervisorStats, crate::supervisor::stats::LevelStats, supervisor::MessageOption,
         supervisor::UnreachableCaseView,
