@@ -7,7 +7,7 @@
 mod common;
 
 use common::{repo_root, TestService};
-use phone_entrance::store::{CaseMode, Channel, NewCase, Role};
+use phone_entrance::store::Role;
 use simulators::mini_uas::{MiniUas, UasBehavior};
 use std::process::Stdio;
 use std::time::Duration;
@@ -58,26 +58,10 @@ async fn nurse_calls_from_the_browser_and_both_hear_each_other() {
     })
     .await;
     svc.add_staff("nina", "nurse-pw", Role::Nurse).await;
-    let now = chrono::Utc::now();
     let case = svc
         .store()
         .await
-        .insert_case(&NewCase {
-            channel: Channel::Phone,
-            priority: phone_entrance::queue::Priority::new(3).expect("level"),
-            mode: CaseMode::Callback,
-            registered_at: now,
-            deadline: now + chrono::TimeDelta::minutes(120),
-            estimated_callback_at: None,
-            answers: vec![],
-            callback_number: Some("+46701234567".into()),
-            personnummer: None,
-            language: "sv".into(),
-            call_id: None,
-            external_ref: None,
-            summary: String::new(),
-            red_flag: false,
-        })
+        .insert_case(&common::callback::callback_case(3))
         .await
         .expect("case");
     let artifacts = repo_root().join("test-artifacts/browser");

@@ -4,8 +4,9 @@
 
 mod common;
 
+use common::callback::{self, claim_and_call, service_with_trunk, wait_for_state};
 use common::TestService;
-use phone_entrance::store::{CaseMode, CaseStatus, Channel, NewCase, Role};
+use phone_entrance::store::CaseStatus;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use simulators::mini_uas::{MiniUas, UasBehavior};
@@ -14,104 +15,14 @@ use std::time::Duration;
 
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-fn callback_case(level: u8) -> NewCase {
-    let now = chrono::Utc::now();
-    NewCase {
-        channel: Channel::Phone,
-        priority: phone_entrance::queue::Priority::new(level).expect("level"),
-        mode: CaseMode::Callback,
-        registered_at: now,
-        deadline: now + chrono::TimeDelta::minutes(120),
-        estimated_callback_at: None,
-        answers: vec![],
-        callback_number: Some("+46701234567".into()),
-        personnummer: None,
-        language: "sv".into(),
-        call_id: None,
-        external_ref: None,
-        summary: String::new(),
-        red_flag: false,
-    }
-}
-
-/// A service whose trunk is `resident` and whose nurse "nina" has her phone at `nurse`.
-/// `edit` may change the copied config further.
+/// A service whose trunk is `resident` and whose nurse "nina" has her phone
+/// at `nurse`; `edit` may change the copied config further.
 async fn service_with(
     resident: &MiniUas,
     nurse: &MiniUas,
     edit: impl FnOnce(&std::path::Path),
 ) -> TestService {
-    let (trunk, phone) = (resident.addr, nurse.addr);
-    let svc = TestService::start_with(None, move |dir| {
-        std::fs::write(
-            dir.join("trunk.toml"),
-            format!("proxy = \"{trunk}\"\ndomain = \"trunk.test\"\nring_timeout_seconds = 30\n"),
-        )
-        .expect("trunk.toml");
-        std::fs::write(
-            dir.join("nurse-phones.toml"),
-            format!("[phones]\nnina = \"sip:nina@{phone}\"\n"),
-        )
-        .expect("nurse-phones.toml");
-        edit(dir);
-    })
-    .await;
-    svc.add_staff("nina", "nurse-pw", Role::Nurse).await;
-    svc
-}
-
-/// Registers a case, claims it as nina and starts a call from her phone.
-async fn claim_and_call(svc: &TestService, level: u8) -> (reqwest::Client, String, String) {
-    let case = svc
-        .store()
-        .await
-        .insert_case(&callback_case(level))
-        .await
-        .expect("case");
-    let nina = svc.login("nina", "nurse-pw").await;
-    let r = nina
-        .post(svc.http_url(&format!("/api/v1/cases/{}/claim", case.id)))
-        .send()
-        .await
-        .expect("claim");
-    assert_eq!(r.status(), StatusCode::OK);
-    let r = nina
-        .post(svc.http_url(&format!("/api/v1/cases/{}/call", case.id)))
-        .json(&json!({"nurse_leg": "phone"}))
-        .send()
-        .await
-        .expect("call");
-    assert_eq!(r.status(), StatusCode::ACCEPTED, "{:?}", r.text().await);
-    let body: Value = r.json().await.expect("json");
-    let call_id = body["call_id"].as_str().expect("call_id").to_string();
-    (nina, case.id.to_string(), call_id)
-}
-
-async fn call_status(svc: &TestService, nina: &reqwest::Client, call_id: &str) -> Value {
-    nina.get(svc.http_url(&format!("/api/v1/calls/{call_id}")))
-        .send()
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("json")
-}
-
-async fn wait_for_state(
-    svc: &TestService,
-    nina: &reqwest::Client,
-    call_id: &str,
-    state: &str,
-    within: Duration,
-) -> Value {
-    let end = tokio::time::Instant::now() + within;
-    loop {
-        let s = call_status(svc, nina, call_id).await;
-        if s["state"] == state || tokio::time::Instant::now() > end {
-            return s;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    service_with_trunk(resident.addr, "", nurse.addr, edit).await
 }
 
 #[tokio::test]
@@ -341,7 +252,7 @@ async fn call_api_refuses_cases_not_claimed_by_the_nurse() {
     let case = svc
         .store()
         .await
-        .insert_case(&callback_case(3))
+        .insert_case(&callback::callback_case(3))
         .await
         .expect("case");
     let nina = svc.login("nina", "nurse-pw").await;

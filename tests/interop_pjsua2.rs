@@ -13,8 +13,6 @@
 //! the test skips with a note; with `CI` set it fails only when CI asked for
 //! it by setting `PJSUA2_PYTHON`.
 
-#[path = "interop/callback.rs"]
-mod callback;
 mod common;
 #[path = "interop/support.rs"]
 mod support;
@@ -22,6 +20,7 @@ mod support;
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::callback;
 use common::{prompt_seconds, repo_root, TestService};
 use serde_json::Value;
 
@@ -290,8 +289,8 @@ async fn pjsua2_resident_answers_the_callback_and_both_sides_hear_each_other() {
     )
     .await
     .expect("nurse");
-    let svc = callback::service_with_trunk(resident_addr, "", nurse.addr).await;
-    let (nina, _case, call_id) = callback::claim_and_call(&svc).await;
+    let svc = callback::service_with_trunk(resident_addr, "", nurse.addr, |_| {}).await;
+    let (nina, _case, call_id) = callback::claim_and_call(&svc, 3).await;
     let connected =
         callback::wait_for_state(&svc, &nina, &call_id, "connected", Duration::from_secs(30)).await;
     let ended =

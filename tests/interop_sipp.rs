@@ -12,8 +12,6 @@
 //! (tests/interop/sipp/trunk_digest_uas.xml): it challenges the resident
 //! INVITE with 401 or 407 and answers only valid digest credentials.
 
-#[path = "interop/callback.rs"]
-mod callback;
 mod common;
 #[path = "interop/support.rs"]
 mod support;
@@ -22,6 +20,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::callback;
 use common::{repo_root, TestService};
 
 const CALLS: usize = 4;
@@ -307,9 +306,10 @@ async fn trunk_call(
         trunk,
         &format!("username = \"{TRUNK_USER}\"\npassword = \"{password}\"\n"),
         nurse.addr,
+        |_| {},
     )
     .await;
-    let (nina, _case, call_id) = callback::claim_and_call(&svc).await;
+    let (nina, _case, call_id) = callback::claim_and_call(&svc, 3).await;
     if connected {
         let s =
             callback::wait_for_state(&svc, &nina, &call_id, "connected", Duration::from_secs(30))

@@ -4,6 +4,7 @@
 
 pub mod audio;
 pub mod browser;
+pub mod callback;
 pub mod caller;
 
 use phone_entrance::app::{self, Running, ServiceOptions};

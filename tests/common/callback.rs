@@ -1,8 +1,7 @@
-//! Callback set-up shared by the interop tests where an independent peer is
-//! the resident behind the trunk (included with `#[path]` beside `common`).
-#![allow(dead_code)]
+//! Callback set-up shared by the callback tests: a service with a trunk and
+//! a nurse phone, a case to call, and the call API.
 
-use crate::common::TestService;
+use super::TestService;
 use phone_entrance::store::{CaseMode, Channel, NewCase, Role};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -13,11 +12,13 @@ use std::time::Duration;
 pub const RESIDENT: &str = "+46701234567";
 
 /// A service whose trunk proxy is `trunk` (plus `trunk_extra` TOML lines, e.g.
-/// credentials) and whose nurse "nina" has her phone at `nurse`.
+/// credentials) and whose nurse "nina" has her phone at `nurse`; `edit` may
+/// change the copied config further.
 pub async fn service_with_trunk(
     trunk: SocketAddr,
     trunk_extra: &str,
     nurse: SocketAddr,
+    edit: impl FnOnce(&std::path::Path),
 ) -> TestService {
     let trunk_toml = format!(
         "proxy = \"{trunk}\"\ndomain = \"trunk.test\"\nring_timeout_seconds = 30\n{trunk_extra}"
@@ -29,35 +30,41 @@ pub async fn service_with_trunk(
             format!("[phones]\nnina = \"sip:nina@{nurse}\"\n"),
         )
         .expect("nurse-phones.toml");
+        edit(dir);
     })
     .await;
     svc.add_staff("nina", "nurse-pw", Role::Nurse).await;
     svc
 }
 
-/// Registers a level-3 callback case to `RESIDENT`, claims it as nina and
-/// starts the call with her phone: (nina's client, case id, call id).
-pub async fn claim_and_call(svc: &TestService) -> (reqwest::Client, String, String) {
+/// A waiting phone callback case of `level` to `RESIDENT`, registered now.
+pub fn callback_case(level: u8) -> NewCase {
     let now = chrono::Utc::now();
+    NewCase {
+        channel: Channel::Phone,
+        priority: phone_entrance::queue::Priority::new(level).expect("level"),
+        mode: CaseMode::Callback,
+        registered_at: now,
+        deadline: now + chrono::TimeDelta::minutes(120),
+        estimated_callback_at: None,
+        answers: vec![],
+        callback_number: Some(RESIDENT.into()),
+        personnummer: None,
+        language: "sv".into(),
+        call_id: None,
+        external_ref: None,
+        summary: String::new(),
+        red_flag: false,
+    }
+}
+
+/// Registers a callback case of `level`, claims it as nina and starts the
+/// call with her phone: (nina's client, case id, call id).
+pub async fn claim_and_call(svc: &TestService, level: u8) -> (reqwest::Client, String, String) {
     let case = svc
         .store()
         .await
-        .insert_case(&NewCase {
-            channel: Channel::Phone,
-            priority: phone_entrance::queue::Priority::new(3).expect("level"),
-            mode: CaseMode::Callback,
-            registered_at: now,
-            deadline: now + chrono::TimeDelta::minutes(120),
-            estimated_callback_at: None,
-            answers: vec![],
-            callback_number: Some(RESIDENT.into()),
-            personnummer: None,
-            language: "sv".into(),
-            call_id: None,
-            external_ref: None,
-            summary: String::new(),
-            red_flag: false,
-        })
+        .insert_case(&callback_case(level))
         .await
         .expect("case");
     let nina = svc.login("nina", "nurse-pw").await;
