@@ -15,6 +15,23 @@ use std::time::Duration;
 
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
+/// A simulated phone (resident behind the trunk, or a nurse's desk phone).
+async fn phone(behavior: UasBehavior) -> MiniUas {
+    MiniUas::start(LOCAL, behavior)
+        .await
+        .expect("simulated phone starts")
+}
+
+/// A phone that plays `hz` for the whole call and listens for `detect`.
+fn talking(hz: f32, detect: f32) -> UasBehavior {
+    UasBehavior {
+        tone_hz: hz,
+        prompt: UasBehavior::WHOLE_CALL,
+        detect_hz: Some(detect),
+        ..Default::default()
+    }
+}
+
 /// A service whose trunk is `resident` and whose nurse "nina" has her phone
 /// at `nurse`; `edit` may change the copied config further.
 async fn service_with(
@@ -27,29 +44,12 @@ async fn service_with(
 
 #[tokio::test]
 async fn nurse_phone_then_resident_are_bridged_and_the_resident_hangs_up() {
-    let resident = MiniUas::start(
-        LOCAL,
-        UasBehavior {
-            tone_hz: 600.0,
-            prompt: UasBehavior::WHOLE_CALL,
-            detect_hz: Some(1000.0),
-            bye_after: Some(Duration::from_secs(14)),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("resident");
-    let nurse = MiniUas::start(
-        LOCAL,
-        UasBehavior {
-            tone_hz: 1000.0,
-            prompt: UasBehavior::WHOLE_CALL,
-            detect_hz: Some(600.0),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("nurse");
+    let resident = phone(UasBehavior {
+        bye_after: Some(Duration::from_secs(14)),
+        ..talking(600.0, 1000.0)
+    })
+    .await;
+    let nurse = phone(talking(1000.0, 600.0)).await;
     let svc = service_with(&resident, &nurse, |_| {}).await;
     let (nina, case, call_id) = claim_and_call(&svc, 3).await;
     let s = wait_for_state(&svc, &nina, &call_id, "connected", Duration::from_secs(20)).await;
@@ -103,18 +103,12 @@ async fn nurse_phone_then_resident_are_bridged_and_the_resident_hangs_up() {
 
 #[tokio::test]
 async fn busy_resident_ends_the_attempt_as_busy_and_frees_the_nurse() {
-    let resident = MiniUas::start(
-        LOCAL,
-        UasBehavior {
-            reject: Some(486),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("resident");
-    let nurse = MiniUas::start(LOCAL, UasBehavior::default())
-        .await
-        .expect("nurse");
+    let resident = phone(UasBehavior {
+        reject: Some(486),
+        ..Default::default()
+    })
+    .await;
+    let nurse = phone(UasBehavior::default()).await;
     let svc = service_with(&resident, &nurse, |_| {}).await;
     let (nina, case, call_id) = claim_and_call(&svc, 3).await;
     let s = wait_for_state(&svc, &nina, &call_id, "ended", Duration::from_secs(20)).await;
@@ -145,24 +139,16 @@ async fn busy_resident_ends_the_attempt_as_busy_and_frees_the_nurse() {
 
 #[tokio::test]
 async fn unanswered_resident_is_cancelled_after_the_ring_timeout() {
-    let resident = MiniUas::start(
-        LOCAL,
-        UasBehavior {
-            ring: Duration::from_secs(120),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("resident");
-    let nurse = MiniUas::start(
-        LOCAL,
-        UasBehavior {
-            detect_hz: Some(425.0),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("nurse");
+    let resident = phone(UasBehavior {
+        ring: Duration::from_secs(120),
+        ..Default::default()
+    })
+    .await;
+    let nurse = phone(UasBehavior {
+        detect_hz: Some(425.0),
+        ..Default::default()
+    })
+    .await;
     let svc = service_with(&resident, &nurse, |dir| {
         common::set_config(dir, "trunk.toml", "ring_timeout_seconds", "5");
         common::set_config(dir, "queue.toml", "max_attempts", "1");
@@ -208,18 +194,12 @@ async fn unanswered_resident_is_cancelled_after_the_ring_timeout() {
 
 #[tokio::test]
 async fn nurse_hanging_up_from_the_page_ends_both_legs() {
-    let resident = MiniUas::start(
-        LOCAL,
-        UasBehavior {
-            prompt: Duration::from_secs(60),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("resident");
-    let nurse = MiniUas::start(LOCAL, UasBehavior::default())
-        .await
-        .expect("nurse");
+    let resident = phone(UasBehavior {
+        prompt: Duration::from_secs(60),
+        ..Default::default()
+    })
+    .await;
+    let nurse = phone(UasBehavior::default()).await;
     let svc = service_with(&resident, &nurse, |_| {}).await;
     let (nina, _case, call_id) = claim_and_call(&svc, 2).await;
     let s = wait_for_state(&svc, &nina, &call_id, "connected", Duration::from_secs(20)).await;
@@ -242,12 +222,8 @@ async fn nurse_hanging_up_from_the_page_ends_both_legs() {
 
 #[tokio::test]
 async fn call_api_refuses_cases_not_claimed_by_the_nurse() {
-    let resident = MiniUas::start(LOCAL, UasBehavior::default())
-        .await
-        .expect("resident");
-    let nurse = MiniUas::start(LOCAL, UasBehavior::default())
-        .await
-        .expect("nurse");
+    let resident = phone(UasBehavior::default()).await;
+    let nurse = phone(UasBehavior::default()).await;
     let svc = service_with(&resident, &nurse, |_| {}).await;
     let case = svc
         .store()
@@ -294,20 +270,8 @@ async fn call_api_refuses_cases_not_claimed_by_the_nurse() {
 async fn holding_caller_hears_place_in_queue_then_is_connected_to_the_nurse() {
     use common::caller::{after_greeting, press, wait_for_prompt};
     use simulators::caller::{Call, CallConfig, DtmfMethod};
-    let resident = MiniUas::start(LOCAL, UasBehavior::default())
-        .await
-        .expect("trunk");
-    let nurse = MiniUas::start(
-        LOCAL,
-        UasBehavior {
-            tone_hz: 1000.0,
-            prompt: UasBehavior::WHOLE_CALL,
-            detect_hz: Some(600.0),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("nurse");
+    let resident = phone(UasBehavior::default()).await;
+    let nurse = phone(talking(1000.0, 600.0)).await;
     let svc = service_with(&resident, &nurse, |dir| {
         common::set_config(dir, "ivr.toml", "wait_s", "2");
     })
@@ -413,22 +377,13 @@ async fn holding_caller_hears_place_in_queue_then_is_connected_to_the_nurse() {
 #[tokio::test]
 async fn registered_nurse_phone_is_rung_and_hears_the_resident() {
     use simulators::mini_uas::Registration;
-    let resident = MiniUas::start(
-        LOCAL,
-        UasBehavior {
-            tone_hz: 600.0,
-            prompt: UasBehavior::WHOLE_CALL,
-            detect_hz: Some(1000.0),
-            bye_after: Some(Duration::from_secs(12)),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("resident");
+    let resident = phone(UasBehavior {
+        bye_after: Some(Duration::from_secs(12)),
+        ..talking(600.0, 1000.0)
+    })
+    .await;
     // No fixed address for this nurse: only her registration says where she is.
-    let unused = MiniUas::start(LOCAL, UasBehavior::default())
-        .await
-        .expect("unused");
+    let unused = phone(UasBehavior::default()).await;
     let svc = service_with(&resident, &unused, |dir| {
         std::fs::write(dir.join("nurse-phones.toml"), "").expect("no fixed phones");
     })
@@ -440,23 +395,16 @@ async fn registered_nurse_phone_is_rung_and_hears_the_resident() {
         .set_sip_ha1("nina", Some(&ha1))
         .await
         .expect("ha1"));
-    let nurse = MiniUas::start(
-        LOCAL,
-        UasBehavior {
-            tone_hz: 1000.0,
-            prompt: UasBehavior::WHOLE_CALL,
-            detect_hz: Some(600.0),
-            register: Some(Registration {
-                registrar: svc.sip_addr(),
-                user: "nina".into(),
-                password: "phone-secret-1".into(),
-                expires: 300,
-            }),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("nurse");
+    let nurse = phone(UasBehavior {
+        register: Some(Registration {
+            registrar: svc.sip_addr(),
+            user: "nina".into(),
+            password: "phone-secret-1".into(),
+            expires: 300,
+        }),
+        ..talking(1000.0, 600.0)
+    })
+    .await;
     assert!(
         nurse.wait_registered(Duration::from_secs(5)).await,
         "{:?}",

@@ -12,6 +12,7 @@
 
 use super::audit::{parse_sqlite_ts, with_backend, INSERT_AUDIT_SQL};
 use super::claims::{Actor, ClaimError};
+use super::models::text_enum;
 use super::{storable, Backend, Result, Store, StoreError, UnknownValue};
 use crate::queue::{AttemptOutcome, Priority, RetryPolicy};
 use chrono::{DateTime, Utc};
@@ -21,50 +22,7 @@ use std::fmt;
 use std::str::FromStr;
 use uuid::Uuid;
 
-/// A small enum stored and sent as snake_case text.
-macro_rules! snake_enum {
-    ($(#[$meta:meta])* $name:ident, $kind:literal { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name {
-            $($(#[$vmeta])* $variant),+
-        }
-
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The text stored in the database and sent in JSON.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text),+
-                }
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = UnknownValue;
-            fn from_str(s: &str) -> Result<Self, UnknownValue> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    other => Err(UnknownValue {
-                        kind: $kind,
-                        value: other.chars().take(40).collect(),
-                    }),
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-snake_enum!(
+text_enum!(
     /// How one callback attempt to the resident ended.
     AttemptResult, "attempt result" {
         /// The resident answered.
@@ -80,7 +38,7 @@ snake_enum!(
     }
 );
 
-snake_enum!(
+text_enum!(
     /// Which way a leg was set up.
     LegDirection, "leg direction" {
         /// The other party called us.
@@ -90,7 +48,7 @@ snake_enum!(
     }
 );
 
-snake_enum!(
+text_enum!(
     /// What a leg is for.
     LegKind, "leg kind" {
         /// A resident's call into the IVR.

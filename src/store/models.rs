@@ -20,12 +20,16 @@ macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident, $kind:literal { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "lowercase")]
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
             $($(#[$vmeta])* $variant),+
         }
 
         impl $name {
+            /// Every value, in declaration order.
+            #[allow(dead_code)]
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
             /// The text stored in the database and sent in JSON.
             pub fn as_str(self) -> &'static str {
                 match self {
@@ -39,7 +43,11 @@ macro_rules! text_enum {
             fn from_str(s: &str) -> Result<Self, UnknownValue> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    other => Err(UnknownValue { kind: $kind, value: other.to_string() }),
+                    // Capped: the text came from outside.
+                    other => Err(UnknownValue {
+                        kind: $kind,
+                        value: other.chars().take(40).collect(),
+                    }),
                 }
             }
         }
@@ -51,6 +59,8 @@ macro_rules! text_enum {
         }
     };
 }
+
+pub(crate) use text_enum;
 
 text_enum!(
     /// Where a case came from.

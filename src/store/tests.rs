@@ -131,6 +131,7 @@ macro_rules! on_both_backends {
         }
     };
 }
+pub(crate) use on_both_backends;
 
 on_both_backends!(
     inserted_case_reads_back_identically,

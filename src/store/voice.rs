@@ -178,35 +178,9 @@ impl Store {
 mod tests {
     use super::*;
     use crate::queue::Priority;
-    use crate::store::tests::{postgres_test_db, sqlite_test_db};
+    use crate::store::tests::{on_both_backends, postgres_test_db, sqlite_test_db};
     use crate::store::{CaseMode, Channel, NewCase};
     use chrono::{TimeDelta, TimeZone};
-
-    /// Each listed `async fn(Store)` as a SQLite and a PostgreSQL test.
-    macro_rules! on_both_backends {
-        ($($name:ident),+ $(,)?) => {
-            mod sqlite_backend {
-                $(
-                    #[tokio::test]
-                    async fn $name() {
-                        let db = super::sqlite_test_db().await;
-                        super::$name(db.store.clone()).await;
-                        db.finish().await;
-                    }
-                )+
-            }
-            mod postgres_backend {
-                $(
-                    #[tokio::test]
-                    async fn $name() {
-                        let Some(db) = super::postgres_test_db().await else { return };
-                        super::$name(db.store.clone()).await;
-                        db.finish().await;
-                    }
-                )+
-            }
-        };
-    }
 
     on_both_backends!(
         voice_note_reads_back_and_is_audited,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::unbounded_channel;
 
-use super::tests::{engine, params, peer, recv_rtp, send_rtp, stream_addr};
+use super::tests::{engine, next_event, params, peer, recv_rtp, send_rtp, stream_addr};
 use super::*;
 use crate::media::rtp::RtpHeader;
 
@@ -154,15 +154,8 @@ fn recorder_still_gets_audio_after_rfc4733_keys() {
     send_rtp(&p, stream_addr(&s), 101, 1, 0, true, &[5, 0x8a, 0, 160]);
     let loud = Codec::Pcmu.encode(5000);
     send_rtp(&p, stream_addr(&s), 0, 2, 160, false, &[loud; 160]);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
-    let frame = rt
-        .block_on(async { tokio::time::timeout(Duration::from_secs(2), rec_rx.recv()).await })
-        .ok()
-        .flatten()
-        .expect("speech after a key is recorded");
+    let frame =
+        next_event(&mut rec_rx, Duration::from_secs(2)).expect("speech after a key is recorded");
     assert_eq!(frame, vec![Codec::Pcmu.decode(loud); 160]);
 }
 
@@ -179,15 +172,7 @@ fn recorder_gets_decoded_audio_until_stopped() {
     std::thread::sleep(Duration::from_millis(60));
     let loud = Codec::Pcmu.encode(5000);
     send_rtp(&p, stream_addr(&s), 0, 1, 0, false, &[loud; 160]);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
-    let frame = rt
-        .block_on(async { tokio::time::timeout(Duration::from_secs(2), rec_rx.recv()).await })
-        .ok()
-        .flatten()
-        .expect("a recorded frame");
+    let frame = next_event(&mut rec_rx, Duration::from_secs(2)).expect("a recorded frame");
     assert_eq!(frame, vec![Codec::Pcmu.decode(loud); 160]);
 }
 

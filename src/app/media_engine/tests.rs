@@ -53,7 +53,7 @@ pub(super) fn recv_rtp(sock: &UdpSocket) -> Option<(RtpHeader, Vec<u8>)> {
     Some((p.header, p.payload.to_vec()))
 }
 
-fn next_event(rx: &mut UnboundedReceiver<MediaEvent>, within: Duration) -> Option<MediaEvent> {
+pub(super) fn next_event<T>(rx: &mut UnboundedReceiver<T>, within: Duration) -> Option<T> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()

@@ -1,7 +1,7 @@
 //! Attempts, retries and call legs on both backends.
 
 use super::*;
-use crate::store::tests::{postgres_test_db, sqlite_test_db};
+use crate::store::tests::{on_both_backends, postgres_test_db, sqlite_test_db};
 use crate::store::{Answer, CaseMode, CaseRecord, CaseStatus, Channel, NewCase};
 use chrono::{TimeDelta, TimeZone};
 
@@ -388,28 +388,7 @@ fn attempt_results_and_leg_kinds_use_snake_case_text() {
     assert!("ringing".parse::<AttemptResult>().is_err());
 }
 
-macro_rules! both {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite_backend { $(
-            #[tokio::test]
-            async fn $name() {
-                let db = super::sqlite_test_db().await;
-                super::$name(db.store.clone()).await;
-                db.finish().await;
-            }
-        )+ }
-        mod postgres_backend { $(
-            #[tokio::test]
-            async fn $name() {
-                let Some(db) = super::postgres_test_db().await else { return };
-                super::$name(db.store.clone()).await;
-                db.finish().await;
-            }
-        )+ }
-    };
-}
-
-both!(
+on_both_backends!(
     failed_attempts_retry_then_the_last_makes_the_case_unreachable,
     connected_attempt_keeps_the_claim_and_changes_nothing_else,
     failed_attempt_wakes_the_worklists,
