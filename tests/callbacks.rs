@@ -134,6 +134,17 @@ async fn busy_resident_ends_the_attempt_as_busy_and_frees_the_nurse() {
             && l.sip_status == Some(486)),
         "{legs:?}"
     );
+    let metrics = reqwest::get(svc.http_url("/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("pe_callbacks_total{result=\"busy\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("pe_callbacks_active 0"), "{metrics}");
     svc.stop().await;
 }
 

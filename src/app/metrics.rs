@@ -42,9 +42,31 @@ pub struct Metrics {
     pub outcome_abandoned: Counter,
     pub outcome_booked_kept: Counter,
     pub outcome_booked_cancelled: Counter,
+    pub callbacks_active: Counter,
+    pub callback_connected: Counter,
+    pub callback_busy: Counter,
+    pub callback_no_answer: Counter,
+    pub callback_rejected: Counter,
+    pub callback_failed: Counter,
+    pub callback_nurse_unavailable: Counter,
+    pub callback_cancelled: Counter,
 }
 
 impl Metrics {
+    /// Counts how a callback ended.
+    pub fn callback(&self, result: crate::dialer::CallResult) {
+        use crate::dialer::CallResult as R;
+        match result {
+            R::Connected => self.callback_connected.inc(),
+            R::Busy => self.callback_busy.inc(),
+            R::NoAnswer => self.callback_no_answer.inc(),
+            R::Rejected => self.callback_rejected.inc(),
+            R::Failed => self.callback_failed.inc(),
+            R::NurseUnavailable => self.callback_nurse_unavailable.inc(),
+            R::Cancelled => self.callback_cancelled.inc(),
+        }
+    }
+
     pub fn digit(&self, source: DtmfSource) {
         match source {
             DtmfSource::Rfc4733 => self.digits_rfc4733.inc(),
@@ -142,6 +164,27 @@ impl Metrics {
             ("booked_cancelled", &self.outcome_booked_cancelled),
         ] {
             let _ = writeln!(out, "pe_ivr_outcomes_total{{outcome=\"{o}\"}} {}", c.get());
+        }
+        gauge(
+            &mut out,
+            "pe_callbacks_active",
+            "Callbacks (nurse and resident legs) running on this node.",
+            self.callbacks_active.get(),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP pe_callbacks_total How callbacks ended.\n# TYPE pe_callbacks_total counter"
+        );
+        for (r, c) in [
+            ("connected", &self.callback_connected),
+            ("busy", &self.callback_busy),
+            ("no_answer", &self.callback_no_answer),
+            ("rejected", &self.callback_rejected),
+            ("failed", &self.callback_failed),
+            ("nurse_unavailable", &self.callback_nurse_unavailable),
+            ("cancelled", &self.callback_cancelled),
+        ] {
+            let _ = writeln!(out, "pe_callbacks_total{{result=\"{r}\"}} {}", c.get());
         }
         out
     }

@@ -180,7 +180,10 @@ pub(super) struct Callback {
 impl Callback {
     pub async fn run(self, setup: NurseSetup) {
         let span = info_span!("callback", case = %self.case.id, call = %self.call_id);
+        let metrics = self.ctx.metrics.clone();
+        metrics.callbacks_active.inc();
         self.run_inner(setup).instrument(span).await;
+        metrics.callbacks_active.dec();
     }
 
     async fn run_inner(self, setup: NurseSetup) {
@@ -241,6 +244,7 @@ impl Callback {
     }
 
     fn finish(&self, result: CallResult) {
+        self.ctx.metrics.callback(result);
         self.status.send_modify(|s| {
             s.state = CallState::Ended;
             s.result = Some(result);
