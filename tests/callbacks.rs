@@ -441,3 +441,45 @@ async fn registered_nurse_phone_is_rung_and_hears_the_resident() {
     assert!(unused.calls().is_empty());
     svc.stop().await;
 }
+
+#[tokio::test]
+async fn network_announcement_in_early_media_reaches_the_nurse() {
+    // The trunk plays "the number cannot be reached" (a 600 Hz tone here) in a
+    // 183 with SDP, then fails the call with 480.
+    let resident = phone(UasBehavior {
+        ring: Duration::from_secs(3),
+        announce_then_fail: Some(480),
+        ..talking(600.0, 1000.0)
+    })
+    .await;
+    let nurse = phone(talking(1000.0, 600.0)).await;
+    let svc = service_with(&resident, &nurse, |_| {}).await;
+    let (nina, case, call_id) = claim_and_call(&svc, 3).await;
+    let s = wait_for_state(&svc, &nina, &call_id, "ended", Duration::from_secs(20)).await;
+    assert_eq!(s["result"], "no_answer", "{s}");
+    let r = resident.calls();
+    let r = r.values().next().expect("resident");
+    assert!(
+        !r.answered && r.tone_frames_detected == 0,
+        "nothing reached the resident before an answer: {r:?}"
+    );
+    let n = nurse.calls();
+    let n = n.values().next().expect("nurse");
+    assert!(
+        n.tone_frames_detected > 50,
+        "the nurse heard the announcement: {n:?}"
+    );
+    let id = case.parse().expect("uuid");
+    let legs = svc
+        .store()
+        .await
+        .call_legs_for_case(id)
+        .await
+        .expect("legs");
+    assert!(
+        legs.iter()
+            .any(|l| l.kind.as_str() == "resident" && l.sip_status == Some(480)),
+        "{legs:?}"
+    );
+    svc.stop().await;
+}

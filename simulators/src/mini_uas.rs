@@ -49,6 +49,10 @@ pub struct UasBehavior {
     pub detect_hz: Option<f32>,
     /// Never answer: send 180 and ring until the caller CANCELs (then 487).
     pub no_answer: bool,
+    /// Like a network announcement ("the number cannot be reached"): send
+    /// 183 with SDP, stream the tone as early media for `ring`, then fail
+    /// the INVITE with this status.
+    pub announce_then_fail: Option<u16>,
     /// REGISTER here before serving calls and refresh before expiry.
     pub register: Option<Registration>,
 }
@@ -69,6 +73,7 @@ impl Default for UasBehavior {
             tone_hz: 440.0,
             detect_hz: None,
             no_answer: false,
+            announce_then_fail: None,
             register: None,
         }
     }
@@ -491,6 +496,10 @@ async fn answer_call(
         return;
     }
     let Ok(offer) = offer else { return };
+    if let Some(code) = behavior.announce_then_fail {
+        announce_then_fail(calls, behavior.clone(), peer, ip, call_id, offer, code).await;
+        return;
+    }
     let ringing = respond(&invite, 180, Some(&tag), "", "");
     set_response(&calls, &call_id, &ringing, |c| c.log.ringing = true);
     peer.send(ringing);
@@ -560,6 +569,74 @@ async fn answer_call(
         });
     }
     media(calls, call_id, rtp_sock, offer, &behavior, stop, replay).await;
+}
+
+/// 183 with SDP, the tone as early media for `behavior.ring`, then `code`.
+async fn announce_then_fail(
+    calls: Calls,
+    behavior: Arc<UasBehavior>,
+    peer: Peer,
+    ip: IpAddr,
+    call_id: String,
+    offer: sdp::SdpAnswer,
+    code: u16,
+) {
+    let Some((invite, tag, stop, replay)) = calls.lock().ok().and_then(|m| {
+        m.get(&call_id).map(|c| {
+            (
+                c.invite.clone(),
+                c.tag.clone(),
+                c.stop.clone(),
+                c.replay.clone(),
+            )
+        })
+    }) else {
+        return;
+    };
+    let Ok(rtp_sock) = UdpSocket::bind(SocketAddr::new(ip, 0)).await else {
+        return;
+    };
+    let Ok(rtp_addr) = rtp_sock.local_addr() else {
+        return;
+    };
+    let codecs = [match offer.codec {
+        Codec::Pcmu => OfferedCodec::Pcmu,
+        Codec::Pcma => OfferedCodec::Pcma,
+    }];
+    let sdp_body = sdp::offer(ip, rtp_addr.port(), &codecs, false, 1);
+    let progress = respond(
+        &invite,
+        183,
+        Some(&tag),
+        "Content-Type: application/sdp\r\n",
+        &sdp_body,
+    );
+    set_response(&calls, &call_id, &progress, |c| c.log.ringing = true);
+    peer.send(progress);
+    let media_task = {
+        let (calls, call_id, stop, behavior) = (
+            calls.clone(),
+            call_id.clone(),
+            stop.clone(),
+            behavior.clone(),
+        );
+        tokio::spawn(async move {
+            media(calls, call_id, rtp_sock, offer, &behavior, stop, replay).await;
+        })
+    };
+    tokio::time::sleep(behavior.ring).await;
+    stop.store(true, Ordering::SeqCst);
+    let _ = media_task.await;
+    let cancelled = calls
+        .lock()
+        .map(|m| m.get(&call_id).is_none_or(|c| c.log.cancelled))
+        .unwrap_or(true);
+    if cancelled {
+        return;
+    }
+    let r = respond(&invite, code, Some(&tag), "", "");
+    set_response(&calls, &call_id, &r, |_| {});
+    peer.send(r);
 }
 
 fn set_response(calls: &Calls, call_id: &str, r: &[u8], f: impl FnOnce(&mut UasCall)) {
@@ -658,7 +735,9 @@ fn respond(req: &SipMessage, code: u16, tag: Option<&str>, extra: &str, body: &s
     let reason = match code {
         100 => "Trying",
         180 => "Ringing",
+        183 => "Session Progress",
         200 => "OK",
+        480 => "Temporarily Unavailable",
         481 => "Call/Transaction Does Not Exist",
         487 => "Request Terminated",
         488 => "Not Acceptable Here",

@@ -3,7 +3,7 @@
 //! bridge the two, and record the attempt and a call-detail row per leg.
 
 use super::held::{HeldCall, HeldCommand};
-use super::outbound::{self, Caller, Leg, LegEvent, Target};
+use super::outbound::{self, Caller, Leg, LegEvent, Placement, Progress, Target};
 use super::{CallResult, CallState, CallStatus, DialFailure};
 use crate::app::media_engine::{MediaEvent, MediaStream, StreamLink, StreamParams};
 use crate::app::CallContext;
@@ -199,15 +199,12 @@ impl Callback {
                         .unwrap_or_else(|| "1177".into()),
                     display: format!("1177 callback P{}", self.case.priority.level()),
                 };
-                match outbound::dial(
-                    &self.ctx,
-                    &target,
-                    &caller,
-                    beside.as_ref(),
-                    &self.cancel,
-                    |_| {},
-                )
-                .await
+                let placement = match beside.as_ref() {
+                    Some(link) => Placement::Beside(link),
+                    None => Placement::Alone,
+                };
+                match outbound::dial(&self.ctx, &target, &caller, placement, &self.cancel, |_| {})
+                    .await
                 {
                     Ok(leg) => NurseSide::Phone(Box::new(leg)),
                     Err((failure, started)) => {
@@ -281,13 +278,20 @@ impl Callback {
         if let Some(clip) = self.ctx.prompts.lookup(&self.case.language, "ringback") {
             nurse.stream().play(vec![clip; 10], RINGBACK_TOKEN);
         }
+        // Bridged from the start: the nurse hears the network's announcements
+        // (early media) instead of our ring tone once they begin.
+        let ring_tone = nurse_link.clone();
         let dial = outbound::dial(
             &self.ctx,
             &target,
             &caller,
-            Some(&nurse_link),
+            Placement::Bridged(&nurse_link),
             &self.cancel,
-            |_| {},
+            move |p| {
+                if p == Progress::EarlyMedia {
+                    ring_tone.stop_playback();
+                }
+            },
         );
         tokio::pin!(dial);
         let mut nurse_gone = false;

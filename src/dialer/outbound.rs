@@ -138,14 +138,26 @@ pub struct Leg {
     remote_hung_up: bool,
 }
 
+/// Where the new leg's media goes in relation to a stream we already have.
+#[derive(Clone, Copy)]
+pub enum Placement<'a> {
+    /// Anywhere.
+    Alone,
+    /// On the same media worker, so the two can be bridged later.
+    Beside(&'a StreamLink),
+    /// Bridged at once: the far end's early media (183) reaches that
+    /// stream; nothing goes the other way until the answer.
+    Bridged(&'a StreamLink),
+}
+
 /// Calls `target`. On answer the returned leg's stream sends to the answer's
-/// address; it was opened beside `beside` (so the two can be bridged).
-/// `cancel` ends a ringing attempt (CANCEL) with `DialFailure::Cancelled`.
+/// address. `cancel` ends a ringing attempt (CANCEL) with
+/// `DialFailure::Cancelled`.
 pub async fn dial(
     ctx: &Arc<CallContext>,
     target: &Target,
     caller: &Caller,
-    beside: Option<&StreamLink>,
+    placement: Placement<'_>,
     cancel: &CancellationToken,
     mut progress: impl FnMut(Progress),
 ) -> Result<Leg, (DialFailure, DateTime<Utc>)> {
@@ -162,15 +174,23 @@ pub async fn dial(
         telephone_event_pt: Some(101),
         remote: target.peer.addr,
     };
-    let opened = match beside {
-        Some(link) => ctx.media.open_beside(link, params, events_tx),
-        None => ctx.media.open(params, events_tx),
+    let opened = match placement {
+        Placement::Beside(link) | Placement::Bridged(link) => {
+            ctx.media.open_beside(link, params, events_tx)
+        }
+        Placement::Alone => ctx.media.open(params, events_tx),
     };
     let stream = opened.map_err(|e| {
         info!(error = %e, "no media port for an outbound leg");
         fail(DialFailure::Failed(None))
     })?;
+    // Held: nothing is sent towards the far end before its answer.
     stream.set_hold(true);
+    if let Placement::Bridged(link) = placement {
+        if let Err(e) = stream.bridge(link) {
+            info!(error = %e, "early media will not be heard");
+        }
+    }
     let local = LocalMedia {
         ip: advertise,
         port: stream.local_port(),

@@ -552,6 +552,16 @@ pub struct StreamLink {
     id: u64,
 }
 
+impl StreamLink {
+    /// Stops the named stream's playlist (no `PlaybackDone`), as
+    /// `MediaStream::stop_playback` does.
+    pub fn stop_playback(&self) {
+        if let Some(w) = self.inner.workers.get(self.worker) {
+            let _ = w.send(Command::Stop { id: self.id });
+        }
+    }
+}
+
 impl fmt::Debug for StreamLink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "StreamLink({}/{})", self.worker, self.id)
