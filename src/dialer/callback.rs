@@ -257,22 +257,7 @@ impl Callback {
             return;
         };
         self.set_state(CallState::ResidentRinging);
-        let target = Target {
-            uri: format!("sip:{number}@{}", trunk.domain),
-            peer: crate::sip::Peer {
-                addr: trunk.proxy_addr(),
-                transport: crate::sip::Transport::Udp,
-                conn: None,
-            },
-            credentials: trunk
-                .credentials()
-                .map(|(u, p)| (u.to_string(), p.to_string())),
-            ring_timeout: trunk.ring_timeout(),
-        };
-        let caller = Caller {
-            number: trunk.from_number.clone(),
-            display: trunk.from_display.clone(),
-        };
+        let (target, caller) = (trunk.resident(&number), trunk.caller());
         let nurse_link = nurse.link();
         // The nurse hears the ring tone until the resident answers (a minute's worth).
         if let Some(clip) = self.ctx.prompts.lookup(&self.case.language, "ringback") {

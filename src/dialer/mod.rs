@@ -148,11 +148,11 @@ impl Dialer {
         leg: NurseLegRequest,
     ) -> Result<Started, DialError> {
         let held = self.ctx.held.get(&case.id.to_string());
-        if held.is_none() && case.mode == crate::store::CaseMode::Hold {
-            // Still a live caller (a leaving caller turns the case into a callback).
-            return Err(DialError::HeldElsewhere(case.id));
-        }
         if held.is_none() {
+            if case.mode == crate::store::CaseMode::Hold {
+                // Still a live caller (a leaving caller turns the case into a callback).
+                return Err(DialError::HeldElsewhere(case.id));
+            }
             if self.ctx.trunk.is_none() {
                 return Err(DialError::NoTrunk);
             }
@@ -160,30 +160,6 @@ impl Dialer {
                 return Err(DialError::NoNumber(case.id));
             }
         }
-        if self.running_for_case(case.id) {
-            return Err(DialError::AlreadyCalling(case.id));
-        }
-        let (nurse_side, answer_sdp) = match leg {
-            NurseLegRequest::Phone => {
-                let target = self
-                    .ctx
-                    .nurse_phones
-                    .target(nurse, std::time::Instant::now())
-                    .ok_or(DialError::NoNursePhone)?;
-                (callback::NurseSetup::Phone(target), None)
-            }
-            NurseLegRequest::Browser { offer_sdp } => {
-                let (leg, answer) = callback::accept_browser(&self.ctx, &offer_sdp)
-                    .await
-                    .map_err(|e| match e {
-                        WebRtcError::BadOffer(_)
-                        | WebRtcError::NoPcmuAudio
-                        | WebRtcError::NoCandidates => DialError::Browser(e.to_string()),
-                        other => DialError::Internal(other.to_string()),
-                    })?;
-                (callback::NurseSetup::Browser(leg), Some(answer))
-            }
-        };
         let call_id = Uuid::new_v4();
         let (status_tx, status_rx) = watch::channel(CallStatus {
             call_id,
@@ -192,16 +168,25 @@ impl Dialer {
             result: None,
         });
         let cancel = CancellationToken::new();
-        if let Ok(mut calls) = self.calls.lock() {
-            calls.insert(
-                call_id,
-                Running {
-                    status: status_rx,
-                    cancel: cancel.clone(),
-                    nurse: nurse.to_string(),
-                },
-            );
-        }
+        // Checked and taken under one lock: a double click starts one call.
+        self.reserve(
+            call_id,
+            Running {
+                status: status_rx,
+                cancel: cancel.clone(),
+                nurse: nurse.to_string(),
+            },
+        )?;
+        let setup = self.nurse_setup(nurse, leg).await;
+        let (nurse_side, answer_sdp) = match setup {
+            Ok(s) => s,
+            Err(e) => {
+                if let Ok(mut calls) = self.calls.lock() {
+                    calls.remove(&call_id);
+                }
+                return Err(e);
+            }
+        };
         let job = callback::Callback {
             ctx: self.ctx.clone(),
             store: self.store.clone(),
@@ -224,16 +209,52 @@ impl Dialer {
         })
     }
 
-    fn running_for_case(&self, case_id: Uuid) -> bool {
-        self.calls
+    /// Registers a new call unless one for the same case is still running.
+    fn reserve(&self, call_id: Uuid, running: Running) -> Result<(), DialError> {
+        let case_id = running.status.borrow().case_id;
+        let mut calls = self
+            .calls
             .lock()
-            .map(|c| {
-                c.values().any(|r| {
-                    let s = r.status.borrow();
-                    s.case_id == case_id && s.state != CallState::Ended
-                })
-            })
-            .unwrap_or(false)
+            .map_err(|_| DialError::Internal("call table poisoned".into()))?;
+        let busy = calls.values().any(|r| {
+            let s = r.status.borrow();
+            s.case_id == case_id && s.state != CallState::Ended
+        });
+        if busy {
+            return Err(DialError::AlreadyCalling(case_id));
+        }
+        calls.insert(call_id, running);
+        Ok(())
+    }
+
+    /// The nurse's side as asked for: where her phone is, or the browser's
+    /// accepted offer with our answer.
+    async fn nurse_setup(
+        &self,
+        nurse: &str,
+        leg: NurseLegRequest,
+    ) -> Result<(callback::NurseSetup, Option<String>), DialError> {
+        match leg {
+            NurseLegRequest::Phone => {
+                let target = self
+                    .ctx
+                    .nurse_phones
+                    .target(nurse, std::time::Instant::now())
+                    .ok_or(DialError::NoNursePhone)?;
+                Ok((callback::NurseSetup::Phone(target), None))
+            }
+            NurseLegRequest::Browser { offer_sdp } => {
+                let (leg, answer) = callback::accept_browser(&self.ctx, &offer_sdp)
+                    .await
+                    .map_err(|e| match e {
+                        WebRtcError::BadOffer(_)
+                        | WebRtcError::NoPcmuAudio
+                        | WebRtcError::NoCandidates => DialError::Browser(e.to_string()),
+                        other => DialError::Internal(other.to_string()),
+                    })?;
+                Ok((callback::NurseSetup::Browser(leg), Some(answer)))
+            }
+        }
     }
 
     /// The status of a callback started by `nurse` (others see nothing).

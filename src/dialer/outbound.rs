@@ -225,18 +225,24 @@ pub async fn dial(
         });
     };
 
+    // Renders and sends our INVITE (`cseq`, `branch`, optional credentials);
+    // its fields are what the 2xx's dialog is built from.
+    let send_invite = |cseq: u32, branch: &str, auth: Option<&str>| {
+        let request = parse_request(&parts.render(Method::Invite, cseq, branch, auth))?;
+        let info = RequestInfo::from_request(&request).ok()?;
+        let _ = ctx.sip_commands.send(SipCommand::Request {
+            call_id: call_id.clone(),
+            peer: target.peer,
+            request,
+        });
+        Some(info)
+    };
     let mut cseq = 1u32;
     let mut branch = format!("z9hG4bK{}", new_tag());
-    let mut invite = parts.render(Method::Invite, cseq, &branch, None);
-    let Some(request) = parse_request(&invite) else {
+    let Some(mut invite_info) = send_invite(cseq, &branch, None) else {
         ended(ctx);
         return Err(fail(DialFailure::Failed(None)));
     };
-    let _ = ctx.sip_commands.send(SipCommand::Request {
-        call_id: call_id.clone(),
-        peer: target.peer,
-        request,
-    });
     let mut authenticated = false;
     let ring_until = tokio::time::Instant::now() + target.ring_timeout;
     let mut cancelled: Option<(DialFailure, tokio::time::Instant)> = None;
@@ -264,9 +270,6 @@ pub async fn dial(
                                 progress(Progress::Ringing);
                             }
                             200..=299 => {
-                                let Ok(invite_req) = message::parse(invite.as_bytes()) else { break };
-                                let SipMessage::Request(invite_req) = invite_req else { break };
-                                let Ok(invite_info) = RequestInfo::from_request(&invite_req) else { break };
                                 let mut dialog = Dialog::from_uac(&invite_info, &info);
                                 let ack = ack_for_2xx(&mut dialog, &via_host, target.peer.transport);
                                 let _ = ctx.sip_commands.send(SipCommand::Stateless {
@@ -277,8 +280,7 @@ pub async fn dial(
                                 let Ok(answer) = answer else {
                                     // An answer without usable audio: nothing to talk over.
                                     info!("2xx without a usable SDP answer: BYE");
-                                    let mut leg_dialog = dialog;
-                                    send_bye(ctx, &mut leg_dialog, &via_host, target.peer, &call_id);
+                                    send_bye(ctx, &mut dialog, &via_host, target.peer, &call_id);
                                     ended(ctx);
                                     return Err(fail(DialFailure::Failed(Some(status))));
                                 };
@@ -311,7 +313,7 @@ pub async fn dial(
                             }
                             401 | 407 if !authenticated && cancelled.is_none() => {
                                 let header = if status == 401 { "www-authenticate" } else { "proxy-authenticate" };
-                                let offered = challenges(&response.headers, header);
+                                let offered: Vec<String> = message::header_values(&response.headers, header).collect();
                                 let challenge = crate::sip::digest::pick_challenge(offered.iter().map(String::as_str));
                                 let auth = match (challenge, &target.credentials) {
                                     (Some(ch), Some((user, pass))) => super::auth::answer_challenge(
@@ -327,13 +329,12 @@ pub async fn dial(
                                 authenticated = true;
                                 cseq += 1;
                                 branch = format!("z9hG4bK{}", new_tag());
-                                invite = parts.render(Method::Invite, cseq, &branch, Some(&auth));
-                                if let Some(request) = parse_request(&invite) {
-                                    let _ = ctx.sip_commands.send(SipCommand::Request {
-                                        call_id: call_id.clone(),
-                                        peer: target.peer,
-                                        request,
-                                    });
+                                match send_invite(cseq, &branch, Some(&auth)) {
+                                    Some(info) => invite_info = info,
+                                    None => {
+                                        ended(ctx);
+                                        return Err(fail(DialFailure::Failed(None)));
+                                    }
                                 }
                             }
                             _ => {
@@ -377,24 +378,6 @@ pub async fn dial(
             }
         }
     }
-    ended(ctx);
-    Err(fail(DialFailure::Failed(None)))
-}
-
-/// Every value of a challenge header (`www-authenticate`, `proxy-authenticate`).
-/// rsip keeps these as typed headers, which `message::first_value` does not
-/// read: go through each header's text instead.
-fn challenges(headers: &rsip::Headers, name: &str) -> Vec<String> {
-    headers
-        .iter()
-        .filter_map(|h| {
-            let text = h.to_string();
-            let (n, v) = text.split_once(':')?;
-            n.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_string())
-        })
-        .collect()
 }
 
 fn params_of(a: &AudioOffer) -> StreamParams {
@@ -582,10 +565,14 @@ WWW-Authenticate: Digest realm=\"other\", nonce=\"n3\"\r\nContent-Length: 0\r\n\
         let Ok(SipMessage::Response(resp)) = message::parse(text.as_bytes()) else {
             panic!("response parses");
         };
-        let offered = challenges(&resp.headers, "proxy-authenticate");
+        let offered: Vec<String> =
+            message::header_values(&resp.headers, "proxy-authenticate").collect();
         assert_eq!(offered.len(), 2, "{offered:?}");
         let picked = crate::sip::digest::pick_challenge(offered.iter().map(String::as_str));
         assert!(picked.is_some_and(|c| c.contains("n2")), "{picked:?}");
-        assert_eq!(challenges(&resp.headers, "www-authenticate").len(), 1);
+        assert_eq!(
+            message::header_values(&resp.headers, "www-authenticate").count(),
+            1
+        );
     }
 }

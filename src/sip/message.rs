@@ -206,7 +206,9 @@ pub struct ResponseInfo {
     pub record_route: Vec<String>,
 }
 
-fn values<'a>(headers: &'a Headers, name: &'a str) -> impl Iterator<Item = String> + 'a {
+/// Every value of header `name` (case-insensitive), in message order, for
+/// the headers `header_value` reads.
+pub fn header_values<'a>(headers: &'a Headers, name: &'a str) -> impl Iterator<Item = String> + 'a {
     headers.iter().filter_map(move |h| header_value(h, name))
 }
 
@@ -221,6 +223,11 @@ fn header_value(h: &Header, name: &str) -> Option<String> {
         Header::Contact(v) => ("contact", v.value().to_string()),
         Header::RecordRoute(v) => ("record-route", v.value().to_string()),
         Header::ContentType(v) => ("content-type", v.value().to_string()),
+        Header::Expires(v) => ("expires", v.value().to_string()),
+        Header::Authorization(v) => ("authorization", v.value().to_string()),
+        Header::WwwAuthenticate(v) => ("www-authenticate", v.value().to_string()),
+        Header::ProxyAuthenticate(v) => ("proxy-authenticate", v.value().to_string()),
+        Header::ProxyAuthorization(v) => ("proxy-authorization", v.value().to_string()),
         Header::Other(n, v) => {
             return if n.eq_ignore_ascii_case(name) {
                 Some(v.clone())
@@ -239,7 +246,7 @@ fn header_value(h: &Header, name: &str) -> Option<String> {
 
 /// The first value of header `name` (case-insensitive), if present.
 pub fn first_value(headers: &Headers, name: &str) -> Option<String> {
-    values(headers, name).next()
+    header_values(headers, name).next()
 }
 
 fn parse_via(value: &str) -> Result<ViaInfo, SipError> {
@@ -348,7 +355,7 @@ impl ResponseInfo {
 }
 
 fn record_routes(h: &Headers) -> Vec<String> {
-    values(h, "record-route")
+    header_values(h, "record-route")
         .flat_map(|v| {
             v.split(',')
                 .map(|s| s.trim().to_string())

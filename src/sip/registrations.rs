@@ -10,7 +10,6 @@
 use super::digest::{DigestParams, DigestServer, Verdict};
 use super::message::{self, header_uri, uri_user, RequestInfo};
 use super::transaction::Peer;
-use rsip::Header;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -116,7 +115,7 @@ impl Registrar {
         let Some(user) = Self::user_of(info).map(str::to_string) else {
             return with_warning(reply(400), "To has no user part");
         };
-        let auths: Vec<DigestParams> = header_values(request, "authorization")
+        let auths: Vec<DigestParams> = message::header_values(&request.headers, "authorization")
             .filter_map(|v| DigestParams::parse(&v).ok())
             .filter(|p| p.get("realm") == Some(self.realm()))
             .collect();
@@ -177,7 +176,7 @@ impl Registrar {
         user: &str,
         reply: impl Fn(u16) -> rsip::Response,
     ) -> rsip::Response {
-        let header_expires = match header_values(request, "expires").next() {
+        let header_expires = match message::header_values(&request.headers, "expires").next() {
             None => None,
             Some(v) => match v.trim().parse::<u32>() {
                 Ok(n) => Some(n),
@@ -185,7 +184,7 @@ impl Registrar {
             },
         };
         let mut specs = Vec::new();
-        for value in header_values(request, "contact") {
+        for value in message::header_values(&request.headers, "contact") {
             for part in split_contacts(&value) {
                 if part == "*" {
                     specs.push(ContactSpec::Star);
@@ -357,17 +356,6 @@ fn with_warning(resp: rsip::Response, why: &str) -> rsip::Response {
     super::stateless::with_reason(resp, why)
 }
 
-/// Values of every header named `name` (case-insensitive), as written.
-fn header_values<'a>(req: &'a rsip::Request, name: &'a str) -> impl Iterator<Item = String> + 'a {
-    req.headers.iter().filter_map(move |h: &Header| {
-        let text = h.to_string();
-        let (n, v) = text.split_once(':')?;
-        n.trim()
-            .eq_ignore_ascii_case(name)
-            .then(|| v.trim().to_string())
-    })
-}
-
 /// Splits a Contact value at commas outside quotes and `<...>`.
 fn split_contacts(value: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -450,16 +438,7 @@ Max-Forwards: 70\r\n\
     }
 
     fn header(resp: &rsip::Response, name: &str) -> Vec<String> {
-        resp.headers
-            .iter()
-            .filter_map(|h| {
-                let t = h.to_string();
-                let (n, v) = t.split_once(':')?;
-                n.trim()
-                    .eq_ignore_ascii_case(name)
-                    .then(|| v.trim().to_string())
-            })
-            .collect()
+        message::header_values(&resp.headers, name).collect()
     }
 
     /// Registers `user` with `password`: the unauthenticated try, the 401,
