@@ -89,14 +89,29 @@ pub struct SipDriver {
 
 impl SipDriver {
     pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
-        let udp = UdpSocket::bind(addr).await?;
-        let local = udp.local_addr()?;
-        // Same port for TCP as UDP (an ephemeral UDP port is reused for TCP).
-        let tcp = TcpListener::bind(local).await?;
-        Ok(SipDriver {
-            udp: Arc::new(udp),
-            tcp,
-        })
+        // Same port for TCP as UDP. An ephemeral UDP port (port 0) may already
+        // be taken for TCP by someone else: then another one is picked.
+        let mut tries = 0;
+        loop {
+            let udp = UdpSocket::bind(addr).await?;
+            let local = udp.local_addr()?;
+            match TcpListener::bind(local).await {
+                Ok(tcp) => {
+                    return Ok(SipDriver {
+                        udp: Arc::new(udp),
+                        tcp,
+                    })
+                }
+                Err(e)
+                    if addr.port() == 0
+                        && e.kind() == std::io::ErrorKind::AddrInUse
+                        && tries < 16 =>
+                {
+                    tries += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
