@@ -1,7 +1,9 @@
-//! `phone-entrance`: parses the command line and hands over to `app`.
+//! `phone-entrance`: parses the command line and hands over to `service`
+//! (serve, check-config) or `admin` (migrate, accounts, tokens).
 
 use clap::{Parser, Subcommand};
-use phone_entrance::app::{self, ServiceOptions};
+use phone_entrance::admin;
+use phone_entrance::service::{self, ServiceOptions};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -120,7 +122,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::CheckConfig) => {
-            app::load_config(&cli.config, &cli.prompts)?;
+            service::check_config(&cli.config, &cli.prompts)?;
             println!(
                 "configuration in {} and prompts in {} are valid",
                 cli.config.display(),
@@ -128,11 +130,7 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Some(Command::Migrate) => {
-            phone_entrance::store::Store::connect(&cli.database_url).await?;
-            println!("database schema is up to date");
-            Ok(())
-        }
+        Some(Command::Migrate) => admin::migrate(&cli.database_url).await,
         Some(Command::CreateUser {
             username,
             role,
@@ -140,28 +138,14 @@ async fn main() -> anyhow::Result<()> {
             sip_password,
         }) => {
             let sip = match sip_password {
-                Some(pw) => {
-                    let path = cli.config.join("sip.toml");
-                    let realm = app::settings::SipSettings::load(&path)?.sip_realm;
-                    Some((realm, pw))
-                }
+                Some(pw) => Some((admin::sip_realm(&cli.config)?, pw)),
                 None => None,
             };
-            create_user(&cli.database_url, &username, &role, update, sip).await
+            admin::create_user(&cli.database_url, &username, &role, update, sip).await
         }
-        Some(Command::IntakeToken { name }) => {
-            use phone_entrance::api::auth;
-            auth::validate_username(&name).map_err(anyhow::Error::msg)?;
-            let token = auth::new_token();
-            println!("token (give to the client system, shown once): {token}");
-            println!();
-            println!("[[client]]");
-            println!("name = \"{name}\"");
-            println!("token_sha256 = \"{}\"", auth::sha256_hex(&token));
-            Ok(())
-        }
+        Some(Command::IntakeToken { name }) => admin::intake_token(&name),
         None => {
-            let running = app::start(ServiceOptions {
+            let running = service::start(ServiceOptions {
                 config_dir: cli.config,
                 prompts_dir: cli.prompts,
                 sip_bind: cli.sip_bind,
@@ -176,87 +160,6 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-/// `create-user`: hashes the password (argon2id) and stores the account; with
-/// `sip` = (realm, SIP password) also stores the digest HA1 for the desk phone.
-async fn create_user(
-    database_url: &str,
-    username: &str,
-    role: &str,
-    update: bool,
-    sip: Option<(String, String)>,
-) -> anyhow::Result<()> {
-    use phone_entrance::api::auth;
-    use phone_entrance::store::{Role, Store};
-    auth::validate_username(username).map_err(anyhow::Error::msg)?;
-    let role: Role = role
-        .parse()
-        .map_err(|_| anyhow::anyhow!("unknown role {role:?}: expected nurse or supervisor"))?;
-    let password = match std::env::var("PE_PASSWORD") {
-        Ok(p) => p,
-        Err(_) => {
-            let mut line = String::new();
-            std::io::stdin().read_line(&mut line)?;
-            line.trim_end_matches(['\r', '\n']).to_string()
-        }
-    };
-    if password.chars().count() < auth::MIN_PASSWORD_CHARS {
-        anyhow::bail!(
-            "password too short: use at least {} characters (set PE_PASSWORD or pipe it on stdin)",
-            auth::MIN_PASSWORD_CHARS
-        );
-    }
-    let sip_ha1 = match &sip {
-        Some((_, pw)) if pw.chars().count() < auth::MIN_PASSWORD_CHARS => anyhow::bail!(
-            "SIP password too short: use at least {} characters",
-            auth::MIN_PASSWORD_CHARS
-        ),
-        Some((realm, pw)) => Some(phone_entrance::sip::digest::ha1(username, realm, pw)),
-        None => None,
-    };
-    let hash = auth::hash_password(&password)?;
-    let store = Store::connect(database_url).await?;
-    let done = if update {
-        store.update_user(username, &hash, role).await?
-    } else {
-        store
-            .create_user(username, &hash, role, chrono::Utc::now())
-            .await?
-    };
-    if done {
-        if let Some(ha1) = &sip_ha1 {
-            store.set_sip_ha1(username, Some(ha1)).await?;
-        }
-        let action = if update {
-            "user.updated"
-        } else {
-            "user.created"
-        };
-        let entry = phone_entrance::store::AuditRecord::new(
-            chrono::Utc::now(),
-            "cli",
-            action,
-            None,
-            format!(
-                "user={username} role={role} sip_phone={}",
-                sip_ha1.is_some()
-            ),
-            None,
-        );
-        store.audit(&entry).await?;
-    }
-    store.close().await;
-    match (done, update) {
-        (true, false) => println!("created {role} {username}"),
-        (true, true) => println!("updated {username}: role {role}, new password, sessions ended"),
-        (false, false) => anyhow::bail!("user {username} exists: use --update to change it"),
-        (false, true) => anyhow::bail!("no user {username}: leave out --update to create it"),
-    }
-    if let Some((realm, _)) = &sip {
-        println!("SIP desk-phone password set for {username} in realm {realm}");
-    }
-    Ok(())
 }
 
 async fn shutdown_signal() {

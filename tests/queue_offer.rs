@@ -125,7 +125,7 @@ async fn full_day_offers_a_callback_at_the_next_opening() {
 #[tokio::test]
 async fn supervisor_closed_offer_takes_effect_for_the_next_caller() {
     let svc = TestService::start().await;
-    let live = &svc.running.context.live;
+    let live = &svc.running.live;
     let mut closed = live.settings();
     closed.callback_offer_open = false;
     live.update(closed, "sara", "offer closed", chrono::Utc::now())
@@ -166,7 +166,7 @@ async fn digital_case_gets_the_replayed_estimate_of_the_shared_queue() {
     });
     // A three-hour closure: the shared replay puts the call after it.
     let before = chrono::Utc::now();
-    let live = &svc.running.context.live;
+    let live = &svc.running.live;
     let mut closed = live.settings();
     closed.closures = vec![phone_entrance::queue::Closure {
         from: before - chrono::Duration::minutes(1),
@@ -192,8 +192,7 @@ async fn digital_case_gets_the_replayed_estimate_of_the_shared_queue() {
         .expect("time");
     let replayed = svc
         .running
-        .context
-        .registrar
+        .booking
         .callback_estimate(Priority::new(3).expect("level"), before)
         .await
         .expect("estimate");

@@ -231,9 +231,9 @@ pub async fn outcome(
         .await
         .map_err(claim_error)?;
     // Claim to outcome is the handling time the estimates replay with.
-    if let (Some(calls), Some(at)) = (&state.calls, claimed_at) {
+    if let (Some(booking), Some(at)) = (&state.booking, claimed_at) {
         if let Ok(took) = (now - at).to_std() {
-            calls.0.registrar.record_handling(case.priority, took);
+            booking.record_handling(case.priority, took);
         }
     }
     Ok(Json(CaseState::from(&case)))

@@ -243,14 +243,8 @@ pub async fn post_case(
         .await?;
     // The same replayed estimate as phone callers get; handler tests without
     // the phone side fall back to the position-based first estimate.
-    let estimated = match &state.calls {
-        Some(calls) => {
-            calls
-                .0
-                .registrar
-                .callback_estimate(valid.priority, now)
-                .await?
-        }
+    let estimated = match &state.booking {
+        Some(booking) => booking.callback_estimate(valid.priority, now).await?,
         None => state.intake_queue.queue.estimate_callback_at(now, ahead),
     };
     let case = NewCase {

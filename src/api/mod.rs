@@ -21,9 +21,10 @@ pub mod worklist;
 pub use error::ApiError;
 pub use worklist::WorklistCase;
 
-use crate::app::CallContext;
+use crate::booking::Booking;
+use crate::live::Live;
 use crate::store::Store;
-use crate::supervisor::Live;
+use crate::telephony::CallMetrics;
 use auth::IntakeClients;
 use axum::routing::{get, post};
 use axum::Router;
@@ -40,20 +41,15 @@ pub struct ApiState {
     pub intake_queue: Arc<IntakeQueue>,
     /// Supervisor settings in force and the queue change feed.
     pub live: Arc<Live>,
-    /// The phone side (metrics, estimates, prompts) when running as a service.
-    pub calls: Option<Calls>,
+    /// Estimates and handling times, shared with the phone side (none in
+    /// handler tests: digital cases then get the position-based estimate).
+    pub booking: Option<Arc<Booking>>,
+    /// The phone side's counters (calls in the IVR), when running as a service.
+    pub call_metrics: Option<Arc<CallMetrics>>,
+    /// Message prompts (`msg_*`) a supervisor can choose.
+    pub message_ids: Arc<Vec<String>>,
     /// Callbacks (none in handler tests built without the phone side).
     pub dialer: Option<Arc<crate::dialer::Dialer>>,
-}
-
-/// The running IVR's shared context, as seen from the API.
-#[derive(Clone)]
-pub struct Calls(pub Arc<CallContext>);
-
-impl std::fmt::Debug for Calls {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Calls")
-    }
 }
 
 impl ApiState {
@@ -64,18 +60,26 @@ impl ApiState {
             store,
             intake_clients: Arc::new(IntakeClients::default()),
             intake_queue: Arc::new(IntakeQueue::default()),
-            calls: None,
+            booking: None,
+            call_metrics: None,
+            message_ids: Arc::new(Vec::new()),
             dialer: None,
         }
     }
 
-    /// The service's state: shares the IVR's live settings and context.
-    pub fn with_calls(store: Store, ctx: Arc<CallContext>) -> ApiState {
-        ApiState {
-            live: ctx.live.clone(),
-            calls: Some(Calls(ctx)),
-            ..ApiState::new(store)
-        }
+    /// The phone side's booking and counters, and the live settings they follow.
+    pub fn with_phone_side(
+        mut self,
+        booking: Arc<Booking>,
+        call_metrics: Arc<CallMetrics>,
+        live: Arc<Live>,
+        message_ids: Vec<String>,
+    ) -> ApiState {
+        self.booking = Some(booking);
+        self.call_metrics = Some(call_metrics);
+        self.live = live;
+        self.message_ids = Arc::new(message_ids);
+        self
     }
 
     pub fn with_dialer(mut self, dialer: Arc<crate::dialer::Dialer>) -> ApiState {
@@ -91,14 +95,6 @@ impl ApiState {
     pub fn with_intake_queue(mut self, queue: IntakeQueue) -> ApiState {
         self.intake_queue = Arc::new(queue);
         self
-    }
-
-    /// Message prompts (`msg_*`) a supervisor can choose.
-    pub fn message_ids(&self) -> Vec<String> {
-        self.calls
-            .as_ref()
-            .map(|c| crate::app::messages::available(&c.0.prompts))
-            .unwrap_or_default()
     }
 }
 

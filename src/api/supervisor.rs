@@ -35,7 +35,7 @@ pub async fn put_settings(
 ) -> Result<Json<SupervisorSettings>, ApiError> {
     staff.require(Role::Supervisor)?;
     let Json(new) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    new.validate(&state.message_ids())
+    new.validate(&state.message_ids)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let from = staff
         .ip
@@ -66,9 +66,9 @@ pub async fn messages(
     staff.require(Role::Supervisor)?;
     Ok(Json(
         state
-            .message_ids()
-            .into_iter()
-            .map(|id| MessageOption { id })
+            .message_ids
+            .iter()
+            .map(|id| MessageOption { id: id.clone() })
             .collect(),
     ))
 }
@@ -88,13 +88,13 @@ pub async fn get_stats(
         .await?;
     let mut estimates = [None; 5];
     let mut calls_in_ivr = 0;
-    if let Some(ctx) = state.calls.as_ref() {
-        calls_in_ivr = ctx.0.metrics.calls_active.get();
+    if let Some(metrics) = &state.call_metrics {
+        calls_in_ivr = metrics.calls_active.get();
+    }
+    if let Some(booking) = &state.booking {
         for (i, slot) in estimates.iter_mut().enumerate() {
             let level = u8::try_from(i + 1).unwrap_or(5);
-            *slot = ctx
-                .0
-                .registrar
+            *slot = booking
                 .estimate(level)
                 .await
                 .and_then(|t| next_local(now, t.hour, t.minute));

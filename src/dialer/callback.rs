@@ -2,13 +2,14 @@
 //! trunk (or take the caller holding for the case), say who is calling,
 //! bridge the two, and record the attempt and a call-detail row per leg.
 
-use super::held::{HeldCall, HeldCommand};
-use super::outbound::{self, Caller, Leg, LegEvent, Placement, Progress, Target};
-use super::{CallResult, CallState, CallStatus, DialFailure};
-use crate::app::media_engine::{MediaEvent, MediaStream, StreamLink, StreamParams};
-use crate::app::CallContext;
+use super::metrics::CallbackMetrics;
+use super::{CallResult, CallState, CallStatus};
+use crate::media::engine::{MediaEvent, MediaStream, StreamLink, StreamParams};
 use crate::queue::{AttemptOutcome, RetryPolicy};
 use crate::store::{AttemptResult, CallLeg, CaseRecord, LegDirection, LegKind, Store};
+use crate::telephony::held::{HeldCall, HeldCommand};
+use crate::telephony::outbound::{self, Caller, Leg, LegEvent, Placement, Progress, Target};
+use crate::telephony::{DialFailure, Telephony};
 use crate::webrtc::{BrowserLeg, WebRtcConfig, WebRtcError};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -34,11 +35,11 @@ pub(super) struct BrowserPending {
 
 /// Accepts the page's WebRTC offer; the error says what was wrong with it.
 pub(super) async fn accept_browser(
-    ctx: &CallContext,
+    telephony: &Telephony,
     offer_sdp: &str,
 ) -> Result<(BrowserPending, String), WebRtcError> {
     let config = WebRtcConfig {
-        bind_ip: ctx.advertise_ip,
+        bind_ip: telephony.sip.advertise_ip,
     };
     let (leg, answer) = BrowserLeg::accept(&config, offer_sdp).await?;
     Ok((
@@ -66,7 +67,7 @@ enum NurseSide {
 impl NurseSide {
     /// Opens the engine stream for a browser leg (beside `beside` to bridge).
     fn browser(
-        ctx: &CallContext,
+        telephony: &Telephony,
         pending: BrowserPending,
         beside: Option<&StreamLink>,
     ) -> Result<NurseSide, crate::media::MediaError> {
@@ -78,8 +79,8 @@ impl NurseSide {
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let stream = match beside {
-            Some(link) => ctx.media.open_beside(link, params, tx)?,
-            None => ctx.media.open(params, tx)?,
+            Some(link) => telephony.media.open_beside(link, params, tx)?,
+            None => telephony.media.open(params, tx)?,
         };
         pending.leg.set_rtp_target(stream.local_addr());
         Ok(NurseSide::Browser {
@@ -166,7 +167,8 @@ impl NurseSide {
 
 /// The job.
 pub(super) struct Callback {
-    pub ctx: Arc<CallContext>,
+    pub telephony: Arc<Telephony>,
+    pub metrics: Arc<CallbackMetrics>,
     pub store: Store,
     pub case: CaseRecord,
     pub nurse: String,
@@ -180,10 +182,10 @@ pub(super) struct Callback {
 impl Callback {
     pub async fn run(self, setup: NurseSetup) {
         let span = info_span!("callback", case = %self.case.id, call = %self.call_id);
-        let metrics = self.ctx.metrics.clone();
-        metrics.callbacks_active.inc();
+        let metrics = self.metrics.clone();
+        metrics.active.inc();
         self.run_inner(setup).instrument(span).await;
-        metrics.callbacks_active.dec();
+        metrics.active.dec();
     }
 
     async fn run_inner(self, setup: NurseSetup) {
@@ -192,7 +194,7 @@ impl Callback {
             NurseSetup::Phone(target) => {
                 let caller = Caller {
                     number: self
-                        .ctx
+                        .telephony
                         .trunk
                         .as_ref()
                         .map(|t| t.from_number.clone())
@@ -203,8 +205,16 @@ impl Callback {
                     Some(link) => Placement::Beside(link),
                     None => Placement::Alone,
                 };
-                match outbound::dial(&self.ctx, &target, &caller, placement, &self.cancel, |_| {})
-                    .await
+                match outbound::dial(
+                    &self.telephony.sip,
+                    &self.telephony.media,
+                    &target,
+                    &caller,
+                    placement,
+                    &self.cancel,
+                    |_| {},
+                )
+                .await
                 {
                     Ok(leg) => NurseSide::Phone(Box::new(leg)),
                     Err((failure, started)) => {
@@ -220,7 +230,7 @@ impl Callback {
                 }
             }
             NurseSetup::Browser(pending) => {
-                match NurseSide::browser(&self.ctx, pending, beside.as_ref()) {
+                match NurseSide::browser(&self.telephony, pending, beside.as_ref()) {
                     Ok(side) => side,
                     Err(e) => {
                         warn!(error = %e, "no media stream for the browser leg");
@@ -241,7 +251,7 @@ impl Callback {
     }
 
     fn finish(&self, result: CallResult) {
-        self.ctx.metrics.callback(result);
+        self.metrics.ended(result);
         self.status.send_modify(|s| {
             s.state = CallState::Ended;
             s.result = Some(result);
@@ -249,25 +259,31 @@ impl Callback {
     }
 
     async fn call_resident(self, mut nurse: NurseSide) {
-        let (Some(trunk), Some(number)) =
-            (self.ctx.trunk.clone(), self.case.callback_number.clone())
-        else {
+        let (Some(trunk), Some(number)) = (
+            self.telephony.trunk.clone(),
+            self.case.callback_number.clone(),
+        ) else {
             nurse.hangup().await;
             self.finish(CallResult::Failed);
             return;
         };
         self.set_state(CallState::ResidentRinging);
-        let (target, caller) = (trunk.resident(&number), trunk.caller());
+        let (target, caller) = (Target::resident(&trunk, &number), Caller::through(&trunk));
         let nurse_link = nurse.link();
         // The nurse hears the ring tone until the resident answers (a minute's worth).
-        if let Some(clip) = self.ctx.prompts.lookup(&self.case.language, "ringback") {
+        if let Some(clip) = self
+            .telephony
+            .prompts
+            .lookup(&self.case.language, "ringback")
+        {
             nurse.stream().play(vec![clip; 10], RINGBACK_TOKEN);
         }
         // Bridged from the start: the nurse hears the network's announcements
         // (early media) instead of our ring tone once they begin.
         let ring_tone = nurse_link.clone();
         let dial = outbound::dial(
-            &self.ctx,
+            &self.telephony.sip,
+            &self.telephony.media,
             &target,
             &caller,
             Placement::Bridged(&nurse_link),
@@ -309,7 +325,7 @@ impl Callback {
         self.set_state(CallState::Announcing);
         let lang = self.case.language.as_str();
         let token = 1;
-        if let Some(clip) = self.ctx.prompts.lookup(lang, "callback_intro") {
+        if let Some(clip) = self.telephony.prompts.lookup(lang, "callback_intro") {
             resident.stream.play(vec![clip], token);
             loop {
                 tokio::select! {

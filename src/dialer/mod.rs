@@ -2,16 +2,12 @@
 //! the trunk, the bridge between them, and the attempt's result. A caller
 //! holding in the queue on this node is connected instead of dialled.
 
-pub mod auth;
 mod callback;
-pub mod held;
-pub mod nurse_phones;
-pub mod outbound;
-pub mod result;
-pub mod trunk;
+pub mod metrics;
 
-use crate::app::CallContext;
 use crate::store::{CaseRecord, Store};
+use crate::telephony::{DialFailure, Telephony};
+use metrics::CallbackMetrics;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,8 +16,6 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::webrtc::WebRtcError;
-pub use result::DialFailure;
-pub use trunk::TrunkConfig;
 
 /// Where a callback is in its life (the nurse page polls it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -105,7 +99,8 @@ struct Running {
 
 /// Starts and tracks callbacks on this node.
 pub struct Dialer {
-    ctx: Arc<CallContext>,
+    telephony: Arc<Telephony>,
+    metrics: Arc<CallbackMetrics>,
     store: Store,
     calls: Mutex<HashMap<Uuid, Running>>,
     retry: crate::queue::RetryPolicy,
@@ -127,12 +122,14 @@ pub struct Started {
 
 impl Dialer {
     pub fn new(
-        ctx: Arc<CallContext>,
+        telephony: Arc<Telephony>,
         store: Store,
         retry: crate::queue::RetryPolicy,
+        metrics: Arc<CallbackMetrics>,
     ) -> Arc<Dialer> {
         Arc::new(Dialer {
-            ctx,
+            telephony,
+            metrics,
             store,
             retry,
             calls: Mutex::new(HashMap::new()),
@@ -147,13 +144,13 @@ impl Dialer {
         nurse: &str,
         leg: NurseLegRequest,
     ) -> Result<Started, DialError> {
-        let held = self.ctx.held.get(&case.id.to_string());
+        let held = self.telephony.held.get(&case.id.to_string());
         if held.is_none() {
             if case.mode == crate::store::CaseMode::Hold {
                 // Still a live caller (a leaving caller turns the case into a callback).
                 return Err(DialError::HeldElsewhere(case.id));
             }
-            if self.ctx.trunk.is_none() {
+            if self.telephony.trunk.is_none() {
                 return Err(DialError::NoTrunk);
             }
             if case.callback_number.is_none() {
@@ -188,7 +185,8 @@ impl Dialer {
             }
         };
         let job = callback::Callback {
-            ctx: self.ctx.clone(),
+            telephony: self.telephony.clone(),
+            metrics: self.metrics.clone(),
             store: self.store.clone(),
             case: case.clone(),
             nurse: nurse.to_string(),
@@ -237,14 +235,14 @@ impl Dialer {
         match leg {
             NurseLegRequest::Phone => {
                 let target = self
-                    .ctx
+                    .telephony
                     .nurse_phones
                     .target(nurse, std::time::Instant::now())
                     .ok_or(DialError::NoNursePhone)?;
                 Ok((callback::NurseSetup::Phone(target), None))
             }
             NurseLegRequest::Browser { offer_sdp } => {
-                let (leg, answer) = callback::accept_browser(&self.ctx, &offer_sdp)
+                let (leg, answer) = callback::accept_browser(&self.telephony, &offer_sdp)
                     .await
                     .map_err(|e| match e {
                         WebRtcError::BadOffer(_)

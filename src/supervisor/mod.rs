@@ -1,11 +1,9 @@
 //! Supervisor settings and statistics. The settings live in the database
 //! (`settings` table, key `supervisor`) and every node follows changes live
-//! ([`Live`]), so the next caller hears a change without a restart.
+//! (`crate::live::Live`), so the next caller hears a change without a restart.
 
-pub mod live;
 pub mod stats;
 
-pub use live::Live;
 pub use stats::{LevelStats, SupervisorStats};
 
 use chrono::{DateTime, Utc};

@@ -7,7 +7,7 @@ pub mod browser;
 pub mod callback;
 pub mod caller;
 
-use phone_entrance::app::{self, Running, ServiceOptions};
+use phone_entrance::service::{self, Running, ServiceOptions};
 use phone_entrance::store::{CaseRecord, Store};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -70,7 +70,7 @@ impl TestService {
         edit(&config);
         let database_url = database_url
             .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("pe.db").display()));
-        let running = app::start(ServiceOptions {
+        let running = service::start(ServiceOptions {
             config_dir: config,
             prompts_dir: repo_root().join("prompts"),
             sip_bind: "127.0.0.1:0".parse().expect("addr"),

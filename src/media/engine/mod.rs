@@ -227,10 +227,6 @@ enum Command {
         id: u64,
         held: bool,
     },
-    SendDtmf {
-        id: u64,
-        key: DtmfKey,
-    },
     Bridge {
         id: u64,
         other: u64,
@@ -489,12 +485,6 @@ impl MediaStream {
     /// pauses and the RTP timeout is suspended; it restarts on resume.
     pub fn set_hold(&self, held: bool) {
         self.send(Command::Hold { id: self.id, held });
-    }
-
-    /// Sends a key press as RFC 4733 events (ignored when telephone-event
-    /// was not negotiated). Audio pauses for its ~160 ms.
-    pub fn send_dtmf(&self, key: DtmfKey) {
-        self.send(Command::SendDtmf { id: self.id, key });
     }
 
     /// Relays RTP both ways between this stream and `other` (the two-leg

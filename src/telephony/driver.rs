@@ -2,11 +2,15 @@
 //! sans-IO `SipLayer`, answers what needs no call (OPTIONS, 404, 481, 501,
 //! 503) and routes everything else to the call tasks by Call-ID.
 
-use super::call::{self, CallInput, NewCall};
-use super::{sleep_until, CallContext};
+use super::metrics::CallMetrics;
+use super::nurse_phones::NursePhones;
+use super::signal::{new_tag, CallInput, NewCall, SipCommand, ALLOW};
+use super::sleep_until;
+use crate::config::SipConfig;
 use crate::sip::message::{self, uri_user, RequestInfo};
 use crate::sip::stateless;
 use crate::sip::{Peer, SipEvent, SipLayer, TimerConfig, Transport, TxId};
+use crate::store::Store;
 use bytes::Bytes;
 use futures::StreamExt;
 use rsip::Method;
@@ -17,40 +21,6 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
-
-/// What call tasks ask of the SIP shell.
-#[derive(Debug)]
-pub enum SipCommand {
-    /// Answer the request of server transaction `tx`.
-    Respond { tx: TxId, response: rsip::Response },
-    /// Send a request in a new client transaction for `call_id`.
-    Request {
-        call_id: String,
-        peer: Peer,
-        request: rsip::Request,
-    },
-    /// The call is over: forget its Call-ID.
-    Ended { call_id: String },
-    /// An outbound leg we start: route its responses and in-dialog requests
-    /// (by Call-ID) to `inbox`.
-    Attach {
-        call_id: String,
-        inbox: mpsc::UnboundedSender<CallInput>,
-    },
-    /// Send outside any transaction (the ACK for a 2xx, re-sent per 2xx).
-    Stateless {
-        peer: Peer,
-        message: rsip::SipMessage,
-    },
-    /// A nurse phone's REGISTER, with the user's digest secret looked up.
-    Register {
-        tx: TxId,
-        request: Box<rsip::Request>,
-        info: Box<RequestInfo>,
-        peer: Peer,
-        ha1: Option<String>,
-    },
-}
 
 enum TcpInput {
     Opened {
@@ -75,11 +45,31 @@ const KNOWN_NOT_ALLOWED: [Method; 5] = [
     Method::Refer,
     Method::Publish,
 ];
-/// What we accept, for Allow headers.
-pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, REGISTER";
-
 /// How long a stopping service waits for its BYEs to be answered.
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Starts the task of a new inbound call: the driver only routes its messages.
+pub trait CallHandler: Send + Sync {
+    /// `inbox` carries the dialog's later messages; `sip` sends for the call.
+    fn start(
+        &self,
+        call: NewCall,
+        inbox: mpsc::UnboundedReceiver<CallInput>,
+        sip: mpsc::UnboundedSender<SipCommand>,
+    );
+}
+
+/// What the driver needs besides its sockets.
+pub struct DriverContext {
+    pub config: Arc<SipConfig>,
+    pub metrics: Arc<CallMetrics>,
+    /// REGISTERs of nurse phones are answered here, secrets from the store.
+    pub nurse_phones: Arc<NursePhones>,
+    pub store: Store,
+    pub calls: Arc<dyn CallHandler>,
+    /// The sender side of the command queue `run` reads (calls and the dialer share it).
+    pub commands: mpsc::UnboundedSender<SipCommand>,
+}
 
 /// Bound sockets, ready to run.
 pub struct SipDriver {
@@ -119,18 +109,17 @@ impl SipDriver {
     }
 
     /// Runs until `shutdown` turns true. Commands arrive on `cmd_rx`, whose
-    /// sender is `ctx.sip_commands` (calls and the dialer share it).
+    /// sender is `ctx.commands`.
     pub async fn run(
         self,
-        ctx: Arc<CallContext>,
+        ctx: DriverContext,
         mut cmd_rx: mpsc::UnboundedReceiver<SipCommand>,
         mut shutdown: watch::Receiver<bool>,
     ) {
         let (tcp_tx, mut tcp_rx) = mpsc::unbounded_channel::<TcpInput>();
         let mut state = State {
-            layer: SipLayer::new(TimerConfig::default(), ctx.sip.user_agent.clone()),
+            layer: SipLayer::new(TimerConfig::default(), ctx.config.user_agent.clone()),
             udp: self.udp.clone(),
-            cmd_tx: ctx.sip_commands.clone(),
             ctx,
             calls: HashMap::new(),
             invite_txs: HashMap::new(),
@@ -229,8 +218,7 @@ fn spawn_tcp(
 struct State {
     layer: SipLayer,
     udp: Arc<UdpSocket>,
-    ctx: Arc<CallContext>,
-    cmd_tx: mpsc::UnboundedSender<SipCommand>,
+    ctx: DriverContext,
     calls: HashMap<String, mpsc::UnboundedSender<CallInput>>,
     invite_txs: HashMap<TxId, String>,
     call_invites: HashMap<String, TxId>,
@@ -263,7 +251,7 @@ impl State {
     }
 
     fn respond(&mut self, tx: TxId, req: &rsip::Request, status: u16, extra: &[(&str, String)]) {
-        let mut resp = message::response_to(req, status, Some(&call::new_tag()));
+        let mut resp = message::response_to(req, status, Some(&new_tag()));
         for (name, value) in extra {
             message::add_header(&mut resp.headers, name, value.clone());
         }
@@ -361,8 +349,8 @@ impl State {
     /// answer is given when the lookup returns (`SipCommand::Register`).
     fn register(&mut self, tx: TxId, request: rsip::Request, info: RequestInfo, peer: Peer) {
         let user = crate::sip::registrations::Registrar::user_of(&info).map(str::to_string);
-        let store = self.ctx.registrar.store().clone();
-        let commands = self.cmd_tx.clone();
+        let store = self.ctx.store.clone();
+        let commands = self.ctx.commands.clone();
         tokio::spawn(async move {
             let ha1 = match &user {
                 Some(u) => store.sip_ha1(u).await.ok().flatten(),
@@ -380,9 +368,9 @@ impl State {
 
     fn new_call(&mut self, tx: TxId, request: rsip::Request, info: RequestInfo, peer: Peer) {
         let user = uri_user(&info.uri).unwrap_or("");
-        if !self.ctx.sip.is_entrance(user) {
+        if !self.ctx.config.is_entrance(user) {
             let resp = stateless::with_reason(
-                message::response_to(&request, 404, Some(&call::new_tag())),
+                message::response_to(&request, 404, Some(&new_tag())),
                 "not an entrance number of this service",
             );
             let _ = self.layer.respond(std::time::Instant::now(), tx, resp);
@@ -393,9 +381,12 @@ impl State {
             self.respond(tx, &request, 482, &[]);
             return;
         }
-        if self.draining || self.calls.len() >= self.ctx.sip.max_concurrent_calls {
+        if self.draining || self.calls.len() >= self.ctx.config.max_concurrent_calls {
             self.ctx.metrics.calls_rejected_overload.inc();
-            let extra = [("Retry-After", self.ctx.sip.retry_after_seconds.to_string())];
+            let extra = [(
+                "Retry-After",
+                self.ctx.config.retry_after_seconds.to_string(),
+            )];
             self.respond(tx, &request, 503, &extra);
             return;
         }
@@ -410,12 +401,9 @@ impl State {
             peer,
             local_sip: self.udp.local_addr().ok(),
         };
-        tokio::spawn(call::run(
-            self.ctx.clone(),
-            new_call,
-            input_rx,
-            self.cmd_tx.clone(),
-        ));
+        self.ctx
+            .calls
+            .start(new_call, input_rx, self.ctx.commands.clone());
     }
 
     fn command(&mut self, cmd: SipCommand) {

@@ -3,8 +3,9 @@
 //! next caller hears a change made on any node without a restart.
 
 use crate::ivr::Language;
+use crate::live::Live;
 use crate::media::prompts::{ClipId, PromptLibrary};
-use crate::supervisor::{Live, GREETING_SLOT, MESSAGE_PREFIX};
+use crate::supervisor::{GREETING_SLOT, MESSAGE_PREFIX};
 use std::sync::Arc;
 
 /// Slot name -> the prompt the supervisor chose, read at play time.

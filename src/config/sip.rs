@@ -8,7 +8,7 @@ use std::time::Duration;
 /// The SIP settings, with defaults for everything but the entrance numbers.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SipSettings {
+pub struct SipConfig {
     /// Request-URI / To users that reach the IVR (e.g. "1177").
     pub entrance_numbers: Vec<String>,
     /// Concurrent calls before new INVITEs get 503 with Retry-After.
@@ -61,16 +61,10 @@ fn default_user_agent() -> String {
     format!("phone-entrance/{}", env!("CARGO_PKG_VERSION"))
 }
 
-impl SipSettings {
-    /// Reads and checks `path`; errors name the file and the fix.
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
-        Self::parse(&text, path)
-    }
-
+impl SipConfig {
+    /// Checks the text of `path`; errors name the file and the fix.
     pub fn parse(text: &str, path: &Path) -> anyhow::Result<Self> {
-        let s: SipSettings =
+        let s: SipConfig =
             toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         if s.entrance_numbers.is_empty() || s.entrance_numbers.iter().any(|n| n.trim().is_empty()) {
             anyhow::bail!(
@@ -120,19 +114,19 @@ mod tests {
     #[test]
     fn defaults_fill_in_and_empty_numbers_are_refused() {
         let p = Path::new("sip.toml");
-        let s = SipSettings::parse("entrance_numbers = [\"1177\"]", p).unwrap();
+        let s = SipConfig::parse("entrance_numbers = [\"1177\"]", p).unwrap();
         assert!(s.is_entrance("1177") && !s.is_entrance("112"));
         assert_eq!(s.max_concurrent_calls, 6000);
-        let e = SipSettings::parse("entrance_numbers = []", p)
+        let e = SipConfig::parse("entrance_numbers = []", p)
             .unwrap_err()
             .to_string();
         assert!(
             e.contains("sip.toml") && e.contains("entrance_numbers"),
             "{e}"
         );
-        assert!(SipSettings::parse("entrance_numbers = [\"1177\"]\nbogus = 1", p).is_err());
+        assert!(SipConfig::parse("entrance_numbers = [\"1177\"]\nbogus = 1", p).is_err());
         assert_eq!(s.sip_realm, "1177.local");
-        let e = SipSettings::parse("entrance_numbers = [\"1177\"]\nsip_realm = \"a\\\"b\"", p)
+        let e = SipConfig::parse("entrance_numbers = [\"1177\"]\nsip_realm = \"a\\\"b\"", p)
             .unwrap_err()
             .to_string();
         assert!(e.contains("sip_realm"), "{e}");

@@ -1,7 +1,7 @@
 //! Callers holding in the queue on this node, by case id, so that the nurse
 //! who takes the case is connected to the live call instead of dialling.
 
-use crate::app::media_engine::StreamLink;
+use crate::media::engine::StreamLink;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use tokio::sync::{mpsc, oneshot};

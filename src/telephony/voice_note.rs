@@ -5,9 +5,9 @@
 //! any speech is not stored.
 //! The call task owns one `VoiceNote` while the IVR's `Record` runs.
 
-use super::media_engine::MediaStream;
-use super::registrar::Registrar;
+use crate::booking::Booking;
 use crate::ivr::RecordingEnd;
+use crate::media::engine::MediaStream;
 use crate::media::recorder::VoiceRecorder;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -86,7 +86,7 @@ impl VoiceNote {
     pub async fn finish(
         mut self,
         stream: Option<&MediaStream>,
-        registrar: &Registrar,
+        booking: &Booking,
         reason: RecordingEnd,
     ) -> bool {
         if let Some(s) = stream {
@@ -107,7 +107,7 @@ impl VoiceNote {
                 return false;
             }
         };
-        match registrar.save_voice_note(self.case_id, &wav).await {
+        match booking.save_voice_note(self.case_id, &wav).await {
             Ok(()) => {
                 info!(case = %self.case_id, ?reason, seconds, "voice note stored");
                 true

@@ -2,69 +2,65 @@
 //! stream, registers the case in the store, and ends the dialog. One task per
 //! call; the media pacing is not here (the media engine's workers do it).
 
-use super::sip_driver::{SipCommand, ALLOW};
+use super::call_record::InboundRecord;
+use super::driver::CallHandler;
+use super::held::{HeldCall, HeldCalls, HeldCommand};
+use super::messages::Messages;
+use super::metrics::CallMetrics;
+use super::signal::{new_tag, CallInput, NewCall, SipCommand, ALLOW};
+use super::sleep_until;
 use super::voice_note::VoiceNote;
-use super::{sleep_until, CallContext};
-use crate::app::media_engine::{MediaEvent, MediaStream, StreamParams};
-use crate::dialer::held::{HeldCall, HeldCommand};
+use crate::booking::Booking;
+use crate::config::SipConfig;
 use crate::identity::PhoneNumber;
-use crate::ivr::{CallInfo, CaseDraft, IvrAction, IvrEvent, Session};
+use crate::ivr::{CallInfo, CaseDraft, Flow, IvrAction, IvrEvent, Session};
+use crate::media::dtmf::DtmfSource;
+use crate::media::engine::{MediaEngine, MediaEvent, MediaStream, StreamParams};
+use crate::media::prompts::PromptLibrary;
 use crate::sdp::{self, AudioOffer, LocalMedia, SdpError};
 use crate::sip::dialog::Dialog;
 use crate::sip::dtmf_info::{key_from_info, InfoDtmfError};
 use crate::sip::message::{self, RequestInfo};
 use crate::sip::{Peer, TxId};
+use crate::triage::Triage;
 use rand::Rng;
 use rsip::Method;
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, info, info_span, warn, Instrument};
 
-/// What the SIP shell tells a call.
-#[derive(Debug)]
-pub enum CallInput {
-    /// A request inside the dialog (BYE, INFO, re-INVITE, UPDATE, OPTIONS).
-    Request {
-        tx: TxId,
-        request: Box<rsip::Request>,
-        info: Box<RequestInfo>,
-    },
-    /// The ACK for our 2xx (may carry the SDP answer of a late offer).
-    Ack { request: rsip::Request },
-    /// The caller cancelled before we answered.
-    Cancelled,
-    /// Our 2xx was never acknowledged.
-    AckTimeout,
-    /// A response to our request (our BYE, an outbound INVITE).
-    Response {
-        response: Box<rsip::Response>,
-        info: Box<crate::sip::message::ResponseInfo>,
-    },
-    /// Our request got no response.
-    Timeout,
-    /// The service is stopping.
-    Shutdown,
+/// What every inbound call shares: the IVR, the media engine and booking.
+pub struct InboundCalls {
+    pub config: Arc<SipConfig>,
+    /// The address in our Contact and SDP.
+    pub advertise_ip: IpAddr,
+    pub media: MediaEngine,
+    pub prompts: Arc<PromptLibrary>,
+    pub flow: Arc<Flow>,
+    pub triage: Arc<Triage>,
+    pub booking: Arc<Booking>,
+    pub messages: Messages,
+    pub metrics: Arc<CallMetrics>,
+    /// Callers holding in the queue on this node (the dialer connects them).
+    pub held: Arc<HeldCalls>,
 }
 
-/// The INVITE that starts a call.
-pub struct NewCall {
-    pub tx: TxId,
-    pub request: rsip::Request,
-    pub info: RequestInfo,
-    pub peer: Peer,
-    pub local_sip: Option<SocketAddr>,
-}
-
-/// A random tag or branch suffix (RFC 3261 asks for 32 bits of randomness).
-pub fn new_tag() -> String {
-    format!("{:016x}", rand::thread_rng().gen::<u64>())
+impl CallHandler for Arc<InboundCalls> {
+    fn start(
+        &self,
+        call: NewCall,
+        inbox: mpsc::UnboundedReceiver<CallInput>,
+        sip: mpsc::UnboundedSender<SipCommand>,
+    ) {
+        tokio::spawn(run(self.clone(), call, inbox, sip));
+    }
 }
 
 /// Runs the call to its end.
-pub async fn run(
-    ctx: Arc<CallContext>,
+async fn run(
+    ctx: Arc<InboundCalls>,
     call: NewCall,
     inbox: mpsc::UnboundedReceiver<CallInput>,
     sip: mpsc::UnboundedSender<SipCommand>,
@@ -73,7 +69,7 @@ pub async fn run(
     // The span carries a hash of the Call-ID: the Call-ID may contain the caller's number.
     let span = info_span!("call", call = %short_hash(&call_id));
     ctx.metrics.calls_active.inc();
-    ctx.metrics.calls_total.inc();
+    ctx.metrics.calls.inc();
     async {
         let mut c = Call::new(ctx.clone(), call, sip.clone());
         c.run(inbox).await;
@@ -92,7 +88,7 @@ fn short_hash(s: &str) -> String {
 }
 
 struct Call {
-    ctx: Arc<CallContext>,
+    ctx: Arc<InboundCalls>,
     sip: mpsc::UnboundedSender<SipCommand>,
     invite: rsip::Request,
     info: RequestInfo,
@@ -121,11 +117,11 @@ struct Call {
     /// Connected to a nurse: dropped when this call ends, which tells the dialer.
     nurse_connected: Option<tokio::sync::oneshot::Sender<()>>,
     /// The call-detail row, written when the call ends.
-    cdr: super::call_record::InboundRecord,
+    cdr: InboundRecord,
 }
 
 impl Call {
-    fn new(ctx: Arc<CallContext>, call: NewCall, sip: mpsc::UnboundedSender<SipCommand>) -> Self {
+    fn new(ctx: Arc<InboundCalls>, call: NewCall, sip: mpsc::UnboundedSender<SipCommand>) -> Self {
         let local_tag = new_tag();
         let dialog = Dialog::from_invite(&call.info, local_tag);
         let advertise = ctx.advertise_ip;
@@ -166,14 +162,14 @@ impl Call {
             voice_note: None,
             held_commands: None,
             nurse_connected: None,
-            cdr: super::call_record::InboundRecord::new(chrono::Utc::now()),
+            cdr: InboundRecord::new(chrono::Utc::now()),
             last_announcement: None,
             announce_token: None,
         }
     }
 
     async fn run(&mut self, mut inbox: mpsc::UnboundedReceiver<CallInput>) {
-        if self.ctx.sip.ring_ms > 0 && !self.ring(&mut inbox).await {
+        if self.ctx.config.ring_ms > 0 && !self.ring(&mut inbox).await {
             return;
         }
         if !self.answer() {
@@ -181,7 +177,7 @@ impl Call {
         }
         self.cdr.answered_at = Some(chrono::Utc::now());
         self.run_answered(&mut inbox).await;
-        let store = self.ctx.registrar.store().clone();
+        let store = self.ctx.booking.store().clone();
         self.cdr.write(&store).await;
     }
 
@@ -260,7 +256,7 @@ impl Call {
     async fn ring(&mut self, inbox: &mut mpsc::UnboundedReceiver<CallInput>) -> bool {
         let invite = self.invite.clone();
         self.respond(self.invite_tx, &invite, 180, None);
-        let until = Instant::now() + std::time::Duration::from_millis(self.ctx.sip.ring_ms);
+        let until = Instant::now() + std::time::Duration::from_millis(self.ctx.config.ring_ms);
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(until) => return true,
@@ -397,7 +393,7 @@ impl Call {
                 match key_from_info(&ct, &request.body) {
                     Ok(key) => {
                         self.respond(tx, &request, 200, None);
-                        self.ctx.metrics.digits_sip_info.inc();
+                        self.ctx.metrics.digit(DtmfSource::SipInfo);
                         self.session
                             .handle(std::time::Instant::now(), IvrEvent::Digit(key));
                         self.drive().await;
@@ -509,7 +505,7 @@ impl Call {
                 IvrAction::RequestEstimate { level } => {
                     // `None` (supervisor closed the offer, a closure, a full day,
                     // after hours): the IVR's closed path. Levels 1-2 are never refused.
-                    let at = self.ctx.registrar.estimate(level).await;
+                    let at = self.ctx.booking.estimate(level).await;
                     self.session
                         .handle(std::time::Instant::now(), IvrEvent::Estimate(at));
                 }
@@ -518,12 +514,12 @@ impl Call {
                     self.session.handle(std::time::Instant::now(), ev);
                 }
                 IvrAction::FindBookedCallback { number } => {
-                    let booked = self.ctx.registrar.booked_callback(&number).await;
+                    let booked = self.ctx.booking.booked_callback(&number).await;
                     self.session
                         .handle(std::time::Instant::now(), IvrEvent::BookedCallback(booked));
                 }
                 IvrAction::CancelCase { case_id } => {
-                    let ev = match self.ctx.registrar.cancel_booked(&case_id).await {
+                    let ev = match self.ctx.booking.cancel_booked(&case_id).await {
                         Ok(()) => IvrEvent::CaseCancelled,
                         Err(e) => {
                             warn!(case = %case_id, error = %e, "booked callback not cancelled");
@@ -559,12 +555,7 @@ impl Call {
     }
 
     async fn register(&mut self, draft: CaseDraft) -> IvrEvent {
-        match self
-            .ctx
-            .registrar
-            .register(&draft, &self.info.call_id)
-            .await
-        {
+        match self.ctx.booking.register(&draft, &self.info.call_id).await {
             Ok((case_id, callback_at)) => {
                 info!(case = %case_id, level = draft.level, "case registered");
                 if draft.mode == crate::ivr::CaseMode::Hold {
@@ -587,7 +578,7 @@ impl Call {
     async fn stop_voice_note(&mut self, reason: crate::ivr::RecordingEnd) -> bool {
         match self.voice_note.take() {
             Some(note) => {
-                note.finish(self.stream.as_ref(), &self.ctx.registrar, reason)
+                note.finish(self.stream.as_ref(), &self.ctx.booking, reason)
                     .await
             }
             None => false,
@@ -638,7 +629,7 @@ impl Call {
     }
 
     fn announce_due(&self) -> bool {
-        let every = self.ctx.sip.hold_announcement_seconds;
+        let every = self.ctx.config.hold_announcement_seconds;
         every > 0
             && self.held_case.is_some()
             && self
@@ -653,7 +644,7 @@ impl Call {
         let Some(case_id) = self.held_case.clone() else {
             return self.play_hold_music();
         };
-        let Some((place, minutes)) = self.ctx.registrar.hold_position(&case_id).await else {
+        let Some((place, minutes)) = self.ctx.booking.hold_position(&case_id).await else {
             return self.play_hold_music();
         };
         let lang = self.session.hold_music().lang;
@@ -733,7 +724,7 @@ impl Call {
         self.held_commands = None;
         if let Some(id) = self.held_case.take() {
             self.ctx.held.remove(&id);
-            if let Err(e) = self.ctx.registrar.holding_caller_left(&id).await {
+            if let Err(e) = self.ctx.booking.holding_caller_left(&id).await {
                 warn!(error = %e, "could not turn the held case into a callback");
             }
         }

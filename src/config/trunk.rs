@@ -2,8 +2,6 @@
 //! Optional: without it the service takes calls but cannot call back (the
 //! call API answers 503 and says so).
 
-use super::outbound::{Caller, Target};
-use crate::sip::{Peer, Transport};
 use serde::Deserialize;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
@@ -65,16 +63,6 @@ fn default_nurse_ring_timeout() -> u64 {
 }
 
 impl TrunkConfig {
-    /// Reads `path` if it exists; `Ok(None)` when there is no trunk file.
-    pub fn load_optional(path: &Path) -> anyhow::Result<Option<Self>> {
-        if !path.exists() {
-            return Ok(None);
-        }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
-        Self::parse(&text, path).map(Some)
-    }
-
     pub fn parse(text: &str, path: &Path) -> anyhow::Result<Self> {
         let mut t: TrunkConfig =
             toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
@@ -133,30 +121,6 @@ impl TrunkConfig {
 
     pub fn nurse_ring_timeout(&self) -> Duration {
         Duration::from_secs(self.nurse_ring_timeout_seconds)
-    }
-
-    /// How to call the resident at `number` (E.164) through this trunk.
-    pub fn resident(&self, number: &str) -> Target {
-        Target {
-            uri: format!("sip:{number}@{}", self.domain),
-            peer: Peer {
-                addr: self.proxy_addr(),
-                transport: Transport::Udp,
-                conn: None,
-            },
-            credentials: self
-                .credentials()
-                .map(|(u, p)| (u.to_string(), p.to_string())),
-            ring_timeout: self.ring_timeout(),
-        }
-    }
-
-    /// Who the resident sees calling.
-    pub fn caller(&self) -> Caller {
-        Caller {
-            number: self.from_number.clone(),
-            display: self.from_display.clone(),
-        }
     }
 
     /// Digest credentials, when configured.

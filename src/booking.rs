@@ -4,6 +4,7 @@
 
 use crate::identity::PhoneNumber;
 use crate::ivr::{BookedCallback, CaseDraft, CaseMode, ClockTime};
+use crate::live::Live;
 use crate::queue::offer::over_capacity;
 use crate::queue::{
     busy_spread, deadline_for, decide, estimate_new, ArrivalRates, Closure, HandlingTimes,
@@ -12,7 +13,6 @@ use crate::queue::{
 use crate::store::{
     CancelError, CaseMode as StoreMode, Channel, NewCase, QueueSnapshot, Store, StoreError,
 };
-use crate::supervisor::Live;
 use crate::triage::Triage;
 use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
 use std::sync::{Arc, Mutex};
@@ -32,7 +32,7 @@ pub struct LiveQueueSettings {
 }
 
 /// Estimates, offers and registrations for phone cases.
-pub struct Registrar {
+pub struct Booking {
     store: Store,
     queue: QueueConfig,
     targets: LevelTargets,
@@ -42,7 +42,13 @@ pub struct Registrar {
     handling: Mutex<HandlingTimes>,
 }
 
-impl Registrar {
+impl std::fmt::Debug for Booking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Booking").finish_non_exhaustive()
+    }
+}
+
+impl Booking {
     pub fn new(
         store: Store,
         queue: QueueConfig,
@@ -50,7 +56,7 @@ impl Registrar {
         triage: &Triage,
         supervisor: Arc<Live>,
     ) -> Self {
-        Registrar {
+        Booking {
             store,
             handling: Mutex::new(HandlingTimes::new(queue.handling())),
             queue,
@@ -332,7 +338,7 @@ mod tests {
     use chrono::TimeZone;
     use std::path::Path;
 
-    async fn registrar(hours: &str) -> (Registrar, crate::store::tests::TestDb) {
+    async fn registrar(hours: &str) -> (Booking, crate::store::tests::TestDb) {
         let db = crate::store::tests::sqlite_test_db().await;
         let triage_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-config/triage.toml");
         let triage = Triage::load(&triage_path).unwrap_or_else(|e| panic!("{e}"));
@@ -348,7 +354,7 @@ mod tests {
         };
         let live = Live::detached_with(db.store.clone(), defaults);
         (
-            Registrar::new(db.store.clone(), config, hours, &triage, live),
+            Booking::new(db.store.clone(), config, hours, &triage, live),
             db,
         )
     }
@@ -429,7 +435,7 @@ mod tests {
         let snap = r.snapshot(now).await.unwrap_or_default();
         assert_eq!(snap.open.len(), 3);
         let alone = hours.open_at_or_after(now);
-        let est = r.replay_estimate(now, Registrar::priority(4), &snap, &r.live(), &hours, None);
+        let est = r.replay_estimate(now, Booking::priority(4), &snap, &r.live(), &hours, None);
         assert!(est > alone, "{est:?} should be after {alone:?}");
         db.finish().await;
     }

@@ -1,8 +1,8 @@
 //! The settings every node applies now, and the queue's change feed for the
 //! worklists (SSE). Follows the database through `Store::watch_changes`.
 
-use super::{OfferState, SupervisorSettings};
 use crate::store::{Change, Store, StoreError};
+use crate::supervisor::{OfferState, SupervisorSettings};
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use std::sync::atomic::{AtomicU64, Ordering};

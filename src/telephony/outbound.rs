@@ -3,11 +3,11 @@
 //! ring timeout and cancel (CANCEL, then the 487), the ACK for the 2xx, and
 //! afterwards the dialog until either side hangs up.
 
-use super::result::DialFailure;
-use crate::app::call::{new_tag, CallInput};
-use crate::app::media_engine::{MediaEvent, MediaStream, StreamLink, StreamParams};
-use crate::app::sip_driver::SipCommand;
-use crate::app::CallContext;
+use super::dial_failure::DialFailure;
+use super::signal::{new_tag, CallInput, SipCommand};
+use super::{sleep_until, SipHandle};
+use crate::config::TrunkConfig;
+use crate::media::engine::{MediaEngine, MediaEvent, MediaStream, StreamLink, StreamParams};
 use crate::sdp::{self, AudioOffer, LocalMedia};
 use crate::sip::dialog::Dialog;
 use crate::sip::message::{self, RequestInfo};
@@ -15,7 +15,6 @@ use crate::sip::{Peer, Transport};
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use rsip::{Method, SipMessage};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -37,11 +36,39 @@ pub struct Target {
     pub ring_timeout: Duration,
 }
 
+impl Target {
+    /// The resident at `number` (E.164), through the trunk.
+    pub fn resident(trunk: &TrunkConfig, number: &str) -> Target {
+        Target {
+            uri: format!("sip:{number}@{}", trunk.domain),
+            peer: Peer {
+                addr: trunk.proxy_addr(),
+                transport: Transport::Udp,
+                conn: None,
+            },
+            credentials: trunk
+                .credentials()
+                .map(|(u, p)| (u.to_string(), p.to_string())),
+            ring_timeout: trunk.ring_timeout(),
+        }
+    }
+}
+
 /// Who we are in From (and the asserted identity).
 #[derive(Clone)]
 pub struct Caller {
     pub number: String,
     pub display: String,
+}
+
+impl Caller {
+    /// Who the resident sees calling through the trunk.
+    pub fn through(trunk: &TrunkConfig) -> Caller {
+        Caller {
+            number: trunk.from_number.clone(),
+            display: trunk.from_display.clone(),
+        }
+    }
 }
 
 /// What happens before an answer.
@@ -103,7 +130,7 @@ Max-Forwards: 70\r\nFrom: {from};tag={tag}\r\nTo: <{uri}>\r\nCall-ID: {cid}\r\nC
 Content-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
             contact = self.contact,
             pai = self.asserted,
-            allow = crate::app::sip_driver::ALLOW,
+            allow = super::signal::ALLOW,
             ua = self.user_agent,
             len = self.sdp.len(),
             sdp = self.sdp,
@@ -121,7 +148,7 @@ fn parse_request(text: &str) -> Option<rsip::Request> {
 
 /// An answered outbound leg.
 pub struct Leg {
-    ctx: Arc<CallContext>,
+    sip: SipHandle,
     call_id: String,
     dialog: Dialog,
     peer: Peer,
@@ -154,7 +181,8 @@ pub enum Placement<'a> {
 /// address. `cancel` ends a ringing attempt (CANCEL) with
 /// `DialFailure::Cancelled`.
 pub async fn dial(
-    ctx: &Arc<CallContext>,
+    sip: &SipHandle,
+    media: &MediaEngine,
     target: &Target,
     caller: &Caller,
     placement: Placement<'_>,
@@ -163,8 +191,8 @@ pub async fn dial(
 ) -> Result<Leg, (DialFailure, DateTime<Utc>)> {
     let started_at = Utc::now();
     let fail = |f: DialFailure| (f, started_at);
-    let advertise = ctx.advertise_ip;
-    let via_host = format!("{advertise}:{}", ctx.sip_port);
+    let advertise = sip.advertise_ip;
+    let via_host = sip.via_host();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     // Until the answer names the real address, send towards the proxy; held
     // means nothing is actually sent before the answer.
@@ -176,9 +204,9 @@ pub async fn dial(
     };
     let opened = match placement {
         Placement::Beside(link) | Placement::Bridged(link) => {
-            ctx.media.open_beside(link, params, events_tx)
+            media.open_beside(link, params, events_tx)
         }
-        Placement::Alone => ctx.media.open(params, events_tx),
+        Placement::Alone => media.open(params, events_tx),
     };
     let stream = opened.map_err(|e| {
         info!(error = %e, "no media port for an outbound leg");
@@ -211,16 +239,16 @@ pub async fn dial(
         call_id: call_id.clone(),
         contact: format!("<sip:{}@{via_host}>", caller.number),
         asserted: format!("<sip:{}@{advertise}>", caller.number),
-        user_agent: ctx.sip.user_agent.clone(),
+        user_agent: sip.user_agent.clone(),
         sdp: sdp::offer(&local),
     };
     let (inbox_tx, mut inbox) = mpsc::unbounded_channel();
-    let _ = ctx.sip_commands.send(SipCommand::Attach {
+    let _ = sip.commands.send(SipCommand::Attach {
         call_id: call_id.clone(),
         inbox: inbox_tx,
     });
-    let ended = |ctx: &CallContext| {
-        let _ = ctx.sip_commands.send(SipCommand::Ended {
+    let ended = |sip: &SipHandle| {
+        let _ = sip.commands.send(SipCommand::Ended {
             call_id: call_id.clone(),
         });
     };
@@ -230,7 +258,7 @@ pub async fn dial(
     let send_invite = |cseq: u32, branch: &str, auth: Option<&str>| {
         let request = parse_request(&parts.render(Method::Invite, cseq, branch, auth))?;
         let info = RequestInfo::from_request(&request).ok()?;
-        let _ = ctx.sip_commands.send(SipCommand::Request {
+        let _ = sip.commands.send(SipCommand::Request {
             call_id: call_id.clone(),
             peer: target.peer,
             request,
@@ -240,7 +268,7 @@ pub async fn dial(
     let mut cseq = 1u32;
     let mut branch = format!("z9hG4bK{}", new_tag());
     let Some(mut invite_info) = send_invite(cseq, &branch, None) else {
-        ended(ctx);
+        ended(sip);
         return Err(fail(DialFailure::Failed(None)));
     };
     let mut authenticated = false;
@@ -251,7 +279,7 @@ pub async fn dial(
         tokio::select! {
             input = inbox.recv() => {
                 let Some(input) = input else {
-                    ended(ctx);
+                    ended(sip);
                     return Err(fail(DialFailure::Failed(None)));
                 };
                 match input {
@@ -272,7 +300,7 @@ pub async fn dial(
                             200..=299 => {
                                 let mut dialog = Dialog::from_uac(&invite_info, &info);
                                 let ack = ack_for_2xx(&mut dialog, &via_host, target.peer.transport);
-                                let _ = ctx.sip_commands.send(SipCommand::Stateless {
+                                let _ = sip.commands.send(SipCommand::Stateless {
                                     peer: target.peer,
                                     message: SipMessage::Request(ack.clone()),
                                 });
@@ -280,21 +308,21 @@ pub async fn dial(
                                 let Ok(answer) = answer else {
                                     // An answer without usable audio: nothing to talk over.
                                     info!("2xx without a usable SDP answer: BYE");
-                                    send_bye(ctx, &mut dialog, &via_host, target.peer, &call_id);
-                                    ended(ctx);
+                                    send_bye(sip, &mut dialog, &via_host, target.peer, &call_id);
+                                    ended(sip);
                                     return Err(fail(DialFailure::Failed(Some(status))));
                                 };
                                 if let Some((why, _)) = cancelled {
                                     // 200 crossed our CANCEL: the call is up, end it.
-                                    send_bye(ctx, &mut dialog, &via_host, target.peer, &call_id);
-                                    ended(ctx);
+                                    send_bye(sip, &mut dialog, &via_host, target.peer, &call_id);
+                                    ended(sip);
                                     return Err(fail(why));
                                 }
                                 stream.update(params_of(&answer));
                                 stream.set_hold(answer.is_hold());
                                 debug!("outbound leg answered");
                                 return Ok(Leg {
-                                    ctx: ctx.clone(),
+                                    sip: sip.clone(),
                                     call_id,
                                     dialog,
                                     peer: target.peer,
@@ -316,14 +344,14 @@ pub async fn dial(
                                 let offered: Vec<String> = message::header_values(&response.headers, header).collect();
                                 let challenge = crate::sip::digest::pick_challenge(offered.iter().map(String::as_str));
                                 let auth = match (challenge, &target.credentials) {
-                                    (Some(ch), Some((user, pass))) => super::auth::answer_challenge(
+                                    (Some(ch), Some((user, pass))) => super::trunk_auth::answer_challenge(
                                         status, ch, "INVITE", &target.uri, user, pass,
                                     ),
                                     _ => None,
                                 };
                                 let Some(auth) = auth else {
                                     info!(status, "challenge we cannot answer (no trunk credentials, or no MD5 digest offered)");
-                                    ended(ctx);
+                                    ended(sip);
                                     return Err(fail(DialFailure::Failed(Some(status))));
                                 };
                                 authenticated = true;
@@ -332,13 +360,13 @@ pub async fn dial(
                                 match send_invite(cseq, &branch, Some(&auth)) {
                                     Some(info) => invite_info = info,
                                     None => {
-                                        ended(ctx);
+                                        ended(sip);
                                         return Err(fail(DialFailure::Failed(None)));
                                     }
                                 }
                             }
                             _ => {
-                                ended(ctx);
+                                ended(sip);
                                 let failure = match cancelled {
                                     Some((why, _)) => why,
                                     // 403 to our credentials: the trunk refuses us (wrong
@@ -354,26 +382,26 @@ pub async fn dial(
                         }
                     }
                     CallInput::Timeout => {
-                        ended(ctx);
+                        ended(sip);
                         return Err(fail(cancelled.map(|(w, _)| w).unwrap_or(DialFailure::Failed(None))));
                     }
                     CallInput::Shutdown if cancelled.is_none() => {
-                        send_cancel(ctx, &parts, cseq, &branch, target.peer, &call_id);
+                        send_cancel(sip, &parts, cseq, &branch, target.peer, &call_id);
                         cancelled = Some((DialFailure::Cancelled, tokio::time::Instant::now() + CANCEL_GRACE));
                     }
                     _ => {}
                 }
             }
             _ = tokio::time::sleep_until(ring_until), if cancelled.is_none() => {
-                send_cancel(ctx, &parts, cseq, &branch, target.peer, &call_id);
+                send_cancel(sip, &parts, cseq, &branch, target.peer, &call_id);
                 cancelled = Some((DialFailure::NoAnswer(None), tokio::time::Instant::now() + CANCEL_GRACE));
             }
             _ = cancel.cancelled(), if cancelled.is_none() => {
-                send_cancel(ctx, &parts, cseq, &branch, target.peer, &call_id);
+                send_cancel(sip, &parts, cseq, &branch, target.peer, &call_id);
                 cancelled = Some((DialFailure::Cancelled, tokio::time::Instant::now() + CANCEL_GRACE));
             }
-            _ = crate::app::sleep_until(give_up) => {
-                ended(ctx);
+            _ = sleep_until(give_up) => {
+                ended(sip);
                 return Err(fail(cancelled.map(|(w, _)| w).unwrap_or(DialFailure::Failed(None))));
             }
         }
@@ -390,7 +418,7 @@ fn params_of(a: &AudioOffer) -> StreamParams {
 }
 
 fn send_cancel(
-    ctx: &CallContext,
+    sip: &SipHandle,
     parts: &InviteParts,
     cseq: u32,
     branch: &str,
@@ -399,7 +427,7 @@ fn send_cancel(
 ) {
     // Same branch as the INVITE: it is matched as a separate CANCEL transaction.
     if let Some(request) = parse_request(&parts.render(Method::Cancel, cseq, branch, None)) {
-        let _ = ctx.sip_commands.send(SipCommand::Request {
+        let _ = sip.commands.send(SipCommand::Request {
             call_id: call_id.to_string(),
             peer,
             request,
@@ -407,10 +435,10 @@ fn send_cancel(
     }
 }
 
-fn send_bye(ctx: &CallContext, dialog: &mut Dialog, via_host: &str, peer: Peer, call_id: &str) {
+fn send_bye(sip: &SipHandle, dialog: &mut Dialog, via_host: &str, peer: Peer, call_id: &str) {
     let branch = format!("z9hG4bK{}", new_tag());
     let bye = dialog.request(Method::Bye, via_host, peer.transport, &branch);
-    let _ = ctx.sip_commands.send(SipCommand::Request {
+    let _ = sip.commands.send(SipCommand::Request {
         call_id: call_id.to_string(),
         peer,
         request: bye,
@@ -437,7 +465,7 @@ impl Leg {
                     Some(CallInput::Response { info, .. }) => {
                         // A retransmitted 2xx: our ACK was lost.
                         if info.cseq_method == Method::Invite && info.status / 100 == 2 {
-                            let _ = self.ctx.sip_commands.send(SipCommand::Stateless {
+                            let _ = self.sip.commands.send(SipCommand::Stateless {
                                 peer: self.peer,
                                 message: SipMessage::Request(self.ack.clone()),
                             });
@@ -466,8 +494,8 @@ impl Leg {
                 resp.body = b.into_bytes();
             }
             let _ = self
-                .ctx
-                .sip_commands
+                .sip
+                .commands
                 .send(SipCommand::Respond { tx, response: resp });
         };
         if !self.dialog.accept_remote_cseq(info.cseq) {
@@ -519,7 +547,7 @@ impl Leg {
         }
         self.hung_up = true;
         send_bye(
-            &self.ctx,
+            &self.sip,
             &mut self.dialog,
             &self.via_host,
             self.peer,
@@ -545,7 +573,7 @@ impl Leg {
 impl Drop for Leg {
     fn drop(&mut self) {
         self.hangup();
-        let _ = self.ctx.sip_commands.send(SipCommand::Ended {
+        let _ = self.sip.commands.send(SipCommand::Ended {
             call_id: self.call_id.clone(),
         });
     }

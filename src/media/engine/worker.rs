@@ -2,7 +2,7 @@
 //! 20 ms tick anchored to the worker's start (late ticks catch up by at most
 //! `MAX_CATCHUP` frames, never drift), and per-stream state kept small.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -16,7 +16,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::{Command, MediaEvent, Shared, StreamParams};
 use crate::media::dtmf::goertzel::InbandDetector;
-use crate::media::dtmf::rfc4733::{EventSender, Rfc4733Receiver};
+use crate::media::dtmf::rfc4733::Rfc4733Receiver;
 use crate::media::dtmf::{DtmfKey, DtmfSource};
 use crate::media::player::Player;
 use crate::media::prompts::{PromptLibrary, FRAME_BYTES};
@@ -38,8 +38,6 @@ const RELATCH_AFTER: Duration = Duration::from_secs(1);
 /// An RFC 4733 digit this soon after the same in-band digit is one press
 /// that arrived both ways (gateways that send both).
 const DUPLICATE_WINDOW: Duration = Duration::from_millis(500);
-/// Length of a key press we send.
-const DTMF_SEND_MS: u32 = 100;
 /// Largest datagram we read.
 const MAX_DATAGRAM: usize = 1500;
 
@@ -63,8 +61,6 @@ struct Stream {
     saw_rfc4733: bool,
     inband: InbandDetector,
     last_inband: Option<(DtmfKey, Instant)>,
-    dtmf_out: Option<(EventSender, u32)>,
-    dtmf_queue: VecDeque<DtmfKey>,
     /// The slot of the stream this one is bridged to: what arrives here is
     /// relayed out of that stream's socket.
     bridge: Option<usize>,
@@ -283,13 +279,6 @@ impl Worker {
                         s.recorder = None;
                     }
                 }
-                Command::SendDtmf { id, key } => {
-                    if let Some(s) = self.stream_mut(id) {
-                        if s.params.telephone_event_pt.is_some() && s.dtmf_queue.len() < 32 {
-                            s.dtmf_queue.push_back(key);
-                        }
-                    }
-                }
             }
         }
     }
@@ -343,8 +332,6 @@ impl Worker {
             saw_rfc4733: false,
             inband: InbandDetector::new(),
             last_inband: None,
-            dtmf_out: None,
-            dtmf_queue: VecDeque::new(),
             bridge: None,
             relay: RelayMap::new(),
             fast: false,
@@ -461,12 +448,8 @@ impl Worker {
         let buf = &mut self.send_buf;
         let local = &mut self.local;
         for s in self.streams.iter_mut().flatten() {
-            // A bridged stream carries the peer's packets, except for our own
-            // prompts and key presses.
-            let own_media = s.bridge.is_none()
-                || s.player.is_playing()
-                || s.dtmf_out.is_some()
-                || !s.dtmf_queue.is_empty();
+            // A bridged stream carries the peer's packets, except for our own prompts.
+            let own_media = s.bridge.is_none() || s.player.is_playing();
             if own_media {
                 for _ in 0..send {
                     send_frame(s, lib, buf, local);
@@ -533,32 +516,12 @@ fn send_frame(s: &mut Stream, lib: &PromptLibrary, buf: &mut [u8], local: &mut L
         s.ts = s.ts.wrapping_add(160);
         return;
     }
-    if s.dtmf_out.is_none() {
-        if let Some(key) = s.dtmf_queue.pop_front() {
-            s.dtmf_out = Some((EventSender::new(key, DTMF_SEND_MS, 10), s.ts));
-        }
+    let frame = s.player.next_frame(lib, s.params.codec);
+    let h = RtpHeader::new(s.params.payload_type, s.seq, s.ts, s.ssrc, s.marker);
+    if let Some(done) = s.player.poll_done() {
+        s.emit(MediaEvent::PlaybackDone { token: done.token });
     }
-    let mut event_payload = None;
-    if let Some((sender, start_ts)) = s.dtmf_out.as_mut() {
-        match sender.next_frame() {
-            Some((marker, payload)) => event_payload = Some((marker, payload, *start_ts)),
-            None => s.dtmf_out = None,
-        }
-    }
-    let written = match (event_payload, s.params.telephone_event_pt) {
-        (Some((marker, payload, start_ts)), Some(pt)) => {
-            let h = RtpHeader::new(pt, s.seq, start_ts, s.ssrc, marker);
-            rtp::write_packet(&h, &payload, buf)
-        }
-        _ => {
-            let frame = s.player.next_frame(lib, s.params.codec);
-            let h = RtpHeader::new(s.params.payload_type, s.seq, s.ts, s.ssrc, s.marker);
-            if let Some(done) = s.player.poll_done() {
-                s.emit(MediaEvent::PlaybackDone { token: done.token });
-            }
-            rtp::write_packet(&h, frame, buf)
-        }
-    };
+    let written = rtp::write_packet(&h, frame, buf);
     s.seq = s.seq.wrapping_add(1);
     s.ts = s.ts.wrapping_add(160);
     s.marker = false;

@@ -1,0 +1,59 @@
+//! Callback counters for `/metrics`: how many run, how they ended.
+
+use super::CallResult;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
+}
+
+/// Callbacks on this node.
+#[derive(Debug, Default)]
+pub struct CallbackMetrics {
+    pub active: Gauge,
+    results: Family<ResultLabel, Counter>,
+}
+
+impl CallbackMetrics {
+    /// Puts the counters on `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "pe_callbacks_active",
+            "Callbacks (nurse and resident legs) running on this node",
+            self.active.clone(),
+        );
+        for result in RESULTS {
+            let _ = self.results.get_or_create(&ResultLabel { result });
+        }
+        registry.register("pe_callbacks", "How callbacks ended", self.results.clone());
+    }
+
+    /// Counts how a callback ended.
+    pub fn ended(&self, result: CallResult) {
+        let result = match result {
+            CallResult::Connected => "connected",
+            CallResult::Busy => "busy",
+            CallResult::NoAnswer => "no_answer",
+            CallResult::Rejected => "rejected",
+            CallResult::Failed => "failed",
+            CallResult::NurseUnavailable => "nurse_unavailable",
+            CallResult::Cancelled => "cancelled",
+        };
+        self.results.get_or_create(&ResultLabel { result }).inc();
+    }
+}
+
+const RESULTS: [&str; 7] = [
+    "connected",
+    "busy",
+    "no_answer",
+    "rejected",
+    "failed",
+    "nurse_unavailable",
+    "cancelled",
+];

@@ -1,0 +1,266 @@
+//! Wiring: loads the configuration, opens the store, starts the media
+//! engine, the SIP driver, the dialer and the HTTP API, and stops them.
+//! Only `main` uses this module; nothing in the library imports it.
+
+use crate::api::auth::IntakeClients;
+use crate::api::intake::IntakeQueue;
+use crate::booking::Booking;
+use crate::config::{read_optional, Config};
+use crate::dialer::metrics::CallbackMetrics;
+use crate::dialer::Dialer;
+use crate::live::Live;
+use crate::media::engine::{MediaConfig, MediaEngine};
+use crate::store::Store;
+use crate::supervisor::SupervisorSettings;
+use crate::telephony::driver::DriverContext;
+use crate::telephony::messages::{self, Messages};
+use crate::telephony::metrics::MediaCollector;
+use crate::telephony::{
+    CallMetrics, HeldCalls, InboundCalls, NursePhones, SipDriver, SipHandle, Telephony,
+};
+use anyhow::Context;
+use axum::response::IntoResponse;
+use prometheus_client::registry::Registry;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::watch;
+use tracing::info;
+
+/// How the service is started (flags and environment, DESIGN.md section 5).
+#[derive(Debug, Clone)]
+pub struct ServiceOptions {
+    pub config_dir: PathBuf,
+    pub prompts_dir: PathBuf,
+    pub sip_bind: SocketAddr,
+    pub http_bind: SocketAddr,
+    pub database_url: String,
+    pub rtp_ports: (u16, u16),
+}
+
+/// What `check-config` validates: `sip-config/`, the prompts and the intake clients.
+pub fn check_config(config_dir: &Path, prompts_dir: &Path) -> anyhow::Result<Config> {
+    let config = Config::load(config_dir, prompts_dir)?;
+    intake_clients(config_dir)?;
+    Ok(config)
+}
+
+/// `intake-clients.toml`; no file means no clients (the intake answers 401).
+fn intake_clients(config_dir: &Path) -> anyhow::Result<IntakeClients> {
+    let path = config_dir.join("intake-clients.toml");
+    match read_optional(&path)? {
+        Some(text) => IntakeClients::parse(&text)
+            .map_err(|message| anyhow::anyhow!("{}: {message}", path.display())),
+        None => Ok(IntakeClients::default()),
+    }
+}
+
+/// A running service (for tests and `main`).
+pub struct Running {
+    pub sip_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    /// Supervisor settings in force and the queue's change feed.
+    pub live: Arc<Live>,
+    /// Offers, estimates and registrations (what the IVR and the intake use).
+    pub booking: Arc<Booking>,
+    media: MediaEngine,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, hangs up live calls, and waits for the tasks.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        // Open /events streams would hold the HTTP server's graceful shutdown.
+        self.live.shutdown();
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.media.shutdown();
+    }
+}
+
+/// Starts everything and returns once the sockets are bound.
+pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
+    let cfg = check_config(&opts.config_dir, &opts.prompts_dir)?;
+    let intake_clients = intake_clients(&opts.config_dir)?;
+    let store = Store::connect(&opts.database_url)
+        .await
+        .with_context(|| "opening the database (--database-url)")?;
+    let advertise_ip = cfg
+        .sip
+        .advertise_ip
+        .unwrap_or(if opts.sip_bind.ip().is_unspecified() {
+            IpAddr::from([127, 0, 0, 1])
+        } else {
+            opts.sip_bind.ip()
+        });
+    warn_if_few_file_descriptors(cfg.sip.max_concurrent_calls);
+    let prompts = Arc::new(cfg.prompts);
+    let mut media_cfg = MediaConfig::new(opts.sip_bind.ip(), opts.rtp_ports, prompts.clone());
+    media_cfg.workers = cfg.sip.media_workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+    media_cfg.rtp_timeout = cfg.sip.rtp_timeout();
+    let media = MediaEngine::start(media_cfg).context("starting the media engine")?;
+    let intake_queue = IntakeQueue {
+        targets: crate::queue::LevelTargets::new(cfg.triage.targets()),
+        queue: cfg.queue.clone(),
+    };
+    let defaults = SupervisorSettings {
+        callback_capacity: cfg.hours.daily_capacity,
+        ..Default::default()
+    };
+    let live = Live::start(store.clone(), defaults)
+        .await
+        .context("loading the supervisor settings")?;
+    let booking = Arc::new(Booking::new(
+        store.clone(),
+        cfg.queue,
+        cfg.hours,
+        &cfg.triage,
+        live.clone(),
+    ));
+    let driver = SipDriver::bind(opts.sip_bind)
+        .await
+        .with_context(|| format!("binding SIP on {}", opts.sip_bind))?;
+    let sip_addr = driver.local_addr()?;
+    let (sip_commands, sip_command_rx) = tokio::sync::mpsc::unbounded_channel();
+    let sip_config = Arc::new(cfg.sip);
+    let sip = SipHandle {
+        commands: sip_commands.clone(),
+        advertise_ip,
+        port: sip_addr.port(),
+        user_agent: sip_config.user_agent.clone(),
+    };
+    let nurse_ring = cfg
+        .trunk
+        .as_ref()
+        .map(|t| t.nurse_ring_timeout())
+        .unwrap_or(std::time::Duration::from_secs(30));
+    let nurse_phones = Arc::new(NursePhones::new(
+        cfg.nurse_phones,
+        &sip_config.sip_realm,
+        nurse_ring,
+    ));
+    let held = Arc::new(HeldCalls::default());
+    let call_metrics = Arc::new(CallMetrics::default());
+    let callback_metrics = Arc::new(CallbackMetrics::default());
+    let mut registry = Registry::default();
+    call_metrics.register(&mut registry);
+    callback_metrics.register(&mut registry);
+    registry.register_collector(Box::new(MediaCollector(media.clone())));
+    let inbound = Arc::new(InboundCalls {
+        config: sip_config.clone(),
+        advertise_ip,
+        media: media.clone(),
+        prompts: prompts.clone(),
+        flow: cfg.flow,
+        triage: cfg.triage,
+        booking: booking.clone(),
+        messages: Messages::new(live.clone()),
+        metrics: call_metrics.clone(),
+        held: held.clone(),
+    });
+    let telephony = Arc::new(Telephony {
+        sip,
+        media: media.clone(),
+        prompts: prompts.clone(),
+        held,
+        trunk: cfg.trunk,
+        nurse_phones: nurse_phones.clone(),
+    });
+    let dialer = Dialer::new(telephony, store.clone(), cfg.retry, callback_metrics);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let listener = tokio::net::TcpListener::bind(opts.http_bind)
+        .await
+        .with_context(|| format!("binding HTTP on {}", opts.http_bind))?;
+    let http_addr = listener.local_addr()?;
+    let api_state = crate::api::ApiState::new(store.clone())
+        .with_phone_side(
+            booking.clone(),
+            call_metrics.clone(),
+            live.clone(),
+            messages::available(&prompts),
+        )
+        .with_dialer(dialer)
+        .with_intake_clients(intake_clients)
+        .with_intake_queue(intake_queue);
+    let router = crate::api::router(api_state).merge(metrics_router(registry));
+    let mut http_shutdown = shutdown_rx.clone();
+    let http = tokio::spawn(async move {
+        // Connect info gives the audit log the client address.
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let _ = axum::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                let _ = http_shutdown.wait_for(|s| *s).await;
+            })
+            .await;
+    });
+    let driver_ctx = DriverContext {
+        config: sip_config,
+        metrics: call_metrics,
+        nurse_phones,
+        store,
+        calls: Arc::new(inbound),
+        commands: sip_commands,
+    };
+    let sip = tokio::spawn(driver.run(driver_ctx, sip_command_rx, shutdown_rx));
+    info!(%sip_addr, %http_addr, "phone entrance listening (SIP over UDP and TCP)");
+    Ok(Running {
+        sip_addr,
+        http_addr,
+        live,
+        booking,
+        media,
+        shutdown: shutdown_tx,
+        tasks: vec![sip, http],
+    })
+}
+
+/// `/metrics`: every registered counter in the Prometheus text format.
+fn metrics_router(registry: Registry) -> axum::Router {
+    let registry = Arc::new(registry);
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let mut text = String::new();
+            let rendered = prometheus_client::encoding::text::encode(&mut text, &registry);
+            async move {
+                match rendered {
+                    Ok(()) => (
+                        [(
+                            "content-type",
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        text,
+                    )
+                        .into_response(),
+                    Err(_) => axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+                }
+            }
+        }),
+    )
+}
+
+/// Each call holds one RTP socket: warn when the open-file limit cannot carry
+/// `max_calls` (the kernel would refuse sockets and callers would get 503).
+fn warn_if_few_file_descriptors(max_calls: usize) {
+    let Ok(limits) = std::fs::read_to_string("/proc/self/limits") else {
+        return;
+    };
+    let soft = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(soft) = soft {
+        let needed = max_calls + 256;
+        if soft < needed {
+            tracing::warn!(soft, needed, "open-file limit is below max_concurrent_calls: raise it (ulimit -n, or LimitNOFILE= in the systemd unit)");
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! Call counters for `/metrics` (prometheus-client does the exposition).
+//! Counts only: never a number, personnummer or answer.
+
+use crate::ivr::CallOutcome;
+use crate::media::dtmf::DtmfSource;
+use crate::media::engine::MediaEngine;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodLabel {
+    method: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
+/// Everything we count about calls on this node.
+#[derive(Debug, Default)]
+pub struct CallMetrics {
+    pub calls_active: Gauge,
+    pub calls: Counter,
+    pub calls_rejected_overload: Counter,
+    pub calls_rejected_codec: Counter,
+    pub rtp_timeouts: Counter,
+    pub cases_registered: Counter,
+    pub case_store_failures: Counter,
+    digits: Family<MethodLabel, Counter>,
+    outcomes: Family<OutcomeLabel, Counter>,
+}
+
+impl CallMetrics {
+    /// Puts the counters on `registry` (names as `/metrics` shows them).
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "pe_calls_active",
+            "Calls in the IVR now",
+            self.calls_active.clone(),
+        );
+        registry.register(
+            "pe_calls",
+            "Calls answered or rejected by a call task",
+            self.calls.clone(),
+        );
+        registry.register(
+            "pe_calls_rejected_overload",
+            "INVITEs answered 503 (capacity)",
+            self.calls_rejected_overload.clone(),
+        );
+        registry.register(
+            "pe_calls_rejected_codec",
+            "INVITEs answered 488 (no G.711)",
+            self.calls_rejected_codec.clone(),
+        );
+        registry.register(
+            "pe_rtp_timeouts",
+            "Calls ended because RTP stopped",
+            self.rtp_timeouts.clone(),
+        );
+        registry.register(
+            "pe_cases_registered",
+            "Phone cases committed to the store",
+            self.cases_registered.clone(),
+        );
+        registry.register(
+            "pe_case_store_failures",
+            "Phone cases the store refused",
+            self.case_store_failures.clone(),
+        );
+        // Every label from the start, so dashboards see zeros rather than gaps.
+        for method in ["rfc4733", "sip_info", "inband"] {
+            let _ = self.digits.get_or_create(&MethodLabel { method });
+        }
+        for outcome in OUTCOMES {
+            let _ = self.outcomes.get_or_create(&OutcomeLabel { outcome });
+        }
+        registry.register("pe_digits", "Keypad digits by method", self.digits.clone());
+        registry.register(
+            "pe_ivr_outcomes",
+            "How IVR calls ended",
+            self.outcomes.clone(),
+        );
+    }
+
+    pub fn digit(&self, source: DtmfSource) {
+        let method = match source {
+            DtmfSource::Rfc4733 => "rfc4733",
+            DtmfSource::SipInfo => "sip_info",
+            DtmfSource::InBand => "inband",
+        };
+        self.digits.get_or_create(&MethodLabel { method }).inc();
+    }
+
+    pub fn outcome(&self, o: &CallOutcome) {
+        let outcome = match o {
+            CallOutcome::CallbackRegistered { .. } => "callback",
+            CallOutcome::Held { .. } => "held",
+            CallOutcome::AdvisedToCall112 => "advised_112",
+            CallOutcome::RegistrationFailed => "registration_failed",
+            CallOutcome::Abandoned { .. } => "abandoned",
+            CallOutcome::BookedCallback {
+                cancelled: false, ..
+            } => "booked_kept",
+            CallOutcome::BookedCallback {
+                cancelled: true, ..
+            } => "booked_cancelled",
+        };
+        self.outcomes.get_or_create(&OutcomeLabel { outcome }).inc();
+    }
+}
+
+const OUTCOMES: [&str; 7] = [
+    "callback",
+    "held",
+    "advised_112",
+    "registration_failed",
+    "abandoned",
+    "booked_kept",
+    "booked_cancelled",
+];
+
+/// The media engine's counters (pacing health: late ticks, skipped frames),
+/// read from the engine at each scrape.
+pub struct MediaCollector(pub MediaEngine);
+
+impl std::fmt::Debug for MediaCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MediaCollector")
+    }
+}
+
+impl Collector for MediaCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let s = self.0.stats();
+        let streams = ConstGauge::new(i64::try_from(s.streams).unwrap_or(i64::MAX));
+        streams.encode(encoder.encode_descriptor(
+            "pe_rtp_streams",
+            "Open RTP streams",
+            None,
+            streams.metric_type(),
+        )?)?;
+        for (name, help, v) in [
+            ("pe_rtp_packets_in", "RTP packets received", s.packets_in),
+            ("pe_rtp_packets_out", "RTP packets sent", s.packets_out),
+            (
+                "pe_rtp_send_errors",
+                "RTP packets the kernel refused",
+                s.send_errors,
+            ),
+            (
+                "pe_rtp_malformed",
+                "Datagrams on RTP ports that were not RTP",
+                s.malformed_in,
+            ),
+            (
+                "pe_media_late_ticks",
+                "20 ms ticks that ran a period late",
+                s.late_ticks,
+            ),
+            (
+                "pe_media_skipped_frames",
+                "Frames skipped after a worker fell behind",
+                s.skipped_frames,
+            ),
+        ] {
+            let counter = ConstCounter::new(v);
+            counter.encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                counter.metric_type(),
+            )?)?;
+        }
+        let lag = ConstGauge::new(s.max_tick_lag.as_secs_f64());
+        lag.encode(encoder.encode_descriptor(
+            "pe_media_max_tick_lag_seconds",
+            "Worst tick lateness seen",
+            None,
+            lag.metric_type(),
+        )?)?;
+        Ok(())
+    }
+}
