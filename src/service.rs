@@ -11,6 +11,7 @@ use crate::dialer::Dialer;
 use crate::live::Live;
 use crate::media::engine::{MediaConfig, MediaEngine};
 use crate::store::Store;
+use crate::supervisor::overdue::OverdueMetrics;
 use crate::supervisor::SupervisorSettings;
 use crate::telephony::driver::DriverContext;
 use crate::telephony::messages::{self, Messages};
@@ -153,6 +154,8 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     call_metrics.register(&mut registry);
     callback_metrics.register(&mut registry);
     registry.register_collector(Box::new(MediaCollector(media.clone())));
+    let overdue_metrics = Arc::new(OverdueMetrics::default());
+    overdue_metrics.register(&mut registry);
     let inbound = Arc::new(InboundCalls {
         config: sip_config.clone(),
         advertise_ip,
@@ -208,6 +211,11 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         calls: Arc::new(inbound),
         commands: sip_commands,
     };
+    let overdue = live.watch_overdue(
+        overdue_metrics,
+        std::time::Duration::from_secs(30),
+        shutdown_rx.clone(),
+    );
     let sip = tokio::spawn(driver.run(driver_ctx, sip_command_rx, shutdown_rx));
     info!(%sip_addr, %http_addr, "phone entrance listening (SIP over UDP and TCP)");
     Ok(Running {
@@ -217,7 +225,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         booking,
         media,
         shutdown: shutdown_tx,
-        tasks: vec![sip, http],
+        tasks: vec![sip, http, overdue],
     })
 }
 

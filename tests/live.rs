@@ -212,6 +212,63 @@ async fn stats_count_the_queue_and_todays_callbacks() {
     svc.stop().await;
 }
 
+#[tokio::test]
+async fn a_case_past_its_deadline_alerts_the_supervisor_page_and_metrics() {
+    let svc = TestService::start().await;
+    staff(&svc).await;
+    let store = svc.store().await;
+    let now = chrono::Utc::now();
+    let late = NewCase {
+        registered_at: now - chrono::TimeDelta::minutes(90),
+        deadline: now - chrono::TimeDelta::minutes(30),
+        ..new_case(2)
+    };
+    let late_id = store.insert_case(&late).await.expect("insert").id;
+    store.insert_case(&new_case(4)).await.expect("insert");
+    let sup = login(&svc, "sara", "super-pw").await;
+    let s: Value = sup
+        .get(svc.http_url("/api/v1/supervisor/stats"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let overdue = &s["overdue"];
+    assert_eq!(overdue["count"], json!(1), "{s}");
+    assert_eq!(overdue["per_level"], json!([0, 1, 0, 0, 0]), "{s}");
+    assert_eq!(overdue["cases"][0]["case_id"], json!(late_id), "{s}");
+    assert_eq!(overdue["cases"][0]["level"], json!(2), "{s}");
+    assert!(
+        overdue["cases"][0]["minutes_over"].as_i64() >= Some(29),
+        "{s}"
+    );
+    assert!(
+        overdue["next_alert_at"].is_string(),
+        "the level-4 case is next: {s}"
+    );
+    // The metrics follow the queue's change feed (SQLite polls its counter).
+    let end = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = reqwest::get(svc.http_url("/metrics"))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        if text.contains("pe_cases_overdue{level=\"2\"} 1") {
+            assert!(text.contains("pe_cases_overdue{level=\"4\"} 0"), "{text}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < end,
+            "pe_cases_overdue never showed the case: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    svc.stop().await;
+}
+
 /// Reads SSE `data:` lines of `queue` events from a streaming response.
 async fn next_queue_version(resp: &mut reqwest::Response, buf: &mut String) -> u64 {
     let end = tokio::time::Instant::now() + Duration::from_secs(10);

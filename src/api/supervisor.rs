@@ -3,6 +3,7 @@
 
 use super::auth::{Role, Staff};
 use super::{ApiError, ApiState};
+use crate::supervisor::overdue::OverdueAlert;
 use crate::supervisor::{stats, SupervisorSettings, SupervisorStats};
 use axum::extract::State;
 use axum::Json;
@@ -100,12 +101,15 @@ pub async fn get_stats(
                 .and_then(|t| next_local(now, t.hour, t.minute));
         }
     }
+    let day_start = state.live.day_start(now);
+    let open = state.store.queue_snapshot(now, day_start).await?.open;
     Ok(Json(stats::build(
         now,
         &counts,
         &state.live.settings(),
         estimates,
         calls_in_ivr,
+        OverdueAlert::at(open, now),
     )))
 }
 

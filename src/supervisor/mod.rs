@@ -1,7 +1,8 @@
 //! Supervisor settings and statistics. The settings live in the database
 //! (`settings` table, key `supervisor`) and every node follows changes live
-//! (`crate::live::Live`), so the next caller hears a change without a restart.
+//! (the `live` module), so the next caller hears a change without a restart.
 
+pub mod overdue;
 pub mod stats;
 
 pub use stats::{LevelStats, SupervisorStats};

@@ -1,6 +1,7 @@
 //! `/supervisor/stats`: the numbers a supervisor watches, computed from the
 //! store's counts (pure, so the arithmetic is tested without a database).
 
+use super::overdue::OverdueAlert;
 use super::{OfferState, SupervisorSettings};
 use crate::store::StatsCounts;
 use chrono::{DateTime, Utc};
@@ -41,6 +42,8 @@ pub struct SupervisorStats {
     /// Cases closed today as unreachable (every callback attempt failed); listed
     /// by `GET /api/v1/supervisor/unreachable`.
     pub unreachable_today: u32,
+    /// Open cases past their deadline (the supervisor's alert).
+    pub overdue: OverdueAlert,
 }
 
 /// (within target, missed) among cases registered today: a case counts once it
@@ -69,6 +72,7 @@ pub fn build(
     settings: &SupervisorSettings,
     estimates: [Option<DateTime<Utc>>; 5],
     calls_in_ivr: i64,
+    overdue: OverdueAlert,
 ) -> SupervisorStats {
     let (within, missed) = target_counts(&counts.reached, now);
     let judged = within.saturating_add(missed);
@@ -99,6 +103,7 @@ pub fn build(
         callback_capacity: settings.callback_capacity,
         callback_offer: settings.offer_state(now, counts.callbacks_since),
         unreachable_today: counts.unreachable_since,
+        overdue,
     }
 }
 
@@ -137,6 +142,7 @@ mod tests {
             },
             [None, Some(at(10, 20)), None, None, None],
             4,
+            OverdueAlert::default(),
         );
         assert_eq!(s.waiting_total, 3);
         assert_eq!(s.oldest_wait_seconds, Some(3600));
@@ -155,6 +161,7 @@ mod tests {
             &SupervisorSettings::default(),
             [None; 5],
             0,
+            OverdueAlert::default(),
         );
         assert_eq!(s.share_within_target_today, None);
         assert_eq!(s.oldest_wait_seconds, None);

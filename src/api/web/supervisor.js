@@ -20,6 +20,7 @@
       $("s-unreachable").textContent = s.unreachable_today;
       // The list is an audited read: fetch it only when the count moves.
       if (s.unreachable_today !== shownUnreachable) loadUnreachable(s.unreachable_today);
+      renderOverdue(s.overdue);
       const body = $("levels").querySelector("tbody");
       body.replaceChildren();
       for (const l of s.levels) {
@@ -30,6 +31,26 @@
         body.append(tr);
       }
     } catch (x) { $("settings-status").textContent = "Could not load statistics: " + x.message; }
+  }
+
+  // The alert: open cases past their deadline, most urgent first.
+  function renderOverdue(o) {
+    $("s-overdue").textContent = o.count;
+    $("overdue-tile").classList.toggle("alert", o.count > 0);
+    $("overdue-next").textContent = o.next_alert_at ? "Next deadline: " + clock(o.next_alert_at) : "";
+    const body = $("overdue").querySelector("tbody");
+    body.replaceChildren();
+    for (const c of o.cases) {
+      const tr = PE.el("tr", "overdue-row");
+      const td = PE.el("td"); td.append(PE.levelBadge(c.level)); tr.append(td);
+      const idCell = PE.el("td", "case-id", c.case_id.slice(0, 8)); idCell.title = c.case_id; tr.append(idCell);
+      tr.append(PE.el("td", null, clock(c.deadline)));
+      tr.append(PE.el("td", null, c.minutes_over));
+      body.append(tr);
+    }
+    if (!o.cases.length) {
+      const tr = PE.el("tr"); const td = PE.el("td", "muted", "none"); td.colSpan = 4; tr.append(td); body.append(tr);
+    }
   }
 
   const clock = (iso) => iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "-";
