@@ -194,14 +194,7 @@ async fn stats_count_the_queue_and_todays_callbacks() {
     store.insert_case(&new_case(4)).await.expect("insert");
     store.insert_case(&new_case(4)).await.expect("insert");
     let sup = login(&svc, "sara", "super-pw").await;
-    let s: Value = sup
-        .get(svc.http_url("/api/v1/supervisor/stats"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let s = supervisor_stats(&svc, &sup).await;
     assert_eq!(s["waiting_total"], json!(3));
     assert_eq!(s["levels"][1]["waiting"], json!(1));
     assert_eq!(s["levels"][3]["waiting"], json!(2));
@@ -226,14 +219,7 @@ async fn a_case_past_its_deadline_alerts_the_supervisor_page_and_metrics() {
     let late_id = store.insert_case(&late).await.expect("insert").id;
     store.insert_case(&new_case(4)).await.expect("insert");
     let sup = login(&svc, "sara", "super-pw").await;
-    let s: Value = sup
-        .get(svc.http_url("/api/v1/supervisor/stats"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let s = supervisor_stats(&svc, &sup).await;
     let overdue = &s["overdue"];
     assert_eq!(overdue["count"], json!(1), "{s}");
     assert_eq!(overdue["per_level"], json!([0, 1, 0, 0, 0]), "{s}");
@@ -267,6 +253,17 @@ async fn a_case_past_its_deadline_alerts_the_supervisor_page_and_metrics() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     svc.stop().await;
+}
+
+async fn supervisor_stats(svc: &TestService, client: &reqwest::Client) -> Value {
+    client
+        .get(svc.http_url("/api/v1/supervisor/stats"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json")
 }
 
 /// Reads SSE `data:` lines of `queue` events from a streaming response.

@@ -98,18 +98,10 @@ impl CallMetrics {
     }
 
     pub fn outcome(&self, o: &CallOutcome) {
+        // `callback` is the dashboards' name for a registered callback.
         let outcome = match o {
             CallOutcome::CallbackRegistered { .. } => "callback",
-            CallOutcome::Held { .. } => "held",
-            CallOutcome::AdvisedToCall112 => "advised_112",
-            CallOutcome::RegistrationFailed => "registration_failed",
-            CallOutcome::Abandoned { .. } => "abandoned",
-            CallOutcome::BookedCallback {
-                cancelled: false, ..
-            } => "booked_kept",
-            CallOutcome::BookedCallback {
-                cancelled: true, ..
-            } => "booked_cancelled",
+            other => other.label(),
         };
         self.outcomes.get_or_create(&OutcomeLabel { outcome }).inc();
     }
