@@ -338,7 +338,7 @@ mod tests {
     use chrono::TimeZone;
     use std::path::Path;
 
-    async fn registrar(hours: &str) -> (Booking, crate::store::tests::TestDb) {
+    async fn booking(hours: &str) -> (Booking, crate::store::tests::TestDb) {
         let db = crate::store::tests::sqlite_test_db().await;
         let triage_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-config/triage.toml");
         let triage = Triage::load(&triage_path).unwrap_or_else(|e| panic!("{e}"));
@@ -386,7 +386,7 @@ mod tests {
 
     #[tokio::test]
     async fn open_hours_offer_the_replayed_time_and_evenings_the_next_opening() {
-        let (r, db) = registrar(OFFICE).await;
+        let (r, db) = booking(OFFICE).await;
         let offer = r.offer_at(4, monday(10, 0)).await.ok();
         assert_eq!(
             offer,
@@ -408,7 +408,7 @@ mod tests {
 
     #[tokio::test]
     async fn supervisor_closing_the_offer_holds_levels_three_to_five_only() {
-        let (r, db) = registrar(OFFICE).await;
+        let (r, db) = booking(OFFICE).await;
         let mut closed = r.supervisor.settings();
         closed.callback_offer_open = false;
         r.supervisor
@@ -424,7 +424,7 @@ mod tests {
 
     #[tokio::test]
     async fn registered_cases_push_later_estimates_back_and_fill_the_day() {
-        let (r, db) = registrar(&OFFICE.replace("= 2", "= 0")).await;
+        let (r, db) = booking(&OFFICE.replace("= 2", "= 0")).await;
         for _ in 0..3 {
             let done = r.register(&draft(4), "call").await;
             assert!(done.is_ok(), "{done:?}");

@@ -436,7 +436,7 @@ async fn baresip_red_flag_caller_hangs_up_in_queue_keeps_case() {
 }
 
 /// The same, hanging up while "connecting_nurse" still plays, right after
-/// the case was stored. Fails on c3bd8df: `app::call` turns a held case into
+/// the case was stored. Fails on c3bd8df: the inbound call (then `app::call`) turns a held case into
 /// a callback only once `IvrAction::Hold` has set `holding` (after that
 /// prompt), so the case stays `holding`/`hold` with nobody on the line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

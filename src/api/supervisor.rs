@@ -166,7 +166,7 @@ pub async fn unreachable(
 }
 
 /// The next Stockholm wall-clock `hour:minute` at or after (now - 5 min): the
-/// registrar rounds up to 5 minutes, so a time just past is still "now".
+/// booking rounds up to 5 minutes, so a time just past is still "now".
 fn next_local(now: DateTime<Utc>, hour: u8, minute: u8) -> Option<DateTime<Utc>> {
     let tz = chrono_tz::Europe::Stockholm;
     let time = NaiveTime::from_hms_opt(u32::from(hour), u32::from(minute), 0)?;

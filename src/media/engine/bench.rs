@@ -1,4 +1,4 @@
-//! `cargo test --lib app::media_engine::tests::bench -- --ignored --nocapture`
+//! `cargo test --lib media::engine::tests::bench -- --ignored --nocapture`
 //! Prints figures for N streams on loopback; asserts nothing about speed.
 //! Knobs: PE_BENCH_STREAMS (2000), PE_BENCH_SECS (10), PE_BENCH_WORKERS (2),
 //! PE_BENCH_INBOUND (1 = also send 50 packets/s into every stream).
