@@ -4,6 +4,7 @@
 pub mod api;
 pub mod app;
 pub mod case;
+pub mod config;
 pub mod dialer;
 pub mod identity;
 pub mod ivr;

@@ -13,7 +13,7 @@ pub mod sip_driver;
 pub mod voice_note;
 
 use crate::app::media_engine::{MediaConfig, MediaEngine};
-use crate::ivr::{Flow, IvrConfig};
+use crate::ivr::Flow;
 use crate::media::prompts::PromptLibrary;
 use crate::queue::{OpeningHours, QueueConfig};
 use crate::store::Store;
@@ -83,12 +83,11 @@ pub struct LoadedConfig {
 pub fn load_config(config_dir: &Path, prompts_dir: &Path) -> anyhow::Result<LoadedConfig> {
     let sip = SipSettings::load(&config_dir.join("sip.toml"))?;
     // Flow, triage and manifest checked against each other and the WAV files.
-    let ivr = IvrConfig::load(config_dir, prompts_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let queue =
-        QueueConfig::load(&config_dir.join("queue.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let hours = OpeningHours::load_or_default(&config_dir.join("hours.toml"))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let prompts = PromptLibrary::load(prompts_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let ivr =
+        crate::config::read_ivr(config_dir, prompts_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let queue = crate::config::read_queue(config_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hours = crate::config::read_hours(config_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let prompts = crate::config::read_prompts(prompts_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
     crate::api::auth::IntakeClients::load(&config_dir.join("intake-clients.toml"))?;
     let trunk = crate::dialer::TrunkConfig::load_optional(&config_dir.join("trunk.toml"))?;
     let nurse_ring = trunk
@@ -100,8 +99,7 @@ pub fn load_config(config_dir: &Path, prompts_dir: &Path) -> anyhow::Result<Load
         &sip.sip_realm,
         nurse_ring,
     )?;
-    let retry = crate::queue::RetryPolicy::load(&config_dir.join("queue.toml"))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let retry = crate::config::read_retry(config_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(LoadedConfig {
         retry,
         trunk,
