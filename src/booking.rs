@@ -340,8 +340,7 @@ mod tests {
 
     async fn booking(hours: &str) -> (Booking, crate::store::tests::TestDb) {
         let db = crate::store::tests::sqlite_test_db().await;
-        let triage_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-config/triage.toml");
-        let triage = Triage::load(&triage_path).unwrap_or_else(|e| panic!("{e}"));
+        let triage = crate::triage::shipped();
         let hours =
             OpeningHours::parse(hours, Path::new("hours.toml")).unwrap_or_else(|e| panic!("{e}"));
         let config = QueueConfig {

@@ -7,7 +7,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -20,13 +19,6 @@ pub const LEVEL_LEAST_URGENT: u8 = 5;
 /// A triage configuration error; says which file and key, and how to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum TriageError {
-    /// The file could not be read.
-    #[error("{file}: cannot read: {source}")]
-    Io {
-        file: String,
-        #[source]
-        source: std::io::Error,
-    },
     /// The file is not valid TOML or has wrongly typed keys.
     #[error("{file}: {message}")]
     Parse { file: String, message: String },
@@ -178,16 +170,6 @@ enum OneOrMany {
 }
 
 impl Triage {
-    /// Reads and validates `triage.toml`.
-    pub fn load(path: &Path) -> Result<Self, TriageError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| TriageError::Io {
-            file: file.clone(),
-            source,
-        })?;
-        Self::from_toml(&text, &file)
-    }
-
     /// Parses and validates triage rules; `file` names the source in errors.
     pub fn from_toml(text: &str, file: &str) -> Result<Self, TriageError> {
         let raw: RawTriage = toml::from_str(text).map_err(|e| TriageError::Parse {
@@ -401,6 +383,14 @@ impl Triage {
     }
 }
 
+/// The shipped `sip-config/triage.toml`, for tests across the crate.
+#[cfg(test)]
+pub(crate) fn shipped() -> Triage {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-config/triage.toml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+    Triage::from_toml(&text, "triage.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -541,8 +531,7 @@ when = { about = ["child", "infant"], worsening = "yes" }
 
     #[test]
     fn shipped_triage_toml_is_valid() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-config/triage.toml");
-        let t = Triage::load(&path).unwrap();
+        let t = super::shipped();
         assert!(!t.rules().is_empty());
     }
 }

@@ -3,15 +3,20 @@
 //! start-up (`phone-entrance check-config` runs just this). The cores never
 //! touch the filesystem; this is the one place that does.
 
+mod files;
 mod nurse_phones;
 mod sip;
 mod trunk;
 
+pub use files::{
+    read_bytes, read_config_text, read_hours, read_ivr, read_optional, read_prompts, read_queue,
+    read_retry, read_text, ConfigError, ReadError,
+};
 pub use nurse_phones::FixedPhones;
 pub use sip::SipConfig;
 pub use trunk::TrunkConfig;
 
-use crate::ivr::{Flow, IvrConfig};
+use crate::ivr::Flow;
 use crate::media::prompts::PromptLibrary;
 use crate::queue::{OpeningHours, QueueConfig, RetryPolicy};
 use crate::triage::Triage;
@@ -38,12 +43,10 @@ impl Config {
         let sip_path = config_dir.join("sip.toml");
         let sip = SipConfig::parse(&read_text(&sip_path)?, &sip_path)?;
         // Flow, triage and manifest checked against each other and the WAV files.
-        let ivr = IvrConfig::load(config_dir, prompts_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let queue = QueueConfig::load(&config_dir.join("queue.toml"))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let hours = OpeningHours::load_or_default(&config_dir.join("hours.toml"))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let prompts = PromptLibrary::load(prompts_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let ivr = read_ivr(config_dir, prompts_dir)?;
+        let queue = read_queue(config_dir)?;
+        let hours = read_hours(config_dir)?;
+        let prompts = read_prompts(prompts_dir)?;
         let trunk_path = config_dir.join("trunk.toml");
         let trunk = read_optional(&trunk_path)?
             .map(|text| TrunkConfig::parse(&text, &trunk_path))
@@ -53,8 +56,7 @@ impl Config {
             .map(|text| FixedPhones::parse(&text, &phones_path))
             .transpose()?
             .unwrap_or_default();
-        let retry = RetryPolicy::load(&config_dir.join("queue.toml"))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let retry = read_retry(config_dir)?;
         Ok(Config {
             sip,
             flow: ivr.flow,
@@ -66,20 +68,5 @@ impl Config {
             nurse_phones,
             retry,
         })
-    }
-}
-
-/// A file's text; the error names the file.
-pub fn read_text(path: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))
-}
-
-/// A file's text, or `None` when there is no such file.
-pub fn read_optional(path: &Path) -> anyhow::Result<Option<String>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(anyhow::anyhow!("{}: cannot read: {e}", path.display())),
     }
 }

@@ -1,6 +1,7 @@
-//! Loading the IVR's configuration as one checked whole, for start-up and
+//! The IVR's configuration as one checked whole, for start-up and
 //! `phone-entrance check-config`: `ivr.toml` + `triage.toml` + the prompt
-//! manifest and its WAV files, cross-checked against each other.
+//! manifest, cross-checked against each other and against the WAV files there
+//! are. Pure: `crate::config` reads the files and passes their text in.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +24,24 @@ pub enum IvrConfigError {
     MissingWav { id: String, path: PathBuf },
 }
 
+/// One configuration file's text and the name its errors give it (its path).
+#[derive(Debug, Clone)]
+pub struct ConfigText {
+    pub name: String,
+    pub text: String,
+}
+
+/// The texts the IVR configuration is made of.
+#[derive(Debug, Clone)]
+pub struct IvrTexts {
+    /// `ivr.toml`.
+    pub flow: ConfigText,
+    /// `triage.toml`.
+    pub triage: ConfigText,
+    /// The prompt manifest, `manifest.toml`.
+    pub manifest: ConfigText,
+}
+
 /// The validated IVR configuration, shared by every call.
 #[derive(Debug, Clone)]
 pub struct IvrConfig {
@@ -34,23 +53,25 @@ pub struct IvrConfig {
 }
 
 impl IvrConfig {
-    /// Loads `<config_dir>/ivr.toml`, `<config_dir>/triage.toml` and
-    /// `<prompts_dir>/manifest.toml`, and checks that every prompt the flow can
-    /// play is listed and has a WAV in both languages, and that every triage rule
-    /// uses a question and value the flow produces.
-    pub fn load(config_dir: &Path, prompts_dir: &Path) -> Result<Self, IvrConfigError> {
-        let flow = Flow::load(&config_dir.join("ivr.toml"))?;
-        let triage_file = config_dir.join("triage.toml");
-        let triage = Triage::load(&triage_file)?;
-        let manifest = Manifest::load(&prompts_dir.join("manifest.toml"))?;
+    /// Parses the flow, triage rules and manifest, and checks that every prompt
+    /// the flow can play is listed and has a WAV in both languages (`has_wav`
+    /// answers whether `<prompts_dir>/<lang>/<id>.wav` exists; the path only
+    /// names the file in errors), and that every triage rule uses a question
+    /// and value the flow produces.
+    pub fn parse(
+        texts: &IvrTexts,
+        prompts_dir: &Path,
+        has_wav: &dyn Fn(Language, &str) -> bool,
+    ) -> Result<Self, IvrConfigError> {
+        let flow = Flow::from_toml_named(&texts.flow.text, &texts.flow.name)?;
+        let triage = Triage::from_toml(&texts.triage.text, &texts.triage.name)?;
+        let manifest = Manifest::from_toml(&texts.manifest.text, &texts.manifest.name)?;
         flow.validate(&|id| manifest.contains(id))?;
-        triage.check_answers_known(&triage_file.display().to_string(), &|q, v| {
-            flow.knows_answer(q, v)
-        })?;
+        triage.check_answers_known(&texts.triage.name, &|q, v| flow.knows_answer(q, v))?;
         for id in flow.prompt_ids() {
             for lang in Language::ALL {
-                let path = wav_path(prompts_dir, lang, &id);
-                if !path.is_file() {
+                if !has_wav(lang, &id) {
+                    let path = wav_path(prompts_dir, lang, &id);
                     return Err(IvrConfigError::MissingWav { id, path });
                 }
             }
@@ -68,38 +89,25 @@ impl IvrConfig {
 mod tests {
     use super::*;
 
-    fn root() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
-    }
-
-    #[test]
-    fn shipped_configuration_loads_as_a_whole() {
-        let c = IvrConfig::load(&root().join("sip-config"), &root().join("prompts")).unwrap();
-        assert_eq!(c.triage.default_level(), 4);
-        assert!(c.manifest.contains("welcome"));
+    fn shipped(file: &str) -> ConfigText {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        ConfigText {
+            name: file.to_owned(),
+            text: std::fs::read_to_string(path).unwrap(),
+        }
     }
 
     #[test]
     fn missing_wav_is_named_with_a_fix() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::copy(
-            root().join("prompts/manifest.toml"),
-            dir.path().join("manifest.toml"),
-        )
-        .unwrap();
-        let err = IvrConfig::load(&root().join("sip-config"), dir.path())
+        let texts = IvrTexts {
+            flow: shipped("sip-config/ivr.toml"),
+            triage: shipped("sip-config/triage.toml"),
+            manifest: shipped("prompts/manifest.toml"),
+        };
+        let err = IvrConfig::parse(&texts, Path::new("prompts"), &|_, _| false)
             .unwrap_err()
             .to_string();
         assert!(err.contains(".wav"), "{err}");
         assert!(err.contains("generate.sh"), "{err}");
-    }
-
-    #[test]
-    fn missing_config_dir_names_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = IvrConfig::load(dir.path(), &root().join("prompts"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("ivr.toml"), "{err}");
     }
 }

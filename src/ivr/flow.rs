@@ -13,13 +13,6 @@ use super::Language;
 /// A flow configuration error; says which file and key, and how to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum FlowError {
-    /// The file could not be read.
-    #[error("{file}: cannot read: {source}")]
-    Io {
-        file: String,
-        #[source]
-        source: std::io::Error,
-    },
     /// Not valid TOML, an unknown `kind`, or a wrongly typed key.
     #[error("{file}: {message}")]
     Parse { file: String, message: String },
@@ -368,6 +361,13 @@ impl Flow {
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
+}
+
+/// The shipped `sip-config/ivr.toml`, for tests across the crate.
+#[cfg(test)]
+pub(crate) fn shipped_text() -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-config/ivr.toml");
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[cfg(test)]

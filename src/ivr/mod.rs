@@ -8,7 +8,7 @@ pub mod flow;
 pub mod prompts;
 pub mod session;
 
-pub use config::{IvrConfig, IvrConfigError};
+pub use config::{ConfigText, IvrConfig, IvrConfigError, IvrTexts};
 pub use flow::{Flow, FlowError, NodeId};
 pub use prompts::{Manifest, ManifestError};
 pub use session::{

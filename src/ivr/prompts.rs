@@ -13,13 +13,6 @@ use super::Language;
 /// A manifest that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
-    /// The file could not be read.
-    #[error("{file}: cannot read: {source}")]
-    Io {
-        file: String,
-        #[source]
-        source: std::io::Error,
-    },
     /// Not valid TOML or wrongly typed.
     #[error("{file}: {message}")]
     Parse { file: String, message: String },
@@ -58,16 +51,6 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// Reads and validates the manifest file.
-    pub fn load(path: &Path) -> Result<Self, ManifestError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Io {
-            file: file.clone(),
-            source,
-        })?;
-        Self::from_toml(&text, &file)
-    }
-
     /// Parses manifest text; `file` names the source in errors.
     pub fn from_toml(text: &str, file: &str) -> Result<Self, ManifestError> {
         let raw: RawManifest = toml::from_str(text).map_err(|e| ManifestError::Parse {
@@ -129,6 +112,11 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
     }
 
+    fn shipped_manifest() -> Manifest {
+        let text = std::fs::read_to_string(root().join("prompts/manifest.toml")).unwrap();
+        Manifest::from_toml(&text, "manifest.toml").unwrap()
+    }
+
     #[test]
     fn entries_need_both_languages_or_a_synth() {
         let ok = "[prompts.a]\nsv = \"Hej\"\nen = \"Hi\"\n[prompts.b]\nsynth = \"beep\"\n";
@@ -143,8 +131,8 @@ mod tests {
     #[test]
     fn every_prompt_of_the_default_flow_is_in_the_manifest_and_recorded_in_both_languages() {
         let root = root();
-        let manifest = Manifest::load(&root.join("prompts/manifest.toml")).unwrap();
-        let flow = Flow::load(&root.join("sip-config/ivr.toml")).unwrap();
+        let manifest = shipped_manifest();
+        let flow = Flow::from_toml(&crate::ivr::flow::shipped_text()).unwrap();
         flow.validate(&|id| manifest.contains(id)).unwrap();
         let mut missing = Vec::new();
         for id in flow.prompt_ids() {
@@ -171,7 +159,7 @@ mod tests {
     #[test]
     fn every_manifest_prompt_has_wavs() {
         let root = root();
-        let manifest = Manifest::load(&root.join("prompts/manifest.toml")).unwrap();
+        let manifest = shipped_manifest();
         for id in manifest.ids() {
             for lang in Language::ALL {
                 let path = wav_path(&root.join("prompts"), lang, id);

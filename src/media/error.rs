@@ -18,16 +18,9 @@ pub enum MediaError {
     /// The caller's buffer cannot hold the packet being written.
     #[error("output buffer of {have} bytes is too small: need {need}")]
     BufferTooSmall { have: usize, need: usize },
-    /// A prompt WAV file could not be read or has the wrong format.
+    /// A prompt WAV file could not be decoded or has the wrong format.
     #[error("prompt {path}: {reason}")]
     Prompt { path: PathBuf, reason: String },
-    /// The prompt directory could not be listed.
-    #[error("prompt directory {path}: {source}; fix: point the config at a folder holding <lang>/<id>.wav")]
-    PromptDir {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
     /// No free even port was left in the configured RTP range.
     #[error("no free RTP port in {low}-{high}; fix: widen --rtp-ports or lower concurrency")]
     NoFreePort { low: u16, high: u16 },

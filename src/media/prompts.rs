@@ -58,28 +58,22 @@ fn prompt_err(path: &Path, reason: impl Into<String>) -> MediaError {
     }
 }
 
-fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, MediaError> {
-    let read = std::fs::read_dir(dir).map_err(|source| MediaError::PromptDir {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let mut out = Vec::new();
-    for entry in read {
-        let entry = entry.map_err(|source| MediaError::PromptDir {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        out.push(entry.path());
-    }
-    out.sort();
-    Ok(out)
+/// One prompt recording as the shell read it from `<dir>/<lang>/<id>.wav`.
+#[derive(Debug, Clone)]
+pub struct PromptWav {
+    pub lang: String,
+    pub id: String,
+    /// Where it was read from; names it in errors.
+    pub path: PathBuf,
+    /// The whole WAV file.
+    pub bytes: Vec<u8>,
 }
 
-/// Reads one WAV and checks it is 8000 Hz mono 16-bit PCM.
-fn read_wav(path: &Path) -> Result<Vec<i16>, MediaError> {
+/// Decodes one WAV file and checks it is 8000 Hz mono 16-bit PCM.
+fn decode_wav(path: &Path, bytes: &[u8]) -> Result<Vec<i16>, MediaError> {
     const FIX: &str =
         "fix: convert it with `sox in.wav -r 8000 -c 1 -b 16 -e signed-integer out.wav`";
-    let reader = hound::WavReader::open(path)
+    let reader = hound::WavReader::new(std::io::Cursor::new(bytes))
         .map_err(|e| prompt_err(path, format!("cannot read WAV ({e}); {FIX}")))?;
     let spec = reader.spec();
     if spec.sample_rate != 8000
@@ -102,32 +96,16 @@ fn read_wav(path: &Path) -> Result<Vec<i16>, MediaError> {
 }
 
 impl PromptLibrary {
-    /// Loads `dir/<lang>/<id>.wav` for every language subfolder. Files that
-    /// are not `.wav` are skipped; a bad WAV fails the load, naming the file.
-    pub fn load(dir: &Path) -> Result<PromptLibrary, MediaError> {
+    /// Decodes and encodes every recording, in the order given (which sets the
+    /// `ClipId`s). A bad WAV fails the whole library, naming the file.
+    pub fn from_wavs<I>(wavs: I) -> Result<PromptLibrary, MediaError>
+    where
+        I: IntoIterator<Item = PromptWav>,
+    {
         let mut lib = PromptLibrary::default();
-        for lang_dir in sorted_entries(dir)? {
-            if !lang_dir.is_dir() {
-                continue;
-            }
-            let Some(lang) = lang_dir.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
-            let lang = lang.to_owned();
-            for file in sorted_entries(&lang_dir)? {
-                let is_wav = file
-                    .extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
-                if !is_wav || !file.is_file() {
-                    continue;
-                }
-                let Some(id) = file.file_stem().and_then(|n| n.to_str()) else {
-                    return Err(prompt_err(&file, "file name is not UTF-8; fix: rename it"));
-                };
-                let samples = read_wav(&file)?;
-                lib.add(&lang, id, &samples);
-            }
+        for wav in wavs {
+            let samples = decode_wav(&wav.path, &wav.bytes)?;
+            lib.add(&wav.lang, &wav.id, &samples);
         }
         Ok(lib)
     }
@@ -235,90 +213,52 @@ impl PromptLibrary {
     }
 }
 
+/// A WAV file's bytes holding `samples`, for tests across the crate.
+#[cfg(test)]
+pub(crate) fn wav_bytes(rate: u32, channels: u16, samples: &[i16]) -> Vec<u8> {
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut w = hound::WavWriter::new(&mut out, spec).unwrap();
+    for s in samples {
+        w.write_sample(*s).unwrap();
+    }
+    w.finalize().unwrap();
+    out.into_inner()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn write_wav(path: &Path, rate: u32, channels: u16, samples: &[i16]) {
-        let spec = hound::WavSpec {
-            channels,
-            sample_rate: rate,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut w = hound::WavWriter::create(path, spec).unwrap();
-        for s in samples {
-            w.write_sample(*s).unwrap();
+    fn wav(lang: &str, name: &str, bytes: Vec<u8>) -> PromptWav {
+        PromptWav {
+            lang: lang.into(),
+            id: name.trim_end_matches(".wav").into(),
+            path: Path::new("prompts").join(lang).join(name),
+            bytes,
         }
-        w.finalize().unwrap();
-    }
-
-    #[test]
-    fn loads_every_language_folder_and_encodes_both_codecs() {
-        let dir = tempfile::tempdir().unwrap();
-        for lang in ["sv", "en"] {
-            std::fs::create_dir(dir.path().join(lang)).unwrap();
-            write_wav(
-                &dir.path().join(lang).join("welcome.wav"),
-                8000,
-                1,
-                &[1000; 400],
-            );
-            write_wav(
-                &dir.path().join(lang).join("bye.wav"),
-                8000,
-                1,
-                &[-1000; 160],
-            );
-        }
-        std::fs::write(dir.path().join("sv").join("README.txt"), "not audio").unwrap();
-        std::fs::write(dir.path().join("notes.txt"), "top-level file").unwrap();
-        let lib = PromptLibrary::load(dir.path()).unwrap();
-        assert_eq!(lib.languages(), vec!["en", "sv"]);
-        assert_eq!(lib.ids("sv"), vec!["bye", "welcome"]);
-        assert_eq!(lib.len(), 4);
-        let w = lib.lookup("sv", "welcome").unwrap();
-        assert_eq!(lib.name(w), Some(("sv", "welcome")));
-        assert_eq!(lib.frames(w, Codec::Pcmu).len(), 3);
-        assert_eq!(lib.duration(w), Duration::from_millis(50));
-        let u = lib.frames(w, Codec::Pcmu);
-        let a = lib.frames(w, Codec::Pcma);
-        assert_eq!(u[0][0], Codec::Pcmu.encode(1000));
-        assert_eq!(a[0][0], Codec::Pcma.encode(1000));
-        // The last frame is padded with silence after the 80 real samples.
-        assert_eq!(u[2][79], Codec::Pcmu.encode(1000));
-        assert_eq!(u[2][80..], [0xFF; 80]);
-        assert_eq!(a[2][80..], [0xD5; 80]);
-        assert_eq!(lib.lookup("sv", "missing"), None);
-        assert_eq!(lib.lookup("de", "welcome"), None);
     }
 
     #[test]
     fn wrong_sample_rate_error_names_file_and_fix() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("sv")).unwrap();
-        write_wav(&dir.path().join("sv").join("hello.wav"), 16000, 1, &[0; 10]);
-        let err = PromptLibrary::load(dir.path()).unwrap_err().to_string();
+        let hello = wav("sv", "hello.wav", wav_bytes(16000, 1, &[0; 10]));
+        let err = PromptLibrary::from_wavs([hello]).unwrap_err().to_string();
         assert!(err.contains("hello.wav"), "{err}");
         assert!(err.contains("16000 Hz") && err.contains("sox"), "{err}");
     }
 
     #[test]
     fn stereo_and_garbage_files_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("en")).unwrap();
-        write_wav(&dir.path().join("en").join("stereo.wav"), 8000, 2, &[0; 10]);
-        assert!(PromptLibrary::load(dir.path()).is_err());
-        std::fs::remove_file(dir.path().join("en").join("stereo.wav")).unwrap();
-        std::fs::write(dir.path().join("en").join("junk.wav"), b"RIFF....nope").unwrap();
-        let err = PromptLibrary::load(dir.path()).unwrap_err().to_string();
+        let stereo = wav("en", "stereo.wav", wav_bytes(8000, 2, &[0; 10]));
+        assert!(PromptLibrary::from_wavs([stereo]).is_err());
+        let junk = wav("en", "junk.wav", b"RIFF....nope".to_vec());
+        let err = PromptLibrary::from_wavs([junk]).unwrap_err().to_string();
         assert!(err.contains("junk.wav"), "{err}");
-    }
-
-    #[test]
-    fn missing_directory_is_an_error_with_a_fix() {
-        let err = PromptLibrary::load(Path::new("/nonexistent/prompts")).unwrap_err();
-        assert!(err.to_string().contains("fix"), "{err}");
     }
 
     #[test]

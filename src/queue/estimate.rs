@@ -100,14 +100,9 @@ impl Default for QueueConfig {
     }
 }
 
-/// `queue.toml` could not be read or holds a value we cannot use.
+/// `queue.toml` is not valid TOML or holds a value we cannot use.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error("{path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{path}: `{key}` = {value} is out of range: {fix}")]
@@ -123,16 +118,8 @@ pub enum QueueConfigError {
 }
 
 impl QueueConfig {
-    /// Reads and validates the file, usually `<config dir>/queue.toml`.
-    pub fn load(path: &Path) -> Result<QueueConfig, QueueConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| QueueConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        QueueConfig::parse(&text, path)
-    }
-
-    /// Parses and validates TOML text; `path` only names the file in errors.
+    /// Parses and validates the TOML text of `queue.toml` (read by
+    /// `crate::config`); `path` only names the file in errors.
     pub fn parse(text: &str, path: &Path) -> Result<QueueConfig, QueueConfigError> {
         let parse_error = |e: toml::de::Error| QueueConfigError::Parse {
             path: path.to_path_buf(),
@@ -140,7 +127,7 @@ impl QueueConfig {
         };
         let mut table: toml::Table = toml::from_str(text).map_err(parse_error)?;
         // The `[retry]` table is the retry policy's: validated here too, so
-        // `check-config` covers it, and read with `RetryPolicy::load`.
+        // `check-config` covers it, and read with `RetryPolicy::parse`.
         super::retry::RetryPolicy::from_table_value(table.remove("retry"), path)?;
         let config: QueueConfig = table.try_into().map_err(parse_error)?;
         config.validate(path)?;
@@ -267,7 +254,7 @@ mod tests {
     #[test]
     fn queue_config_file_in_repo_is_valid() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-config/queue.toml");
-        let config = QueueConfig::load(&path);
+        let config = QueueConfig::parse(&std::fs::read_to_string(&path).unwrap(), &path);
         assert!(config.is_ok(), "{config:?}");
     }
 

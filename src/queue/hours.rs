@@ -84,14 +84,9 @@ impl Default for OpeningHours {
     }
 }
 
-/// `hours.toml` could not be read or holds a value we cannot use.
+/// `hours.toml` is not valid TOML or holds a value we cannot use.
 #[derive(Debug, thiserror::Error)]
 pub enum HoursError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error("{path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{path}: `{key}` = {value:?} {problem}: {fix}")]
@@ -156,25 +151,9 @@ struct HolidayFile {
 }
 
 impl OpeningHours {
-    /// Reads and validates `<config dir>/hours.toml`.
-    pub fn load(path: &Path) -> Result<OpeningHours, HoursError> {
-        let text = std::fs::read_to_string(path).map_err(|source| HoursError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        OpeningHours::parse(&text, path)
-    }
-
-    /// Like [`OpeningHours::load`], but a missing file means open around the clock.
-    pub fn load_or_default(path: &Path) -> Result<OpeningHours, HoursError> {
-        if path.exists() {
-            OpeningHours::load(path)
-        } else {
-            Ok(OpeningHours::default())
-        }
-    }
-
-    /// Parses and validates TOML text; `path` only names the file in errors.
+    /// Parses and validates the TOML text of `hours.toml` (read by
+    /// `crate::config`, which uses [`OpeningHours::default`] when there is no
+    /// such file); `path` only names the file in errors.
     pub fn parse(text: &str, path: &Path) -> Result<OpeningHours, HoursError> {
         let file: HoursFile = toml::from_str(text).map_err(|e| HoursError::Parse {
             path: path.to_path_buf(),

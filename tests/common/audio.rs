@@ -9,7 +9,8 @@ use std::sync::OnceLock;
 fn library() -> &'static PromptLibrary {
     static LIB: OnceLock<PromptLibrary> = OnceLock::new();
     LIB.get_or_init(|| {
-        PromptLibrary::load(&super::repo_root().join("prompts")).expect("prompts load")
+        phone_entrance::config::read_prompts(&super::repo_root().join("prompts"))
+            .expect("prompts load")
     })
 }
 

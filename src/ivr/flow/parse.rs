@@ -2,7 +2,6 @@
 //! validated nodes (names -> indices, digits, placeholders, kinds of targets).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -295,16 +294,6 @@ fn check_digit(ctx: &Ctx, key: &str, digit: u8, seen: &mut BTreeSet<u8>) -> Resu
 }
 
 impl Flow {
-    /// Reads and validates `ivr.toml` (structure only; see [`Flow::validate`]).
-    pub fn load(path: &Path) -> Result<Self, FlowError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| FlowError::Io {
-            file: file.clone(),
-            source,
-        })?;
-        Self::from_toml_named(&text, &file)
-    }
-
     /// Parses a flow from TOML text (errors name `ivr.toml`).
     pub fn from_toml(text: &str) -> Result<Self, FlowError> {
         Self::from_toml_named(text, "ivr.toml")

@@ -1,12 +1,4 @@
-use std::path::Path;
-
 use super::*;
-use crate::triage::Triage;
-
-fn shipped_text() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-config/ivr.toml"))
-        .unwrap()
-}
 
 fn err_of(text: &str) -> String {
     Flow::from_toml(text).unwrap_err().to_string()
@@ -36,9 +28,8 @@ fn shipped_flow_loads_with_the_default_contract() {
 
 #[test]
 fn shipped_triage_rules_only_use_answers_the_flow_produces() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let flow = Flow::load(&root.join("sip-config/ivr.toml")).unwrap();
-    let triage = Triage::load(&root.join("sip-config/triage.toml")).unwrap();
+    let flow = Flow::from_toml(&shipped_text()).unwrap();
+    let triage = crate::triage::shipped();
     triage
         .check_answers_known("triage.toml", &|q, v| flow.knows_answer(q, v))
         .unwrap();

@@ -5,20 +5,15 @@
 //! key during a prompt is a barge-in), `wait=N` (N seconds pass, timers fire),
 //! `est=HH:MM` / `est=none`, `stored=ID@HH:MM`, `storefail`, `hangup`.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::*;
 use crate::ivr::flow::Flow;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn shipped() -> (Arc<Flow>, Arc<Triage>) {
-    let flow = Flow::load(&root().join("sip-config/ivr.toml")).unwrap();
-    let triage = Triage::load(&root().join("sip-config/triage.toml")).unwrap();
+    let flow = Flow::from_toml(&crate::ivr::flow::shipped_text()).unwrap();
+    let triage = crate::triage::shipped();
     (Arc::new(flow), Arc::new(triage))
 }
 
@@ -800,7 +795,7 @@ fn read_back_actions_do_not_show_the_digits_in_debug() {
 
 #[test]
 fn a_flow_loop_of_empty_nodes_ends_the_call_instead_of_spinning() {
-    let text = std::fs::read_to_string(root().join("sip-config/ivr.toml")).unwrap();
+    let text = crate::ivr::flow::shipped_text();
     let looped = text.replace(
         "[nodes.greeting]\nkind = \"play\"\nprompts = [\"welcome\", \"emergency_112\"]\nnext = \"supervisor_message\"",
         "[nodes.greeting]\nkind = \"play\"\nprompts = []\nnext = \"greeting\"",
