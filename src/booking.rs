@@ -8,15 +8,17 @@ use crate::live::Live;
 use crate::queue::offer::over_capacity;
 use crate::queue::{
     busy_spread, deadline_for, decide, estimate_new, ArrivalRates, Closure, HandlingTimes,
-    LevelTargets, Offer, OfferInput, OfferSwitches, OpeningHours, Priority, QueueConfig, Staffing,
+    LevelTargets, Offer, OfferInput, OfferSwitches, OpeningHours, Priority, Queue, QueueConfig,
+    Staffing,
 };
 use crate::store::{
     CancelError, CaseMode as StoreMode, Channel, NewCase, QueueSnapshot, Store, StoreError,
 };
 use crate::triage::Triage;
 use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// Recent arrivals in this window set the expected arrival rate per level.
 const ARRIVAL_WINDOW: Duration = Duration::from_secs(2 * 3600);
@@ -40,6 +42,11 @@ pub struct Booking {
     /// The supervisor's settings in force (shared with the API and other nodes).
     supervisor: Arc<Live>,
     handling: Mutex<HandlingTimes>,
+    /// The latest queue picture, for holding callers' places: one read per
+    /// queue change for the node, not one per caller.
+    latest: RwLock<Option<QueueSnapshot>>,
+    /// Wakes the snapshot follower at once after this node registers a case.
+    registered: Notify,
 }
 
 impl std::fmt::Debug for Booking {
@@ -63,7 +70,33 @@ impl Booking {
             targets: LevelTargets::new(triage.targets()),
             hours,
             supervisor,
+            latest: RwLock::new(None),
+            registered: Notify::new(),
         }
+    }
+
+    /// Keeps the shared queue snapshot current: after each queue change (any
+    /// node), each registration here, and at least every `every`, until `stop`.
+    pub fn follow_queue(
+        self: &Arc<Self>,
+        every: Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        let mut changes = self.supervisor.subscribe();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = me.refresh_snapshot().await {
+                    tracing::warn!(error = %e, "queue snapshot not refreshed");
+                }
+                tokio::select! {
+                    _ = changes.recv() => {}
+                    _ = me.registered.notified() => {}
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+            }
+        })
     }
 
     /// The supervisor's settings as the queue reads them; the next caller sees a change.
@@ -136,21 +169,35 @@ impl Booking {
         estimate_new(now, priority, &snap.open, &staff)
     }
 
+    /// Reads the queue picture that holding callers' places come from.
+    pub async fn refresh_snapshot(&self) -> Result<(), StoreError> {
+        let snap = self.snapshot(Utc::now()).await?;
+        if let Ok(mut latest) = self.latest.write() {
+            *latest = Some(snap);
+        }
+        Ok(())
+    }
+
     /// What to offer a caller of `level` registering at `now`.
     pub async fn offer_at(&self, level: u8, now: DateTime<Utc>) -> Result<Offer, StoreError> {
-        let priority = Self::priority(level);
         let snap = self.snapshot(now).await?;
+        Ok(self.offer_with(&snap, level, now))
+    }
+
+    /// The offer against the queue picture `snap`.
+    fn offer_with(&self, snap: &QueueSnapshot, level: u8, now: DateTime<Utc>) -> Offer {
+        let priority = Self::priority(level);
         let live = self.live();
         let hours = self.calendar(&live);
         let input = OfferInput {
             now,
             priority,
             registered_today: snap.callbacks_today,
-            estimate: self.replay_estimate(now, priority, &snap, &live, &hours, None),
+            estimate: self.replay_estimate(now, priority, snap, &live, &hours, None),
         };
-        Ok(decide(&input, &hours, &live.switches, |from| {
-            self.replay_estimate(now, priority, &snap, &live, &hours, Some(from))
-        }))
+        decide(&input, &hours, &live.switches, |from| {
+            self.replay_estimate(now, priority, snap, &live, &hours, Some(from))
+        })
     }
 
     /// The offer for a caller of `level` now.
@@ -203,15 +250,24 @@ impl Booking {
         priority: Priority,
         now: DateTime<Utc>,
     ) -> Result<DateTime<Utc>, StoreError> {
-        if let Offer::Callback { at, .. } = self.offer_at(priority.level(), now).await? {
-            return Ok(at);
-        }
         let snap = self.snapshot(now).await?;
+        Ok(self.callback_estimate_with(&snap, priority, now))
+    }
+
+    /// The callback time against the queue picture `snap`.
+    fn callback_estimate_with(
+        &self,
+        snap: &QueueSnapshot,
+        priority: Priority,
+        now: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        if let Offer::Callback { at, .. } = self.offer_with(snap, priority.level(), now) {
+            return at;
+        }
         let live = self.live();
         let hours = self.calendar(&live);
-        Ok(self
-            .replay_estimate(now, priority, &snap, &live, &hours, None)
-            .unwrap_or(now))
+        self.replay_estimate(now, priority, snap, &live, &hours, None)
+            .unwrap_or(now)
     }
 
     /// Commits the case; returns its id and the callback time to tell.
@@ -255,6 +311,7 @@ impl Booking {
             red_flag: draft.red_flag,
         };
         let record = self.store.insert_case(&case).await?;
+        self.registered.notify_one();
         Ok((record.id.to_string(), self.clock_time(estimated, now)))
     }
 
@@ -297,28 +354,26 @@ impl Booking {
         self.store.save_voice_note(case_id, wav, Utc::now()).await
     }
 
-    /// A holding caller hung up: the case keeps its place as a callback.
     /// The case store (the SIP shell reads nurse phones' digest secrets there).
     pub fn store(&self) -> &Store {
         &self.store
     }
 
     /// A holding caller's place in the queue (1 = next) and the estimated
-    /// minutes until a nurse takes the case; `None` when the case is gone.
-    pub async fn hold_position(&self, case_id: &str) -> Option<(usize, i64)> {
+    /// minutes until a nurse takes the case, from the shared snapshot (no
+    /// store read); `None` when the snapshot does not hold the case yet.
+    pub fn hold_position(&self, case_id: &str, now: DateTime<Utc>) -> Option<(usize, i64)> {
         let id = uuid::Uuid::parse_str(case_id).ok()?;
-        let case = self.store.get_case(id).await.ok()??;
-        let now = Utc::now();
-        // Ties count as ahead, and the case itself ties with itself: that is its place.
-        let place = self
-            .store
-            .count_waiting_ahead(case.priority, case.deadline)
-            .await
-            .ok()?;
-        let at = self.callback_estimate(case.priority, now).await.ok()?;
-        Some((place.max(1), (at - now).num_minutes()))
+        let latest = self.latest.read().ok()?;
+        let snap = latest.as_ref()?;
+        let queue: Queue<uuid::Uuid> = snap.open.iter().cloned().collect();
+        let place = queue.position(&id)? + 1;
+        let priority = queue.iter().find(|c| c.id == id)?.priority;
+        let at = self.callback_estimate_with(snap, priority, now);
+        Some((place, (at - now).num_minutes()))
     }
 
+    /// A holding caller hung up: the case keeps its place as a callback.
     pub async fn holding_caller_left(&self, case_id: &str) -> Result<(), StoreError> {
         let Ok(id) = uuid::Uuid::parse_str(case_id) else {
             return Ok(());
@@ -436,6 +491,35 @@ mod tests {
         let alone = hours.open_at_or_after(now);
         let est = r.replay_estimate(now, Booking::priority(4), &snap, &r.live(), &hours, None);
         assert!(est > alone, "{est:?} should be after {alone:?}");
+        db.finish().await;
+    }
+
+    #[tokio::test]
+    async fn holding_callers_read_their_place_from_the_snapshot_not_the_store() {
+        let (r, db) = booking(OFFICE).await;
+        let mut ids = Vec::new();
+        for level in [4, 2, 4] {
+            let (id, _) = r.register(&draft(level), "call").await.unwrap();
+            ids.push(id);
+        }
+        let now = Utc::now();
+        assert_eq!(r.hold_position(&ids[0], now), None, "no snapshot read yet");
+        r.refresh_snapshot().await.unwrap();
+        let places: Vec<usize> = ids
+            .iter()
+            .filter_map(|id| r.hold_position(id, now).map(|(place, _)| place))
+            .collect();
+        assert_eq!(
+            places,
+            vec![2, 1, 3],
+            "level 2 first, then the level 4s in order"
+        );
+        // A case written after the snapshot is unknown until the next read.
+        let (later, _) = r.register(&draft(1), "call").await.unwrap();
+        assert_eq!(r.hold_position(&later, now), None);
+        r.refresh_snapshot().await.unwrap();
+        assert_eq!(r.hold_position(&later, now).map(|(p, _)| p), Some(1));
+        assert_eq!(r.hold_position(&ids[1], now).map(|(p, _)| p), Some(2));
         db.finish().await;
     }
 }

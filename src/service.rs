@@ -216,6 +216,8 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         std::time::Duration::from_secs(30),
         shutdown_rx.clone(),
     );
+    // Holding callers read their place here, not from the store.
+    let snapshot = booking.follow_queue(std::time::Duration::from_secs(5), shutdown_rx.clone());
     let sip = tokio::spawn(driver.run(driver_ctx, sip_command_rx, shutdown_rx));
     info!(%sip_addr, %http_addr, "phone entrance listening (SIP over UDP and TCP)");
     Ok(Running {
@@ -225,7 +227,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         booking,
         media,
         shutdown: shutdown_tx,
-        tasks: vec![sip, http, overdue],
+        tasks: vec![sip, http, overdue, snapshot],
     })
 }
 

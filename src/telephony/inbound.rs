@@ -9,11 +9,12 @@ use super::messages::Messages;
 use super::metrics::CallMetrics;
 use super::signal::{new_tag, CallInput, NewCall, SipCommand, ALLOW};
 use super::sleep_until;
+use super::store_jobs::{StoreJobs, StoreReply};
 use super::voice_note::VoiceNote;
 use crate::booking::Booking;
 use crate::config::SipConfig;
 use crate::identity::PhoneNumber;
-use crate::ivr::{CallInfo, CaseDraft, Flow, IvrAction, IvrEvent, Session};
+use crate::ivr::{CallInfo, CaseMode, Flow, IvrAction, IvrEvent, RecordingEnd, Session};
 use crate::media::dtmf::DtmfSource;
 use crate::media::engine::{MediaEngine, MediaEvent, MediaStream, StreamParams};
 use crate::media::prompts::PromptLibrary;
@@ -118,6 +119,8 @@ struct Call {
     nurse_connected: Option<tokio::sync::oneshot::Sender<()>>,
     /// The call-detail row, written when the call ends.
     cdr: InboundRecord,
+    /// Store work running beside this loop.
+    store: StoreJobs,
 }
 
 impl Call {
@@ -129,6 +132,7 @@ impl Call {
         let caller_id = PhoneNumber::from_caller_id(&call.info.from_uri)
             .ok()
             .filter(|_| !withheld(&call.request));
+        let booking = ctx.booking.clone();
         let session = Session::new(
             ctx.flow.clone(),
             ctx.triage.clone(),
@@ -163,6 +167,7 @@ impl Call {
             held_commands: None,
             nurse_connected: None,
             cdr: InboundRecord::new(chrono::Utc::now()),
+            store: StoreJobs::new(booking),
             last_announcement: None,
             announce_token: None,
         }
@@ -211,6 +216,7 @@ impl Call {
                     }
                 }
                 Some(cmd) = held => self.on_held_command(cmd).await,
+                reply = self.store.next() => self.on_store_reply(reply).await,
                 _ = sleep_until(ivr_deadline) => {
                     self.session.handle_timeout(std::time::Instant::now());
                     self.drive().await;
@@ -450,7 +456,7 @@ impl Call {
                 let ours = Some(token) == self.hold_token || Some(token) == self.announce_token;
                 if self.holding && ours {
                     if Some(token) == self.hold_token && self.announce_due() {
-                        self.announce_place().await;
+                        self.announce_place();
                     } else {
                         self.play_hold_music();
                     }
@@ -502,39 +508,25 @@ impl Call {
                         s.stop_playback();
                     }
                 }
-                IvrAction::RequestEstimate { level } => {
-                    // `None` (supervisor closed the offer, a closure, a full day,
-                    // after hours): the IVR's closed path. Levels 1-2 are never refused.
-                    let at = self.ctx.booking.estimate(level).await;
-                    self.session
-                        .handle(std::time::Instant::now(), IvrEvent::Estimate(at));
-                }
+                // Store work runs beside the loop; its answer comes back
+                // through `on_store_reply`. A `None` estimate (offer closed,
+                // after hours, store unreadable) is the IVR's closed path.
+                IvrAction::RequestEstimate { level } => self.store.estimate(level),
                 IvrAction::RegisterCase(draft) => {
-                    let ev = self.register(draft).await;
-                    self.session.handle(std::time::Instant::now(), ev);
+                    self.store.register(draft, self.info.call_id.clone());
                 }
-                IvrAction::FindBookedCallback { number } => {
-                    let booked = self.ctx.booking.booked_callback(&number).await;
-                    self.session
-                        .handle(std::time::Instant::now(), IvrEvent::BookedCallback(booked));
-                }
-                IvrAction::CancelCase { case_id } => {
-                    let ev = match self.ctx.booking.cancel_booked(&case_id).await {
-                        Ok(()) => IvrEvent::CaseCancelled,
-                        Err(e) => {
-                            warn!(case = %case_id, error = %e, "booked callback not cancelled");
-                            IvrEvent::CaseCancelFailed
-                        }
-                    };
-                    self.session.handle(std::time::Instant::now(), ev);
-                }
+                IvrAction::FindBookedCallback { number } => self.store.find_booked(number),
+                IvrAction::CancelCase { case_id } => self.store.cancel(case_id),
                 IvrAction::Record { case_id, max } => {
                     self.voice_note = VoiceNote::start(self.stream.as_ref(), &case_id, max);
                 }
                 IvrAction::StopRecording { reason } => {
-                    let saved = self.stop_voice_note(reason).await;
-                    self.session
-                        .handle(std::time::Instant::now(), IvrEvent::RecordingDone { saved });
+                    if !self.stop_voice_note(reason) {
+                        self.session.handle(
+                            std::time::Instant::now(),
+                            IvrEvent::RecordingDone { saved: false },
+                        );
+                    }
                 }
                 IvrAction::Hold => {
                     self.holding = true;
@@ -554,11 +546,37 @@ impl Call {
         }
     }
 
-    async fn register(&mut self, draft: CaseDraft) -> IvrEvent {
-        match self.ctx.booking.register(&draft, &self.info.call_id).await {
+    /// A store job answered: tell the session (it ignores an answer that
+    /// comes after its deadline) and carry on.
+    async fn on_store_reply(&mut self, reply: StoreReply) {
+        let event = match reply {
+            StoreReply::Estimate(at) => IvrEvent::Estimate(at),
+            StoreReply::Registered {
+                mode,
+                level,
+                result,
+            } => self.registered(mode, level, result),
+            StoreReply::Booked(booked) => IvrEvent::BookedCallback(booked),
+            StoreReply::Cancelled { done: true, .. } => IvrEvent::CaseCancelled,
+            StoreReply::Cancelled { done: false, .. } => IvrEvent::CaseCancelFailed,
+            StoreReply::VoiceNote { saved } => IvrEvent::RecordingDone { saved },
+        };
+        self.session.handle(std::time::Instant::now(), event);
+        self.drive().await;
+    }
+
+    /// Keeps a stored hold-mode case (it must become a callback if the
+    /// caller leaves, even one the session no longer waited for).
+    fn registered(
+        &mut self,
+        mode: CaseMode,
+        level: u8,
+        result: Result<(String, crate::ivr::ClockTime), String>,
+    ) -> IvrEvent {
+        match result {
             Ok((case_id, callback_at)) => {
-                info!(case = %case_id, level = draft.level, "case registered");
-                if draft.mode == crate::ivr::CaseMode::Hold {
+                info!(case = %case_id, level, "case registered");
+                if mode == CaseMode::Hold {
                     self.held_case = Some(case_id.clone());
                 }
                 self.ctx.metrics.cases_registered.inc();
@@ -575,11 +593,14 @@ impl Call {
         }
     }
 
-    async fn stop_voice_note(&mut self, reason: crate::ivr::RecordingEnd) -> bool {
+    /// Stops the recording in progress and stores it beside the loop; false
+    /// when there was none (nothing will answer).
+    fn stop_voice_note(&mut self, reason: RecordingEnd) -> bool {
         match self.voice_note.take() {
             Some(note) => {
-                note.finish(self.stream.as_ref(), &self.ctx.booking, reason)
-                    .await
+                note.stop_tap(self.stream.as_ref());
+                self.store.save_voice_note(note, reason);
+                true
             }
             None => false,
         }
@@ -638,15 +659,17 @@ impl Call {
                 .unwrap_or(true)
     }
 
-    /// Says the caller's place in the queue and the estimated wait.
-    async fn announce_place(&mut self) {
-        self.last_announcement = Some(Instant::now());
+    /// Says the caller's place in the queue and the estimated wait, from the
+    /// shared queue snapshot (not yet there: music now, try again after it).
+    fn announce_place(&mut self) {
         let Some(case_id) = self.held_case.clone() else {
             return self.play_hold_music();
         };
-        let Some((place, minutes)) = self.ctx.booking.hold_position(&case_id).await else {
+        let Some((place, minutes)) = self.ctx.booking.hold_position(&case_id, chrono::Utc::now())
+        else {
             return self.play_hold_music();
         };
+        self.last_announcement = Some(Instant::now());
         let lang = self.session.hold_music().lang;
         let clips: Vec<_> = super::hold_announcement::announcement(place, minutes)
             .iter()
@@ -714,7 +737,7 @@ impl Call {
                     }
                     // A caller who hangs up mid-note keeps what they said.
                     IvrAction::StopRecording { reason } => {
-                        self.stop_voice_note(reason).await;
+                        self.stop_voice_note(reason);
                     }
                     _ => {}
                 }
@@ -722,6 +745,18 @@ impl Call {
         }
         self.nurse_connected = None;
         self.held_commands = None;
+        // Answers that came in but were not read: a stored held case must
+        // still become a callback below.
+        for reply in self.store.close() {
+            if let StoreReply::Registered {
+                mode,
+                level,
+                result,
+            } = reply
+            {
+                self.registered(mode, level, result);
+            }
+        }
         if let Some(id) = self.held_case.take() {
             self.ctx.held.remove(&id);
             if let Err(e) = self.ctx.booking.holding_caller_left(&id).await {

@@ -81,17 +81,16 @@ impl VoiceNote {
         self.recorder.push(frame)
     }
 
-    /// Stops the tap, takes the packets still in flight, and stores the note
-    /// if any speech was heard. Returns whether a note was stored.
-    pub async fn finish(
-        mut self,
-        stream: Option<&MediaStream>,
-        booking: &Booking,
-        reason: RecordingEnd,
-    ) -> bool {
+    /// Stops the stream's tap: what is still in flight is taken by `finish`.
+    pub fn stop_tap(&self, stream: Option<&MediaStream>) {
         if let Some(s) = stream {
             s.stop_recording();
         }
+    }
+
+    /// Takes the packets still in flight and stores the note if any speech
+    /// was heard. Returns whether a note was stored.
+    pub async fn finish(mut self, booking: &Booking, reason: RecordingEnd) -> bool {
         while let Ok(Some(frame)) = tokio::time::timeout(DRAIN_IDLE, self.frames.recv()).await {
             self.recorder.push(&frame);
         }
