@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::ivr::flow::Flow;
+use crate::media::dtmf::DtmfKey;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
