@@ -2,8 +2,8 @@
 //! caller hangs up, or when the session hangs up itself.
 
 use super::{Session, Step};
-use crate::ivr::{CallOutcome, CaseMode, IvrAction, RecordingEnd};
 use crate::ivr::flow::NodeKind;
+use crate::ivr::{CallOutcome, CaseMode, IvrAction, RecordingEnd};
 
 impl Session {
     pub(super) fn on_hangup(&mut self) {
@@ -69,5 +69,4 @@ impl Session {
         self.actions.push_back(IvrAction::Hangup);
         self.step = Step::Done;
     }
-
 }
