@@ -3,7 +3,7 @@
 //! until ACK on UDP, an optional BYE from our side), then the media loop.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,17 +25,14 @@ pub(super) async fn answer_call(
     offer: Vec<u8>,
 ) {
     let offer = sdp::parse_answer(&offer);
-    let Some((invite, tag, stop, acked, replay)) = calls.lock().ok().and_then(|m| {
-        m.get(&call_id).map(|c| {
-            (
-                c.invite.clone(),
-                c.tag.clone(),
-                c.stop.clone(),
-                c.acked.clone(),
-                c.replay.clone(),
-            )
-        })
-    }) else {
+    let Some(CallHandles {
+        invite,
+        tag,
+        stop,
+        acked,
+        replay,
+    }) = handles(&calls, &call_id)
+    else {
         return;
     };
     let final_code = match (&offer, behavior.reject) {
@@ -61,25 +58,13 @@ pub(super) async fn answer_call(
         return; // ring until CANCEL (answered 487 by `handle`)
     }
     tokio::time::sleep(behavior.ring).await;
-    let cancelled = calls
-        .lock()
-        .map(|m| m.get(&call_id).is_none_or(|c| c.log.cancelled))
-        .unwrap_or(true);
-    if cancelled {
+    if cancelled(&calls, &call_id) {
         return;
     }
-    let Ok(rtp_sock) = UdpSocket::bind(SocketAddr::new(ip, 0)).await else {
-        return;
-    };
-    let Ok(rtp_addr) = rtp_sock.local_addr() else {
-        return;
-    };
-    let codecs = [match offer.codec {
-        Codec::Pcmu => OfferedCodec::Pcmu,
-        Codec::Pcma => OfferedCodec::Pcma,
-    }];
     let te = offer.telephone_event_pt.is_some();
-    let answer = sdp::offer(ip, rtp_addr.port(), &codecs, te, 1);
+    let Some((rtp_sock, answer)) = rtp_socket(ip, &offer, te).await else {
+        return;
+    };
     let contact = format!(
         "Contact: <sip:1177@{}>\r\nContent-Type: application/sdp\r\n",
         sip_host(&peer, ip)
@@ -135,29 +120,19 @@ async fn announce_then_fail(
     offer: sdp::SdpAnswer,
     code: u16,
 ) {
-    let Some((invite, tag, stop, replay)) = calls.lock().ok().and_then(|m| {
-        m.get(&call_id).map(|c| {
-            (
-                c.invite.clone(),
-                c.tag.clone(),
-                c.stop.clone(),
-                c.replay.clone(),
-            )
-        })
-    }) else {
+    let Some(CallHandles {
+        invite,
+        tag,
+        stop,
+        replay,
+        ..
+    }) = handles(&calls, &call_id)
+    else {
         return;
     };
-    let Ok(rtp_sock) = UdpSocket::bind(SocketAddr::new(ip, 0)).await else {
+    let Some((rtp_sock, sdp_body)) = rtp_socket(ip, &offer, false).await else {
         return;
     };
-    let Ok(rtp_addr) = rtp_sock.local_addr() else {
-        return;
-    };
-    let codecs = [match offer.codec {
-        Codec::Pcmu => OfferedCodec::Pcmu,
-        Codec::Pcma => OfferedCodec::Pcma,
-    }];
-    let sdp_body = sdp::offer(ip, rtp_addr.port(), &codecs, false, 1);
     let progress = respond(
         &invite,
         183,
@@ -181,16 +156,56 @@ async fn announce_then_fail(
     tokio::time::sleep(behavior.ring).await;
     stop.store(true, Ordering::SeqCst);
     let _ = media_task.await;
-    let cancelled = calls
-        .lock()
-        .map(|m| m.get(&call_id).is_none_or(|c| c.log.cancelled))
-        .unwrap_or(true);
-    if cancelled {
+    if cancelled(&calls, &call_id) {
         return;
     }
     let r = respond(&invite, code, Some(&tag), "", "");
     set_response(&calls, &call_id, &r, |_| {});
     peer.send(r);
+}
+
+/// What the answering tasks need of a call, cloned out of the lock.
+struct CallHandles {
+    invite: SipMessage,
+    tag: String,
+    stop: Arc<AtomicBool>,
+    acked: Arc<AtomicBool>,
+    replay: Arc<AtomicBool>,
+}
+
+fn handles(calls: &Calls, call_id: &str) -> Option<CallHandles> {
+    let map = calls.lock().ok()?;
+    let c = map.get(call_id)?;
+    Some(CallHandles {
+        invite: c.invite.clone(),
+        tag: c.tag.clone(),
+        stop: c.stop.clone(),
+        acked: c.acked.clone(),
+        replay: c.replay.clone(),
+    })
+}
+
+/// The caller cancelled (or the call is gone).
+fn cancelled(calls: &Calls, call_id: &str) -> bool {
+    calls
+        .lock()
+        .map(|m| m.get(call_id).is_none_or(|c| c.log.cancelled))
+        .unwrap_or(true)
+}
+
+/// A new RTP socket on `ip` and the SDP that offers it with the caller's codec.
+async fn rtp_socket(
+    ip: IpAddr,
+    offer: &sdp::SdpAnswer,
+    telephone_event: bool,
+) -> Option<(UdpSocket, String)> {
+    let sock = UdpSocket::bind(SocketAddr::new(ip, 0)).await.ok()?;
+    let port = sock.local_addr().ok()?.port();
+    let codecs = [match offer.codec {
+        Codec::Pcmu => OfferedCodec::Pcmu,
+        Codec::Pcma => OfferedCodec::Pcma,
+    }];
+    Some((sock, sdp::offer(ip, port, &codecs, telephone_event, 1)))
 }
 
 fn set_response(calls: &Calls, call_id: &str, r: &[u8], f: impl FnOnce(&mut UasCall)) {
