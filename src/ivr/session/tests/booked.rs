@@ -3,6 +3,13 @@
 
 use super::*;
 
+fn booked(id: &str, cancelled: bool) -> Option<CallOutcome> {
+    Some(CallOutcome::BookedCallback {
+        case_id: id.into(),
+        cancelled,
+    })
+}
+
 #[test]
 fn scripted_booked_callback_calls_behave_as_specified() {
     run_cases(cases());
@@ -14,10 +21,7 @@ fn cases() -> Vec<Case> {
             name: "booked_callback_is_said_and_kept_with_one",
             caller: Some(CALLER),
             script: "answer done done booked=b1@15:20 1 done 1 done done",
-            outcome: Some(CallOutcome::BookedCallback {
-                case_id: "b1".into(),
-                cancelled: false,
-            }),
+            outcome: booked("b1", false),
             last: Some(IvrAction::Hangup),
             check: |h| {
                 let p = h.played();
@@ -51,13 +55,7 @@ fn cases() -> Vec<Case> {
                 h2.run("answer done done booked=b1@15:20 1 done 2 cancelled done done");
                 let p = h2.played();
                 assert_eq!(p[p.len() - 2..], ["booked_cancelled", "goodbye"]);
-                assert_eq!(
-                    h2.outcome(),
-                    Some(&CallOutcome::BookedCallback {
-                        case_id: "b1".into(),
-                        cancelled: true
-                    })
-                );
+                assert_eq!(h2.outcome(), booked("b1", true).as_ref());
                 assert_eq!(h2.log.last(), Some(&IvrAction::Hangup));
             },
         },
@@ -65,10 +63,7 @@ fn cases() -> Vec<Case> {
             name: "failed_cancel_says_the_callback_stays",
             caller: Some(CALLER),
             script: "answer done done booked=b1@15:20 1 done 2 cancelfail done done",
-            outcome: Some(CallOutcome::BookedCallback {
-                case_id: "b1".into(),
-                cancelled: false,
-            }),
+            outcome: booked("b1", false),
             last: Some(IvrAction::Hangup),
             check: |h| {
                 let p = h.played();
