@@ -293,7 +293,10 @@ async fn store_failure_is_never_confirmed_to_the_caller() {
         .expect("answered");
     let m = DtmfMethod::Rfc4733;
     answer_green_questions(&call, m, &[]).await;
-    // Break the table the case goes into (a disk or database failure).
+    press(&call, "#", m).await;
+    // The estimate reads the cases: break the table only once the callback is
+    // offered, so it is the registration that fails (a disk or database failure).
+    wait_for_prompt(&call, "callback_offer_time", Duration::from_secs(10)).await;
     let pool = sqlx::SqlitePool::connect(&svc.database_url)
         .await
         .expect("sqlite");
@@ -301,15 +304,20 @@ async fn store_failure_is_never_confirmed_to_the_caller() {
         .execute(&pool)
         .await
         .expect("rename");
-    press(&call, "#", m).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
     press(&call, "1", m).await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Instead of a confirmation: "your callback could not be registered,
+    // press 1 to hold for a nurse" (ivr.toml, nodes.register.failed).
+    wait_for_prompt(&call, "register_failed", Duration::from_secs(10)).await;
+    press(&call, "1", m).await;
+    wait_for_prompt(&call, "hold_music", Duration::from_secs(10)).await;
     let heard = call.received_audio().samples();
     assert!(
         find_prompt(&heard, "sv", "callback_registered", Codec::Pcmu).is_empty(),
         "no false confirmation"
     );
+    let failed = find_prompt(&heard, "sv", "register_failed", Codec::Pcmu);
+    let holding = find_prompt(&heard, "sv", "hold_music", Codec::Pcmu);
+    assert!(holding[0] > failed[0], "held after the failure was said");
     let metrics = reqwest::get(svc.http_url("/metrics"))
         .await
         .unwrap()
@@ -317,6 +325,8 @@ async fn store_failure_is_never_confirmed_to_the_caller() {
         .await
         .unwrap();
     assert!(!metrics.contains("pe_ivr_outcomes_total{outcome=\"callback\"} 1"));
+    assert!(metrics.contains("pe_ivr_outcomes_total{outcome=\"held\"} 1"));
+    assert!(metrics.contains("\npe_case_store_failures_total 1\n"));
     call.hangup().await.ok();
     svc.stop().await;
 }

@@ -48,6 +48,23 @@ impl RawPeer {
         }
     }
 
+    /// The next request of `method` within `within`, skipping everything else
+    /// (retransmitted responses, say).
+    async fn request(&self, method: &str, within: Duration) -> Option<String> {
+        let end = tokio::time::Instant::now() + within;
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let n = tokio::time::timeout_at(end, self.sock.recv(&mut buf))
+                .await
+                .ok()?
+                .ok()?;
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            if text.starts_with(&format!("{method} ")) {
+                return Some(text);
+            }
+        }
+    }
+
     async fn status_of(&self, msg: &str) -> u16 {
         self.send(msg).await;
         let r = self.response(false).await.expect("a response");
@@ -315,7 +332,11 @@ async fn reinvite_hold_and_unhold_then_bye_both_answered() {
 
 #[tokio::test]
 async fn server_sends_bye_and_retransmits_2xx_until_ack() {
-    let svc = TestService::start().await;
+    // No RTP comes either: its timeout must not be what ends the call.
+    let svc = TestService::start_with(None, |dir| {
+        set_config(dir, "sip.toml", "rtp_timeout_seconds", "600")
+    })
+    .await;
     let p = RawPeer::new(svc.sip_addr()).await;
     let me = p.addr();
     p.send(&request(
@@ -332,6 +353,13 @@ async fn server_sends_bye_and_retransmits_2xx_until_ack() {
     // No ACK: the 200 comes again after T1 (500 ms) and 2*T1.
     assert_eq!(status(&p.response(false).await.unwrap()), 200);
     assert_eq!(status(&p.response(false).await.unwrap()), 200);
+    // Still no ACK after 64*T1 (32 s): the service gives up and hangs up.
+    let bye = p
+        .request("BYE", Duration::from_secs(40))
+        .await
+        .expect("a BYE after the 2xx was never acknowledged");
+    assert_eq!(header(&bye, "Call-ID"), Some("noack"));
+    assert!(header(&bye, "To").unwrap().contains("tag=raw1"), "{bye}");
     svc.stop().await;
 }
 

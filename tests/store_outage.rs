@@ -31,8 +31,8 @@ async fn bye_is_answered_while_the_registration_waits_for_a_locked_database() {
     answer_green_questions(&call, m, &[]).await;
     press(&call, "#", m).await; // skip personnummer
     tokio::time::sleep(Duration::from_millis(1500)).await; // the offer (a read) is heard
-    // Another writer holds the database: the registration's insert waits
-    // for it (up to the store's 5 s busy timeout).
+                                                           // Another writer holds the database: the registration's insert waits
+                                                           // for it (up to the store's 5 s busy timeout).
     let mut lock = sqlx::SqliteConnection::connect(&svc.database_url)
         .await
         .expect("sqlite");
@@ -56,8 +56,15 @@ async fn bye_is_answered_while_the_registration_waits_for_a_locked_database() {
         .expect("unlock");
     // Once the database is free the case lands: the caller confirmed it.
     let cases = svc.wait_for_cases(1, Duration::from_secs(10)).await;
-    assert_eq!(cases.len(), 1, "the confirmed case is stored after the lock");
+    assert_eq!(
+        cases.len(),
+        1,
+        "the confirmed case is stored after the lock"
+    );
     assert_eq!(cases[0].mode, CaseMode::Callback);
-    assert_eq!(metric(&svc, "pe_case_store_failures_total").await, Some(0.0));
+    assert_eq!(
+        metric(&svc, "pe_case_store_failures_total").await,
+        Some(0.0)
+    );
     svc.stop().await;
 }

@@ -1,25 +1,24 @@
 //! The caller against SIPp's built-in UAS (an independent implementation).
-//! Skipped when `sipp` is not installed (`apt-get install -y sip-tester`).
+//! Skipped with a note when `sipp` is not installed (`apt-get install -y
+//! sip-tester`), failed when `CI` is set, like the service's interop tests.
+
+#[path = "../../tests/interop/support.rs"]
+mod support;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use simulators::caller::{Call, CallConfig, EndReason, Transport};
 
-fn free_port() -> u16 {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = s.local_addr().unwrap().port();
-    drop(s);
-    port
-}
-
-async fn against_sipp(transport: Transport) {
-    if Command::new("sipp").arg("-v").output().is_err() {
-        eprintln!("sipp not installed: skipping");
-        return;
+async fn against_sipp(test: &str, transport: Transport) {
+    if !support::installed("sipp", "-v") {
+        return support::skip_or_fail(
+            test,
+            "sipp is not installed (apt-get install -y sip-tester)",
+        );
     }
-    let port = free_port();
-    let media = free_port();
+    let port = support::free_udp_port();
+    let media = support::free_udp_port();
     let mut sipp = Command::new("sipp")
         .args(["-sn", "uas", "-i", "127.0.0.1", "-p", &port.to_string()])
         .args(["-mi", "127.0.0.1", "-mp", &media.to_string(), "-rtp_echo"])
@@ -51,10 +50,10 @@ async fn against_sipp(transport: Transport) {
 
 #[tokio::test]
 async fn sipp_uas_udp_call() {
-    against_sipp(Transport::Udp).await;
+    against_sipp("sipp_uas_udp_call", Transport::Udp).await;
 }
 
 #[tokio::test]
 async fn sipp_uas_tcp_call() {
-    against_sipp(Transport::Tcp).await;
+    against_sipp("sipp_uas_tcp_call", Transport::Tcp).await;
 }

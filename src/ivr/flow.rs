@@ -352,11 +352,6 @@ impl Flow {
         &self.nodes
     }
 
-    /// A node id by name.
-    pub fn node_id(&self, name: &str) -> Option<NodeId> {
-        self.nodes.iter().position(|n| n.id == name).map(NodeId)
-    }
-
     /// Flow-wide settings.
     pub fn settings(&self) -> &Settings {
         &self.settings

@@ -9,20 +9,30 @@
 //! stale `PlaybackDone` tokens are ignored; a key during a question prompt stops
 //! the prompt and counts as input; three failed attempts at a question send the
 //! caller to the nurse node (a hold case of level 3 or more urgent).
+//!
+//! This file drives the walk (events, timers, entering nodes, asking); the
+//! steps live beside it: `input` (keys and typed numbers), `booked` (a
+//! callback the caller already has), `voice` (the voice note), `case` (the
+//! answers and the case draft), `outcome` (how the call ended) and `speak`
+//! (prompt items to recorded prompts).
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::flow::{Choice, Flow, NodeId, NodeKind, PromptItem};
+use super::flow::{Flow, NodeId, NodeKind, PromptItem};
 use super::{ClockTime, Language, PromptRef};
 use crate::identity::{Personnummer, PhoneNumber};
-use crate::media::dtmf::DtmfKey;
 use crate::triage::{Answers, Triage};
 
+mod booked;
+mod case;
+mod input;
+mod outcome;
 mod speak;
 mod types;
+mod voice;
 pub use types::{
     Answer, BookedCallback, CallInfo, CallOutcome, CaseDraft, CaseMode, IvrAction, IvrEvent,
     RecordingEnd,
@@ -231,23 +241,8 @@ impl Session {
                     self.on_cancelled(now, false);
                 }
             }
-            IvrEvent::CallerSpeaking => {
-                if let Step::Recording {
-                    quiet_until,
-                    silence,
-                    ..
-                } = &mut self.step
-                {
-                    *quiet_until = now + *silence;
-                }
-            }
-            IvrEvent::RecordingDone { .. } => {
-                if self.step == Step::AwaitRecording {
-                    if let NodeKind::VoiceNote { next, .. } = self.flow.node(self.node).kind {
-                        self.enter(now, next);
-                    }
-                }
-            }
+            IvrEvent::CallerSpeaking => self.on_caller_speaking(now),
+            IvrEvent::RecordingDone { .. } => self.on_recording_done(now),
         }
     }
 
@@ -299,14 +294,7 @@ impl Session {
             }
             Step::AwaitEstimate { .. } => self.on_estimate(now, None),
             Step::AwaitBooked { .. } => self.on_booked(now, None),
-            Step::Recording { deadline, .. } => {
-                let reason = if *deadline <= now {
-                    RecordingEnd::MaxDuration
-                } else {
-                    RecordingEnd::Silence
-                };
-                self.stop_recording(reason);
-            }
+            Step::Recording { .. } => self.on_recording_timeout(now),
             _ => {}
         }
     }
@@ -413,33 +401,8 @@ impl Session {
                 }
             }
             NodeKind::Goodbye { prompts } => self.play(now, prompts, false, Then::Hangup),
-            NodeKind::BookedCallback { next, .. } => match &self.caller_id {
-                Some(number) => {
-                    self.actions.push_back(IvrAction::FindBookedCallback {
-                        number: number.clone(),
-                    });
-                    self.step = Step::AwaitBooked {
-                        deadline: now + flow.settings().estimate_timeout,
-                    };
-                }
-                None => self.enter(now, *next),
-            },
-            NodeKind::VoiceNote {
-                prompts,
-                max,
-                silence,
-                next,
-            } => {
-                if self.case_id.is_some() && self.case_mode == Some(CaseMode::Callback) {
-                    let then = Then::Record {
-                        max: *max,
-                        silence: *silence,
-                    };
-                    self.play(now, prompts, false, then);
-                } else {
-                    self.enter(now, *next);
-                }
-            }
+            NodeKind::BookedCallback { .. } => self.enter_booked(now),
+            NodeKind::VoiceNote { .. } => self.enter_voice_note(now),
         }
     }
 
@@ -483,50 +446,8 @@ impl Session {
                 self.step = Step::Holding;
             }
             Then::Hangup => self.finish_hangup(),
-            Then::Record { max, silence } => match self.case_id.clone() {
-                Some(case_id) => {
-                    self.actions.push_back(IvrAction::Record { case_id, max });
-                    self.step = Step::Recording {
-                        deadline: now + max,
-                        quiet_until: now + silence,
-                        silence,
-                    };
-                }
-                None => self.finish_hangup(),
-            },
+            Then::Record { max, silence } => self.start_recording(now, max, silence),
         }
-    }
-
-    fn stop_recording(&mut self, reason: RecordingEnd) {
-        self.actions.push_back(IvrAction::StopRecording { reason });
-        self.step = Step::AwaitRecording;
-    }
-
-    fn finish_hangup(&mut self) {
-        let outcome = match &self.case_id {
-            Some(id) if self.case_mode == Some(CaseMode::Callback) => {
-                CallOutcome::CallbackRegistered {
-                    case_id: id.clone(),
-                }
-            }
-            Some(id) => CallOutcome::Held {
-                case_id: Some(id.clone()),
-                level: self.held_level,
-            },
-            None if self.store_failed => CallOutcome::RegistrationFailed,
-            None => match (&self.booked, self.booked_cancelled) {
-                (Some(b), Some(cancelled)) => CallOutcome::BookedCallback {
-                    case_id: b.case_id.clone(),
-                    cancelled,
-                },
-                _ => CallOutcome::Abandoned {
-                    node: self.node_name().to_owned(),
-                },
-            },
-        };
-        self.actions.push_back(IvrAction::Outcome(outcome));
-        self.actions.push_back(IvrAction::Hangup);
-        self.step = Step::Done;
     }
 
     /// Asks a question: optional prefix (e.g. "I did not get that") + its prompts.
@@ -578,260 +499,10 @@ impl Session {
             )
     }
 
-    // ---- input ---------------------------------------------------------------
+    // ---- the callback offer ----------------------------------------------------
 
-    fn on_playback_done(&mut self, now: Instant, done: u64) {
-        match &mut self.step {
-            Step::Playing { token, then } if *token == done => {
-                let then = *then;
-                self.then(now, then);
-            }
-            Step::Asking {
-                token, deadline, ..
-            } if *token == Some(done) => {
-                *token = None;
-                *deadline = Some(now + self.flow.settings().digit_timeout);
-            }
-            _ => {} // stale or unknown token
-        }
-    }
-
-    fn on_key(&mut self, now: Instant, key: DtmfKey) {
-        let (ask, failures, playing) = match &self.step {
-            Step::Asking {
-                ask,
-                failures,
-                token,
-                ..
-            } => (*ask, *failures, token.is_some()),
-            Step::Recording { .. } => {
-                // `#` ends the voice note; other keys are just sound in it.
-                if key == DtmfKey::Hash {
-                    self.stop_recording(RecordingEnd::Hash);
-                }
-                return;
-            }
-            _ => return, // keys outside questions (greeting, advice, hold) are ignored
-        };
-        if playing {
-            // Barge-in: the key stops the prompt and counts as input.
-            self.actions.push_back(IvrAction::StopPlayback);
-            if let Step::Asking { token, .. } = &mut self.step {
-                *token = None;
-            }
-        }
-        if key == DtmfKey::Star {
-            self.ask(now, ask, failures, &[]);
-            return;
-        }
-        if !self.multi_digit(ask) {
-            match key {
-                DtmfKey::Digit(d) if d <= 9 => self.on_choice(now, ask, d),
-                _ => self.fail(now, Failure::Invalid),
-            }
-            return;
-        }
-        let inter_digit = self.flow.settings().inter_digit_timeout;
-        let Step::Asking {
-            digits, deadline, ..
-        } = &mut self.step
-        else {
-            return;
-        };
-        match key {
-            DtmfKey::Hash => {
-                *deadline = None;
-                let typed = std::mem::take(digits);
-                self.on_number(now, typed);
-            }
-            DtmfKey::Digit(d) if d <= 9 && digits.len() < MAX_DIGITS => {
-                digits.push(char::from(b'0' + d));
-                *deadline = Some(now + inter_digit);
-            }
-            _ => {
-                *deadline = None;
-                self.fail(now, Failure::NodeInvalid);
-            }
-        }
-    }
-
-    /// A single-key answer to the current question.
-    fn on_choice(&mut self, now: Instant, ask: Ask, digit: u8) {
-        let flow = Arc::clone(&self.flow);
-        let settings = flow.settings();
-        match (&flow.node(self.node).kind, ask) {
-            (NodeKind::Language { choices, next, .. }, Ask::Node) => {
-                match choices.iter().find(|(d, _)| *d == digit) {
-                    Some((_, lang)) => {
-                        self.language = *lang;
-                        self.enter(now, *next);
-                    }
-                    None => self.fail(now, Failure::Invalid),
-                }
-            }
-            (NodeKind::Menu { q, choices, next }, Ask::Node) => {
-                match choices.iter().find(|c| c.digit == digit) {
-                    Some(Choice {
-                        value,
-                        text,
-                        next: choice_next,
-                        red_flag,
-                        ..
-                    }) => {
-                        self.record(&q.question, &q.text, value, text);
-                        if *red_flag {
-                            self.red_flag = true;
-                            self.enter(now, settings.red_flag_node);
-                        } else {
-                            self.enter(now, choice_next.unwrap_or(*next));
-                        }
-                    }
-                    None => self.fail(now, Failure::Invalid),
-                }
-            }
-            (
-                NodeKind::YesNo {
-                    q,
-                    red_flag,
-                    next,
-                    yes_next,
-                    no_next,
-                },
-                Ask::Node,
-            ) => match digit {
-                1 => {
-                    self.record(&q.question, &q.text, "yes", &settings.yes_text);
-                    if *red_flag {
-                        self.red_flag = true;
-                        self.enter(now, settings.red_flag_node);
-                    } else {
-                        self.enter(now, yes_next.unwrap_or(*next));
-                    }
-                }
-                2 => {
-                    self.record(&q.question, &q.text, "no", &settings.no_text);
-                    self.enter(now, no_next.unwrap_or(*next));
-                }
-                _ => self.fail(now, Failure::Invalid),
-            },
-            (
-                NodeKind::CallbackOffer {
-                    number_entry,
-                    hold,
-                    next,
-                    ..
-                },
-                Ask::Offer,
-            ) => match digit {
-                1 => {
-                    self.callback_number = self.caller_id.clone();
-                    self.enter(now, *next);
-                }
-                2 => self.enter(now, *number_entry),
-                3 => self.enter(now, *hold),
-                _ => self.fail(now, Failure::Invalid),
-            },
-            (NodeKind::NumberEntry { next, .. }, Ask::ReadBack) => match digit {
-                1 => {
-                    self.callback_number = self.entered.clone();
-                    self.enter(now, *next);
-                }
-                2 => self.ask(now, Ask::Node, 0, &[]),
-                _ => self.fail(now, Failure::Invalid),
-            },
-            (NodeKind::BookedCallback { kept, keep, .. }, Ask::Node) => match digit {
-                1 => {
-                    self.booked_cancelled = Some(false);
-                    self.play(now, kept, false, Then::Goto(*keep));
-                }
-                2 => match &self.booked {
-                    Some(b) => {
-                        self.actions.push_back(IvrAction::CancelCase {
-                            case_id: b.case_id.clone(),
-                        });
-                        self.step = Step::AwaitCancel;
-                    }
-                    None => self.enter(now, *keep),
-                },
-                _ => self.fail(now, Failure::Invalid),
-            },
-            (NodeKind::Register { .. }, Ask::StoreFailed) => match digit {
-                1 => self.then(now, Then::Hold),
-                _ => self.fail(now, Failure::Invalid),
-            },
-            _ => self.fail(now, Failure::Invalid),
-        }
-    }
-
-    /// A complete number (after `#` or the inter-digit timeout).
-    fn on_number(&mut self, now: Instant, typed: String) {
-        let flow = Arc::clone(&self.flow);
-        match &flow.node(self.node).kind {
-            NodeKind::Personnummer { next, .. } => {
-                if typed.is_empty() {
-                    // `#` alone: the caller prefers not to give it.
-                    self.enter(now, *next);
-                    return;
-                }
-                match Personnummer::parse(&typed) {
-                    Ok(p) if typed.len() == 12 => {
-                        self.personnummer = Some(p);
-                        self.enter(now, *next);
-                    }
-                    _ => self.fail(now, Failure::NodeInvalid),
-                }
-            }
-            NodeKind::NumberEntry { .. } => {
-                if typed.is_empty() {
-                    self.fail(now, Failure::NoInput);
-                    return;
-                }
-                match PhoneNumber::parse(&typed) {
-                    Ok(number) => {
-                        self.entered = Some(number);
-                        self.ask(now, Ask::ReadBack, 0, &[]);
-                    }
-                    Err(_) => self.fail(now, Failure::NodeInvalid),
-                }
-            }
-            _ => self.fail(now, Failure::Invalid),
-        }
-    }
-
-    /// Counts a failed attempt: re-ask, or after too many, hand to a nurse.
-    fn fail(&mut self, now: Instant, why: Failure) {
-        let Step::Asking { ask, failures, .. } = self.step else {
-            return;
-        };
-        let failures = failures.saturating_add(1);
-        let flow = Arc::clone(&self.flow);
-        let settings = flow.settings();
-        if failures > settings.max_failures {
-            if ask == Ask::StoreFailed {
-                // The store is down: registering again would fail too.
-                self.then(now, Then::Hold);
-            } else if let NodeKind::BookedCallback { kept, keep, .. } = &flow.node(self.node).kind {
-                // No answer about a booked callback: it stays booked.
-                self.booked_cancelled = Some(false);
-                self.play(now, kept, false, Then::Goto(*keep));
-            } else {
-                self.enter(now, settings.nurse_node);
-            }
-            return;
-        }
-        let prefix: &[PromptItem] = match why {
-            Failure::NoInput => &settings.no_input,
-            Failure::Invalid => &settings.invalid,
-            Failure::NodeInvalid => match &flow.node(self.node).kind {
-                NodeKind::Personnummer { invalid, .. } | NodeKind::NumberEntry { invalid, .. } => {
-                    invalid
-                }
-                _ => &settings.invalid,
-            },
-        };
-        self.ask(now, ask, failures, prefix);
-    }
-
+    /// The answer to `RequestEstimate` (`None` also when it never came):
+    /// offer a callback, or say callbacks are closed and go to hold.
     fn on_estimate(&mut self, now: Instant, estimate: Option<ClockTime>) {
         let flow = Arc::clone(&self.flow);
         let NodeKind::CallbackOffer {
@@ -855,152 +526,6 @@ impl Session {
             }
             None => self.play(now, closed, false, Then::Goto(*hold)),
         }
-    }
-
-    fn on_booked(&mut self, now: Instant, booked: Option<BookedCallback>) {
-        let NodeKind::BookedCallback { next, .. } = self.flow.node(self.node).kind else {
-            return;
-        };
-        match booked {
-            Some(b) => {
-                self.booked = Some(b);
-                self.ask(now, Ask::Node, 0, &[]);
-            }
-            None => self.enter(now, next),
-        }
-    }
-
-    /// Only a committed cancellation is confirmed to the caller.
-    fn on_cancelled(&mut self, now: Instant, cancelled: bool) {
-        let flow = Arc::clone(&self.flow);
-        let NodeKind::BookedCallback {
-            cancelled: said,
-            cancel_failed,
-            keep,
-            done,
-            ..
-        } = &flow.node(self.node).kind
-        else {
-            return;
-        };
-        self.booked_cancelled = Some(cancelled);
-        if cancelled {
-            self.play(now, said, false, Then::Goto(*done));
-        } else {
-            self.play(now, cancel_failed, false, Then::Goto(*keep));
-        }
-    }
-
-    fn on_stored(&mut self, now: Instant, mode: CaseMode, stored: bool) {
-        let flow = Arc::clone(&self.flow);
-        match (&flow.node(self.node).kind, mode) {
-            (
-                NodeKind::Register {
-                    confirmed, next, ..
-                },
-                CaseMode::Callback,
-            ) => {
-                if stored {
-                    self.play(now, confirmed, false, Then::Goto(*next));
-                } else {
-                    self.ask(now, Ask::StoreFailed, 0, &[]);
-                }
-            }
-            // A hold goes ahead even if the store failed: never leave a caller.
-            (NodeKind::Hold { prompts, .. }, CaseMode::Hold) => {
-                self.play(now, prompts, false, Then::Hold)
-            }
-            _ => self.then(now, Then::Hold),
-        }
-    }
-
-    fn on_hangup(&mut self) {
-        if matches!(self.step, Step::Recording { .. }) {
-            // What the caller said so far is still stored.
-            self.actions.push_back(IvrAction::StopRecording {
-                reason: RecordingEnd::Hangup,
-            });
-        }
-        let in_advice = matches!(self.flow.node(self.node).kind, NodeKind::Advice112 { .. });
-        let outcome = match (&self.step, &self.case_id, self.case_mode) {
-            (Step::Holding | Step::Done, _, _) => None,
-            (_, Some(id), Some(CaseMode::Callback)) => Some(CallOutcome::CallbackRegistered {
-                case_id: id.clone(),
-            }),
-            // A held caller who leaves keeps the case (it becomes a callback).
-            (_, Some(id), _) => Some(CallOutcome::Held {
-                case_id: Some(id.clone()),
-                level: self.held_level,
-            }),
-            (Step::AdviceWait { .. }, None, _) => Some(CallOutcome::AdvisedToCall112),
-            (Step::Playing { .. }, None, _) if in_advice => Some(CallOutcome::AdvisedToCall112),
-            _ if self.store_failed => Some(CallOutcome::RegistrationFailed),
-            (_, None, _) if self.booked_cancelled.is_some() => {
-                self.booked.as_ref().map(|b| CallOutcome::BookedCallback {
-                    case_id: b.case_id.clone(),
-                    cancelled: self.booked_cancelled == Some(true),
-                })
-            }
-            _ => Some(CallOutcome::Abandoned {
-                node: self.node_name().to_owned(),
-            }),
-        };
-        if let Some(outcome) = outcome {
-            self.actions.push_back(IvrAction::Outcome(outcome));
-        }
-        self.step = Step::Done;
-    }
-
-    // ---- cases -------------------------------------------------------------------
-
-    fn record(&mut self, question: &str, text: &str, value: &str, value_text: &str) {
-        self.answers.retain(|a| a.question_id != question);
-        self.answers.push(Answer {
-            question_id: question.to_owned(),
-            question_text: text.to_owned(),
-            value: value.to_owned(),
-            value_text: value_text.to_owned(),
-        });
-        self.answer_map.insert(question, value);
-    }
-
-    /// Triage of the answers so far; a red flag is always level 1.
-    fn level(&self) -> u8 {
-        if self.red_flag {
-            1
-        } else {
-            self.triage.assess(&self.answer_map).level
-        }
-    }
-
-    fn register(&mut self, mode: CaseMode, max_level: Option<u8>) {
-        let assessment = self.triage.assess(&self.answer_map);
-        let mut level = self.level();
-        if let Some(cap) = max_level {
-            level = level.min(cap);
-        }
-        self.held_level = level;
-        self.case_mode = Some(mode);
-        let callback_number = match mode {
-            CaseMode::Callback => self.callback_number.clone(),
-            // If a held caller hangs up, the case becomes a callback to this number.
-            CaseMode::Hold => self
-                .callback_number
-                .clone()
-                .or_else(|| self.caller_id.clone()),
-        };
-        let draft = CaseDraft {
-            level,
-            mode,
-            answers: self.answers.clone(),
-            callback_number,
-            language: self.language,
-            personnummer: self.personnummer.clone(),
-            red_flag: self.red_flag,
-            matched_rules: assessment.matched_rules,
-        };
-        self.actions.push_back(IvrAction::RegisterCase(draft));
-        self.step = Step::AwaitStore { mode };
     }
 }
 

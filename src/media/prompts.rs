@@ -166,11 +166,6 @@ impl PromptLibrary {
             .unwrap_or(&[])
     }
 
-    /// Number of 20 ms frames in a clip (0 for an unknown clip).
-    pub fn frame_count(&self, clip: ClipId) -> usize {
-        self.clips.get(clip.0 as usize).map_or(0, |c| c.frames)
-    }
-
     /// Playing time of a clip (exact, before padding to whole frames).
     pub fn duration(&self, clip: ClipId) -> Duration {
         let samples = self.clips.get(clip.0 as usize).map_or(0, |c| c.samples);

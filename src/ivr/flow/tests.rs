@@ -1,5 +1,13 @@
 use super::*;
 
+/// The node named `name` (panics when the flow has none).
+fn node<'f>(flow: &'f Flow, name: &str) -> &'f Node {
+    flow.nodes()
+        .iter()
+        .find(|n| n.id == name)
+        .unwrap_or_else(|| panic!("no node {name}"))
+}
+
 fn err_of(text: &str) -> String {
     Flow::from_toml(text).unwrap_err().to_string()
 }
@@ -13,8 +21,7 @@ fn shipped_flow_loads_with_the_default_contract() {
     assert_eq!(s.digit_timeout, Duration::from_secs(6));
     assert_eq!(s.inter_digit_timeout, Duration::from_secs(5));
     assert_eq!(s.max_failures, 2);
-    let symptom = flow.node_id("symptom").unwrap();
-    match &flow.node(symptom).kind {
+    match &node(&flow, "symptom").kind {
         NodeKind::Menu { choices, .. } => assert!(choices.len() >= 8),
         other => panic!("symptom is {other:?}"),
     }
@@ -160,16 +167,14 @@ fn garbage_toml_never_panics() {
 #[test]
 fn shipped_flow_checks_bookings_after_the_language_and_records_after_registering() {
     let flow = Flow::from_toml(&shipped_text()).unwrap();
-    let language = flow.node_id("language").unwrap();
-    let NodeKind::Language { next, .. } = flow.node(language).kind else {
+    let NodeKind::Language { next, .. } = node(&flow, "language").kind else {
         panic!("language node");
     };
     assert!(matches!(
         flow.node(next).kind,
         NodeKind::BookedCallback { .. }
     ));
-    let register = flow.node_id("register").unwrap();
-    let NodeKind::Register { next, .. } = flow.node(register).kind else {
+    let NodeKind::Register { next, .. } = node(&flow, "register").kind else {
         panic!("register node");
     };
     match &flow.node(next).kind {
@@ -195,9 +200,8 @@ fn shipped_flow_checks_bookings_after_the_language_and_records_after_registering
 fn voice_note_length_defaults_to_thirty_seconds_and_is_bounded() {
     let text = shipped_text().replace("max_s = 30\n", "");
     let flow = Flow::from_toml(&text).unwrap();
-    let node = flow.node_id("voice_note").unwrap();
     assert!(matches!(
-        flow.node(node).kind,
+        node(&flow, "voice_note").kind,
         NodeKind::VoiceNote { max, .. } if max == Duration::from_secs(30)
     ));
     let err = err_of(&shipped_text().replace("max_s = 30", "max_s = 3600"));

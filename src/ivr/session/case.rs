@@ -1,0 +1,85 @@
+//! The case the call leaves behind: the answers, their triage level, the
+//! draft handed to the app, and what the caller hears once it is (or is not)
+//! stored.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::{Ask, Session, Step, Then};
+use crate::ivr::flow::NodeKind;
+use crate::ivr::{Answer, CaseDraft, CaseMode, IvrAction};
+
+impl Session {
+    pub(super) fn record(&mut self, question: &str, text: &str, value: &str, value_text: &str) {
+        self.answers.retain(|a| a.question_id != question);
+        self.answers.push(Answer {
+            question_id: question.to_owned(),
+            question_text: text.to_owned(),
+            value: value.to_owned(),
+            value_text: value_text.to_owned(),
+        });
+        self.answer_map.insert(question, value);
+    }
+
+    /// Triage of the answers so far; a red flag is always level 1.
+    pub(super) fn level(&self) -> u8 {
+        if self.red_flag {
+            1
+        } else {
+            self.triage.assess(&self.answer_map).level
+        }
+    }
+
+    pub(super) fn register(&mut self, mode: CaseMode, max_level: Option<u8>) {
+        let assessment = self.triage.assess(&self.answer_map);
+        let mut level = self.level();
+        if let Some(cap) = max_level {
+            level = level.min(cap);
+        }
+        self.held_level = level;
+        self.case_mode = Some(mode);
+        let callback_number = match mode {
+            CaseMode::Callback => self.callback_number.clone(),
+            // If a held caller hangs up, the case becomes a callback to this number.
+            CaseMode::Hold => self
+                .callback_number
+                .clone()
+                .or_else(|| self.caller_id.clone()),
+        };
+        let draft = CaseDraft {
+            level,
+            mode,
+            answers: self.answers.clone(),
+            callback_number,
+            language: self.language,
+            personnummer: self.personnummer.clone(),
+            red_flag: self.red_flag,
+            matched_rules: assessment.matched_rules,
+        };
+        self.actions.push_back(IvrAction::RegisterCase(draft));
+        self.step = Step::AwaitStore { mode };
+    }
+
+    pub(super) fn on_stored(&mut self, now: Instant, mode: CaseMode, stored: bool) {
+        let flow = Arc::clone(&self.flow);
+        match (&flow.node(self.node).kind, mode) {
+            (
+                NodeKind::Register {
+                    confirmed, next, ..
+                },
+                CaseMode::Callback,
+            ) => {
+                if stored {
+                    self.play(now, confirmed, false, Then::Goto(*next));
+                } else {
+                    self.ask(now, Ask::StoreFailed, 0, &[]);
+                }
+            }
+            // A hold goes ahead even if the store failed: never leave a caller.
+            (NodeKind::Hold { prompts, .. }, CaseMode::Hold) => {
+                self.play(now, prompts, false, Then::Hold)
+            }
+            _ => self.then(now, Then::Hold),
+        }
+    }
+}

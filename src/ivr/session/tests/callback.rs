@@ -1,0 +1,196 @@
+//! The callback offer and the case: the estimate, the number to call back
+//! (caller ID or typed and read back), registering the case, and what the
+//! caller hears when callbacks are closed or the store fails.
+
+use super::*;
+
+#[test]
+fn scripted_callback_calls_behave_as_specified() {
+    run_cases(cases());
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "green_callback_confirmed_after_store",
+            caller: Some(CALLER),
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 191212121212# est=14:30 1 stored=c1@14:35 done done # done",
+            outcome: registered("c1"),
+            last: Some(IvrAction::Hangup),
+            check: |h| {
+                let d = h.draft().unwrap();
+                assert_eq!(d.level, 4);
+                assert_eq!(d.mode, CaseMode::Callback);
+                assert_eq!(d.callback_number.as_ref().unwrap().e164(), "+46701234567");
+                assert_eq!(d.personnummer.as_ref().unwrap().as_str(), "191212121212");
+                assert_eq!(d.answers.len(), 9);
+                assert!(!d.red_flag);
+                assert_eq!(d.language, Language::Sv);
+                let p = h.played();
+                let offer = ["callback_offer_time", "klockan", "n14", "n30", "callback_offer_number", "d4", "d5", "d6", "d7"];
+                assert!(p.windows(offer.len()).any(|w| w == offer), "{p:?}");
+                let confirm = ["callback_registered", "klockan", "n14", "n35", "callback_registered_end"];
+                assert!(p.windows(confirm.len()).any(|w| w == confirm), "{p:?}");
+                assert!(h.log.contains(&IvrAction::RequestEstimate { level: 4 }));
+            },
+        },
+        Case {
+            name: "next_day_callback_is_said_as_tomorrow",
+            caller: Some(CALLER),
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=+1d08:00 1 stored=c7@+2d08:00 done done # done",
+            outcome: registered("c7"),
+            last: Some(IvrAction::Hangup),
+            check: |h| {
+                let p = h.played();
+                let offer = ["callback_offer_time", "tomorrow", "klockan", "n8", "callback_offer_number"];
+                assert!(p.windows(offer.len()).any(|w| w == offer), "{p:?}");
+                let confirm = ["callback_registered", "later_day", "klockan", "n8", "callback_registered_end"];
+                assert!(p.windows(confirm.len()).any(|w| w == confirm), "{p:?}");
+            },
+        },
+        Case {
+            name: "withheld_caller_id_must_type_and_confirm_a_number",
+            caller: None,
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 done 0701234567# 1 stored=c2@14:30 done done # done",
+            outcome: registered("c2"),
+            last: Some(IvrAction::Hangup),
+            check: |h| {
+                let p = h.played();
+                let readback = ["you_entered", "d0", "d7", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "confirm_number_keys"];
+                assert!(p.windows(readback.len()).any(|w| w == readback), "{p:?}");
+                assert!(!p.contains(&"callback_offer_number".to_owned()));
+                let d = h.draft().unwrap();
+                assert_eq!(d.callback_number.as_ref().unwrap().e164(), "+46701234567");
+                assert!(d.personnummer.is_none());
+            },
+        },
+        Case {
+            name: "typed_number_replaces_caller_id_after_re_entry",
+            caller: Some(CALLER),
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=09:05 2 08123456# 2 0812345678# 1 stored=c3@09:05 done done # done",
+            outcome: registered("c3"),
+            last: Some(IvrAction::Hangup),
+            check: |h| {
+                let d = h.draft().unwrap();
+                assert_eq!(d.callback_number.as_ref().unwrap().e164(), "+46812345678");
+                let p = h.played();
+                let time = ["klockan", "n9", "d0", "n5"];
+                assert!(p.windows(4).any(|w| w == time), "{p:?}");
+            },
+        },
+        Case {
+            name: "premium_rate_typed_number_is_refused_and_re_asked",
+            caller: None,
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 done 0900123456#",
+            outcome: None,
+            last: None,
+            check: |h| {
+                let p = h.played();
+                assert_eq!(p[p.len() - 2..], ["number_invalid", "enter_number"]);
+                assert!(h.draft().is_none());
+            },
+        },
+        Case {
+            name: "inter_digit_timeout_ends_a_typed_number",
+            caller: None,
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 done 0701234567 wait=4",
+            outcome: None,
+            last: None,
+            check: |h| {
+                assert!(!h.played().contains(&"you_entered".to_owned()));
+                let mut h2 = Harness::new(None);
+                h2.run("answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 done 0701234567 wait=5");
+                assert!(h2.played().contains(&"you_entered".to_owned()));
+            },
+        },
+        Case {
+            name: "store_failure_never_confirms_and_offers_hold",
+            caller: Some(CALLER),
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 storefail done 1",
+            outcome: held(None, 4),
+            last: Some(IvrAction::Hold),
+            check: |h| {
+                let p = h.played();
+                assert!(p.contains(&"register_failed".to_owned()));
+                assert!(!p.contains(&"callback_registered".to_owned()));
+            },
+        },
+        Case {
+            name: "store_failure_then_hangup_is_reported",
+            caller: Some(CALLER),
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 storefail hangup",
+            outcome: Some(CallOutcome::RegistrationFailed),
+            last: None,
+            check: |_| {},
+        },
+        Case {
+            name: "callbacks_closed_hold_at_assessed_level",
+            caller: Some(CALLER),
+            script: "answer done done 1 1 2 2 2 2 2 4 2 2 # est=none done stored=c8@12:00 done",
+            outcome: held(Some("c8"), 2),
+            last: Some(IvrAction::Hold),
+            check: |h| assert!(h.played().contains(&"callback_closed".to_owned())),
+        },
+        Case {
+            name: "estimate_that_never_comes_is_treated_as_closed",
+            caller: Some(CALLER),
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # wait=5",
+            outcome: None,
+            last: None,
+            check: |h| assert_eq!(h.played().last().map(String::as_str), Some("callback_closed")),
+        },
+        Case {
+            name: "caller_may_choose_hold_instead_of_callback",
+            caller: Some(CALLER),
+            script: "answer done done 1 3 2 2 2 2 2 4 2 1 # est=14:30 3 stored=c10@14:30 done",
+            outcome: held(Some("c10"), 3),
+            last: Some(IvrAction::Hold),
+            check: |h| assert_eq!(h.draft().unwrap().mode, CaseMode::Hold),
+        },
+    ]
+}
+
+#[test]
+fn infant_raises_the_level_for_the_estimate() {
+    let mut h = Harness::new(Some(CALLER));
+    h.run("answer done done 1 1 2 2 2 2 2 4 2 2 #");
+    assert_eq!(h.log.last(), Some(&IvrAction::RequestEstimate { level: 2 }));
+}
+
+#[test]
+fn case_draft_debug_shows_no_personal_data() {
+    let mut h = Harness::new(Some(CALLER));
+    h.run(TO_PNR);
+    h.run("191212121212# est=14:30 1");
+    let d = h.draft().unwrap();
+    let dbg = format!("{d:?} {:?}", h.s);
+    for secret in [
+        "191212121212",
+        "1212-1212",
+        "+46701234567",
+        "0701234567",
+        "Smärta",
+        "\"pain\"",
+    ] {
+        assert!(!dbg.contains(secret), "{secret} leaked: {dbg}");
+    }
+    assert!(dbg.contains("symptom") || dbg.contains("answers: 9"));
+}
+
+#[test]
+fn read_back_actions_do_not_show_the_digits_in_debug() {
+    let mut h = Harness::new(None);
+    h.run("answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 done 0701234567#");
+    let dbg = format!("{:?}", h.log.last().unwrap());
+    assert!(dbg.contains("sv/you_entered"), "{dbg}");
+    assert!(dbg.contains("sv/d?"), "{dbg}");
+    assert!(!dbg.contains("d7"), "{dbg}");
+}
+
+#[test]
+fn hold_goes_ahead_when_the_hold_case_cannot_be_stored() {
+    let mut h = Harness::new(Some(CALLER));
+    h.run("answer done done 1 3 1 done wait=10 storefail done");
+    assert_eq!(h.outcome(), held(None, 1).as_ref());
+    assert_eq!(h.log.last(), Some(&IvrAction::Hold));
+}
