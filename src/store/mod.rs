@@ -245,16 +245,6 @@ impl Store {
         self.update(id, Some(status), None, now).await
     }
 
-    /// Sets the mode, with an audit entry by `system`; `NotFound` if no such case.
-    pub async fn set_mode(
-        &self,
-        id: Uuid,
-        mode: CaseMode,
-        now: DateTime<Utc>,
-    ) -> Result<CaseRecord> {
-        self.update(id, None, Some(mode), now).await
-    }
-
     /// A caller holding in the queue hung up: the case stays and becomes a callback
     /// to the caller ID (`holding` -> `waiting`, mode `callback`). A held case a
     /// nurse has already claimed stays hers but becomes a callback too, so that

@@ -141,7 +141,7 @@ on_both_backends!(
     count_waiting_ahead_follows_queue_order,
     holding_caller_hang_up_becomes_callback,
     hang_up_after_claim_keeps_the_claim_but_makes_it_a_callback,
-    set_status_and_mode_change_the_case,
+    set_status_changes_only_the_status,
     update_of_unknown_case_is_not_found,
     duplicate_external_ref_is_rejected,
     audit_log_is_append_only,
@@ -364,16 +364,12 @@ async fn hang_up_after_claim_keeps_the_claim_but_makes_it_a_callback(store: Stor
     );
 }
 
-async fn set_status_and_mode_change_the_case(store: Store) {
-    let c = insert(&store, &new_case(2, 0, 30)).await;
-    let c2 = store.set_mode(c.id, CaseMode::Hold, t0()).await.ok();
+async fn set_status_changes_only_the_status(store: Store) {
+    let c = insert(&store, &new_case(1, 0, 3)).await;
+    assert_eq!((c.mode, c.status), (CaseMode::Hold, CaseStatus::Holding));
+    let c2 = store.set_status(c.id, CaseStatus::Done, t0()).await.ok();
     assert_eq!(
         c2.map(|c| (c.mode, c.status)),
-        Some((CaseMode::Hold, CaseStatus::Waiting))
-    );
-    let c3 = store.set_status(c.id, CaseStatus::Done, t0()).await.ok();
-    assert_eq!(
-        c3.map(|c| (c.mode, c.status)),
         Some((CaseMode::Hold, CaseStatus::Done))
     );
     let actions: Vec<String> = store
@@ -383,7 +379,7 @@ async fn set_status_and_mode_change_the_case(store: Store) {
         .into_iter()
         .map(|a| a.action)
         .collect();
-    assert_eq!(actions, vec!["case.created", "case.mode", "case.status"]);
+    assert_eq!(actions, vec!["case.created", "case.status"]);
 }
 
 async fn update_of_unknown_case_is_not_found(store: Store) {
@@ -391,10 +387,6 @@ async fn update_of_unknown_case_is_not_found(store: Store) {
     assert!(matches!(
         store.set_status(id, CaseStatus::Done, t0()).await,
         Err(StoreError::NotFound(x)) if x == id
-    ));
-    assert!(matches!(
-        store.set_mode(id, CaseMode::Hold, t0()).await,
-        Err(StoreError::NotFound(_))
     ));
 }
 
