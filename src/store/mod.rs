@@ -79,19 +79,6 @@ pub enum StoreError {
 /// Shorthand for store results.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// One append-only audit entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuditEntry {
-    pub at: DateTime<Utc>,
-    /// Who did it: `ivr`, `digital-intake`, `system`, or a staff user name.
-    pub actor: String,
-    /// What happened, dotted: `case.created`, `case.status`.
-    pub action: String,
-    pub case_id: Option<Uuid>,
-    /// Free text without personal data.
-    pub detail: String,
-}
-
 /// The holding caller left (both dialects): see `holding_caller_hung_up`.
 const HOLD_TO_CALLBACK_SQL: &str = "UPDATE cases SET mode = 'callback', \
      status = CASE WHEN status = 'holding' THEN 'waiting' ELSE status END \
@@ -175,19 +162,20 @@ impl Store {
             red_flag: case.red_flag,
             next_attempt_at: None,
         };
-        let audit = AuditEntry {
-            at: record.registered_at,
-            actor: match record.channel {
-                Channel::Phone => "ivr".to_string(),
-                Channel::Digital => "digital-intake".to_string(),
+        let audit = AuditRecord::new(
+            record.registered_at,
+            match record.channel {
+                Channel::Phone => "ivr",
+                Channel::Digital => "digital-intake",
             },
-            action: "case.created".to_string(),
-            case_id: Some(record.id),
-            detail: format!(
+            "case.created",
+            Some(record.id),
+            format!(
                 "channel={} priority={} mode={} red_flag={}",
                 record.channel, record.priority, record.mode, record.red_flag
             ),
-        };
+            None,
+        );
         match &self.backend {
             Backend::Sqlite(pool) => sqlite::insert_case(pool, &record, &audit).await?,
             Backend::Postgres(pool) => postgres::insert_case(pool, &record, &audit).await?,
@@ -274,24 +262,6 @@ impl Store {
             return Err(StoreError::NotFound(id));
         }
         self.get_case(id).await?.ok_or(StoreError::NotFound(id))
-    }
-
-    /// Appends one audit entry (the log cannot be changed or deleted afterwards).
-    pub async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
-        let mut entry = entry.clone();
-        entry.at = storable("at", entry.at)?;
-        match &self.backend {
-            Backend::Sqlite(pool) => sqlite::append_audit(pool, &entry).await,
-            Backend::Postgres(pool) => postgres::append_audit(pool, &entry).await,
-        }
-    }
-
-    /// The audit trail of one case, oldest first.
-    pub async fn audit_for_case(&self, id: Uuid) -> Result<Vec<AuditEntry>> {
-        match &self.backend {
-            Backend::Sqlite(pool) => sqlite::audit_for_case(pool, id).await,
-            Backend::Postgres(pool) => postgres::audit_for_case(pool, id).await,
-        }
     }
 
     /// Readiness: one round trip to the database.

@@ -2,7 +2,7 @@
 //! one database; migrations take PostgreSQL's advisory lock.
 
 use super::{
-    case_columns, map_insert_error, update_detail, AuditEntry, CaseMode, CaseRecord, CaseStatus,
+    case_columns, map_insert_error, update_detail, AuditRecord, CaseMode, CaseRecord, CaseStatus,
     RawCase, Result, StoreError, COUNT_AHEAD_SQL, WORKLIST_SQL,
 };
 use crate::queue::Priority;
@@ -64,25 +64,23 @@ const INSERT_CASE_SQL: &str = concat!(
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
 );
 
-const INSERT_AUDIT_SQL: &str =
-    "INSERT INTO audit_log (at, actor, action, case_id, detail) VALUES ($1, $2, $3, $4, $5)";
-
-async fn insert_audit<'c, E>(executor: E, entry: &AuditEntry) -> Result<()>
+async fn insert_audit<'c, E>(executor: E, entry: &AuditRecord) -> Result<()>
 where
     E: sqlx::Executor<'c, Database = sqlx::Postgres>,
 {
-    sqlx::query(INSERT_AUDIT_SQL)
+    sqlx::query(super::audit::INSERT_AUDIT_SQL)
         .bind(entry.at)
         .bind(&entry.actor)
         .bind(&entry.action)
         .bind(entry.case_id.map(|id| id.to_string()))
         .bind(&entry.detail)
+        .bind(&entry.ip)
         .execute(executor)
         .await?;
     Ok(())
 }
 
-pub(super) async fn insert_case(pool: &PgPool, c: &CaseRecord, audit: &AuditEntry) -> Result<()> {
+pub(super) async fn insert_case(pool: &PgPool, c: &CaseRecord, audit: &AuditRecord) -> Result<()> {
     let mut tx = pool.begin().await?;
     sqlx::query(INSERT_CASE_SQL)
         .bind(c.id.to_string())
@@ -176,13 +174,7 @@ pub(super) async fn update(
         return Ok(false);
     }
     let (action, detail) = update_detail(status, mode);
-    let entry = AuditEntry {
-        at: now,
-        actor: "system".into(),
-        action,
-        case_id: Some(id),
-        detail,
-    };
+    let entry = AuditRecord::new(now, "system", &action, Some(id), detail, None);
     insert_audit(&mut *tx, &entry).await?;
     tx.commit().await?;
     Ok(true)
@@ -197,39 +189,15 @@ pub(super) async fn hold_to_callback(pool: &PgPool, id: Uuid, now: DateTime<Utc>
     if done.rows_affected() == 0 {
         return Ok(false);
     }
-    let entry = AuditEntry {
-        at: now,
-        actor: "system".into(),
-        action: "case.hold_to_callback".into(),
-        case_id: Some(id),
-        detail: "holding caller hung up: mode=callback".into(),
-    };
+    let entry = AuditRecord::new(
+        now,
+        "system",
+        "case.hold_to_callback",
+        Some(id),
+        "holding caller hung up: mode=callback",
+        None,
+    );
     insert_audit(&mut *tx, &entry).await?;
     tx.commit().await?;
     Ok(true)
-}
-
-pub(super) async fn append_audit(pool: &PgPool, entry: &AuditEntry) -> Result<()> {
-    insert_audit(pool, entry).await
-}
-
-pub(super) async fn audit_for_case(pool: &PgPool, id: Uuid) -> Result<Vec<AuditEntry>> {
-    let rows = sqlx::query(
-        "SELECT at, actor, action, case_id, detail FROM audit_log WHERE case_id = $1 ORDER BY id",
-    )
-    .bind(id.to_string())
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            let case_id: Option<String> = row.try_get("case_id")?;
-            Ok(AuditEntry {
-                at: row.try_get("at")?,
-                actor: row.try_get("actor")?,
-                action: row.try_get("action")?,
-                case_id: case_id.and_then(|c| Uuid::parse_str(&c).ok()),
-                detail: row.try_get("detail")?,
-            })
-        })
-        .collect()
 }

@@ -298,13 +298,14 @@ mod tests {
         ))
         .await
         .unwrap();
-        s.append_audit(&crate::store::AuditEntry {
-            at: at(8, 10),
-            actor: "nina".into(),
-            action: "case.claim".into(),
-            case_id: Some(a.id),
-            detail: String::new(),
-        })
+        s.audit(&crate::store::AuditRecord::new(
+            at(8, 10),
+            "nina",
+            "case.claim",
+            Some(a.id),
+            "",
+            None,
+        ))
         .await
         .unwrap();
         let c = s.stats_counts(at(0, 0), at(8, 0)).await.unwrap();

@@ -2,7 +2,7 @@
 //! JSON text, booleans as 0/1. One writer at a time; WAL lets readers go on.
 
 use super::{
-    case_columns, map_insert_error, update_detail, AuditEntry, CaseMode, CaseRecord, CaseStatus,
+    case_columns, map_insert_error, update_detail, AuditRecord, CaseMode, CaseRecord, CaseStatus,
     RawCase, Result, StoreError, COUNT_AHEAD_SQL, WORKLIST_SQL,
 };
 use crate::queue::Priority;
@@ -137,19 +137,17 @@ const INSERT_CASE_SQL: &str = concat!(
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
 );
 
-const INSERT_AUDIT_SQL: &str =
-    "INSERT INTO audit_log (at, actor, action, case_id, detail) VALUES ($1, $2, $3, $4, $5)";
-
-async fn insert_audit<'c, E>(executor: E, entry: &AuditEntry) -> Result<()>
+async fn insert_audit<'c, E>(executor: E, entry: &AuditRecord) -> Result<()>
 where
     E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
 {
-    sqlx::query(INSERT_AUDIT_SQL)
+    sqlx::query(super::audit::INSERT_AUDIT_SQL)
         .bind(ts(entry.at))
         .bind(&entry.actor)
         .bind(&entry.action)
         .bind(entry.case_id.map(|id| id.to_string()))
         .bind(&entry.detail)
+        .bind(&entry.ip)
         .execute(executor)
         .await?;
     Ok(())
@@ -158,7 +156,7 @@ where
 pub(super) async fn insert_case(
     pool: &SqlitePool,
     c: &CaseRecord,
-    audit: &AuditEntry,
+    audit: &AuditRecord,
 ) -> Result<()> {
     let answers = serde_json::to_string(&c.answers).map_err(|e| StoreError::Corrupt {
         id: c.id.to_string(),
@@ -258,13 +256,7 @@ pub(super) async fn update(
         return Ok(false);
     }
     let (action, detail) = update_detail(status, mode);
-    let entry = AuditEntry {
-        at: now,
-        actor: "system".into(),
-        action,
-        case_id: Some(id),
-        detail,
-    };
+    let entry = AuditRecord::new(now, "system", &action, Some(id), detail, None);
     insert_audit(&mut *tx, &entry).await?;
     tx.commit().await?;
     Ok(true)
@@ -283,40 +275,15 @@ pub(super) async fn hold_to_callback(
     if done.rows_affected() == 0 {
         return Ok(false);
     }
-    let entry = AuditEntry {
-        at: now,
-        actor: "system".into(),
-        action: "case.hold_to_callback".into(),
-        case_id: Some(id),
-        detail: "holding caller hung up: mode=callback".into(),
-    };
+    let entry = AuditRecord::new(
+        now,
+        "system",
+        "case.hold_to_callback",
+        Some(id),
+        "holding caller hung up: mode=callback",
+        None,
+    );
     insert_audit(&mut *tx, &entry).await?;
     tx.commit().await?;
     Ok(true)
-}
-
-pub(super) async fn append_audit(pool: &SqlitePool, entry: &AuditEntry) -> Result<()> {
-    insert_audit(pool, entry).await
-}
-
-pub(super) async fn audit_for_case(pool: &SqlitePool, id: Uuid) -> Result<Vec<AuditEntry>> {
-    let rows = sqlx::query(
-        "SELECT at, actor, action, case_id, detail FROM audit_log WHERE case_id = $1 ORDER BY id",
-    )
-    .bind(id.to_string())
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            let at: String = row.try_get("at")?;
-            let case_id: Option<String> = row.try_get("case_id")?;
-            Ok(AuditEntry {
-                at: parse_ts("audit", "at", &at)?,
-                actor: row.try_get("actor")?,
-                action: row.try_get("action")?,
-                case_id: case_id.and_then(|c| Uuid::parse_str(&c).ok()),
-                detail: row.try_get("detail")?,
-            })
-        })
-        .collect()
 }

@@ -238,7 +238,7 @@ async fn inserted_case_reads_back_identically(store: Store) {
 
 async fn insert_writes_created_audit_entry(store: Store) {
     let record = insert(&store, &new_case(2, 0, 30)).await;
-    let audit = store.audit_for_case(record.id).await.unwrap_or_default();
+    let audit = store.audit_rows(Some(record.id), 100).await.unwrap_or_default();
     assert_eq!(audit.len(), 1);
     assert_eq!(
         audit.first().map(|a| a.action.as_str()),
@@ -341,7 +341,7 @@ async fn holding_caller_hang_up_becomes_callback(store: Store) {
     assert_eq!(after.priority, held.priority, "urgency is kept");
     assert_eq!(worklist_ids(&store).await, vec![held.id]);
     let actions: Vec<String> = store
-        .audit_for_case(held.id)
+        .audit_rows(Some(held.id), 100)
         .await
         .unwrap_or_default()
         .into_iter()
@@ -373,7 +373,7 @@ async fn set_status_changes_only_the_status(store: Store) {
         Some((CaseMode::Hold, CaseStatus::Done))
     );
     let actions: Vec<String> = store
-        .audit_for_case(c.id)
+        .audit_rows(Some(c.id), 100)
         .await
         .unwrap_or_default()
         .into_iter()
@@ -413,15 +413,9 @@ async fn audit_log_is_append_only(store: Store) {
         .await
         .is_err());
     assert!(store.execute_raw("DELETE FROM audit_log").await.is_err());
-    let extra = AuditEntry {
-        at: t0(),
-        actor: "nurse-anna".into(),
-        action: "case.viewed".into(),
-        case_id: Some(c.id),
-        detail: String::new(),
-    };
-    assert!(store.append_audit(&extra).await.is_ok());
-    let entries = store.audit_for_case(c.id).await.unwrap_or_default();
+    let extra = AuditRecord::new(t0(), "nurse-anna", "case.viewed", Some(c.id), "", None);
+    assert!(store.audit(&extra).await.is_ok());
+    let entries = store.audit_rows(Some(c.id), 100).await.unwrap_or_default();
     assert_eq!(entries.len(), 2);
     assert_eq!(entries.get(1).map(|e| e.at), Some(t0().trunc_subsecs(6)));
 }
