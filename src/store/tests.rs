@@ -3,6 +3,7 @@
 //! With `CI` set and no URL the PostgreSQL variants fail instead of skipping.
 
 use super::*;
+use crate::queue::Priority;
 use chrono::{TimeDelta, TimeZone};
 
 /// Keeps the temp directory alive as long as the store.
@@ -238,7 +239,10 @@ async fn inserted_case_reads_back_identically(store: Store) {
 
 async fn insert_writes_created_audit_entry(store: Store) {
     let record = insert(&store, &new_case(2, 0, 30)).await;
-    let audit = store.audit_rows(Some(record.id), 100).await.unwrap_or_default();
+    let audit = store
+        .audit_rows(Some(record.id), 100)
+        .await
+        .unwrap_or_default();
     assert_eq!(audit.len(), 1);
     assert_eq!(
         audit.first().map(|a| a.action.as_str()),

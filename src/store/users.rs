@@ -2,7 +2,7 @@
 //! in `api::auth`); session tokens arrive only as their SHA-256 hex, so neither
 //! a password nor a usable token is ever stored.
 
-use super::audit::with_backend;
+use super::with_backend;
 use super::{Result, Store, UnknownValue};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
