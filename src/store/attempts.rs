@@ -12,8 +12,8 @@
 
 use super::audit::{insert_audit, AuditRecord};
 use super::claims::{Actor, ClaimError};
-use super::models::text_enum;
-use super::{storable, with_backend, Result, Store, StoreError, StoredRow, UnknownValue};
+use super::{storable, with_backend, Result, Store, StoreError, StoredRow};
+use crate::case::{text_enum, UnknownValue};
 use crate::queue::{AttemptOutcome, Priority, RetryPolicy};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

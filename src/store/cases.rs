@@ -3,10 +3,8 @@
 //! audit row in the same transaction.
 
 use super::audit::{insert_audit, AuditRecord};
-use super::{
-    storable, with_backend, CaseRecord, CaseStatus, Channel, NewCase, Result, Store, StoreError,
-    StoredRow,
-};
+use super::{storable, with_backend, Result, Store, StoreError, StoredRow};
+use crate::case::{CaseRecord, CaseStatus, Channel, NewCase};
 use crate::queue::Priority;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;

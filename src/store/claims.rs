@@ -5,73 +5,11 @@
 //! Each change writes its audit row in the same transaction.
 
 use super::audit::{insert_audit, AuditRecord};
-use super::{
-    storable, with_backend, CaseRecord, CaseStatus, Result, Store, StoreError, StoredRow,
-    UnknownValue,
-};
+use super::{storable, with_backend, Result, Store, StoreError, StoredRow};
+use crate::case::{CaseRecord, CaseStatus, Outcome};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::str::FromStr;
 use uuid::Uuid;
-
-/// How a nurse closed a contact.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Self-care advice given.
-    SelfCare,
-    /// Booked at a health centre (vårdcentral).
-    HealthCentre,
-    /// Referred to emergency care.
-    EmergencyCare,
-    /// 112 called.
-    Called112,
-    /// Nobody answered the callback: the case goes back to the queue.
-    NoAnswer,
-    Other,
-}
-
-impl Outcome {
-    pub const ALL: [Outcome; 6] = [
-        Outcome::SelfCare,
-        Outcome::HealthCentre,
-        Outcome::EmergencyCare,
-        Outcome::Called112,
-        Outcome::NoAnswer,
-        Outcome::Other,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::SelfCare => "self_care",
-            Outcome::HealthCentre => "health_centre",
-            Outcome::EmergencyCare => "emergency_care",
-            Outcome::Called112 => "called_112",
-            Outcome::NoAnswer => "no_answer",
-            Outcome::Other => "other",
-        }
-    }
-}
-
-impl FromStr for Outcome {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Outcome, UnknownValue> {
-        Outcome::ALL
-            .into_iter()
-            .find(|o| o.as_str() == s)
-            .ok_or_else(|| UnknownValue {
-                kind: "outcome",
-                value: s.chars().take(40).collect(),
-            })
-    }
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Who holds a case and how it ended. `Debug` leaves the note out (free text).
 #[derive(Clone, PartialEq, Eq, Default)]

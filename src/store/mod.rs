@@ -15,7 +15,6 @@ pub mod attempts;
 pub mod audit;
 mod cases;
 pub mod claims;
-pub mod models;
 pub mod notify;
 mod postgres;
 pub mod settings;
@@ -26,13 +25,18 @@ pub mod voice;
 
 pub use attempts::{AttemptResult, CallLeg, LegDirection, LegKind, UnreachableCase};
 pub use audit::AuditRecord;
-pub use claims::{Actor, ClaimError, ClaimInfo, Outcome};
-pub use models::{Answer, CaseMode, CaseRecord, CaseStatus, Channel, NewCase, UnknownValue};
+pub use claims::{Actor, ClaimError, ClaimInfo};
 pub use notify::Change;
 pub use settings::StatsCounts;
 pub use snapshot::QueueSnapshot;
 pub use users::{Role, SessionUser, StaffUser};
 pub use voice::CancelError;
+
+// The case model lives in `crate::case`; these names stay here for the callers
+// that still import them from the store.
+pub use crate::case::{
+    Answer, CaseMode, CaseRecord, CaseStatus, Channel, NewCase, Outcome, UnknownValue,
+};
 
 use chrono::{DateTime, Datelike, SubsecRound, Utc};
 use std::fmt;

@@ -3,7 +3,8 @@
 //! a password nor a usable token is ever stored.
 
 use super::with_backend;
-use super::{Result, Store, UnknownValue};
+use super::{Result, Store};
+use crate::case::UnknownValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;

@@ -6,7 +6,8 @@
 
 use super::audit::{insert_audit, AuditRecord};
 use super::cases::case_columns;
-use super::{storable, with_backend, CaseRecord, CaseStatus, Result, Store, StoreError};
+use super::{storable, with_backend, Result, Store, StoreError};
+use crate::case::{CaseRecord, CaseStatus};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
