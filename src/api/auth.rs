@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -350,11 +351,7 @@ impl IntakeClients {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let mut found = None;
         for (name, hash) in &self.clients {
-            let diff = hash
-                .iter()
-                .zip(digest.iter())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-            if diff == 0 {
+            if bool::from(hash[..].ct_eq(&digest[..])) {
                 found = Some(name.as_str());
             }
         }
