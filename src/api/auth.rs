@@ -10,11 +10,12 @@ use crate::store::{Actor, AuditRecord, StaffUser};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
-use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use chrono::Utc;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,7 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -159,17 +161,22 @@ impl ClientIp {
     }
 }
 
-/// The session token from the `Cookie` header(s), if well-formed.
-fn session_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.trim().to_string())
+/// The session token from the request's cookies, if well-formed.
+fn session_token(jar: &CookieJar) -> Option<String> {
+    jar.get(SESSION_COOKIE)
+        .map(|c| c.value().to_string())
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The `pe_session` cookie: script cannot read it, other sites never send it,
+/// and it lasts `max_age` (zero clears it).
+fn session_cookie(value: String, max_age: time::Duration) -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, value))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .max_age(max_age)
+        .build()
 }
 
 impl FromRequestParts<ApiState> for Staff {
@@ -177,7 +184,8 @@ impl FromRequestParts<ApiState> for Staff {
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Staff, ApiError> {
         let unauthorized = || ApiError::Unauthorized("sign in first: no valid session".into());
-        let token = session_token(&parts.headers).ok_or_else(unauthorized)?;
+        let token =
+            session_token(&CookieJar::from_headers(&parts.headers)).ok_or_else(unauthorized)?;
         let user = state
             .store
             .session_user(&sha256_hex(&token), Utc::now())
@@ -350,11 +358,7 @@ impl IntakeClients {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let mut found = None;
         for (name, hash) in &self.clients {
-            let diff = hash
-                .iter()
-                .zip(digest.iter())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-            if diff == 0 {
+            if bool::from(hash[..].ct_eq(&digest[..])) {
                 found = Some(name.as_str());
             }
         }
@@ -457,19 +461,12 @@ pub async fn login(
             ip,
         ))
         .await?;
-    let cookie = format!(
-        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-        SESSION_HOURS * 3600
-    );
-    let mut response = Json(Me {
+    let cookie = session_cookie(token, time::Duration::hours(SESSION_HOURS));
+    let me = Json(Me {
         username: user.username,
         role: user.role,
-    })
-    .into_response();
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(SET_COOKIE, value);
-    }
-    Ok(response)
+    });
+    Ok((CookieJar::new().add(cookie), me).into_response())
 }
 
 /// Signs out: ends the session and clears the cookie. Always `204`.
@@ -478,9 +475,9 @@ pub async fn login(
 pub async fn logout(
     State(state): State<ApiState>,
     client_ip: ClientIp,
-    headers: HeaderMap,
+    jar: CookieJar,
 ) -> Result<Response, ApiError> {
-    if let Some(token) = session_token(&headers) {
+    if let Some(token) = session_token(&jar) {
         let hash = sha256_hex(&token);
         if let Some(user) = state.store.session_user(&hash, Utc::now()).await? {
             state.store.delete_session(&hash).await?;
@@ -498,12 +495,8 @@ pub async fn logout(
                 .await?;
         }
     }
-    let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    if let Ok(value) = HeaderValue::from_str(&clear) {
-        response.headers_mut().insert(SET_COOKIE, value);
-    }
-    Ok(response)
+    let clear = session_cookie(String::new(), time::Duration::ZERO);
+    Ok((jar.add(clear), StatusCode::NO_CONTENT).into_response())
 }
 
 /// The signed-in user.
@@ -538,6 +531,8 @@ mod tests {
 
     #[test]
     fn session_cookie_is_found_among_others_and_must_be_hex() {
+        use axum::http::header::COOKIE;
+        use axum::http::HeaderMap;
         let token = new_token();
         let mut headers = HeaderMap::new();
         let cookie = format!("a=b; {SESSION_COOKIE}={token}; c=d");
@@ -545,10 +540,27 @@ mod tests {
             COOKIE,
             HeaderValue::from_str(&cookie).unwrap_or(HeaderValue::from_static("")),
         );
-        assert_eq!(session_token(&headers), Some(token));
+        assert_eq!(
+            session_token(&CookieJar::from_headers(&headers)),
+            Some(token)
+        );
         let mut bad = HeaderMap::new();
         bad.insert(COOKIE, HeaderValue::from_static("pe_session=../../etc"));
-        assert_eq!(session_token(&bad), None);
+        assert_eq!(session_token(&CookieJar::from_headers(&bad)), None);
+    }
+
+    #[test]
+    fn session_cookie_keeps_its_attributes() {
+        let set = session_cookie("ab12".into(), time::Duration::hours(SESSION_HOURS));
+        assert_eq!(
+            set.encoded().to_string(),
+            format!("{SESSION_COOKIE}=ab12; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200")
+        );
+        let clear = session_cookie(String::new(), time::Duration::ZERO);
+        assert_eq!(
+            clear.encoded().to_string(),
+            format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0")
+        );
     }
 
     #[test]

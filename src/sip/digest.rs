@@ -14,6 +14,7 @@ use md5::{Digest as _, Md5};
 use sha2::Sha256;
 use std::fmt;
 use std::time::{Duration, Instant};
+use subtle::ConstantTimeEq;
 
 /// Why a challenge or an Authorization header could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -159,12 +160,9 @@ pub fn response(
     }
 }
 
-/// Compares in time independent of where the inputs differ.
+/// Compares in time independent of where the inputs differ (`subtle`).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.ct_eq(b).into()
 }
 
 fn check_algorithm(p: &DigestParams) -> Result<(), DigestError> {

@@ -10,14 +10,13 @@
 //! [`CallLeg`] rows are the CDR: one per leg, with times, result and SIP status,
 //! and never a phone number (the case holds the callback number).
 
-use super::audit::{parse_sqlite_ts, with_backend, INSERT_AUDIT_SQL};
+use super::audit::{insert_audit, AuditRecord};
 use super::claims::{Actor, ClaimError};
-use super::models::text_enum;
-use super::{storable, Backend, Result, Store, StoreError, UnknownValue};
+use super::{storable, with_backend, Result, Store, StoreError, StoredRow};
+use crate::case::{text_enum, UnknownValue};
 use crate::queue::{AttemptOutcome, Priority, RetryPolicy};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use std::fmt;
 use std::str::FromStr;
 use uuid::Uuid;
@@ -205,15 +204,15 @@ impl Store {
                             .bind(closed.map(ts))
                             .execute(&mut *tx)
                             .await?;
-                        sqlx::query(INSERT_AUDIT_SQL)
-                            .bind(ts(now))
-                            .bind(actor)
-                            .bind("case.attempt")
-                            .bind(Some(text_id.clone()))
-                            .bind(format!("result={result} attempts={failed} then={then}"))
-                            .bind(None::<String>)
-                            .execute(&mut *tx)
-                            .await?;
+                        let audit = AuditRecord::new(
+                            now,
+                            actor,
+                            "case.attempt",
+                            Some(id),
+                            format!("result={result} attempts={failed} then={then}"),
+                            None,
+                        );
+                        insert_audit(ts(now), &audit).execute(&mut *tx).await?;
                         tx.commit().await?;
                         Some(outcome)
                     }
@@ -299,49 +298,13 @@ impl Store {
     /// The call legs of one case, oldest first.
     pub async fn call_legs_for_case(&self, id: Uuid) -> Result<Vec<CallLeg>> {
         let text_id = id.to_string();
-        match &self.backend {
-            Backend::Sqlite(pool) => {
-                let rows = sqlx::query(LEGS_FOR_CASE_SQL)
-                    .bind(&text_id)
-                    .fetch_all(pool)
-                    .await?;
-                rows.iter()
-                    .map(|row| {
-                        let started: String = row.try_get("started_at")?;
-                        let answered: Option<String> = row.try_get("answered_at")?;
-                        let ended: String = row.try_get("ended_at")?;
-                        let status: Option<i64> = row.try_get("sip_status")?;
-                        read_leg(
-                            row,
-                            parse_sqlite_ts("started_at", &started)?,
-                            answered
-                                .map(|t| parse_sqlite_ts("answered_at", &t))
-                                .transpose()?,
-                            parse_sqlite_ts("ended_at", &ended)?,
-                            status,
-                        )
-                    })
-                    .collect()
-            }
-            Backend::Postgres(pool) => {
-                let rows = sqlx::query(LEGS_FOR_CASE_SQL)
-                    .bind(&text_id)
-                    .fetch_all(pool)
-                    .await?;
-                rows.iter()
-                    .map(|row| {
-                        let status: Option<i16> = row.try_get("sip_status")?;
-                        read_leg(
-                            row,
-                            row.try_get("started_at")?,
-                            row.try_get("answered_at")?,
-                            row.try_get("ended_at")?,
-                            status.map(i64::from),
-                        )
-                    })
-                    .collect()
-            }
-        }
+        with_backend!(self, |pool, _ts| {
+            let rows = sqlx::query(LEGS_FOR_CASE_SQL)
+                .bind(&text_id)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(read_leg).collect()
+        })
     }
 
     /// Cases closed as unreachable at or after `since`, most recent first (at most
@@ -349,51 +312,14 @@ impl Store {
     pub async fn unreachable_since(&self, since: DateTime<Utc>) -> Result<Vec<UnreachableCase>> {
         let since = storable("since", since)?;
         let limit = i64::from(MAX_UNREACHABLE_LISTED);
-        match &self.backend {
-            Backend::Sqlite(pool) => {
-                let rows = sqlx::query(UNREACHABLE_SQL)
-                    .bind(super::audit::sqlite_ts(since))
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await?;
-                rows.iter()
-                    .map(|row| {
-                        let registered: String = row.try_get("registered_at")?;
-                        let deadline: String = row.try_get("deadline")?;
-                        let closed: Option<String> = row.try_get("closed_at")?;
-                        read_unreachable(
-                            row.try_get("id")?,
-                            row.try_get("priority")?,
-                            row.try_get("attempts")?,
-                            parse_sqlite_ts("registered_at", &registered)?,
-                            parse_sqlite_ts("deadline", &deadline)?,
-                            closed
-                                .map(|t| parse_sqlite_ts("closed_at", &t))
-                                .transpose()?,
-                        )
-                    })
-                    .collect()
-            }
-            Backend::Postgres(pool) => {
-                let rows = sqlx::query(UNREACHABLE_SQL)
-                    .bind(since)
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await?;
-                rows.iter()
-                    .map(|row| {
-                        read_unreachable(
-                            row.try_get("id")?,
-                            i64::from(row.try_get::<i16, _>("priority")?),
-                            i64::from(row.try_get::<i32, _>("attempts")?),
-                            row.try_get("registered_at")?,
-                            row.try_get("deadline")?,
-                            row.try_get("closed_at")?,
-                        )
-                    })
-                    .collect()
-            }
-        }
+        with_backend!(self, |pool, ts| {
+            let rows = sqlx::query(UNREACHABLE_SQL)
+                .bind(ts(since))
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(read_unreachable).collect()
+        })
     }
 
     /// How many cases were closed as unreachable at or after `since`.
@@ -409,70 +335,35 @@ impl Store {
     }
 }
 
-fn corrupt(id: &str, field: &'static str, message: String) -> StoreError {
-    StoreError::Corrupt {
-        id: id.chars().take(40).collect(),
-        field,
-        message,
-    }
-}
-
-fn read_leg<R: Row>(
-    row: &R,
-    started_at: DateTime<Utc>,
-    answered_at: Option<DateTime<Utc>>,
-    ended_at: DateTime<Utc>,
-    sip_status: Option<i64>,
-) -> Result<CallLeg>
-where
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-{
-    let id: String = row.try_get("id")?;
-    let case_id: Option<String> = row.try_get("case_id")?;
-    let direction: String = row.try_get("direction")?;
-    let kind: String = row.try_get("kind")?;
-    Ok(CallLeg {
-        id: Uuid::parse_str(&id).map_err(|e| corrupt(&id, "id", e.to_string()))?,
-        case_id: case_id
-            .map(|c| Uuid::parse_str(&c))
-            .transpose()
-            .map_err(|e| corrupt(&id, "case_id", e.to_string()))?,
-        direction: direction
-            .parse()
-            .map_err(|e: UnknownValue| corrupt(&id, "direction", e.to_string()))?,
-        kind: kind
-            .parse()
-            .map_err(|e: UnknownValue| corrupt(&id, "kind", e.to_string()))?,
-        started_at,
-        answered_at,
-        ended_at,
-        result: row.try_get("result")?,
-        sip_status: sip_status
-            .map(u16::try_from)
-            .transpose()
-            .map_err(|e| corrupt(&id, "sip_status", e.to_string()))?,
-        ended_by: row.try_get("ended_by")?,
+/// Reads a `call_legs` row, checking every value.
+fn read_leg(row: &impl StoredRow) -> Result<CallLeg> {
+    row.by_id(|row| {
+        Ok(CallLeg {
+            id: row.parsed("id")?,
+            case_id: row.opt_parsed("case_id")?,
+            direction: row.parsed("direction")?,
+            kind: row.parsed("kind")?,
+            started_at: row.time("started_at")?,
+            answered_at: row.opt_time("answered_at")?,
+            ended_at: row.time("ended_at")?,
+            result: row.text("result")?,
+            sip_status: row.opt_int_as("sip_status")?,
+            ended_by: row.opt_text("ended_by")?,
+        })
     })
 }
 
-fn read_unreachable(
-    id: String,
-    priority: i64,
-    attempts: i64,
-    registered_at: DateTime<Utc>,
-    deadline: DateTime<Utc>,
-    closed_at: Option<DateTime<Utc>>,
-) -> Result<UnreachableCase> {
-    Ok(UnreachableCase {
-        id: Uuid::parse_str(&id).map_err(|e| corrupt(&id, "id", e.to_string()))?,
-        priority: Priority::try_from(priority)
-            .map_err(|e| corrupt(&id, "priority", e.to_string()))?,
-        attempts: u32::try_from(attempts).map_err(|e| corrupt(&id, "attempts", e.to_string()))?,
-        registered_at,
-        deadline,
-        closed_at,
+/// Reads an unreachable case's listed columns, checking every value.
+fn read_unreachable(row: &impl StoredRow) -> Result<UnreachableCase> {
+    row.by_id(|row| {
+        Ok(UnreachableCase {
+            id: row.parsed("id")?,
+            priority: row.int_as("priority")?,
+            attempts: row.int_as("attempts")?,
+            registered_at: row.time("registered_at")?,
+            deadline: row.time("deadline")?,
+            closed_at: row.opt_time("closed_at")?,
+        })
     })
 }
 

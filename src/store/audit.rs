@@ -2,9 +2,10 @@
 //! append-only (triggers in migration 0001); this module only ever inserts.
 //! `detail` never carries personal data: ids and enum values only.
 
-use super::{Backend, Result, Store, StoreError};
+use super::{storable, with_backend, Result, Store, StoredRow};
 use chrono::{DateTime, Utc};
-use sqlx::Row;
+use sqlx::query::Query;
+use sqlx::{Database, Encode, Type};
 use uuid::Uuid;
 
 /// One audit row including the client address it came from.
@@ -42,109 +43,70 @@ impl AuditRecord {
     }
 }
 
-/// Fixed-width UTC text, as the SQLite dialect stores every timestamp.
-pub(super) fn sqlite_ts(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
-
-pub(super) fn parse_sqlite_ts(field: &'static str, text: &str) -> Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt {
-            id: String::new(),
-            field,
-            message: e.to_string(),
-        })
-}
-
-/// Runs `$body` once per dialect with `$pool` bound to the pool and `$ts` to the
-/// dialect's timestamp encoder, so one SQL text serves both (`$n` works in SQLite).
-macro_rules! with_backend {
-    ($store:expr, |$pool:ident, $ts:ident| $body:expr) => {
-        match &$store.backend {
-            $crate::store::Backend::Sqlite($pool) => {
-                let $ts = $crate::store::audit::sqlite_ts;
-                $body
-            }
-            $crate::store::Backend::Postgres($pool) => {
-                let $ts = |t: chrono::DateTime<chrono::Utc>| t;
-                $body
-            }
-        }
-    };
-}
-pub(crate) use with_backend;
-
-pub(super) const INSERT_AUDIT_SQL: &str =
+const INSERT_AUDIT_SQL: &str =
     "INSERT INTO audit_log (at, actor, action, case_id, detail, ip) VALUES ($1, $2, $3, $4, $5, $6)";
 
+const AUDIT_ROWS_SQL: &str = "SELECT at, actor, action, case_id, detail, ip FROM audit_log \
+     WHERE (CAST($1 AS TEXT) IS NULL OR case_id = $1) ORDER BY id DESC LIMIT $2";
+
 impl Store {
-    /// Appends one audit row (with its origin).
+    /// Appends one audit row (the log cannot be changed or deleted afterwards).
     pub async fn audit(&self, record: &AuditRecord) -> Result<()> {
-        let at = super::storable("at", record.at)?;
+        let at = storable("at", record.at)?;
         with_backend!(self, |pool, ts| {
-            sqlx::query(INSERT_AUDIT_SQL)
-                .bind(ts(at))
-                .bind(&record.actor)
-                .bind(&record.action)
-                .bind(record.case_id.map(|id| id.to_string()))
-                .bind(&record.detail)
-                .bind(&record.ip)
-                .execute(pool)
-                .await?;
+            insert_audit(ts(at), record).execute(pool).await?;
         });
         Ok(())
     }
 
-    /// Audit rows, oldest first: those of one case, or (with `None`) the newest
-    /// `limit` rows of the whole log.
+    /// Audit rows, oldest first: the newest `limit` rows of one case, or (with
+    /// `None`) of the whole log.
     pub async fn audit_rows(&self, case_id: Option<Uuid>, limit: u32) -> Result<Vec<AuditRecord>> {
-        let sql = "SELECT id, at, actor, action, case_id, detail, ip FROM audit_log \
-                   WHERE ($1 IS NULL OR case_id = $1) ORDER BY id DESC LIMIT $2";
         let case = case_id.map(|id| id.to_string());
-        let mut rows = match &self.backend {
-            Backend::Sqlite(pool) => {
-                let rows = sqlx::query(sql)
-                    .bind(&case)
-                    .bind(i64::from(limit))
-                    .fetch_all(pool)
-                    .await?;
-                rows.iter()
-                    .map(|row| {
-                        let at: String = row.try_get("at")?;
-                        read_row(row.try_get("case_id")?, parse_sqlite_ts("at", &at)?, row)
-                    })
-                    .collect::<Result<Vec<_>>>()?
-            }
-            Backend::Postgres(pool) => {
-                let sql = sql.replace("$1 IS NULL", "$1::TEXT IS NULL");
-                let rows = sqlx::query(&sql)
-                    .bind(&case)
-                    .bind(i64::from(limit))
-                    .fetch_all(pool)
-                    .await?;
-                rows.iter()
-                    .map(|row| read_row(row.try_get("case_id")?, row.try_get("at")?, row))
-                    .collect::<Result<Vec<_>>>()?
-            }
-        };
+        let mut rows = with_backend!(self, |pool, _ts| {
+            sqlx::query(AUDIT_ROWS_SQL)
+                .bind(&case)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(read_audit)
+                .collect::<Result<Vec<_>>>()?
+        });
         rows.reverse();
         Ok(rows)
     }
 }
 
-fn read_row<R: Row>(case_id: Option<String>, at: DateTime<Utc>, row: &R) -> Result<AuditRecord>
+/// The statement that inserts one audit row; run it on the pool, or on the
+/// transaction of the change it records. `at` is the time as the dialect binds it.
+pub(super) fn insert_audit<'q, DB, T>(
+    at: T,
+    record: &'q AuditRecord,
+) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
 where
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    DB: Database,
+    T: 'q + Encode<'q, DB> + Type<DB>,
+    &'q str: Encode<'q, DB> + Type<DB>,
+    Option<String>: Encode<'q, DB> + Type<DB>,
 {
+    sqlx::query(INSERT_AUDIT_SQL)
+        .bind(at)
+        .bind(record.actor.as_str())
+        .bind(record.action.as_str())
+        .bind(record.case_id.map(|id| id.to_string()))
+        .bind(record.detail.as_str())
+        .bind(record.ip.clone())
+}
+
+fn read_audit(row: &impl StoredRow) -> Result<AuditRecord> {
+    let case_id: Option<String> = row.opt_text("case_id")?;
     Ok(AuditRecord {
-        at,
-        actor: row.try_get("actor")?,
-        action: row.try_get("action")?,
+        at: row.time("at")?,
+        actor: row.text("actor")?,
+        action: row.text("action")?,
         case_id: case_id.and_then(|c| Uuid::parse_str(&c).ok()),
-        detail: row.try_get("detail")?,
-        ip: row.try_get("ip")?,
+        detail: row.text("detail")?,
+        ip: row.opt_text("ip")?,
     })
 }

@@ -4,72 +4,12 @@
 //! the first statement of its transaction takes the write lock before it reads.
 //! Each change writes its audit row in the same transaction.
 
-use super::audit::{parse_sqlite_ts, with_backend, INSERT_AUDIT_SQL};
-use super::{Backend, CaseRecord, CaseStatus, Result, Store, StoreError, UnknownValue};
+use super::audit::{insert_audit, AuditRecord};
+use super::{storable, with_backend, Result, Store, StoreError, StoredRow};
+use crate::case::{CaseRecord, CaseStatus, Outcome};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use std::fmt;
-use std::str::FromStr;
 use uuid::Uuid;
-
-/// How a nurse closed a contact.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Self-care advice given.
-    SelfCare,
-    /// Booked at a health centre (vårdcentral).
-    HealthCentre,
-    /// Referred to emergency care.
-    EmergencyCare,
-    /// 112 called.
-    Called112,
-    /// Nobody answered the callback: the case goes back to the queue.
-    NoAnswer,
-    Other,
-}
-
-impl Outcome {
-    pub const ALL: [Outcome; 6] = [
-        Outcome::SelfCare,
-        Outcome::HealthCentre,
-        Outcome::EmergencyCare,
-        Outcome::Called112,
-        Outcome::NoAnswer,
-        Outcome::Other,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::SelfCare => "self_care",
-            Outcome::HealthCentre => "health_centre",
-            Outcome::EmergencyCare => "emergency_care",
-            Outcome::Called112 => "called_112",
-            Outcome::NoAnswer => "no_answer",
-            Outcome::Other => "other",
-        }
-    }
-}
-
-impl FromStr for Outcome {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Outcome, UnknownValue> {
-        Outcome::ALL
-            .into_iter()
-            .find(|o| o.as_str() == s)
-            .ok_or_else(|| UnknownValue {
-                kind: "outcome",
-                value: s.chars().take(40).collect(),
-            })
-    }
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Who holds a case and how it ended. `Debug` leaves the note out (free text).
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -122,22 +62,18 @@ pub struct Actor<'a> {
     pub may_override: bool,
 }
 
-/// Inserts the audit row of a claim change inside its transaction (a macro so
-/// one text serves both dialects' executors).
-macro_rules! audit_in {
-    ($tx:expr, $ts:ident, $actor:expr, $now:expr, $action:expr, $case_id:expr, $detail:expr) => {{
-        let detail: String = $detail;
-        sqlx::query(INSERT_AUDIT_SQL)
-            .bind($ts($now))
-            .bind($actor.username)
-            .bind($action)
-            .bind(Some($case_id.to_string()))
-            .bind(detail)
-            .bind($actor.ip.clone())
-            .execute($tx)
-            .await
-            .map(|_| ())
-    }};
+impl Actor<'_> {
+    /// The audit row of this actor's change to case `id`.
+    fn audit(&self, now: DateTime<Utc>, action: &str, id: Uuid, detail: String) -> AuditRecord {
+        AuditRecord::new(
+            now,
+            self.username,
+            action,
+            Some(id),
+            detail,
+            self.ip.clone(),
+        )
+    }
 }
 
 const QUEUE_ORDER: &str = "ORDER BY (priority <> 1), deadline, registered_at, id";
@@ -172,6 +108,22 @@ const NO_ANSWER_SQL: &str = "UPDATE cases SET status = 'waiting', mode = 'callba
      outcome_note = $5, closed_at = NULL \
      WHERE id = $1 AND status = 'claimed' AND (claimed_by = $2 OR $3) RETURNING id";
 
+/// Reads a claim's columns of a case row.
+fn read_claim(row: &impl StoredRow) -> Result<ClaimInfo> {
+    Ok(ClaimInfo {
+        claimed_by: row.opt_text("claimed_by")?,
+        claimed_at: row.opt_time("claimed_at")?,
+        outcome: row.opt_parsed("outcome")?,
+        outcome_note: row.opt_text("outcome_note")?,
+        closed_at: row.opt_time("closed_at")?,
+    })
+}
+
+/// A case id as stored (text) back as a uuid.
+fn parse_id(id: &str) -> Result<Uuid> {
+    Uuid::parse_str(id).map_err(|e| StoreError::corrupt("id", e).in_row(id))
+}
+
 impl Store {
     /// Claims the most urgent open case for `actor`; `None` when the queue is empty.
     /// Cases whose next callback attempt is after `now` are passed over.
@@ -180,35 +132,30 @@ impl Store {
         actor: &Actor<'_>,
         now: DateTime<Utc>,
     ) -> Result<Option<CaseRecord>> {
-        let now = super::storable("now", now)?;
-        let claimed: Option<String> = with_backend!(self, |pool, ts| {
-            let lock = match self.backend {
-                Backend::Postgres(_) => "FOR UPDATE SKIP LOCKED",
-                Backend::Sqlite(_) => "",
-            };
+        let now = storable("now", now)?;
+        let lock = self.sql("", "FOR UPDATE SKIP LOCKED");
+        let claimed: Option<Uuid> = with_backend!(self, |pool, ts| {
             let mut tx = pool.begin().await?;
             let id: Option<String> = sqlx::query_scalar(&claim_next_sql(lock))
                 .bind(actor.username)
                 .bind(ts(now))
                 .fetch_optional(&mut *tx)
                 .await?;
-            if let Some(id) = &id {
-                audit_in!(
-                    &mut *tx,
-                    ts,
-                    actor,
-                    now,
-                    "case.claim",
-                    id,
-                    "claim-next".into()
-                )?;
+            let id = id.map(|id| parse_id(&id)).transpose()?;
+            if let Some(id) = id {
+                let audit = actor.audit(now, "case.claim", id, "claim-next".into());
+                insert_audit(ts(now), &audit).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             id
         });
         match claimed {
             None => Ok(None),
-            Some(id) => self.case_by_text_id(&id).await.map(Some),
+            Some(id) => self
+                .get_case(id)
+                .await?
+                .ok_or(StoreError::NotFound(id))
+                .map(Some),
         }
     }
 
@@ -219,7 +166,7 @@ impl Store {
         actor: &Actor<'_>,
         now: DateTime<Utc>,
     ) -> Result<CaseRecord, ClaimError> {
-        let now = super::storable("now", now)?;
+        let now = storable("now", now)?;
         let text_id = id.to_string();
         let done = with_backend!(self, |pool, ts| {
             let mut tx = pool.begin().await?;
@@ -230,15 +177,8 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
             if hit.is_some() {
-                audit_in!(
-                    &mut *tx,
-                    ts,
-                    actor,
-                    now,
-                    "case.claim",
-                    &text_id,
-                    String::new()
-                )?;
+                let audit = actor.audit(now, "case.claim", id, String::new());
+                insert_audit(ts(now), &audit).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             hit.is_some()
@@ -253,7 +193,7 @@ impl Store {
         actor: &Actor<'_>,
         now: DateTime<Utc>,
     ) -> Result<CaseRecord, ClaimError> {
-        let now = super::storable("now", now)?;
+        let now = storable("now", now)?;
         let text_id = id.to_string();
         let done = with_backend!(self, |pool, ts| {
             let mut tx = pool.begin().await?;
@@ -264,15 +204,8 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
             if hit.is_some() {
-                audit_in!(
-                    &mut *tx,
-                    ts,
-                    actor,
-                    now,
-                    "case.release",
-                    &text_id,
-                    String::new()
-                )?;
+                let audit = actor.audit(now, "case.release", id, String::new());
+                insert_audit(ts(now), &audit).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             hit.is_some()
@@ -290,7 +223,7 @@ impl Store {
         actor: &Actor<'_>,
         now: DateTime<Utc>,
     ) -> Result<CaseRecord, ClaimError> {
-        let now = super::storable("now", now)?;
+        let now = storable("now", now)?;
         let text_id = id.to_string();
         let sql = if outcome == Outcome::NoAnswer {
             NO_ANSWER_SQL
@@ -309,8 +242,8 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
             if hit.is_some() {
-                let detail = format!("outcome={outcome}");
-                audit_in!(&mut *tx, ts, actor, now, "case.outcome", &text_id, detail)?;
+                let audit = actor.audit(now, "case.outcome", id, format!("outcome={outcome}"));
+                insert_audit(ts(now), &audit).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             hit.is_some()
@@ -323,69 +256,11 @@ impl Store {
         let sql = "SELECT claimed_by, claimed_at, outcome, outcome_note, closed_at \
                    FROM cases WHERE id = $1";
         let text_id = id.to_string();
-        let (row, claimed_at, closed_at) = match &self.backend {
-            Backend::Sqlite(pool) => {
-                let Some(row) = sqlx::query(sql).bind(&text_id).fetch_optional(pool).await? else {
-                    return Ok(None);
-                };
-                let claimed: Option<String> = row.try_get("claimed_at")?;
-                let closed: Option<String> = row.try_get("closed_at")?;
-                let claimed = claimed
-                    .map(|t| parse_sqlite_ts("claimed_at", &t))
-                    .transpose()?;
-                let closed = closed
-                    .map(|t| parse_sqlite_ts("closed_at", &t))
-                    .transpose()?;
-                (
-                    (
-                        row.try_get::<Option<String>, _>("claimed_by")?,
-                        row.try_get::<Option<String>, _>("outcome")?,
-                        row.try_get::<Option<String>, _>("outcome_note")?,
-                    ),
-                    claimed,
-                    closed,
-                )
-            }
-            Backend::Postgres(pool) => {
-                let Some(row) = sqlx::query(sql).bind(&text_id).fetch_optional(pool).await? else {
-                    return Ok(None);
-                };
-                (
-                    (
-                        row.try_get::<Option<String>, _>("claimed_by")?,
-                        row.try_get::<Option<String>, _>("outcome")?,
-                        row.try_get::<Option<String>, _>("outcome_note")?,
-                    ),
-                    row.try_get("claimed_at")?,
-                    row.try_get("closed_at")?,
-                )
-            }
-        };
-        let (claimed_by, outcome, outcome_note) = row;
-        let outcome = outcome
-            .map(|o| o.parse::<Outcome>())
-            .transpose()
-            .map_err(|e| StoreError::Corrupt {
-                id: text_id.clone(),
-                field: "outcome",
-                message: e.to_string(),
-            })?;
-        Ok(Some(ClaimInfo {
-            claimed_by,
-            claimed_at,
-            outcome,
-            outcome_note,
-            closed_at,
-        }))
-    }
-
-    async fn case_by_text_id(&self, id: &str) -> Result<CaseRecord> {
-        let id = Uuid::parse_str(id).map_err(|e| StoreError::Corrupt {
-            id: id.chars().take(40).collect(),
-            field: "id",
-            message: e.to_string(),
-        })?;
-        self.get_case(id).await?.ok_or(StoreError::NotFound(id))
+        let info = with_backend!(self, |pool, _ts| {
+            let row = sqlx::query(sql).bind(&text_id).fetch_optional(pool).await?;
+            row.as_ref().map(read_claim).transpose()
+        });
+        info.map_err(|e| e.in_row(&text_id))
     }
 
     /// The case after a conditional update, or why the update matched no row.

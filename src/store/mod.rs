@@ -4,11 +4,17 @@
 //! A method that returns `Ok` has committed: the IVR confirms a callback to the
 //! caller only after [`Store::insert_case`] returned `Ok` (DESIGN.md section 4).
 //! Nothing here logs personal data; errors name ids, never numbers or answers.
+//!
+//! Each operation is one function with one SQL text for both dialects
+//! (`with_backend!` runs its body per pool; rows are read through
+//! `StoredRow`); `sqlite.rs` and `postgres.rs` hold only what differs: opening
+//! the database and how a column type reads back. Where the SQL itself differs
+//! (row locks, change counters) `Store::sql` picks the text.
 
 pub mod attempts;
 pub mod audit;
+mod cases;
 pub mod claims;
-pub mod models;
 pub mod notify;
 mod postgres;
 pub mod settings;
@@ -19,17 +25,22 @@ pub mod voice;
 
 pub use attempts::{AttemptResult, CallLeg, LegDirection, LegKind, UnreachableCase};
 pub use audit::AuditRecord;
-pub use claims::{Actor, ClaimError, ClaimInfo, Outcome};
-pub use models::{Answer, CaseMode, CaseRecord, CaseStatus, Channel, NewCase, UnknownValue};
+pub use claims::{Actor, ClaimError, ClaimInfo};
 pub use notify::Change;
 pub use settings::StatsCounts;
 pub use snapshot::QueueSnapshot;
 pub use users::{Role, SessionUser, StaffUser};
 pub use voice::CancelError;
 
-use crate::queue::Priority;
+// The case model lives in `crate::case`; these names stay here for the callers
+// that still import them from the store.
+pub use crate::case::{
+    Answer, CaseMode, CaseRecord, CaseStatus, Channel, NewCase, Outcome, UnknownValue,
+};
+
 use chrono::{DateTime, Datelike, SubsecRound, Utc};
 use std::fmt;
+use std::str::FromStr;
 use uuid::Uuid;
 
 /// Everything that can go wrong talking to the database.
@@ -79,23 +90,28 @@ pub enum StoreError {
 /// Shorthand for store results.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// One append-only audit entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuditEntry {
-    pub at: DateTime<Utc>,
-    /// Who did it: `ivr`, `digital-intake`, `system`, or a staff user name.
-    pub actor: String,
-    /// What happened, dotted: `case.created`, `case.status`.
-    pub action: String,
-    pub case_id: Option<Uuid>,
-    /// Free text without personal data.
-    pub detail: String,
-}
+impl StoreError {
+    /// A stored value that does not read back as its type (the row is named later).
+    fn corrupt(field: &'static str, message: impl fmt::Display) -> StoreError {
+        StoreError::Corrupt {
+            id: String::new(),
+            field,
+            message: message.to_string(),
+        }
+    }
 
-/// The holding caller left (both dialects): see `holding_caller_hung_up`.
-const HOLD_TO_CALLBACK_SQL: &str = "UPDATE cases SET mode = 'callback', \
-     status = CASE WHEN status = 'holding' THEN 'waiting' ELSE status END \
-     WHERE id = $1 AND mode = 'hold' AND status IN ('holding', 'claimed')";
+    /// Names the row (by id, capped) that a `Corrupt` error came from.
+    fn in_row(self, id: &str) -> StoreError {
+        match self {
+            StoreError::Corrupt { field, message, .. } => StoreError::Corrupt {
+                id: id.chars().take(40).collect(),
+                field,
+                message,
+            },
+            other => other,
+        }
+    }
+}
 
 /// Handle to the case database; cheap to clone (a connection pool inside).
 #[derive(Clone)]
@@ -117,6 +133,26 @@ impl fmt::Debug for Store {
             .finish()
     }
 }
+
+/// Runs `$body` once per backend with `$pool` bound to its pool and `$ts` to its
+/// timestamp encoder (SQLite: fixed-width UTC text; PostgreSQL: the time itself),
+/// so one SQL text and one body serve both dialects (`$n` placeholders work in
+/// SQLite too). Rows are read through [`StoredRow`].
+macro_rules! with_backend {
+    ($store:expr, |$pool:ident, $ts:ident| $body:expr) => {
+        match &$store.backend {
+            $crate::store::Backend::Sqlite($pool) => {
+                let $ts = $crate::store::sqlite::ts;
+                $body
+            }
+            $crate::store::Backend::Postgres($pool) => {
+                let $ts = |t: chrono::DateTime<chrono::Utc>| t;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_backend;
 
 impl Store {
     /// Opens the database named by `url` and runs pending migrations.
@@ -142,222 +178,141 @@ impl Store {
 
     /// `"sqlite"` or `"postgres"`.
     pub fn backend_name(&self) -> &'static str {
+        self.sql("sqlite", "postgres")
+    }
+
+    /// The text for this backend, where the dialects need different SQL.
+    fn sql(&self, sqlite: &'static str, postgres: &'static str) -> &'static str {
         match self.backend {
-            Backend::Sqlite(_) => "sqlite",
-            Backend::Postgres(_) => "postgres",
-        }
-    }
-
-    /// Registers a case and commits, with a `case.created` audit entry in the same
-    /// transaction. Timestamps are stored to the microsecond; the returned record
-    /// is what a later [`Store::get_case`] reads back.
-    pub async fn insert_case(&self, case: &NewCase) -> Result<CaseRecord> {
-        let record = CaseRecord {
-            id: Uuid::new_v4(),
-            channel: case.channel,
-            priority: case.priority,
-            status: case.initial_status(),
-            mode: case.mode,
-            registered_at: storable("registered_at", case.registered_at)?,
-            deadline: storable("deadline", case.deadline)?,
-            estimated_callback_at: case
-                .estimated_callback_at
-                .map(|t| storable("estimated_callback_at", t))
-                .transpose()?,
-            answers: case.answers.clone(),
-            callback_number: case.callback_number.clone(),
-            personnummer: case.personnummer.clone(),
-            language: case.language.clone(),
-            call_id: case.call_id.clone(),
-            external_ref: case.external_ref.clone(),
-            summary: case.summary.clone(),
-            attempts: 0,
-            red_flag: case.red_flag,
-            next_attempt_at: None,
-        };
-        let audit = AuditEntry {
-            at: record.registered_at,
-            actor: match record.channel {
-                Channel::Phone => "ivr".to_string(),
-                Channel::Digital => "digital-intake".to_string(),
-            },
-            action: "case.created".to_string(),
-            case_id: Some(record.id),
-            detail: format!(
-                "channel={} priority={} mode={} red_flag={}",
-                record.channel, record.priority, record.mode, record.red_flag
-            ),
-        };
-        match &self.backend {
-            Backend::Sqlite(pool) => sqlite::insert_case(pool, &record, &audit).await?,
-            Backend::Postgres(pool) => postgres::insert_case(pool, &record, &audit).await?,
-        }
-        Ok(record)
-    }
-
-    /// The case with this id, if any.
-    pub async fn get_case(&self, id: Uuid) -> Result<Option<CaseRecord>> {
-        match &self.backend {
-            Backend::Sqlite(pool) => sqlite::get_case(pool, id).await,
-            Backend::Postgres(pool) => postgres::get_case(pool, id).await,
-        }
-    }
-
-    /// The case posted with this digital-intake reference, if any.
-    pub async fn get_case_by_external_ref(&self, external_ref: &str) -> Result<Option<CaseRecord>> {
-        match &self.backend {
-            Backend::Sqlite(pool) => sqlite::get_case_by_external_ref(pool, external_ref).await,
-            Backend::Postgres(pool) => postgres::get_case_by_external_ref(pool, external_ref).await,
-        }
-    }
-
-    /// Open (waiting and holding) cases in queue order: level 1 first, then earliest
-    /// deadline, then earliest registration (then id, so the order is total).
-    pub async fn worklist(&self) -> Result<Vec<CaseRecord>> {
-        match &self.backend {
-            Backend::Sqlite(pool) => sqlite::worklist(pool).await,
-            Backend::Postgres(pool) => postgres::worklist(pool).await,
-        }
-    }
-
-    /// How many open cases a new case of `priority` and `deadline` would have ahead
-    /// of it in queue order (ties on deadline count as ahead: they registered first).
-    pub async fn count_waiting_ahead(
-        &self,
-        priority: Priority,
-        deadline: DateTime<Utc>,
-    ) -> Result<usize> {
-        let deadline = storable("deadline", deadline)?;
-        let count = match &self.backend {
-            Backend::Sqlite(pool) => sqlite::count_ahead(pool, priority, deadline).await?,
-            Backend::Postgres(pool) => postgres::count_ahead(pool, priority, deadline).await?,
-        };
-        Ok(usize::try_from(count).unwrap_or(0))
-    }
-
-    /// Sets the status, with an audit entry by `system`; `NotFound` if no such case.
-    pub async fn set_status(
-        &self,
-        id: Uuid,
-        status: CaseStatus,
-        now: DateTime<Utc>,
-    ) -> Result<CaseRecord> {
-        self.update(id, Some(status), None, now).await
-    }
-
-    /// Sets the mode, with an audit entry by `system`; `NotFound` if no such case.
-    pub async fn set_mode(
-        &self,
-        id: Uuid,
-        mode: CaseMode,
-        now: DateTime<Utc>,
-    ) -> Result<CaseRecord> {
-        self.update(id, None, Some(mode), now).await
-    }
-
-    /// A caller holding in the queue hung up: the case stays and becomes a callback
-    /// to the caller ID (`holding` -> `waiting`, mode `callback`). A held case a
-    /// nurse has already claimed stays hers but becomes a callback too, so that
-    /// her Call dials the number instead of looking for the live call.
-    pub async fn holding_caller_hung_up(&self, id: Uuid, now: DateTime<Utc>) -> Result<CaseRecord> {
-        let now = storable("now", now)?;
-        match &self.backend {
-            Backend::Sqlite(pool) => sqlite::hold_to_callback(pool, id, now).await?,
-            Backend::Postgres(pool) => postgres::hold_to_callback(pool, id, now).await?,
-        };
-        self.get_case(id).await?.ok_or(StoreError::NotFound(id))
-    }
-
-    async fn update(
-        &self,
-        id: Uuid,
-        status: Option<CaseStatus>,
-        mode: Option<CaseMode>,
-        now: DateTime<Utc>,
-    ) -> Result<CaseRecord> {
-        let now = storable("now", now)?;
-        let found = match &self.backend {
-            Backend::Sqlite(pool) => sqlite::update(pool, id, status, mode, now).await?,
-            Backend::Postgres(pool) => postgres::update(pool, id, status, mode, now).await?,
-        };
-        if !found {
-            return Err(StoreError::NotFound(id));
-        }
-        self.get_case(id).await?.ok_or(StoreError::NotFound(id))
-    }
-
-    /// Appends one audit entry (the log cannot be changed or deleted afterwards).
-    pub async fn append_audit(&self, entry: &AuditEntry) -> Result<()> {
-        let mut entry = entry.clone();
-        entry.at = storable("at", entry.at)?;
-        match &self.backend {
-            Backend::Sqlite(pool) => sqlite::append_audit(pool, &entry).await,
-            Backend::Postgres(pool) => postgres::append_audit(pool, &entry).await,
-        }
-    }
-
-    /// The audit trail of one case, oldest first.
-    pub async fn audit_for_case(&self, id: Uuid) -> Result<Vec<AuditEntry>> {
-        match &self.backend {
-            Backend::Sqlite(pool) => sqlite::audit_for_case(pool, id).await,
-            Backend::Postgres(pool) => postgres::audit_for_case(pool, id).await,
+            Backend::Sqlite(_) => sqlite,
+            Backend::Postgres(_) => postgres,
         }
     }
 
     /// Readiness: one round trip to the database.
     pub async fn ping(&self) -> Result<()> {
-        match &self.backend {
-            Backend::Sqlite(pool) => {
-                sqlx::query("SELECT 1").execute(pool).await?;
-            }
-            Backend::Postgres(pool) => {
-                sqlx::query("SELECT 1").execute(pool).await?;
-            }
-        }
+        with_backend!(self, |pool, _ts| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
         Ok(())
     }
 
     /// Runs one statement as is; lets tests poke at constraints and triggers.
     #[cfg(test)]
     pub(crate) async fn execute_raw(&self, sql: &str) -> Result<u64> {
-        let affected = match &self.backend {
-            Backend::Sqlite(pool) => sqlx::query(sql).execute(pool).await?.rows_affected(),
-            Backend::Postgres(pool) => sqlx::query(sql).execute(pool).await?.rows_affected(),
-        };
+        let affected = with_backend!(self, |pool, _ts| {
+            sqlx::query(sql).execute(pool).await?.rows_affected()
+        });
         Ok(affected)
     }
 
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
-        match &self.backend {
-            Backend::Sqlite(pool) => pool.close().await,
-            Backend::Postgres(pool) => pool.close().await,
-        }
+        with_backend!(self, |pool, _ts| pool.close().await)
     }
 }
 
-/// Columns of `cases` in the order every `SELECT` reads them.
-macro_rules! case_columns {
-    () => {
-        "id, channel, priority, status, mode, registered_at, deadline, estimated_callback_at, \
-         answers, callback_number, personnummer, language, call_id, external_ref, summary, \
-         attempts, red_flag, next_attempt_at"
-    };
+/// The columns whose types differ between the dialects (SQLite: times as
+/// fixed-width text, answers as JSON text, every integer as INTEGER; PostgreSQL:
+/// TIMESTAMPTZ, JSONB, SMALLINT/INTEGER/BIGINT), read into one Rust type each.
+pub(crate) trait DialectRow: sqlx::Row {
+    fn opt_int(&self, col: &'static str) -> Result<Option<i64>>;
+    fn opt_time(&self, col: &'static str) -> Result<Option<DateTime<Utc>>>;
+    fn json(&self, col: &'static str) -> Result<serde_json::Value>;
 }
-use case_columns;
 
-/// Open cases in queue order; shared by both dialects (`$n` works in SQLite too).
-const WORKLIST_SQL: &str = concat!(
-    "SELECT ",
-    case_columns!(),
-    " FROM cases WHERE status IN ('waiting', 'holding') \
-     ORDER BY (priority <> 1), deadline, registered_at, id"
-);
+/// A row of either backend, read column by column, so one reader function
+/// serves both. A value that does not read back is `Corrupt`, naming the column.
+pub(crate) trait StoredRow: DialectRow {
+    fn text(&self, col: &'static str) -> Result<String>;
+    fn opt_text(&self, col: &'static str) -> Result<Option<String>>;
+    fn flag(&self, col: &'static str) -> Result<bool>;
 
-/// Open cases ahead of a (level-1-ness, deadline) position in queue order.
-const COUNT_AHEAD_SQL: &str = "SELECT COUNT(*) FROM cases \
-     WHERE status IN ('waiting', 'holding') \
-     AND ((priority <> 1) < $1 OR ((priority <> 1) = $1 AND deadline <= $2))";
+    fn int(&self, col: &'static str) -> Result<i64> {
+        self.opt_int(col)?.ok_or_else(|| unexpected_null(col))
+    }
+
+    fn time(&self, col: &'static str) -> Result<DateTime<Utc>> {
+        self.opt_time(col)?.ok_or_else(|| unexpected_null(col))
+    }
+
+    /// An integer column as `T` (a level, a count, a SIP status).
+    fn int_as<T>(&self, col: &'static str) -> Result<T>
+    where
+        T: TryFrom<i64>,
+        T::Error: fmt::Display,
+    {
+        T::try_from(self.int(col)?).map_err(|e| StoreError::corrupt(col, e))
+    }
+
+    fn opt_int_as<T>(&self, col: &'static str) -> Result<Option<T>>
+    where
+        T: TryFrom<i64>,
+        T::Error: fmt::Display,
+    {
+        self.opt_int(col)?
+            .map(|n| T::try_from(n).map_err(|e| StoreError::corrupt(col, e)))
+            .transpose()
+    }
+
+    /// What `read` makes of this row; a `Corrupt` error names the row by its `id`.
+    fn by_id<T>(&self, read: impl FnOnce(&Self) -> Result<T>) -> Result<T>
+    where
+        Self: Sized,
+    {
+        let id = self.text("id")?;
+        read(self).map_err(|e| e.in_row(&id))
+    }
+
+    /// A stored enum text, or a uuid.
+    fn parsed<T>(&self, col: &'static str) -> Result<T>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        self.text(col)?
+            .parse()
+            .map_err(|e| StoreError::corrupt(col, e))
+    }
+
+    fn opt_parsed<T>(&self, col: &'static str) -> Result<Option<T>>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        self.opt_text(col)?
+            .map(|v| v.parse().map_err(|e| StoreError::corrupt(col, e)))
+            .transpose()
+    }
+}
+
+/// Text and booleans read the same in both dialects.
+impl<R> StoredRow for R
+where
+    R: DialectRow,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn text(&self, col: &'static str) -> Result<String> {
+        Ok(self.try_get(col)?)
+    }
+
+    fn opt_text(&self, col: &'static str) -> Result<Option<String>> {
+        Ok(self.try_get(col)?)
+    }
+
+    fn flag(&self, col: &'static str) -> Result<bool> {
+        Ok(self.try_get(col)?)
+    }
+}
+
+fn unexpected_null(col: &'static str) -> StoreError {
+    StoreError::Database(sqlx::Error::ColumnDecode {
+        index: col.to_string(),
+        source: Box::new(sqlx::error::UnexpectedNullError),
+    })
+}
 
 /// Truncates to microseconds (PostgreSQL's precision) and rejects times the text
 /// form in SQLite cannot sort.
@@ -366,90 +321,6 @@ fn storable(field: &'static str, value: DateTime<Utc>) -> Result<DateTime<Utc>> 
         Ok(value.trunc_subsecs(6))
     } else {
         Err(StoreError::TimestampOutOfRange { field, value })
-    }
-}
-
-/// A row read with backend-neutral types, checked into a [`CaseRecord`] in one place.
-struct RawCase {
-    id: String,
-    channel: String,
-    priority: i64,
-    status: String,
-    mode: String,
-    registered_at: DateTime<Utc>,
-    deadline: DateTime<Utc>,
-    estimated_callback_at: Option<DateTime<Utc>>,
-    answers: serde_json::Value,
-    callback_number: Option<String>,
-    personnummer: Option<String>,
-    language: String,
-    call_id: Option<String>,
-    external_ref: Option<String>,
-    summary: String,
-    attempts: i64,
-    red_flag: bool,
-    next_attempt_at: Option<DateTime<Utc>>,
-}
-
-impl RawCase {
-    fn into_record(self) -> Result<CaseRecord> {
-        let id_text = self.id;
-        let corrupt = |field: &'static str, message: String| StoreError::Corrupt {
-            id: id_text.chars().take(40).collect(),
-            field,
-            message,
-        };
-        Ok(CaseRecord {
-            id: Uuid::parse_str(&id_text).map_err(|e| corrupt("id", e.to_string()))?,
-            channel: self
-                .channel
-                .parse()
-                .map_err(|e: UnknownValue| corrupt("channel", e.to_string()))?,
-            priority: Priority::try_from(self.priority)
-                .map_err(|e| corrupt("priority", e.to_string()))?,
-            status: self
-                .status
-                .parse()
-                .map_err(|e: UnknownValue| corrupt("status", e.to_string()))?,
-            mode: self
-                .mode
-                .parse()
-                .map_err(|e: UnknownValue| corrupt("mode", e.to_string()))?,
-            registered_at: self.registered_at,
-            deadline: self.deadline,
-            estimated_callback_at: self.estimated_callback_at,
-            // The serde error names the problem, never the answer text.
-            answers: serde_json::from_value(self.answers)
-                .map_err(|e| corrupt("answers", e.to_string()))?,
-            callback_number: self.callback_number,
-            personnummer: self.personnummer,
-            language: self.language,
-            call_id: self.call_id,
-            external_ref: self.external_ref,
-            summary: self.summary,
-            attempts: u32::try_from(self.attempts)
-                .map_err(|e| corrupt("attempts", e.to_string()))?,
-            red_flag: self.red_flag,
-            next_attempt_at: self.next_attempt_at,
-        })
-    }
-}
-
-/// Unique violations on insert can only be `external_ref` (ids are random v4).
-fn map_insert_error(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::DuplicateExternalRef,
-        _ => StoreError::Database(e),
-    }
-}
-
-/// Audit detail for an update: the new values only.
-fn update_detail(status: Option<CaseStatus>, mode: Option<CaseMode>) -> (String, String) {
-    match (status, mode) {
-        (Some(s), Some(m)) => ("case.updated".into(), format!("status={s} mode={m}")),
-        (Some(s), None) => ("case.status".into(), format!("status={s}")),
-        (None, Some(m)) => ("case.mode".into(), format!("mode={m}")),
-        (None, None) => ("case.touched".into(), String::new()),
     }
 }
 

@@ -3,7 +3,7 @@
 //! commit), SQLite a cheap poll of `live_versions` (bumped by triggers), which
 //! also sees writes by other processes on the same file.
 
-use super::{Backend, Result, Store};
+use super::{with_backend, Backend, Result, Store};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -24,20 +24,14 @@ pub enum Change {
 impl Store {
     /// The queue's current change number (0 before any change).
     pub async fn queue_version(&self) -> Result<u64> {
-        let v: i64 =
-            match &self.backend {
-                Backend::Sqlite(pool) => {
-                    sqlx::query_scalar("SELECT version FROM live_versions WHERE topic = 'queue'")
-                        .fetch_optional(pool)
-                        .await?
-                        .unwrap_or(0)
-                }
-                Backend::Postgres(pool) => sqlx::query_scalar(
-                    "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM queue_version_seq",
-                )
-                .fetch_one(pool)
-                .await?,
-            };
+        let sql = self.sql(
+            "SELECT version FROM live_versions WHERE topic = 'queue'",
+            "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM queue_version_seq",
+        );
+        let v: Option<i64> = with_backend!(self, |pool, _ts| {
+            sqlx::query_scalar(sql).fetch_optional(pool).await?
+        });
+        let v = v.unwrap_or(0);
         Ok(u64::try_from(v).unwrap_or(0))
     }
 

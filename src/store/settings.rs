@@ -1,9 +1,9 @@
 //! Supervisor settings (one JSON document per key) and the counts behind the
 //! supervisor's statistics. Both dialects; SQL stays in `store/`.
 
-use super::{Backend, Result, Store, StoreError};
+use super::audit::{insert_audit, AuditRecord};
+use super::{with_backend, DialectRow, Result, Store, StoredRow};
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 /// What the statistics are computed from (no personal data in here).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -22,21 +22,6 @@ pub struct StatsCounts {
     pub unreachable_since: u32,
 }
 
-/// Fixed-width UTC text as the SQLite dialect stores times (text order = time order).
-fn ts(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
-
-fn parse_ts(field: &'static str, text: &str) -> Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt {
-            id: "-".to_string(),
-            field,
-            message: e.to_string(),
-        })
-}
-
 fn count(n: i64) -> u32 {
     u32::try_from(n.max(0)).unwrap_or(u32::MAX)
 }
@@ -53,24 +38,21 @@ const REACHED_SQL: &str = "SELECT c.deadline AS deadline, MIN(a.at) AS claimed_a
 const ACTIVE_STAFF_SQL: &str = "SELECT COUNT(DISTINCT actor) AS n FROM audit_log \
      WHERE at >= $1 AND actor NOT IN ('ivr', 'digital-intake', 'system')";
 
+const UPSERT_SETTING_SQL: &str = "INSERT INTO settings (key, value, updated_at, updated_by) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO UPDATE SET \
+     value = excluded.value, updated_at = excluded.updated_at, \
+     updated_by = excluded.updated_by";
+
 impl Store {
     /// The JSON document stored under `key`, if any.
     pub async fn get_setting(&self, key: &str) -> Result<Option<String>> {
         let sql = "SELECT value FROM settings WHERE key = $1";
-        let value = match &self.backend {
-            Backend::Sqlite(pool) => {
-                sqlx::query_scalar::<_, String>(sql)
-                    .bind(key)
-                    .fetch_optional(pool)
-                    .await?
-            }
-            Backend::Postgres(pool) => {
-                sqlx::query_scalar::<_, String>(sql)
-                    .bind(key)
-                    .fetch_optional(pool)
-                    .await?
-            }
-        };
+        let value = with_backend!(self, |pool, _ts| {
+            sqlx::query_scalar::<_, String>(sql)
+                .bind(key)
+                .fetch_optional(pool)
+                .await?
+        });
         Ok(value)
     }
 
@@ -85,67 +67,30 @@ impl Store {
         detail: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let upsert = "INSERT INTO settings (key, value, updated_at, updated_by) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO UPDATE SET \
-             value = excluded.value, updated_at = excluded.updated_at, \
-             updated_by = excluded.updated_by";
-        let audit = "INSERT INTO audit_log (at, actor, action, case_id, detail) \
-             VALUES ($1, $2, 'settings.changed', NULL, $3)";
-        match &self.backend {
-            Backend::Sqlite(pool) => {
-                let mut tx = pool.begin().await?;
-                sqlx::query(upsert)
-                    .bind(key)
-                    .bind(value)
-                    .bind(ts(now))
-                    .bind(actor)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(audit)
-                    .bind(ts(now))
-                    .bind(actor)
-                    .bind(detail)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-            }
-            Backend::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                sqlx::query(upsert)
-                    .bind(key)
-                    .bind(value)
-                    .bind(now)
-                    .bind(actor)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(audit)
-                    .bind(now)
-                    .bind(actor)
-                    .bind(detail)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-            }
-        }
+        let audit = AuditRecord::new(now, actor, "settings.changed", None, detail, None);
+        with_backend!(self, |pool, ts| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(UPSERT_SETTING_SQL)
+                .bind(key)
+                .bind(value)
+                .bind(ts(now))
+                .bind(actor)
+                .execute(&mut *tx)
+                .await?;
+            insert_audit(ts(now), &audit).execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
         Ok(())
     }
 
     /// Callback-mode cases registered at or after `since` (all channels).
     pub async fn count_callbacks_since(&self, since: DateTime<Utc>) -> Result<u32> {
-        let n: i64 = match &self.backend {
-            Backend::Sqlite(pool) => {
-                sqlx::query_scalar(CALLBACKS_SINCE_SQL)
-                    .bind(ts(since))
-                    .fetch_one(pool)
-                    .await?
-            }
-            Backend::Postgres(pool) => {
-                sqlx::query_scalar(CALLBACKS_SINCE_SQL)
-                    .bind(since)
-                    .fetch_one(pool)
-                    .await?
-            }
-        };
+        let n: i64 = with_backend!(self, |pool, ts| {
+            sqlx::query_scalar(CALLBACKS_SINCE_SQL)
+                .bind(ts(since))
+                .fetch_one(pool)
+                .await?
+        });
         Ok(count(n))
     }
 
@@ -161,59 +106,30 @@ impl Store {
             unreachable_since: self.count_unreachable_since(day_start).await?,
             ..StatsCounts::default()
         };
-        let levels: Vec<(i64, i64)>;
-        match &self.backend {
-            Backend::Sqlite(pool) => {
-                levels = sqlx::query(OPEN_PER_LEVEL_SQL)
-                    .fetch_all(pool)
-                    .await?
-                    .iter()
-                    .map(|r| Ok((r.try_get::<i64, _>("priority")?, r.try_get("n")?)))
-                    .collect::<Result<_, sqlx::Error>>()?;
-                let oldest: Option<String> =
-                    sqlx::query_scalar(OLDEST_OPEN_SQL).fetch_one(pool).await?;
-                out.oldest_open = oldest.map(|t| parse_ts("registered_at", &t)).transpose()?;
-                for r in sqlx::query(REACHED_SQL)
-                    .bind(ts(day_start))
-                    .fetch_all(pool)
-                    .await?
-                {
-                    let deadline: String = r.try_get("deadline")?;
-                    let claimed: Option<String> = r.try_get("claimed_at")?;
-                    out.reached.push((
-                        parse_ts("deadline", &deadline)?,
-                        claimed.map(|t| parse_ts("at", &t)).transpose()?,
-                    ));
-                }
-                let staff: i64 = sqlx::query_scalar(ACTIVE_STAFF_SQL)
-                    .bind(ts(staff_since))
-                    .fetch_one(pool)
-                    .await?;
-                out.active_staff = count(staff);
+        let levels: Vec<(i64, i64)> = with_backend!(self, |pool, ts| {
+            let levels = sqlx::query(OPEN_PER_LEVEL_SQL)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| Ok((r.int("priority")?, r.int("n")?)))
+                .collect::<Result<_>>()?;
+            let oldest = sqlx::query(OLDEST_OPEN_SQL).fetch_one(pool).await?;
+            out.oldest_open = oldest.opt_time("t")?;
+            for r in sqlx::query(REACHED_SQL)
+                .bind(ts(day_start))
+                .fetch_all(pool)
+                .await?
+            {
+                out.reached
+                    .push((r.time("deadline")?, r.opt_time("claimed_at")?));
             }
-            Backend::Postgres(pool) => {
-                levels = sqlx::query(OPEN_PER_LEVEL_SQL)
-                    .fetch_all(pool)
-                    .await?
-                    .iter()
-                    .map(|r| Ok((i64::from(r.try_get::<i16, _>("priority")?), r.try_get("n")?)))
-                    .collect::<Result<_, sqlx::Error>>()?;
-                out.oldest_open = sqlx::query_scalar(OLDEST_OPEN_SQL).fetch_one(pool).await?;
-                for r in sqlx::query(REACHED_SQL)
-                    .bind(day_start)
-                    .fetch_all(pool)
-                    .await?
-                {
-                    out.reached
-                        .push((r.try_get("deadline")?, r.try_get("claimed_at")?));
-                }
-                let staff: i64 = sqlx::query_scalar(ACTIVE_STAFF_SQL)
-                    .bind(staff_since)
-                    .fetch_one(pool)
-                    .await?;
-                out.active_staff = count(staff);
-            }
-        }
+            let staff: i64 = sqlx::query_scalar(ACTIVE_STAFF_SQL)
+                .bind(ts(staff_since))
+                .fetch_one(pool)
+                .await?;
+            out.active_staff = count(staff);
+            levels
+        });
         for (level, n) in levels {
             if let Some(slot) = usize::try_from(level - 1)
                 .ok()
@@ -298,13 +214,14 @@ mod tests {
         ))
         .await
         .unwrap();
-        s.append_audit(&crate::store::AuditEntry {
-            at: at(8, 10),
-            actor: "nina".into(),
-            action: "case.claim".into(),
-            case_id: Some(a.id),
-            detail: String::new(),
-        })
+        s.audit(&crate::store::AuditRecord::new(
+            at(8, 10),
+            "nina",
+            "case.claim",
+            Some(a.id),
+            "",
+            None,
+        ))
         .await
         .unwrap();
         let c = s.stats_counts(at(0, 0), at(8, 0)).await.unwrap();

@@ -1,10 +1,9 @@
 //! What the queue estimator reads: the open cases (order fields only, no personal
 //! data), how many nurses are busy, recent arrivals per level and today's callbacks.
 
-use super::{storable, Backend, Result, Store, StoreError};
-use crate::queue::{Priority, QueuedCase};
+use super::{storable, with_backend, Result, Store, StoredRow};
+use crate::queue::QueuedCase;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use uuid::Uuid;
 
 /// A consistent-enough picture of the queue for one estimate.
@@ -39,61 +38,25 @@ impl Store {
         let since = storable("arrivals_since", arrivals_since)?;
         let day = storable("day_start", day_start)?;
         let mut snap = QueueSnapshot::default();
-        match &self.backend {
-            Backend::Sqlite(pool) => {
-                for row in sqlx::query(OPEN_SQL).fetch_all(pool).await? {
-                    let id: String = row.try_get("id")?;
-                    let registered: String = row.try_get("registered_at")?;
-                    let deadline: String = row.try_get("deadline")?;
-                    snap.open.push(queued(
-                        &id,
-                        row.try_get::<i64, _>("priority")?,
-                        parse_text(&id, "registered_at", &registered)?,
-                        parse_text(&id, "deadline", &deadline)?,
-                    )?);
-                }
-                let claimed: i64 = sqlx::query_scalar(CLAIMED_SQL).fetch_one(pool).await?;
-                snap.claimed = usize::try_from(claimed).unwrap_or(0);
-                for row in sqlx::query(ARRIVALS_SQL)
-                    .bind(text(since))
-                    .fetch_all(pool)
-                    .await?
-                {
-                    add_arrivals(&mut snap, row.try_get("priority")?, row.try_get("n")?);
-                }
-                let today: i64 = sqlx::query_scalar(CALLBACKS_SQL)
-                    .bind(text(day))
-                    .fetch_one(pool)
-                    .await?;
-                snap.callbacks_today = u32::try_from(today).unwrap_or(u32::MAX);
+        with_backend!(self, |pool, ts| {
+            for row in sqlx::query(OPEN_SQL).fetch_all(pool).await? {
+                snap.open.push(queued(&row)?);
             }
-            Backend::Postgres(pool) => {
-                for row in sqlx::query(OPEN_SQL).fetch_all(pool).await? {
-                    let id: String = row.try_get("id")?;
-                    snap.open.push(queued(
-                        &id,
-                        i64::from(row.try_get::<i16, _>("priority")?),
-                        row.try_get("registered_at")?,
-                        row.try_get("deadline")?,
-                    )?);
-                }
-                let claimed: i64 = sqlx::query_scalar(CLAIMED_SQL).fetch_one(pool).await?;
-                snap.claimed = usize::try_from(claimed).unwrap_or(0);
-                for row in sqlx::query(ARRIVALS_SQL)
-                    .bind(since)
-                    .fetch_all(pool)
-                    .await?
-                {
-                    let level: i16 = row.try_get("priority")?;
-                    add_arrivals(&mut snap, i64::from(level), row.try_get("n")?);
-                }
-                let today: i64 = sqlx::query_scalar(CALLBACKS_SQL)
-                    .bind(day)
-                    .fetch_one(pool)
-                    .await?;
-                snap.callbacks_today = u32::try_from(today).unwrap_or(u32::MAX);
+            let claimed: i64 = sqlx::query_scalar(CLAIMED_SQL).fetch_one(pool).await?;
+            snap.claimed = usize::try_from(claimed).unwrap_or(0);
+            for row in sqlx::query(ARRIVALS_SQL)
+                .bind(ts(since))
+                .fetch_all(pool)
+                .await?
+            {
+                add_arrivals(&mut snap, row.int("priority")?, row.int("n")?);
             }
-        }
+            let today: i64 = sqlx::query_scalar(CALLBACKS_SQL)
+                .bind(ts(day))
+                .fetch_one(pool)
+                .await?;
+            snap.callbacks_today = u32::try_from(today).unwrap_or(u32::MAX);
+        });
         Ok(snap)
     }
 }
@@ -107,43 +70,22 @@ fn add_arrivals(snap: &mut QueueSnapshot, level: i64, n: i64) {
     }
 }
 
-fn queued(
-    id: &str,
-    priority: i64,
-    registered_at: DateTime<Utc>,
-    deadline: DateTime<Utc>,
-) -> Result<QueuedCase<Uuid>> {
-    let corrupt = |field: &'static str, message: String| StoreError::Corrupt {
-        id: id.chars().take(40).collect(),
-        field,
-        message,
-    };
-    Ok(QueuedCase {
-        id: Uuid::parse_str(id).map_err(|e| corrupt("id", e.to_string()))?,
-        priority: Priority::try_from(priority).map_err(|e| corrupt("priority", e.to_string()))?,
-        registered_at,
-        deadline,
-    })
-}
-
-/// SQLite's fixed-width UTC text (same format as the sqlite dialect writes).
-fn text(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
-
-fn parse_text(id: &str, field: &'static str, value: &str) -> Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(value)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt {
-            id: id.chars().take(40).collect(),
-            field,
-            message: e.to_string(),
+/// An open case's order fields, checked.
+fn queued(row: &impl StoredRow) -> Result<QueuedCase<Uuid>> {
+    row.by_id(|row| {
+        Ok(QueuedCase {
+            id: row.parsed("id")?,
+            priority: row.int_as("priority")?,
+            registered_at: row.time("registered_at")?,
+            deadline: row.time("deadline")?,
         })
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::queue::Priority;
     use crate::store::{CaseMode, CaseStatus, Channel, NewCase};
     use chrono::TimeDelta;
 

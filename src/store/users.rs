@@ -2,8 +2,9 @@
 //! in `api::auth`); session tokens arrive only as their SHA-256 hex, so neither
 //! a password nor a usable token is ever stored.
 
-use super::audit::{parse_sqlite_ts, with_backend};
-use super::{Backend, Result, Store, UnknownValue};
+use super::with_backend;
+use super::{Result, Store};
+use crate::case::UnknownValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -277,24 +278,6 @@ impl Store {
                 .await?;
         });
         Ok(())
-    }
-
-    /// When a session expires, for tests and the `me` view.
-    pub async fn session_expiry(&self, token_sha256: &str) -> Result<Option<DateTime<Utc>>> {
-        let sql = "SELECT expires_at FROM staff_sessions WHERE token_sha256 = $1";
-        match &self.backend {
-            Backend::Sqlite(pool) => {
-                let text: Option<String> = sqlx::query_scalar(sql)
-                    .bind(token_sha256)
-                    .fetch_optional(pool)
-                    .await?;
-                text.map(|t| parse_sqlite_ts("expires_at", &t)).transpose()
-            }
-            Backend::Postgres(pool) => Ok(sqlx::query_scalar(sql)
-                .bind(token_sha256)
-                .fetch_optional(pool)
-                .await?),
-        }
     }
 }
 

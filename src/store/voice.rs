@@ -4,8 +4,10 @@
 //! open callback (from the IVR or the digital channel). Each change writes its
 //! audit row in the same transaction; the audit detail carries no personal data.
 
-use super::audit::{with_backend, INSERT_AUDIT_SQL};
-use super::{case_columns, Backend, CaseRecord, CaseStatus, Result, Store, StoreError};
+use super::audit::{insert_audit, AuditRecord};
+use super::cases::case_columns;
+use super::{storable, with_backend, Result, Store, StoreError};
+use crate::case::{CaseRecord, CaseStatus};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -51,10 +53,11 @@ impl Store {
         wav: &[u8],
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let now = super::storable("now", now)?;
+        let now = storable("now", now)?;
         let id = case_id.to_string();
         let detail = format!("bytes={}", wav.len());
-        let saved: std::result::Result<(), sqlx::Error> = with_backend!(self, |pool, ts| {
+        let audit = AuditRecord::new(now, "ivr", "voice_note.saved", Some(case_id), detail, None);
+        let saved: Result<()> = with_backend!(self, |pool, ts| {
             async {
                 let mut tx = pool.begin().await?;
                 sqlx::query(SAVE_VOICE_NOTE_SQL)
@@ -63,25 +66,19 @@ impl Store {
                     .bind(wav)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query(INSERT_AUDIT_SQL)
-                    .bind(ts(now))
-                    .bind("ivr")
-                    .bind("voice_note.saved")
-                    .bind(Some(&id))
-                    .bind(&detail)
-                    .bind(None::<String>)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await
+                insert_audit(ts(now), &audit).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(())
             }
             .await
         });
         match saved {
-            Ok(()) => Ok(()),
-            Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
+            Err(StoreError::Database(sqlx::Error::Database(db)))
+                if db.is_foreign_key_violation() =>
+            {
                 Err(StoreError::NotFound(case_id))
             }
-            Err(e) => Err(StoreError::Database(e)),
+            other => other,
         }
     }
 
@@ -112,21 +109,7 @@ impl Store {
     /// The newest waiting callback case (status `waiting`, mode `callback`) to
     /// `number` (E.164), from either channel; `None` when there is none.
     pub async fn waiting_callback_for_number(&self, number: &str) -> Result<Option<CaseRecord>> {
-        let case = match &self.backend {
-            Backend::Sqlite(pool) => sqlx::query(WAITING_CALLBACK_SQL)
-                .bind(number)
-                .fetch_optional(pool)
-                .await?
-                .map(|row| super::sqlite::read_case(&row))
-                .transpose()?,
-            Backend::Postgres(pool) => sqlx::query(WAITING_CALLBACK_SQL)
-                .bind(number)
-                .fetch_optional(pool)
-                .await?
-                .map(|row| super::postgres::read_case(&row))
-                .transpose()?,
-        };
-        Ok(case)
+        self.case_where(WAITING_CALLBACK_SQL, number).await
     }
 
     /// Cancels a waiting case (status `cancelled`, `closed_at` = `now`) with a
@@ -139,7 +122,7 @@ impl Store {
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<CaseRecord, CancelError> {
-        let now = super::storable("now", now)?;
+        let now = storable("now", now)?;
         let text_id = id.to_string();
         let done: bool = with_backend!(self, |pool, ts| {
             let mut tx = pool.begin().await?;
@@ -149,15 +132,15 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
             if hit.is_some() {
-                sqlx::query(INSERT_AUDIT_SQL)
-                    .bind(ts(now))
-                    .bind(actor)
-                    .bind("case.cancel")
-                    .bind(Some(&text_id))
-                    .bind("status=cancelled")
-                    .bind(None::<String>)
-                    .execute(&mut *tx)
-                    .await?;
+                let audit = AuditRecord::new(
+                    now,
+                    actor,
+                    "case.cancel",
+                    Some(id),
+                    "status=cancelled",
+                    None,
+                );
+                insert_audit(ts(now), &audit).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             hit.is_some()

@@ -1,0 +1,274 @@
+//! Cases: register, read back, list in queue order, count ahead, change status.
+//! One SQL text per operation serves both dialects; each change writes its
+//! audit row in the same transaction.
+
+use super::audit::{insert_audit, AuditRecord};
+use super::{storable, with_backend, Result, Store, StoreError, StoredRow};
+use crate::case::{CaseRecord, CaseStatus, Channel, NewCase};
+use crate::queue::Priority;
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+/// Columns of `cases` in the order every `SELECT` reads them.
+macro_rules! case_columns {
+    () => {
+        "id, channel, priority, status, mode, registered_at, deadline, estimated_callback_at, \
+         answers, callback_number, personnummer, language, call_id, external_ref, summary, \
+         attempts, red_flag, next_attempt_at"
+    };
+}
+pub(super) use case_columns;
+
+const INSERT_CASE_SQL: &str = concat!(
+    "INSERT INTO cases (",
+    case_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+);
+
+const CASE_BY_ID_SQL: &str = concat!("SELECT ", case_columns!(), " FROM cases WHERE id = $1");
+
+const CASE_BY_EXTERNAL_REF_SQL: &str = concat!(
+    "SELECT ",
+    case_columns!(),
+    " FROM cases WHERE external_ref = $1"
+);
+
+/// Open cases in queue order.
+const WORKLIST_SQL: &str = concat!(
+    "SELECT ",
+    case_columns!(),
+    " FROM cases WHERE status IN ('waiting', 'holding') \
+     ORDER BY (priority <> 1), deadline, registered_at, id"
+);
+
+/// Open cases ahead of a (level-1-ness, deadline) position in queue order.
+const COUNT_AHEAD_SQL: &str = "SELECT COUNT(*) FROM cases \
+     WHERE status IN ('waiting', 'holding') \
+     AND ((priority <> 1) < $1 OR ((priority <> 1) = $1 AND deadline <= $2))";
+
+const SET_STATUS_SQL: &str = "UPDATE cases SET status = $2 WHERE id = $1";
+
+/// The holding caller left: see `holding_caller_hung_up`.
+const HOLD_TO_CALLBACK_SQL: &str = "UPDATE cases SET mode = 'callback', \
+     status = CASE WHEN status = 'holding' THEN 'waiting' ELSE status END \
+     WHERE id = $1 AND mode = 'hold' AND status IN ('holding', 'claimed')";
+
+impl Store {
+    /// Registers a case and commits, with a `case.created` audit entry in the same
+    /// transaction. Timestamps are stored to the microsecond; the returned record
+    /// is what a later [`Store::get_case`] reads back.
+    pub async fn insert_case(&self, case: &NewCase) -> Result<CaseRecord> {
+        let c = CaseRecord {
+            id: Uuid::new_v4(),
+            channel: case.channel,
+            priority: case.priority,
+            status: case.initial_status(),
+            mode: case.mode,
+            registered_at: storable("registered_at", case.registered_at)?,
+            deadline: storable("deadline", case.deadline)?,
+            estimated_callback_at: case
+                .estimated_callback_at
+                .map(|t| storable("estimated_callback_at", t))
+                .transpose()?,
+            answers: case.answers.clone(),
+            callback_number: case.callback_number.clone(),
+            personnummer: case.personnummer.clone(),
+            language: case.language.clone(),
+            call_id: case.call_id.clone(),
+            external_ref: case.external_ref.clone(),
+            summary: case.summary.clone(),
+            attempts: 0,
+            red_flag: case.red_flag,
+            next_attempt_at: None,
+        };
+        let audit = AuditRecord::new(
+            c.registered_at,
+            match c.channel {
+                Channel::Phone => "ivr",
+                Channel::Digital => "digital-intake",
+            },
+            "case.created",
+            Some(c.id),
+            format!(
+                "channel={} priority={} mode={} red_flag={}",
+                c.channel, c.priority, c.mode, c.red_flag
+            ),
+            None,
+        );
+        with_backend!(self, |pool, ts| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(INSERT_CASE_SQL)
+                .bind(c.id.to_string())
+                .bind(c.channel.as_str())
+                .bind(i16::from(c.priority.level()))
+                .bind(c.status.as_str())
+                .bind(c.mode.as_str())
+                .bind(ts(c.registered_at))
+                .bind(ts(c.deadline))
+                .bind(c.estimated_callback_at.map(ts))
+                .bind(Json(&c.answers))
+                .bind(&c.callback_number)
+                .bind(&c.personnummer)
+                .bind(&c.language)
+                .bind(&c.call_id)
+                .bind(&c.external_ref)
+                .bind(&c.summary)
+                .bind(i32::try_from(c.attempts).unwrap_or(i32::MAX))
+                .bind(c.red_flag)
+                .bind(c.next_attempt_at.map(ts))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_insert_error)?;
+            insert_audit(ts(audit.at), &audit).execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(c)
+    }
+
+    /// The case with this id, if any.
+    pub async fn get_case(&self, id: Uuid) -> Result<Option<CaseRecord>> {
+        self.case_where(CASE_BY_ID_SQL, &id.to_string()).await
+    }
+
+    /// The case posted with this digital-intake reference, if any.
+    pub async fn get_case_by_external_ref(&self, external_ref: &str) -> Result<Option<CaseRecord>> {
+        self.case_where(CASE_BY_EXTERNAL_REF_SQL, external_ref)
+            .await
+    }
+
+    /// The first case `sql` (case columns, one `$1` parameter) finds.
+    pub(super) async fn case_where(&self, sql: &str, param: &str) -> Result<Option<CaseRecord>> {
+        with_backend!(self, |pool, _ts| {
+            let row = sqlx::query(sql).bind(param).fetch_optional(pool).await?;
+            row.as_ref().map(read_case).transpose()
+        })
+    }
+
+    /// Open (waiting and holding) cases in queue order: level 1 first, then earliest
+    /// deadline, then earliest registration (then id, so the order is total).
+    pub async fn worklist(&self) -> Result<Vec<CaseRecord>> {
+        with_backend!(self, |pool, _ts| {
+            let rows = sqlx::query(WORKLIST_SQL).fetch_all(pool).await?;
+            rows.iter().map(read_case).collect()
+        })
+    }
+
+    /// How many open cases a new case of `priority` and `deadline` would have ahead
+    /// of it in queue order (ties on deadline count as ahead: they registered first).
+    pub async fn count_waiting_ahead(
+        &self,
+        priority: Priority,
+        deadline: DateTime<Utc>,
+    ) -> Result<usize> {
+        let deadline = storable("deadline", deadline)?;
+        let count: i64 = with_backend!(self, |pool, ts| {
+            sqlx::query_scalar(COUNT_AHEAD_SQL)
+                .bind(!priority.is_immediate())
+                .bind(ts(deadline))
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+
+    /// Sets the status, with an audit entry by `system`; `NotFound` if no such case.
+    pub async fn set_status(
+        &self,
+        id: Uuid,
+        status: CaseStatus,
+        now: DateTime<Utc>,
+    ) -> Result<CaseRecord> {
+        let now = storable("now", now)?;
+        let detail = format!("status={status}");
+        let audit = AuditRecord::new(now, "system", "case.status", Some(id), detail, None);
+        if !self
+            .update_case(SET_STATUS_SQL, id, Some(status.as_str()), &audit)
+            .await?
+        {
+            return Err(StoreError::NotFound(id));
+        }
+        self.get_case(id).await?.ok_or(StoreError::NotFound(id))
+    }
+
+    /// A caller holding in the queue hung up: the case stays and becomes a callback
+    /// to the caller ID (`holding` -> `waiting`, mode `callback`). A held case a
+    /// nurse has already claimed stays hers but becomes a callback too, so that
+    /// her Call dials the number instead of looking for the live call.
+    pub async fn holding_caller_hung_up(&self, id: Uuid, now: DateTime<Utc>) -> Result<CaseRecord> {
+        let now = storable("now", now)?;
+        let audit = AuditRecord::new(
+            now,
+            "system",
+            "case.hold_to_callback",
+            Some(id),
+            "holding caller hung up: mode=callback",
+            None,
+        );
+        self.update_case(HOLD_TO_CALLBACK_SQL, id, None, &audit)
+            .await?;
+        self.get_case(id).await?.ok_or(StoreError::NotFound(id))
+    }
+
+    /// Runs a conditional `UPDATE` of case `$1` (with `value` as `$2`, if any) and,
+    /// when it matched, `audit`, in one transaction. Whether it matched.
+    async fn update_case(
+        &self,
+        sql: &str,
+        id: Uuid,
+        value: Option<&str>,
+        audit: &AuditRecord,
+    ) -> Result<bool> {
+        let text_id = id.to_string();
+        let matched = with_backend!(self, |pool, ts| {
+            let mut tx = pool.begin().await?;
+            let mut query = sqlx::query(sql).bind(&text_id);
+            if let Some(value) = value {
+                query = query.bind(value);
+            }
+            let matched = query.execute(&mut *tx).await?.rows_affected() > 0;
+            if matched {
+                insert_audit(ts(audit.at), audit).execute(&mut *tx).await?;
+                tx.commit().await?;
+            }
+            matched
+        });
+        Ok(matched)
+    }
+}
+
+/// Reads the case columns of a row, checking every value.
+pub(super) fn read_case(row: &impl StoredRow) -> Result<CaseRecord> {
+    row.by_id(|row| {
+        Ok(CaseRecord {
+            id: row.parsed("id")?,
+            channel: row.parsed("channel")?,
+            priority: row.int_as("priority")?,
+            status: row.parsed("status")?,
+            mode: row.parsed("mode")?,
+            registered_at: row.time("registered_at")?,
+            deadline: row.time("deadline")?,
+            estimated_callback_at: row.opt_time("estimated_callback_at")?,
+            // The serde error names the problem, never the answer text.
+            answers: serde_json::from_value(row.json("answers")?)
+                .map_err(|e| StoreError::corrupt("answers", e))?,
+            callback_number: row.opt_text("callback_number")?,
+            personnummer: row.opt_text("personnummer")?,
+            language: row.text("language")?,
+            call_id: row.opt_text("call_id")?,
+            external_ref: row.opt_text("external_ref")?,
+            summary: row.text("summary")?,
+            attempts: row.int_as("attempts")?,
+            red_flag: row.flag("red_flag")?,
+            next_attempt_at: row.opt_time("next_attempt_at")?,
+        })
+    })
+}
+
+/// Unique violations on insert can only be `external_ref` (ids are random v4).
+fn map_insert_error(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::DuplicateExternalRef,
+        _ => StoreError::Database(e),
+    }
+}
