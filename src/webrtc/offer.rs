@@ -1,113 +1,54 @@
-//! The little we read from the browser's offer and our answer ourselves:
+//! The little we check in the browser's offer and our answer ourselves:
 //! enough to refuse an offer webrtc-rs would answer uselessly (no PCMU, no
 //! candidates) and to find the telephone-event payload type the browser chose.
-//! webrtc-rs does the real offer/answer; this never builds SDP.
+//! webrtc-rs does the real offer/answer; the SDP is read with [`crate::sdp`].
 
 use super::WebRtcError;
+use crate::media::g711::Codec;
+use crate::sdp::{Media, Sdp};
 
-/// One `m=audio` section as far as we care.
-#[derive(Debug, Default)]
-struct Audio {
-    port: u16,
-    formats: Vec<u8>,
-    /// `(payload type, encoding name, clock rate)` from `a=rtpmap`.
-    rtpmaps: Vec<(u8, String, u32)>,
+/// Whether an audio section is live and offers G.711 mu-law.
+fn offers_pcmu(audio: &Media<'_>) -> bool {
+    audio.port != Some(0)
+        && audio
+            .payload_types()
+            .any(|pt| audio.codec(pt) == Some(Codec::Pcmu))
 }
 
-impl Audio {
-    fn offers_pcmu(&self) -> bool {
-        self.port != 0
-            && self.formats.iter().any(|&pt| match self.rtpmap(pt) {
-                Some((name, rate)) => name.eq_ignore_ascii_case("PCMU") && rate == 8000,
-                None => pt == 0,
-            })
-    }
-
-    fn rtpmap(&self, pt: u8) -> Option<(&str, u32)> {
-        self.rtpmaps
-            .iter()
-            .find(|(p, _, _)| *p == pt)
-            .map(|(_, name, rate)| (name.as_str(), *rate))
-    }
-
-    fn telephone_event_8000(&self) -> Option<u8> {
-        self.formats.iter().copied().find(|&pt| {
-            self.rtpmap(pt).is_some_and(|(name, rate)| {
-                name.eq_ignore_ascii_case("telephone-event") && rate == 8000
-            })
-        })
-    }
+/// The first payload type (in the browser's order) mapped to `telephone-event/8000`.
+fn telephone_event_8000(audio: &Media<'_>) -> Option<u8> {
+    audio.payload_types().find(|&pt| {
+        audio
+            .rtpmap(pt)
+            .is_some_and(|map| map.is("telephone-event", 8000))
+    })
 }
 
-/// What an SDP body says about audio and candidates.
-#[derive(Debug, Default)]
-struct Summary {
-    audio: Vec<Audio>,
-    candidates: usize,
-}
-
-fn summarise(sdp: &str) -> Result<Summary, WebRtcError> {
-    let mut summary = Summary::default();
-    let mut saw_version = false;
-    // Whether the section being read is audio (attributes of others are skipped).
-    let mut in_audio = false;
-    for line in sdp.lines() {
-        let line = line.trim_end_matches('\r');
-        let Some((kind, value)) = line.split_once('=') else {
-            continue;
-        };
-        match kind {
-            "v" => saw_version = true,
-            "m" => {
-                let mut parts = value.split_whitespace();
-                in_audio = parts.next() == Some("audio");
-                if in_audio {
-                    let port = parts
-                        .next()
-                        .and_then(|p| p.split('/').next()?.parse().ok())
-                        .ok_or(WebRtcError::BadOffer("an m=audio line has no port"))?;
-                    let _proto = parts.next();
-                    summary.audio.push(Audio {
-                        port,
-                        formats: parts.filter_map(|f| f.parse().ok()).collect(),
-                        rtpmaps: Vec::new(),
-                    });
-                }
-            }
-            "a" if value.starts_with("candidate:") => summary.candidates += 1,
-            "a" if in_audio => {
-                if let (Some(audio), Some(map)) = (
-                    summary.audio.last_mut(),
-                    value.strip_prefix("rtpmap:").and_then(parse_rtpmap),
-                ) {
-                    audio.rtpmaps.push(map);
-                }
-            }
-            _ => {}
-        }
+/// Reads an offer (or our answer): SDP with a `v=` line whose audio sections
+/// have ports.
+fn read(sdp: &str) -> Result<Sdp<'_>, WebRtcError> {
+    let sdp = Sdp::parse(sdp);
+    if sdp.media_of("audio").any(|m| m.port.is_none()) {
+        return Err(WebRtcError::BadOffer("an m=audio line has no port"));
     }
-    if !saw_version {
+    if !sdp.has_version() {
         return Err(WebRtcError::BadOffer("there is no v= line"));
     }
-    Ok(summary)
-}
-
-fn parse_rtpmap(rest: &str) -> Option<(u8, String, u32)> {
-    let (pt, encoding) = rest.split_once(char::is_whitespace)?;
-    let mut encoding = encoding.trim().split('/');
-    let name = encoding.next()?.to_string();
-    let rate = encoding.next()?.parse().ok()?;
-    Some((pt.trim().parse().ok()?, name, rate))
+    Ok(sdp)
 }
 
 /// Accepts an offer that has an audio section with PCMU and at least one ICE
 /// candidate (the page sends its offer only once gathering is complete).
 pub(crate) fn check_offer(sdp: &str) -> Result<(), WebRtcError> {
-    let summary = summarise(sdp)?;
-    if !summary.audio.iter().any(Audio::offers_pcmu) {
+    let sdp = read(sdp)?;
+    if !sdp.media_of("audio").any(offers_pcmu) {
         return Err(WebRtcError::NoPcmuAudio);
     }
-    if summary.candidates == 0 {
+    let is_candidate = |l: crate::sdp::Line<'_>| {
+        l.attribute()
+            .is_some_and(|a| a.name == "candidate" && a.value.is_some())
+    };
+    if !sdp.lines().any(is_candidate) {
         return Err(WebRtcError::NoCandidates);
     }
     Ok(())
@@ -119,65 +60,37 @@ pub(crate) fn check_offer(sdp: &str) -> Result<(), WebRtcError> {
 /// would otherwise take the place of the 8 kHz one (126) in the answer. The
 /// answer is still a subset of what the browser offered.
 pub(crate) fn only_pcmu_and_telephone_event(sdp: &str) -> String {
-    let Ok(summary) = summarise(sdp) else {
+    let Ok(parsed) = read(sdp) else {
         return sdp.to_owned();
     };
     let mut out = String::with_capacity(sdp.len());
-    let mut audio_index = 0usize;
-    // The payload types kept in the current section; None: keep every line.
-    let mut keep: Option<Vec<u8>> = None;
-    for line in sdp.lines() {
-        let line = line.trim_end_matches('\r');
-        if let Some(m) = line.strip_prefix("m=") {
-            keep = None;
-            let mut parts = m.split_whitespace();
-            if parts.next() == Some("audio") {
-                let audio = summary.audio.get(audio_index);
-                audio_index += 1;
-                if let Some(audio) = audio.filter(|a| a.offers_pcmu()) {
-                    let kept: Vec<u8> = audio
-                        .formats
-                        .iter()
-                        .copied()
-                        .filter(|&pt| match audio.rtpmap(pt) {
-                            Some((name, rate)) => {
-                                rate == 8000
-                                    && (name.eq_ignore_ascii_case("PCMU")
-                                        || name.eq_ignore_ascii_case("telephone-event"))
-                            }
-                            None => pt == 0,
-                        })
-                        .collect();
-                    let head: Vec<&str> = parts.take(2).collect();
-                    out.push_str("m=audio");
-                    for h in head {
-                        out.push(' ');
-                        out.push_str(h);
-                    }
-                    for pt in &kept {
-                        out.push_str(&format!(" {pt}"));
-                    }
-                    out.push_str("\r\n");
-                    keep = Some(kept);
-                    continue;
-                }
-            }
-        } else if let Some(keep) = &keep {
-            let per_format = ["a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"]
-                .iter()
-                .find_map(|prefix| line.strip_prefix(prefix));
-            if let Some(rest) = per_format {
-                let pt = rest
-                    .split(|c: char| c.is_whitespace())
-                    .next()
-                    .and_then(|pt| pt.parse::<u8>().ok());
-                if pt.is_some_and(|pt| !keep.contains(&pt)) {
-                    continue;
-                }
-            }
-        }
+    let mut push = |line: &str| {
         out.push_str(line);
         out.push_str("\r\n");
+    };
+    for line in &parsed.session {
+        push(line.text());
+    }
+    for media in &parsed.media {
+        if media.kind != "audio" || !offers_pcmu(media) {
+            push(media.line().text());
+            media.lines.iter().for_each(|l| push(l.text()));
+            continue;
+        }
+        let kept: Vec<u8> = media
+            .payload_types()
+            .filter(|&pt| match media.rtpmap(pt) {
+                Some(map) => map.is("PCMU", 8000) || map.is("telephone-event", 8000),
+                None => pt == 0,
+            })
+            .collect();
+        push(&media.line_with_formats(&kept));
+        for line in &media.lines {
+            let about = line.attribute().and_then(|a| a.payload_type());
+            if about.is_none_or(|pt| kept.contains(&pt)) {
+                push(line.text());
+            }
+        }
     }
     out
 }
@@ -185,11 +98,10 @@ pub(crate) fn only_pcmu_and_telephone_event(sdp: &str) -> String {
 /// The payload type of `telephone-event/8000` in the first audio section that
 /// has one (in our answer: the browser's number for it, e.g. 126 in Chrome).
 pub(crate) fn telephone_event_pt(sdp: &str) -> Option<u8> {
-    summarise(sdp)
+    read(sdp)
         .ok()?
-        .audio
-        .iter()
-        .find_map(Audio::telephone_event_8000)
+        .media_of("audio")
+        .find_map(telephone_event_8000)
 }
 
 /// A Chrome offer (audio only, candidates gathered), addresses from TEST-NET.
