@@ -22,7 +22,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
 use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -276,21 +275,6 @@ impl fmt::Debug for IntakeClients {
     }
 }
 
-/// A bad `intake-clients.toml`.
-#[derive(Debug, thiserror::Error)]
-pub enum IntakeClientsError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}: {message}")]
-    Invalid {
-        path: std::path::PathBuf,
-        message: String,
-    },
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClientsFile {
@@ -306,23 +290,6 @@ struct ClientEntry {
 }
 
 impl IntakeClients {
-    /// Loads the file; a missing file means no clients (the intake answers 401).
-    pub fn load(path: &Path) -> Result<IntakeClients, IntakeClientsError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                IntakeClients::parse(&text).map_err(|message| IntakeClientsError::Invalid {
-                    path: path.to_path_buf(),
-                    message,
-                })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(IntakeClients::default()),
-            Err(source) => Err(IntakeClientsError::Read {
-                path: path.to_path_buf(),
-                source,
-            }),
-        }
-    }
-
     /// Parses the TOML text; names must be unique, hashes 64 hex digits.
     pub fn parse(text: &str) -> Result<IntakeClients, String> {
         let file: ClientsFile = toml::from_str(text).map_err(|e| e.to_string())?;
