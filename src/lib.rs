@@ -19,6 +19,7 @@ pub mod booking;
 pub mod config;
 pub mod dialer;
 pub mod live;
+pub mod readiness;
 pub mod service;
 pub mod store;
 pub mod supervisor;

@@ -155,6 +155,12 @@ async fn main() -> anyhow::Result<()> {
             })
             .await?;
             shutdown_signal().await;
+            let drain = running.drain_time();
+            tracing::info!(
+                seconds = drain.as_secs(),
+                "draining: no new calls, the IVR's callers may finish"
+            );
+            running.drain(drain).await;
             tracing::info!("shutting down: hanging up live calls");
             running.stop().await;
             Ok(())

@@ -10,6 +10,7 @@ use crate::dialer::metrics::CallbackMetrics;
 use crate::dialer::Dialer;
 use crate::live::Live;
 use crate::media::engine::{MediaConfig, MediaEngine};
+use crate::readiness::Readiness;
 use crate::store::Store;
 use crate::supervisor::overdue::OverdueMetrics;
 use crate::supervisor::SupervisorSettings;
@@ -64,14 +65,41 @@ pub struct Running {
     pub live: Arc<Live>,
     /// Offers, estimates and registrations (what the IVR and the intake use).
     pub booking: Arc<Booking>,
+    /// Whether this node takes new calls (`/readyz`, SIP OPTIONS).
+    pub readiness: Arc<Readiness>,
+    call_metrics: Arc<CallMetrics>,
+    held: Arc<HeldCalls>,
+    drain_time: std::time::Duration,
     media: MediaEngine,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
+    /// How long `drain` lets callers in the IVR finish (`drain_seconds`).
+    pub fn drain_time(&self) -> std::time::Duration {
+        self.drain_time
+    }
+
+    /// Takes no new calls (INVITE and OPTIONS get 503) and waits up to
+    /// `limit` for the callers in the IVR to finish; callers holding in the
+    /// queue are not waited for (`stop` turns their cases into callbacks).
+    pub async fn drain(&self, limit: std::time::Duration) {
+        self.readiness.start_draining();
+        let end = tokio::time::Instant::now() + limit;
+        loop {
+            let in_ivr = self.call_metrics.calls_active.get() - self.held.len() as i64;
+            if in_ivr <= 0 || tokio::time::Instant::now() >= end {
+                info!(in_ivr = in_ivr.max(0), "drained");
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
     /// Stops accepting, hangs up live calls, and waits for the tasks.
     pub async fn stop(self) {
+        self.readiness.start_draining();
         let _ = self.shutdown.send(true);
         // Open /events streams would hold the HTTP server's graceful shutdown.
         self.live.shutdown();
@@ -148,10 +176,16 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         nurse_ring,
     ));
     let held = Arc::new(HeldCalls::default());
+    let readiness = Readiness::new(&node_name(sip_addr));
+    // Ready from the first answer on, not after the first probe interval.
+    if let Err(e) = readiness.probe(&store).await {
+        tracing::warn!(error = %e, "starting not ready");
+    }
     let call_metrics = Arc::new(CallMetrics::default());
     let callback_metrics = Arc::new(CallbackMetrics::default());
     let mut registry = Registry::default();
     call_metrics.register(&mut registry);
+    readiness.register(&mut registry);
     callback_metrics.register(&mut registry);
     registry.register_collector(Box::new(MediaCollector(media.clone())));
     let overdue_metrics = Arc::new(OverdueMetrics::default());
@@ -168,11 +202,12 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         metrics: call_metrics.clone(),
         held: held.clone(),
     });
+    let drain_time = sip_config.drain_time();
     let telephony = Arc::new(Telephony {
         sip,
         media: media.clone(),
         prompts: prompts.clone(),
-        held,
+        held: held.clone(),
         trunk: cfg.trunk,
         nurse_phones: nurse_phones.clone(),
     });
@@ -189,6 +224,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
             live.clone(),
             messages::available(&prompts),
         )
+        .with_readiness(readiness.clone())
         .with_dialer(dialer)
         .with_intake_clients(intake_clients)
         .with_intake_queue(intake_queue);
@@ -205,12 +241,18 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     });
     let driver_ctx = DriverContext {
         config: sip_config,
-        metrics: call_metrics,
+        metrics: call_metrics.clone(),
         nurse_phones,
-        store,
+        store: store.clone(),
         calls: Arc::new(inbound),
+        readiness: readiness.clone(),
         commands: sip_commands,
     };
+    let probe = readiness.watch(
+        store.clone(),
+        std::time::Duration::from_secs(2),
+        shutdown_rx.clone(),
+    );
     let overdue = live.watch_overdue(
         overdue_metrics,
         std::time::Duration::from_secs(30),
@@ -225,10 +267,24 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         http_addr,
         live,
         booking,
+        readiness,
+        call_metrics,
+        held,
+        drain_time,
         media,
         shutdown: shutdown_tx,
-        tasks: vec![sip, http, overdue, snapshot],
+        tasks: vec![sip, http, overdue, snapshot, probe],
     })
+}
+
+/// This node's name in the heartbeat table: host and SIP port.
+fn node_name(sip_addr: SocketAddr) -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".to_string());
+    format!("{host}:{}", sip_addr.port())
 }
 
 /// `/metrics`: every registered counter in the Prometheus text format.

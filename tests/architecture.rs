@@ -18,6 +18,7 @@ const SHELL: &[&str] = &[
     "supervisor",
     "config",
     "live",
+    "readiness",
     "media::engine",
     "booking",
     "webrtc",

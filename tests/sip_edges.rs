@@ -417,3 +417,70 @@ async fn late_offer_gets_our_offer_and_media_waits_for_the_answer_in_ack() {
     );
     svc.stop().await;
 }
+
+/// Polls OPTIONS until it answers `want` (the readiness probe runs every 2 s).
+async fn options_until(p: &RawPeer, want: u16) -> String {
+    let me = p.addr();
+    let end = tokio::time::Instant::now() + Duration::from_secs(15);
+    for n in 1u32.. {
+        p.send(&request(
+            "OPTIONS",
+            "1177",
+            me,
+            &format!("ready{n}"),
+            "",
+            n,
+            "",
+        ))
+        .await;
+        let r = p.response(false).await.expect("OPTIONS answered");
+        if status(&r) == want {
+            return r;
+        }
+        assert!(
+            tokio::time::Instant::now() < end,
+            "OPTIONS never answered {want}: {r}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    unreachable!()
+}
+
+#[tokio::test]
+async fn options_and_readyz_answer_503_while_the_database_refuses_writes_and_200_after() {
+    let svc = TestService::start().await;
+    let p = RawPeer::new(svc.sip_addr()).await;
+    options_until(&p, 200).await;
+    let readyz = || async {
+        let r = reqwest::get(svc.http_url("/readyz")).await.expect("readyz");
+        (r.status().as_u16(), r.text().await.unwrap_or_default())
+    };
+    assert_eq!(readyz().await.0, 200);
+    // The database refuses this node's writes (the heartbeat's table is gone).
+    let pool = sqlx::SqlitePool::connect(&svc.database_url)
+        .await
+        .expect("sqlite");
+    sqlx::query("ALTER TABLE node_heartbeats RENAME TO node_heartbeats_gone")
+        .execute(&pool)
+        .await
+        .expect("rename");
+    let refused = options_until(&p, 503).await;
+    assert!(header(&refused, "Retry-After").is_some(), "{refused}");
+    let warning = header(&refused, "Warning").unwrap_or_default();
+    assert!(warning.contains("not ready"), "{refused}");
+    assert!(
+        !warning.contains("sqlite"),
+        "no internals to a stranger: {refused}"
+    );
+    let (status, body) = readyz().await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("does not take writes"), "{body}");
+    // New calls are still answered: the node is only taken out of rotation.
+    sqlx::query("ALTER TABLE node_heartbeats_gone RENAME TO node_heartbeats")
+        .execute(&pool)
+        .await
+        .expect("rename back");
+    options_until(&p, 200).await;
+    assert_eq!(readyz().await.0, 200);
+    svc.stop().await;
+}

@@ -8,16 +8,11 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: `200 ready` when the database answers, else `503` with the reason.
+/// `GET /readyz`: `200 ready` when this node takes new calls: not draining,
+/// and a heartbeat write to the database succeeds now; else `503` and why.
 pub async fn readyz(State(state): State<ApiState>) -> Result<&'static str, ApiError> {
-    match state.store.ping().await {
+    match state.readiness.probe(&state.store).await {
         Ok(()) => Ok("ready"),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check: database not reachable");
-            Err(ApiError::Unavailable(format!(
-                "not ready: the {} database does not answer",
-                state.store.backend_name()
-            )))
-        }
+        Err(e) => Err(ApiError::Unavailable(format!("not ready: {e}"))),
     }
 }

@@ -23,6 +23,7 @@ pub use worklist::WorklistCase;
 
 use crate::booking::Booking;
 use crate::live::Live;
+use crate::readiness::Readiness;
 use crate::store::Store;
 use crate::telephony::CallMetrics;
 use auth::IntakeClients;
@@ -50,6 +51,8 @@ pub struct ApiState {
     pub message_ids: Arc<Vec<String>>,
     /// Callbacks (none in handler tests built without the phone side).
     pub dialer: Option<Arc<crate::dialer::Dialer>>,
+    /// Whether this node takes new calls (`/readyz`).
+    pub readiness: Arc<Readiness>,
 }
 
 impl ApiState {
@@ -64,6 +67,7 @@ impl ApiState {
             call_metrics: None,
             message_ids: Arc::new(Vec::new()),
             dialer: None,
+            readiness: Readiness::new("api"),
         }
     }
 
@@ -79,6 +83,12 @@ impl ApiState {
         self.call_metrics = Some(call_metrics);
         self.live = live;
         self.message_ids = Arc::new(message_ids);
+        self
+    }
+
+    /// The node's readiness, shared with the SIP driver.
+    pub fn with_readiness(mut self, readiness: Arc<Readiness>) -> ApiState {
+        self.readiness = readiness;
         self
     }
 

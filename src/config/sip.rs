@@ -32,6 +32,10 @@ pub struct SipConfig {
     /// A caller holding in the queue hears their place and wait this often (0: never).
     #[serde(default = "default_hold_announcement")]
     pub hold_announcement_seconds: u64,
+    /// On SIGTERM, callers still in the IVR get this long to finish before
+    /// they are hung up (held callers become callbacks at once).
+    #[serde(default = "default_drain_seconds")]
+    pub drain_seconds: u64,
     /// The Server / User-Agent header.
     #[serde(default = "default_user_agent")]
     pub user_agent: String,
@@ -53,6 +57,9 @@ fn default_rtp_timeout() -> u64 {
 }
 fn default_hold_announcement() -> u64 {
     45
+}
+fn default_drain_seconds() -> u64 {
+    30
 }
 fn default_sip_realm() -> String {
     "1177.local".to_string()
@@ -95,6 +102,10 @@ impl SipConfig {
             );
         }
         Ok(s)
+    }
+
+    pub fn drain_time(&self) -> Duration {
+        Duration::from_secs(self.drain_seconds)
     }
 
     pub fn rtp_timeout(&self) -> Duration {

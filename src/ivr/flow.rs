@@ -184,6 +184,9 @@ pub struct Settings {
     pub max_failures: u8,
     /// How long to wait for the app's `Estimate` before treating offers as closed.
     pub estimate_timeout: Duration,
+    /// How long to wait for a write (case, cancellation, voice note) before
+    /// treating it as failed: the caller is never left in silence.
+    pub store_timeout: Duration,
     pub red_flag_node: NodeId,
     pub nurse_node: NodeId,
     pub no_input: Vec<PromptItem>,

@@ -88,12 +88,15 @@ enum Step {
     },
     AwaitStore {
         mode: CaseMode,
+        deadline: Instant,
     },
     /// Waiting for `BookedCallback` (treated as none at the deadline).
     AwaitBooked {
         deadline: Instant,
     },
-    AwaitCancel,
+    AwaitCancel {
+        deadline: Instant,
+    },
     /// The caller is being recorded until `#`, hang-up, `deadline` (the
     /// maximum length) or `quiet_until` (no speech for the node's silence).
     Recording {
@@ -102,7 +105,9 @@ enum Step {
         silence: Duration,
     },
     /// `StopRecording` issued; waiting for `RecordingDone`.
-    AwaitRecording,
+    AwaitRecording {
+        deadline: Instant,
+    },
     Holding,
     Done,
 }
@@ -214,14 +219,14 @@ impl Session {
                 case_id,
                 callback_at,
             } => {
-                if let Step::AwaitStore { mode } = self.step {
+                if let Step::AwaitStore { mode, .. } = self.step {
                     self.case_id = Some(case_id);
                     self.callback_at = Some(callback_at);
                     self.on_stored(now, mode, true);
                 }
             }
             IvrEvent::CaseStoreFailed => {
-                if let Step::AwaitStore { mode } = self.step {
+                if let Step::AwaitStore { mode, .. } = self.step {
                     self.store_failed = true;
                     self.on_stored(now, mode, false);
                 }
@@ -232,12 +237,12 @@ impl Session {
                 }
             }
             IvrEvent::CaseCancelled => {
-                if self.step == Step::AwaitCancel {
+                if matches!(self.step, Step::AwaitCancel { .. }) {
                     self.on_cancelled(now, true);
                 }
             }
             IvrEvent::CaseCancelFailed => {
-                if self.step == Step::AwaitCancel {
+                if matches!(self.step, Step::AwaitCancel { .. }) {
                     self.on_cancelled(now, false);
                 }
             }
@@ -257,7 +262,10 @@ impl Session {
             Step::Asking { deadline, .. } => *deadline,
             Step::AdviceWait { deadline }
             | Step::AwaitEstimate { deadline }
-            | Step::AwaitBooked { deadline } => Some(*deadline),
+            | Step::AwaitBooked { deadline }
+            | Step::AwaitStore { deadline, .. }
+            | Step::AwaitCancel { deadline }
+            | Step::AwaitRecording { deadline } => Some(*deadline),
             Step::Recording {
                 deadline,
                 quiet_until,
@@ -294,6 +302,16 @@ impl Session {
             }
             Step::AwaitEstimate { .. } => self.on_estimate(now, None),
             Step::AwaitBooked { .. } => self.on_booked(now, None),
+            // A write that did not answer in time counts as failed; if it
+            // lands later the app keeps what it must (a held case becomes
+            // a callback), but the caller is not told it was stored.
+            Step::AwaitStore { mode, .. } => {
+                let mode = *mode;
+                self.store_failed = true;
+                self.on_stored(now, mode, false);
+            }
+            Step::AwaitCancel { .. } => self.on_cancelled(now, false),
+            Step::AwaitRecording { .. } => self.on_recording_done(now),
             Step::Recording { .. } => self.on_recording_timeout(now),
             _ => {}
         }
@@ -339,9 +357,9 @@ impl Session {
             Step::AwaitEstimate { .. } => "await_estimate",
             Step::AwaitStore { .. } => "await_store",
             Step::AwaitBooked { .. } => "await_booked",
-            Step::AwaitCancel => "await_cancel",
+            Step::AwaitCancel { .. } => "await_cancel",
             Step::Recording { .. } => "recording",
-            Step::AwaitRecording => "await_recording",
+            Step::AwaitRecording { .. } => "await_recording",
             Step::Holding => "holding",
             Step::Done => "done",
         }
@@ -392,12 +410,12 @@ impl Session {
                     };
                 }
             }
-            NodeKind::Register { .. } => self.register(CaseMode::Callback, None),
+            NodeKind::Register { .. } => self.register(now, CaseMode::Callback, None),
             NodeKind::Hold { prompts, max_level } => {
                 if self.case_id.is_some() {
                     self.play(now, prompts, false, Then::Hold);
                 } else {
-                    self.register(CaseMode::Hold, *max_level);
+                    self.register(now, CaseMode::Hold, *max_level);
                 }
             }
             NodeKind::Goodbye { prompts } => self.play(now, prompts, false, Then::Hangup),

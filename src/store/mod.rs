@@ -197,6 +197,22 @@ impl Store {
         Ok(())
     }
 
+    /// Writes this node's heartbeat: the readiness probe (it fails when the
+    /// database cannot take writes) and the node's lease on its held cases.
+    pub async fn heartbeat(&self, node: &str, now: DateTime<Utc>) -> Result<()> {
+        with_backend!(self, |pool, ts| {
+            sqlx::query(
+                "INSERT INTO node_heartbeats (node, beat_at) VALUES ($1, $2) \
+                 ON CONFLICT (node) DO UPDATE SET beat_at = excluded.beat_at",
+            )
+            .bind(node)
+            .bind(ts(now))
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
     /// Runs one statement as is; lets tests poke at constraints and triggers.
     #[cfg(test)]
     pub(crate) async fn execute_raw(&self, sql: &str) -> Result<u64> {

@@ -41,12 +41,12 @@ async fn open(options: SqliteConnectOptions, in_memory: bool) -> Result<SqlitePo
                 })?;
             }
         }
-        // WAL + NORMAL: a committed transaction survives a process crash; only a
-        // power loss can drop the very last commits (DESIGN.md: never lose a case
-        // on crash or restart).
+        // WAL + FULL: every commit is on disk before the caller hears it is
+        // registered, also across a power loss (NORMAL could drop the last
+        // commits then).
         options = options
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal);
+            .synchronous(SqliteSynchronous::Full);
     }
     let pool = SqlitePoolOptions::new()
         // An in-memory database lives as long as one connection to it does.

@@ -7,6 +7,7 @@ use super::nurse_phones::NursePhones;
 use super::signal::{new_tag, CallInput, NewCall, SipCommand, ALLOW};
 use super::sleep_until;
 use crate::config::SipConfig;
+use crate::readiness::{NotReady, Readiness};
 use crate::sip::message::{self, uri_user, RequestInfo};
 use crate::sip::stateless;
 use crate::sip::{Peer, SipEvent, SipLayer, TimerConfig, Transport, TxId};
@@ -67,6 +68,8 @@ pub struct DriverContext {
     pub nurse_phones: Arc<NursePhones>,
     pub store: Store,
     pub calls: Arc<dyn CallHandler>,
+    /// OPTIONS answers 503 while the node is not ready (a dispatcher's probe).
+    pub readiness: Arc<Readiness>,
     /// The sender side of the command queue `run` reads (calls and the dialer share it).
     pub commands: mpsc::UnboundedSender<SipCommand>,
 }
@@ -327,13 +330,29 @@ impl State {
         }
         match info.method {
             Method::Invite if !in_dialog => self.new_call(tx, request, info, peer),
-            Method::Options => {
-                let extra = [
-                    ("Allow", ALLOW.to_string()),
-                    ("Accept", "application/sdp".to_string()),
-                ];
-                self.respond(tx, &request, 200, &extra);
-            }
+            Method::Options => match self.ctx.readiness.check() {
+                Ok(()) => {
+                    let extra = [
+                        ("Allow", ALLOW.to_string()),
+                        ("Accept", "application/sdp".to_string()),
+                    ];
+                    self.respond(tx, &request, 200, &extra);
+                }
+                Err(e) => {
+                    // Why, in general terms only: the sender may be anyone.
+                    let why = match e {
+                        NotReady::Draining => "draining",
+                        NotReady::Store { .. } => "not ready",
+                    };
+                    let mut resp = stateless::with_reason(
+                        message::response_to(&request, 503, Some(&new_tag())),
+                        why,
+                    );
+                    let retry = self.ctx.config.retry_after_seconds.to_string();
+                    message::add_header(&mut resp.headers, "Retry-After", retry);
+                    let _ = self.layer.respond(std::time::Instant::now(), tx, resp);
+                }
+            },
             Method::Register if !in_dialog => self.register(tx, request, info, peer),
             m if KNOWN_NOT_ALLOWED.contains(&m) && !in_dialog => {
                 self.respond(tx, &request, 405, &[("Allow", ALLOW.to_string())]);
@@ -381,7 +400,8 @@ impl State {
             self.respond(tx, &request, 482, &[]);
             return;
         }
-        if self.draining || self.calls.len() >= self.ctx.config.max_concurrent_calls {
+        let draining = self.draining || self.ctx.readiness.is_draining();
+        if draining || self.calls.len() >= self.ctx.config.max_concurrent_calls {
             self.ctx.metrics.calls_rejected_overload.inc();
             let extra = [(
                 "Retry-After",

@@ -31,6 +31,8 @@ struct RawSettings {
     max_failures: u8,
     #[serde(default = "five")]
     estimate_timeout_s: u64,
+    #[serde(default = "eight")]
+    store_timeout_s: u64,
     red_flag_node: String,
     nurse_node: String,
     no_input: Vec<String>,
@@ -47,6 +49,9 @@ fn default_lang() -> String {
 }
 fn six() -> u64 {
     6
+}
+fn eight() -> u64 {
+    8
 }
 fn five() -> u64 {
     5
@@ -573,6 +578,7 @@ impl Flow {
             inter_digit_timeout: Duration::from_secs(s.inter_digit_timeout_s),
             max_failures: s.max_failures,
             estimate_timeout: Duration::from_secs(s.estimate_timeout_s),
+            store_timeout: Duration::from_secs(s.store_timeout_s),
             red_flag_node: ctx.node("settings.red_flag_node", &s.red_flag_node)?,
             nurse_node: ctx.node("settings.nurse_node", &s.nurse_node)?,
             no_input: ctx.prompts("settings.no_input", &s.no_input)?,
@@ -581,11 +587,18 @@ impl Flow {
             yes_text: s.yes_text,
             no_text: s.no_text,
         };
-        if s.digit_timeout_s == 0 || s.inter_digit_timeout_s == 0 || s.estimate_timeout_s == 0 {
+        if [
+            s.digit_timeout_s,
+            s.inter_digit_timeout_s,
+            s.estimate_timeout_s,
+            s.store_timeout_s,
+        ]
+        .contains(&0)
+        {
             return Err(ctx.err(
                 "settings",
                 "a timeout is 0 seconds",
-                "use digit_timeout_s = 6, inter_digit_timeout_s = 5, estimate_timeout_s = 5",
+                "use digit_timeout_s = 6, inter_digit_timeout_s = 5, estimate_timeout_s = 5, store_timeout_s = 8",
             ));
         }
         let flow = Flow {

@@ -77,7 +77,9 @@ impl Session {
                     self.actions.push_back(IvrAction::CancelCase {
                         case_id: b.case_id.clone(),
                     });
-                    self.step = Step::AwaitCancel;
+                    self.step = Step::AwaitCancel {
+                        deadline: now + self.flow.settings().store_timeout,
+                    };
                 }
                 None => self.enter(now, *keep),
             },

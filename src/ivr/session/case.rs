@@ -30,7 +30,7 @@ impl Session {
         }
     }
 
-    pub(super) fn register(&mut self, mode: CaseMode, max_level: Option<u8>) {
+    pub(super) fn register(&mut self, now: Instant, mode: CaseMode, max_level: Option<u8>) {
         let assessment = self.triage.assess(&self.answer_map);
         let mut level = self.level();
         if let Some(cap) = max_level {
@@ -57,7 +57,10 @@ impl Session {
             matched_rules: assessment.matched_rules,
         };
         self.actions.push_back(IvrAction::RegisterCase(draft));
-        self.step = Step::AwaitStore { mode };
+        self.step = Step::AwaitStore {
+            mode,
+            deadline: now + self.flow.settings().store_timeout,
+        };
     }
 
     pub(super) fn on_stored(&mut self, now: Instant, mode: CaseMode, stored: bool) {

@@ -36,7 +36,7 @@ impl Session {
                 token,
                 ..
             } => (*ask, *failures, token.is_some()),
-            Step::Recording { .. } => return self.on_key_while_recording(key),
+            Step::Recording { .. } => return self.on_key_while_recording(now, key),
             _ => return, // keys outside questions (greeting, advice, hold) are ignored
         };
         if playing {

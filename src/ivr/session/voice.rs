@@ -64,9 +64,9 @@ impl Session {
     }
 
     /// `#` ends the voice note; other keys are just sound in it.
-    pub(super) fn on_key_while_recording(&mut self, key: DtmfKey) {
+    pub(super) fn on_key_while_recording(&mut self, now: Instant, key: DtmfKey) {
         if key == DtmfKey::Hash {
-            self.stop_recording(RecordingEnd::Hash);
+            self.stop_recording(now, RecordingEnd::Hash);
         }
     }
 
@@ -80,17 +80,19 @@ impl Session {
         } else {
             RecordingEnd::Silence
         };
-        self.stop_recording(reason);
+        self.stop_recording(now, reason);
     }
 
-    fn stop_recording(&mut self, reason: RecordingEnd) {
+    fn stop_recording(&mut self, now: Instant, reason: RecordingEnd) {
         self.actions.push_back(IvrAction::StopRecording { reason });
-        self.step = Step::AwaitRecording;
+        self.step = Step::AwaitRecording {
+            deadline: now + self.flow.settings().store_timeout,
+        };
     }
 
     /// The voice note is stored (or there was nothing to store): go on.
     pub(super) fn on_recording_done(&mut self, now: Instant) {
-        if self.step == Step::AwaitRecording {
+        if matches!(self.step, Step::AwaitRecording { .. }) {
             if let NodeKind::VoiceNote { next, .. } = self.flow.node(self.node).kind {
                 self.enter(now, next);
             }

@@ -116,6 +116,31 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            name: "a_store_that_never_answers_fails_at_the_deadline_and_offers_hold",
+            caller: Some(CALLER),
+            // store_timeout_s = 8: no answer to RegisterCase within it.
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 wait=9 done 1",
+            outcome: held(None, 4),
+            last: Some(IvrAction::Hold),
+            check: |h| {
+                let p = h.played();
+                assert!(p.contains(&"register_failed".to_owned()));
+                assert!(!p.contains(&"callback_registered".to_owned()));
+            },
+        },
+        Case {
+            name: "a_late_store_answer_after_the_deadline_is_not_confirmed",
+            caller: Some(CALLER),
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 wait=9 stored=c9@14:30 done",
+            outcome: None,
+            last: None,
+            check: |h| {
+                let p = h.played();
+                assert!(p.contains(&"register_failed".to_owned()));
+                assert!(!p.contains(&"callback_registered".to_owned()));
+            },
+        },
+        Case {
             name: "store_failure_then_hangup_is_reported",
             caller: Some(CALLER),
             script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 storefail hangup",
