@@ -1,6 +1,9 @@
 // Shared helpers for the staff pages: JSON calls, sign-in redirects, live events.
 "use strict";
 const PE = {
+  // Set while signing out: a request answered 401 meanwhile must not start a
+  // second navigation (to /login?next=...) that aborts the sign-out's own.
+  leaving: false,
   async api(method, path, body) {
     const opts = { method, headers: {}, credentials: "same-origin" };
     if (body !== undefined) {
@@ -8,7 +11,7 @@ const PE = {
       opts.body = JSON.stringify(body);
     }
     const res = await fetch("/api/v1" + path, opts);
-    if (res.status === 401 && !location.pathname.startsWith("/login")) {
+    if (res.status === 401 && !PE.leaving && !location.pathname.startsWith("/login")) {
       location.href = "/login?next=" + encodeURIComponent(location.pathname);
       throw new Error("not signed in");
     }
@@ -48,6 +51,7 @@ const PE = {
     if (who) who.textContent = me.username + " (" + me.role + ")";
     const out = document.getElementById("logout");
     if (out) out.addEventListener("click", async () => {
+      PE.leaving = true;
       try { await PE.api("POST", "/logout"); } finally { location.href = "/login"; }
     });
     return me;
