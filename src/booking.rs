@@ -47,6 +47,8 @@ pub struct Booking {
     latest: RwLock<Option<QueueSnapshot>>,
     /// Wakes the snapshot follower at once after this node registers a case.
     registered: Notify,
+    /// This node's name: held cases are registered as held by it (their lease).
+    node: Option<String>,
 }
 
 impl std::fmt::Debug for Booking {
@@ -72,7 +74,14 @@ impl Booking {
             supervisor,
             latest: RwLock::new(None),
             registered: Notify::new(),
+            node: None,
         }
+    }
+
+    /// Held cases registered here belong to `node` while its heartbeat lasts.
+    pub fn held_by(mut self, node: &str) -> Self {
+        self.node = Some(node.to_string());
+        self
     }
 
     /// Keeps the shared queue snapshot current: after each queue change (any
@@ -310,7 +319,11 @@ impl Booking {
             summary: String::new(),
             red_flag: draft.red_flag,
         };
-        let record = self.store.insert_case(&case).await?;
+        let held_by = match draft.mode {
+            CaseMode::Hold => self.node.as_deref(),
+            CaseMode::Callback => None,
+        };
+        let record = self.store.insert_case_held_by(&case, held_by).await?;
         self.registered.notify_one();
         Ok((record.id.to_string(), self.clock_time(estimated, now)))
     }

@@ -23,5 +23,6 @@ pub mod readiness;
 pub mod service;
 pub mod store;
 pub mod supervisor;
+pub mod sweeper;
 pub mod telephony;
 pub mod webrtc;

@@ -114,11 +114,7 @@ fn parse_range(s: &str) -> Result<(u16, u16), String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    init_logging();
     let cli = Cli::parse();
     match cli.command {
         Some(Command::CheckConfig) => {
@@ -165,6 +161,20 @@ async fn main() -> anyhow::Result<()> {
             running.stop().await;
             Ok(())
         }
+    }
+}
+
+/// Logs for journald and log shippers: colour only on a terminal;
+/// `PE_LOG_FORMAT=json` writes one JSON object per line.
+fn init_logging() {
+    use std::io::IsTerminal;
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if std::env::var("PE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().init();
+    } else {
+        builder.with_ansi(std::io::stdout().is_terminal()).init();
     }
 }
 

@@ -146,13 +146,17 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     let live = Live::start(store.clone(), defaults)
         .await
         .context("loading the supervisor settings")?;
-    let booking = Arc::new(Booking::new(
-        store.clone(),
-        cfg.queue,
-        cfg.hours,
-        &cfg.triage,
-        live.clone(),
-    ));
+    let node = node_name();
+    let booking = Arc::new(
+        Booking::new(
+            store.clone(),
+            cfg.queue,
+            cfg.hours,
+            &cfg.triage,
+            live.clone(),
+        )
+        .held_by(&node),
+    );
     let driver = SipDriver::bind(opts.sip_bind)
         .await
         .with_context(|| format!("binding SIP on {}", opts.sip_bind))?;
@@ -176,7 +180,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         nurse_ring,
     ));
     let held = Arc::new(HeldCalls::default());
-    let readiness = Readiness::new(&node_name(sip_addr));
+    let readiness = Readiness::new(&node);
     // Ready from the first answer on, not after the first probe interval.
     if let Err(e) = readiness.probe(&store).await {
         tracing::warn!(error = %e, "starting not ready");
@@ -186,6 +190,8 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     let mut registry = Registry::default();
     call_metrics.register(&mut registry);
     readiness.register(&mut registry);
+    let swept = prometheus_client::metrics::counter::Counter::default();
+    crate::sweeper::register(&swept, &mut registry);
     callback_metrics.register(&mut registry);
     registry.register_collector(Box::new(MediaCollector(media.clone())));
     let overdue_metrics = Arc::new(OverdueMetrics::default());
@@ -260,6 +266,12 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     );
     // Holding callers read their place here, not from the store.
     let snapshot = booking.follow_queue(std::time::Duration::from_secs(5), shutdown_rx.clone());
+    let sweeper = crate::sweeper::start(
+        store.clone(),
+        crate::sweeper::SWEEP_EVERY,
+        swept,
+        shutdown_rx.clone(),
+    );
     let sip = tokio::spawn(driver.run(driver_ctx, sip_command_rx, shutdown_rx));
     info!(%sip_addr, %http_addr, "phone entrance listening (SIP over UDP and TCP)");
     Ok(Running {
@@ -273,18 +285,19 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         drain_time,
         media,
         shutdown: shutdown_tx,
-        tasks: vec![sip, http, overdue, snapshot, probe],
+        tasks: vec![sip, http, overdue, snapshot, probe, sweeper],
     })
 }
 
-/// This node's name in the heartbeat table: host and SIP port.
-fn node_name(sip_addr: SocketAddr) -> String {
+/// This run's name in the heartbeat table: the host and a random part, so a
+/// restarted node does not renew its previous run's leases.
+fn node_name() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .ok()
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "node".to_string());
-    format!("{host}:{}", sip_addr.port())
+    format!("{host}/{:08x}", rand::random::<u32>())
 }
 
 /// `/metrics`: every registered counter in the Prometheus text format.

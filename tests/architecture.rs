@@ -19,6 +19,7 @@ const SHELL: &[&str] = &[
     "config",
     "live",
     "readiness",
+    "sweeper",
     "media::engine",
     "booking",
     "webrtc",

@@ -149,6 +149,39 @@ async fn busy_resident_ends_the_attempt_as_busy_and_frees_the_nurse() {
 }
 
 #[tokio::test]
+async fn a_failing_trunk_uses_no_attempt_and_puts_the_case_back() {
+    let resident = phone(UasBehavior {
+        reject: Some(503),
+        ..Default::default()
+    })
+    .await;
+    let nurse = phone(UasBehavior::default()).await;
+    let svc = service_with(&resident, &nurse, |_| {}).await;
+    let (nina, case, call_id) = claim_and_call(&svc, 3).await;
+    let s = wait_for_state(&svc, &nina, &call_id, "ended", Duration::from_secs(20)).await;
+    assert_eq!(s["result"], "failed", "{s}");
+    let id = case.parse().expect("uuid");
+    let c = svc
+        .store()
+        .await
+        .get_case(id)
+        .await
+        .expect("get")
+        .expect("case");
+    assert_eq!(c.status, CaseStatus::Waiting, "back in the queue");
+    assert_eq!(c.attempts, 0, "the trunk's failure is not the resident's");
+    assert_eq!(c.next_attempt_at, None, "any nurse may try again at once");
+    let metrics = reqwest::get(svc.http_url("/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("pe_trunk_failures_total 1"), "{metrics}");
+    svc.stop().await;
+}
+
+#[tokio::test]
 async fn unanswered_resident_is_cancelled_after_the_ring_timeout() {
     let resident = phone(UasBehavior {
         ring: Duration::from_secs(120),

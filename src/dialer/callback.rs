@@ -6,7 +6,7 @@ use super::metrics::CallbackMetrics;
 use super::{CallResult, CallState, CallStatus};
 use crate::media::engine::{MediaEvent, MediaStream, StreamLink, StreamParams};
 use crate::queue::{AttemptOutcome, RetryPolicy};
-use crate::store::{AttemptResult, CallLeg, CaseRecord, LegDirection, LegKind, Store};
+use crate::store::{Actor, AttemptResult, CallLeg, CaseRecord, LegDirection, LegKind, Store};
 use crate::telephony::held::{HeldCall, HeldCommand};
 use crate::telephony::outbound::{self, Caller, Leg, LegEvent, Placement, Progress, Target};
 use crate::telephony::{DialFailure, Telephony};
@@ -408,7 +408,9 @@ impl Callback {
             Some(DialFailure::Busy(_)) => AttemptResult::Busy,
             Some(DialFailure::NoAnswer(_)) => AttemptResult::NoAnswer,
             Some(DialFailure::Rejected(_)) => AttemptResult::Rejected,
-            Some(DialFailure::Failed(_)) => AttemptResult::Failed,
+            // The trunk or our own credentials failed, not the resident: the
+            // case goes back to the queue without using one of its attempts.
+            Some(DialFailure::Failed(status)) => return self.trunk_trouble(status).await,
             Some(DialFailure::Cancelled) => return,
         };
         match self
@@ -423,6 +425,22 @@ impl Callback {
             Ok(AttemptOutcome::Connected) => {}
             // Released or taken over meanwhile: nothing recorded, the legs still are.
             Err(e) => warn!(error = %e, "attempt not recorded"),
+        }
+    }
+
+    async fn trunk_trouble(&self, status: Option<u16>) {
+        self.metrics.trunk_failures.inc();
+        warn!(
+            status = status.unwrap_or(0),
+            "trunk failure (5xx, timeout or our credentials refused): no attempt used"
+        );
+        let actor = Actor {
+            username: &self.nurse,
+            ip: None,
+            may_override: false,
+        };
+        if let Err(e) = self.store.release(self.case.id, &actor, Utc::now()).await {
+            warn!(error = %e, "case not put back after a trunk failure");
         }
     }
 

@@ -17,6 +17,8 @@ struct ResultLabel {
 pub struct CallbackMetrics {
     pub active: Gauge,
     results: Family<ResultLabel, Counter>,
+    /// Calls the trunk failed (5xx, no answer from it, our credentials refused).
+    pub trunk_failures: Counter,
 }
 
 impl CallbackMetrics {
@@ -31,6 +33,11 @@ impl CallbackMetrics {
             let _ = self.results.get_or_create(&ResultLabel { result });
         }
         registry.register("pe_callbacks", "How callbacks ended", self.results.clone());
+        registry.register(
+            "pe_trunk_failures",
+            "Callbacks the trunk failed (no attempt at the resident used)",
+            self.trunk_failures.clone(),
+        );
     }
 
     /// Counts how a callback ended.

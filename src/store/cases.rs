@@ -54,11 +54,27 @@ const HOLD_TO_CALLBACK_SQL: &str = "UPDATE cases SET mode = 'callback', \
      status = CASE WHEN status = 'holding' THEN 'waiting' ELSE status END \
      WHERE id = $1 AND mode = 'hold' AND status IN ('holding', 'claimed')";
 
+const LAPSED_HOLDS_SQL: &str = "SELECT id FROM cases \
+     WHERE mode = 'hold' AND status IN ('holding', 'claimed') \
+     AND held_by IS NOT NULL AND held_by NOT IN \
+          (SELECT node FROM node_heartbeats WHERE beat_at >= $1)";
+
 impl Store {
     /// Registers a case and commits, with a `case.created` audit entry in the same
     /// transaction. Timestamps are stored to the microsecond; the returned record
     /// is what a later [`Store::get_case`] reads back.
     pub async fn insert_case(&self, case: &NewCase) -> Result<CaseRecord> {
+        self.insert_case_held_by(case, None).await
+    }
+
+    /// Like [`Store::insert_case`]; a held case also names the node whose live
+    /// call it is (`held_by`), in the same transaction: it stays held only
+    /// while that node's heartbeat is fresh ([`Store::sweep_lapsed_holds`]).
+    pub async fn insert_case_held_by(
+        &self,
+        case: &NewCase,
+        held_by: Option<&str>,
+    ) -> Result<CaseRecord> {
         let c = CaseRecord {
             id: Uuid::new_v4(),
             channel: case.channel,
@@ -120,10 +136,57 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(map_insert_error)?;
+            if let Some(node) = held_by {
+                sqlx::query("UPDATE cases SET held_by = $2 WHERE id = $1")
+                    .bind(c.id.to_string())
+                    .bind(node)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             insert_audit(ts(audit.at), &audit).execute(&mut *tx).await?;
             tx.commit().await?;
         });
         Ok(c)
+    }
+
+    /// Held cases whose node's heartbeat is older than `lease` at `now` (or
+    /// missing) become callbacks to the caller ID, audited
+    /// (`case.hold_lease_lapsed`): nobody is holding for them any more.
+    /// Returns their ids. Any node may run this.
+    pub async fn sweep_lapsed_holds(
+        &self,
+        lease: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>> {
+        let now = storable("now", now)?;
+        let fresh_since = storable("fresh_since", now - lease)?;
+        let ids: Vec<String> = with_backend!(self, |pool, ts| {
+            sqlx::query_scalar(LAPSED_HOLDS_SQL)
+                .bind(ts(fresh_since))
+                .fetch_all(pool)
+                .await?
+        });
+        let mut swept = Vec::new();
+        for text in ids {
+            let Ok(id) = Uuid::parse_str(&text) else {
+                continue;
+            };
+            let audit = AuditRecord::new(
+                now,
+                "sweeper",
+                "case.hold_lease_lapsed",
+                Some(id),
+                "the node holding the call stopped: mode=callback",
+                None,
+            );
+            if self
+                .update_case(HOLD_TO_CALLBACK_SQL, id, None, &audit)
+                .await?
+            {
+                swept.push(id);
+            }
+        }
+        Ok(swept)
     }
 
     /// The case with this id, if any.

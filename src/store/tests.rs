@@ -149,6 +149,7 @@ on_both_backends!(
     priority_outside_one_to_five_is_refused_by_schema,
     concurrent_inserts_all_commit,
     ping_answers,
+    held_cases_of_a_node_whose_heartbeat_lapsed_become_callbacks,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -189,6 +190,68 @@ fn new_case(priority: u8, registered_min: i64, deadline_min: i64) -> NewCase {
         summary: String::new(),
         red_flag: priority == 1,
     }
+}
+
+async fn held_cases_of_a_node_whose_heartbeat_lapsed_become_callbacks(store: Store) {
+    let lease = TimeDelta::seconds(15);
+    let now = t0() + TimeDelta::minutes(10);
+    store
+        .heartbeat("alive", now - TimeDelta::seconds(3))
+        .await
+        .unwrap();
+    store
+        .heartbeat("dead", now - TimeDelta::seconds(40))
+        .await
+        .unwrap();
+    let held = |n: i64| new_case(1, n, n + 3);
+    let on_alive = store
+        .insert_case_held_by(&held(1), Some("alive"))
+        .await
+        .unwrap();
+    let on_dead = store
+        .insert_case_held_by(&held(2), Some("dead"))
+        .await
+        .unwrap();
+    let on_gone = store
+        .insert_case_held_by(&held(3), Some("never-beat"))
+        .await
+        .unwrap();
+    let unowned = store.insert_case(&held(4)).await.unwrap();
+    assert_eq!(on_dead.status, CaseStatus::Holding);
+    let mut swept = store.sweep_lapsed_holds(lease, now).await.unwrap();
+    swept.sort();
+    let mut want = vec![on_dead.id, on_gone.id];
+    want.sort();
+    assert_eq!(
+        swept, want,
+        "the lapsed node's and the unknown node's holds"
+    );
+    for id in [on_dead.id, on_gone.id] {
+        let c = store.get_case(id).await.unwrap().unwrap();
+        assert_eq!(
+            (c.mode, c.status),
+            (CaseMode::Callback, CaseStatus::Waiting)
+        );
+    }
+    for id in [on_alive.id, unowned.id] {
+        let c = store.get_case(id).await.unwrap().unwrap();
+        assert_eq!((c.mode, c.status), (CaseMode::Hold, CaseStatus::Holding));
+    }
+    let audit = store.audit_rows(Some(on_dead.id), 10).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.action == "case.hold_lease_lapsed" && r.actor == "sweeper"),
+        "{audit:?}"
+    );
+    assert!(
+        store
+            .sweep_lapsed_holds(lease, now)
+            .await
+            .unwrap()
+            .is_empty(),
+        "once"
+    );
 }
 
 async fn insert(store: &Store, case: &NewCase) -> CaseRecord {

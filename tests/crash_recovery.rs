@@ -1,0 +1,134 @@
+//! A node killed with SIGKILL while a caller holds: the real binary, a real
+//! call, `kill -9`, and another node on the same database. The held case
+//! must not stay "holding" forever: once the dead node's lease lapses, the
+//! other node's sweeper turns it into a callback to the caller ID.
+
+mod common;
+
+use common::caller::{after_greeting, press};
+use common::{repo_root, set_config, TestService};
+use phone_entrance::store::{CaseMode, CaseStatus, Store};
+use simulators::caller::{Call, CallConfig, DtmfMethod};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The service binary on its own ports, logging to a pipe we read for its address.
+struct Node {
+    child: Child,
+    sip: SocketAddr,
+}
+
+impl Node {
+    fn start(config: &std::path::Path, database_url: &str) -> Node {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_phone-entrance"))
+            .args(["--config", &config.display().to_string()])
+            .args([
+                "--prompts",
+                &repo_root().join("prompts").display().to_string(),
+            ])
+            .args(["--sip-bind", "127.0.0.1:0", "--http-bind", "127.0.0.1:0"])
+            .args(["--database-url", database_url, "--rtp-ports", "41000-41999"])
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("phone-entrance runs");
+        let out = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(out).lines();
+        let sip = loop {
+            let line = lines
+                .next()
+                .expect("the service says where it listens")
+                .expect("log line");
+            if let Some(rest) = line.split("sip_addr=").nth(1) {
+                let addr = rest.split_whitespace().next().unwrap_or_default();
+                break addr.parse().expect("sip address");
+            }
+        };
+        // Keep draining its log so the pipe never fills.
+        std::thread::spawn(move || for _ in lines {});
+        Node { child, sip }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn holding_case(store: &Store) -> Option<phone_entrance::store::CaseRecord> {
+    let cases = store.worklist().await.ok()?;
+    cases.into_iter().find(|c| c.status == CaseStatus::Holding)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_caller_of_a_killed_node_becomes_a_callback_swept_by_another_node() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("sip-config");
+    std::fs::create_dir_all(&config).expect("mkdir");
+    for entry in std::fs::read_dir(repo_root().join("sip-config")).expect("sip-config") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), config.join(entry.file_name())).expect("copy");
+    }
+    set_config(&config, "ivr.toml", "wait_s", "2");
+    let url = format!("sqlite:{}", dir.path().join("pe.db").display());
+    let mut node_a = Node::start(&config, &url);
+
+    // A red-flag caller stays on the line and holds on node A.
+    let call = Call::dial(CallConfig::new(node_a.sip))
+        .await
+        .expect("answered");
+    let m = DtmfMethod::Rfc4733;
+    after_greeting(&call, &[]).await;
+    press(&call, "1", m).await;
+    press(&call, "3", m).await;
+    press(&call, "1", m).await; // severe breathing difficulty: yes
+    let store = Store::connect(&url).await.expect("store");
+    let end = tokio::time::Instant::now() + Duration::from_secs(30);
+    let held = loop {
+        if let Some(c) = holding_case(&store).await {
+            break c;
+        }
+        assert!(tokio::time::Instant::now() < end, "no held case on node A");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(held.mode, CaseMode::Hold);
+
+    // kill -9: no BYE, no end-of-call bookkeeping on node A.
+    node_a.child.kill().expect("SIGKILL");
+    node_a.child.wait().expect("reaped");
+    drop(call);
+
+    // Node B on the same database sweeps A's held case once A's lease lapses.
+    let node_b = TestService::start_with(Some(url.clone()), |_| {}).await;
+    let end = tokio::time::Instant::now() + Duration::from_secs(45);
+    let case = loop {
+        let c = store.get_case(held.id).await.expect("read").expect("case");
+        if c.mode == CaseMode::Callback {
+            break c;
+        }
+        assert!(
+            tokio::time::Instant::now() < end,
+            "the held case of the killed node is still {:?}/{:?}",
+            c.status,
+            c.mode
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(case.status, CaseStatus::Waiting, "back in the queue");
+    assert_eq!(case.callback_number.as_deref(), Some("+46701234567"));
+    assert_eq!(case.priority.level(), 1, "keeps its level and place");
+    let audit = store.audit_rows(Some(held.id), 20).await.expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.action == "case.hold_lease_lapsed" && r.actor == "sweeper"),
+        "{audit:?}"
+    );
+    node_b.stop().await;
+}
