@@ -8,7 +8,7 @@ use common::audio::find_prompt;
 use common::caller::{after_greeting, answer_green_questions, press, wait_for_prompt};
 use common::{prompt_seconds, set_config, TestService};
 use phone_entrance::media::g711::Codec;
-use phone_entrance::store::{CaseMode, CaseStatus};
+use phone_entrance::store::{CaseMode, CaseStatus, Role};
 use simulators::caller::{
     Call, CallConfig, CallError, DtmfMethod, EndReason, InfoFormat, Transport,
 };
@@ -308,16 +308,23 @@ async fn store_failure_is_never_confirmed_to_the_caller() {
     // Instead of a confirmation: "your callback could not be registered,
     // press 1 to hold for a nurse" (ivr.toml, nodes.register.failed).
     wait_for_prompt(&call, "register_failed", Duration::from_secs(10)).await;
+    // Holding instead needs a case too, and the store still refuses it:
+    // nobody holds invisibly, the caller is told to call again (or 112).
     press(&call, "1", m).await;
-    wait_for_prompt(&call, "hold_music", Duration::from_secs(10)).await;
+    assert_eq!(wait_bye(&call).await, EndReason::RemoteHangup);
     let heard = call.received_audio().samples();
     assert!(
         find_prompt(&heard, "sv", "callback_registered", Codec::Pcmu).is_empty(),
         "no false confirmation"
     );
+    assert!(
+        find_prompt(&heard, "sv", "hold_music", Codec::Pcmu).is_empty(),
+        "no hold without a stored case"
+    );
     let failed = find_prompt(&heard, "sv", "register_failed", Codec::Pcmu);
-    let holding = find_prompt(&heard, "sv", "hold_music", Codec::Pcmu);
-    assert!(holding[0] > failed[0], "held after the failure was said");
+    let call_again = find_prompt(&heard, "sv", "hold_unavailable", Codec::Pcmu);
+    assert!(!call_again.is_empty(), "told to call again or 112");
+    assert!(call_again[0] > failed[0], "after the failure was said");
     let metrics = reqwest::get(svc.http_url("/metrics"))
         .await
         .unwrap()
@@ -325,9 +332,25 @@ async fn store_failure_is_never_confirmed_to_the_caller() {
         .await
         .unwrap();
     assert!(!metrics.contains("pe_ivr_outcomes_total{outcome=\"callback\"} 1"));
-    assert!(metrics.contains("pe_ivr_outcomes_total{outcome=\"held\"} 1"));
-    assert!(metrics.contains("\npe_case_store_failures_total 1\n"));
-    call.hangup().await.ok();
+    assert!(metrics.contains("pe_ivr_outcomes_total{outcome=\"held\"} 0"));
+    assert!(metrics.contains("pe_ivr_outcomes_total{outcome=\"registration_failed\"} 1"));
+    assert!(metrics.contains("\npe_case_store_failures_total 2\n"));
+    // Once the database is back, the supervisor page shows what happened.
+    sqlx::query("ALTER TABLE cases_broken RENAME TO cases")
+        .execute(&pool)
+        .await
+        .expect("rename back");
+    svc.add_staff("sara", "super-pw", Role::Supervisor).await;
+    let sup = svc.login("sara", "super-pw").await;
+    let stats: serde_json::Value = sup
+        .get(svc.http_url("/api/v1/supervisor/stats"))
+        .send()
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(stats["case_store_failures"], 2, "{stats}");
     svc.stop().await;
 }
 

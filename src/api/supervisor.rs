@@ -88,9 +88,10 @@ pub async fn get_stats(
         .stats_counts(state.live.day_start(now), now - Duration::hours(1))
         .await?;
     let mut estimates = [None; 5];
-    let mut calls_in_ivr = 0;
+    let (mut calls_in_ivr, mut store_failures) = (0, 0);
     if let Some(metrics) = &state.call_metrics {
         calls_in_ivr = metrics.calls_active.get();
+        store_failures = i64::try_from(metrics.case_store_failures.get()).unwrap_or(i64::MAX);
     }
     if let Some(booking) = &state.booking {
         for (i, slot) in estimates.iter_mut().enumerate() {
@@ -110,6 +111,7 @@ pub async fn get_stats(
         estimates,
         calls_in_ivr,
         OverdueAlert::at(open, now),
+        store_failures,
     )))
 }
 

@@ -190,6 +190,9 @@ pub struct Settings {
     pub red_flag_node: NodeId,
     pub nurse_node: NodeId,
     pub no_input: Vec<PromptItem>,
+    /// Said when a hold case cannot be stored: nobody holds without a case,
+    /// so the caller is told to call again (or 112) and the call ends.
+    pub hold_failed: Vec<PromptItem>,
     pub invalid: Vec<PromptItem>,
     pub hold_music: String,
     pub yes_text: String,

@@ -44,6 +44,9 @@ pub struct SupervisorStats {
     pub unreachable_today: u32,
     /// Open cases past their deadline (the supervisor's alert).
     pub overdue: OverdueAlert,
+    /// Phone cases the database refused since this node started: those
+    /// callers heard it and were told to call again (an alert, not a count).
+    pub case_store_failures: i64,
 }
 
 /// (within target, missed) among cases registered today: a case counts once it
@@ -73,6 +76,7 @@ pub fn build(
     estimates: [Option<DateTime<Utc>>; 5],
     calls_in_ivr: i64,
     overdue: OverdueAlert,
+    case_store_failures: i64,
 ) -> SupervisorStats {
     let (within, missed) = target_counts(&counts.reached, now);
     let judged = within.saturating_add(missed);
@@ -104,6 +108,7 @@ pub fn build(
         callback_offer: settings.offer_state(now, counts.callbacks_since),
         unreachable_today: counts.unreachable_since,
         overdue,
+        case_store_failures,
     }
 }
 
@@ -143,6 +148,7 @@ mod tests {
             [None, Some(at(10, 20)), None, None, None],
             4,
             OverdueAlert::default(),
+            0,
         );
         assert_eq!(s.waiting_total, 3);
         assert_eq!(s.oldest_wait_seconds, Some(3600));
@@ -162,6 +168,7 @@ mod tests {
             [None; 5],
             0,
             OverdueAlert::default(),
+            0,
         );
         assert_eq!(s.share_within_target_today, None);
         assert_eq!(s.oldest_wait_seconds, None);

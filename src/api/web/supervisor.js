@@ -21,6 +21,8 @@
       // The list is an audited read: fetch it only when the count moves.
       if (s.unreachable_today !== shownUnreachable) loadUnreachable(s.unreachable_today);
       renderOverdue(s.overdue);
+      $("s-store-failures").textContent = s.case_store_failures;
+      $("store-tile").classList.toggle("alert", s.case_store_failures > 0);
       const body = $("levels").querySelector("tbody");
       body.replaceChildren();
       for (const l of s.levels) {

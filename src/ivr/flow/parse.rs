@@ -36,6 +36,8 @@ struct RawSettings {
     red_flag_node: String,
     nurse_node: String,
     no_input: Vec<String>,
+    #[serde(default = "hold_unavailable")]
+    hold_failed: Vec<String>,
     invalid: Vec<String>,
     hold_music: String,
     #[serde(default = "ja")]
@@ -49,6 +51,9 @@ fn default_lang() -> String {
 }
 fn six() -> u64 {
     6
+}
+fn hold_unavailable() -> Vec<String> {
+    vec!["hold_unavailable".into()]
 }
 fn eight() -> u64 {
     8
@@ -582,6 +587,7 @@ impl Flow {
             red_flag_node: ctx.node("settings.red_flag_node", &s.red_flag_node)?,
             nurse_node: ctx.node("settings.nurse_node", &s.nurse_node)?,
             no_input: ctx.prompts("settings.no_input", &s.no_input)?,
+            hold_failed: ctx.prompts("settings.hold_failed", &s.hold_failed)?,
             invalid: ctx.prompts("settings.invalid", &s.invalid)?,
             hold_music: s.hold_music,
             yes_text: s.yes_text,

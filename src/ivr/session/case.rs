@@ -78,11 +78,19 @@ impl Session {
                     self.ask(now, Ask::StoreFailed, 0, &[]);
                 }
             }
-            // A hold goes ahead even if the store failed: never leave a caller.
-            (NodeKind::Hold { prompts, .. }, CaseMode::Hold) => {
+            (NodeKind::Hold { prompts, .. }, CaseMode::Hold) if stored => {
                 self.play(now, prompts, false, Then::Hold)
             }
-            _ => self.then(now, Then::Hold),
+            (_, CaseMode::Hold) if stored => self.then(now, Then::Hold),
+            // Nobody holds without a stored case (nurses could not see them):
+            // call again, or 112 if it is urgent.
+            _ => self.hold_failed(now),
         }
+    }
+
+    /// The hold case could not be stored: say so and end the call.
+    pub(super) fn hold_failed(&mut self, now: Instant) {
+        let flow = Arc::clone(&self.flow);
+        self.play(now, &flow.settings().hold_failed, false, Then::Hangup)
     }
 }

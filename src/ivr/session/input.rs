@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{Ask, Failure, Session, Step, Then, MAX_DIGITS};
+use super::{Ask, Failure, Session, Step, MAX_DIGITS};
 use crate::identity::{Personnummer, PhoneNumber};
 use crate::ivr::flow::{Choice, NodeKind, PromptItem};
-use crate::ivr::IvrAction;
+use crate::ivr::{CaseMode, IvrAction};
 use crate::media::dtmf::DtmfKey;
 
 impl Session {
@@ -166,8 +166,9 @@ impl Session {
                 _ => self.fail(now, Failure::Invalid),
             },
             (NodeKind::BookedCallback { .. }, Ask::Node) => self.on_booked_choice(now, digit),
+            // Hold instead: with a case of its own, if the store takes it now.
             (NodeKind::Register { .. }, Ask::StoreFailed) => match digit {
-                1 => self.then(now, Then::Hold),
+                1 => self.register(now, CaseMode::Hold, None),
                 _ => self.fail(now, Failure::Invalid),
             },
             _ => self.fail(now, Failure::Invalid),
@@ -219,8 +220,9 @@ impl Session {
         let settings = flow.settings();
         if failures > settings.max_failures {
             if ask == Ask::StoreFailed {
-                // The store is down: registering again would fail too.
-                self.then(now, Then::Hold);
+                // No answer after a failed registration: nothing is stored,
+                // so the caller is told to call again.
+                self.hold_failed(now);
             } else if matches!(flow.node(self.node).kind, NodeKind::BookedCallback { .. }) {
                 // No answer about a booked callback: it stays booked.
                 self.keep_booked(now);

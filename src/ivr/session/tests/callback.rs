@@ -104,27 +104,42 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
-            name: "store_failure_never_confirms_and_offers_hold",
+            name: "store_failure_never_confirms_and_offers_hold_with_a_case_of_its_own",
             caller: Some(CALLER),
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 storefail done 1",
-            outcome: held(None, 4),
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 storefail done 1 stored=h1@14:30",
+            outcome: held(Some("h1"), 4),
             last: Some(IvrAction::Hold),
             check: |h| {
                 let p = h.played();
                 assert!(p.contains(&"register_failed".to_owned()));
                 assert!(!p.contains(&"callback_registered".to_owned()));
+                assert_eq!(h.draft().map(|d| d.mode), Some(CaseMode::Hold));
             },
         },
         Case {
-            name: "a_store_that_never_answers_fails_at_the_deadline_and_offers_hold",
+            name: "nobody_holds_when_the_hold_case_cannot_be_stored_either",
             caller: Some(CALLER),
-            // store_timeout_s = 8: no answer to RegisterCase within it.
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 wait=9 done 1",
-            outcome: held(None, 4),
-            last: Some(IvrAction::Hold),
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 storefail done 1 storefail done",
+            outcome: Some(CallOutcome::RegistrationFailed),
+            last: Some(IvrAction::Hangup),
+            check: |h| {
+                let p = h.played();
+                assert!(p.contains(&"hold_unavailable".to_owned()));
+                assert!(!p.contains(&"hold_music".to_owned()));
+                assert!(!h.log.contains(&IvrAction::Hold));
+            },
+        },
+        Case {
+            name: "a_store_that_never_answers_fails_at_the_deadline_and_nobody_holds",
+            caller: Some(CALLER),
+            // store_timeout_s = 8: no answer to either RegisterCase within it.
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 wait=9 done 1 wait=9 done",
+            outcome: Some(CallOutcome::RegistrationFailed),
+            last: Some(IvrAction::Hangup),
             check: |h| {
                 let p = h.played();
                 assert!(p.contains(&"register_failed".to_owned()));
+                assert!(p.contains(&"hold_unavailable".to_owned()));
                 assert!(!p.contains(&"callback_registered".to_owned()));
             },
         },
@@ -213,9 +228,14 @@ fn read_back_actions_do_not_show_the_digits_in_debug() {
 }
 
 #[test]
-fn hold_goes_ahead_when_the_hold_case_cannot_be_stored() {
+fn a_red_flag_hold_that_cannot_be_stored_is_told_to_call_again_or_112() {
     let mut h = Harness::new(Some(CALLER));
     h.run("answer done done 1 3 1 done wait=10 storefail done");
-    assert_eq!(h.outcome(), held(None, 1).as_ref());
-    assert_eq!(h.log.last(), Some(&IvrAction::Hold));
+    assert_eq!(h.outcome(), Some(&CallOutcome::RegistrationFailed));
+    assert_eq!(h.log.last(), Some(&IvrAction::Hangup));
+    assert!(h.played().contains(&"hold_unavailable".to_owned()));
+    assert!(
+        !h.log.contains(&IvrAction::Hold),
+        "nobody holds without a case"
+    );
 }

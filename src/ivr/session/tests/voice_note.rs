@@ -96,8 +96,8 @@ fn cases() -> Vec<Case> {
         Case {
             name: "no_voice_note_when_the_store_failed",
             caller: Some(CALLER),
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 storefail done 1",
-            outcome: held(None, 4),
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 storefail done 1 stored=h1@14:30",
+            outcome: held(Some("h1"), 4),
             last: Some(IvrAction::Hold),
             check: |h| {
                 assert!(!h.log.iter().any(|a| matches!(a, IvrAction::Record { .. })));
