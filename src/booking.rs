@@ -20,6 +20,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::Notify;
 
+/// The summary of a case registered for a caller who hung up after triage.
+pub const DROPPED_IN_IVR: &str = "call dropped during IVR";
+
 /// Recent arrivals in this window set the expected arrival rate per level.
 const ARRIVAL_WINDOW: Duration = Duration::from_secs(2 * 3600);
 
@@ -316,7 +319,11 @@ impl Booking {
             language: draft.language.code().to_string(),
             call_id: Some(call_id.to_string()),
             external_ref: None,
-            summary: String::new(),
+            summary: if draft.dropped_in_ivr {
+                DROPPED_IN_IVR.to_string()
+            } else {
+                String::new()
+            },
             red_flag: draft.red_flag,
         };
         let held_by = match draft.mode {
@@ -448,6 +455,7 @@ mod tests {
             personnummer: None,
             red_flag: false,
             matched_rules: Vec::new(),
+            dropped_in_ivr: false,
         }
     }
 

@@ -367,3 +367,27 @@ async fn readme_walkthrough_script_registers_a_callback() {
     assert_eq!(svc.wait_for_cases(1, Duration::from_secs(5)).await.len(), 1);
     svc.stop().await;
 }
+
+#[tokio::test]
+async fn an_urgent_caller_whose_line_drops_after_triage_is_called_back() {
+    let svc = TestService::start().await;
+    let call = Call::dial(CallConfig::new(svc.sip_addr()))
+        .await
+        .expect("answered");
+    let m = DtmfMethod::Rfc4733;
+    after_greeting(&call, &[]).await;
+    // An infant under 3 months (level 2), otherwise the green answers.
+    for keys in ["1", "1", "2", "2", "2", "2", "2", "1", "2", "2", "#"] {
+        press(&call, keys, m).await;
+    }
+    wait_for_prompt(&call, "callback_offer_time", Duration::from_secs(10)).await;
+    call.hangup().await.expect("hang up before confirming");
+    let cases = svc.wait_for_cases(1, Duration::from_secs(10)).await;
+    assert_eq!(cases.len(), 1, "registered although not confirmed");
+    let case = &cases[0];
+    assert_eq!(case.priority.level(), 2);
+    assert_eq!(case.mode, CaseMode::Callback);
+    assert_eq!(case.summary, phone_entrance::booking::DROPPED_IN_IVR);
+    assert_eq!(case.callback_number.as_deref(), Some("+46701234567"));
+    svc.stop().await;
+}

@@ -187,6 +187,9 @@ pub struct Settings {
     /// How long to wait for a write (case, cancellation, voice note) before
     /// treating it as failed: the caller is never left in silence.
     pub store_timeout: Duration,
+    /// A caller who hangs up after triage at this level or more urgent
+    /// (1 = most urgent; 0 = never) is registered as a callback anyway.
+    pub register_dropped_up_to_level: u8,
     pub red_flag_node: NodeId,
     pub nurse_node: NodeId,
     pub no_input: Vec<PromptItem>,

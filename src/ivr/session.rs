@@ -148,6 +148,8 @@ pub struct Session {
     held_level: u8,
     case_mode: Option<CaseMode>,
     store_failed: bool,
+    /// Triage is done (the callback offer was reached): the level is known.
+    triaged: bool,
     /// The caller's already waiting callback, once found.
     booked: Option<BookedCallback>,
     /// Kept (`false`) or cancelled (`true`) the booked callback.
@@ -193,6 +195,7 @@ impl Session {
             held_level: 0,
             case_mode: None,
             store_failed: false,
+            triaged: false,
             booked: None,
             booked_cancelled: None,
         }
@@ -400,6 +403,7 @@ impl Session {
                 self.play(now, prompts, false, Then::AdviceWait(*wait));
             }
             NodeKind::CallbackOffer { hold, .. } => {
+                self.triaged = true;
                 let level = self.level();
                 if self.red_flag || !self.triage.callback_allowed(level) {
                     self.enter(now, *hold);

@@ -652,6 +652,11 @@ impl Call {
                     IvrAction::StopRecording { reason } => {
                         self.stop_voice_note(reason);
                     }
+                    // Dropped after triage: registered all the same.
+                    IvrAction::RegisterCase(draft) => {
+                        info!(level = draft.level, "caller left after triage: registering");
+                        self.store.register(draft, self.info.call_id.clone());
+                    }
                     _ => {}
                 }
             }

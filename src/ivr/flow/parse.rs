@@ -33,6 +33,8 @@ struct RawSettings {
     estimate_timeout_s: u64,
     #[serde(default = "eight")]
     store_timeout_s: u64,
+    #[serde(default = "two_u8")]
+    register_dropped_up_to_level: u8,
     red_flag_node: String,
     nurse_node: String,
     no_input: Vec<String>,
@@ -54,6 +56,9 @@ fn six() -> u64 {
 }
 fn hold_unavailable() -> Vec<String> {
     vec!["hold_unavailable".into()]
+}
+fn two_u8() -> u8 {
+    2
 }
 fn eight() -> u64 {
     8
@@ -584,6 +589,7 @@ impl Flow {
             max_failures: s.max_failures,
             estimate_timeout: Duration::from_secs(s.estimate_timeout_s),
             store_timeout: Duration::from_secs(s.store_timeout_s),
+            register_dropped_up_to_level: s.register_dropped_up_to_level,
             red_flag_node: ctx.node("settings.red_flag_node", &s.red_flag_node)?,
             nurse_node: ctx.node("settings.nurse_node", &s.nurse_node)?,
             no_input: ctx.prompts("settings.no_input", &s.no_input)?,

@@ -55,12 +55,40 @@ impl Session {
             personnummer: self.personnummer.clone(),
             red_flag: self.red_flag,
             matched_rules: assessment.matched_rules,
+            dropped_in_ivr: false,
         };
         self.actions.push_back(IvrAction::RegisterCase(draft));
         self.step = Step::AwaitStore {
             mode,
             deadline: now + self.flow.settings().store_timeout,
         };
+    }
+
+    /// A caller who hangs up after triage, before confirming, with an urgent
+    /// enough level and a number to call: registered as a callback anyway,
+    /// marked dropped (their mobile may have died mid-call).
+    pub(super) fn register_dropped(&mut self) {
+        let max = self.flow.settings().register_dropped_up_to_level;
+        let number = self
+            .callback_number
+            .clone()
+            .or_else(|| self.caller_id.clone());
+        let level = self.level();
+        if !self.triaged || self.case_mode.is_some() || level > max || number.is_none() {
+            return;
+        }
+        let assessment = self.triage.assess(&self.answer_map);
+        self.actions.push_back(IvrAction::RegisterCase(CaseDraft {
+            level,
+            mode: CaseMode::Callback,
+            answers: self.answers.clone(),
+            callback_number: number,
+            language: self.language,
+            personnummer: self.personnummer.clone(),
+            red_flag: self.red_flag,
+            matched_rules: assessment.matched_rules,
+            dropped_in_ivr: true,
+        }));
     }
 
     pub(super) fn on_stored(&mut self, now: Instant, mode: CaseMode, stored: bool) {

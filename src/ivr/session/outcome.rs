@@ -7,6 +7,7 @@ use crate::ivr::{CallOutcome, CaseMode, IvrAction, RecordingEnd};
 
 impl Session {
     pub(super) fn on_hangup(&mut self) {
+        self.register_dropped();
         if matches!(self.step, Step::Recording { .. }) {
             // What the caller said so far is still stored.
             self.actions.push_back(IvrAction::StopRecording {

@@ -182,6 +182,8 @@ pub struct CaseDraft {
     pub red_flag: bool,
     /// Names of the triage rules that matched.
     pub matched_rules: Vec<String>,
+    /// The caller hung up after triage, before confirming: registered anyway.
+    pub dropped_in_ivr: bool,
 }
 
 impl fmt::Debug for CaseDraft {
@@ -195,6 +197,7 @@ impl fmt::Debug for CaseDraft {
             .field("personnummer", &self.personnummer)
             .field("red_flag", &self.red_flag)
             .field("matched_rules", &self.matched_rules.len())
+            .field("dropped_in_ivr", &self.dropped_in_ivr)
             .finish()
     }
 }

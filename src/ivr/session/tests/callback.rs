@@ -239,3 +239,36 @@ fn a_red_flag_hold_that_cannot_be_stored_is_told_to_call_again_or_112() {
         "nobody holds without a case"
     );
 }
+
+#[test]
+fn an_urgent_caller_who_drops_after_triage_is_registered_anyway() {
+    // Infant (level 2): the offer is being said when the line drops.
+    let mut h = Harness::new(Some(CALLER));
+    h.run("answer done done 1 1 2 2 2 2 2 4 2 2 # est=14:30 hangup");
+    let draft = h.draft().expect("registered after the hang-up");
+    assert!(draft.dropped_in_ivr);
+    assert_eq!((draft.level, draft.mode), (2, CaseMode::Callback));
+    assert_eq!(
+        draft.callback_number.as_ref().map(|n| n.e164().to_string()),
+        PhoneNumber::from_caller_id(CALLER)
+            .ok()
+            .map(|n| n.e164().to_string())
+    );
+    assert!(matches!(h.outcome(), Some(CallOutcome::Abandoned { .. })));
+}
+
+#[test]
+fn a_less_urgent_or_numberless_caller_who_drops_is_not_registered() {
+    // Level 4 with a caller ID.
+    let mut h = Harness::new(Some(CALLER));
+    h.run("answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 hangup");
+    assert!(h.draft().is_none());
+    // Level 2 with the number withheld.
+    let mut h = Harness::new(None);
+    h.run("answer done done 1 1 2 2 2 2 2 4 2 2 # est=14:30 hangup");
+    assert!(h.draft().is_none());
+    // Level 2 before triage is done (still answering questions).
+    let mut h = Harness::new(Some(CALLER));
+    h.run("answer done done 1 1 2 hangup");
+    assert!(h.draft().is_none());
+}
