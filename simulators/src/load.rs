@@ -135,6 +135,8 @@ pub struct LoadReport {
     pub bye_timeouts: u64,
     pub peak_concurrent: u64,
     pub invite_to_200: Histogram,
+    /// Our BYE to its 200 (calls whose BYE was answered).
+    pub bye_to_200: Histogram,
     pub rtp_gap: Histogram,
     pub rtp_in: u64,
     pub rtp_out: u64,
@@ -155,6 +157,7 @@ impl LoadReport {
         self.bye_timeouts += o.bye_timeouts;
         self.peak_concurrent += o.peak_concurrent;
         self.invite_to_200.merge(&o.invite_to_200);
+        self.bye_to_200.merge(&o.bye_to_200);
         self.rtp_gap.merge(&o.rtp_gap);
         self.rtp_in += o.rtp_in;
         self.rtp_out += o.rtp_out;
@@ -191,6 +194,14 @@ impl std::fmt::Display for LoadReport {
         )?;
         writeln!(
             f,
+            "BYE->200           p50 {} p99 {} max {} (unanswered {})",
+            ms(self.bye_to_200.quantile(0.5)),
+            ms(self.bye_to_200.quantile(0.99)),
+            ms(self.bye_to_200.quantile(1.0)),
+            self.bye_timeouts
+        )?;
+        writeln!(
+            f,
             "RTP in gap         p50 {} p99 {} max {}",
             ms(self.rtp_gap.quantile(0.5)),
             ms(self.rtp_gap.quantile(0.99)),
@@ -211,6 +222,8 @@ struct LoadCall {
     rtp_dest: Option<SocketAddr>,
     invited_at: Instant,
     hangup_at: Option<Instant>,
+    /// When our BYE went out (for BYE->200).
+    bye_sent_at: Option<Instant>,
     next_digit_at: Option<Instant>,
     digits: u64,
     seed: u64,
@@ -379,6 +392,7 @@ impl Worker {
             rtp_dest: None,
             invited_at: t,
             hangup_at: None,
+            bye_sent_at: None,
             next_digit_at: None,
             digits: 0,
             seed,
@@ -442,6 +456,7 @@ impl Worker {
             }
             if c.hangup_at.is_some_and(|h| h <= t) && *c.uac.state() == CallState::Confirmed {
                 c.uac.hangup(t);
+                c.bye_sent_at = Some(t);
             }
             if let (Some(m), Some(at)) = (c.media.as_mut(), c.next_digit_at) {
                 if at <= t && *c.uac.state() == CallState::Confirmed {
@@ -491,6 +506,7 @@ impl Worker {
                     method: rsip::Method::Bye,
                 } => {
                     self.report.bye_timeouts += 1;
+                    c.bye_sent_at = None;
                 }
                 UacEvent::Ended(reason) => {
                     if let Some(m) = c.media.as_mut() {
@@ -505,7 +521,13 @@ impl Worker {
                             self.report.failed += 1
                         }
                         EndReason::RemoteHangup => self.report.ended_by_server += 1,
-                        EndReason::LocalHangup => {}
+                        EndReason::LocalHangup => {
+                            if let Some(sent) = c.bye_sent_at.take() {
+                                self.report
+                                    .bye_to_200
+                                    .record(t.saturating_duration_since(sent));
+                            }
+                        }
                     }
                 }
                 _ => {}
