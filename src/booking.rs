@@ -23,6 +23,11 @@ use tokio::sync::Notify;
 /// The summary of a case registered for a caller who hung up after triage.
 pub const DROPPED_IN_IVR: &str = "call dropped during IVR";
 
+/// How old the shared queue picture may be for an estimate.
+const SNAPSHOT_FRESH: Duration = Duration::from_secs(1);
+/// The follower reads the queue at most this often.
+const SNAPSHOT_MIN_INTERVAL: Duration = Duration::from_millis(250);
+
 /// Recent arrivals in this window set the expected arrival rate per level.
 const ARRIVAL_WINDOW: Duration = Duration::from_secs(2 * 3600);
 
@@ -47,7 +52,7 @@ pub struct Booking {
     handling: Mutex<HandlingTimes>,
     /// The latest queue picture, for holding callers' places: one read per
     /// queue change for the node, not one per caller.
-    latest: RwLock<Option<QueueSnapshot>>,
+    latest: RwLock<Option<(std::time::Instant, Arc<QueueSnapshot>)>>,
     /// Wakes the snapshot follower at once after this node registers a case.
     registered: Notify,
     /// This node's name: held cases are registered as held by it (their lease).
@@ -100,6 +105,11 @@ impl Booking {
             loop {
                 if let Err(e) = me.refresh_snapshot().await {
                     tracing::warn!(error = %e, "queue snapshot not refreshed");
+                }
+                // One read per interval at most, however busy the queue.
+                tokio::select! {
+                    _ = tokio::time::sleep(SNAPSHOT_MIN_INTERVAL) => {}
+                    _ = stop.wait_for(|s| *s) => return,
                 }
                 tokio::select! {
                     _ = changes.recv() => {}
@@ -183,16 +193,31 @@ impl Booking {
 
     /// Reads the queue picture that holding callers' places come from.
     pub async fn refresh_snapshot(&self) -> Result<(), StoreError> {
-        let snap = self.snapshot(Utc::now()).await?;
+        let snap = Arc::new(self.snapshot(Utc::now()).await?);
         if let Ok(mut latest) = self.latest.write() {
-            *latest = Some(snap);
+            *latest = Some((std::time::Instant::now(), snap));
         }
         Ok(())
     }
 
+    /// The shared queue picture when it is at most `SNAPSHOT_FRESH` old (the
+    /// follower keeps it so), else a new read: estimates for the IVR and the
+    /// intake cost no query per caller under load.
+    async fn picture(&self, now: DateTime<Utc>) -> Result<Arc<QueueSnapshot>, StoreError> {
+        let cached = self.latest.read().ok().and_then(|l| {
+            l.as_ref()
+                .filter(|(at, _)| at.elapsed() <= SNAPSHOT_FRESH)
+                .map(|(_, s)| s.clone())
+        });
+        match cached {
+            Some(snap) => Ok(snap),
+            None => Ok(Arc::new(self.snapshot(now).await?)),
+        }
+    }
+
     /// What to offer a caller of `level` registering at `now`.
     pub async fn offer_at(&self, level: u8, now: DateTime<Utc>) -> Result<Offer, StoreError> {
-        let snap = self.snapshot(now).await?;
+        let snap = self.picture(now).await?;
         Ok(self.offer_with(&snap, level, now))
     }
 
@@ -246,7 +271,7 @@ impl Booking {
 
     /// Whether today's callbacks are used up (for the supervisor's view).
     pub async fn over_capacity(&self, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let snap = self.snapshot(now).await?;
+        let snap = self.picture(now).await?;
         Ok(over_capacity(
             &self.hours,
             &self.live().switches,
@@ -262,7 +287,7 @@ impl Booking {
         priority: Priority,
         now: DateTime<Utc>,
     ) -> Result<DateTime<Utc>, StoreError> {
-        let snap = self.snapshot(now).await?;
+        let snap = self.picture(now).await?;
         Ok(self.callback_estimate_with(&snap, priority, now))
     }
 
@@ -294,7 +319,7 @@ impl Booking {
             CaseMode::Callback => self.callback_estimate(priority, now).await?,
             // Held callers are connected by the nurses on duty, whatever the hours.
             CaseMode::Hold => {
-                let snap = self.snapshot(now).await?;
+                let snap = self.picture(now).await?;
                 let live = self.live();
                 self.replay_estimate(now, priority, &snap, &live, &OpeningHours::default(), None)
                     .unwrap_or(now)
@@ -385,7 +410,7 @@ impl Booking {
     pub fn hold_position(&self, case_id: &str, now: DateTime<Utc>) -> Option<(usize, i64)> {
         let id = uuid::Uuid::parse_str(case_id).ok()?;
         let latest = self.latest.read().ok()?;
-        let snap = latest.as_ref()?;
+        let (_, snap) = latest.as_ref()?;
         let queue: Queue<uuid::Uuid> = snap.open.iter().cloned().collect();
         let place = queue.position(&id)? + 1;
         let priority = queue.iter().find(|c| c.id == id)?.priority;

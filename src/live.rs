@@ -208,6 +208,11 @@ impl Live {
                     Ok(snap) => metrics.set(&OverdueAlert::at(snap.open, now)),
                     Err(e) => tracing::warn!(error = %e, "overdue alert not refreshed"),
                 }
+                // A busy queue changes many times a second: read at most every 2 s.
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
                 tokio::select! {
                     _ = changes.recv() => {}
                     _ = tokio::time::sleep(every) => {}

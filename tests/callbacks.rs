@@ -101,10 +101,11 @@ async fn nurse_phone_then_resident_are_bridged_and_the_resident_hangs_up() {
     svc.stop().await;
 }
 
-#[tokio::test]
-async fn busy_resident_ends_the_attempt_as_busy_and_frees_the_nurse() {
+/// A level-3 case called back through a trunk that answers `status`: the
+/// service, the nurse's phone, the ended call's status and the case id.
+async fn call_a_refusing_resident(status: u16) -> (TestService, MiniUas, Value, String) {
     let resident = phone(UasBehavior {
-        reject: Some(486),
+        reject: Some(status),
         ..Default::default()
     })
     .await;
@@ -112,6 +113,12 @@ async fn busy_resident_ends_the_attempt_as_busy_and_frees_the_nurse() {
     let svc = service_with(&resident, &nurse, |_| {}).await;
     let (nina, case, call_id) = claim_and_call(&svc, 3).await;
     let s = wait_for_state(&svc, &nina, &call_id, "ended", Duration::from_secs(20)).await;
+    (svc, nurse, s, case)
+}
+
+#[tokio::test]
+async fn busy_resident_ends_the_attempt_as_busy_and_frees_the_nurse() {
+    let (svc, nurse, s, case) = call_a_refusing_resident(486).await;
     assert_eq!(s["result"], "busy", "{s}");
     let n = nurse.calls();
     let n = n.values().next().expect("nurse was called");
@@ -150,15 +157,7 @@ async fn busy_resident_ends_the_attempt_as_busy_and_frees_the_nurse() {
 
 #[tokio::test]
 async fn a_failing_trunk_uses_no_attempt_and_puts_the_case_back() {
-    let resident = phone(UasBehavior {
-        reject: Some(503),
-        ..Default::default()
-    })
-    .await;
-    let nurse = phone(UasBehavior::default()).await;
-    let svc = service_with(&resident, &nurse, |_| {}).await;
-    let (nina, case, call_id) = claim_and_call(&svc, 3).await;
-    let s = wait_for_state(&svc, &nina, &call_id, "ended", Duration::from_secs(20)).await;
+    let (svc, _nurse, s, case) = call_a_refusing_resident(503).await;
     assert_eq!(s["result"], "failed", "{s}");
     let id = case.parse().expect("uuid");
     let c = svc

@@ -5,7 +5,10 @@
 mod common;
 
 use common::audio::find_prompt;
-use common::caller::{after_greeting, answer_green_questions, press, wait_for_prompt};
+use common::caller::{
+    after_greeting, answer_green_questions, answer_red_flag, answer_until_offer, press,
+    wait_for_prompt,
+};
 use common::{prompt_seconds, set_config, TestService};
 use phone_entrance::media::g711::Codec;
 use phone_entrance::store::{CaseMode, CaseStatus, Role};
@@ -26,9 +29,7 @@ async fn green_call(method: DtmfMethod, cfg: impl FnOnce(&mut CallConfig)) -> (T
     let mut config = CallConfig::new(svc.sip_addr());
     cfg(&mut config);
     let call = Call::dial(config).await.expect("answered");
-    answer_green_questions(&call, method, &[]).await;
-    press(&call, "#", method).await; // skip personnummer
-    tokio::time::sleep(Duration::from_millis(1500)).await; // the offer starts with the estimate
+    answer_until_offer(&call, method).await;
     press(&call, "1", method).await; // confirm the caller ID as callback number
     assert_eq!(wait_bye(&call).await, EndReason::RemoteHangup);
     (svc, call)
@@ -202,12 +203,8 @@ async fn red_flag_gets_112_advice_then_level_one_hold_that_survives_hangup() {
     let call = Call::dial(CallConfig::new(svc.sip_addr()))
         .await
         .expect("answered");
-    let m = DtmfMethod::Rfc4733;
-    after_greeting(&call, &[]).await;
-    press(&call, "1", m).await;
-    press(&call, "3", m).await;
-    press(&call, "1", m).await; // severe breathing difficulty: yes
-                                // Advice, a 2 s wait, then the level 1 case is stored and the caller holds.
+    answer_red_flag(&call, DtmfMethod::Rfc4733).await;
+    // Advice, a 2 s wait, then the level 1 case is stored and the caller holds.
     let cases = svc.wait_for_cases(1, Duration::from_secs(30)).await;
     assert_eq!(cases.len(), 1, "level 1 case registered while holding");
     assert_eq!(cases[0].priority.level(), 1);

@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::caller::{after_greeting, press};
-use common::{repo_root, set_config, TestService};
+use common::caller::answer_red_flag;
+use common::{copy_config, repo_root, set_config, TestService};
 use phone_entrance::store::{CaseMode, CaseStatus, Store};
 use simulators::caller::{Call, CallConfig, DtmfMethod};
 use std::io::{BufRead, BufReader};
@@ -69,12 +69,7 @@ async fn holding_case(store: &Store) -> Option<phone_entrance::store::CaseRecord
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_caller_of_a_killed_node_becomes_a_callback_swept_by_another_node() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("sip-config");
-    std::fs::create_dir_all(&config).expect("mkdir");
-    for entry in std::fs::read_dir(repo_root().join("sip-config")).expect("sip-config") {
-        let entry = entry.expect("entry");
-        std::fs::copy(entry.path(), config.join(entry.file_name())).expect("copy");
-    }
+    let config = copy_config(dir.path());
     set_config(&config, "ivr.toml", "wait_s", "2");
     let url = format!("sqlite:{}", dir.path().join("pe.db").display());
     let mut node_a = Node::start(&config, &url);
@@ -83,11 +78,7 @@ async fn a_held_caller_of_a_killed_node_becomes_a_callback_swept_by_another_node
     let call = Call::dial(CallConfig::new(node_a.sip))
         .await
         .expect("answered");
-    let m = DtmfMethod::Rfc4733;
-    after_greeting(&call, &[]).await;
-    press(&call, "1", m).await;
-    press(&call, "3", m).await;
-    press(&call, "1", m).await; // severe breathing difficulty: yes
+    answer_red_flag(&call, DtmfMethod::Rfc4733).await;
     let store = Store::connect(&url).await.expect("store");
     let end = tokio::time::Instant::now() + Duration::from_secs(30);
     let held = loop {

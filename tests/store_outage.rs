@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::caller::{answer_green_questions, press};
+use common::caller::{answer_until_offer, press};
 use common::TestService;
 use phone_entrance::store::CaseMode;
 use simulators::caller::{Call, CallConfig, DtmfMethod, EndReason};
@@ -28,11 +28,9 @@ async fn bye_is_answered_while_the_registration_waits_for_a_locked_database() {
         .await
         .expect("answered");
     let m = DtmfMethod::Rfc4733;
-    answer_green_questions(&call, m, &[]).await;
-    press(&call, "#", m).await; // skip personnummer
-    tokio::time::sleep(Duration::from_millis(1500)).await; // the offer (a read) is heard
-                                                           // Another writer holds the database: the registration's insert waits
-                                                           // for it (up to the store's 5 s busy timeout).
+    answer_until_offer(&call, m).await; // the offer's estimate is a read
+                                        // Another writer holds the database: the registration's insert waits
+                                        // for it (up to the store's 5 s busy timeout).
     let mut lock = sqlx::SqliteConnection::connect(&svc.database_url)
         .await
         .expect("sqlite");

@@ -43,6 +43,21 @@ pub async fn answer_green_questions(call: &Call, method: DtmfMethod, extra: &[&s
     }
 }
 
+/// The green answers, no personnummer, and the callback offer heard.
+pub async fn answer_until_offer(call: &Call, method: DtmfMethod) {
+    answer_green_questions(call, method, &[]).await;
+    press(call, "#", method).await; // skip personnummer
+    tokio::time::sleep(Duration::from_millis(1500)).await; // the offer starts with the estimate
+}
+
+/// After the greeting: Swedish, about an adult, severe breathing difficulty.
+pub async fn answer_red_flag(call: &Call, method: DtmfMethod) {
+    after_greeting(call, &[]).await;
+    press(call, "1", method).await;
+    press(call, "3", method).await;
+    press(call, "1", method).await;
+}
+
 /// Polls the received audio until prompt `id` has started playing.
 pub async fn wait_for_prompt(call: &Call, id: &str, timeout: Duration) {
     let end = tokio::time::Instant::now() + timeout;

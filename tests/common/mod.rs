@@ -24,6 +24,17 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A copy of the shipped `sip-config/` in `dir`, to edit for one test.
+pub fn copy_config(dir: &Path) -> PathBuf {
+    let config = dir.join("sip-config");
+    std::fs::create_dir_all(&config).expect("mkdir");
+    for entry in std::fs::read_dir(repo_root().join("sip-config")).expect("sip-config") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), config.join(entry.file_name())).expect("copy");
+    }
+    config
+}
+
 /// Replaces `key = value` in a TOML file of the copied config (first match).
 pub fn set_config(dir: &Path, file: &str, key: &str, value: &str) {
     let path = dir.join(file);
@@ -61,12 +72,7 @@ impl TestService {
             .with_test_writer()
             .try_init();
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = dir.path().join("sip-config");
-        std::fs::create_dir_all(&config).expect("mkdir");
-        for entry in std::fs::read_dir(repo_root().join("sip-config")).expect("sip-config") {
-            let entry = entry.expect("entry");
-            std::fs::copy(entry.path(), config.join(entry.file_name())).expect("copy");
-        }
+        let config = copy_config(dir.path());
         edit(&config);
         let database_url = database_url
             .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("pe.db").display()));
