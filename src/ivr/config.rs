@@ -1,7 +1,7 @@
 //! The IVR's configuration as one checked whole, for start-up and
 //! `phone-entrance check-config`: `ivr.toml` + `triage.toml` + the prompt
 //! manifest, cross-checked against each other and against the WAV files there
-//! are. Pure: `crate::config` reads the files and passes their text in.
+//! are. Pure: the shell's config module reads the files and passes their text in.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -119,7 +119,7 @@ pub enum QueueConfigError {
 
 impl QueueConfig {
     /// Parses and validates the TOML text of `queue.toml` (read by
-    /// `crate::config`); `path` only names the file in errors.
+    /// the shell's config module); `path` only names the file in errors.
     pub fn parse(text: &str, path: &Path) -> Result<QueueConfig, QueueConfigError> {
         let parse_error = |e: toml::de::Error| QueueConfigError::Parse {
             path: path.to_path_buf(),

@@ -152,7 +152,7 @@ struct HolidayFile {
 
 impl OpeningHours {
     /// Parses and validates the TOML text of `hours.toml` (read by
-    /// `crate::config`, which uses [`OpeningHours::default`] when there is no
+    /// the shell's config module, which uses [`OpeningHours::default`] when there is no
     /// such file); `path` only names the file in errors.
     pub fn parse(text: &str, path: &Path) -> Result<OpeningHours, HoursError> {
         let file: HoursFile = toml::from_str(text).map_err(|e| HoursError::Parse {
