@@ -101,9 +101,9 @@ async fn nurse_phone_then_resident_are_bridged_and_the_resident_hangs_up() {
     svc.stop().await;
 }
 
-/// A level-3 case called back through a trunk that answers `status`: the
+/// A case of `level` called back through a trunk that answers `status`: the
 /// service, the nurse's phone, the ended call's status and the case id.
-async fn call_a_refusing_resident(status: u16) -> (TestService, MiniUas, Value, String) {
+async fn call_a_refusing_resident(status: u16, level: u8) -> (TestService, MiniUas, Value, String) {
     let resident = phone(UasBehavior {
         reject: Some(status),
         ..Default::default()
@@ -111,14 +111,14 @@ async fn call_a_refusing_resident(status: u16) -> (TestService, MiniUas, Value, 
     .await;
     let nurse = phone(UasBehavior::default()).await;
     let svc = service_with(&resident, &nurse, |_| {}).await;
-    let (nina, case, call_id) = claim_and_call(&svc, 3).await;
+    let (nina, case, call_id) = claim_and_call(&svc, level).await;
     let s = wait_for_state(&svc, &nina, &call_id, "ended", Duration::from_secs(20)).await;
     (svc, nurse, s, case)
 }
 
 #[tokio::test]
 async fn busy_resident_ends_the_attempt_as_busy_and_frees_the_nurse() {
-    let (svc, nurse, s, case) = call_a_refusing_resident(486).await;
+    let (svc, nurse, s, case) = call_a_refusing_resident(486, 3).await;
     assert_eq!(s["result"], "busy", "{s}");
     let n = nurse.calls();
     let n = n.values().next().expect("nurse was called");
@@ -156,8 +156,30 @@ async fn busy_resident_ends_the_attempt_as_busy_and_frees_the_nurse() {
 }
 
 #[tokio::test]
+async fn an_urgent_case_is_tried_again_sooner_by_its_levels_retry_policy() {
+    // queue.toml: [retry.level.2] interval_minutes = 5 (the others wait 10).
+    let (svc, _nurse, s, case) = call_a_refusing_resident(486, 2).await;
+    assert_eq!(s["result"], "busy", "{s}");
+    let id = case.parse().expect("uuid");
+    let c = svc
+        .store()
+        .await
+        .get_case(id)
+        .await
+        .expect("get")
+        .expect("case");
+    assert_eq!((c.status, c.attempts), (CaseStatus::Waiting, 1));
+    let wait = c.next_attempt_at.expect("a next attempt time") - chrono::Utc::now();
+    assert!(
+        wait > chrono::TimeDelta::minutes(3) && wait <= chrono::TimeDelta::minutes(5),
+        "{wait}"
+    );
+    svc.stop().await;
+}
+
+#[tokio::test]
 async fn a_failing_trunk_uses_no_attempt_and_puts_the_case_back() {
-    let (svc, _nurse, s, case) = call_a_refusing_resident(503).await;
+    let (svc, _nurse, s, case) = call_a_refusing_resident(503, 3).await;
     assert_eq!(s["result"], "failed", "{s}");
     let id = case.parse().expect("uuid");
     let c = svc

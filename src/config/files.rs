@@ -9,7 +9,7 @@ use crate::ivr::{ConfigText, IvrConfig, IvrConfigError, IvrTexts};
 use crate::media::prompts::{PromptLibrary, PromptWav};
 use crate::media::MediaError;
 use crate::queue::{
-    HoursError, OpeningHours, QueueConfig, QueueConfigError, RetryConfigError, RetryPolicy,
+    HoursError, OpeningHours, QueueConfig, QueueConfigError, RetryConfigError, RetryPolicies,
 };
 
 /// A file that could not be read; names the file.
@@ -99,9 +99,9 @@ pub fn read_queue(config_dir: &Path) -> Result<QueueConfig, ConfigError> {
 }
 
 /// Reads the retry policy, the `[retry]` table of `<config_dir>/queue.toml`.
-pub fn read_retry(config_dir: &Path) -> Result<RetryPolicy, ConfigError> {
+pub fn read_retry(config_dir: &Path) -> Result<RetryPolicies, ConfigError> {
     let path = config_dir.join("queue.toml");
-    Ok(RetryPolicy::parse(&read_text(&path)?, &path)?)
+    Ok(RetryPolicies::parse(&read_text(&path)?, &path)?)
 }
 
 /// Reads and validates `<config_dir>/hours.toml`; without that file the
@@ -188,7 +188,11 @@ mod tests {
     fn shipped_queue_retry_and_hours_files_are_valid() {
         let dir = root().join("sip-config");
         assert!(read_queue(&dir).is_ok());
-        assert_eq!(read_retry(&dir).ok(), Some(RetryPolicy::default()));
+        let retry = read_retry(&dir).unwrap();
+        let level = |n| retry.for_level(crate::queue::Priority::new(n).unwrap());
+        assert_eq!(level(4), crate::queue::RetryPolicy::default());
+        assert!(level(2).max_attempts > level(4).max_attempts, "{retry:?}");
+        assert!(level(1).interval < level(4).interval, "{retry:?}");
         let h = read_hours(&dir);
         assert!(h.is_ok(), "{h:?}");
     }

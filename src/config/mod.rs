@@ -18,7 +18,7 @@ pub use trunk::TrunkConfig;
 
 use crate::ivr::Flow;
 use crate::media::prompts::PromptLibrary;
-use crate::queue::{OpeningHours, QueueConfig, RetryPolicy};
+use crate::queue::{OpeningHours, QueueConfig, RetryPolicies};
 use crate::triage::Triage;
 use std::path::Path;
 use std::sync::Arc;
@@ -34,7 +34,7 @@ pub struct Config {
     /// The trunk for callbacks (none: no callbacks).
     pub trunk: Option<TrunkConfig>,
     pub nurse_phones: FixedPhones,
-    pub retry: RetryPolicy,
+    pub retry: RetryPolicies,
 }
 
 impl Config {

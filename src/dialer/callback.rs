@@ -5,7 +5,7 @@
 use super::metrics::CallbackMetrics;
 use super::{CallResult, CallState, CallStatus};
 use crate::media::engine::{MediaEvent, MediaStream, StreamLink, StreamParams};
-use crate::queue::{AttemptOutcome, RetryPolicy};
+use crate::queue::{AttemptOutcome, RetryPolicies};
 use crate::store::{Actor, AttemptResult, CallLeg, CaseRecord, LegDirection, LegKind, Store};
 use crate::telephony::held::{HeldCall, HeldCommand};
 use crate::telephony::outbound::{self, Caller, Leg, LegEvent, Placement, Progress, Target};
@@ -176,7 +176,7 @@ pub(super) struct Callback {
     pub status: watch::Sender<CallStatus>,
     pub cancel: CancellationToken,
     pub held: Option<HeldCall>,
-    pub retry: RetryPolicy,
+    pub retry: RetryPolicies,
 }
 
 impl Callback {
@@ -415,7 +415,13 @@ impl Callback {
         };
         match self
             .store
-            .record_attempt(self.case.id, &self.nurse, result, &self.retry, Utc::now())
+            .record_attempt(
+                self.case.id,
+                &self.nurse,
+                result,
+                &self.retry.for_level(self.case.priority),
+                Utc::now(),
+            )
             .await
         {
             Ok(AttemptOutcome::RetryAt(at)) => {

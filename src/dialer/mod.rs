@@ -103,7 +103,7 @@ pub struct Dialer {
     metrics: Arc<CallbackMetrics>,
     store: Store,
     calls: Mutex<HashMap<Uuid, Running>>,
-    retry: crate::queue::RetryPolicy,
+    retry: crate::queue::RetryPolicies,
 }
 
 impl std::fmt::Debug for Dialer {
@@ -124,7 +124,7 @@ impl Dialer {
     pub fn new(
         telephony: Arc<Telephony>,
         store: Store,
-        retry: crate::queue::RetryPolicy,
+        retry: crate::queue::RetryPolicies,
         metrics: Arc<CallbackMetrics>,
     ) -> Arc<Dialer> {
         Arc::new(Dialer {

@@ -21,7 +21,7 @@ pub use order::{Queue, QueuedCase};
 pub use replay::{
     busy_spread, estimate_new, replay, ArrivalRates, EstimateBook, HandlingTimes, Staffing,
 };
-pub use retry::{AttemptOutcome, RetryConfigError, RetryPolicy};
+pub use retry::{AttemptOutcome, RetryConfigError, RetryPolicies, RetryPolicy};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -9,13 +9,19 @@
 //! [retry]
 //! max_attempts = 3       # failed attempts before the case is unreachable (1-10)
 //! interval_minutes = 10  # earliest next attempt after a failed one (1-240)
+//!
+//! [retry.level.2]        # a level of its own (keys left out: as above)
+//! max_attempts = 5
+//! interval_minutes = 5
 //! ```
 //!
 //! A retried case keeps its deadline, so it keeps its place in the queue order; it
 //! is only held back from `claim-next` until its next attempt time.
 
+use super::Priority;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Bounds that keep a typo from becoming a problem.
@@ -39,6 +45,54 @@ impl Default for RetryPolicy {
             max_attempts: 3,
             interval: TimeDelta::minutes(10),
         }
+    }
+}
+
+/// The retry policy of each urgency level: `[retry]`, and `[retry.level.N]`
+/// where a level needs more tries or a shorter wait.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RetryPolicies {
+    default: RetryPolicy,
+    /// Index 0 = level 1.
+    levels: [Option<RetryPolicy>; 5],
+}
+
+impl RetryPolicies {
+    /// The policy for a case of `level`.
+    pub fn for_level(&self, level: Priority) -> RetryPolicy {
+        self.levels
+            .get(usize::from(level.level()).saturating_sub(1))
+            .copied()
+            .flatten()
+            .unwrap_or(self.default)
+    }
+
+    /// Parses `[retry]` and its `[retry.level.N]` tables out of the TOML text
+    /// of `queue.toml`; `path` only names the file in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<RetryPolicies, RetryConfigError> {
+        let section = RetrySection::from_text(text, path)?;
+        let default = section.policy(path)?;
+        let mut levels = [None; 5];
+        for (key, level) in &section.level {
+            let slot = key
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=5).contains(n))
+                .and_then(|n| levels.get_mut(n - 1))
+                .ok_or_else(|| RetryConfigError::Parse {
+                    path: path.to_path_buf(),
+                    message: format!("[retry.level.{key}]: a level is 1 to 5"),
+                })?;
+            *slot = Some(
+                RetrySection {
+                    max_attempts: level.max_attempts.unwrap_or(section.max_attempts),
+                    interval_minutes: level.interval_minutes.unwrap_or(section.interval_minutes),
+                    level: BTreeMap::new(),
+                }
+                .policy(path)?,
+            );
+        }
+        Ok(RetryPolicies { default, levels })
     }
 }
 
@@ -72,11 +126,7 @@ impl RetryPolicy {
     /// when the table or a key is missing) and validates it; `path` only names the
     /// file in errors. Other keys of the file are not looked at here.
     pub fn parse(text: &str, path: &Path) -> Result<RetryPolicy, RetryConfigError> {
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| RetryConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.message().to_string(),
-        })?;
-        RetryPolicy::from_table_value(table.remove("retry"), path)
+        RetrySection::from_text(text, path)?.policy(path)
     }
 
     /// The policy from the value of the `retry` key, if present (shared with the
@@ -85,16 +135,7 @@ impl RetryPolicy {
         value: Option<toml::Value>,
         path: &Path,
     ) -> Result<RetryPolicy, RetryConfigError> {
-        let section: RetrySection = match value {
-            None => RetrySection::default(),
-            Some(v) => v
-                .try_into()
-                .map_err(|e: toml::de::Error| RetryConfigError::Parse {
-                    path: path.to_path_buf(),
-                    message: format!("[retry]: {}", e.message()),
-                })?,
-        };
-        section.validate(path)
+        RetrySection::from_value(value, path)?.policy(path)
     }
 }
 
@@ -106,6 +147,17 @@ struct RetrySection {
     max_attempts: u32,
     #[serde(default = "default_interval_minutes")]
     interval_minutes: u32,
+    /// `[retry.level.N]`: a level of its own.
+    #[serde(default)]
+    level: BTreeMap<String, LevelSection>,
+}
+
+/// A `[retry.level.N]` table; a key left out is the `[retry]` one.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LevelSection {
+    max_attempts: Option<u32>,
+    interval_minutes: Option<u32>,
 }
 
 fn default_max_attempts() -> u32 {
@@ -121,12 +173,36 @@ impl Default for RetrySection {
         RetrySection {
             max_attempts: default_max_attempts(),
             interval_minutes: default_interval_minutes(),
+            level: BTreeMap::new(),
         }
     }
 }
 
 impl RetrySection {
-    fn validate(self, path: &Path) -> Result<RetryPolicy, RetryConfigError> {
+    fn from_text(text: &str, path: &Path) -> Result<RetrySection, RetryConfigError> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| RetryConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.message().to_string(),
+        })?;
+        RetrySection::from_value(table.remove("retry"), path)
+    }
+
+    fn from_value(
+        value: Option<toml::Value>,
+        path: &Path,
+    ) -> Result<RetrySection, RetryConfigError> {
+        match value {
+            None => Ok(RetrySection::default()),
+            Some(v) => v
+                .try_into()
+                .map_err(|e: toml::de::Error| RetryConfigError::Parse {
+                    path: path.to_path_buf(),
+                    message: format!("[retry]: {}", e.message()),
+                }),
+        }
+    }
+
+    fn policy(&self, path: &Path) -> Result<RetryPolicy, RetryConfigError> {
         if !MAX_ATTEMPTS_RANGE.contains(&self.max_attempts) {
             return Err(RetryConfigError::OutOfRange {
                 path: path.to_path_buf(),
@@ -272,6 +348,45 @@ mod tests {
         assert_eq!(
             RetryPolicy::parse(&text, &path).ok(),
             Some(RetryPolicy::default())
+        );
+    }
+
+    #[test]
+    fn a_level_may_have_its_own_attempts_and_spacing() {
+        let text = "[retry]\nmax_attempts = 3\ninterval_minutes = 10\n\
+                    [retry.level.2]\nmax_attempts = 5\ninterval_minutes = 5\n\
+                    [retry.level.1]\ninterval_minutes = 2\n";
+        let p = RetryPolicies::parse(text, Path::new("queue.toml")).unwrap();
+        let level = |n| p.for_level(Priority::new(n).unwrap());
+        assert_eq!(
+            level(2),
+            RetryPolicy {
+                max_attempts: 5,
+                interval: TimeDelta::minutes(5)
+            }
+        );
+        assert_eq!(
+            level(1),
+            RetryPolicy {
+                max_attempts: 3,
+                interval: TimeDelta::minutes(2)
+            },
+            "a key left out is the [retry] one"
+        );
+        assert_eq!(level(4), RetryPolicy::default());
+        let err = RetryPolicies::parse("[retry.level.6]\nmax_attempts = 2\n", Path::new("q.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("[retry.level.6]") && err.contains("1 to 5"),
+            "{err}"
+        );
+        let err = RetryPolicies::parse("[retry.level.2]\nmax_attempts = 0\n", Path::new("q.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("max_attempts") && err.contains("1 to 10"),
+            "{err}"
         );
     }
 }
