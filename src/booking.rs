@@ -14,6 +14,7 @@ use crate::queue::{
 use crate::store::{
     CancelError, CaseMode as StoreMode, Channel, NewCase, QueueSnapshot, Store, StoreError,
 };
+use crate::supervisor::overdue::{OverdueAlert, OverdueMetrics};
 use crate::triage::Triage;
 use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
 use std::sync::{Arc, Mutex, RwLock};
@@ -94,17 +95,20 @@ impl Booking {
 
     /// Keeps the shared queue snapshot current: after each queue change (any
     /// node), each registration here, and at least every `every`, until `stop`.
+    /// Each new picture also sets the overdue alert on `/metrics`.
     pub fn follow_queue(
         self: &Arc<Self>,
         every: Duration,
+        overdue: Arc<OverdueMetrics>,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         let mut changes = self.supervisor.subscribe();
         tokio::spawn(async move {
             loop {
-                if let Err(e) = me.refresh_snapshot().await {
-                    tracing::warn!(error = %e, "queue snapshot not refreshed");
+                match me.refresh_snapshot().await {
+                    Ok(snap) => overdue.set(&OverdueAlert::at(&snap.open, Utc::now())),
+                    Err(e) => tracing::warn!(error = %e, "queue snapshot not refreshed"),
                 }
                 // One read per interval at most, however busy the queue.
                 tokio::select! {
@@ -192,12 +196,12 @@ impl Booking {
     }
 
     /// Reads the queue picture that holding callers' places come from.
-    pub async fn refresh_snapshot(&self) -> Result<(), StoreError> {
+    pub async fn refresh_snapshot(&self) -> Result<Arc<QueueSnapshot>, StoreError> {
         let snap = Arc::new(self.snapshot(Utc::now()).await?);
         if let Ok(mut latest) = self.latest.write() {
-            *latest = Some((std::time::Instant::now(), snap));
+            *latest = Some((std::time::Instant::now(), snap.clone()));
         }
-        Ok(())
+        Ok(snap)
     }
 
     /// The shared queue picture when it is at most `SNAPSHOT_FRESH` old (the

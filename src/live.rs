@@ -2,7 +2,6 @@
 //! worklists (SSE). Follows the database through `Store::watch_changes`.
 
 use crate::store::{Change, Store, StoreError};
-use crate::supervisor::overdue::{OverdueAlert, OverdueMetrics};
 use crate::supervisor::{OfferState, SupervisorSettings};
 use chrono::{DateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -189,37 +188,6 @@ impl Live {
             .earliest()
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or(now)
-    }
-
-    /// Keeps `metrics` on the overdue alert: after every queue change and at
-    /// least every `every` (deadlines pass without any change), until `stop`.
-    pub fn watch_overdue(
-        self: &Arc<Self>,
-        metrics: Arc<OverdueMetrics>,
-        every: std::time::Duration,
-        mut stop: tokio::sync::watch::Receiver<bool>,
-    ) -> tokio::task::JoinHandle<()> {
-        let live = self.clone();
-        let mut changes = self.subscribe();
-        tokio::spawn(async move {
-            loop {
-                let now = Utc::now();
-                match live.store.queue_snapshot(now, live.day_start(now)).await {
-                    Ok(snap) => metrics.set(&OverdueAlert::at(snap.open, now)),
-                    Err(e) => tracing::warn!(error = %e, "overdue alert not refreshed"),
-                }
-                // A busy queue changes many times a second: read at most every 2 s.
-                tokio::select! {
-                    _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
-                    _ = stop.wait_for(|s| *s) => return,
-                }
-                tokio::select! {
-                    _ = changes.recv() => {}
-                    _ = tokio::time::sleep(every) => {}
-                    _ = stop.wait_for(|s| *s) => return,
-                }
-            }
-        })
     }
 
     /// Whether the next caller may be offered a callback. A store that cannot

@@ -259,13 +259,12 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         std::time::Duration::from_secs(2),
         shutdown_rx.clone(),
     );
-    let overdue = live.watch_overdue(
+    // Holding callers read their place here, not from the store.
+    let snapshot = booking.follow_queue(
+        std::time::Duration::from_secs(5),
         overdue_metrics,
-        std::time::Duration::from_secs(30),
         shutdown_rx.clone(),
     );
-    // Holding callers read their place here, not from the store.
-    let snapshot = booking.follow_queue(std::time::Duration::from_secs(5), shutdown_rx.clone());
     let sweeper = crate::sweeper::start(
         store.clone(),
         crate::sweeper::SWEEP_EVERY,
@@ -285,7 +284,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         drain_time,
         media,
         shutdown: shutdown_tx,
-        tasks: vec![sip, http, overdue, snapshot, probe, sweeper],
+        tasks: vec![sip, http, snapshot, probe, sweeper],
     })
 }
 

@@ -110,7 +110,7 @@ pub async fn get_stats(
         &state.live.settings(),
         estimates,
         calls_in_ivr,
-        OverdueAlert::at(open, now),
+        OverdueAlert::at(&open, now),
         store_failures,
     )))
 }

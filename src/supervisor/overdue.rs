@@ -38,8 +38,8 @@ pub struct OverdueAlert {
 
 impl OverdueAlert {
     /// The alert for the open cases `open` at `now`.
-    pub fn at(open: Vec<QueuedCase<Uuid>>, now: DateTime<Utc>) -> OverdueAlert {
-        let queue: Queue<Uuid> = open.into_iter().collect();
+    pub fn at(open: &[QueuedCase<Uuid>], now: DateTime<Utc>) -> OverdueAlert {
+        let queue: Queue<Uuid> = open.iter().cloned().collect();
         let mut alert = OverdueAlert {
             next_alert_at: queue.next_alert(now),
             ..OverdueAlert::default()
@@ -123,7 +123,7 @@ mod tests {
             case(3, 3, at(11, 0)),
             case(4, 1, at(9, 50)),
         ];
-        let alert = OverdueAlert::at(open, at(10, 0));
+        let alert = OverdueAlert::at(&open, at(10, 0));
         assert_eq!(alert.count, 3);
         assert_eq!(alert.per_level, [1, 1, 0, 1, 0]);
         let order: Vec<u128> = alert.cases.iter().map(|c| c.case_id.as_u128()).collect();
@@ -141,7 +141,7 @@ mod tests {
         let metrics = OverdueMetrics::default();
         let mut registry = Registry::default();
         metrics.register(&mut registry);
-        metrics.set(&OverdueAlert::at(vec![case(1, 2, at(9, 0))], at(10, 0)));
+        metrics.set(&OverdueAlert::at(&[case(1, 2, at(9, 0))], at(10, 0)));
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
         assert!(text.contains("pe_cases_overdue{level=\"2\"} 1"), "{text}");
