@@ -160,14 +160,7 @@ async fn an_urgent_case_is_tried_again_sooner_by_its_levels_retry_policy() {
     // queue.toml: [retry.level.2] interval_minutes = 5 (the others wait 10).
     let (svc, _nurse, s, case) = call_a_refusing_resident(486, 2).await;
     assert_eq!(s["result"], "busy", "{s}");
-    let id = case.parse().expect("uuid");
-    let c = svc
-        .store()
-        .await
-        .get_case(id)
-        .await
-        .expect("get")
-        .expect("case");
+    let c = svc.case(&case).await;
     assert_eq!((c.status, c.attempts), (CaseStatus::Waiting, 1));
     let wait = c.next_attempt_at.expect("a next attempt time") - chrono::Utc::now();
     assert!(
@@ -181,14 +174,7 @@ async fn an_urgent_case_is_tried_again_sooner_by_its_levels_retry_policy() {
 async fn a_failing_trunk_uses_no_attempt_and_puts_the_case_back() {
     let (svc, _nurse, s, case) = call_a_refusing_resident(503, 3).await;
     assert_eq!(s["result"], "failed", "{s}");
-    let id = case.parse().expect("uuid");
-    let c = svc
-        .store()
-        .await
-        .get_case(id)
-        .await
-        .expect("get")
-        .expect("case");
+    let c = svc.case(&case).await;
     assert_eq!(c.status, CaseStatus::Waiting, "back in the queue");
     assert_eq!(c.attempts, 0, "the trunk's failure is not the resident's");
     assert_eq!(c.next_attempt_at, None, "any nurse may try again at once");
@@ -244,14 +230,7 @@ async fn unanswered_resident_is_cancelled_after_the_ring_timeout() {
         "the nurse heard the 425 Hz ring tone: {n:?}"
     );
     // One attempt allowed here: the case is now unreachable.
-    let id = case.parse().expect("uuid");
-    let c = svc
-        .store()
-        .await
-        .get_case(id)
-        .await
-        .expect("get")
-        .expect("case");
+    let c = svc.case(&case).await;
     assert_eq!(c.status, CaseStatus::Unreachable);
     assert_eq!(c.attempts, 1);
     svc.stop().await;

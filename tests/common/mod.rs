@@ -110,6 +110,17 @@ impl TestService {
         Store::connect(&self.database_url).await.expect("store")
     }
 
+    /// The stored case with this id (as the API gives it).
+    pub async fn case(&self, id: &str) -> CaseRecord {
+        let id = id.parse().expect("case id");
+        self.store()
+            .await
+            .get_case(id)
+            .await
+            .expect("read")
+            .expect("case")
+    }
+
     pub async fn worklist(&self) -> Vec<CaseRecord> {
         self.store().await.worklist().await.expect("worklist")
     }
