@@ -27,7 +27,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::watch;
-use tracing::info;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+/// How long `stop` waits for calls and their store jobs after the SIP driver
+/// ended (a store deadline and the last CDRs).
+const CALL_TASKS_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// How the service is started (flags and environment, DESIGN.md section 5).
 #[derive(Debug, Clone)]
@@ -73,6 +78,7 @@ pub struct Running {
     media: MediaEngine,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    call_tasks: TaskTracker,
 }
 
 impl Running {
@@ -105,6 +111,17 @@ impl Running {
         self.live.shutdown();
         for t in self.tasks {
             let _ = t.await;
+        }
+        // Calls end with the SIP driver; what they still store must land.
+        self.call_tasks.close();
+        if tokio::time::timeout(CALL_TASKS_WAIT, self.call_tasks.wait())
+            .await
+            .is_err()
+        {
+            warn!(
+                tasks = self.call_tasks.len(),
+                "call tasks still running at exit"
+            );
         }
         self.media.shutdown();
     }
@@ -196,6 +213,8 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     registry.register_collector(Box::new(MediaCollector(media.clone())));
     let overdue_metrics = Arc::new(OverdueMetrics::default());
     overdue_metrics.register(&mut registry);
+    // Calls, callbacks and their store jobs: `stop` waits for them.
+    let call_tasks = TaskTracker::new();
     let inbound = Arc::new(InboundCalls {
         config: sip_config.clone(),
         advertise_ip,
@@ -207,6 +226,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         messages: Messages::new(live.clone()),
         metrics: call_metrics.clone(),
         held: held.clone(),
+        tasks: call_tasks.clone(),
     });
     let drain_time = sip_config.drain_time();
     let telephony = Arc::new(Telephony {
@@ -216,6 +236,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         held: held.clone(),
         trunk: cfg.trunk,
         nurse_phones: nurse_phones.clone(),
+        tasks: call_tasks.clone(),
     });
     let dialer = Dialer::new(telephony, store.clone(), cfg.retry, callback_metrics);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -285,6 +306,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         media,
         shutdown: shutdown_tx,
         tasks: vec![sip, http, snapshot, probe, sweeper],
+        call_tasks,
     })
 }
 

@@ -6,60 +6,11 @@
 mod common;
 
 use common::caller::answer_red_flag;
-use common::{copy_config, repo_root, set_config, TestService};
+use common::node::Node;
+use common::{copy_config, set_config, TestService};
 use phone_entrance::store::{CaseMode, CaseStatus, Store};
 use simulators::caller::{Call, CallConfig, DtmfMethod};
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-/// The service binary on its own ports, logging to a pipe we read for its address.
-struct Node {
-    child: Child,
-    sip: SocketAddr,
-}
-
-impl Node {
-    fn start(config: &std::path::Path, database_url: &str) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_phone-entrance"))
-            .args(["--config", &config.display().to_string()])
-            .args([
-                "--prompts",
-                &repo_root().join("prompts").display().to_string(),
-            ])
-            .args(["--sip-bind", "127.0.0.1:0", "--http-bind", "127.0.0.1:0"])
-            .args(["--database-url", database_url, "--rtp-ports", "41000-41999"])
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("phone-entrance runs");
-        let out = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(out).lines();
-        let sip = loop {
-            let line = lines
-                .next()
-                .expect("the service says where it listens")
-                .expect("log line");
-            if let Some(rest) = line.split("sip_addr=").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap_or_default();
-                break addr.parse().expect("sip address");
-            }
-        };
-        // Keep draining its log so the pipe never fills.
-        std::thread::spawn(move || for _ in lines {});
-        Node { child, sip }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 async fn holding_case(store: &Store) -> Option<phone_entrance::store::CaseRecord> {
     let cases = store.worklist().await.ok()?;
@@ -72,7 +23,7 @@ async fn a_held_caller_of_a_killed_node_becomes_a_callback_swept_by_another_node
     let config = copy_config(dir.path());
     set_config(&config, "ivr.toml", "wait_s", "2");
     let url = format!("sqlite:{}", dir.path().join("pe.db").display());
-    let mut node_a = Node::start(&config, &url);
+    let mut node_a = Node::start(&config, &url, "41000-41999");
 
     // A red-flag caller stays on the line and holds on node A.
     let call = Call::dial(CallConfig::new(node_a.sip))
@@ -91,8 +42,7 @@ async fn a_held_caller_of_a_killed_node_becomes_a_callback_swept_by_another_node
     assert_eq!(held.mode, CaseMode::Hold);
 
     // kill -9: no BYE, no end-of-call bookkeeping on node A.
-    node_a.child.kill().expect("SIGKILL");
-    node_a.child.wait().expect("reaped");
+    node_a.kill();
     drop(call);
 
     // Node B on the same database sweeps A's held case once A's lease lapses.

@@ -197,7 +197,7 @@ impl Dialer {
             retry: self.retry,
         };
         let me = self.clone();
-        tokio::spawn(async move {
+        self.telephony.tasks.spawn(async move {
             job.run(nurse_side).await;
             me.forget_later(call_id);
         });

@@ -196,6 +196,11 @@ pub struct Settings {
     /// Said when a hold case cannot be stored: nobody holds without a case,
     /// so the caller is told to call again (or 112) and the call ends.
     pub hold_failed: Vec<PromptItem>,
+    /// Said before our BYE when the service stops (drain over) with the
+    /// caller still in the IVR: call again, or 112 if urgent.
+    pub closing: Vec<PromptItem>,
+    /// Said instead to a held caller whose case becomes a callback.
+    pub closing_held: Vec<PromptItem>,
     pub invalid: Vec<PromptItem>,
     pub hold_music: String,
     pub yes_text: String,

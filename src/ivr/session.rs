@@ -28,6 +28,7 @@ use crate::triage::{Answers, Triage};
 
 mod booked;
 mod case;
+mod closing;
 mod input;
 mod outcome;
 mod speak;
@@ -58,6 +59,8 @@ enum Then {
     AdviceWait(Duration),
     Hold,
     Hangup,
+    /// End a held call: its outcome (held) was reported when it began.
+    HangupHeld,
     /// Start the voice note: at most `max`, `silence` without speech ends it.
     Record {
         max: Duration,
@@ -154,6 +157,10 @@ pub struct Session {
     booked: Option<BookedCallback>,
     /// Kept (`false`) or cancelled (`true`) the booked callback.
     booked_cancelled: Option<bool>,
+    /// A dropped caller's case was asked for (at most once).
+    dropped_registered: bool,
+    /// The service is stopping: the closing message plays, then we hang up.
+    closing: bool,
 }
 
 impl fmt::Debug for Session {
@@ -198,6 +205,8 @@ impl Session {
             triaged: false,
             booked: None,
             booked_cancelled: None,
+            dropped_registered: false,
+            closing: false,
         }
     }
 
@@ -213,6 +222,7 @@ impl Session {
             IvrEvent::Digit(key) => self.on_key(now, key),
             IvrEvent::PlaybackDone { token } => self.on_playback_done(now, token),
             IvrEvent::Hangup => self.on_hangup(),
+            IvrEvent::Closing => self.on_closing(now),
             IvrEvent::Estimate(t) => {
                 if matches!(self.step, Step::AwaitEstimate { .. }) {
                     self.on_estimate(now, t);
@@ -328,6 +338,11 @@ impl Session {
     /// The hold-loop prompt to play after `Hold`, in the caller's language.
     pub fn hold_music(&self) -> PromptRef {
         PromptRef::new(self.language, self.flow.settings().hold_music.clone())
+    }
+
+    /// The service is stopping and the closing message is on (`Closing`).
+    pub fn is_closing(&self) -> bool {
+        self.closing && self.step != Step::Done
     }
 
     /// True after `Hold` or `Hangup` was issued or the caller hung up.
@@ -468,6 +483,10 @@ impl Session {
                 self.step = Step::Holding;
             }
             Then::Hangup => self.finish_hangup(),
+            Then::HangupHeld => {
+                self.actions.push_back(IvrAction::Hangup);
+                self.step = Step::Done;
+            }
             Then::Record { max, silence } => self.start_recording(now, max, silence),
         }
     }

@@ -46,8 +46,10 @@ const KNOWN_NOT_ALLOWED: [Method; 5] = [
     Method::Refer,
     Method::Publish,
 ];
-/// How long a stopping service waits for its BYEs to be answered.
-const DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long a stopping service waits for the closing messages and their
+/// BYEs to be answered.
+const DRAIN: std::time::Duration =
+    super::CLOSING_MAX.saturating_add(std::time::Duration::from_secs(3));
 
 /// Starts the task of a new inbound call: the driver only routes its messages.
 pub trait CallHandler: Send + Sync {

@@ -10,9 +10,9 @@ use super::held::{HeldCalls, HeldCommand};
 use super::messages::Messages;
 use super::metrics::CallMetrics;
 use super::signal::{new_tag, CallInput, NewCall, SipCommand, ALLOW};
-use super::sleep_until;
 use super::store_jobs::{StoreJobs, StoreReply};
 use super::voice_note::VoiceNote;
+use super::{sleep_until, CLOSING_MAX};
 use crate::booking::Booking;
 use crate::config::SipConfig;
 use crate::identity::PhoneNumber;
@@ -32,6 +32,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, info, info_span, warn, Instrument};
 
 /// What every inbound call shares: the IVR, the media engine and booking.
@@ -48,6 +49,8 @@ pub struct InboundCalls {
     pub metrics: Arc<CallMetrics>,
     /// Callers holding in the queue on this node (the dialer connects them).
     pub held: Arc<HeldCalls>,
+    /// Call tasks and their store jobs: a stopping service waits for them.
+    pub tasks: TaskTracker,
 }
 
 impl CallHandler for Arc<InboundCalls> {
@@ -57,7 +60,7 @@ impl CallHandler for Arc<InboundCalls> {
         inbox: mpsc::UnboundedReceiver<CallInput>,
         sip: mpsc::UnboundedSender<SipCommand>,
     ) {
-        tokio::spawn(run(self.clone(), call, inbox, sip));
+        self.tasks.spawn(run(self.clone(), call, inbox, sip));
     }
 }
 
@@ -106,6 +109,8 @@ struct Call {
     session: Session,
     answered: bool,
     ended: bool,
+    /// Stopping: the closing message plays until this, then we hang up.
+    closing_until: Option<Instant>,
     holding: bool,
     /// A stored hold-mode case: it must become a callback if the caller leaves.
     held_case: Option<String>,
@@ -134,7 +139,7 @@ impl Call {
         let caller_id = PhoneNumber::from_caller_id(&call.info.from_uri)
             .ok()
             .filter(|_| !withheld(&call.request));
-        let booking = ctx.booking.clone();
+        let store = StoreJobs::new(ctx.booking.clone(), ctx.tasks.clone());
         let session = Session::new(
             ctx.flow.clone(),
             ctx.triage.clone(),
@@ -162,6 +167,7 @@ impl Call {
             session,
             answered: false,
             ended: false,
+            closing_until: None,
             holding: false,
             held_case: None,
             hold_token: None,
@@ -169,7 +175,7 @@ impl Call {
             held_commands: None,
             nurse_connected: None,
             cdr: InboundRecord::new(chrono::Utc::now()),
-            store: StoreJobs::new(booking),
+            store,
             last_announcement: None,
             announce_token: None,
         }
@@ -223,6 +229,7 @@ impl Call {
                     self.session.handle_timeout(std::time::Instant::now());
                     self.drive().await;
                 }
+                _ = sleep_until(self.closing_until) => self.hangup().await,
             }
         }
     }
@@ -381,8 +388,20 @@ impl Call {
             }
             CallInput::Request { tx, request, info } => self.in_dialog(tx, *request, *info).await,
             CallInput::Response { .. } | CallInput::Timeout => {}
-            CallInput::Shutdown => self.hangup().await,
+            CallInput::Shutdown => self.close().await,
         }
+    }
+
+    /// The service stops: the caller hears why (at most `CLOSING_MAX`), then BYE.
+    async fn close(&mut self) {
+        self.session
+            .handle(std::time::Instant::now(), IvrEvent::Closing);
+        if !self.session.is_closing() {
+            self.hangup().await;
+            return;
+        }
+        self.closing_until = Some(Instant::now() + CLOSING_MAX);
+        self.drive().await;
     }
 
     async fn in_dialog(&mut self, tx: TxId, request: rsip::Request, info: RequestInfo) {

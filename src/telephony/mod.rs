@@ -64,7 +64,12 @@ pub struct Telephony {
     pub trunk: Option<TrunkConfig>,
     /// Where the nurses' SIP phones are.
     pub nurse_phones: Arc<NursePhones>,
+    /// Callback calls: a stopping service waits for them.
+    pub tasks: tokio_util::task::TaskTracker,
 }
+
+/// Longest closing message a stopping service plays before its BYE.
+pub(crate) const CLOSING_MAX: std::time::Duration = std::time::Duration::from_secs(12);
 
 /// Sleeps until `deadline`, or forever when a core has no timer armed (for `select!`).
 pub(crate) async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -10,6 +10,7 @@ use crate::identity::PhoneNumber;
 use crate::ivr::{BookedCallback, CaseDraft, CaseMode, ClockTime, RecordingEnd};
 use std::sync::Arc;
 use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 /// A job's answer.
@@ -35,15 +36,18 @@ pub enum StoreReply {
 /// The call's store jobs and their answers.
 pub struct StoreJobs {
     booking: Arc<Booking>,
+    /// Jobs must land before the process exits (a stopping service waits).
+    tasks: TaskTracker,
     replies_tx: mpsc::UnboundedSender<StoreReply>,
     replies: mpsc::UnboundedReceiver<StoreReply>,
 }
 
 impl StoreJobs {
-    pub fn new(booking: Arc<Booking>) -> StoreJobs {
+    pub fn new(booking: Arc<Booking>, tasks: TaskTracker) -> StoreJobs {
         let (replies_tx, replies) = mpsc::unbounded_channel();
         StoreJobs {
             booking,
+            tasks,
             replies_tx,
             replies,
         }
@@ -60,7 +64,7 @@ impl StoreJobs {
 
     pub fn estimate(&self, level: u8) {
         let (booking, tx) = (self.booking.clone(), self.replies_tx.clone());
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let _ = tx.send(StoreReply::Estimate(booking.estimate(level).await));
         });
     }
@@ -69,7 +73,7 @@ impl StoreJobs {
     /// case becomes a callback here: nobody is left holding for it.
     pub fn register(&self, draft: CaseDraft, call_id: String) {
         let (booking, tx) = (self.booking.clone(), self.replies_tx.clone());
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let result = booking.register(&draft, &call_id).await;
             let reply = StoreReply::Registered {
                 mode: draft.mode,
@@ -92,14 +96,14 @@ impl StoreJobs {
 
     pub fn find_booked(&self, number: PhoneNumber) {
         let (booking, tx) = (self.booking.clone(), self.replies_tx.clone());
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let _ = tx.send(StoreReply::Booked(booking.booked_callback(&number).await));
         });
     }
 
     pub fn cancel(&self, case_id: String) {
         let (booking, tx) = (self.booking.clone(), self.replies_tx.clone());
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let done = match booking.cancel_booked(&case_id).await {
                 Ok(()) => true,
                 Err(e) => {
@@ -114,7 +118,7 @@ impl StoreJobs {
     /// Stores the note (its tap already stopped).
     pub fn save_voice_note(&self, note: VoiceNote, reason: RecordingEnd) {
         let (booking, tx) = (self.booking.clone(), self.replies_tx.clone());
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let saved = note.finish(&booking, reason).await;
             let _ = tx.send(StoreReply::VoiceNote { saved });
         });

@@ -40,6 +40,10 @@ struct RawSettings {
     no_input: Vec<String>,
     #[serde(default = "hold_unavailable")]
     hold_failed: Vec<String>,
+    #[serde(default = "closing")]
+    closing: Vec<String>,
+    #[serde(default = "closing_held")]
+    closing_held: Vec<String>,
     invalid: Vec<String>,
     hold_music: String,
     #[serde(default = "ja")]
@@ -56,6 +60,12 @@ fn six() -> u64 {
 }
 fn hold_unavailable() -> Vec<String> {
     vec!["hold_unavailable".into()]
+}
+fn closing() -> Vec<String> {
+    vec!["closing".into()]
+}
+fn closing_held() -> Vec<String> {
+    vec!["closing_held".into()]
 }
 fn two_u8() -> u8 {
     2
@@ -594,6 +604,8 @@ impl Flow {
             nurse_node: ctx.node("settings.nurse_node", &s.nurse_node)?,
             no_input: ctx.prompts("settings.no_input", &s.no_input)?,
             hold_failed: ctx.prompts("settings.hold_failed", &s.hold_failed)?,
+            closing: ctx.prompts("settings.closing", &s.closing)?,
+            closing_held: ctx.prompts("settings.closing_held", &s.closing_held)?,
             invalid: ctx.prompts("settings.invalid", &s.invalid)?,
             hold_music: s.hold_music,
             yes_text: s.yes_text,

@@ -74,9 +74,15 @@ impl Session {
             .clone()
             .or_else(|| self.caller_id.clone());
         let level = self.level();
-        if !self.triaged || self.case_mode.is_some() || level > max || number.is_none() {
+        if !self.triaged
+            || self.case_mode.is_some()
+            || self.dropped_registered
+            || level > max
+            || number.is_none()
+        {
             return;
         }
+        self.dropped_registered = true;
         let assessment = self.triage.assess(&self.answer_map);
         self.actions.push_back(IvrAction::RegisterCase(CaseDraft {
             level,

@@ -1,7 +1,7 @@
 //! How the call ended, reported once as `IvrAction::Outcome`: when the
 //! caller hangs up, or when the session hangs up itself.
 
-use super::{Session, Step};
+use super::{Session, Step, Then};
 use crate::ivr::flow::NodeKind;
 use crate::ivr::{CallOutcome, CaseMode, IvrAction, RecordingEnd};
 
@@ -17,6 +17,15 @@ impl Session {
         let in_advice = matches!(self.flow.node(self.node).kind, NodeKind::Advice112 { .. });
         let outcome = match (&self.step, &self.case_id, self.case_mode) {
             (Step::Holding | Step::Done, _, _) => None,
+            // Held, then told the service is stopping: reported when the hold began.
+            (
+                Step::Playing {
+                    then: Then::HangupHeld,
+                    ..
+                },
+                _,
+                _,
+            ) => None,
             (_, Some(id), Some(CaseMode::Callback)) => Some(CallOutcome::CallbackRegistered {
                 case_id: id.clone(),
             }),

@@ -3,7 +3,7 @@
 //! `answer`, `done` (last playback finished), `stale` (an old token finished),
 //! keypad words like `1` or `0701234567#` (one Digit per key, sent at once so a
 //! key during a prompt is a barge-in), `wait=N` (N seconds pass, timers fire),
-//! `est=HH:MM` / `est=none`, `stored=ID@HH:MM`, `storefail`, `hangup`.
+//! `est=HH:MM` / `est=none`, `stored=ID@HH:MM`, `storefail`, `hangup`, `closing` (the service stops).
 //!
 //! This file holds the harness every test shares; the tests are in `tests/`
 //! by theme: `questions`, `callback`, `voice_note`, `booked`, and
@@ -18,6 +18,7 @@ use crate::media::dtmf::DtmfKey;
 
 mod booked;
 mod callback;
+mod closing;
 mod invariants;
 mod questions;
 mod voice_note;
@@ -133,6 +134,7 @@ impl Harness {
                 Vec::new()
             }
             "hangup" => self.ev(IvrEvent::Hangup),
+            "closing" => self.ev(IvrEvent::Closing),
             "est=none" => self.ev(IvrEvent::Estimate(None)),
             w if w.starts_with("est=") => self.ev(IvrEvent::Estimate(Some(clock(&w[4..])))),
             w if w.starts_with("stored=") => {

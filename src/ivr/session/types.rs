@@ -25,6 +25,8 @@ pub enum IvrEvent {
     PlaybackDone { token: u64 },
     /// The caller hung up.
     Hangup,
+    /// The service is stopping: tell the caller, then hang up.
+    Closing,
     /// Answer to `RequestEstimate`; `None` = callbacks are closed now.
     Estimate(Option<ClockTime>),
     /// The `RegisterCase` draft is committed.

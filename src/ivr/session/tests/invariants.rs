@@ -14,6 +14,7 @@ enum Input {
     Stored,
     StoreFailed,
     Hangup,
+    Closing,
 }
 
 fn input() -> impl proptest::strategy::Strategy<Value = Input> {
@@ -27,7 +28,11 @@ fn input() -> impl proptest::strategy::Strategy<Value = Input> {
         1 => proptest::option::of((0u8..24, 0u8..60)).prop_map(Input::Estimate),
         1 => Just(Input::Stored),
         1 => Just(Input::StoreFailed),
-        1 => (0u8..40).prop_filter_map("rare", |n| (n == 0).then_some(Input::Hangup)),
+        1 => (0u8..40).prop_filter_map("rare", |n| match n {
+            0 => Some(Input::Hangup),
+            1 => Some(Input::Closing),
+            _ => None,
+        }),
     ]
 }
 
@@ -44,6 +49,8 @@ proptest::proptest! {
         let mut h = Harness::new(caller.then_some(CALLER));
         let mut stored_seen = false;
         let mut ended_at = None;
+        let mut held = false;
+        let mut closing = false;
         for (i, inp) in inputs.iter().enumerate() {
             let acts = match inp {
                 Input::Answer => h.ev(IvrEvent::Answered),
@@ -66,9 +73,24 @@ proptest::proptest! {
                 }
                 Input::StoreFailed => h.ev(IvrEvent::CaseStoreFailed),
                 Input::Hangup => h.ev(IvrEvent::Hangup),
+                Input::Closing => {
+                    // Before the answer the call is refused instead (nothing here).
+                    let acts = h.ev(IvrEvent::Closing);
+                    closing |= !acts.is_empty();
+                    acts
+                }
             };
-            if ended_at.is_some() {
+            if ended_at.is_some() || (held && !closing) {
                 proptest::prop_assert!(acts.is_empty(), "actions after the end: {acts:?}");
+            }
+            if closing {
+                // Stopping: the closing message and the end, nothing of the walk.
+                let walk = acts.iter().any(|a| match a {
+                    IvrAction::Play { prompts, .. } => !prompts.iter().all(|p| p.id.starts_with("closing")),
+                    IvrAction::Hangup | IvrAction::Outcome(_) | IvrAction::RegisterCase(_) | IvrAction::StopRecording { .. } => false,
+                    _ => true,
+                });
+                proptest::prop_assert!(!walk, "the walk went on while closing: {acts:?}");
             }
             for a in &acts {
                 match a {
@@ -82,7 +104,8 @@ proptest::proptest! {
                             proptest::prop_assert_eq!(d.level, 1);
                         }
                     }
-                    IvrAction::Hold | IvrAction::Hangup => ended_at = Some(i),
+                    IvrAction::Hold => held = true,
+                    IvrAction::Hangup => ended_at = Some(i),
                     _ => {}
                 }
             }
