@@ -4,9 +4,24 @@
 use super::repo_root;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+
+/// A copy of the service binary taken once per test process: restarts run
+/// the same build even if the target directory's binary is rebuilt meanwhile
+/// (several checkouts may share one `CARGO_TARGET_DIR`).
+fn binary() -> &'static std::path::Path {
+    static COPY: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = COPY.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("phone-entrance");
+        std::fs::copy(env!("CARGO_BIN_EXE_phone-entrance"), &path).expect("copy the binary");
+        (dir, path)
+    });
+    path
+}
 
 pub struct Node {
     pub child: Child,
@@ -18,18 +33,28 @@ pub struct Node {
 impl Node {
     /// Starts the binary on ephemeral SIP/HTTP ports and RTP `rtp_ports`.
     pub fn start(config: &std::path::Path, database_url: &str, rtp_ports: &str) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_phone-entrance"))
+        Node::start_on(config, database_url, rtp_ports, "127.0.0.1:0")
+    }
+
+    /// Like [`Node::start`], SIP on `sip_bind` (a restart on the same port).
+    pub fn start_on(
+        config: &std::path::Path,
+        database_url: &str,
+        rtp_ports: &str,
+        sip_bind: &str,
+    ) -> Node {
+        let mut child = Command::new(binary())
             .args(["--config", &config.display().to_string()])
             .args([
                 "--prompts",
                 &repo_root().join("prompts").display().to_string(),
             ])
-            .args(["--sip-bind", "127.0.0.1:0", "--http-bind", "127.0.0.1:0"])
+            .args(["--sip-bind", sip_bind, "--http-bind", "127.0.0.1:0"])
             .args(["--database-url", database_url, "--rtp-ports", rtp_ports])
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("phone-entrance runs");
         let out = child.stdout.take().expect("stdout");
@@ -39,15 +64,21 @@ impl Node {
             rest.split_whitespace().next()?.parse().ok()
         };
         let (sip, http) = loop {
-            let line = lines
-                .next()
-                .expect("the service says where it listens")
-                .expect("log line");
+            let Some(Ok(line)) = lines.next() else {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
+                }
+                panic!("the service stopped before listening: {err}");
+            };
             if let (Some(sip), Some(http)) = (field(&line, "sip_addr="), field(&line, "http_addr="))
             {
                 break (sip, http);
             }
         };
+        if let Some(err) = child.stderr.take() {
+            std::thread::spawn(move || for _ in BufReader::new(err).lines() {});
+        }
         // Keep reading its log so the pipe never fills.
         let log = Arc::new(Mutex::new(Vec::new()));
         let kept = log.clone();
