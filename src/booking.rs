@@ -5,12 +5,12 @@
 use crate::identity::PhoneNumber;
 use crate::ivr::{BookedCallback, CaseDraft, CaseMode, ClockTime};
 use crate::live::Live;
-use crate::queue::offer::over_capacity;
 use crate::queue::{
     busy_spread, deadline_for, decide, estimate_new, ArrivalRates, Closure, HandlingTimes,
     LevelTargets, Offer, OfferInput, OfferSwitches, OpeningHours, Priority, Queue, QueueConfig,
     Staffing,
 };
+use crate::store::group_commit::CaseWriter;
 use crate::store::{
     CancelError, CaseMode as StoreMode, Channel, NewCase, QueueSnapshot, Store, StoreError,
 };
@@ -26,6 +26,9 @@ pub const DROPPED_IN_IVR: &str = "call dropped during IVR";
 
 /// How old the shared queue picture may be for an estimate.
 const SNAPSHOT_FRESH: Duration = Duration::from_secs(1);
+/// An older picture is still used (and the follower woken) up to this age,
+/// so a slow queue read under load does not send every caller to the store.
+const SNAPSHOT_STALE_MAX: Duration = Duration::from_secs(15);
 /// The follower reads the queue at most this often.
 const SNAPSHOT_MIN_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -54,8 +57,12 @@ pub struct Booking {
     /// The latest queue picture, for holding callers' places: one read per
     /// queue change for the node, not one per caller.
     latest: RwLock<Option<(std::time::Instant, Arc<QueueSnapshot>)>>,
+    /// One queue read at a time when the picture is too old (no stampede).
+    refreshing: tokio::sync::Mutex<()>,
     /// Wakes the snapshot follower at once after this node registers a case.
     registered: Notify,
+    /// Phone registrations, committed in batches.
+    writer: CaseWriter,
     /// This node's name: held cases are registered as held by it (their lease).
     node: Option<String>,
 }
@@ -75,14 +82,16 @@ impl Booking {
         supervisor: Arc<Live>,
     ) -> Self {
         Booking {
-            store,
+            store: store.clone(),
             handling: Mutex::new(HandlingTimes::new(queue.handling())),
             queue,
             targets: LevelTargets::new(triage.targets()),
             hours,
             supervisor,
             latest: RwLock::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
             registered: Notify::new(),
+            writer: CaseWriter::new(store.clone()),
             node: None,
         }
     }
@@ -204,24 +213,35 @@ impl Booking {
         Ok(snap)
     }
 
-    /// The shared queue picture when it is at most `SNAPSHOT_FRESH` old (the
-    /// follower keeps it so), else a new read: estimates for the IVR and the
-    /// intake cost no query per caller under load.
-    async fn picture(&self, now: DateTime<Utc>) -> Result<Arc<QueueSnapshot>, StoreError> {
-        let cached = self.latest.read().ok().and_then(|l| {
-            l.as_ref()
-                .filter(|(at, _)| at.elapsed() <= SNAPSHOT_FRESH)
-                .map(|(_, s)| s.clone())
-        });
-        match cached {
-            Some(snap) => Ok(snap),
-            None => Ok(Arc::new(self.snapshot(now).await?)),
+    /// The shared queue picture: fresh (at most `SNAPSHOT_FRESH` old, the
+    /// follower keeps it so), or up to `SNAPSHOT_STALE_MAX` old while the
+    /// follower is woken; else one new read shared by every caller waiting
+    /// for it. Estimates cost no query per caller under load.
+    async fn picture(&self) -> Result<Arc<QueueSnapshot>, StoreError> {
+        let within = |max: Duration| {
+            self.latest.read().ok().and_then(|l| {
+                l.as_ref()
+                    .filter(|(at, _)| at.elapsed() <= max)
+                    .map(|(_, s)| s.clone())
+            })
+        };
+        if let Some(snap) = within(SNAPSHOT_FRESH) {
+            return Ok(snap);
         }
+        if let Some(snap) = within(SNAPSHOT_STALE_MAX) {
+            self.registered.notify_one();
+            return Ok(snap);
+        }
+        let _one_reader = self.refreshing.lock().await;
+        if let Some(snap) = within(SNAPSHOT_FRESH) {
+            return Ok(snap);
+        }
+        self.refresh_snapshot().await
     }
 
     /// What to offer a caller of `level` registering at `now`.
     pub async fn offer_at(&self, level: u8, now: DateTime<Utc>) -> Result<Offer, StoreError> {
-        let snap = self.picture(now).await?;
+        let snap = self.picture().await?;
         Ok(self.offer_with(&snap, level, now))
     }
 
@@ -273,16 +293,6 @@ impl Booking {
             .days_ahead(days.clamp(0, 9) as u8)
     }
 
-    /// Whether today's callbacks are used up (for the supervisor's view).
-    pub async fn over_capacity(&self, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let snap = self.picture(now).await?;
-        Ok(over_capacity(
-            &self.hours,
-            &self.live().switches,
-            snap.callbacks_today,
-        ))
-    }
-
     /// When a callback case of `priority` registered at `now` will be called,
     /// for both channels. A case already accepted keeps the best time even if
     /// the offer has closed meanwhile.
@@ -291,7 +301,7 @@ impl Booking {
         priority: Priority,
         now: DateTime<Utc>,
     ) -> Result<DateTime<Utc>, StoreError> {
-        let snap = self.picture(now).await?;
+        let snap = self.picture().await?;
         Ok(self.callback_estimate_with(&snap, priority, now))
     }
 
@@ -323,7 +333,7 @@ impl Booking {
             CaseMode::Callback => self.callback_estimate(priority, now).await?,
             // Held callers are connected by the nurses on duty, whatever the hours.
             CaseMode::Hold => {
-                let snap = self.picture(now).await?;
+                let snap = self.picture().await?;
                 let live = self.live();
                 self.replay_estimate(now, priority, &snap, &live, &OpeningHours::default(), None)
                     .unwrap_or(now)
@@ -359,7 +369,10 @@ impl Booking {
             CaseMode::Hold => self.node.as_deref(),
             CaseMode::Callback => None,
         };
-        let record = self.store.insert_case_held_by(&case, held_by).await?;
+        let record = self
+            .writer
+            .insert(case, held_by.map(str::to_string))
+            .await?;
         self.registered.notify_one();
         Ok((record.id.to_string(), self.clock_time(estimated, now)))
     }

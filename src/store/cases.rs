@@ -75,78 +75,61 @@ impl Store {
         case: &NewCase,
         held_by: Option<&str>,
     ) -> Result<CaseRecord> {
-        let c = CaseRecord {
-            id: Uuid::new_v4(),
-            channel: case.channel,
-            priority: case.priority,
-            status: case.initial_status(),
-            mode: case.mode,
-            registered_at: storable("registered_at", case.registered_at)?,
-            deadline: storable("deadline", case.deadline)?,
-            estimated_callback_at: case
-                .estimated_callback_at
-                .map(|t| storable("estimated_callback_at", t))
-                .transpose()?,
-            answers: case.answers.clone(),
-            callback_number: case.callback_number.clone(),
-            personnummer: case.personnummer.clone(),
-            language: case.language.clone(),
-            call_id: case.call_id.clone(),
-            external_ref: case.external_ref.clone(),
-            summary: case.summary.clone(),
-            attempts: 0,
-            red_flag: case.red_flag,
-            next_attempt_at: None,
-        };
-        let audit = AuditRecord::new(
-            c.registered_at,
-            match c.channel {
-                Channel::Phone => "ivr",
-                Channel::Digital => "digital-intake",
-            },
-            "case.created",
-            Some(c.id),
-            format!(
-                "channel={} priority={} mode={} red_flag={}",
-                c.channel, c.priority, c.mode, c.red_flag
-            ),
-            None,
-        );
+        let mut records = self.insert_cases_held_by(&[(case, held_by)]).await?;
+        records
+            .pop()
+            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+    }
+
+    /// Registers several cases in one transaction (one commit, one fsync):
+    /// all are stored or none. Each `(case, held_by)` as in
+    /// [`Store::insert_case_held_by`]; records come back in the same order.
+    pub async fn insert_cases_held_by(
+        &self,
+        cases: &[(&NewCase, Option<&str>)],
+    ) -> Result<Vec<CaseRecord>> {
+        let rows = cases
+            .iter()
+            .map(|(case, held_by)| Ok((new_record(case)?, *held_by)))
+            .collect::<Result<Vec<_>>>()?;
         with_backend!(self, |pool, ts| {
             let mut tx = pool.begin().await?;
-            sqlx::query(INSERT_CASE_SQL)
-                .bind(c.id.to_string())
-                .bind(c.channel.as_str())
-                .bind(i16::from(c.priority.level()))
-                .bind(c.status.as_str())
-                .bind(c.mode.as_str())
-                .bind(ts(c.registered_at))
-                .bind(ts(c.deadline))
-                .bind(c.estimated_callback_at.map(ts))
-                .bind(Json(&c.answers))
-                .bind(&c.callback_number)
-                .bind(&c.personnummer)
-                .bind(&c.language)
-                .bind(&c.call_id)
-                .bind(&c.external_ref)
-                .bind(&c.summary)
-                .bind(i32::try_from(c.attempts).unwrap_or(i32::MAX))
-                .bind(c.red_flag)
-                .bind(c.next_attempt_at.map(ts))
-                .execute(&mut *tx)
-                .await
-                .map_err(map_insert_error)?;
-            if let Some(node) = held_by {
-                sqlx::query("UPDATE cases SET held_by = $2 WHERE id = $1")
+            for (c, held_by) in &rows {
+                sqlx::query(INSERT_CASE_SQL)
                     .bind(c.id.to_string())
-                    .bind(node)
+                    .bind(c.channel.as_str())
+                    .bind(i16::from(c.priority.level()))
+                    .bind(c.status.as_str())
+                    .bind(c.mode.as_str())
+                    .bind(ts(c.registered_at))
+                    .bind(ts(c.deadline))
+                    .bind(c.estimated_callback_at.map(ts))
+                    .bind(Json(&c.answers))
+                    .bind(&c.callback_number)
+                    .bind(&c.personnummer)
+                    .bind(&c.language)
+                    .bind(&c.call_id)
+                    .bind(&c.external_ref)
+                    .bind(&c.summary)
+                    .bind(i32::try_from(c.attempts).unwrap_or(i32::MAX))
+                    .bind(c.red_flag)
+                    .bind(c.next_attempt_at.map(ts))
                     .execute(&mut *tx)
-                    .await?;
+                    .await
+                    .map_err(map_insert_error)?;
+                if let Some(node) = held_by {
+                    sqlx::query("UPDATE cases SET held_by = $2 WHERE id = $1")
+                        .bind(c.id.to_string())
+                        .bind(*node)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let audit = created_audit(c);
+                insert_audit(ts(audit.at), &audit).execute(&mut *tx).await?;
             }
-            insert_audit(ts(audit.at), &audit).execute(&mut *tx).await?;
             tx.commit().await?;
         });
-        Ok(c)
+        Ok(rows.into_iter().map(|(c, _)| c).collect())
     }
 
     /// Held cases whose node's heartbeat is older than `lease` at `now` (or
@@ -329,6 +312,51 @@ pub(super) fn read_case(row: &impl StoredRow) -> Result<CaseRecord> {
 }
 
 /// Unique violations on insert can only be `external_ref` (ids are random v4).
+/// The record a new case is stored as (times cut to what the store keeps).
+fn new_record(case: &NewCase) -> Result<CaseRecord> {
+    Ok(CaseRecord {
+        id: Uuid::new_v4(),
+        channel: case.channel,
+        priority: case.priority,
+        status: case.initial_status(),
+        mode: case.mode,
+        registered_at: storable("registered_at", case.registered_at)?,
+        deadline: storable("deadline", case.deadline)?,
+        estimated_callback_at: case
+            .estimated_callback_at
+            .map(|t| storable("estimated_callback_at", t))
+            .transpose()?,
+        answers: case.answers.clone(),
+        callback_number: case.callback_number.clone(),
+        personnummer: case.personnummer.clone(),
+        language: case.language.clone(),
+        call_id: case.call_id.clone(),
+        external_ref: case.external_ref.clone(),
+        summary: case.summary.clone(),
+        attempts: 0,
+        red_flag: case.red_flag,
+        next_attempt_at: None,
+    })
+}
+
+/// The `case.created` audit row of a new case.
+fn created_audit(c: &CaseRecord) -> AuditRecord {
+    AuditRecord::new(
+        c.registered_at,
+        match c.channel {
+            Channel::Phone => "ivr",
+            Channel::Digital => "digital-intake",
+        },
+        "case.created",
+        Some(c.id),
+        format!(
+            "channel={} priority={} mode={} red_flag={}",
+            c.channel, c.priority, c.mode, c.red_flag
+        ),
+        None,
+    )
+}
+
 fn map_insert_error(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::DuplicateExternalRef,

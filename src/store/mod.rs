@@ -15,6 +15,7 @@ pub mod attempts;
 pub mod audit;
 mod cases;
 pub mod claims;
+pub mod group_commit;
 pub mod notify;
 mod postgres;
 pub mod settings;

@@ -164,7 +164,7 @@ fn level(n: u8) -> Priority {
     Priority::new(n).unwrap_or(Priority::LOWEST)
 }
 
-fn new_case(priority: u8, registered_min: i64, deadline_min: i64) -> NewCase {
+pub(crate) fn new_case(priority: u8, registered_min: i64, deadline_min: i64) -> NewCase {
     NewCase {
         channel: Channel::Phone,
         priority: level(priority),
