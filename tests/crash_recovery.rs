@@ -7,6 +7,7 @@ mod common;
 
 use common::caller::answer_red_flag;
 use common::node::Node;
+use common::postgres::{drop_postgres_database, postgres_database};
 use common::{copy_config, set_config, TestService};
 use phone_entrance::store::{CaseMode, CaseStatus, Store};
 use simulators::caller::{Call, CallConfig, DtmfMethod};
@@ -20,9 +21,25 @@ async fn holding_case(store: &Store) -> Option<phone_entrance::store::CaseRecord
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_caller_of_a_killed_node_becomes_a_callback_swept_by_another_node() {
     let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite:{}", dir.path().join("pe.db").display());
+    held_caller_of_a_killed_node(&dir, &url).await;
+}
+
+/// Two nodes on one PostgreSQL database, as in production.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_another_node_sweeps_the_killed_nodes_held_caller() {
+    let Some(url) = postgres_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    held_caller_of_a_killed_node(&dir, &url).await;
+    drop_postgres_database(&url).await;
+}
+
+async fn held_caller_of_a_killed_node(dir: &tempfile::TempDir, url: &str) {
+    let url = url.to_string();
     let config = copy_config(dir.path());
     set_config(&config, "ivr.toml", "wait_s", "2");
-    let url = format!("sqlite:{}", dir.path().join("pe.db").display());
     let mut node_a = Node::start(&config, &url, "41000-41999");
 
     // A red-flag caller stays on the line and holds on node A.

@@ -7,6 +7,7 @@ pub mod browser;
 pub mod callback;
 pub mod caller;
 pub mod node;
+pub mod postgres;
 
 use phone_entrance::service::{self, Running, ServiceOptions};
 use phone_entrance::store::{CaseRecord, Store};
