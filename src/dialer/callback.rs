@@ -165,6 +165,20 @@ impl NurseSide {
     }
 }
 
+/// Keeps the nurse's claim on the case alive while the call runs (her page
+/// may be closed meanwhile): renews a third of a lease apart. Never returns.
+async fn renew_claim_while_calling(store: Store, case: Uuid, nurse: String) {
+    let every = (store.claim_lease() / 3).max(std::time::Duration::from_secs(1));
+    loop {
+        tokio::time::sleep(every).await;
+        // Refused once the attempt is recorded or the claim was released:
+        // nothing left to keep.
+        if let Err(e) = store.renew_claim(case, &nurse, Utc::now()).await {
+            tracing::debug!(error = %e, "claim not renewed during the call");
+        }
+    }
+}
+
 /// The job.
 pub(super) struct Callback {
     pub telephony: Arc<Telephony>,
@@ -184,7 +198,12 @@ impl Callback {
         let span = info_span!("callback", case = %self.case.id, call = %self.call_id);
         let metrics = self.metrics.clone();
         metrics.active.inc();
-        self.run_inner(setup).instrument(span).await;
+        let renew = renew_claim_while_calling(self.store.clone(), self.case.id, self.nurse.clone());
+        // The call ends the renewals; they never end the call.
+        tokio::select! {
+            _ = self.run_inner(setup).instrument(span.clone()) => {}
+            _ = renew.instrument(span) => {}
+        }
         metrics.active.dec();
     }
 
@@ -419,7 +438,7 @@ impl Callback {
                 self.case.id,
                 &self.nurse,
                 result,
-                &self.retry.for_level(self.case.priority),
+                &self.retry,
                 Utc::now(),
             )
             .await
@@ -428,6 +447,9 @@ impl Callback {
                 info!(next_attempt = %at, "attempt failed; retry later")
             }
             Ok(AttemptOutcome::Unreachable) => info!("last attempt failed: case unreachable"),
+            Ok(AttemptOutcome::Review) => {
+                info!("last attempt failed: urgent case to the review list")
+            }
             Ok(AttemptOutcome::Connected) => {}
             // Released or taken over meanwhile: nothing recorded, the legs still are.
             Err(e) => warn!(error = %e, "attempt not recorded"),

@@ -68,8 +68,34 @@ async fn open(options: SqliteConnectOptions, in_memory: bool) -> Result<SqlitePo
             backend: "sqlite",
             source,
         })?;
-    MIGRATOR.run(&pool).await?;
+    migrate(&pool).await?;
     Ok(pool)
+}
+
+/// Runs pending migrations on one connection with foreign keys off (SQLite's
+/// documented way to rebuild a table, e.g. to change a CHECK: dropping the old
+/// table must not fire ON DELETE on the tables that point at it), then checks
+/// every foreign key before turning them back on.
+async fn migrate(pool: &SqlitePool) -> Result<()> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("PRAGMA foreign_keys = OFF")
+        .execute(&mut *conn)
+        .await?;
+    let ran = MIGRATOR.run(&mut *conn).await;
+    let broken = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_all(&mut *conn)
+        .await;
+    sqlx::query("PRAGMA foreign_keys = ON")
+        .execute(&mut *conn)
+        .await?;
+    ran?;
+    if !broken?.is_empty() {
+        return Err(StoreError::Database(sqlx::Error::Protocol(
+            "a migration left rows whose foreign keys point nowhere (PRAGMA foreign_key_check)"
+                .into(),
+        )));
+    }
+    Ok(())
 }
 
 /// Fixed-width UTC text: `2025-03-01T09:00:00.000000Z`, so text order is time order.
