@@ -42,6 +42,9 @@ pub struct SupervisorStats {
     /// Cases closed today as unreachable (every callback attempt failed); listed
     /// by `GET /api/v1/supervisor/unreachable`.
     pub unreachable_today: u32,
+    /// Cases in the review list now (urgent cases not reached, held callers
+    /// with no number who left), listed by `GET /api/v1/review`.
+    pub in_review: u32,
     /// Open cases past their deadline (the supervisor's alert).
     pub overdue: OverdueAlert,
     /// Phone cases the database refused since this node started: those
@@ -107,6 +110,7 @@ pub fn build(
         callback_capacity: settings.callback_capacity,
         callback_offer: settings.offer_state(now, counts.callbacks_since),
         unreachable_today: counts.unreachable_since,
+        in_review: counts.in_review,
         overdue,
         case_store_failures,
     }
