@@ -494,16 +494,17 @@ async fn concurrent_claim_next_over_http_hands_each_case_out_once(api: &Api) {
 /// A failed callback waits for its next attempt (shown in the worklist, skipped
 /// by claim-next); after the last attempt the supervisor sees it as unreachable.
 async fn failed_callbacks_wait_then_show_up_as_unreachable_for_the_supervisor(api: &Api) {
-    use phone_entrance::queue::{AttemptOutcome, RetryPolicy};
+    use phone_entrance::queue::{AttemptOutcome, RetryPolicies, RetryPolicy};
     use phone_entrance::store::AttemptResult;
     let anna = api.sign_in("anna", Role::Nurse).await;
     let sara = api.sign_in("sara", Role::Supervisor).await;
     let id = id_of(&post(api, &digital_case("ref-retry", 3)).await.json());
     let case_id: uuid::Uuid = id.parse().unwrap_or_default();
-    let policy = RetryPolicy {
+    let policy: RetryPolicies = RetryPolicy {
         max_attempts: 2,
         interval: chrono::Duration::minutes(10),
-    };
+    }
+    .into();
 
     let claimed = api
         .send("POST", "/api/v1/claim-next", Some(&anna), None)

@@ -141,6 +141,7 @@ mod tests {
             reached,
             active_staff: 2,
             unreachable_since: 2,
+            in_review: 1,
         };
         let s = build(
             at(10, 0),
@@ -161,6 +162,7 @@ mod tests {
         assert_eq!(s.callback_offer, OfferState::CapacityReached);
         assert_eq!(s.calls_in_ivr, 4);
         assert_eq!(s.unreachable_today, 2);
+        assert_eq!(s.in_review, 1);
     }
 
     #[test]

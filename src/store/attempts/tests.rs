@@ -210,7 +210,6 @@ async fn connected_attempt_keeps_the_claim_and_changes_nothing_else(store: Store
 /// Busy three times: a level-4 case closes as unreachable, a level-2 case
 /// lands in the review list (open, unclaimed, not dialled) for a nurse.
 async fn last_attempt_on_an_urgent_case_goes_to_review_not_closed(store: Store) {
-    let policy = RetryPolicies::default();
     let urgent = insert(&store, &case(2, 0, CaseMode::Callback)).await;
     let routine = insert(&store, &case(4, 0, CaseMode::Callback)).await;
     for (n, c) in [&urgent, &routine].into_iter().enumerate() {

@@ -4,7 +4,7 @@
 use super::*;
 use crate::queue::Priority;
 use crate::store::tests::{on_both_backends, postgres_test_db, sqlite_test_db};
-use crate::store::{Answer, CaseMode, CaseRecord, CaseStatus, Channel, NewCase, ReviewReason};
+use crate::store::{Answer, CaseMode, CaseRecord, CaseStatus, Channel, NewCase};
 use chrono::TimeZone;
 use std::collections::HashSet;
 
