@@ -529,3 +529,51 @@ impl Callback {
         self.cdr(row).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{CaseMode, Channel, NewCase};
+
+    /// A running call keeps the nurse's claim alive however long it lasts.
+    #[tokio::test]
+    async fn a_running_call_renews_the_claim() {
+        let db = crate::store::tests::sqlite_test_db().await;
+        let store = db
+            .store
+            .clone()
+            .with_claim_lease(std::time::Duration::from_secs(3));
+        let now = Utc::now();
+        let case = NewCase {
+            channel: Channel::Phone,
+            priority: crate::queue::Priority::LOWEST,
+            mode: CaseMode::Callback,
+            registered_at: now,
+            deadline: now,
+            estimated_callback_at: None,
+            answers: Vec::new(),
+            callback_number: None,
+            personnummer: None,
+            language: "sv".into(),
+            call_id: None,
+            external_ref: None,
+            summary: String::new(),
+            red_flag: false,
+        };
+        let id = store.insert_case(&case).await.map(|c| c.id).unwrap();
+        let nina = Actor {
+            username: "nina",
+            ip: None,
+            may_override: false,
+        };
+        store.claim(id, &nina, now).await.unwrap();
+        let first = store.claim_info(id).await.unwrap().unwrap().claim_expires_at;
+        let renewing = renew_claim_while_calling(store.clone(), id, "nina".into());
+        // Three renewals' worth (one a second with a 3 s lease).
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(3500), renewing).await;
+        let later = store.claim_info(id).await.unwrap().unwrap().claim_expires_at;
+        assert!(later > first, "{first:?} -> {later:?}");
+        assert!(store.sweep_expired_claims(now + chrono::TimeDelta::seconds(4)).await.unwrap().is_empty());
+        db.finish().await;
+    }
+}
