@@ -608,7 +608,12 @@ async fn the_claim_holder_renews_her_lease(api: &Api) {
         "nothing to renew before the claim"
     );
     let claimed = api
-        .send("POST", &format!("/api/v1/cases/{id}/claim"), Some(&anna), None)
+        .send(
+            "POST",
+            &format!("/api/v1/cases/{id}/claim"),
+            Some(&anna),
+            None,
+        )
         .await
         .json();
     let at = |v: &Value, key: &str| {
@@ -625,7 +630,10 @@ async fn the_claim_holder_renews_her_lease(api: &Api) {
     assert!(at(&renewed.json(), "claim_expires_at") >= at(&claimed, "claim_expires_at"));
     assert_eq!(api.send("POST", &renew, Some(&bo), None).await.status, 403);
     let release = format!("/api/v1/cases/{id}/release");
-    assert_eq!(api.send("POST", &release, Some(&anna), None).await.status, 200);
+    assert_eq!(
+        api.send("POST", &release, Some(&anna), None).await.status,
+        200
+    );
     assert_eq!(
         api.send("POST", &renew, Some(&anna), None).await.status,
         409,
@@ -647,14 +655,26 @@ async fn nurses_read_and_close_the_review_list(api: &Api) {
     }
     .into();
     let claim = format!("/api/v1/cases/{id}/claim");
-    assert_eq!(api.send("POST", &claim, Some(&anna), None).await.status, 200);
+    assert_eq!(
+        api.send("POST", &claim, Some(&anna), None).await.status,
+        200
+    );
     let last = api
         .store
-        .record_attempt(case_id, "anna", AttemptResult::Busy, &once, chrono::Utc::now())
+        .record_attempt(
+            case_id,
+            "anna",
+            AttemptResult::Busy,
+            &once,
+            chrono::Utc::now(),
+        )
         .await;
     assert!(matches!(last, Ok(AttemptOutcome::Review)), "{last:?}");
 
-    assert_eq!(api.send("GET", "/api/v1/review", None, None).await.status, 401);
+    assert_eq!(
+        api.send("GET", "/api/v1/review", None, None).await.status,
+        401
+    );
     let list = api.send("GET", "/api/v1/review", Some(&anna), None).await;
     assert_eq!(list.status, 200, "{}", list.text);
     let list = list.json();
@@ -663,7 +683,10 @@ async fn nurses_read_and_close_the_review_list(api: &Api) {
     assert_eq!(list[0]["status"], "review");
     assert_eq!(list[0]["review_reason"], "not_reached");
     assert_eq!(list[0]["attempts"], 1);
-    assert!(list[0].get("callback_number").is_none(), "no number in the list");
+    assert!(
+        list[0].get("callback_number").is_none(),
+        "no number in the list"
+    );
     let read = api
         .store
         .audit_rows(None, 100)
@@ -673,7 +696,11 @@ async fn nurses_read_and_close_the_review_list(api: &Api) {
         .any(|r| r.action == "review.read" && r.actor == "anna" && r.detail == "cases=1");
     assert!(read, "the read is audited");
     let worklist = api.send("GET", "/api/v1/worklist", Some(&anna), None).await;
-    assert_eq!(worklist.json(), json!([]), "not a callback waiting to be dialled");
+    assert_eq!(
+        worklist.json(),
+        json!([]),
+        "not a callback waiting to be dialled"
+    );
     assert_eq!(
         api.send("POST", "/api/v1/claim-next", Some(&anna), None)
             .await

@@ -174,9 +174,6 @@ async fn an_unrenewed_claim_goes_back_to_the_queue_and_is_counted() {
         .text()
         .await
         .expect("text");
-    assert!(
-        metrics.contains("pe_claims_expired_total 1"),
-        "{metrics}"
-    );
+    assert!(metrics.contains("pe_claims_expired_total 1"), "{metrics}");
     svc.stop().await;
 }

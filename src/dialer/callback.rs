@@ -434,13 +434,7 @@ impl Callback {
         };
         match self
             .store
-            .record_attempt(
-                self.case.id,
-                &self.nurse,
-                result,
-                &self.retry,
-                Utc::now(),
-            )
+            .record_attempt(self.case.id, &self.nurse, result, &self.retry, Utc::now())
             .await
         {
             Ok(AttemptOutcome::RetryAt(at)) => {
@@ -567,13 +561,27 @@ mod tests {
             may_override: false,
         };
         store.claim(id, &nina, now).await.unwrap();
-        let first = store.claim_info(id).await.unwrap().unwrap().claim_expires_at;
+        let first = store
+            .claim_info(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .claim_expires_at;
         let renewing = renew_claim_while_calling(store.clone(), id, "nina".into());
         // Three renewals' worth (one a second with a 3 s lease).
         let _ = tokio::time::timeout(std::time::Duration::from_millis(3500), renewing).await;
-        let later = store.claim_info(id).await.unwrap().unwrap().claim_expires_at;
+        let later = store
+            .claim_info(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .claim_expires_at;
         assert!(later > first, "{first:?} -> {later:?}");
-        assert!(store.sweep_expired_claims(now + chrono::TimeDelta::seconds(4)).await.unwrap().is_empty());
+        assert!(store
+            .sweep_expired_claims(now + chrono::TimeDelta::seconds(4))
+            .await
+            .unwrap()
+            .is_empty());
         db.finish().await;
     }
 }

@@ -431,11 +431,9 @@ mod tests {
             AttemptOutcome::RetryAt(t0() + TimeDelta::minutes(10)),
             "before the last attempt an urgent case is simply retried"
         );
-        let only_one = RetryPolicies::parse(
-            "[retry]\nreview_up_to_level = 1\n",
-            Path::new("queue.toml"),
-        )
-        .unwrap();
+        let only_one =
+            RetryPolicies::parse("[retry]\nreview_up_to_level = 1\n", Path::new("queue.toml"))
+                .unwrap();
         assert_eq!(
             only_one.after_failure(level(2), 3, t0()),
             AttemptOutcome::Unreachable

@@ -196,9 +196,12 @@ impl Store {
                             .map_err(|e| StoreError::corrupt("priority", e).in_row(&text_id))?;
                         let outcome = policy.after_failure(level, failed, now);
                         let (status, next, closed, reason) = match outcome {
-                            AttemptOutcome::RetryAt(at) => {
-                                ("waiting", Some(storable("next_attempt_at", at)?), None, None)
-                            }
+                            AttemptOutcome::RetryAt(at) => (
+                                "waiting",
+                                Some(storable("next_attempt_at", at)?),
+                                None,
+                                None,
+                            ),
                             AttemptOutcome::Review => {
                                 ("review", None, None, Some(ReviewReason::NotReached))
                             }

@@ -36,8 +36,7 @@ pub use voice::CancelError;
 // The case model lives in `crate::case`; these names stay here for the callers
 // that still import them from the store.
 pub use crate::case::{
-    Answer, CaseMode, CaseRecord, CaseStatus, Channel, NewCase, Outcome, ReviewReason,
-    UnknownValue,
+    Answer, CaseMode, CaseRecord, CaseStatus, Channel, NewCase, Outcome, ReviewReason, UnknownValue,
 };
 
 use chrono::{DateTime, Datelike, SubsecRound, Utc};

@@ -181,9 +181,18 @@ mod tests {
                     .unwrap_or_else(|e| panic!("{e}"))
             }
         };
-        assert_eq!(count("SELECT COUNT(*) FROM cases WHERE claimed_by = 'anna'").await, 1);
-        assert_eq!(count("SELECT COUNT(*) FROM voice_notes WHERE case_id = 'c1'").await, 1);
-        assert_eq!(count("SELECT COUNT(*) FROM call_legs WHERE case_id = 'c1'").await, 1);
+        assert_eq!(
+            count("SELECT COUNT(*) FROM cases WHERE claimed_by = 'anna'").await,
+            1
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM voice_notes WHERE case_id = 'c1'").await,
+            1
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM call_legs WHERE case_id = 'c1'").await,
+            1
+        );
         // The new status is allowed; the triggers and foreign keys are back.
         let version = count("SELECT version FROM live_versions WHERE topic = 'queue'").await;
         sqlx::query("UPDATE cases SET status = 'review', review_reason = 'not_reached'")
@@ -192,11 +201,13 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(count("SELECT version FROM live_versions WHERE topic = 'queue'").await > version);
         assert!(
-            sqlx::query("INSERT INTO voice_notes (case_id, recorded_at, wav) VALUES ('nope', \
-                 '2025-03-01T09:00:00.000000Z', zeroblob(100))")
-                .execute(&pool)
-                .await
-                .is_err(),
+            sqlx::query(
+                "INSERT INTO voice_notes (case_id, recorded_at, wav) VALUES ('nope', \
+                 '2025-03-01T09:00:00.000000Z', zeroblob(100))"
+            )
+            .execute(&pool)
+            .await
+            .is_err(),
             "foreign keys are on again"
         );
         pool.close().await;

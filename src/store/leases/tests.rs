@@ -69,6 +69,13 @@ async fn status(store: &Store, id: Uuid) -> CaseStatus {
     }
 }
 
+async fn claim(store: &Store, id: Uuid) -> crate::store::ClaimInfo {
+    match store.claim_info(id).await {
+        Ok(Some(info)) => info,
+        other => panic!("claim_info: {other:?}"),
+    }
+}
+
 async fn sweep(store: &Store, at: DateTime<Utc>) -> Vec<Uuid> {
     store
         .sweep_expired_claims(at)
@@ -78,12 +85,16 @@ async fn sweep(store: &Store, at: DateTime<Utc>) -> Vec<Uuid> {
 
 async fn expired_claim_goes_back_to_waiting_with_an_audit_row(store: Store) {
     let c = claimed(&store, CaseMode::Callback, min(0)).await;
-    let info = store.claim_info(c.id).await.ok().flatten().unwrap_or_default();
-    assert_eq!(info.claim_expires_at, Some(min(5)), "the lease is 5 minutes");
+    let info = claim(&store, c.id).await;
+    assert_eq!(
+        info.claim_expires_at,
+        Some(min(5)),
+        "the lease is 5 minutes"
+    );
     assert!(sweep(&store, min(4)).await.is_empty(), "still leased");
     assert_eq!(sweep(&store, min(6)).await, vec![c.id]);
     assert_eq!(status(&store, c.id).await, CaseStatus::Waiting);
-    let info = store.claim_info(c.id).await.ok().flatten().unwrap_or_default();
+    let info = claim(&store, c.id).await;
     assert_eq!((info.claimed_by, info.claim_expires_at), (None, None));
     let audit = store.audit_rows(Some(c.id), 10).await.unwrap_or_default();
     let expired: Vec<_> = audit
@@ -108,7 +119,10 @@ async fn renewed_claim_is_not_swept(store: Store) {
     let c = claimed(&store, CaseMode::Callback, min(0)).await;
     let until = store.renew_claim(c.id, "anna", min(4)).await;
     assert_eq!(until.ok(), Some(min(9)));
-    assert!(sweep(&store, min(6)).await.is_empty(), "renewed at 4: until 9");
+    assert!(
+        sweep(&store, min(6)).await.is_empty(),
+        "renewed at 4: until 9"
+    );
     assert_eq!(status(&store, c.id).await, CaseStatus::Claimed);
     assert!(matches!(
         store.renew_claim(c.id, "bo", min(6)).await,
@@ -135,7 +149,9 @@ async fn expired_claim_goes_back_where_it_came_from(store: Store) {
         .insert_case_held_by(&case(CaseMode::Hold, None), Some("gone-node"))
         .await
         .unwrap_or_else(|e| panic!("insert: {e}"));
-    let lapsed = store.sweep_lapsed_holds(TimeDelta::seconds(15), min(0)).await;
+    let lapsed = store
+        .sweep_lapsed_holds(TimeDelta::seconds(15), min(0))
+        .await;
     assert_eq!(lapsed.ok(), Some(vec![withheld.id]));
     assert_eq!(status(&store, withheld.id).await, CaseStatus::Review);
     store
