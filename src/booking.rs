@@ -463,6 +463,7 @@ mod tests {
         let config = QueueConfig {
             nurses_on_duty: 1,
             default_handling_minutes: 10,
+            ..QueueConfig::default()
         };
         let defaults = crate::supervisor::SupervisorSettings {
             callback_capacity: hours.daily_capacity,

@@ -112,6 +112,20 @@ text_enum!(
         Cancelled => "cancelled",
         /// No answer after the last callback attempt.
         Unreachable => "unreachable",
+        /// Open, but not for the dialler: a nurse must look at it first
+        /// (why: [`ReviewReason`]). Only a claim by hand takes it.
+        Review => "review",
+    }
+);
+
+text_enum!(
+    /// Why a case waits in the review list instead of the callback queue.
+    ReviewReason, "review reason" {
+        /// Every callback attempt failed on an urgent case (levels up to
+        /// `review_up_to_level` in `queue.toml`): never closed silently.
+        NotReached => "not_reached",
+        /// A held caller with a withheld number left: nobody can be called back.
+        NoNumber => "no_number",
     }
 );
 
@@ -222,6 +236,8 @@ pub struct CaseRecord {
     pub red_flag: bool,
     /// After a failed callback attempt: claim-next passes the case over until then.
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Set when the case went to the review list (kept after it is closed).
+    pub review_reason: Option<ReviewReason>,
 }
 
 impl fmt::Debug for CaseRecord {
@@ -239,6 +255,7 @@ impl fmt::Debug for CaseRecord {
             .field("attempts", &self.attempts)
             .field("red_flag", &self.red_flag)
             .field("next_attempt_at", &self.next_attempt_at)
+            .field("review_reason", &self.review_reason)
             .finish_non_exhaustive()
     }
 }
@@ -256,6 +273,7 @@ mod tests {
             CaseStatus::Done,
             CaseStatus::Cancelled,
             CaseStatus::Unreachable,
+            CaseStatus::Review,
         ] {
             assert_eq!(s.as_str().parse::<CaseStatus>().ok(), Some(s));
             assert_eq!(
@@ -294,6 +312,7 @@ mod tests {
             attempts: 0,
             red_flag: false,
             next_attempt_at: None,
+            review_reason: None,
         };
         let text = format!("{record:?} {:?}", record.answers);
         for secret in [

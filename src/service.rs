@@ -133,7 +133,8 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     let intake_clients = intake_clients(&opts.config_dir)?;
     let store = Store::connect(&opts.database_url)
         .await
-        .with_context(|| "opening the database (--database-url)")?;
+        .with_context(|| "opening the database (--database-url)")?
+        .with_claim_lease(cfg.queue.claim_lease());
     let advertise_ip = cfg
         .sip
         .advertise_ip
@@ -207,8 +208,8 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     let mut registry = Registry::default();
     call_metrics.register(&mut registry);
     readiness.register(&mut registry);
-    let swept = prometheus_client::metrics::counter::Counter::default();
-    crate::sweeper::register(&swept, &mut registry);
+    let swept = crate::sweeper::SweepCounters::default();
+    swept.register(&mut registry);
     callback_metrics.register(&mut registry);
     registry.register_collector(Box::new(MediaCollector(media.clone())));
     let overdue_metrics = Arc::new(OverdueMetrics::default());

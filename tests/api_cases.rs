@@ -494,16 +494,17 @@ async fn concurrent_claim_next_over_http_hands_each_case_out_once(api: &Api) {
 /// A failed callback waits for its next attempt (shown in the worklist, skipped
 /// by claim-next); after the last attempt the supervisor sees it as unreachable.
 async fn failed_callbacks_wait_then_show_up_as_unreachable_for_the_supervisor(api: &Api) {
-    use phone_entrance::queue::{AttemptOutcome, RetryPolicy};
+    use phone_entrance::queue::{AttemptOutcome, RetryPolicies, RetryPolicy};
     use phone_entrance::store::AttemptResult;
     let anna = api.sign_in("anna", Role::Nurse).await;
     let sara = api.sign_in("sara", Role::Supervisor).await;
     let id = id_of(&post(api, &digital_case("ref-retry", 3)).await.json());
     let case_id: uuid::Uuid = id.parse().unwrap_or_default();
-    let policy = RetryPolicy {
+    let policy: RetryPolicies = RetryPolicy {
         max_attempts: 2,
         interval: chrono::Duration::minutes(10),
-    };
+    }
+    .into();
 
     let claimed = api
         .send("POST", "/api/v1/claim-next", Some(&anna), None)
@@ -594,6 +595,136 @@ async fn failed_callbacks_wait_then_show_up_as_unreachable_for_the_supervisor(ap
     );
 }
 
+/// A claim carries its lease; only its holder renews it, and not after it ended.
+async fn the_claim_holder_renews_her_lease(api: &Api) {
+    let anna = api.sign_in("anna", Role::Nurse).await;
+    let bo = api.sign_in("bo", Role::Nurse).await;
+    let id = id_of(&post(api, &digital_case("ref-lease", 3)).await.json());
+    let renew = format!("/api/v1/cases/{id}/claim/renew");
+    assert_eq!(api.send("POST", &renew, None, None).await.status, 401);
+    assert_eq!(
+        api.send("POST", &renew, Some(&anna), None).await.status,
+        409,
+        "nothing to renew before the claim"
+    );
+    let claimed = api
+        .send(
+            "POST",
+            &format!("/api/v1/cases/{id}/claim"),
+            Some(&anna),
+            None,
+        )
+        .await
+        .json();
+    let at = |v: &Value, key: &str| {
+        v[key]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .unwrap_or_else(|| panic!("{key} in {v}"))
+    };
+    let lease = at(&claimed, "claim_expires_at") - at(&claimed, "claimed_at");
+    assert_eq!(lease, chrono::Duration::minutes(5), "the default lease");
+    let renewed = api.send("POST", &renew, Some(&anna), None).await;
+    assert_eq!(renewed.status, 200, "{}", renewed.text);
+    assert_eq!(renewed.json()["id"], json!(id));
+    assert!(at(&renewed.json(), "claim_expires_at") >= at(&claimed, "claim_expires_at"));
+    assert_eq!(api.send("POST", &renew, Some(&bo), None).await.status, 403);
+    let release = format!("/api/v1/cases/{id}/release");
+    assert_eq!(
+        api.send("POST", &release, Some(&anna), None).await.status,
+        200
+    );
+    assert_eq!(
+        api.send("POST", &renew, Some(&anna), None).await.status,
+        409,
+        "a released (or expired) claim is not renewed back"
+    );
+}
+
+/// An urgent case nobody reached is in the review list: nurses read it (audited),
+/// "Take next" passes it over, a nurse claims it by hand and closes it.
+async fn nurses_read_and_close_the_review_list(api: &Api) {
+    use phone_entrance::queue::{AttemptOutcome, RetryPolicies, RetryPolicy};
+    use phone_entrance::store::AttemptResult;
+    let anna = api.sign_in("anna", Role::Nurse).await;
+    let id = id_of(&post(api, &digital_case("ref-review", 2)).await.json());
+    let case_id: uuid::Uuid = id.parse().unwrap_or_default();
+    let once: RetryPolicies = RetryPolicy {
+        max_attempts: 1,
+        interval: chrono::Duration::minutes(10),
+    }
+    .into();
+    let claim = format!("/api/v1/cases/{id}/claim");
+    assert_eq!(
+        api.send("POST", &claim, Some(&anna), None).await.status,
+        200
+    );
+    let last = api
+        .store
+        .record_attempt(
+            case_id,
+            "anna",
+            AttemptResult::Busy,
+            &once,
+            chrono::Utc::now(),
+        )
+        .await;
+    assert!(matches!(last, Ok(AttemptOutcome::Review)), "{last:?}");
+
+    assert_eq!(
+        api.send("GET", "/api/v1/review", None, None).await.status,
+        401
+    );
+    let list = api.send("GET", "/api/v1/review", Some(&anna), None).await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    let list = list.json();
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["id"], json!(id));
+    assert_eq!(list[0]["status"], "review");
+    assert_eq!(list[0]["review_reason"], "not_reached");
+    assert_eq!(list[0]["attempts"], 1);
+    assert!(
+        list[0].get("callback_number").is_none(),
+        "no number in the list"
+    );
+    let read = api
+        .store
+        .audit_rows(None, 100)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .any(|r| r.action == "review.read" && r.actor == "anna" && r.detail == "cases=1");
+    assert!(read, "the read is audited");
+    let worklist = api.send("GET", "/api/v1/worklist", Some(&anna), None).await;
+    assert_eq!(
+        worklist.json(),
+        json!([]),
+        "not a callback waiting to be dialled"
+    );
+    assert_eq!(
+        api.send("POST", "/api/v1/claim-next", Some(&anna), None)
+            .await
+            .status,
+        204
+    );
+    let taken = api.send("POST", &claim, Some(&anna), None).await;
+    assert_eq!(taken.status, 200, "{}", taken.text);
+    assert_eq!(taken.json()["review_reason"], "not_reached");
+    assert_eq!(taken.json()["callback_number"], "+46701234567");
+    let done = api
+        .send(
+            "POST",
+            &format!("/api/v1/cases/{id}/outcome"),
+            Some(&anna),
+            Some(json!({"outcome": "other", "note": "reached by SMS"})),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert_eq!(done.json()["status"], "done");
+    let list = api.send("GET", "/api/v1/review", Some(&anna), None).await;
+    assert_eq!(list.json(), json!([]));
+}
+
 async fn openapi_describes_the_endpoints(api: &Api) {
     let reply = api.send("GET", "/openapi.json", None, None).await;
     assert_eq!(reply.status, 200);
@@ -618,6 +749,8 @@ async fn openapi_describes_the_endpoints(api: &Api) {
         "/api/v1/supervisor/messages",
         "/api/v1/supervisor/stats",
         "/api/v1/supervisor/unreachable",
+        "/api/v1/review",
+        "/api/v1/cases/{id}/claim/renew",
         "/api/v1/cases/{id}/call",
         "/api/v1/calls/{call_id}",
         "/api/v1/calls/{call_id}/hangup",
@@ -638,5 +771,7 @@ on_both_databases!(
     claim_next_release_and_outcome,
     concurrent_claim_next_over_http_hands_each_case_out_once,
     failed_callbacks_wait_then_show_up_as_unreachable_for_the_supervisor,
+    the_claim_holder_renews_her_lease,
+    nurses_read_and_close_the_review_list,
     openapi_describes_the_endpoints,
 );

@@ -75,6 +75,35 @@ async fn nurse_and_supervisor_pages_in_headless_chromium() {
         ))
         .await
         .expect("digital case");
+    // An urgent case nobody reached: in the review list, not the queue.
+    let review = store
+        .insert_case(&case(2, Channel::Phone, 40, "Fever?", "Yes"))
+        .await
+        .expect("review case");
+    let nina = phone_entrance::store::Actor {
+        username: "nina",
+        ip: None,
+        may_override: false,
+    };
+    store
+        .claim(review.id, &nina, chrono::Utc::now())
+        .await
+        .expect("claim");
+    let once: phone_entrance::queue::RetryPolicies = phone_entrance::queue::RetryPolicy {
+        max_attempts: 1,
+        interval: chrono::TimeDelta::minutes(10),
+    }
+    .into();
+    store
+        .record_attempt(
+            review.id,
+            "nina",
+            phone_entrance::store::AttemptResult::Busy,
+            &once,
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("last attempt");
 
     let profile = tempfile::tempdir().expect("profile dir");
     let mut child = tokio::process::Command::new("node")

@@ -6,7 +6,7 @@ mod common;
 
 use common::callback::{self, claim_and_call, service_with_trunk, wait_for_state};
 use common::TestService;
-use phone_entrance::store::CaseStatus;
+use phone_entrance::store::{CaseStatus, ReviewReason, Role};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use simulators::mini_uas::{MiniUas, UasBehavior};
@@ -167,6 +167,86 @@ async fn an_urgent_case_is_tried_again_sooner_by_its_levels_retry_policy() {
         wait > chrono::TimeDelta::minutes(3) && wait <= chrono::TimeDelta::minutes(5),
         "{wait}"
     );
+    svc.stop().await;
+}
+
+/// The resident is busy three times: a level-4 case is then closed as
+/// unreachable, a level-2 case is never closed silently: it lands in the
+/// review list, which nurses (and the supervisor's count) see over HTTP.
+#[tokio::test]
+async fn busy_three_times_closes_level_four_but_puts_level_two_in_review() {
+    let resident = phone(UasBehavior {
+        reject: Some(486),
+        ..Default::default()
+    })
+    .await;
+    let nurse = phone(UasBehavior::default()).await;
+    let svc = service_with(&resident, &nurse, |dir| {
+        // Three attempts at every level (the shipped file gives 1-2 five).
+        std::fs::write(
+            dir.join("queue.toml"),
+            "nurses_on_duty = 4\ndefault_handling_minutes = 12\n\
+             [retry]\nmax_attempts = 3\ninterval_minutes = 10\nreview_up_to_level = 2\n",
+        )
+        .expect("queue.toml");
+    })
+    .await;
+    let nina = svc.login("nina", "nurse-pw").await;
+    let store = svc.store().await;
+    let mut cases = Vec::new();
+    for level in [4, 2] {
+        let case = store
+            .insert_case(&callback::callback_case(level))
+            .await
+            .expect("case")
+            .id
+            .to_string();
+        for attempt in 1..=3 {
+            let call_id = callback::claim_and_call_case(&svc, &nina, &case).await;
+            let s = wait_for_state(&svc, &nina, &call_id, "ended", Duration::from_secs(20)).await;
+            assert_eq!(s["result"], "busy", "level {level}, attempt {attempt}: {s}");
+        }
+        cases.push(case);
+    }
+    assert_eq!(resident.calls().len(), 6, "the resident rang six times");
+    let routine = svc.case(&cases[0]).await;
+    assert_eq!(
+        (routine.status, routine.attempts, routine.review_reason),
+        (CaseStatus::Unreachable, 3, None)
+    );
+    let urgent = svc.case(&cases[1]).await;
+    assert_eq!(
+        (urgent.status, urgent.attempts, urgent.review_reason),
+        (CaseStatus::Review, 3, Some(ReviewReason::NotReached))
+    );
+    let get = |path: &'static str, who: reqwest::Client| {
+        let url = svc.http_url(path);
+        async move {
+            let r = who.get(url).send().await.expect("get");
+            assert_eq!(r.status(), StatusCode::OK, "{path}");
+            r.json::<Value>().await.expect("json")
+        }
+    };
+    let review = get("/api/v1/review", nina.clone()).await;
+    let listed: Vec<&str> = review
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert_eq!(listed, vec![cases[1].as_str()], "{review}");
+    assert_eq!(review[0]["review_reason"], "not_reached");
+    assert_eq!(review[0]["priority"], 2);
+    assert_eq!(
+        get("/api/v1/worklist", nina.clone()).await,
+        json!([]),
+        "neither waits to be dialled"
+    );
+    svc.add_staff("sara", "super-pw", Role::Supervisor).await;
+    let sara = svc.login("sara", "super-pw").await;
+    let stats = get("/api/v1/supervisor/stats", sara).await;
+    assert_eq!(stats["in_review"], 1, "{stats}");
+    assert_eq!(stats["unreachable_today"], 1, "{stats}");
     svc.stop().await;
 }
 

@@ -226,6 +226,51 @@ async fn red_flag_gets_112_advice_then_level_one_hold_that_survives_hangup() {
     svc.stop().await;
 }
 
+/// A red-flag caller with a withheld number holds, then hangs up: there is
+/// no number to call back, so the case goes to the nurses' review list
+/// (`no_number`), never into the callback queue as a call nobody can make.
+#[tokio::test]
+async fn withheld_holding_caller_who_hangs_up_goes_to_the_review_list() {
+    let svc = TestService::start_with(None, |dir| set_config(dir, "ivr.toml", "wait_s", "2")).await;
+    let mut config = CallConfig::new(svc.sip_addr());
+    config.from_user = "anonymous".into();
+    let call = Call::dial(config).await.expect("answered");
+    answer_red_flag(&call, DtmfMethod::Rfc4733).await;
+    let cases = svc.wait_for_cases(1, Duration::from_secs(30)).await;
+    assert_eq!(cases.len(), 1, "level 1 case registered while holding");
+    let id = cases[0].id.to_string();
+    assert_eq!(cases[0].callback_number, None);
+    wait_for_prompt(&call, "hold_music", Duration::from_secs(20)).await;
+    call.hangup().await.expect("hangup");
+    let end = tokio::time::Instant::now() + Duration::from_secs(5);
+    while svc.case(&id).await.status == CaseStatus::Holding && tokio::time::Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let case = svc.case(&id).await;
+    assert_eq!(
+        (case.status, case.mode, case.review_reason),
+        (
+            CaseStatus::Review,
+            CaseMode::Callback,
+            Some(phone_entrance::store::ReviewReason::NoNumber)
+        )
+    );
+    assert!(svc.worklist().await.is_empty(), "not a callback to dial");
+    svc.add_staff("nina", "nurse-pw", Role::Nurse).await;
+    let nina = svc.login("nina", "nurse-pw").await;
+    let review: serde_json::Value = nina
+        .get(svc.http_url("/api/v1/review"))
+        .send()
+        .await
+        .expect("review")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(review[0]["id"], id.as_str(), "{review}");
+    assert_eq!(review[0]["review_reason"], "no_number");
+    svc.stop().await;
+}
+
 #[tokio::test]
 async fn no_input_is_asked_again_then_routed_to_a_nurse() {
     let svc = TestService::start_with(None, |dir| {

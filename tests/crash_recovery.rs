@@ -90,3 +90,57 @@ async fn held_caller_of_a_killed_node(dir: &tempfile::TempDir, url: &str) {
     );
     node_b.stop().await;
 }
+
+/// A nurse whose browser died mid-case: nobody renews her claim, so any
+/// node's sweeper puts the case back in the queue, audited and counted on
+/// `/metrics`; a claim within its lease stays.
+#[tokio::test]
+async fn an_unrenewed_claim_goes_back_to_the_queue_and_is_counted() {
+    use common::callback::callback_case;
+    use phone_entrance::store::Actor;
+    let svc = TestService::start().await;
+    let store = svc.store().await;
+    let nina = Actor {
+        username: "nina",
+        ip: None,
+        may_override: false,
+    };
+    let now = chrono::Utc::now();
+    let stale = store.insert_case(&callback_case(3)).await.expect("case");
+    let fresh = store.insert_case(&callback_case(3)).await.expect("case");
+    // Claimed ten minutes ago: the five-minute lease (queue.toml) ran out.
+    store
+        .claim(stale.id, &nina, now - chrono::TimeDelta::minutes(10))
+        .await
+        .expect("claim");
+    store.claim(fresh.id, &nina, now).await.expect("claim");
+    let end = tokio::time::Instant::now() + Duration::from_secs(20);
+    while svc.case(&stale.id.to_string()).await.status != CaseStatus::Waiting
+        && tokio::time::Instant::now() < end
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        svc.case(&stale.id.to_string()).await.status,
+        CaseStatus::Waiting
+    );
+    assert_eq!(
+        svc.case(&fresh.id.to_string()).await.status,
+        CaseStatus::Claimed
+    );
+    let audit = store.audit_rows(Some(stale.id), 10).await.expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.action == "claim.expired" && r.actor == "system"),
+        "{audit:?}"
+    );
+    let metrics = reqwest::get(svc.http_url("/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("pe_claims_expired_total 1"), "{metrics}");
+    svc.stop().await;
+}

@@ -33,6 +33,10 @@ pub struct CaseView {
     pub external_ref: Option<String>,
     pub claimed_by: Option<String>,
     pub claimed_at: Option<DateTime<Utc>>,
+    /// The claim goes back to the queue then unless renewed
+    /// (`POST /cases/{id}/claim/renew`, or a running callback).
+    #[serde(default)]
+    pub claim_expires_at: Option<DateTime<Utc>>,
     #[schema(value_type = Option<String>, example = "self_care")]
     pub outcome: Option<Outcome>,
     pub outcome_note: Option<String>,
@@ -52,6 +56,7 @@ impl CaseView {
             case: WorklistCase::from(c),
             claimed_by: claim.claimed_by,
             claimed_at: claim.claimed_at,
+            claim_expires_at: claim.claim_expires_at,
             outcome: claim.outcome,
             outcome_note: claim.outcome_note,
             closed_at: claim.closed_at,
@@ -132,11 +137,12 @@ pub async fn claim_next(State(state): State<ApiState>, staff: Staff) -> Result<R
     }
 }
 
-/// Claims one case; `409` when it is not waiting or holding.
+/// Claims one case (waiting, holding, or in the review list); `409` otherwise.
+/// The claim lasts `claim_lease_minutes` (queue.toml) unless renewed.
 #[utoipa::path(post, path = "/api/v1/cases/{id}/claim", tag = "cases",
     params(("id" = Uuid, Path, description = "case id")), security(("session" = [])),
     responses((status = 200, body = CaseView), (status = 401, description = "not signed in"),
-              (status = 404, description = "no such case"), (status = 409, description = "not waiting")))]
+              (status = 404, description = "no such case"), (status = 409, description = "not open")))]
 pub async fn claim(
     State(state): State<ApiState>,
     staff: Staff,
@@ -150,6 +156,41 @@ pub async fn claim(
         .await
         .map_err(claim_error)?;
     Ok(Json(view(&state, case).await?))
+}
+
+/// A renewed claim.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct ClaimLease {
+    pub id: Uuid,
+    /// The claim now lasts until then unless renewed again.
+    pub claim_expires_at: DateTime<Utc>,
+}
+
+/// Keeps the caller's claim alive for another lease (the nurse page calls
+/// this every minute while it shows the case). Not audited: nothing but the
+/// lease changes. `409` once the claim has ended (say it expired and went
+/// back to the queue), `403` for another nurse's claim.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/claim/renew", tag = "cases",
+    params(("id" = Uuid, Path, description = "case id")), security(("session" = [])),
+    responses((status = 200, body = ClaimLease), (status = 401, description = "not signed in"),
+              (status = 403, description = "claimed by another nurse"),
+              (status = 404, description = "no such case"), (status = 409, description = "not claimed")))]
+pub async fn renew_claim(
+    State(state): State<ApiState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Json<ClaimLease>, ApiError> {
+    staff.require(Role::Nurse)?;
+    let id = parse_id(&id)?;
+    let until = state
+        .store
+        .renew_claim(id, &staff.username, Utc::now())
+        .await
+        .map_err(claim_error)?;
+    Ok(Json(ClaimLease {
+        id,
+        claim_expires_at: until,
+    }))
 }
 
 /// Status after a release or an outcome (no personal data).

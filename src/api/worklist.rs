@@ -1,5 +1,6 @@
 //! `GET /api/v1/worklist`: open cases in queue order for the nurses' list (staff
-//! only, audited as `worklist.read`).
+//! only, audited as `worklist.read`); `GET /api/v1/review`: the review list,
+//! cases a nurse must look at before anyone calls (audited as `review.read`).
 //!
 //! This view leaves out the callback number and personnummer: `GET /cases/{id}`
 //! and a claim show those.
@@ -7,7 +8,7 @@
 use super::auth::{Role, Staff};
 use super::{ApiError, ApiState};
 use crate::queue::Priority;
-use crate::store::{Answer, CaseMode, CaseRecord, CaseStatus, Channel};
+use crate::store::{Answer, CaseMode, CaseRecord, CaseStatus, Channel, ReviewReason};
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -38,6 +39,12 @@ pub struct WorklistCase {
     /// After a failed callback attempt: "next case" passes this case over until
     /// then (it keeps its place in the order, and a nurse can still claim it).
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Why the case is (or was) in the review list: `not_reached` (every
+    /// callback attempt of an urgent case failed) or `no_number` (a held
+    /// caller with a withheld number left).
+    #[schema(value_type = Option<String>, example = "not_reached")]
+    #[serde(default)]
+    pub review_reason: Option<ReviewReason>,
 }
 
 /// One answered question (schema of `store::Answer`).
@@ -66,6 +73,7 @@ impl From<CaseRecord> for WorklistCase {
             language: c.language,
             red_flag: c.red_flag,
             next_attempt_at: c.next_attempt_at,
+            review_reason: c.review_reason,
         }
     }
 }
@@ -83,6 +91,26 @@ pub async fn worklist(
     state
         .store
         .audit(&staff.audit("worklist.read", None, format!("cases={}", cases.len())))
+        .await?;
+    Ok(Json(cases.into_iter().map(WorklistCase::from).collect()))
+}
+
+/// The review list (status `review`), in queue order: urgent cases nobody
+/// reached and held callers with no number who left. "Take next" never hands
+/// them out and the dialler never calls them; a nurse claims one with
+/// `POST /cases/{id}/claim` and closes it with an outcome.
+#[utoipa::path(get, path = "/api/v1/review", tag = "cases", security(("session" = [])),
+    responses((status = 200, body = Vec<WorklistCase>, description = "audited as review.read"),
+              (status = 401, description = "not signed in")))]
+pub async fn review(
+    State(state): State<ApiState>,
+    staff: Staff,
+) -> Result<Json<Vec<WorklistCase>>, ApiError> {
+    staff.require(Role::Nurse)?;
+    let cases = state.store.review_list().await?;
+    state
+        .store
+        .audit(&staff.audit("review.read", None, format!("cases={}", cases.len())))
         .await?;
     Ok(Json(cases.into_iter().map(WorklistCase::from).collect()))
 }

@@ -165,6 +165,20 @@ impl NurseSide {
     }
 }
 
+/// Keeps the nurse's claim on the case alive while the call runs (her page
+/// may be closed meanwhile): renews a third of a lease apart. Never returns.
+async fn renew_claim_while_calling(store: Store, case: Uuid, nurse: String) {
+    let every = (store.claim_lease() / 3).max(std::time::Duration::from_secs(1));
+    loop {
+        tokio::time::sleep(every).await;
+        // Refused once the attempt is recorded or the claim was released:
+        // nothing left to keep.
+        if let Err(e) = store.renew_claim(case, &nurse, Utc::now()).await {
+            tracing::debug!(error = %e, "claim not renewed during the call");
+        }
+    }
+}
+
 /// The job.
 pub(super) struct Callback {
     pub telephony: Arc<Telephony>,
@@ -184,7 +198,12 @@ impl Callback {
         let span = info_span!("callback", case = %self.case.id, call = %self.call_id);
         let metrics = self.metrics.clone();
         metrics.active.inc();
-        self.run_inner(setup).instrument(span).await;
+        let renew = renew_claim_while_calling(self.store.clone(), self.case.id, self.nurse.clone());
+        // The call ends the renewals; they never end the call.
+        tokio::select! {
+            _ = self.run_inner(setup).instrument(span.clone()) => {}
+            _ = renew.instrument(span) => {}
+        }
         metrics.active.dec();
     }
 
@@ -415,19 +434,16 @@ impl Callback {
         };
         match self
             .store
-            .record_attempt(
-                self.case.id,
-                &self.nurse,
-                result,
-                &self.retry.for_level(self.case.priority),
-                Utc::now(),
-            )
+            .record_attempt(self.case.id, &self.nurse, result, &self.retry, Utc::now())
             .await
         {
             Ok(AttemptOutcome::RetryAt(at)) => {
                 info!(next_attempt = %at, "attempt failed; retry later")
             }
             Ok(AttemptOutcome::Unreachable) => info!("last attempt failed: case unreachable"),
+            Ok(AttemptOutcome::Review) => {
+                info!("last attempt failed: urgent case to the review list")
+            }
             Ok(AttemptOutcome::Connected) => {}
             // Released or taken over meanwhile: nothing recorded, the legs still are.
             Err(e) => warn!(error = %e, "attempt not recorded"),
@@ -505,5 +521,67 @@ impl Callback {
         row.result = result.to_string();
         row.ended_by = Some(nurse.ended_by().into());
         self.cdr(row).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{CaseMode, Channel, NewCase};
+
+    /// A running call keeps the nurse's claim alive however long it lasts.
+    #[tokio::test]
+    async fn a_running_call_renews_the_claim() {
+        let db = crate::store::tests::sqlite_test_db().await;
+        let store = db
+            .store
+            .clone()
+            .with_claim_lease(std::time::Duration::from_secs(3));
+        let now = Utc::now();
+        let case = NewCase {
+            channel: Channel::Phone,
+            priority: crate::queue::Priority::LOWEST,
+            mode: CaseMode::Callback,
+            registered_at: now,
+            deadline: now,
+            estimated_callback_at: None,
+            answers: Vec::new(),
+            callback_number: None,
+            personnummer: None,
+            language: "sv".into(),
+            call_id: None,
+            external_ref: None,
+            summary: String::new(),
+            red_flag: false,
+        };
+        let id = store.insert_case(&case).await.map(|c| c.id).unwrap();
+        let nina = Actor {
+            username: "nina",
+            ip: None,
+            may_override: false,
+        };
+        store.claim(id, &nina, now).await.unwrap();
+        let first = store
+            .claim_info(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .claim_expires_at;
+        let renewing = renew_claim_while_calling(store.clone(), id, "nina".into());
+        // Three renewals' worth (one a second with a 3 s lease).
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(3500), renewing).await;
+        let later = store
+            .claim_info(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .claim_expires_at;
+        assert!(later > first, "{first:?} -> {later:?}");
+        assert!(store
+            .sweep_expired_claims(now + chrono::TimeDelta::seconds(4))
+            .await
+            .unwrap()
+            .is_empty());
+        db.finish().await;
     }
 }

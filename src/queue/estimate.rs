@@ -81,7 +81,8 @@ impl Default for LevelTargets {
     }
 }
 
-/// Staffing figures for the first estimate, from `sip-config/queue.toml`.
+/// Staffing figures for the first estimate, and how long a nurse's claim
+/// lasts, from `sip-config/queue.toml`.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueueConfig {
@@ -89,13 +90,27 @@ pub struct QueueConfig {
     pub nurses_on_duty: u32,
     /// Average minutes a nurse spends on one case, call and notes (1-240).
     pub default_handling_minutes: u32,
+    /// A claim nobody renews (the nurse's page is gone, no call is running)
+    /// goes back to the queue after this many minutes (2-120).
+    #[serde(default = "default_claim_lease_minutes")]
+    pub claim_lease_minutes: u32,
 }
+
+/// Claims last five minutes unless renewed; the nurse page renews every minute.
+fn default_claim_lease_minutes() -> u32 {
+    5
+}
+
+/// At least two minutes, so one missed renewal of the page (every minute)
+/// does not end a claim.
+pub const CLAIM_LEASE_MINUTES_RANGE: std::ops::RangeInclusive<u32> = 2..=120;
 
 impl Default for QueueConfig {
     fn default() -> QueueConfig {
         QueueConfig {
             nurses_on_duty: 4,
             default_handling_minutes: 12,
+            claim_lease_minutes: default_claim_lease_minutes(),
         }
     }
 }
@@ -151,7 +166,20 @@ impl QueueConfig {
                 fix: "use the average minutes per case, between 1 and 240 (e.g. 12)",
             });
         }
+        if !CLAIM_LEASE_MINUTES_RANGE.contains(&self.claim_lease_minutes) {
+            return Err(QueueConfigError::OutOfRange {
+                path: path.to_path_buf(),
+                key: "claim_lease_minutes",
+                value: self.claim_lease_minutes,
+                fix: "use the minutes an unrenewed claim lasts, between 2 and 120 (e.g. 5)",
+            });
+        }
         Ok(())
+    }
+
+    /// How long a claim lasts unless renewed.
+    pub fn claim_lease(&self) -> Duration {
+        Duration::from_secs(u64::from(self.claim_lease_minutes) * 60)
     }
 
     /// The default handling time as a duration.
@@ -272,6 +300,23 @@ mod tests {
         assert_eq!(
             config.estimate_callback_at(t0(), 4),
             t0() + TimeDelta::minutes(20)
+        );
+        assert_eq!(config.claim_lease(), mins(5), "the default lease");
+    }
+
+    #[test]
+    fn claim_lease_is_read_and_bounded() {
+        let parse = |text: &str| QueueConfig::parse(text, Path::new("queue.toml"));
+        let base = "nurses_on_duty = 2\ndefault_handling_minutes = 10\n";
+        let config = parse(&format!("{base}claim_lease_minutes = 15\n"));
+        assert_eq!(config.ok().map(|c| c.claim_lease()), Some(mins(15)));
+        let err = parse(&format!("{base}claim_lease_minutes = 1\n"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("claim_lease_minutes") && err.contains("between 2 and 120"),
+            "{err}"
         );
     }
 

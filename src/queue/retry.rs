@@ -1,6 +1,7 @@
 //! How often we try to reach a resident: after a failed callback attempt the case
 //! goes back to the queue until `interval` has passed, and after `max_attempts`
-//! failed attempts it is marked unreachable.
+//! failed attempts it is marked unreachable, or, at an urgent level (up to
+//! `review_up_to_level`), goes to the review list for a nurse instead.
 //!
 //! Pure: the caller passes the time in. The policy is configuration, the `[retry]`
 //! table of `sip-config/queue.toml`:
@@ -9,6 +10,7 @@
 //! [retry]
 //! max_attempts = 3       # failed attempts before the case is unreachable (1-10)
 //! interval_minutes = 10  # earliest next attempt after a failed one (1-240)
+//! review_up_to_level = 2 # levels 1..=this go to review, never closed (1-5)
 //!
 //! [retry.level.2]        # a level of its own (keys left out: as above)
 //! max_attempts = 5
@@ -28,6 +30,8 @@ use std::path::{Path, PathBuf};
 pub const MAX_ATTEMPTS_RANGE: std::ops::RangeInclusive<u32> = 1..=10;
 /// Minutes between attempts, at least one and at most four hours.
 pub const INTERVAL_MINUTES_RANGE: std::ops::RangeInclusive<u32> = 1..=240;
+/// Level 1 is always reviewed: an urgent case is never closed silently.
+pub const REVIEW_UP_TO_LEVEL_RANGE: std::ops::RangeInclusive<u8> = 1..=5;
 
 /// When a failed callback is tried again, and when we give up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,15 +53,53 @@ impl Default for RetryPolicy {
 }
 
 /// The retry policy of each urgency level: `[retry]`, and `[retry.level.N]`
-/// where a level needs more tries or a shorter wait.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// where a level needs more tries or a shorter wait; and which levels go to
+/// the review list after their last attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicies {
     default: RetryPolicy,
     /// Index 0 = level 1.
     levels: [Option<RetryPolicy>; 5],
+    /// Levels 1 to this go to review after the last attempt.
+    review_up_to_level: u8,
+}
+
+impl Default for RetryPolicies {
+    /// [`RetryPolicy::default`] for every level; levels 1-2 are reviewed.
+    fn default() -> RetryPolicies {
+        RetryPolicy::default().into()
+    }
+}
+
+impl From<RetryPolicy> for RetryPolicies {
+    /// One policy for every level; levels 1-2 are reviewed.
+    fn from(policy: RetryPolicy) -> RetryPolicies {
+        RetryPolicies {
+            default: policy,
+            levels: [None; 5],
+            review_up_to_level: default_review_up_to_level(),
+        }
+    }
 }
 
 impl RetryPolicies {
+    /// The step after a failed attempt at `now` on a case of `level` (see
+    /// [`RetryPolicy::after_failure`]); where that says unreachable, a level up
+    /// to `review_up_to_level` goes to review instead.
+    pub fn after_failure(
+        &self,
+        level: Priority,
+        failed_attempts: u32,
+        now: DateTime<Utc>,
+    ) -> AttemptOutcome {
+        match self.for_level(level).after_failure(failed_attempts, now) {
+            AttemptOutcome::Unreachable if level.level() <= self.review_up_to_level => {
+                AttemptOutcome::Review
+            }
+            other => other,
+        }
+    }
+
     /// The policy for a case of `level`.
     pub fn for_level(&self, level: Priority) -> RetryPolicy {
         self.levels
@@ -87,12 +129,16 @@ impl RetryPolicies {
                 RetrySection {
                     max_attempts: level.max_attempts.unwrap_or(section.max_attempts),
                     interval_minutes: level.interval_minutes.unwrap_or(section.interval_minutes),
-                    level: BTreeMap::new(),
+                    ..RetrySection::default()
                 }
                 .policy(path)?,
             );
         }
-        Ok(RetryPolicies { default, levels })
+        Ok(RetryPolicies {
+            default,
+            levels,
+            review_up_to_level: section.review_up_to_level,
+        })
     }
 }
 
@@ -105,6 +151,9 @@ pub enum AttemptOutcome {
     RetryAt(DateTime<Utc>),
     /// The last attempt failed: the case is closed as unreachable.
     Unreachable,
+    /// The last attempt failed on an urgent case: it waits in the review list
+    /// for a nurse (never closed, never dialled automatically).
+    Review,
 }
 
 impl RetryPolicy {
@@ -147,6 +196,8 @@ struct RetrySection {
     max_attempts: u32,
     #[serde(default = "default_interval_minutes")]
     interval_minutes: u32,
+    #[serde(default = "default_review_up_to_level")]
+    review_up_to_level: u8,
     /// `[retry.level.N]`: a level of its own.
     #[serde(default)]
     level: BTreeMap<String, LevelSection>,
@@ -168,11 +219,16 @@ fn default_interval_minutes() -> u32 {
     10
 }
 
+fn default_review_up_to_level() -> u8 {
+    2
+}
+
 impl Default for RetrySection {
     fn default() -> RetrySection {
         RetrySection {
             max_attempts: default_max_attempts(),
             interval_minutes: default_interval_minutes(),
+            review_up_to_level: default_review_up_to_level(),
             level: BTreeMap::new(),
         }
     }
@@ -217,6 +273,14 @@ impl RetrySection {
                 key: "retry.interval_minutes",
                 value: self.interval_minutes,
                 fix: "use the minutes to wait before calling again, 1 to 240 (e.g. 10)",
+            });
+        }
+        if !REVIEW_UP_TO_LEVEL_RANGE.contains(&self.review_up_to_level) {
+            return Err(RetryConfigError::OutOfRange {
+                path: path.to_path_buf(),
+                key: "retry.review_up_to_level",
+                value: u32::from(self.review_up_to_level),
+                fix: "use the least urgent level that goes to the review list after its last attempt, 1 to 5 (e.g. 2)",
             });
         }
         Ok(RetryPolicy {
@@ -348,6 +412,43 @@ mod tests {
         assert_eq!(
             RetryPolicy::parse(&text, &path).ok(),
             Some(RetryPolicy::default())
+        );
+    }
+
+    #[test]
+    fn last_failed_attempt_sends_urgent_levels_to_review() {
+        let text = "[retry]\nmax_attempts = 3\nreview_up_to_level = 2\n";
+        let p = RetryPolicies::parse(text, Path::new("queue.toml")).unwrap();
+        let level = |n| Priority::new(n).unwrap();
+        assert_eq!(p.after_failure(level(1), 3, t0()), AttemptOutcome::Review);
+        assert_eq!(p.after_failure(level(2), 3, t0()), AttemptOutcome::Review);
+        assert_eq!(
+            p.after_failure(level(3), 3, t0()),
+            AttemptOutcome::Unreachable
+        );
+        assert_eq!(
+            p.after_failure(level(2), 2, t0()),
+            AttemptOutcome::RetryAt(t0() + TimeDelta::minutes(10)),
+            "before the last attempt an urgent case is simply retried"
+        );
+        let only_one =
+            RetryPolicies::parse("[retry]\nreview_up_to_level = 1\n", Path::new("queue.toml"))
+                .unwrap();
+        assert_eq!(
+            only_one.after_failure(level(2), 3, t0()),
+            AttemptOutcome::Unreachable
+        );
+        assert_eq!(
+            RetryPolicies::default().after_failure(level(2), 3, t0()),
+            AttemptOutcome::Review,
+            "levels 1-2 by default"
+        );
+        let err = RetryPolicies::parse("[retry]\nreview_up_to_level = 0\n", Path::new("q.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("retry.review_up_to_level") && err.contains("1 to 5"),
+            "{err}"
         );
     }
 

@@ -3,9 +3,10 @@
 //! [`Store::record_attempt`] is the one place a callback attempt changes a case:
 //! connected, the nurse keeps the claim; failed, the case goes back to the queue
 //! (keeping its deadline) until the retry policy's next attempt time, or after the
-//! last attempt is closed as `unreachable`. The decision itself is the pure
-//! [`RetryPolicy::after_failure`]; this module applies it in one transaction with
-//! its audit row.
+//! last attempt is closed as `unreachable` (urgent levels: to the review list,
+//! `review`/`not_reached`). The decision itself is the pure
+//! [`RetryPolicies::after_failure`]; this module applies it in one transaction
+//! with its audit row.
 //!
 //! [`CallLeg`] rows are the CDR: one per leg, with times, result and SIP status,
 //! and never a phone number (the case holds the callback number).
@@ -13,8 +14,8 @@
 use super::audit::{insert_audit, AuditRecord};
 use super::claims::{Actor, ClaimError};
 use super::{storable, with_backend, Result, Store, StoreError, StoredRow};
-use crate::case::{text_enum, UnknownValue};
-use crate::queue::{AttemptOutcome, Priority, RetryPolicy};
+use crate::case::{text_enum, ReviewReason, UnknownValue};
+use crate::queue::{AttemptOutcome, Priority, RetryPolicies};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -109,14 +110,17 @@ const CONNECTED_AUDIT_SQL: &str = "INSERT INTO audit_log (at, actor, action, cas
      WHERE id = $4 AND status = 'claimed' AND claimed_by = $2";
 
 /// Locks the claimed row (a no-op write, so SQLite takes its write lock before it
-/// reads) and reads the failed attempts so far.
+/// reads) and reads the failed attempts so far and the case's level (the
+/// nurse may have changed it since the call began).
 const LOCK_CLAIMED_SQL: &str = "UPDATE cases SET attempts = attempts \
      WHERE id = $1 AND status = 'claimed' AND claimed_by = $2 \
-     RETURNING CAST(attempts AS BIGINT)";
+     RETURNING CAST(attempts AS BIGINT), CAST(priority AS BIGINT)";
 
-/// A failed attempt: the claim ends, the case waits for its next attempt or closes.
+/// A failed attempt: the claim ends, the case waits for its next attempt, goes
+/// to review ($6 the reason) or closes.
 const FAILED_SQL: &str = "UPDATE cases SET attempts = $2, status = $3, mode = 'callback', \
-     claimed_by = NULL, claimed_at = NULL, next_attempt_at = $4, closed_at = $5 WHERE id = $1";
+     claimed_by = NULL, claimed_at = NULL, claim_expires_at = NULL, next_attempt_at = $4, \
+     closed_at = $5, review_reason = COALESCE($6, review_reason) WHERE id = $1";
 
 const INSERT_LEG_SQL: &str = "INSERT INTO call_legs (id, case_id, direction, kind, started_at, \
      answered_at, ended_at, result, sip_status, ended_by) \
@@ -143,7 +147,9 @@ impl Store {
     ///   `policy` allows another try the case is `waiting` again, in callback mode,
     ///   with its deadline and `next_attempt_at` = now + interval
     ///   ([`AttemptOutcome::RetryAt`]); after the last attempt it is `unreachable`
-    ///   with `closed_at` = now. Either change wakes every node's worklist.
+    ///   with `closed_at` = now, or at a level `policy` reviews, open in the
+    ///   review list (`review`, reason `not_reached`, [`AttemptOutcome::Review`]).
+    ///   Either change wakes every node's worklist.
     ///
     /// Errors: `NotFound`; `WrongStatus` when the case is not claimed (say a
     /// supervisor released it during the call; nothing is recorded then);
@@ -153,7 +159,7 @@ impl Store {
         id: Uuid,
         actor: &str,
         result: AttemptResult,
-        policy: &RetryPolicy,
+        policy: &RetryPolicies,
         now: DateTime<Utc>,
     ) -> Result<AttemptOutcome, ClaimError> {
         let now = storable("now", now)?;
@@ -172,7 +178,7 @@ impl Store {
                 tx.commit().await?;
                 (hit > 0).then_some(AttemptOutcome::Connected)
             } else {
-                let before: Option<i64> = sqlx::query_scalar(LOCK_CLAIMED_SQL)
+                let before: Option<(i64, i64)> = sqlx::query_as(LOCK_CLAIMED_SQL)
                     .bind(&text_id)
                     .bind(actor)
                     .fetch_optional(&mut *tx)
@@ -182,19 +188,28 @@ impl Store {
                         tx.rollback().await?;
                         None
                     }
-                    Some(before) => {
+                    Some((before, level)) => {
                         let failed = u32::try_from(before.max(0))
                             .unwrap_or(u32::MAX)
                             .saturating_add(1);
-                        let outcome = policy.after_failure(failed, now);
-                        let (status, next, closed, then) = match outcome {
+                        let level = Priority::try_from(level)
+                            .map_err(|e| StoreError::corrupt("priority", e).in_row(&text_id))?;
+                        let outcome = policy.after_failure(level, failed, now);
+                        let (status, next, closed, reason) = match outcome {
                             AttemptOutcome::RetryAt(at) => (
                                 "waiting",
                                 Some(storable("next_attempt_at", at)?),
                                 None,
-                                "retry",
+                                None,
                             ),
-                            _ => ("unreachable", None, Some(now), "unreachable"),
+                            AttemptOutcome::Review => {
+                                ("review", None, None, Some(ReviewReason::NotReached))
+                            }
+                            _ => ("unreachable", None, Some(now), None),
+                        };
+                        let then = match outcome {
+                            AttemptOutcome::RetryAt(_) => "retry",
+                            _ => status,
                         };
                         sqlx::query(FAILED_SQL)
                             .bind(&text_id)
@@ -202,6 +217,7 @@ impl Store {
                             .bind(status)
                             .bind(next.map(ts))
                             .bind(closed.map(ts))
+                            .bind(reason.map(|r| r.as_str()))
                             .execute(&mut *tx)
                             .await?;
                         let audit = AuditRecord::new(

@@ -15,7 +15,7 @@ macro_rules! case_columns {
     () => {
         "id, channel, priority, status, mode, registered_at, deadline, estimated_callback_at, \
          answers, callback_number, personnummer, language, call_id, external_ref, summary, \
-         attempts, red_flag, next_attempt_at"
+         attempts, red_flag, next_attempt_at, review_reason"
     };
 }
 pub(super) use case_columns;
@@ -23,7 +23,7 @@ pub(super) use case_columns;
 const INSERT_CASE_SQL: &str = concat!(
     "INSERT INTO cases (",
     case_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
 );
 
 const CASE_BY_ID_SQL: &str = concat!("SELECT ", case_columns!(), " FROM cases WHERE id = $1");
@@ -42,6 +42,14 @@ const WORKLIST_SQL: &str = concat!(
      ORDER BY (priority <> 1), deadline, registered_at, id"
 );
 
+/// The review list, in the same order.
+const REVIEW_SQL: &str = concat!(
+    "SELECT ",
+    case_columns!(),
+    " FROM cases WHERE status = 'review' \
+     ORDER BY (priority <> 1), deadline, registered_at, id"
+);
+
 /// Open cases ahead of a (level-1-ness, deadline) position in queue order.
 const COUNT_AHEAD_SQL: &str = "SELECT COUNT(*) FROM cases \
      WHERE status IN ('waiting', 'holding') \
@@ -49,10 +57,14 @@ const COUNT_AHEAD_SQL: &str = "SELECT COUNT(*) FROM cases \
 
 const SET_STATUS_SQL: &str = "UPDATE cases SET status = $2 WHERE id = $1";
 
-/// The holding caller left: see `holding_caller_hung_up`.
+/// The holding caller left: see `holding_caller_hung_up`. Without a number
+/// (withheld caller ID) there is nobody to call back: the case goes to the
+/// review list (or, claimed, is marked so that a release sends it there).
 const HOLD_TO_CALLBACK_SQL: &str = "UPDATE cases SET mode = 'callback', \
-     status = CASE WHEN status = 'holding' THEN 'waiting' ELSE status END \
-     WHERE id = $1 AND mode = 'hold' AND status IN ('holding', 'claimed')";
+     review_reason = CASE WHEN callback_number IS NULL THEN 'no_number' ELSE review_reason END, \
+     status = CASE WHEN status <> 'holding' THEN status \
+                   WHEN callback_number IS NULL THEN 'review' ELSE 'waiting' END \
+     WHERE id = $1 AND mode = 'hold' AND status IN ('holding', 'claimed') RETURNING status";
 
 const LAPSED_HOLDS_SQL: &str = "SELECT id FROM cases \
      WHERE mode = 'hold' AND status IN ('holding', 'claimed') \
@@ -114,6 +126,7 @@ impl Store {
                     .bind(i32::try_from(c.attempts).unwrap_or(i32::MAX))
                     .bind(c.red_flag)
                     .bind(c.next_attempt_at.map(ts))
+                    .bind(c.review_reason.map(|r| r.as_str()))
                     .execute(&mut *tx)
                     .await
                     .map_err(map_insert_error)?;
@@ -134,7 +147,8 @@ impl Store {
 
     /// Held cases whose node's heartbeat is older than `lease` at `now` (or
     /// missing) become callbacks to the caller ID, audited
-    /// (`case.hold_lease_lapsed`): nobody is holding for them any more.
+    /// (`case.hold_lease_lapsed`): nobody is holding for them any more. A
+    /// withheld caller ID goes to the review list instead (`no_number`).
     /// Returns their ids. Any node may run this.
     pub async fn sweep_lapsed_holds(
         &self,
@@ -159,13 +173,10 @@ impl Store {
                 "sweeper",
                 "case.hold_lease_lapsed",
                 Some(id),
-                "the node holding the call stopped: mode=callback",
+                "the node holding the call stopped",
                 None,
             );
-            if self
-                .update_case(HOLD_TO_CALLBACK_SQL, id, None, &audit)
-                .await?
-            {
+            if self.hold_to_callback(id, audit).await? {
                 swept.push(id);
             }
         }
@@ -194,8 +205,20 @@ impl Store {
     /// Open (waiting and holding) cases in queue order: level 1 first, then earliest
     /// deadline, then earliest registration (then id, so the order is total).
     pub async fn worklist(&self) -> Result<Vec<CaseRecord>> {
+        self.all_cases(WORKLIST_SQL).await
+    }
+
+    /// The review list: cases a nurse must look at before anyone calls (see
+    /// [`crate::case::ReviewReason`]), in queue order. Never handed out by
+    /// claim-next; a nurse claims one by hand.
+    pub async fn review_list(&self) -> Result<Vec<CaseRecord>> {
+        self.all_cases(REVIEW_SQL).await
+    }
+
+    /// Every case `sql` (case columns, no parameters) finds.
+    async fn all_cases(&self, sql: &str) -> Result<Vec<CaseRecord>> {
         with_backend!(self, |pool, _ts| {
-            let rows = sqlx::query(WORKLIST_SQL).fetch_all(pool).await?;
+            let rows = sqlx::query(sql).fetch_all(pool).await?;
             rows.iter().map(read_case).collect()
         })
     }
@@ -248,12 +271,32 @@ impl Store {
             "system",
             "case.hold_to_callback",
             Some(id),
-            "holding caller hung up: mode=callback",
+            "holding caller hung up",
             None,
         );
-        self.update_case(HOLD_TO_CALLBACK_SQL, id, None, &audit)
-            .await?;
+        self.hold_to_callback(id, audit).await?;
         self.get_case(id).await?.ok_or(StoreError::NotFound(id))
+    }
+
+    /// A held case whose caller is gone becomes a callback (or, with no
+    /// number, a review case), with `audit` (its detail gets the new status)
+    /// in the same transaction. Whether the case was still held.
+    async fn hold_to_callback(&self, id: Uuid, mut audit: AuditRecord) -> Result<bool> {
+        let text_id = id.to_string();
+        let changed = with_backend!(self, |pool, ts| {
+            let mut tx = pool.begin().await?;
+            let status: Option<String> = sqlx::query_scalar(HOLD_TO_CALLBACK_SQL)
+                .bind(&text_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(status) = &status {
+                audit.detail = format!("{}: mode=callback status={status}", audit.detail);
+                insert_audit(ts(audit.at), &audit).execute(&mut *tx).await?;
+                tx.commit().await?;
+            }
+            status.is_some()
+        });
+        Ok(changed)
     }
 
     /// Runs a conditional `UPDATE` of case `$1` (with `value` as `$2`, if any) and,
@@ -307,6 +350,7 @@ pub(super) fn read_case(row: &impl StoredRow) -> Result<CaseRecord> {
             attempts: row.int_as("attempts")?,
             red_flag: row.flag("red_flag")?,
             next_attempt_at: row.opt_time("next_attempt_at")?,
+            review_reason: row.opt_parsed("review_reason")?,
         })
     })
 }
@@ -336,6 +380,7 @@ fn new_record(case: &NewCase) -> Result<CaseRecord> {
         attempts: 0,
         red_flag: case.red_flag,
         next_attempt_at: None,
+        review_reason: None,
     })
 }
 

@@ -16,6 +16,8 @@ use uuid::Uuid;
 pub struct ClaimInfo {
     pub claimed_by: Option<String>,
     pub claimed_at: Option<DateTime<Utc>>,
+    /// The claim ends then unless renewed ([`Store::renew_claim`]).
+    pub claim_expires_at: Option<DateTime<Utc>>,
     pub outcome: Option<Outcome>,
     pub outcome_note: Option<String>,
     pub closed_at: Option<DateTime<Utc>>,
@@ -26,6 +28,7 @@ impl fmt::Debug for ClaimInfo {
         f.debug_struct("ClaimInfo")
             .field("claimed_by", &self.claimed_by)
             .field("claimed_at", &self.claimed_at)
+            .field("claim_expires_at", &self.claim_expires_at)
             .field("outcome", &self.outcome)
             .field("closed_at", &self.closed_at)
             .finish_non_exhaustive()
@@ -78,34 +81,53 @@ impl Actor<'_> {
 
 const QUEUE_ORDER: &str = "ORDER BY (priority <> 1), deadline, registered_at, id";
 
+/// Where a case goes when its claim ends without an outcome (released, or
+/// the lease ran out): back to the review list if it came from there, to the
+/// held callers if its caller still holds, else to the callback queue.
+macro_rules! back_to_queue {
+    () => {
+        "CASE WHEN review_reason IS NOT NULL THEN 'review' \
+         WHEN mode = 'hold' THEN 'holding' ELSE 'waiting' END"
+    };
+}
+pub(super) use back_to_queue;
+
 /// Open and due: a case waiting for its next callback attempt is passed over
 /// until then (it keeps its place in the order; a nurse may still claim it).
+/// Review cases are never handed out here: a nurse takes one by hand.
 const DUE: &str = "status IN ('waiting', 'holding') \
      AND (next_attempt_at IS NULL OR next_attempt_at <= $2)";
 
 fn claim_next_sql(lock: &str) -> String {
     format!(
-        "UPDATE cases SET status = 'claimed', claimed_by = $1, claimed_at = $2 \
+        "UPDATE cases SET status = 'claimed', claimed_by = $1, claimed_at = $2, \
+         claim_expires_at = $3 \
          WHERE {DUE} AND id = (SELECT id FROM cases \
          WHERE {DUE} {QUEUE_ORDER} LIMIT 1 {lock}) RETURNING id"
     )
 }
 
-const CLAIM_SQL: &str = "UPDATE cases SET status = 'claimed', claimed_by = $1, claimed_at = $2 \
-     WHERE id = $3 AND status IN ('waiting', 'holding') RETURNING id";
+const CLAIM_SQL: &str = "UPDATE cases SET status = 'claimed', claimed_by = $1, claimed_at = $2, \
+     claim_expires_at = $4 \
+     WHERE id = $3 AND status IN ('waiting', 'holding', 'review') RETURNING id";
 
-const RELEASE_SQL: &str = "UPDATE cases SET \
-     status = CASE WHEN mode = 'hold' THEN 'holding' ELSE 'waiting' END, \
-     claimed_by = NULL, claimed_at = NULL \
-     WHERE id = $1 AND status = 'claimed' AND (claimed_by = $2 OR $3) RETURNING id";
+const RELEASE_SQL: &str = concat!(
+    "UPDATE cases SET status = ",
+    back_to_queue!(),
+    ", claimed_by = NULL, claimed_at = NULL, claim_expires_at = NULL \
+     WHERE id = $1 AND status = 'claimed' AND (claimed_by = $2 OR $3) RETURNING id"
+);
 
 const CLOSE_SQL: &str = "UPDATE cases SET status = 'done', outcome = $4, outcome_note = $5, \
-     closed_at = $6 WHERE id = $1 AND status = 'claimed' AND (claimed_by = $2 OR $3) RETURNING id";
+     closed_at = $6, claim_expires_at = NULL \
+     WHERE id = $1 AND status = 'claimed' AND (claimed_by = $2 OR $3) RETURNING id";
 
-/// No answer: back to the queue as a callback, one more attempt counted.
-const NO_ANSWER_SQL: &str = "UPDATE cases SET status = 'waiting', mode = 'callback', \
-     attempts = attempts + 1, claimed_by = NULL, claimed_at = NULL, outcome = $4, \
-     outcome_note = $5, closed_at = NULL \
+/// No answer: back to the queue as a callback (or to the review list it came
+/// from), one more attempt counted.
+const NO_ANSWER_SQL: &str = "UPDATE cases SET \
+     status = CASE WHEN review_reason IS NOT NULL THEN 'review' ELSE 'waiting' END, \
+     mode = 'callback', attempts = attempts + 1, claimed_by = NULL, claimed_at = NULL, \
+     claim_expires_at = NULL, outcome = $4, outcome_note = $5, closed_at = NULL \
      WHERE id = $1 AND status = 'claimed' AND (claimed_by = $2 OR $3) RETURNING id";
 
 /// Reads a claim's columns of a case row.
@@ -113,6 +135,7 @@ fn read_claim(row: &impl StoredRow) -> Result<ClaimInfo> {
     Ok(ClaimInfo {
         claimed_by: row.opt_text("claimed_by")?,
         claimed_at: row.opt_time("claimed_at")?,
+        claim_expires_at: row.opt_time("claim_expires_at")?,
         outcome: row.opt_parsed("outcome")?,
         outcome_note: row.opt_text("outcome_note")?,
         closed_at: row.opt_time("closed_at")?,
@@ -126,19 +149,23 @@ fn parse_id(id: &str) -> Result<Uuid> {
 
 impl Store {
     /// Claims the most urgent open case for `actor`; `None` when the queue is empty.
-    /// Cases whose next callback attempt is after `now` are passed over.
+    /// Cases whose next callback attempt is after `now` are passed over, and
+    /// review cases never come this way. The claim lasts the store's claim
+    /// lease unless renewed ([`Store::renew_claim`]).
     pub async fn claim_next(
         &self,
         actor: &Actor<'_>,
         now: DateTime<Utc>,
     ) -> Result<Option<CaseRecord>> {
         let now = storable("now", now)?;
+        let expires = self.claim_expiry(now)?;
         let lock = self.sql("", "FOR UPDATE SKIP LOCKED");
         let claimed: Option<Uuid> = with_backend!(self, |pool, ts| {
             let mut tx = pool.begin().await?;
             let id: Option<String> = sqlx::query_scalar(&claim_next_sql(lock))
                 .bind(actor.username)
                 .bind(ts(now))
+                .bind(ts(expires))
                 .fetch_optional(&mut *tx)
                 .await?;
             let id = id.map(|id| parse_id(&id)).transpose()?;
@@ -159,7 +186,8 @@ impl Store {
         }
     }
 
-    /// Claims one case; it must be waiting or holding.
+    /// Claims one case; it must be waiting, holding or in the review list.
+    /// The claim lasts the store's claim lease unless renewed.
     pub async fn claim(
         &self,
         id: Uuid,
@@ -167,6 +195,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<CaseRecord, ClaimError> {
         let now = storable("now", now)?;
+        let expires = self.claim_expiry(now)?;
         let text_id = id.to_string();
         let done = with_backend!(self, |pool, ts| {
             let mut tx = pool.begin().await?;
@@ -174,6 +203,7 @@ impl Store {
                 .bind(actor.username)
                 .bind(ts(now))
                 .bind(&text_id)
+                .bind(ts(expires))
                 .fetch_optional(&mut *tx)
                 .await?;
             if hit.is_some() {
@@ -186,7 +216,8 @@ impl Store {
         self.after_change(id, done, false, actor).await
     }
 
-    /// Puts a claimed case back in the queue (waiting, or holding for a live caller).
+    /// Puts a claimed case back in the queue (waiting, holding for a live
+    /// caller, or the review list it came from).
     pub async fn release(
         &self,
         id: Uuid,
@@ -214,7 +245,8 @@ impl Store {
     }
 
     /// Records the outcome of a claimed case: closes it, or for `NoAnswer` puts it
-    /// back waiting with one more attempt. The note is stored, never audited.
+    /// back waiting (a review case: back in review) with one more attempt. The
+    /// note is stored, never audited.
     pub async fn record_outcome(
         &self,
         id: Uuid,
@@ -253,8 +285,8 @@ impl Store {
 
     /// Claim holder and outcome of a case; `None` when there is no such case.
     pub async fn claim_info(&self, id: Uuid) -> Result<Option<ClaimInfo>> {
-        let sql = "SELECT claimed_by, claimed_at, outcome, outcome_note, closed_at \
-                   FROM cases WHERE id = $1";
+        let sql = "SELECT claimed_by, claimed_at, claim_expires_at, outcome, outcome_note, \
+                   closed_at FROM cases WHERE id = $1";
         let text_id = id.to_string();
         let info = with_backend!(self, |pool, _ts| {
             let row = sqlx::query(sql).bind(&text_id).fetch_optional(pool).await?;

@@ -16,6 +16,7 @@ pub mod audit;
 mod cases;
 pub mod claims;
 pub mod group_commit;
+pub mod leases;
 pub mod notify;
 mod postgres;
 pub mod settings;
@@ -36,7 +37,7 @@ pub use voice::CancelError;
 // The case model lives in `crate::case`; these names stay here for the callers
 // that still import them from the store.
 pub use crate::case::{
-    Answer, CaseMode, CaseRecord, CaseStatus, Channel, NewCase, Outcome, UnknownValue,
+    Answer, CaseMode, CaseRecord, CaseStatus, Channel, NewCase, Outcome, ReviewReason, UnknownValue,
 };
 
 use chrono::{DateTime, Datelike, SubsecRound, Utc};
@@ -118,6 +119,8 @@ impl StoreError {
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    /// How long a nurse's claim lasts without a renewal ([`Store::with_claim_lease`]).
+    claim_lease: chrono::TimeDelta,
 }
 
 #[derive(Clone)]
@@ -174,7 +177,22 @@ impl Store {
         } else {
             Backend::Sqlite(sqlite::connect_path(std::path::Path::new(url)).await?)
         };
-        Ok(Store { backend })
+        Ok(Store {
+            backend,
+            claim_lease: leases::DEFAULT_CLAIM_LEASE,
+        })
+    }
+
+    /// The same database, with claims that last `lease` unless renewed
+    /// (`claim_lease_minutes` of `queue.toml`; set once at start-up).
+    pub fn with_claim_lease(mut self, lease: std::time::Duration) -> Store {
+        self.claim_lease = chrono::TimeDelta::from_std(lease).unwrap_or(self.claim_lease);
+        self
+    }
+
+    /// How long a claim lasts without a renewal.
+    pub fn claim_lease(&self) -> std::time::Duration {
+        self.claim_lease.to_std().unwrap_or_default()
     }
 
     /// `"sqlite"` or `"postgres"`.

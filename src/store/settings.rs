@@ -20,11 +20,15 @@ pub struct StatsCounts {
     pub active_staff: u32,
     /// Cases closed as unreachable (last callback attempt failed) since the day start.
     pub unreachable_since: u32,
+    /// Cases in the review list now (status `review`).
+    pub in_review: u32,
 }
 
 fn count(n: i64) -> u32 {
     u32::try_from(n.max(0)).unwrap_or(u32::MAX)
 }
+
+const IN_REVIEW_SQL: &str = "SELECT COUNT(*) FROM cases WHERE status = 'review'";
 
 const OPEN_PER_LEVEL_SQL: &str = "SELECT priority, COUNT(*) AS n FROM cases \
      WHERE status IN ('waiting', 'holding') GROUP BY priority";
@@ -128,6 +132,8 @@ impl Store {
                 .fetch_one(pool)
                 .await?;
             out.active_staff = count(staff);
+            let review: i64 = sqlx::query_scalar(IN_REVIEW_SQL).fetch_one(pool).await?;
+            out.in_review = count(review);
             levels
         });
         for (level, n) in levels {

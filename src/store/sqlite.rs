@@ -68,8 +68,34 @@ async fn open(options: SqliteConnectOptions, in_memory: bool) -> Result<SqlitePo
             backend: "sqlite",
             source,
         })?;
-    MIGRATOR.run(&pool).await?;
+    migrate(&pool).await?;
     Ok(pool)
+}
+
+/// Runs pending migrations on one connection with foreign keys off (SQLite's
+/// documented way to rebuild a table, e.g. to change a CHECK: dropping the old
+/// table must not fire ON DELETE on the tables that point at it), then checks
+/// every foreign key before turning them back on.
+async fn migrate(pool: &SqlitePool) -> Result<()> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("PRAGMA foreign_keys = OFF")
+        .execute(&mut *conn)
+        .await?;
+    let ran = MIGRATOR.run(&mut *conn).await;
+    let broken = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_all(&mut *conn)
+        .await;
+    sqlx::query("PRAGMA foreign_keys = ON")
+        .execute(&mut *conn)
+        .await?;
+    ran?;
+    if !broken?.is_empty() {
+        return Err(StoreError::Database(sqlx::Error::Protocol(
+            "a migration left rows whose foreign keys point nowhere (PRAGMA foreign_key_check)"
+                .into(),
+        )));
+    }
+    Ok(())
 }
 
 /// Fixed-width UTC text: `2025-03-01T09:00:00.000000Z`, so text order is time order.
@@ -95,5 +121,95 @@ impl DialectRow for SqliteRow {
     fn json(&self, col: &'static str) -> Result<serde_json::Value> {
         let text: String = self.try_get(col)?;
         serde_json::from_str(&text).map_err(|e| StoreError::corrupt(col, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    /// 0009 rebuilds `cases` (to widen its status CHECK): a database written
+    /// before it keeps every case and the rows that point at them (the
+    /// voice note would be deleted and the call leg unlinked if the old table
+    /// were dropped with foreign keys on).
+    #[tokio::test]
+    async fn rebuilding_cases_keeps_the_rows_that_point_at_them() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+        let options = SqliteConnectOptions::from_str(&url)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .foreign_keys(true);
+        let old = SqlitePool::connect_with(options)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut before = sqlx::migrate!("migrations/sqlite");
+        before.migrations = Cow::Owned(
+            before
+                .migrations
+                .iter()
+                .filter(|m| m.version < 9)
+                .cloned()
+                .collect(),
+        );
+        before.run(&old).await.unwrap_or_else(|e| panic!("{e}"));
+        for sql in [
+            "INSERT INTO cases (id, channel, priority, status, mode, registered_at, deadline, \
+             language, claimed_by, claimed_at) VALUES ('c1', 'phone', 2, 'claimed', 'callback', \
+             '2025-03-01T09:00:00.000000Z', '2025-03-01T09:30:00.000000Z', 'sv', 'anna', \
+             '2025-03-01T09:01:00.000000Z')",
+            "INSERT INTO voice_notes (case_id, recorded_at, wav) VALUES ('c1', \
+             '2025-03-01T09:00:00.000000Z', zeroblob(100))",
+            "INSERT INTO call_legs (id, case_id, direction, kind, started_at, ended_at, result) \
+             VALUES ('l1', 'c1', 'outbound', 'resident', '2025-03-01T09:02:00.000000Z', \
+             '2025-03-01T09:03:00.000000Z', 'busy')",
+        ] {
+            sqlx::query(sql)
+                .execute(&old)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        old.close().await;
+
+        let pool = connect_url(&url).await.unwrap_or_else(|e| panic!("{e}"));
+        let count = |sql: &'static str| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query_scalar::<_, i64>(sql)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"))
+            }
+        };
+        assert_eq!(
+            count("SELECT COUNT(*) FROM cases WHERE claimed_by = 'anna'").await,
+            1
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM voice_notes WHERE case_id = 'c1'").await,
+            1
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM call_legs WHERE case_id = 'c1'").await,
+            1
+        );
+        // The new status is allowed; the triggers and foreign keys are back.
+        let version = count("SELECT version FROM live_versions WHERE topic = 'queue'").await;
+        sqlx::query("UPDATE cases SET status = 'review', review_reason = 'not_reached'")
+            .execute(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(count("SELECT version FROM live_versions WHERE topic = 'queue'").await > version);
+        assert!(
+            sqlx::query(
+                "INSERT INTO voice_notes (case_id, recorded_at, wav) VALUES ('nope', \
+                 '2025-03-01T09:00:00.000000Z', zeroblob(100))"
+            )
+            .execute(&pool)
+            .await
+            .is_err(),
+            "foreign keys are on again"
+        );
+        pool.close().await;
     }
 }

@@ -9,6 +9,8 @@ use chrono::{TimeDelta, TimeZone};
 /// Keeps the temp directory alive as long as the store.
 pub(crate) struct TestDb {
     pub store: Store,
+    /// Where it is: a second `Store::connect` here is a second node.
+    pub url: String,
     _dir: Option<tempfile::TempDir>,
     /// PostgreSQL: (server URL, database name) to drop when done.
     pg_database: Option<(String, String)>,
@@ -41,6 +43,7 @@ pub(crate) async fn sqlite_test_db() -> TestDb {
     match Store::connect(&url).await {
         Ok(store) => TestDb {
             store,
+            url,
             _dir: Some(dir),
             pg_database: None,
         },
@@ -83,6 +86,7 @@ pub(crate) async fn postgres_test_db() -> Option<TestDb> {
     match Store::connect(&url).await {
         Ok(store) => Some(TestDb {
             store,
+            url,
             _dir: None,
             pg_database: Some((base, name)),
         }),
@@ -150,6 +154,7 @@ on_both_backends!(
     concurrent_inserts_all_commit,
     ping_answers,
     held_cases_of_a_node_whose_heartbeat_lapsed_become_callbacks,
+    lapsed_hold_with_a_withheld_number_goes_to_review,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -251,6 +256,57 @@ async fn held_cases_of_a_node_whose_heartbeat_lapsed_become_callbacks(store: Sto
             .unwrap()
             .is_empty(),
         "once"
+    );
+}
+
+/// Nobody can call a withheld caller back: a lapsed hold (or a holding
+/// caller who hangs up) without a number lands in the review list.
+async fn lapsed_hold_with_a_withheld_number_goes_to_review(store: Store) {
+    let now = t0() + TimeDelta::minutes(10);
+    let withheld = NewCase {
+        callback_number: None,
+        ..new_case(1, 1, 4)
+    };
+    let lapsed = store
+        .insert_case_held_by(&withheld, Some("dead"))
+        .await
+        .unwrap();
+    let hung_up = NewCase {
+        callback_number: None,
+        ..new_case(1, 2, 5)
+    };
+    let hung_up = store.insert_case(&hung_up).await.unwrap();
+    let swept = store
+        .sweep_lapsed_holds(TimeDelta::seconds(15), now)
+        .await
+        .unwrap();
+    assert_eq!(swept, vec![lapsed.id]);
+    store.holding_caller_hung_up(hung_up.id, now).await.unwrap();
+    for id in [lapsed.id, hung_up.id] {
+        let c = store.get_case(id).await.unwrap().unwrap();
+        assert_eq!(
+            (c.mode, c.status, c.review_reason),
+            (
+                CaseMode::Callback,
+                CaseStatus::Review,
+                Some(ReviewReason::NoNumber)
+            )
+        );
+    }
+    let review: Vec<Uuid> = store
+        .review_list()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(review, vec![lapsed.id, hung_up.id], "queue order");
+    assert!(store.worklist().await.unwrap().is_empty());
+    let audit = store.audit_rows(Some(lapsed.id), 10).await.unwrap();
+    assert!(
+        audit.iter().any(|r| r.action == "case.hold_lease_lapsed"
+            && r.detail.ends_with("mode=callback status=review")),
+        "{audit:?}"
     );
 }
 

@@ -42,6 +42,9 @@ pub struct SupervisorStats {
     /// Cases closed today as unreachable (every callback attempt failed); listed
     /// by `GET /api/v1/supervisor/unreachable`.
     pub unreachable_today: u32,
+    /// Cases in the review list now (urgent cases not reached, held callers
+    /// with no number who left), listed by `GET /api/v1/review`.
+    pub in_review: u32,
     /// Open cases past their deadline (the supervisor's alert).
     pub overdue: OverdueAlert,
     /// Phone cases the database refused since this node started: those
@@ -107,6 +110,7 @@ pub fn build(
         callback_capacity: settings.callback_capacity,
         callback_offer: settings.offer_state(now, counts.callbacks_since),
         unreachable_today: counts.unreachable_since,
+        in_review: counts.in_review,
         overdue,
         case_store_failures,
     }
@@ -137,6 +141,7 @@ mod tests {
             reached,
             active_staff: 2,
             unreachable_since: 2,
+            in_review: 1,
         };
         let s = build(
             at(10, 0),
@@ -157,6 +162,7 @@ mod tests {
         assert_eq!(s.callback_offer, OfferState::CapacityReached);
         assert_eq!(s.calls_in_ivr, 4);
         assert_eq!(s.unreachable_today, 2);
+        assert_eq!(s.in_review, 1);
     }
 
     #[test]

@@ -84,6 +84,19 @@ try {
   assert.match(await page.textContent("#message"), /Outcome recorded/);
   await page.waitForFunction(() => document.querySelectorAll("#queue tbody tr").length === 2);
 
+  step("claim the case in the review list and close it");
+  assert.equal(await page.$$eval("#review tbody tr", (t) => t.length), 1);
+  assert.match(await page.textContent("#review tbody tr"), /Not reached/);
+  await page.click("#review tbody tr button.review-claim");
+  await page.waitForSelector("#claimed:not([hidden])");
+  assert.equal(await page.textContent("#claimed-level"), "2");
+  assert.match(await page.textContent("#claimed-review"), /Not reached/);
+  await page.screenshot({ path: shots + "/nurse-review.png", fullPage: true });
+  await page.selectOption("#outcome", "other");
+  await page.click("#record-outcome");
+  await page.waitForSelector("#claimed[hidden]", { state: "attached" });
+  await page.waitForSelector("#review-empty:not([hidden])");
+
   step("nurse signs out; supervisor signs in");
   await page.click("#logout");
   await page.waitForURL(/\/login/);
@@ -92,6 +105,7 @@ try {
   await page.waitForFunction(() => document.getElementById("s-waiting").textContent !== "-");
   await page.waitForSelector("#greeting option[value=msg_high_load]", { state: "attached" });
   assert.equal(await page.$$eval("#levels tbody tr", (t) => t.length), 5);
+  assert.equal(await page.textContent("#s-review"), "0", "the review list is empty again");
 
   step("supervisor closes the callback offer and sets the high-load message");
   await page.uncheck("#offer-open");

@@ -68,22 +68,29 @@ pub async fn claim_and_call(svc: &TestService, level: u8) -> (reqwest::Client, S
         .await
         .expect("case");
     let nina = svc.login("nina", "nurse-pw").await;
+    let case = case.id.to_string();
+    let call_id = claim_and_call_case(svc, &nina, &case).await;
+    (nina, case, call_id)
+}
+
+/// Claims `case` as `nina` (by hand: also before its next attempt time) and
+/// starts the call with her phone; the call id.
+pub async fn claim_and_call_case(svc: &TestService, nina: &reqwest::Client, case: &str) -> String {
     let r = nina
-        .post(svc.http_url(&format!("/api/v1/cases/{}/claim", case.id)))
+        .post(svc.http_url(&format!("/api/v1/cases/{case}/claim")))
         .send()
         .await
         .expect("claim");
     assert_eq!(r.status(), StatusCode::OK);
     let r = nina
-        .post(svc.http_url(&format!("/api/v1/cases/{}/call", case.id)))
+        .post(svc.http_url(&format!("/api/v1/cases/{case}/call")))
         .json(&json!({"nurse_leg": "phone"}))
         .send()
         .await
         .expect("call");
     assert_eq!(r.status(), StatusCode::ACCEPTED, "{:?}", r.text().await);
     let body: Value = r.json().await.expect("json");
-    let call_id = body["call_id"].as_str().expect("call_id").to_string();
-    (nina, case.id.to_string(), call_id)
+    body["call_id"].as_str().expect("call_id").to_string()
 }
 
 /// `GET /api/v1/calls/{id}`.

@@ -2,7 +2,12 @@
 "use strict";
 (() => {
   let cases = [];
+  let review = [];
   let claimed = null;
+  const reviewWhy = {
+    not_reached: "Not reached: every callback attempt failed",
+    no_number: "No number: the caller hung up while holding, caller ID withheld",
+  };
   const $ = (id) => document.getElementById(id);
   const say = (text) => { $("message").textContent = text || ""; };
 
@@ -42,6 +47,42 @@
     }
     $("queue-count").textContent = "(" + cases.length + ")";
     $("empty").hidden = cases.length > 0;
+    renderReview(now);
+  }
+
+  function renderReview(now) {
+    const body = $("review").querySelector("tbody");
+    body.replaceChildren();
+    for (const c of review) {
+      const tr = PE.el("tr", "review-row level-row-" + c.priority);
+      tr.dataset.id = c.id;
+      tr.dataset.reason = c.review_reason || "";
+      const lv = PE.el("td"); lv.append(PE.levelBadge(c.priority)); tr.append(lv);
+      tr.append(PE.el("td", null, reviewWhy[c.review_reason] || c.review_reason || "-"));
+      tr.append(PE.el("td", "waited", PE.duration(now - Date.parse(c.registered_at))));
+      tr.append(PE.el("td", null, c.attempts));
+      const an = PE.el("td"); an.append(answersList(c.answers)); tr.append(an);
+      const act = PE.el("td");
+      const b = PE.el("button", "secondary review-claim", "Claim");
+      b.type = "button";
+      b.disabled = !!claimed;
+      b.addEventListener("click", () => claimReview(c.id));
+      act.append(b); tr.append(act);
+      body.append(tr);
+    }
+    $("review-count").textContent = "(" + review.length + ")";
+    $("review-empty").hidden = review.length > 0;
+  }
+
+  async function claimReview(id) {
+    say("");
+    try {
+      claimed = (await PE.api("POST", "/cases/" + id + "/claim")).data;
+      sessionStorage.setItem("pe_claimed", claimed.id);
+      renderClaimed();
+      say("You took a level " + claimed.priority + " case to review.");
+    } catch (x) { say("Could not take the case: " + x.message); }
+    load();
   }
 
   function renderClaimed() {
@@ -58,6 +99,9 @@
     a.href = num ? "tel:" + num : "#";
     $("claimed-pnr").textContent = claimed.personnummer || "not given";
     $("claimed-summary").textContent = claimed.summary || "";
+    const why = $("claimed-review");
+    why.hidden = claimed.status !== "claimed" || !claimed.review_reason;
+    why.textContent = reviewWhy[claimed.review_reason] || "";
     $("claimed-answers").replaceWith(Object.assign(answersList(claimed.answers), { id: "claimed-answers" }));
   }
 
@@ -78,8 +122,25 @@
   async function load() {
     try {
       cases = (await PE.api("GET", "/worklist")).data || [];
+      review = (await PE.api("GET", "/review")).data || [];
       renderQueue();
     } catch (x) { say("Could not load the queue: " + x.message); }
+  }
+
+  // A claim lasts a few minutes (claim_lease_minutes) unless renewed: renew
+  // every minute while this page shows the case. A claim that ended anyway
+  // (went back to the queue) is said, not silently kept on screen.
+  async function renewClaim() {
+    if (!claimed) return;
+    try {
+      await PE.api("POST", "/cases/" + claimed.id + "/claim/renew");
+    } catch (x) {
+      if (x.status === 409 || x.status === 403 || x.status === 404) {
+        claimed = null; sessionStorage.removeItem("pe_claimed"); renderClaimed();
+        say("Your claim on the case ended (not renewed in time): it is back in the queue.");
+        load();
+      }
+    }
   }
 
   $("take-next").addEventListener("click", async () => {
@@ -136,6 +197,7 @@
     PE.live(() => load());
     load();
     setInterval(renderQueue, 1000);
+    setInterval(renewClaim, 60000);
   }).catch(() => {});
 })();
 

@@ -20,6 +20,9 @@
       $("s-unreachable").textContent = s.unreachable_today;
       // The list is an audited read: fetch it only when the count moves.
       if (s.unreachable_today !== shownUnreachable) loadUnreachable(s.unreachable_today);
+      $("s-review").textContent = s.in_review;
+      $("review-tile").classList.toggle("alert", s.in_review > 0);
+      if (s.in_review !== shownReview) loadReview(s.in_review);
       renderOverdue(s.overdue);
       $("s-store-failures").textContent = s.case_store_failures;
       $("store-tile").classList.toggle("alert", s.case_store_failures > 0);
@@ -56,31 +59,48 @@
   }
 
   const clock = (iso) => iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "-";
+  // A list of cases (no personal data) into the table `id`, one row per case
+  // with the level, the short case id and `cells(c)`. The read is audited.
+  async function loadCases(id, path, cells) {
+    const body = $(id).querySelector("tbody");
+    const width = $(id).querySelectorAll("thead th").length;
+    const note = (text) => {
+      const tr = PE.el("tr"); const td = PE.el("td", "muted", text); td.colSpan = width; tr.append(td); body.append(tr);
+    };
+    try {
+      const cases = (await PE.api("GET", path)).data;
+      body.replaceChildren();
+      for (const c of cases) {
+        const tr = PE.el("tr", id + "-row");
+        const td = PE.el("td"); td.append(PE.levelBadge(c.priority)); tr.append(td);
+        const idCell = PE.el("td", "case-id", c.id.slice(0, 8)); idCell.title = c.id; tr.append(idCell);
+        for (const text of cells(c)) tr.append(PE.el("td", null, text));
+        body.append(tr);
+      }
+      if (!cases.length) note("none");
+      return true;
+    } catch (x) {
+      body.replaceChildren();
+      note("Could not load: " + x.message);
+      return false;
+    }
+  }
+
   let shownUnreachable = null;
   async function loadUnreachable(count) {
     shownUnreachable = count;
-    const body = $("unreachable").querySelector("tbody");
-    try {
-      const cases = (await PE.api("GET", "/supervisor/unreachable")).data;
-      body.replaceChildren();
-      for (const c of cases) {
-        const tr = PE.el("tr", "unreachable-row");
-        const td = PE.el("td"); td.append(PE.levelBadge(c.priority)); tr.append(td);
-        const idCell = PE.el("td", "case-id", c.id.slice(0, 8)); idCell.title = c.id; tr.append(idCell);
-        tr.append(PE.el("td", null, clock(c.registered_at)));
-        tr.append(PE.el("td", null, clock(c.deadline)));
-        tr.append(PE.el("td", null, c.attempts));
-        tr.append(PE.el("td", null, clock(c.closed_at)));
-        body.append(tr);
-      }
-      if (!cases.length) {
-        const tr = PE.el("tr"); const td = PE.el("td", "muted", "none"); td.colSpan = 6; tr.append(td); body.append(tr);
-      }
-    } catch (x) {
-      shownUnreachable = null;
-      body.replaceChildren();
-      const tr = PE.el("tr"); const td = PE.el("td", "muted", "Could not load: " + x.message); td.colSpan = 6; tr.append(td); body.append(tr);
-    }
+    const ok = await loadCases("unreachable", "/supervisor/unreachable",
+      (c) => [clock(c.registered_at), clock(c.deadline), c.attempts, clock(c.closed_at)]);
+    if (!ok) shownUnreachable = null;
+  }
+
+  const reviewWhy = { not_reached: "not reached", no_number: "no number" };
+  let shownReview = null;
+  async function loadReview(count) {
+    shownReview = count;
+    const ok = await loadCases("review", "/review",
+      (c) => [reviewWhy[c.review_reason] || c.review_reason || "-", clock(c.registered_at), clock(c.deadline), c.attempts]);
+    if (!ok) shownReview = null;
   }
 
   const local = (iso) => new Date(iso).toLocaleString();

@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::store::tests::{on_both_backends, postgres_test_db, sqlite_test_db};
-use crate::store::{Answer, CaseMode, CaseRecord, CaseStatus, Channel, NewCase};
+use crate::store::{
+    Answer, CaseMode, CaseRecord, CaseStatus, Channel, NewCase, Outcome, ReviewReason,
+};
 use chrono::{TimeDelta, TimeZone};
 
 fn t0() -> DateTime<Utc> {
@@ -75,7 +77,7 @@ async fn attempt(
     at: DateTime<Utc>,
 ) -> AttemptOutcome {
     store
-        .record_attempt(id, who, result, &RetryPolicy::default(), at)
+        .record_attempt(id, who, result, &RetryPolicies::default(), at)
         .await
         .unwrap_or_else(|e| panic!("record_attempt: {e}"))
 }
@@ -205,6 +207,69 @@ async fn connected_attempt_keeps_the_claim_and_changes_nothing_else(store: Store
     );
 }
 
+/// Busy three times: a level-4 case closes as unreachable, a level-2 case
+/// lands in the review list (open, unclaimed, not dialled) for a nurse.
+async fn last_attempt_on_an_urgent_case_goes_to_review_not_closed(store: Store) {
+    let urgent = insert(&store, &case(2, 0, CaseMode::Callback)).await;
+    let routine = insert(&store, &case(4, 0, CaseMode::Callback)).await;
+    for (n, c) in [&urgent, &routine].into_iter().enumerate() {
+        for i in 0..3 {
+            let at = min(10 * i + n as i64);
+            claim(&store, c.id, "anna", at).await;
+            attempt(&store, c.id, "anna", AttemptResult::Busy, at).await;
+        }
+    }
+    let closed = get(&store, routine.id).await;
+    assert_eq!(
+        (closed.status, closed.review_reason),
+        (CaseStatus::Unreachable, None)
+    );
+    let review = get(&store, urgent.id).await;
+    assert_eq!(
+        (review.status, review.review_reason, review.attempts),
+        (CaseStatus::Review, Some(ReviewReason::NotReached), 3)
+    );
+    let info = store.claim_info(urgent.id).await.ok().flatten();
+    let info = info.unwrap_or_default();
+    assert_eq!((info.claimed_by, info.closed_at), (None, None), "open");
+    assert_eq!(
+        store.review_list().await.unwrap_or_default(),
+        vec![review.clone()]
+    );
+    assert!(
+        store.worklist().await.unwrap_or_default().is_empty(),
+        "not in the callback queue"
+    );
+    assert!(
+        store
+            .claim_next(&nurse("bo"), min(500))
+            .await
+            .ok()
+            .flatten()
+            .is_none(),
+        "take-next never hands out a review case"
+    );
+    let trail = store.audit_rows(Some(urgent.id), 100).await;
+    assert!(
+        trail
+            .unwrap_or_default()
+            .iter()
+            .any(|r| r.detail == "result=busy attempts=3 then=review"),
+        "audited"
+    );
+    // A nurse claims it by hand; released, it goes back to review; closed
+    // with an outcome, it is done.
+    claim(&store, urgent.id, "bo", min(60)).await;
+    let back = store.release(urgent.id, &nurse("bo"), min(61)).await;
+    assert_eq!(back.ok().map(|c| c.status), Some(CaseStatus::Review));
+    claim(&store, urgent.id, "bo", min(62)).await;
+    let done = store
+        .record_outcome(urgent.id, Outcome::Other, "", &nurse("bo"), min(63))
+        .await;
+    assert_eq!(done.ok().map(|c| c.status), Some(CaseStatus::Done));
+    assert!(store.review_list().await.unwrap_or_default().is_empty());
+}
+
 async fn failed_attempt_wakes_the_worklists(store: Store) {
     let c = insert(&store, &case(2, 0, CaseMode::Callback)).await;
     claim(&store, c.id, "anna", min(1)).await;
@@ -215,7 +280,7 @@ async fn failed_attempt_wakes_the_worklists(store: Store) {
 
 async fn attempt_needs_the_callers_claim(store: Store) {
     let c = insert(&store, &case(3, 0, CaseMode::Callback)).await;
-    let policy = RetryPolicy::default();
+    let policy = RetryPolicies::default();
     for result in [AttemptResult::Connected, AttemptResult::Busy] {
         assert!(matches!(
             store
@@ -390,6 +455,7 @@ fn attempt_results_and_leg_kinds_use_snake_case_text() {
 
 on_both_backends!(
     failed_attempts_retry_then_the_last_makes_the_case_unreachable,
+    last_attempt_on_an_urgent_case_goes_to_review_not_closed,
     connected_attempt_keeps_the_claim_and_changes_nothing_else,
     failed_attempt_wakes_the_worklists,
     attempt_needs_the_callers_claim,
