@@ -76,12 +76,17 @@ impl Readiness {
         self.update_gauge();
     }
 
-    /// Writes a heartbeat now (within `PROBE_DEADLINE`) and records the result.
+    /// Writes a heartbeat now (within `PROBE_DEADLINE`) and records the
+    /// result. A store opened before its database answered is prepared
+    /// (migrated) first, without that deadline: a migration is not cut short.
     pub async fn probe(&self, store: &Store) -> Result<(), NotReady> {
-        let written = tokio::time::timeout(PROBE_DEADLINE, store.heartbeat(&self.node, Utc::now()))
-            .await
-            .map_err(|_| format!("no answer within {} s", PROBE_DEADLINE.as_secs()))
-            .and_then(|r| r.map_err(|e| e.to_string()));
+        let written = match store.prepare().await {
+            Ok(()) => tokio::time::timeout(PROBE_DEADLINE, store.heartbeat(&self.node, Utc::now()))
+                .await
+                .map_err(|_| format!("no answer within {} s", PROBE_DEADLINE.as_secs()))
+                .and_then(|r| r.map_err(|e| e.to_string())),
+            Err(e) => Err(e.to_string()),
+        };
         let error = written.err().map(|reason| NotReady::Store {
             backend: store.backend_name(),
             reason,

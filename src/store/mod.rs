@@ -60,6 +60,8 @@ pub enum StoreError {
         backend: &'static str,
         source: sqlx::Error,
     },
+    #[error("the database is being opened and migrated")]
+    Preparing,
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
@@ -117,6 +119,16 @@ impl StoreError {
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    /// What `prepare` still has to do before the first use (set by
+    /// `connect_lazy`: the database may not exist yet); shared by clones.
+    pending: std::sync::Arc<tokio::sync::Mutex<Option<Pending>>>,
+}
+
+/// The set-up a lazily opened store does once the database answers.
+#[derive(Clone)]
+struct Pending {
+    /// SQLite: the directory of the database file, created on the first try.
+    dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone)]
@@ -173,7 +185,69 @@ impl Store {
         } else {
             Backend::Sqlite(sqlite::connect_path(std::path::Path::new(url)).await?)
         };
-        Ok(Store { backend })
+        Ok(Store::ready(backend))
+    }
+
+    fn ready(backend: Backend) -> Store {
+        Store {
+            backend,
+            pending: Default::default(),
+        }
+    }
+
+    /// Like `connect`, but without touching the database: the pool connects
+    /// on first use, and [`Store::prepare`] creates the SQLite directory and
+    /// runs the migrations once the database answers. Lets the service start
+    /// (not ready) while its database is down or not created yet. Fails only
+    /// on a URL that cannot name a database.
+    pub async fn connect_lazy(url: &str) -> Result<Store> {
+        let (backend, dir) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres(postgres::connect_lazy(url)?), None)
+        } else if url.starts_with("sqlite:") && sqlite::in_memory(url) {
+            // Nothing to wait for: a memory database always opens.
+            return Store::connect(url).await;
+        } else if url.starts_with("sqlite:") {
+            let (pool, dir) = sqlite::connect_lazy(sqlite::options_from_url(url)?);
+            (Backend::Sqlite(pool), dir)
+        } else if let Some((scheme, _)) = url.split_once("://") {
+            return Err(StoreError::UnsupportedUrl {
+                scheme: scheme.chars().take(20).collect(),
+            });
+        } else {
+            let (pool, dir) = sqlite::connect_lazy(sqlite::options_from_path(
+                std::path::Path::new(url),
+            ));
+            (Backend::Sqlite(pool), dir)
+        };
+        Ok(Store {
+            backend,
+            pending: std::sync::Arc::new(tokio::sync::Mutex::new(Some(Pending { dir }))),
+        })
+    }
+
+    /// Finishes what `connect_lazy` left for later (the SQLite directory,
+    /// the migrations), once; `Ok` at once on a prepared store. Another
+    /// task preparing right now makes this one fail rather than wait.
+    pub async fn prepare(&self) -> Result<()> {
+        let Ok(mut pending) = self.pending.try_lock() else {
+            return Err(StoreError::Preparing);
+        };
+        let Some(p) = pending.as_ref() else {
+            return Ok(());
+        };
+        if let Some(dir) = &p.dir {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::migrate(pool).await?,
+            Backend::Postgres(pool) => postgres::migrate(pool).await?,
+        }
+        *pending = None;
+        tracing::info!(backend = self.backend_name(), "database opened and migrated");
+        Ok(())
     }
 
     /// `"sqlite"` or `"postgres"`.

@@ -40,6 +40,10 @@ struct RawSettings {
     no_input: Vec<String>,
     #[serde(default = "hold_unavailable")]
     hold_failed: Vec<String>,
+    #[serde(default = "fallback_connecting")]
+    fallback_connecting: Vec<String>,
+    #[serde(default = "fallback_not_ready")]
+    fallback_not_ready: Vec<String>,
     invalid: Vec<String>,
     hold_music: String,
     #[serde(default = "ja")]
@@ -56,6 +60,12 @@ fn six() -> u64 {
 }
 fn hold_unavailable() -> Vec<String> {
     vec!["hold_unavailable".into()]
+}
+fn fallback_connecting() -> Vec<String> {
+    vec!["fallback_connecting".into()]
+}
+fn fallback_not_ready() -> Vec<String> {
+    vec!["sv:fallback_connecting".into(), "en:fallback_connecting".into()]
 }
 fn two_u8() -> u8 {
     2
@@ -594,6 +604,9 @@ impl Flow {
             nurse_node: ctx.node("settings.nurse_node", &s.nurse_node)?,
             no_input: ctx.prompts("settings.no_input", &s.no_input)?,
             hold_failed: ctx.prompts("settings.hold_failed", &s.hold_failed)?,
+            fallback_connecting: ctx
+                .prompts("settings.fallback_connecting", &s.fallback_connecting)?,
+            fallback_not_ready: ctx.prompts("settings.fallback_not_ready", &s.fallback_not_ready)?,
             invalid: ctx.prompts("settings.invalid", &s.invalid)?,
             hold_music: s.hold_music,
             yes_text: s.yes_text,
