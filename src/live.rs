@@ -89,7 +89,9 @@ impl Live {
                 live.queue_version.store(raw, Ordering::Relaxed);
                 live.last_raw.store(raw, Ordering::Relaxed);
             }
-            Err(e) => tracing::warn!(error = %e, "supervisor settings not read yet: defaults until the database answers"),
+            Err(e) => {
+                tracing::warn!(error = %e, "supervisor settings not read yet: defaults until the database answers")
+            }
         }
         let mut changes = store.watch_changes();
         let weak = Arc::downgrade(&live);

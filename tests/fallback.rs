@@ -7,8 +7,8 @@
 
 mod common;
 
-use common::caller::{after_greeting, answer_red_flag, answer_until_offer, press, wait_for_prompt};
 use common::audio::find_prompt;
+use common::caller::{after_greeting, answer_red_flag, answer_until_offer, press, wait_for_prompt};
 use common::TestService;
 use phone_entrance::media::g711::Codec;
 use phone_entrance::store::{CaseMode, Store};
@@ -228,7 +228,8 @@ async fn a_fallback_that_does_not_answer_leaves_the_call_again_message() {
 /// database and checks that the node turns ready and registers cases.
 async fn starts_without_its_database(url: String, appear: impl std::future::Future<Output = ()>) {
     let queue = queue().await;
-    let svc = TestService::start_with(Some(url.clone()), |dir| with_fallback(dir, queue.addr)).await;
+    let svc =
+        TestService::start_with(Some(url.clone()), |dir| with_fallback(dir, queue.addr)).await;
     assert_eq!(readyz(&svc).await, 503, "no database: not ready");
     assert_eq!(options(svc.sip_addr()).await, 503);
     // A call that reaches the node anyway goes to the fallback at once.
@@ -238,7 +239,10 @@ async fn starts_without_its_database(url: String, appear: impl std::future::Futu
     wait_for_prompt(&call, "fallback_connecting", Duration::from_secs(10)).await;
     let queue_call = queue_answered(&queue).await;
     assert_bridged(&call, &queue, &queue_call).await;
-    assert!(!heard(&call, "welcome"), "no questions that cannot be stored");
+    assert!(
+        !heard(&call, "welcome"),
+        "no questions that cannot be stored"
+    );
     hang_up(&call, &queue, &queue_call).await;
 
     appear.await;
@@ -260,7 +264,11 @@ async fn starts_without_its_database(url: String, appear: impl std::future::Futu
     assert_eq!(cases.len(), 1, "the confirmed case is stored");
     assert_eq!(cases[0].mode, CaseMode::Callback);
     let _ = call.hangup().await;
-    assert_eq!(queue.calls().len(), 1, "only the first call went to the queue");
+    assert_eq!(
+        queue.calls().len(),
+        1,
+        "only the first call went to the queue"
+    );
     svc.stop().await;
 }
 
@@ -325,5 +333,158 @@ async fn without_a_fallback_invites_get_503_while_the_database_is_not_there() {
         .expect("answered once ready");
     after_greeting(&call, &[]).await;
     let _ = call.hangup().await;
+    svc.stop().await;
+}
+
+/// A PostgreSQL cluster of this test's own (`.ci/start-postgres.sh` on a
+/// free port), so that it can be stopped and started under the service.
+struct Cluster {
+    bin: String,
+    dir: String,
+    port: u16,
+    url: String,
+}
+
+impl Cluster {
+    fn start_new() -> Cluster {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let out = std::process::Command::new("bash")
+            .arg(common::repo_root().join(".ci/start-postgres.sh"))
+            .env("PE_PG_PORT", port.to_string())
+            .output()
+            .expect("run .ci/start-postgres.sh");
+        assert!(
+            out.status.success(),
+            "a PostgreSQL cluster for this test: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let exports = String::from_utf8_lossy(&out.stdout).to_string();
+        let var = |name: &str| {
+            exports
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+                .unwrap_or_else(|| panic!("start-postgres.sh printed no {name}: {exports}"))
+                .to_string()
+        };
+        Cluster {
+            bin: var("PE_TEST_POSTGRES_BIN"),
+            dir: var("PE_TEST_POSTGRES_DIR"),
+            port,
+            url: var("PE_TEST_POSTGRES_URL"),
+        }
+    }
+
+    /// Runs `pg_ctl` with `args` (as the `postgres` user when we are root).
+    fn pg_ctl(&self, args: &[&str]) -> bool {
+        let pg_ctl = format!("{}/pg_ctl", self.bin);
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0"));
+        let mut cmd = if root {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--", &pg_ctl]);
+            c
+        } else {
+            std::process::Command::new(&pg_ctl)
+        };
+        cmd.args(["-D", &format!("{}/data", self.dir)])
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    fn stop(&self) {
+        assert!(self.pg_ctl(&["-m", "fast", "-w", "stop"]), "pg_ctl stop");
+    }
+
+    fn start(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port, self.dir
+        );
+        let log = format!("{}/server.log", self.dir);
+        assert!(
+            self.pg_ctl(&["-l", &log, "-w", "-t", "60", "-o", &options, "start"]),
+            "pg_ctl start"
+        );
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.pg_ctl(&["-m", "immediate", "stop"]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test]
+async fn postgres_stopped_mid_run_sends_callers_to_the_fallback_and_recovers() {
+    let cluster = Cluster::start_new();
+    let queue = queue().await;
+    let svc = TestService::start_with(Some(cluster.url.clone()), |dir| {
+        with_fallback(dir, queue.addr)
+    })
+    .await;
+    readyz_until(&svc, 200, Duration::from_secs(10)).await;
+    // A caller is at the callback offer (its estimate was read) when the
+    // database stops.
+    let first = Call::dial(CallConfig::new(svc.sip_addr()))
+        .await
+        .expect("answered");
+    answer_until_offer(&first, M).await;
+    cluster.stop();
+    press(&first, "1", M).await; // confirm: the registration fails
+    wait_for_prompt(&first, "register_failed", Duration::from_secs(15)).await;
+    press(&first, "1", M).await; // hold instead: that fails too
+    wait_for_prompt(&first, "fallback_connecting", Duration::from_secs(15)).await;
+    let queue_call = queue_answered(&queue).await;
+    assert_bridged(&first, &queue, &queue_call).await;
+    assert!(
+        !heard(&first, "callback_registered"),
+        "no false confirmation"
+    );
+    assert!(!heard(&first, "hold_music"), "nobody holds without a case");
+    hang_up(&first, &queue, &queue_call).await;
+    readyz_until(&svc, 503, Duration::from_secs(15)).await;
+    assert_eq!(options(svc.sip_addr()).await, 503);
+    // A caller while it is down goes to the queue at once.
+    let second = Call::dial(CallConfig::new(svc.sip_addr()))
+        .await
+        .expect("answered");
+    wait_for_prompt(&second, "fallback_connecting", Duration::from_secs(10)).await;
+    let end = tokio::time::Instant::now() + Duration::from_secs(20);
+    while queue.calls().values().filter(|c| c.answered).count() < 2 {
+        assert!(
+            tokio::time::Instant::now() < end,
+            "second caller not bridged"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = second.hangup().await;
+
+    cluster.start();
+    readyz_until(&svc, 200, Duration::from_secs(20)).await;
+    assert_eq!(options(svc.sip_addr()).await, 200);
+    let third = Call::dial(CallConfig::new(svc.sip_addr()))
+        .await
+        .expect("answered");
+    answer_until_offer(&third, M).await;
+    press(&third, "1", M).await;
+    wait_for_prompt(&third, "callback_registered", Duration::from_secs(15)).await;
+    let cases = Store::connect(&cluster.url)
+        .await
+        .expect("store")
+        .worklist()
+        .await
+        .expect("worklist");
+    assert_eq!(cases.len(), 1, "only the confirmed case is stored");
+    assert_eq!(cases[0].mode, CaseMode::Callback);
+    let _ = third.hangup().await;
+    let text = metrics(&svc).await;
+    assert!(text.contains("\npe_fallback_transfers_total 2\n"), "{text}");
     svc.stop().await;
 }

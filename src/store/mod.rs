@@ -214,9 +214,8 @@ impl Store {
                 scheme: scheme.chars().take(20).collect(),
             });
         } else {
-            let (pool, dir) = sqlite::connect_lazy(sqlite::options_from_path(
-                std::path::Path::new(url),
-            ));
+            let (pool, dir) =
+                sqlite::connect_lazy(sqlite::options_from_path(std::path::Path::new(url)));
             (Backend::Sqlite(pool), dir)
         };
         Ok(Store {
@@ -246,7 +245,10 @@ impl Store {
             Backend::Postgres(pool) => postgres::migrate(pool).await?,
         }
         *pending = None;
-        tracing::info!(backend = self.backend_name(), "database opened and migrated");
+        tracing::info!(
+            backend = self.backend_name(),
+            "database opened and migrated"
+        );
         Ok(())
     }
 

@@ -79,10 +79,8 @@ async fn open(options: SqliteConnectOptions, in_memory: bool) -> Result<SqlitePo
     } else {
         let options = file_options(options);
         if let Some(dir) = database_dir(&options) {
-            std::fs::create_dir_all(&dir).map_err(|source| StoreError::CreateDir {
-                path: dir,
-                source,
-            })?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|source| StoreError::CreateDir { path: dir, source })?;
         }
         options
     };

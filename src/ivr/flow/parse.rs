@@ -65,7 +65,10 @@ fn fallback_connecting() -> Vec<String> {
     vec!["fallback_connecting".into()]
 }
 fn fallback_not_ready() -> Vec<String> {
-    vec!["sv:fallback_connecting".into(), "en:fallback_connecting".into()]
+    vec![
+        "sv:fallback_connecting".into(),
+        "en:fallback_connecting".into(),
+    ]
 }
 fn two_u8() -> u8 {
     2
@@ -606,7 +609,8 @@ impl Flow {
             hold_failed: ctx.prompts("settings.hold_failed", &s.hold_failed)?,
             fallback_connecting: ctx
                 .prompts("settings.fallback_connecting", &s.fallback_connecting)?,
-            fallback_not_ready: ctx.prompts("settings.fallback_not_ready", &s.fallback_not_ready)?,
+            fallback_not_ready: ctx
+                .prompts("settings.fallback_not_ready", &s.fallback_not_ready)?,
             invalid: ctx.prompts("settings.invalid", &s.invalid)?,
             hold_music: s.hold_music,
             yes_text: s.yes_text,

@@ -6,10 +6,10 @@
 
 use super::{caller_id, Call};
 use crate::ivr::IvrEvent;
+use crate::media::engine::MediaEvent;
 use crate::sip::{Peer, Transport};
 use crate::telephony::outbound::{self, Caller, LegEvent, Placement, Target};
 use crate::telephony::SipHandle;
-use crate::media::engine::MediaEvent;
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::{info, warn};

@@ -61,7 +61,10 @@ fn with_the_store_down_the_call_goes_straight_to_the_fallback_in_both_languages(
     h.run("answer");
     assert_eq!(
         h.played(),
-        vec!["fallback_connecting".to_owned(), "fallback_connecting".to_owned()]
+        vec![
+            "fallback_connecting".to_owned(),
+            "fallback_connecting".to_owned()
+        ]
     );
     assert_eq!(h.run("done"), vec![IvrAction::Transfer]);
     assert!(h.draft().is_none(), "nothing asked, nothing registered");
@@ -76,5 +79,8 @@ fn without_a_fallback_the_store_down_flag_changes_nothing() {
         ..CallInfo::default()
     });
     h.run("answer");
-    assert_eq!(h.played(), vec!["welcome".to_owned(), "emergency_112".to_owned()]);
+    assert_eq!(
+        h.played(),
+        vec!["welcome".to_owned(), "emergency_112".to_owned()]
+    );
 }
