@@ -165,6 +165,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_store_opened_before_its_database_exists_turns_ready_once_it_can_be_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("volume");
+        std::fs::write(&blocker, b"a file where the directory goes").unwrap();
+        let url = format!("sqlite:{}", blocker.join("pe.db").display());
+        let store = Store::connect_lazy(&url).await.unwrap();
+        let r = Readiness::new("node-a");
+        let e = r.probe(&store).await.unwrap_err();
+        assert!(e.to_string().contains("directory"), "{e}");
+        std::fs::remove_file(&blocker).unwrap();
+        assert_eq!(r.probe(&store).await, Ok(()), "migrated and written");
+        assert!(store.worklist().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
     async fn draining_wins_over_a_healthy_database() {
         let store = Store::connect("sqlite::memory:").await.unwrap();
         let r = Readiness::new("node-a");

@@ -60,8 +60,6 @@ pub enum StoreError {
         backend: &'static str,
         source: sqlx::Error,
     },
-    #[error("the database is being opened and migrated")]
-    Preparing,
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
@@ -125,7 +123,6 @@ pub struct Store {
 }
 
 /// The set-up a lazily opened store does once the database answers.
-#[derive(Clone)]
 struct Pending {
     /// SQLite: the directory of the database file, created on the first try.
     dir: Option<std::path::PathBuf>,
@@ -225,12 +222,10 @@ impl Store {
     }
 
     /// Finishes what `connect_lazy` left for later (the SQLite directory,
-    /// the migrations), once; `Ok` at once on a prepared store. Another
-    /// task preparing right now makes this one fail rather than wait.
+    /// the migrations), once; `Ok` at once on a prepared store. A second
+    /// caller meanwhile waits for the first one's try.
     pub async fn prepare(&self) -> Result<()> {
-        let Ok(mut pending) = self.pending.try_lock() else {
-            return Err(StoreError::Preparing);
-        };
+        let mut pending = self.pending.lock().await;
         let Some(p) = pending.as_ref() else {
             return Ok(());
         };
