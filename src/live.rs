@@ -70,16 +70,29 @@ impl Live {
     }
 
     /// Loads the stored settings and follows the database from now on.
-    /// `defaults` apply until a supervisor saves settings (capacity from `hours.toml`).
+    /// `defaults` apply until a supervisor saves settings (capacity from
+    /// `hours.toml`) and while the database cannot be read at start.
     pub async fn start(
         store: Store,
         defaults: SupervisorSettings,
     ) -> Result<Arc<Live>, StoreError> {
         let live = Live::detached_with(store.clone(), defaults);
-        live.reload().await?;
-        let raw = store.queue_version().await?;
-        live.queue_version.store(raw, Ordering::Relaxed);
-        live.last_raw.store(raw, Ordering::Relaxed);
+        // A database that is down at start (the service starts anyway, not
+        // ready): defaults until the change feed's first read, which
+        // reports the settings and the queue once it gets through.
+        let first = async {
+            live.reload().await?;
+            store.queue_version().await
+        };
+        match first.await {
+            Ok(raw) => {
+                live.queue_version.store(raw, Ordering::Relaxed);
+                live.last_raw.store(raw, Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "supervisor settings not read yet: defaults until the database answers")
+            }
+        }
         let mut changes = store.watch_changes();
         let weak = Arc::downgrade(&live);
         let task = tokio::spawn(async move {

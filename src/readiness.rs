@@ -76,12 +76,17 @@ impl Readiness {
         self.update_gauge();
     }
 
-    /// Writes a heartbeat now (within `PROBE_DEADLINE`) and records the result.
+    /// Writes a heartbeat now (within `PROBE_DEADLINE`) and records the
+    /// result. A store opened before its database answered is prepared
+    /// (migrated) first, without that deadline: a migration is not cut short.
     pub async fn probe(&self, store: &Store) -> Result<(), NotReady> {
-        let written = tokio::time::timeout(PROBE_DEADLINE, store.heartbeat(&self.node, Utc::now()))
-            .await
-            .map_err(|_| format!("no answer within {} s", PROBE_DEADLINE.as_secs()))
-            .and_then(|r| r.map_err(|e| e.to_string()));
+        let written = match store.prepare().await {
+            Ok(()) => tokio::time::timeout(PROBE_DEADLINE, store.heartbeat(&self.node, Utc::now()))
+                .await
+                .map_err(|_| format!("no answer within {} s", PROBE_DEADLINE.as_secs()))
+                .and_then(|r| r.map_err(|e| e.to_string())),
+            Err(e) => Err(e.to_string()),
+        };
         let error = written.err().map(|reason| NotReady::Store {
             backend: store.backend_name(),
             reason,
@@ -157,6 +162,21 @@ mod tests {
             "{e}"
         );
         assert_eq!(r.check(), Err(e));
+    }
+
+    #[tokio::test]
+    async fn a_store_opened_before_its_database_exists_turns_ready_once_it_can_be_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("volume");
+        std::fs::write(&blocker, b"a file where the directory goes").unwrap();
+        let url = format!("sqlite:{}", blocker.join("pe.db").display());
+        let store = Store::connect_lazy(&url).await.unwrap();
+        let r = Readiness::new("node-a");
+        let e = r.probe(&store).await.unwrap_err();
+        assert!(e.to_string().contains("directory"), "{e}");
+        std::fs::remove_file(&blocker).unwrap();
+        assert_eq!(r.probe(&store).await, Ok(()), "migrated and written");
+        assert!(store.worklist().await.unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -131,7 +131,10 @@ impl Running {
 pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     let cfg = check_config(&opts.config_dir, &opts.prompts_dir)?;
     let intake_clients = intake_clients(&opts.config_dir)?;
-    let store = Store::connect(&opts.database_url)
+    // Lazily: a database that is down or not created yet does not stop SIP
+    // and HTTP from starting; the node is not ready (503) until the
+    // readiness probe has opened and migrated it.
+    let store = Store::connect_lazy(&opts.database_url)
         .await
         .with_context(|| "opening the database (--database-url)")?
         .with_claim_lease(cfg.queue.claim_lease());
@@ -161,10 +164,16 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         callback_capacity: cfg.hours.daily_capacity,
         ..Default::default()
     };
+    let node = node_name();
+    let readiness = Readiness::new(&node);
+    // Ready from the first answer on, not after the first probe interval
+    // (this also opens and migrates the database when it answers).
+    if let Err(e) = readiness.probe(&store).await {
+        tracing::warn!(error = %e, "starting not ready");
+    }
     let live = Live::start(store.clone(), defaults)
         .await
         .context("loading the supervisor settings")?;
-    let node = node_name();
     let booking = Arc::new(
         Booking::new(
             store.clone(),
@@ -198,11 +207,6 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         nurse_ring,
     ));
     let held = Arc::new(HeldCalls::default());
-    let readiness = Readiness::new(&node);
-    // Ready from the first answer on, not after the first probe interval.
-    if let Err(e) = readiness.probe(&store).await {
-        tracing::warn!(error = %e, "starting not ready");
-    }
     let call_metrics = Arc::new(CallMetrics::default());
     let callback_metrics = Arc::new(CallbackMetrics::default());
     let mut registry = Registry::default();

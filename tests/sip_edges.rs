@@ -475,7 +475,8 @@ async fn options_and_readyz_answer_503_while_the_database_refuses_writes_and_200
     let (status, body) = readyz().await;
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("does not take writes"), "{body}");
-    // New calls are still answered: the node is only taken out of rotation.
+    // (An INVITE that reaches the node anyway gets 503 too, or goes to
+    // sip.toml's fallback_uri when one is set: tests/fallback.rs.)
     sqlx::query("ALTER TABLE node_heartbeats_gone RENAME TO node_heartbeats")
         .execute(&pool)
         .await

@@ -4,6 +4,7 @@
 use super::auth::{Role, Staff};
 use super::{ApiError, ApiState};
 use crate::supervisor::overdue::OverdueAlert;
+use crate::supervisor::stats::NodeCalls;
 use crate::supervisor::{stats, SupervisorSettings, SupervisorStats};
 use axum::extract::State;
 use axum::Json;
@@ -88,11 +89,19 @@ pub async fn get_stats(
         .stats_counts(state.live.day_start(now), now - Duration::hours(1))
         .await?;
     let mut estimates = [None; 5];
-    let (mut calls_in_ivr, mut store_failures) = (0, 0);
-    if let Some(metrics) = &state.call_metrics {
-        calls_in_ivr = metrics.calls_active.get();
-        store_failures = i64::try_from(metrics.case_store_failures.get()).unwrap_or(i64::MAX);
-    }
+    let count = |c: &prometheus_client::metrics::counter::Counter| {
+        i64::try_from(c.get()).unwrap_or(i64::MAX)
+    };
+    let node = state
+        .call_metrics
+        .as_ref()
+        .map(|m| NodeCalls {
+            calls_in_ivr: m.calls_active.get(),
+            case_store_failures: count(&m.case_store_failures),
+            fallback_transfers: count(&m.fallback_transfers),
+            fallback_failures: count(&m.fallback_failures),
+        })
+        .unwrap_or_default();
     if let Some(booking) = &state.booking {
         for (i, slot) in estimates.iter_mut().enumerate() {
             let level = u8::try_from(i + 1).unwrap_or(5);
@@ -109,9 +118,8 @@ pub async fn get_stats(
         &counts,
         &state.live.settings(),
         estimates,
-        calls_in_ivr,
+        node,
         OverdueAlert::at(&open, now),
-        store_failures,
     )))
 }
 

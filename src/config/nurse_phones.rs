@@ -37,7 +37,8 @@ impl FixedPhones {
 }
 
 /// `sip:user@host:port;params` -> the socket address (port 5060 by default).
-fn uri_addr(uri: &str) -> Option<SocketAddr> {
+/// Also reads `sip.toml`'s `fallback_uri`.
+pub(super) fn uri_addr(uri: &str) -> Option<SocketAddr> {
     let rest = uri.strip_prefix("sip:")?;
     let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
     let host = host.split(';').next()?;

@@ -2,6 +2,7 @@
 //! capacity, timers). Validated once at start-up.
 
 use serde::Deserialize;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -44,6 +45,20 @@ pub struct SipConfig {
     /// password again (`create-user --update --sip-password`).
     #[serde(default = "default_sip_realm")]
     pub sip_realm: String,
+    /// Where callers go when their case cannot be stored (a hold the database
+    /// refused, or a call while the database is down), e.g. the contact
+    /// centre's plain phone queue `sip:queue@pbx.example`: they hear a short
+    /// message and are bridged there (UDP). None: they are told to call
+    /// again (or 112), and while the database is down INVITEs get 503.
+    #[serde(default)]
+    pub fallback_uri: Option<String>,
+    /// Give up on an unanswered fallback after this long (the caller then
+    /// hears the call-again message).
+    #[serde(default = "default_fallback_ring")]
+    pub fallback_ring_seconds: u64,
+    /// `fallback_uri`'s host and port, resolved once at load time.
+    #[serde(skip)]
+    fallback_addr: Option<SocketAddr>,
 }
 
 fn default_max_calls() -> usize {
@@ -61,6 +76,9 @@ fn default_hold_announcement() -> u64 {
 fn default_drain_seconds() -> u64 {
     30
 }
+fn default_fallback_ring() -> u64 {
+    20
+}
 fn default_sip_realm() -> String {
     "1177.local".to_string()
 }
@@ -71,7 +89,7 @@ fn default_user_agent() -> String {
 impl SipConfig {
     /// Checks the text of `path`; errors name the file and the fix.
     pub fn parse(text: &str, path: &Path) -> anyhow::Result<Self> {
-        let s: SipConfig =
+        let mut s: SipConfig =
             toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         if s.entrance_numbers.is_empty() || s.entrance_numbers.iter().any(|n| n.trim().is_empty()) {
             anyhow::bail!(
@@ -101,7 +119,27 @@ impl SipConfig {
                 path.display()
             );
         }
+        if let Some(uri) = &s.fallback_uri {
+            s.fallback_addr = Some(super::nurse_phones::uri_addr(uri).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: fallback_uri \"{uri}\" has no reachable host:port; fix: e.g. fallback_uri = \"sip:queue@192.0.2.30:5060\"",
+                    path.display()
+                )
+            })?);
+        }
+        if !(5..=120).contains(&s.fallback_ring_seconds) {
+            anyhow::bail!("{}: fallback_ring_seconds must be 5-120", path.display());
+        }
         Ok(s)
+    }
+
+    /// The fallback destination: its URI and where its INVITE goes.
+    pub fn fallback(&self) -> Option<(&str, SocketAddr)> {
+        Some((self.fallback_uri.as_deref()?, self.fallback_addr?))
+    }
+
+    pub fn fallback_ring(&self) -> Duration {
+        Duration::from_secs(self.fallback_ring_seconds)
     }
 
     pub fn drain_time(&self) -> Duration {
@@ -141,5 +179,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("sip_realm"), "{e}");
+    }
+
+    #[test]
+    fn the_fallback_is_resolved_at_load_and_an_unreachable_one_is_refused() {
+        let p = Path::new("sip.toml");
+        let s = SipConfig::parse("entrance_numbers = [\"1177\"]", p).unwrap();
+        assert!(s.fallback().is_none());
+        let s = SipConfig::parse(
+            "entrance_numbers = [\"1177\"]\nfallback_uri = \"sip:queue@127.0.0.1:5099\"",
+            p,
+        )
+        .unwrap();
+        let (uri, addr) = s.fallback().unwrap();
+        assert_eq!(uri, "sip:queue@127.0.0.1:5099");
+        assert_eq!(addr, SocketAddr::from(([127, 0, 0, 1], 5099)));
+        let e = SipConfig::parse(
+            "entrance_numbers = [\"1177\"]\nfallback_uri = \"tel:112\"",
+            p,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("fallback_uri"), "{e}");
     }
 }

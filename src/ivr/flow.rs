@@ -201,6 +201,12 @@ pub struct Settings {
     pub closing: Vec<PromptItem>,
     /// Said instead to a held caller whose case becomes a callback.
     pub closing_held: Vec<PromptItem>,
+    /// Said before a caller whose case cannot be stored is transferred to
+    /// `sip.toml`'s `fallback_uri` (in the caller's language).
+    pub fallback_connecting: Vec<PromptItem>,
+    /// Said to a caller who reaches a node whose database is down, before
+    /// the transfer to the fallback (no language chosen yet: both).
+    pub fallback_not_ready: Vec<PromptItem>,
     pub invalid: Vec<PromptItem>,
     pub hold_music: String,
     pub yes_text: String,
@@ -277,6 +283,9 @@ impl Flow {
         };
         add(&self.settings.no_input);
         add(&self.settings.invalid);
+        add(&self.settings.hold_failed);
+        add(&self.settings.fallback_connecting);
+        add(&self.settings.fallback_not_ready);
         for n in &self.nodes {
             match &n.kind {
                 NodeKind::Play { prompts, .. }

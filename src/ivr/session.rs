@@ -61,6 +61,8 @@ enum Then {
     Hangup,
     /// End a held call: its outcome (held) was reported when it began.
     HangupHeld,
+    /// Transfer to the fallback destination.
+    Transfer,
     /// Start the voice note: at most `max`, `silence` without speech ends it.
     Record {
         max: Duration,
@@ -112,6 +114,9 @@ enum Step {
         deadline: Instant,
     },
     Holding,
+    /// `Transfer` issued: waiting for `Transferred` or `TransferFailed`
+    /// (the app's ring timeout bounds it).
+    Transferring,
     Done,
 }
 
@@ -133,6 +138,9 @@ pub struct Session {
     flow: Arc<Flow>,
     triage: Arc<Triage>,
     caller_id: Option<PhoneNumber>,
+    /// A fallback destination exists and was not tried yet.
+    fallback: bool,
+    store_down: bool,
     language: Language,
     node: NodeId,
     step: Step,
@@ -184,6 +192,8 @@ impl Session {
             flow,
             triage,
             caller_id: call.caller_id,
+            fallback: call.fallback,
+            store_down: call.store_down,
             language,
             node,
             step: Step::Ringing,
@@ -214,8 +224,20 @@ impl Session {
     pub fn handle(&mut self, now: Instant, event: IvrEvent) {
         self.hops = 0;
         match event {
+            IvrEvent::Answered if self.step != Step::Ringing => {}
             IvrEvent::Answered => {
-                if self.step == Step::Ringing {
+                if self.store_down && self.fallback {
+                    // Nothing can be stored now: straight to the fallback.
+                    self.store_failed = true;
+                    self.fallback = false;
+                    let flow = Arc::clone(&self.flow);
+                    self.play(
+                        now,
+                        &flow.settings().fallback_not_ready,
+                        false,
+                        Then::Transfer,
+                    );
+                } else {
                     self.enter(now, self.flow.start());
                 }
             }
@@ -261,6 +283,18 @@ impl Session {
             }
             IvrEvent::CallerSpeaking => self.on_caller_speaking(now),
             IvrEvent::RecordingDone { .. } => self.on_recording_done(now),
+            IvrEvent::Transferred => {
+                if self.step == Step::Transferring {
+                    self.actions
+                        .push_back(IvrAction::Outcome(CallOutcome::Fallback));
+                    self.step = Step::Done;
+                }
+            }
+            IvrEvent::TransferFailed => {
+                if self.step == Step::Transferring {
+                    self.hold_failed(now);
+                }
+            }
         }
     }
 
@@ -379,6 +413,7 @@ impl Session {
             Step::Recording { .. } => "recording",
             Step::AwaitRecording { .. } => "await_recording",
             Step::Holding => "holding",
+            Step::Transferring => "transferring",
             Step::Done => "done",
         }
     }
@@ -486,6 +521,10 @@ impl Session {
             Then::HangupHeld => {
                 self.actions.push_back(IvrAction::Hangup);
                 self.step = Step::Done;
+            }
+            Then::Transfer => {
+                self.actions.push_back(IvrAction::Transfer);
+                self.step = Step::Transferring;
             }
             Then::Record { max, silence } => self.start_recording(now, max, silence),
         }

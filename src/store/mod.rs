@@ -121,6 +121,15 @@ pub struct Store {
     backend: Backend,
     /// How long a nurse's claim lasts without a renewal ([`Store::with_claim_lease`]).
     claim_lease: chrono::TimeDelta,
+    /// What `prepare` still has to do before the first use (set by
+    /// `connect_lazy`: the database may not exist yet); shared by clones.
+    pending: std::sync::Arc<tokio::sync::Mutex<Option<Pending>>>,
+}
+
+/// The set-up a lazily opened store does once the database answers.
+struct Pending {
+    /// SQLite: the directory of the database file, created on the first try.
+    dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone)]
@@ -177,10 +186,15 @@ impl Store {
         } else {
             Backend::Sqlite(sqlite::connect_path(std::path::Path::new(url)).await?)
         };
-        Ok(Store {
+        Ok(Store::ready(backend))
+    }
+
+    fn ready(backend: Backend) -> Store {
+        Store {
             backend,
             claim_lease: leases::DEFAULT_CLAIM_LEASE,
-        })
+            pending: Default::default(),
+        }
     }
 
     /// The same database, with claims that last `lease` unless renewed
@@ -193,6 +207,62 @@ impl Store {
     /// How long a claim lasts without a renewal.
     pub fn claim_lease(&self) -> std::time::Duration {
         self.claim_lease.to_std().unwrap_or_default()
+    }
+
+    /// Like `connect`, but without touching the database: the pool connects
+    /// on first use, and [`Store::prepare`] creates the SQLite directory and
+    /// runs the migrations once the database answers. Lets the service start
+    /// (not ready) while its database is down or not created yet. Fails only
+    /// on a URL that cannot name a database.
+    pub async fn connect_lazy(url: &str) -> Result<Store> {
+        let (backend, dir) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres(postgres::connect_lazy(url)?), None)
+        } else if url.starts_with("sqlite:") && sqlite::in_memory(url) {
+            // Nothing to wait for: a memory database always opens.
+            return Store::connect(url).await;
+        } else if url.starts_with("sqlite:") {
+            let (pool, dir) = sqlite::connect_lazy(sqlite::options_from_url(url)?);
+            (Backend::Sqlite(pool), dir)
+        } else if let Some((scheme, _)) = url.split_once("://") {
+            return Err(StoreError::UnsupportedUrl {
+                scheme: scheme.chars().take(20).collect(),
+            });
+        } else {
+            let (pool, dir) =
+                sqlite::connect_lazy(sqlite::options_from_path(std::path::Path::new(url)));
+            (Backend::Sqlite(pool), dir)
+        };
+        Ok(Store {
+            backend,
+            claim_lease: leases::DEFAULT_CLAIM_LEASE,
+            pending: std::sync::Arc::new(tokio::sync::Mutex::new(Some(Pending { dir }))),
+        })
+    }
+
+    /// Finishes what `connect_lazy` left for later (the SQLite directory,
+    /// the migrations), once; `Ok` at once on a prepared store. A second
+    /// caller meanwhile waits for the first one's try.
+    pub async fn prepare(&self) -> Result<()> {
+        let mut pending = self.pending.lock().await;
+        let Some(p) = pending.as_ref() else {
+            return Ok(());
+        };
+        if let Some(dir) = &p.dir {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::migrate(pool).await?,
+            Backend::Postgres(pool) => postgres::migrate(pool).await?,
+        }
+        *pending = None;
+        tracing::info!(
+            backend = self.backend_name(),
+            "database opened and migrated"
+        );
+        Ok(())
     }
 
     /// `"sqlite"` or `"postgres"`.

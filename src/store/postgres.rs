@@ -11,20 +11,38 @@ use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
-pub(super) async fn connect(url: &str) -> Result<PgPool> {
-    let connect_error = |source| StoreError::Connect {
+fn connect_error(source: sqlx::Error) -> StoreError {
+    StoreError::Connect {
         backend: "postgres",
         source,
-    };
-    let options = PgConnectOptions::from_str(url).map_err(connect_error)?;
-    let pool = PgPoolOptions::new()
+    }
+}
+
+fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new()
         .max_connections(10)
         .acquire_timeout(Duration::from_secs(5))
+}
+
+pub(super) async fn connect(url: &str) -> Result<PgPool> {
+    let options = PgConnectOptions::from_str(url).map_err(connect_error)?;
+    let pool = pool_options()
         .connect_with(options)
         .await
         .map_err(connect_error)?;
-    MIGRATOR.run(&pool).await?;
+    migrate(&pool).await?;
     Ok(pool)
+}
+
+/// A pool that connects on first use; migrations wait for `migrate`.
+pub(super) fn connect_lazy(url: &str) -> Result<PgPool> {
+    let options = PgConnectOptions::from_str(url).map_err(connect_error)?;
+    Ok(pool_options().connect_lazy_with(options))
+}
+
+pub(super) async fn migrate(pool: &PgPool) -> Result<()> {
+    MIGRATOR.run(pool).await?;
+    Ok(())
 }
 
 impl DialectRow for PgRow {

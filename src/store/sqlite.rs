@@ -14,41 +14,84 @@ use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
-pub(super) async fn connect_url(url: &str) -> Result<SqlitePool> {
-    let options = SqliteConnectOptions::from_str(url).map_err(|source| StoreError::Connect {
+pub(super) fn in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+pub(super) fn options_from_url(url: &str) -> Result<SqliteConnectOptions> {
+    SqliteConnectOptions::from_str(url).map_err(|source| StoreError::Connect {
         backend: "sqlite",
         source,
-    })?;
-    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-    open(options, in_memory).await
+    })
+}
+
+pub(super) fn options_from_path(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new().filename(path)
+}
+
+pub(super) async fn connect_url(url: &str) -> Result<SqlitePool> {
+    open(options_from_url(url)?, in_memory(url)).await
 }
 
 pub(super) async fn connect_path(path: &Path) -> Result<SqlitePool> {
-    open(SqliteConnectOptions::new().filename(path), false).await
+    open(options_from_path(path), false).await
+}
+
+/// A pool that opens the file on first use (no migrations yet), and the
+/// directory the file needs.
+pub(super) fn connect_lazy(
+    options: SqliteConnectOptions,
+) -> (SqlitePool, Option<std::path::PathBuf>) {
+    let options = file_options(options);
+    let dir = database_dir(&options);
+    (pool_options(false).connect_lazy_with(options), dir)
+}
+
+fn database_dir(options: &SqliteConnectOptions) -> Option<std::path::PathBuf> {
+    let dir = options.get_filename().parent()?;
+    (!dir.as_os_str().is_empty()).then(|| dir.to_path_buf())
+}
+
+/// Every connection's settings; a file database also gets WAL + FULL:
+/// every commit is on disk before the caller hears it is registered, also
+/// across a power loss (NORMAL could drop the last commits then).
+fn file_options(options: SqliteConnectOptions) -> SqliteConnectOptions {
+    base_options(options)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+}
+
+fn base_options(options: SqliteConnectOptions) -> SqliteConnectOptions {
+    options
+        .create_if_missing(true)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5))
 }
 
 async fn open(options: SqliteConnectOptions, in_memory: bool) -> Result<SqlitePool> {
-    let mut options = options
-        .create_if_missing(true)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(5));
-    if !in_memory {
-        if let Some(dir) = options.get_filename().parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                    path: dir.to_path_buf(),
-                    source,
-                })?;
-            }
+    let options = if in_memory {
+        base_options(options)
+    } else {
+        let options = file_options(options);
+        if let Some(dir) = database_dir(&options) {
+            std::fs::create_dir_all(&dir)
+                .map_err(|source| StoreError::CreateDir { path: dir, source })?;
         }
-        // WAL + FULL: every commit is on disk before the caller hears it is
-        // registered, also across a power loss (NORMAL could drop the last
-        // commits then).
-        options = options
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full);
-    }
-    let pool = SqlitePoolOptions::new()
+        options
+    };
+    let pool = pool_options(in_memory)
+        .connect_with(options)
+        .await
+        .map_err(|source| StoreError::Connect {
+            backend: "sqlite",
+            source,
+        })?;
+    migrate(&pool).await?;
+    Ok(pool)
+}
+
+fn pool_options(in_memory: bool) -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
         // An in-memory database lives as long as one connection to it does.
         .max_connections(if in_memory { 1 } else { 4 })
         .min_connections(if in_memory { 1 } else { 0 })
@@ -62,40 +105,39 @@ async fn open(options: SqliteConnectOptions, in_memory: bool) -> Result<SqlitePo
         } else {
             Some(Duration::from_secs(1800))
         })
-        .connect_with(options)
-        .await
-        .map_err(|source| StoreError::Connect {
-            backend: "sqlite",
-            source,
-        })?;
-    migrate(&pool).await?;
-    Ok(pool)
 }
 
 /// Runs pending migrations on one connection with foreign keys off (SQLite's
 /// documented way to rebuild a table, e.g. to change a CHECK: dropping the old
 /// table must not fire ON DELETE on the tables that point at it), then checks
 /// every foreign key before turning them back on.
-async fn migrate(pool: &SqlitePool) -> Result<()> {
-    let mut conn = pool.acquire().await?;
-    sqlx::query("PRAGMA foreign_keys = OFF")
-        .execute(&mut *conn)
-        .await?;
-    let ran = MIGRATOR.run(&mut *conn).await;
-    let broken = sqlx::query("PRAGMA foreign_key_check")
-        .fetch_all(&mut *conn)
-        .await;
-    sqlx::query("PRAGMA foreign_keys = ON")
-        .execute(&mut *conn)
-        .await?;
-    ran?;
-    if !broken?.is_empty() {
-        return Err(StoreError::Database(sqlx::Error::Protocol(
-            "a migration left rows whose foreign keys point nowhere (PRAGMA foreign_key_check)"
-                .into(),
-        )));
-    }
-    Ok(())
+pub(super) fn migrate(
+    pool: &SqlitePool,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + '_>> {
+    // Boxed as `Send`: the readiness probe runs it in a spawned task, and
+    // sqlx's `Acquire` bounds are too general for the compiler to see that
+    // through an `async fn`.
+    Box::pin(async move {
+        let mut conn = pool.acquire().await?;
+        sqlx::query("PRAGMA foreign_keys = OFF")
+            .execute(&mut *conn)
+            .await?;
+        let ran = MIGRATOR.run_direct(&mut *conn).await;
+        let broken = sqlx::query("PRAGMA foreign_key_check")
+            .fetch_all(&mut *conn)
+            .await;
+        sqlx::query("PRAGMA foreign_keys = ON")
+            .execute(&mut *conn)
+            .await?;
+        ran?;
+        if !broken?.is_empty() {
+            return Err(StoreError::Database(sqlx::Error::Protocol(
+                "a migration left rows whose foreign keys point nowhere (PRAGMA foreign_key_check)"
+                    .into(),
+            )));
+        }
+        Ok(())
+    })
 }
 
 /// Fixed-width UTC text: `2025-03-01T09:00:00.000000Z`, so text order is time order.

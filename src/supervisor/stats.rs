@@ -50,6 +50,21 @@ pub struct SupervisorStats {
     /// Phone cases the database refused since this node started: those
     /// callers heard it and were told to call again (an alert, not a count).
     pub case_store_failures: i64,
+    /// Callers sent to `sip.toml`'s `fallback_uri` since this node started
+    /// (their case could not be stored, or the database was down).
+    pub fallback_transfers: i64,
+    /// Transfers to the fallback that failed (not answered): those callers
+    /// were told to call again.
+    pub fallback_failures: i64,
+}
+
+/// What this node counted about its calls (from its call metrics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeCalls {
+    pub calls_in_ivr: i64,
+    pub case_store_failures: i64,
+    pub fallback_transfers: i64,
+    pub fallback_failures: i64,
 }
 
 /// (within target, missed) among cases registered today: a case counts once it
@@ -77,9 +92,8 @@ pub fn build(
     counts: &StatsCounts,
     settings: &SupervisorSettings,
     estimates: [Option<DateTime<Utc>>; 5],
-    calls_in_ivr: i64,
+    node: NodeCalls,
     overdue: OverdueAlert,
-    case_store_failures: i64,
 ) -> SupervisorStats {
     let (within, missed) = target_counts(&counts.reached, now);
     let judged = within.saturating_add(missed);
@@ -105,14 +119,16 @@ pub fn build(
         within_target_today: within,
         missed_target_today: missed,
         nurses_on_duty: counts.active_staff,
-        calls_in_ivr,
+        calls_in_ivr: node.calls_in_ivr,
         callbacks_today: counts.callbacks_since,
         callback_capacity: settings.callback_capacity,
         callback_offer: settings.offer_state(now, counts.callbacks_since),
         unreachable_today: counts.unreachable_since,
         in_review: counts.in_review,
         overdue,
-        case_store_failures,
+        case_store_failures: node.case_store_failures,
+        fallback_transfers: node.fallback_transfers,
+        fallback_failures: node.fallback_failures,
     }
 }
 
@@ -151,9 +167,11 @@ mod tests {
                 ..SupervisorSettings::default()
             },
             [None, Some(at(10, 20)), None, None, None],
-            4,
+            NodeCalls {
+                calls_in_ivr: 4,
+                ..NodeCalls::default()
+            },
             OverdueAlert::default(),
-            0,
         );
         assert_eq!(s.waiting_total, 3);
         assert_eq!(s.oldest_wait_seconds, Some(3600));
@@ -172,9 +190,8 @@ mod tests {
             &StatsCounts::default(),
             &SupervisorSettings::default(),
             [None; 5],
-            0,
+            NodeCalls::default(),
             OverdueAlert::default(),
-            0,
         );
         assert_eq!(s.share_within_target_today, None);
         assert_eq!(s.oldest_wait_seconds, None);

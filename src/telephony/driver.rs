@@ -403,13 +403,22 @@ impl State {
             return;
         }
         let draining = self.draining || self.ctx.readiness.is_draining();
+        let retry_after = [(
+            "Retry-After",
+            self.ctx.config.retry_after_seconds.to_string(),
+        )];
         if draining || self.calls.len() >= self.ctx.config.max_concurrent_calls {
             self.ctx.metrics.calls_rejected_overload.inc();
-            let extra = [(
-                "Retry-After",
-                self.ctx.config.retry_after_seconds.to_string(),
-            )];
-            self.respond(tx, &request, 503, &extra);
+            self.respond(tx, &request, 503, &retry_after);
+            return;
+        }
+        // The database cannot take a case: answered only to go to the
+        // fallback destination; without one, another node (or a later try)
+        // is the caller's best chance.
+        let store_down = matches!(self.ctx.readiness.check(), Err(NotReady::Store { .. }));
+        if store_down && self.ctx.config.fallback().is_none() {
+            self.ctx.metrics.calls_rejected_not_ready.inc();
+            self.respond(tx, &request, 503, &retry_after);
             return;
         }
         let (input_tx, input_rx) = mpsc::unbounded_channel();
@@ -422,6 +431,7 @@ impl State {
             info,
             peer,
             local_sip: self.udp.local_addr().ok(),
+            store_down,
         };
         self.ctx
             .calls

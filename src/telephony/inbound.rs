@@ -2,6 +2,7 @@
 //! stream, registers the case in the store, and ends the dialog. One task per
 //! call; the media pacing is not here (the media engine's workers do it).
 
+mod fallback;
 mod holding;
 
 use super::call_record::InboundRecord;
@@ -128,6 +129,10 @@ struct Call {
     cdr: InboundRecord,
     /// Store work running beside this loop.
     store: StoreJobs,
+    /// Our SIP port (for the Via and Contact of a leg we start).
+    sip_port: u16,
+    /// The leg to the fallback destination, once the session asked for it.
+    fallback: Option<fallback::FallbackLeg>,
 }
 
 impl Call {
@@ -136,14 +141,16 @@ impl Call {
         let dialog = Dialog::from_invite(&call.info, local_tag);
         let advertise = ctx.advertise_ip;
         let sip_port = call.local_sip.map(|a| a.port()).unwrap_or(5060);
-        let caller_id = PhoneNumber::from_caller_id(&call.info.from_uri)
-            .ok()
-            .filter(|_| !withheld(&call.request));
+        let caller_id = caller_id(&call.info, &call.request);
         let store = StoreJobs::new(ctx.booking.clone(), ctx.tasks.clone());
         let session = Session::new(
             ctx.flow.clone(),
             ctx.triage.clone(),
-            CallInfo { caller_id },
+            CallInfo {
+                caller_id,
+                fallback: ctx.config.fallback().is_some(),
+                store_down: call.store_down,
+            },
             std::time::Instant::now(),
         );
         Call {
@@ -178,6 +185,8 @@ impl Call {
             store,
             last_announcement: None,
             announce_token: None,
+            sip_port,
+            fallback: None,
         }
     }
 
@@ -212,6 +221,13 @@ impl Call {
                     None => std::future::pending().await,
                 }
             };
+            let fallback_leg = &mut self.fallback;
+            let fallback = async {
+                match fallback_leg.as_mut() {
+                    Some(leg) => leg.events.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 input = inbox.recv() => match input {
                     Some(input) => self.on_input(input).await,
@@ -224,6 +240,7 @@ impl Call {
                     }
                 }
                 Some(cmd) = held => self.on_held_command(cmd).await,
+                Some(ev) = fallback => self.on_fallback(ev).await,
                 reply = self.store.next() => self.on_store_reply(reply).await,
                 _ = sleep_until(ivr_deadline) => {
                     self.session.handle_timeout(std::time::Instant::now());
@@ -554,6 +571,7 @@ impl Call {
                     self.play_hold_music();
                     self.offer_to_nurses();
                 }
+                IvrAction::Transfer => self.transfer(),
                 IvrAction::Hangup => {
                     self.hangup().await;
                     return;
@@ -682,6 +700,8 @@ impl Call {
         }
         self.nurse_connected = None;
         self.held_commands = None;
+        // A ringing fallback is cancelled, a bridged one gets our BYE.
+        self.fallback = None;
         // Answers that came in but were not read: a stored held case must
         // still become a callback below.
         for reply in self.store.close() {
@@ -701,6 +721,13 @@ impl Call {
             }
         }
     }
+}
+
+/// The caller's number to call back, unless withheld or not a callable number.
+fn caller_id(info: &RequestInfo, invite: &rsip::Request) -> Option<PhoneNumber> {
+    PhoneNumber::from_caller_id(&info.from_uri)
+        .ok()
+        .filter(|_| !withheld(invite))
 }
 
 /// RFC 3323/3325: a withheld number must not be used as the callback number.

@@ -31,6 +31,12 @@ pub struct CallMetrics {
     pub rtp_timeouts: Counter,
     pub cases_registered: Counter,
     pub case_store_failures: Counter,
+    /// INVITEs answered 503 because the database is down and no fallback is set.
+    pub calls_rejected_not_ready: Counter,
+    /// Callers bridged to `fallback_uri` (their case could not be stored).
+    pub fallback_transfers: Counter,
+    /// Transfers to `fallback_uri` that failed (not answered, refused).
+    pub fallback_failures: Counter,
     digits: Family<MethodLabel, Counter>,
     outcomes: Family<OutcomeLabel, Counter>,
 }
@@ -73,6 +79,21 @@ impl CallMetrics {
             "Phone cases the store refused",
             self.case_store_failures.clone(),
         );
+        registry.register(
+            "pe_calls_rejected_not_ready",
+            "INVITEs answered 503 while the database is down (no fallback_uri)",
+            self.calls_rejected_not_ready.clone(),
+        );
+        registry.register(
+            "pe_fallback_transfers",
+            "Callers whose case could not be stored, bridged to fallback_uri",
+            self.fallback_transfers.clone(),
+        );
+        registry.register(
+            "pe_fallback_failures",
+            "Transfers to fallback_uri that were not answered (the caller was told to call again)",
+            self.fallback_failures.clone(),
+        );
         // Every label from the start, so dashboards see zeros rather than gaps.
         for method in ["rfc4733", "sip_info", "inband"] {
             let _ = self.digits.get_or_create(&MethodLabel { method });
@@ -107,7 +128,7 @@ impl CallMetrics {
     }
 }
 
-const OUTCOMES: [&str; 7] = [
+const OUTCOMES: [&str; 8] = [
     "callback",
     "held",
     "advised_112",
@@ -115,6 +136,7 @@ const OUTCOMES: [&str; 7] = [
     "abandoned",
     "booked_kept",
     "booked_cancelled",
+    "fallback",
 ];
 
 /// The media engine's counters (pacing health: late ticks, skipped frames),

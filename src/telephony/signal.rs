@@ -78,6 +78,8 @@ pub struct NewCall {
     pub info: RequestInfo,
     pub peer: Peer,
     pub local_sip: Option<SocketAddr>,
+    /// The node cannot store now: the call goes to the fallback destination.
+    pub store_down: bool,
 }
 
 /// A random tag or branch suffix (RFC 3261 asks for 32 bits of randomness).

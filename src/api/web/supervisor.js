@@ -26,6 +26,9 @@
       renderOverdue(s.overdue);
       $("s-store-failures").textContent = s.case_store_failures;
       $("store-tile").classList.toggle("alert", s.case_store_failures > 0);
+      $("s-fallback").textContent = s.fallback_transfers +
+        (s.fallback_failures > 0 ? " (" + s.fallback_failures + " not answered)" : "");
+      $("fallback-tile").classList.toggle("alert", s.fallback_transfers + s.fallback_failures > 0);
       const body = $("levels").querySelector("tbody");
       body.replaceChildren();
       for (const l of s.levels) {

@@ -44,6 +44,10 @@ struct RawSettings {
     closing: Vec<String>,
     #[serde(default = "closing_held")]
     closing_held: Vec<String>,
+    #[serde(default = "fallback_connecting")]
+    fallback_connecting: Vec<String>,
+    #[serde(default = "fallback_not_ready")]
+    fallback_not_ready: Vec<String>,
     invalid: Vec<String>,
     hold_music: String,
     #[serde(default = "ja")]
@@ -66,6 +70,15 @@ fn closing() -> Vec<String> {
 }
 fn closing_held() -> Vec<String> {
     vec!["closing_held".into()]
+}
+fn fallback_connecting() -> Vec<String> {
+    vec!["fallback_connecting".into()]
+}
+fn fallback_not_ready() -> Vec<String> {
+    vec![
+        "sv:fallback_connecting".into(),
+        "en:fallback_connecting".into(),
+    ]
 }
 fn two_u8() -> u8 {
     2
@@ -606,6 +619,10 @@ impl Flow {
             hold_failed: ctx.prompts("settings.hold_failed", &s.hold_failed)?,
             closing: ctx.prompts("settings.closing", &s.closing)?,
             closing_held: ctx.prompts("settings.closing_held", &s.closing_held)?,
+            fallback_connecting: ctx
+                .prompts("settings.fallback_connecting", &s.fallback_connecting)?,
+            fallback_not_ready: ctx
+                .prompts("settings.fallback_not_ready", &s.fallback_not_ready)?,
             invalid: ctx.prompts("settings.invalid", &s.invalid)?,
             hold_music: s.hold_music,
             yes_text: s.yes_text,

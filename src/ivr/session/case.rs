@@ -1,6 +1,6 @@
 //! The case the call leaves behind: the answers, their triage level, the
 //! draft handed to the app, and what the caller hears once it is (or is not)
-//! stored.
+//! stored (a hold that cannot be stored goes to the fallback destination).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -122,9 +122,14 @@ impl Session {
         }
     }
 
-    /// The hold case could not be stored: say so and end the call.
+    /// The hold case could not be stored: to the fallback destination
+    /// (once), else say so (call again, or 112) and end the call.
     pub(super) fn hold_failed(&mut self, now: Instant) {
         let flow = Arc::clone(&self.flow);
+        if std::mem::take(&mut self.fallback) {
+            let connecting = &flow.settings().fallback_connecting;
+            return self.play(now, connecting, false, Then::Transfer);
+        }
         self.play(now, &flow.settings().hold_failed, false, Then::Hangup)
     }
 }

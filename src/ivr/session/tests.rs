@@ -19,6 +19,7 @@ use crate::media::dtmf::DtmfKey;
 mod booked;
 mod callback;
 mod closing;
+mod fallback;
 mod invariants;
 mod questions;
 mod voice_note;
@@ -42,11 +43,15 @@ struct Harness {
 
 impl Harness {
     fn new(caller: Option<&str>) -> Self {
+        Harness::with(CallInfo {
+            caller_id: caller.map(|c| PhoneNumber::from_caller_id(c).unwrap()),
+            ..CallInfo::default()
+        })
+    }
+
+    fn with(call: CallInfo) -> Self {
         let (flow, triage) = shipped();
         let now = Instant::now();
-        let call = CallInfo {
-            caller_id: caller.map(|c| PhoneNumber::from_caller_id(c).unwrap()),
-        };
         Harness {
             s: Session::new(flow, triage, call, now),
             now,
@@ -121,6 +126,8 @@ impl Harness {
                 self.ev(IvrEvent::PlaybackDone { token })
             }
             "storefail" => self.ev(IvrEvent::CaseStoreFailed),
+            "transferred" => self.ev(IvrEvent::Transferred),
+            "transferfail" => self.ev(IvrEvent::TransferFailed),
             "cancelled" => self.ev(IvrEvent::CaseCancelled),
             "cancelfail" => self.ev(IvrEvent::CaseCancelFailed),
             "speak" => self.ev(IvrEvent::CallerSpeaking),

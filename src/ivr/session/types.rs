@@ -12,6 +12,12 @@ use crate::media::dtmf::DtmfKey;
 pub struct CallInfo {
     /// The validated caller ID; `None` when withheld or not a callable number.
     pub caller_id: Option<PhoneNumber>,
+    /// A fallback destination is configured: a caller whose case cannot be
+    /// stored is transferred there (`Transfer`) instead of being sent away.
+    pub fallback: bool,
+    /// The node cannot store now (database down): with `fallback`, the call
+    /// goes to the fallback at once instead of through the IVR.
+    pub store_down: bool,
 }
 
 /// Inputs to a session.
@@ -48,6 +54,10 @@ pub enum IvrEvent {
     /// Answer to `StopRecording`: the voice note was stored (`saved`), or there
     /// was nothing to store or the store failed.
     RecordingDone { saved: bool },
+    /// Answer to `Transfer`: the fallback answered and is bridged to the caller.
+    Transferred,
+    /// Answer to `Transfer`: the fallback did not answer (or refused).
+    TransferFailed,
 }
 
 /// A callback the caller already has in the queue.
@@ -109,6 +119,9 @@ pub enum IvrAction {
     StopRecording { reason: RecordingEnd },
     /// Connect the caller to a nurse: play the hold loop until one answers.
     Hold,
+    /// Call the fallback destination and bridge the caller to it: answer
+    /// with `Transferred` or `TransferFailed`.
+    Transfer,
     /// End the call.
     Hangup,
     /// How the IVR part of the call ended (for metrics); comes before `Hold`/`Hangup`.
@@ -130,6 +143,8 @@ pub enum CallOutcome {
     Abandoned { node: String },
     /// The caller already had a waiting callback and kept or cancelled it.
     BookedCallback { case_id: String, cancelled: bool },
+    /// Nothing could be stored; the caller was bridged to the fallback destination.
+    Fallback,
 }
 
 impl CallOutcome {
@@ -140,6 +155,7 @@ impl CallOutcome {
             CallOutcome::Held { .. } => "held",
             CallOutcome::AdvisedToCall112 => "advised_112",
             CallOutcome::RegistrationFailed => "registration_failed",
+            CallOutcome::Fallback => "fallback",
             CallOutcome::Abandoned { .. } => "abandoned",
             CallOutcome::BookedCallback {
                 cancelled: false, ..
