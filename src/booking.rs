@@ -2,7 +2,7 @@
 //! the replayed estimate, at the next opening, or closed) and commits cases. The
 //! IVR hears "registered" only after `register` returned Ok.
 
-use crate::identity::PhoneNumber;
+use crate::identity::{Personnummer, PhoneNumber};
 use crate::ivr::{BookedCallback, CaseDraft, CaseMode, ClockTime};
 use crate::live::Live;
 use crate::queue::offer::over_capacity;
@@ -12,7 +12,8 @@ use crate::queue::{
     Staffing,
 };
 use crate::store::{
-    CancelError, CaseMode as StoreMode, Channel, NewCase, QueueSnapshot, Store, StoreError,
+    CancelError, CaseMode as StoreMode, CaseRecord, Channel, NewCase, QueueSnapshot, Store,
+    StoreError,
 };
 use crate::supervisor::overdue::{OverdueAlert, OverdueMetrics};
 use crate::triage::Triage;
@@ -23,6 +24,8 @@ use tokio::sync::Notify;
 
 /// The summary of a case registered for a caller who hung up after triage.
 pub const DROPPED_IN_IVR: &str = "call dropped during IVR";
+/// The summary of a waiting case whose caller called again and answered anew.
+pub const RETRIAGED_BY_CALL: &str = "repeat call: questions answered again";
 
 /// How old the shared queue picture may be for an estimate.
 const SNAPSHOT_FRESH: Duration = Duration::from_secs(1);
@@ -348,10 +351,10 @@ impl Booking {
             language: draft.language.code().to_string(),
             call_id: Some(call_id.to_string()),
             external_ref: None,
-            summary: if draft.dropped_in_ivr {
-                DROPPED_IN_IVR.to_string()
-            } else {
-                String::new()
+            summary: match (draft.dropped_in_ivr, &draft.updates) {
+                (true, _) => DROPPED_IN_IVR.to_string(),
+                (false, Some(_)) => RETRIAGED_BY_CALL.to_string(),
+                (false, None) => String::new(),
             },
             red_flag: draft.red_flag,
         };
@@ -359,9 +362,42 @@ impl Booking {
             CaseMode::Hold => self.node.as_deref(),
             CaseMode::Callback => None,
         };
+        if let Some(id) = &draft.updates {
+            if let Some(record) = self.retriage(id, &case, held_by, now).await? {
+                self.registered.notify_one();
+                return Ok((record.id.to_string(), self.said_time(&record, now)));
+            }
+        }
         let record = self.store.insert_case_held_by(&case, held_by).await?;
         self.registered.notify_one();
         Ok((record.id.to_string(), self.clock_time(estimated, now)))
+    }
+
+    /// Updates the repeat caller's waiting case with `case` (see
+    /// [`Store::retriage_case`]); `None` when it no longer waits, and the
+    /// caller's answers then make a case of their own (never lost).
+    async fn retriage(
+        &self,
+        id: &str,
+        case: &NewCase,
+        held_by: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CaseRecord>, StoreError> {
+        let Ok(uuid) = uuid::Uuid::parse_str(id) else {
+            return Ok(None);
+        };
+        let record = self.store.retriage_case(uuid, case, held_by, now).await?;
+        if record.is_none() {
+            tracing::info!(case = %id, "re-triaged case no longer waits: registering a new one");
+        }
+        Ok(record)
+    }
+
+    /// The time to tell a caller about a stored case: its estimate (or its
+    /// deadline), or now if that has passed.
+    fn said_time(&self, case: &CaseRecord, now: DateTime<Utc>) -> ClockTime {
+        let at = case.estimated_callback_at.unwrap_or(case.deadline).max(now);
+        self.clock_time(at, now)
     }
 
     /// The caller's waiting callback and the time to tell them (its estimate,
@@ -376,10 +412,14 @@ impl Booking {
                 return None;
             }
         };
-        let at = case.estimated_callback_at.unwrap_or(case.deadline).max(now);
         Some(BookedCallback {
             case_id: case.id.to_string(),
-            at: self.clock_time(at, now),
+            at: self.said_time(&case, now),
+            // Stored personnummers are validated 12 digits (IVR and intake).
+            personnummer: case
+                .personnummer
+                .as_deref()
+                .and_then(|p| Personnummer::parse(p).ok()),
         })
     }
 
@@ -485,6 +525,7 @@ mod tests {
             red_flag: false,
             matched_rules: Vec::new(),
             dropped_in_ivr: false,
+            updates: None,
         }
     }
 

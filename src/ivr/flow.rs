@@ -142,14 +142,27 @@ pub enum NodeKind {
     /// Play, then hang up.
     Goodbye { prompts: Vec<PromptItem> },
     /// A caller ID that already has a waiting callback hears its time
-    /// (`prompts`, with `{booked_time}`): 1 keeps it (`kept`, then `keep`),
-    /// 2 cancels it (`cancelled` after the store commit, then `done`; or
-    /// `cancel_failed`, then `keep`). No booking (or no caller ID): `next`.
+    /// (`prompts`, with `{booked_time}`) and chooses (keys in
+    /// `session::booked`): 1 keeps it (`kept`, then `keep`); 2 answers the
+    /// questions again from `retriage`, and at the end the waiting case is
+    /// updated (`updated` with `{callback_time}` once stored, else
+    /// `update_failed`; then `keep`); 3 is a call about someone else (`next`,
+    /// a new case); 9 asks `confirm_cancel` (1 confirms), then, when the case
+    /// has a personnummer, `cancel_personnummer` (a mismatch says
+    /// `personnummer_mismatch` and keeps it); `cancelled` after the store
+    /// commit, then `done`, or `cancel_failed`, then `keep`. No booking (or
+    /// no caller ID): `next`.
     BookedCallback {
         prompts: Vec<PromptItem>,
         kept: Vec<PromptItem>,
         cancelled: Vec<PromptItem>,
         cancel_failed: Vec<PromptItem>,
+        confirm_cancel: Vec<PromptItem>,
+        cancel_personnummer: Vec<PromptItem>,
+        personnummer_mismatch: Vec<PromptItem>,
+        updated: Vec<PromptItem>,
+        update_failed: Vec<PromptItem>,
+        retriage: NodeId,
         keep: NodeId,
         done: NodeId,
         next: NodeId,
@@ -317,12 +330,26 @@ impl Flow {
                     kept,
                     cancelled,
                     cancel_failed,
+                    confirm_cancel,
+                    cancel_personnummer,
+                    personnummer_mismatch,
+                    updated,
+                    update_failed,
                     ..
                 } => {
-                    add(prompts);
-                    add(kept);
-                    add(cancelled);
-                    add(cancel_failed);
+                    for list in [
+                        prompts,
+                        kept,
+                        cancelled,
+                        cancel_failed,
+                        confirm_cancel,
+                        cancel_personnummer,
+                        personnummer_mismatch,
+                        updated,
+                        update_failed,
+                    ] {
+                        add(list);
+                    }
                 }
                 NodeKind::VoiceNote { prompts, .. } => add(prompts),
                 NodeKind::Message { .. } => {}

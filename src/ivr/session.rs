@@ -12,7 +12,8 @@
 //!
 //! This file drives the walk (events, timers, entering nodes, asking); the
 //! steps live beside it: `input` (keys and typed numbers), `booked` (a
-//! callback the caller already has), `voice` (the voice note), `case` (the
+//! callback the caller already has: keep, re-triage, someone else, cancel),
+//! `voice` (the voice note), `case` (the
 //! answers and the case draft), `outcome` (how the call ended) and `speak`
 //! (prompt items to recorded prompts).
 
@@ -49,6 +50,10 @@ enum Ask {
     ReadBack,
     /// Store failed: 1 hold.
     StoreFailed,
+    /// Booked callback: "press 1 to confirm the cancellation".
+    ConfirmCancel,
+    /// Booked callback with a personnummer: type it (+ `#`) to cancel.
+    CancelPersonnummer,
 }
 
 /// What to do when a non-interactive playback ends.
@@ -154,6 +159,11 @@ pub struct Session {
     booked: Option<BookedCallback>,
     /// Kept (`false`) or cancelled (`true`) the booked callback.
     booked_cancelled: Option<bool>,
+    /// The booked-callback node the caller chose at (its prompts and targets
+    /// are needed again at the end of a re-triage).
+    booked_node: Option<NodeId>,
+    /// Re-triage: the waiting case these answers update (no new case).
+    retriage: Option<String>,
 }
 
 impl fmt::Debug for Session {
@@ -198,6 +208,8 @@ impl Session {
             triaged: false,
             booked: None,
             booked_cancelled: None,
+            booked_node: None,
+            retriage: None,
         }
     }
 
@@ -407,6 +419,10 @@ impl Session {
                 let level = self.level();
                 if self.red_flag || !self.triage.callback_allowed(level) {
                     self.enter(now, *hold);
+                } else if self.retriage.is_some() {
+                    // A re-triaged case keeps its callback: update it now.
+                    self.callback_number = self.caller_id.clone();
+                    self.register(now, CaseMode::Callback, None);
                 } else {
                     self.actions.push_back(IvrAction::RequestEstimate { level });
                     self.step = Step::AwaitEstimate {
@@ -507,6 +523,16 @@ impl Session {
             }
             (NodeKind::CallbackOffer { offer, .. }, Ask::Offer) => offer,
             (NodeKind::BookedCallback { prompts, .. }, Ask::Node) => prompts,
+            (NodeKind::BookedCallback { confirm_cancel, .. }, Ask::ConfirmCancel) => {
+                confirm_cancel
+            }
+            (
+                NodeKind::BookedCallback {
+                    cancel_personnummer,
+                    ..
+                },
+                Ask::CancelPersonnummer,
+            ) => cancel_personnummer,
             (NodeKind::NumberEntry { read_back, .. }, Ask::ReadBack) => read_back,
             (NodeKind::Register { failed, .. }, Ask::StoreFailed) => failed,
             _ => &[],
@@ -514,11 +540,12 @@ impl Session {
     }
 
     fn multi_digit(&self, ask: Ask) -> bool {
-        ask == Ask::Node
-            && matches!(
-                self.flow.node(self.node).kind,
-                NodeKind::Personnummer { .. } | NodeKind::NumberEntry { .. }
-            )
+        ask == Ask::CancelPersonnummer
+            || ask == Ask::Node
+                && matches!(
+                    self.flow.node(self.node).kind,
+                    NodeKind::Personnummer { .. } | NodeKind::NumberEntry { .. }
+                )
     }
 
     // ---- the callback offer ----------------------------------------------------

@@ -54,6 +54,9 @@ pub struct BookedCallback {
     pub case_id: String,
     /// When it is expected, as said to the caller.
     pub at: ClockTime,
+    /// The case's personnummer, if one was given: cancelling needs the
+    /// caller to key it in (masked in `Debug`; compared, never said or logged).
+    pub personnummer: Option<Personnummer>,
 }
 
 /// Why a voice-note recording ended.
@@ -90,7 +93,8 @@ pub enum IvrAction {
     StopPlayback,
     /// Ask the queue for an estimated callback time: answer with `Estimate`.
     RequestEstimate { level: u8 },
-    /// Commit this case: answer with `CaseStored` or `CaseStoreFailed`.
+    /// Commit this case (a new one, or the update of `draft.updates`):
+    /// answer with `CaseStored` or `CaseStoreFailed`.
     RegisterCase(CaseDraft),
     /// Look up a waiting callback to this number: answer with `BookedCallback`.
     FindBookedCallback { number: PhoneNumber },
@@ -184,6 +188,10 @@ pub struct CaseDraft {
     pub matched_rules: Vec<String>,
     /// The caller hung up after triage, before confirming: registered anyway.
     pub dropped_in_ivr: bool,
+    /// A repeat caller answered the questions again: update this waiting
+    /// case (its level may rise, never fall; it keeps its place) instead of
+    /// adding one.
+    pub updates: Option<String>,
 }
 
 impl fmt::Debug for CaseDraft {
@@ -198,6 +206,7 @@ impl fmt::Debug for CaseDraft {
             .field("red_flag", &self.red_flag)
             .field("matched_rules", &self.matched_rules.len())
             .field("dropped_in_ivr", &self.dropped_in_ivr)
+            .field("updates", &self.updates)
             .finish()
     }
 }
