@@ -613,4 +613,30 @@ mod tests {
         assert_eq!(r.hold_position(&ids[1], now).map(|(p, _)| p), Some(2));
         db.finish().await;
     }
+
+    #[tokio::test]
+    async fn a_re_triage_updates_the_waiting_case_or_makes_a_new_one_when_it_is_gone() {
+        let (r, db) = booking(OFFICE).await;
+        let (first, _) = r.register(&draft(4), "call-1").await.unwrap();
+        let again = CaseDraft {
+            updates: Some(first.clone()),
+            ..draft(3)
+        };
+        let (updated, _) = r.register(&again, "call-2").await.unwrap();
+        assert_eq!(updated, first, "the same case, no duplicate");
+        let list = db.store.worklist().await.unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].priority.level(), 3);
+        assert_eq!(list[0].summary, RETRIAGED_BY_CALL);
+        assert_eq!(list[0].call_id.as_deref(), Some("call-1"), "first call kept");
+        // A nurse took it meanwhile: the new answers are not lost.
+        let id = uuid::Uuid::parse_str(&first).unwrap();
+        db.store
+            .set_status(id, crate::store::CaseStatus::Claimed, Utc::now())
+            .await
+            .unwrap();
+        let (other, _) = r.register(&again, "call-3").await.unwrap();
+        assert_ne!(other, first);
+        db.finish().await;
+    }
 }
