@@ -628,7 +628,11 @@ mod tests {
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].priority.level(), 3);
         assert_eq!(list[0].summary, RETRIAGED_BY_CALL);
-        assert_eq!(list[0].call_id.as_deref(), Some("call-1"), "first call kept");
+        assert_eq!(
+            list[0].call_id.as_deref(),
+            Some("call-1"),
+            "first call kept"
+        );
         // A nurse took it meanwhile: the new answers are not lost.
         let id = uuid::Uuid::parse_str(&first).unwrap();
         db.store

@@ -14,9 +14,7 @@ use common::{set_config, TestService};
 use phone_entrance::booking::RETRIAGED_BY_CALL;
 use phone_entrance::media::g711::Codec;
 use phone_entrance::queue::Priority;
-use phone_entrance::store::{
-    Answer, CaseMode, CaseRecord, CaseStatus, Channel, NewCase, Store,
-};
+use phone_entrance::store::{Answer, CaseMode, CaseRecord, CaseStatus, Channel, NewCase, Store};
 use simulators::caller::{Call, CallConfig, DtmfMethod, EndReason};
 use std::time::Duration;
 
@@ -85,7 +83,7 @@ async fn answering_again_raises_the_level_of_the_same_case_which_keeps_its_place
     let first = seed(&store, None).await;
     let call = call_again(&svc).await;
     press(&call, "2", M).await; // answer the questions again
-    // Adult, no red flags, fever, a few days, now getting worse: level 3.
+                                // Adult, no red flags, fever, a few days, now getting worse: level 3.
     for keys in ["3", "2", "2", "2", "2", "2", "1", "2", "1", "#"] {
         press(&call, keys, M).await;
     }
@@ -161,7 +159,12 @@ async fn two_then_hanging_up_mid_questions_leaves_the_case_as_it_was() {
     assert_eq!(case.status, CaseStatus::Waiting, "nothing cancelled");
     assert_eq!(
         (case.priority, case.deadline, &case.answers, &case.summary),
-        (first.priority, first.deadline, &first.answers, &first.summary),
+        (
+            first.priority,
+            first.deadline,
+            &first.answers,
+            &first.summary
+        ),
         "nothing changed"
     );
     assert_eq!(actions(&store, case).await, vec!["case.created"]);
@@ -242,7 +245,7 @@ async fn a_call_about_someone_else_makes_a_second_case() {
     let first = seed(&store, None).await;
     let call = call_again(&svc).await;
     press(&call, "3", M).await; // someone else in the household
-    // The green answers after the language (already chosen).
+                                // The green answers after the language (already chosen).
     for keys in &GREEN_KEYS[1..] {
         press(&call, keys, M).await;
     }

@@ -523,9 +523,7 @@ impl Session {
             }
             (NodeKind::CallbackOffer { offer, .. }, Ask::Offer) => offer,
             (NodeKind::BookedCallback { prompts, .. }, Ask::Node) => prompts,
-            (NodeKind::BookedCallback { confirm_cancel, .. }, Ask::ConfirmCancel) => {
-                confirm_cancel
-            }
+            (NodeKind::BookedCallback { confirm_cancel, .. }, Ask::ConfirmCancel) => confirm_cancel,
             (
                 NodeKind::BookedCallback {
                     cancel_personnummer,

@@ -65,7 +65,7 @@ impl CallMetrics {
         );
         registry.register(
             "pe_cases_registered",
-            "Phone cases committed to the store",
+            "Phone cases committed to the store (new, or updated by a repeat caller)",
             self.cases_registered.clone(),
         );
         registry.register(
@@ -107,7 +107,7 @@ impl CallMetrics {
     }
 }
 
-const OUTCOMES: [&str; 7] = [
+const OUTCOMES: [&str; 8] = [
     "callback",
     "held",
     "advised_112",
@@ -115,6 +115,7 @@ const OUTCOMES: [&str; 7] = [
     "abandoned",
     "booked_kept",
     "booked_cancelled",
+    "booked_retriaged",
 ];
 
 /// The media engine's counters (pacing health: late ticks, skipped frames),

@@ -97,7 +97,11 @@ impl Session {
             (Ask::Node, SOMEONE_ELSE) => self.enter(now, *next),
             (Ask::Node, CANCEL) => self.ask(now, Ask::ConfirmCancel, 0, &[]),
             (Ask::ConfirmCancel, CONFIRM) => {
-                if self.booked.as_ref().is_some_and(|b| b.personnummer.is_some()) {
+                if self
+                    .booked
+                    .as_ref()
+                    .is_some_and(|b| b.personnummer.is_some())
+                {
                     self.ask(now, Ask::CancelPersonnummer, 0, &[]);
                 } else {
                     self.cancel_booked(now);

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::{Ask, Session, Step, Then};
-use crate::ivr::flow::NodeKind;
 use crate::identity::PhoneNumber;
+use crate::ivr::flow::NodeKind;
 use crate::ivr::{Answer, CaseDraft, CaseMode, IvrAction};
 
 impl Session {

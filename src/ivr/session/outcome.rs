@@ -17,9 +17,7 @@ impl Session {
         let in_advice = matches!(self.flow.node(self.node).kind, NodeKind::Advice112 { .. });
         let outcome = match (&self.step, &self.case_id, self.case_mode) {
             (Step::Holding | Step::Done, _, _) => None,
-            (_, Some(id), Some(CaseMode::Callback)) => Some(CallOutcome::CallbackRegistered {
-                case_id: id.clone(),
-            }),
+            (_, Some(id), Some(CaseMode::Callback)) => Some(self.callback_outcome(id)),
             // A held caller who leaves keeps the case (it becomes a callback).
             (_, Some(id), _) => Some(CallOutcome::Held {
                 case_id: Some(id.clone()),
@@ -46,11 +44,7 @@ impl Session {
 
     pub(super) fn finish_hangup(&mut self) {
         let outcome = match &self.case_id {
-            Some(id) if self.case_mode == Some(CaseMode::Callback) => {
-                CallOutcome::CallbackRegistered {
-                    case_id: id.clone(),
-                }
-            }
+            Some(id) if self.case_mode == Some(CaseMode::Callback) => self.callback_outcome(id),
             Some(id) => CallOutcome::Held {
                 case_id: Some(id.clone()),
                 level: self.held_level,
@@ -69,5 +63,14 @@ impl Session {
         self.actions.push_back(IvrAction::Outcome(outcome));
         self.actions.push_back(IvrAction::Hangup);
         self.step = Step::Done;
+    }
+
+    /// A stored callback: a new one, or a repeat caller's re-triaged case.
+    fn callback_outcome(&self, case_id: &str) -> CallOutcome {
+        let case_id = case_id.to_owned();
+        match self.retriage {
+            Some(_) => CallOutcome::BookedRetriaged { case_id },
+            None => CallOutcome::CallbackRegistered { case_id },
+        }
     }
 }

@@ -132,6 +132,9 @@ pub enum CallOutcome {
     Abandoned { node: String },
     /// The caller already had a waiting callback and kept or cancelled it.
     BookedCallback { case_id: String, cancelled: bool },
+    /// The caller answered the questions again and their waiting callback
+    /// was updated (a re-triage that ends in a hold is `Held`).
+    BookedRetriaged { case_id: String },
 }
 
 impl CallOutcome {
@@ -149,6 +152,7 @@ impl CallOutcome {
             CallOutcome::BookedCallback {
                 cancelled: true, ..
             } => "booked_cancelled",
+            CallOutcome::BookedRetriaged { .. } => "booked_retriaged",
         }
     }
 
@@ -156,7 +160,8 @@ impl CallOutcome {
     pub fn case_id(&self) -> Option<&str> {
         match self {
             CallOutcome::CallbackRegistered { case_id }
-            | CallOutcome::BookedCallback { case_id, .. } => Some(case_id),
+            | CallOutcome::BookedCallback { case_id, .. }
+            | CallOutcome::BookedRetriaged { case_id } => Some(case_id),
             CallOutcome::Held { case_id, .. } => case_id.as_deref(),
             _ => None,
         }

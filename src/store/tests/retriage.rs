@@ -66,7 +66,10 @@ async fn retriage_never_lowers_the_level_or_delays_the_deadline(store: Store) {
     assert_eq!(after.deadline, first.deadline);
     assert_eq!(after.estimated_callback_at, first.estimated_callback_at);
     assert_eq!(after.answers, again.answers, "the newest answers");
-    assert_eq!(after.personnummer, first.personnummer, "the first one stays");
+    assert_eq!(
+        after.personnummer, first.personnummer,
+        "the first one stays"
+    );
 }
 
 async fn retriage_to_a_hold_is_held_by_the_node(store: Store) {

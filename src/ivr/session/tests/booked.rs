@@ -103,7 +103,10 @@ fn cases() -> Vec<Case> {
             check: |h| {
                 assert!(!cancelled_any(h));
                 let p = h.played();
-                assert_eq!(p[p.len() - 2..], ["booked_personnummer_mismatch", "goodbye"]);
+                assert_eq!(
+                    p[p.len() - 2..],
+                    ["booked_personnummer_mismatch", "goodbye"]
+                );
             },
         },
         Case {
@@ -143,7 +146,9 @@ fn cases() -> Vec<Case> {
             // Adult, no red flags, pain, days, now getting worse: level 3.
             script: "answer done done booked=b1@15:20 1 done 2 3 2 2 2 2 2 4 2 1 # \
                      stored=b1@14:05 done done",
-            outcome: registered("b1"),
+            outcome: Some(CallOutcome::BookedRetriaged {
+                case_id: "b1".into(),
+            }),
             last: Some(IvrAction::Hangup),
             check: |h| {
                 assert!(!cancelled_any(h));
