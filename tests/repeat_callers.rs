@@ -172,33 +172,40 @@ async fn two_then_hanging_up_mid_questions_leaves_the_case_as_it_was() {
     svc.stop().await;
 }
 
+/// Calls again, presses 9, then each step's keys once its prompt started;
+/// returns the call (ended by the service) and the case's status after it.
+async fn cancel_call(
+    svc: &TestService,
+    case: &CaseRecord,
+    steps: &[(&str, &str)],
+) -> (Call, CaseStatus) {
+    let call = call_again(svc).await;
+    press(&call, "9", M).await;
+    for (prompt, keys) in steps {
+        wait_for_prompt(&call, prompt, Duration::from_secs(10)).await;
+        press(&call, keys, M).await;
+    }
+    assert_eq!(wait_bye(&call).await, EndReason::RemoteHangup);
+    let status = svc.case(&case.id.to_string()).await.status;
+    (call, status)
+}
+
+const CONFIRM: &str = "booked_cancel_confirm";
+const ASK_PNR: &str = "booked_cancel_personnummer";
+
 #[tokio::test]
 async fn nine_then_one_cancels_and_two_at_the_confirmation_keeps() {
     let svc = TestService::start().await;
     let store = svc.store().await;
     let first = seed(&store, None).await;
 
-    let call = call_again(&svc).await;
-    press(&call, "9", M).await;
-    wait_for_prompt(&call, "booked_cancel_confirm", Duration::from_secs(10)).await;
-    press(&call, "2", M).await; // no: keep it
-    assert_eq!(wait_bye(&call).await, EndReason::RemoteHangup);
+    let (call, status) = cancel_call(&svc, &first, &[(CONFIRM, "2")]).await; // no: keep it
     assert!(heard(&call, "booked_kept"));
-    assert_eq!(
-        svc.case(&first.id.to_string()).await.status,
-        CaseStatus::Waiting
-    );
+    assert_eq!(status, CaseStatus::Waiting);
 
-    let call = call_again(&svc).await;
-    press(&call, "9", M).await;
-    wait_for_prompt(&call, "booked_cancel_confirm", Duration::from_secs(10)).await;
-    press(&call, "1", M).await; // confirm
-    assert_eq!(wait_bye(&call).await, EndReason::RemoteHangup);
+    let (call, status) = cancel_call(&svc, &first, &[(CONFIRM, "1")]).await;
     assert!(heard(&call, "booked_cancelled"));
-    assert_eq!(
-        svc.case(&first.id.to_string()).await.status,
-        CaseStatus::Cancelled
-    );
+    assert_eq!(status, CaseStatus::Cancelled);
     assert!(actions(&store, &first)
         .await
         .contains(&"case.cancel".to_string()));
@@ -211,30 +218,18 @@ async fn cancelling_a_case_with_a_personnummer_needs_that_personnummer() {
     let store = svc.store().await;
     let first = seed(&store, Some(PNR)).await;
 
-    let call = call_again(&svc).await;
-    press(&call, "9", M).await;
-    press(&call, "1", M).await;
-    wait_for_prompt(&call, "booked_cancel_personnummer", Duration::from_secs(10)).await;
-    press(&call, "199001011239#", M).await; // valid, but not the case's
-    assert_eq!(wait_bye(&call).await, EndReason::RemoteHangup);
+    // A valid personnummer, but not the case's.
+    let wrong = [(CONFIRM, "1"), (ASK_PNR, "199001011239#")];
+    let (call, status) = cancel_call(&svc, &first, &wrong).await;
     assert!(heard(&call, "booked_personnummer_mismatch"));
     assert!(!heard(&call, "booked_cancelled"));
-    assert_eq!(
-        svc.case(&first.id.to_string()).await.status,
-        CaseStatus::Waiting
-    );
+    assert_eq!(status, CaseStatus::Waiting);
 
-    let call = call_again(&svc).await;
-    press(&call, "9", M).await;
-    press(&call, "1", M).await;
-    wait_for_prompt(&call, "booked_cancel_personnummer", Duration::from_secs(10)).await;
-    press(&call, &format!("{PNR}#"), M).await;
-    assert_eq!(wait_bye(&call).await, EndReason::RemoteHangup);
+    let pnr = format!("{PNR}#");
+    let right = [(CONFIRM, "1"), (ASK_PNR, pnr.as_str())];
+    let (call, status) = cancel_call(&svc, &first, &right).await;
     assert!(heard(&call, "booked_cancelled"));
-    assert_eq!(
-        svc.case(&first.id.to_string()).await.status,
-        CaseStatus::Cancelled
-    );
+    assert_eq!(status, CaseStatus::Cancelled);
     svc.stop().await;
 }
 
@@ -244,8 +239,9 @@ async fn a_call_about_someone_else_makes_a_second_case() {
     let store = svc.store().await;
     let first = seed(&store, None).await;
     let call = call_again(&svc).await;
-    press(&call, "3", M).await; // someone else in the household
-                                // The green answers after the language (already chosen).
+    // Someone else in the household, then the green answers after the
+    // language (already chosen).
+    press(&call, "3", M).await;
     for keys in &GREEN_KEYS[1..] {
         press(&call, keys, M).await;
     }
