@@ -9,6 +9,7 @@ mod common;
 use common::caller::{answer_green_questions, press, wait_for_prompt};
 
 use common::audio::find_prompt;
+use common::postgres::{drop_postgres_database, postgres_database};
 use common::TestService;
 use phone_entrance::media::g711::Codec;
 use phone_entrance::store::{CaseMode, Channel, NewCase, Role};
@@ -381,41 +382,6 @@ async fn next_call_hears_the_message_and_the_closed_offer() {
     assert!(find_prompt(&heard, "sv", "callback_offer_time", Codec::Pcmu).is_empty());
     let _ = call.hangup().await;
     svc.stop().await;
-}
-
-/// A fresh database on the PostgreSQL server at `PE_TEST_POSTGRES_URL`
-/// (skipped when unset, a failure when unset under CI).
-async fn postgres_database() -> Option<String> {
-    use sqlx::Connection;
-    let Ok(base) = std::env::var("PE_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but PE_TEST_POSTGRES_URL is not"
-        );
-        eprintln!("PE_TEST_POSTGRES_URL not set: skipping the PostgreSQL variant");
-        return None;
-    };
-    let name = format!("pe_live_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&base).await.expect("postgres");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create database");
-    let (server, _) = base.rsplit_once('/').expect("URL with a database name");
-    Some(format!("{server}/{name}"))
-}
-
-async fn drop_postgres_database(url: &str) {
-    use sqlx::Connection;
-    let (Ok(base), Some((_, name))) = (std::env::var("PE_TEST_POSTGRES_URL"), url.rsplit_once('/'))
-    else {
-        return;
-    };
-    if let Ok(mut admin) = sqlx::PgConnection::connect(&base).await {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut admin)
-            .await;
-    }
 }
 
 /// Two nodes on one PostgreSQL database: a case written through node A shows up

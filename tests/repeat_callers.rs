@@ -10,6 +10,7 @@ mod common;
 use chrono::{Duration as Minutes, Utc};
 use common::audio::find_prompt;
 use common::caller::{after_greeting, press, wait_for_prompt, GREEN_KEYS};
+use common::postgres::{drop_postgres_database, postgres_database};
 use common::{set_config, TestService};
 use phone_entrance::booking::RETRIAGED_BY_CALL;
 use phone_entrance::media::g711::Codec;
@@ -78,9 +79,24 @@ async fn actions(store: &Store, case: &CaseRecord) -> Vec<String> {
 
 #[tokio::test]
 async fn answering_again_raises_the_level_of_the_same_case_which_keeps_its_place() {
-    let svc = TestService::start().await;
+    answering_again_updates_the_case(None).await;
+}
+
+/// The same on PostgreSQL, with the update seen on the live event stream.
+#[tokio::test]
+async fn answering_again_updates_the_case_on_postgres_too() {
+    let Some(url) = postgres_database().await else {
+        return;
+    };
+    answering_again_updates_the_case(Some(url.clone())).await;
+    drop_postgres_database(&url).await;
+}
+
+async fn answering_again_updates_the_case(database_url: Option<String>) {
+    let svc = TestService::start_with(database_url, |_| {}).await;
     let store = svc.store().await;
     let first = seed(&store, None).await;
+    let version = store.queue_version().await.expect("queue version");
     let call = call_again(&svc).await;
     press(&call, "2", M).await; // answer the questions again
                                 // Adult, no red flags, fever, a few days, now getting worse: level 3.
@@ -106,6 +122,8 @@ async fn answering_again_raises_the_level_of_the_same_case_which_keeps_its_place
     assert!(actions(&store, case)
         .await
         .contains(&"case.retriaged".to_string()));
+    // What the worklists' event stream follows (SQLite counter, PostgreSQL NOTIFY).
+    assert!(store.queue_version().await.expect("queue version") > version);
     svc.stop().await;
 }
 

@@ -6,6 +6,7 @@ pub mod audio;
 pub mod browser;
 pub mod callback;
 pub mod caller;
+pub mod postgres;
 
 use phone_entrance::service::{self, Running, ServiceOptions};
 use phone_entrance::store::{CaseRecord, Store};

@@ -1,0 +1,38 @@
+//! A fresh PostgreSQL database per test on the server at `PE_TEST_POSTGRES_URL`
+//! (start one with `.ci/start-postgres.sh`).
+
+/// A fresh database on the PostgreSQL server at `PE_TEST_POSTGRES_URL`
+/// (skipped when unset, a failure when unset under CI).
+pub async fn postgres_database() -> Option<String> {
+    use sqlx::Connection;
+    let Ok(base) = std::env::var("PE_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but PE_TEST_POSTGRES_URL is not"
+        );
+        eprintln!("PE_TEST_POSTGRES_URL not set: skipping the PostgreSQL variant");
+        return None;
+    };
+    let name = format!("pe_live_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&base).await.expect("postgres");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create database");
+    let (server, _) = base.rsplit_once('/').expect("URL with a database name");
+    Some(format!("{server}/{name}"))
+}
+
+/// Drops a database made by [`postgres_database`] (best effort).
+pub async fn drop_postgres_database(url: &str) {
+    use sqlx::Connection;
+    let (Ok(base), Some((_, name))) = (std::env::var("PE_TEST_POSTGRES_URL"), url.rsplit_once('/'))
+    else {
+        return;
+    };
+    if let Ok(mut admin) = sqlx::PgConnection::connect(&base).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await;
+    }
+}
