@@ -386,7 +386,24 @@ impl Booking {
         let Ok(uuid) = uuid::Uuid::parse_str(id) else {
             return Ok(None);
         };
-        let record = self.store.retriage_case(uuid, case, held_by, now).await?;
+        let mut case = case.clone();
+        if let Some(old) = self.store.get_case(uuid).await? {
+            // A digital case keeps its intake answers beside the phone ones;
+            // a phone case's answers are the newest call's.
+            if old.channel == Channel::Digital {
+                let new_ids: Vec<&str> = case
+                    .answers
+                    .iter()
+                    .map(|a| a.question_id.as_str())
+                    .collect();
+                let kept = old
+                    .answers
+                    .into_iter()
+                    .filter(|a| !new_ids.contains(&a.question_id.as_str()));
+                case.answers = kept.chain(case.answers.iter().cloned()).collect();
+            }
+        }
+        let record = self.store.retriage_case(uuid, &case, held_by, now).await?;
         if record.is_none() {
             tracing::info!(case = %id, "re-triaged case no longer waits: registering a new one");
         }
@@ -641,6 +658,53 @@ mod tests {
             .unwrap();
         let (other, _) = r.register(&again, "call-3").await.unwrap();
         assert_ne!(other, first);
+        db.finish().await;
+    }
+
+    #[tokio::test]
+    async fn a_re_triaged_digital_case_keeps_its_intake_answers_and_description() {
+        let (r, db) = booking(OFFICE).await;
+        let answer = |q: &str, v: &str| crate::case::Answer {
+            question_id: q.into(),
+            question_text: q.into(),
+            value: v.into(),
+            value_text: v.into(),
+        };
+        let now = Utc::now();
+        let digital = NewCase {
+            channel: Channel::Digital,
+            priority: Priority::new(4).unwrap(),
+            mode: StoreMode::Callback,
+            registered_at: now,
+            deadline: now + ChronoDuration::hours(8),
+            estimated_callback_at: Some(now + ChronoDuration::hours(4)),
+            answers: vec![answer("intake_q", "a"), answer("worsening", "no")],
+            callback_number: Some("+46701234567".into()),
+            personnummer: None,
+            language: "sv".into(),
+            call_id: None,
+            external_ref: Some("ext-1".into()),
+            summary: "described online".into(),
+            red_flag: false,
+        };
+        let id = db.store.insert_case(&digital).await.unwrap().id;
+        let again = CaseDraft {
+            updates: Some(id.to_string()),
+            answers: vec![answer("worsening", "yes")],
+            ..draft(3)
+        };
+        r.register(&again, "call-2").await.unwrap();
+        let case = db.store.get_case(id).await.unwrap().unwrap();
+        let values: Vec<(&str, &str)> = case
+            .answers
+            .iter()
+            .map(|a| (a.question_id.as_str(), a.value.as_str()))
+            .collect();
+        assert_eq!(values, [("intake_q", "a"), ("worsening", "yes")]);
+        assert_eq!(
+            case.summary,
+            format!("described online / {RETRIAGED_BY_CALL}")
+        );
         db.finish().await;
     }
 }

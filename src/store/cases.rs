@@ -57,7 +57,8 @@ const HOLD_TO_CALLBACK_SQL: &str = "UPDATE cases SET mode = 'callback', \
 /// A repeat caller's new answers on their waiting callback: the level may
 /// rise, never fall; `registered_at` stays (its place) and the deadline and
 /// estimate become the earlier of old and new.
-const RETRIAGE_SQL: &str = "UPDATE cases SET answers = $2, summary = $3, \
+const RETRIAGE_SQL: &str = "UPDATE cases SET answers = $2, \
+     summary = CASE WHEN summary = '' OR summary = $3 THEN $3 ELSE summary || ' / ' || $3 END, \
      priority = CASE WHEN priority < $4 THEN priority ELSE $4 END, \
      deadline = CASE WHEN deadline < $5 THEN deadline ELSE $5 END, \
      estimated_callback_at = CASE WHEN estimated_callback_at < $6 \
@@ -162,9 +163,10 @@ impl Store {
     }
 
     /// A repeat caller answered the questions again: case `id`, if it still
-    /// waits for its callback, takes `case`'s answers, summary, red flag and
-    /// mode (a held case names `held_by`, as on insert), and its personnummer
-    /// if it had none; its level only rises and its deadline and estimate
+    /// waits for its callback, takes `case`'s answers, red flag and mode (a
+    /// held case names `held_by`, as on insert), its summary after the one
+    /// it had (a digital description stays), and its personnummer if it had
+    /// none; its level only rises and its deadline and estimate
     /// only move earlier, while `registered_at` stays (it keeps its place).
     /// Audited as `case.retriaged` in the same transaction. `None` when the
     /// case no longer waits (a nurse has it, or it is closed).

@@ -54,6 +54,7 @@ async fn retriage_raises_the_level_and_keeps_the_place(store: Store) {
 async fn retriage_never_lowers_the_level_or_delays_the_deadline(store: Store) {
     let mut urgent = new_case(2, 0, 30);
     urgent.personnummer = Some("191212121212".into());
+    urgent.summary = "Ont i örat sedan i går".into();
     let first = insert(&store, &urgent).await;
     let mut again = answered_again(5, 20, 1440);
     again.personnummer = Some("199001011239".into());
