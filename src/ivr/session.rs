@@ -13,9 +13,9 @@
 //! This file drives the walk (events, timers, entering nodes, asking); the
 //! steps live beside it: `input` (keys and typed numbers), `booked` (a
 //! callback the caller already has: keep, re-triage, someone else, cancel),
-//! `voice` (the voice note), `case` (the
-//! answers and the case draft), `outcome` (how the call ended) and `speak`
-//! (prompt items to recorded prompts).
+//! `voice` (the voice note), `case` (the answers and the case draft),
+//! `outcome` (how the call ended) and `speak` (prompt items to recorded
+//! prompts).
 
 use std::collections::VecDeque;
 use std::fmt;

@@ -65,12 +65,14 @@ impl Session {
         self.step = Step::Done;
     }
 
-    /// A stored callback: a new one, or a repeat caller's re-triaged case.
+    /// A stored callback: a repeat caller's re-triaged case, or a new one
+    /// (also when the waiting case had gone and the answers made their own).
     fn callback_outcome(&self, case_id: &str) -> CallOutcome {
-        let case_id = case_id.to_owned();
-        match self.retriage {
-            Some(_) => CallOutcome::BookedRetriaged { case_id },
-            None => CallOutcome::CallbackRegistered { case_id },
+        let stored = case_id.to_owned();
+        if self.retriage.as_deref() == Some(case_id) {
+            CallOutcome::BookedRetriaged { case_id: stored }
+        } else {
+            CallOutcome::CallbackRegistered { case_id: stored }
         }
     }
 }
