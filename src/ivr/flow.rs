@@ -151,17 +151,9 @@ pub enum NodeKind {
     /// has a personnummer, `cancel_personnummer` (a mismatch says
     /// `personnummer_mismatch` and keeps it); `cancelled` after the store
     /// commit, then `done`, or `cancel_failed`, then `keep`. No booking (or
-    /// no caller ID): `next`.
+    /// no caller ID): `next`. The prompt lists are in `say`.
     BookedCallback {
-        prompts: Vec<PromptItem>,
-        kept: Vec<PromptItem>,
-        cancelled: Vec<PromptItem>,
-        cancel_failed: Vec<PromptItem>,
-        confirm_cancel: Vec<PromptItem>,
-        cancel_personnummer: Vec<PromptItem>,
-        personnummer_mismatch: Vec<PromptItem>,
-        updated: Vec<PromptItem>,
-        update_failed: Vec<PromptItem>,
+        say: BookedPrompts,
         retriage: NodeId,
         keep: NodeId,
         done: NodeId,
@@ -176,6 +168,39 @@ pub enum NodeKind {
         silence: Duration,
         next: NodeId,
     },
+}
+
+/// What a `booked_callback` node says at each moment (the keys in
+/// ivr.toml have the same names; `menu` is its `prompts`).
+#[derive(Debug, Clone)]
+pub struct BookedPrompts {
+    /// The booked time and the keys.
+    pub menu: Vec<PromptItem>,
+    pub kept: Vec<PromptItem>,
+    pub cancelled: Vec<PromptItem>,
+    pub cancel_failed: Vec<PromptItem>,
+    pub confirm_cancel: Vec<PromptItem>,
+    pub cancel_personnummer: Vec<PromptItem>,
+    pub personnummer_mismatch: Vec<PromptItem>,
+    pub updated: Vec<PromptItem>,
+    pub update_failed: Vec<PromptItem>,
+}
+
+impl BookedPrompts {
+    /// Every list, for the manifest check.
+    pub fn all(&self) -> [&[PromptItem]; 9] {
+        [
+            &self.menu,
+            &self.kept,
+            &self.cancelled,
+            &self.cancel_failed,
+            &self.confirm_cancel,
+            &self.cancel_personnummer,
+            &self.personnummer_mismatch,
+            &self.updated,
+            &self.update_failed,
+        ]
+    }
 }
 
 /// One named node.
@@ -325,29 +350,8 @@ impl Flow {
                     add(confirmed);
                     add(failed);
                 }
-                NodeKind::BookedCallback {
-                    prompts,
-                    kept,
-                    cancelled,
-                    cancel_failed,
-                    confirm_cancel,
-                    cancel_personnummer,
-                    personnummer_mismatch,
-                    updated,
-                    update_failed,
-                    ..
-                } => {
-                    for list in [
-                        prompts,
-                        kept,
-                        cancelled,
-                        cancel_failed,
-                        confirm_cancel,
-                        cancel_personnummer,
-                        personnummer_mismatch,
-                        updated,
-                        update_failed,
-                    ] {
+                NodeKind::BookedCallback { say, .. } => {
+                    for list in say.all() {
                         add(list);
                     }
                 }

@@ -522,15 +522,11 @@ impl Session {
                 &q.prompts
             }
             (NodeKind::CallbackOffer { offer, .. }, Ask::Offer) => offer,
-            (NodeKind::BookedCallback { prompts, .. }, Ask::Node) => prompts,
-            (NodeKind::BookedCallback { confirm_cancel, .. }, Ask::ConfirmCancel) => confirm_cancel,
-            (
-                NodeKind::BookedCallback {
-                    cancel_personnummer,
-                    ..
-                },
-                Ask::CancelPersonnummer,
-            ) => cancel_personnummer,
+            (NodeKind::BookedCallback { say, .. }, Ask::Node) => &say.menu,
+            (NodeKind::BookedCallback { say, .. }, Ask::ConfirmCancel) => &say.confirm_cancel,
+            (NodeKind::BookedCallback { say, .. }, Ask::CancelPersonnummer) => {
+                &say.cancel_personnummer
+            }
             (NodeKind::NumberEntry { read_back, .. }, Ask::ReadBack) => read_back,
             (NodeKind::Register { failed, .. }, Ask::StoreFailed) => failed,
             _ => &[],

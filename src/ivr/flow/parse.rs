@@ -549,17 +549,19 @@ impl Flow {
                     done,
                     next,
                 } => NodeKind::BookedCallback {
-                    prompts: ctx.prompts(&key("prompts"), &prompts)?,
-                    kept: ctx.prompts(&key("kept"), &kept)?,
-                    cancelled: ctx.prompts(&key("cancelled"), &cancelled)?,
-                    cancel_failed: ctx.prompts(&key("cancel_failed"), &cancel_failed)?,
-                    confirm_cancel: ctx.prompts(&key("confirm_cancel"), &confirm_cancel)?,
-                    cancel_personnummer: ctx
-                        .prompts(&key("cancel_personnummer"), &cancel_personnummer)?,
-                    personnummer_mismatch: ctx
-                        .prompts(&key("personnummer_mismatch"), &personnummer_mismatch)?,
-                    updated: ctx.prompts(&key("updated"), &updated)?,
-                    update_failed: ctx.prompts(&key("update_failed"), &update_failed)?,
+                    say: BookedPrompts {
+                        menu: ctx.prompts(&key("prompts"), &prompts)?,
+                        kept: ctx.prompts(&key("kept"), &kept)?,
+                        cancelled: ctx.prompts(&key("cancelled"), &cancelled)?,
+                        cancel_failed: ctx.prompts(&key("cancel_failed"), &cancel_failed)?,
+                        confirm_cancel: ctx.prompts(&key("confirm_cancel"), &confirm_cancel)?,
+                        cancel_personnummer: ctx
+                            .prompts(&key("cancel_personnummer"), &cancel_personnummer)?,
+                        personnummer_mismatch: ctx
+                            .prompts(&key("personnummer_mismatch"), &personnummer_mismatch)?,
+                        updated: ctx.prompts(&key("updated"), &updated)?,
+                        update_failed: ctx.prompts(&key("update_failed"), &update_failed)?,
+                    },
                     retriage: ctx.node(&key("retriage"), &retriage)?,
                     keep: ctx.node(&key("keep"), &keep)?,
                     done: ctx.node(&key("done"), &done)?,

@@ -63,20 +63,16 @@ impl Session {
     pub(super) fn on_cancelled(&mut self, now: Instant, cancelled: bool) {
         let flow = Arc::clone(&self.flow);
         let NodeKind::BookedCallback {
-            cancelled: said,
-            cancel_failed,
-            keep,
-            done,
-            ..
+            say, keep, done, ..
         } = &flow.node(self.node).kind
         else {
             return;
         };
         self.booked_cancelled = Some(cancelled);
         if cancelled {
-            self.play(now, said, false, Then::Goto(*done));
+            self.play(now, &say.cancelled, false, Then::Goto(*done));
         } else {
-            self.play(now, cancel_failed, false, Then::Goto(*keep));
+            self.play(now, &say.cancel_failed, false, Then::Goto(*keep));
         }
     }
 
@@ -130,14 +126,9 @@ impl Session {
             return;
         }
         let flow = Arc::clone(&self.flow);
-        if let NodeKind::BookedCallback {
-            personnummer_mismatch,
-            keep,
-            ..
-        } = &flow.node(self.node).kind
-        {
+        if let NodeKind::BookedCallback { say, keep, .. } = &flow.node(self.node).kind {
             self.booked_cancelled = Some(false);
-            self.play(now, personnummer_mismatch, false, Then::Goto(*keep));
+            self.play(now, &say.personnummer_mismatch, false, Then::Goto(*keep));
         }
     }
 
@@ -158,9 +149,9 @@ impl Session {
     /// The callback stays booked (the caller pressed 1 or never answered).
     pub(super) fn keep_booked(&mut self, now: Instant) {
         let flow = Arc::clone(&self.flow);
-        if let NodeKind::BookedCallback { kept, keep, .. } = &flow.node(self.node).kind {
+        if let NodeKind::BookedCallback { say, keep, .. } = &flow.node(self.node).kind {
             self.booked_cancelled = Some(false);
-            self.play(now, kept, false, Then::Goto(*keep));
+            self.play(now, &say.kept, false, Then::Goto(*keep));
         }
     }
 
@@ -171,14 +162,12 @@ impl Session {
         let Some(id) = self.booked_node else {
             return self.hold_failed(now);
         };
-        if let NodeKind::BookedCallback {
-            updated,
-            update_failed,
-            keep,
-            ..
-        } = &flow.node(id).kind
-        {
-            let said = if stored { updated } else { update_failed };
+        if let NodeKind::BookedCallback { say, keep, .. } = &flow.node(id).kind {
+            let said = if stored {
+                &say.updated
+            } else {
+                &say.update_failed
+            };
             self.play(now, said, false, Then::Goto(*keep));
         }
     }
