@@ -2,7 +2,7 @@
 //! the replayed estimate, at the next opening, or closed) and commits cases. The
 //! IVR hears "registered" only after `register` returned Ok.
 
-use crate::identity::PhoneNumber;
+use crate::identity::{Personnummer, PhoneNumber};
 use crate::ivr::{BookedCallback, CaseDraft, CaseMode, ClockTime};
 use crate::live::Live;
 use crate::queue::{
@@ -12,7 +12,8 @@ use crate::queue::{
 };
 use crate::store::group_commit::CaseWriter;
 use crate::store::{
-    CancelError, CaseMode as StoreMode, Channel, NewCase, QueueSnapshot, Store, StoreError,
+    CancelError, CaseMode as StoreMode, CaseRecord, Channel, NewCase, QueueSnapshot, Store,
+    StoreError,
 };
 use crate::supervisor::overdue::{OverdueAlert, OverdueMetrics};
 use crate::triage::Triage;
@@ -23,6 +24,8 @@ use tokio::sync::Notify;
 
 /// The summary of a case registered for a caller who hung up after triage.
 pub const DROPPED_IN_IVR: &str = "call dropped during IVR";
+/// The summary of a waiting case whose caller called again and answered anew.
+pub const RETRIAGED_BY_CALL: &str = "repeat call: questions answered again";
 
 /// How old the shared queue picture may be for an estimate.
 const SNAPSHOT_FRESH: Duration = Duration::from_secs(1);
@@ -358,10 +361,10 @@ impl Booking {
             language: draft.language.code().to_string(),
             call_id: Some(call_id.to_string()),
             external_ref: None,
-            summary: if draft.dropped_in_ivr {
-                DROPPED_IN_IVR.to_string()
-            } else {
-                String::new()
+            summary: match (draft.dropped_in_ivr, &draft.updates) {
+                (true, _) => DROPPED_IN_IVR.to_string(),
+                (false, Some(_)) => RETRIAGED_BY_CALL.to_string(),
+                (false, None) => String::new(),
             },
             red_flag: draft.red_flag,
         };
@@ -369,12 +372,62 @@ impl Booking {
             CaseMode::Hold => self.node.as_deref(),
             CaseMode::Callback => None,
         };
+        if let Some(id) = &draft.updates {
+            if let Some(record) = self.retriage(id, &case, held_by, now).await? {
+                self.registered.notify_one();
+                return Ok((record.id.to_string(), self.said_time(&record, now)));
+            }
+        }
         let record = self
             .writer
             .insert(case, held_by.map(str::to_string))
             .await?;
         self.registered.notify_one();
         Ok((record.id.to_string(), self.clock_time(estimated, now)))
+    }
+
+    /// Updates the repeat caller's waiting case with `case` (see
+    /// [`Store::retriage_case`]); `None` when it no longer waits, and the
+    /// caller's answers then make a case of their own (never lost).
+    async fn retriage(
+        &self,
+        id: &str,
+        case: &NewCase,
+        held_by: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CaseRecord>, StoreError> {
+        let Ok(uuid) = uuid::Uuid::parse_str(id) else {
+            return Ok(None);
+        };
+        let mut case = case.clone();
+        if let Some(old) = self.store.get_case(uuid).await? {
+            // A digital case keeps its intake answers beside the phone ones;
+            // a phone case's answers are the newest call's.
+            if old.channel == Channel::Digital {
+                let new_ids: Vec<&str> = case
+                    .answers
+                    .iter()
+                    .map(|a| a.question_id.as_str())
+                    .collect();
+                let kept = old
+                    .answers
+                    .into_iter()
+                    .filter(|a| !new_ids.contains(&a.question_id.as_str()));
+                case.answers = kept.chain(case.answers.iter().cloned()).collect();
+            }
+        }
+        let record = self.store.retriage_case(uuid, &case, held_by, now).await?;
+        if record.is_none() {
+            tracing::info!(case = %id, "re-triaged case no longer waits: registering a new one");
+        }
+        Ok(record)
+    }
+
+    /// The time to tell a caller about a stored case: its estimate (or its
+    /// deadline), or now if that has passed.
+    fn said_time(&self, case: &CaseRecord, now: DateTime<Utc>) -> ClockTime {
+        let at = case.estimated_callback_at.unwrap_or(case.deadline).max(now);
+        self.clock_time(at, now)
     }
 
     /// The caller's waiting callback and the time to tell them (its estimate,
@@ -389,10 +442,14 @@ impl Booking {
                 return None;
             }
         };
-        let at = case.estimated_callback_at.unwrap_or(case.deadline).max(now);
         Some(BookedCallback {
             case_id: case.id.to_string(),
-            at: self.clock_time(at, now),
+            at: self.said_time(&case, now),
+            // Stored personnummers are validated 12 digits (IVR and intake).
+            personnummer: case
+                .personnummer
+                .as_deref()
+                .and_then(|p| Personnummer::parse(p).ok()),
         })
     }
 
@@ -499,6 +556,7 @@ mod tests {
             red_flag: false,
             matched_rules: Vec::new(),
             dropped_in_ivr: false,
+            updates: None,
         }
     }
 
@@ -584,6 +642,83 @@ mod tests {
         r.refresh_snapshot().await.unwrap();
         assert_eq!(r.hold_position(&later, now).map(|(p, _)| p), Some(1));
         assert_eq!(r.hold_position(&ids[1], now).map(|(p, _)| p), Some(2));
+        db.finish().await;
+    }
+
+    #[tokio::test]
+    async fn a_re_triage_updates_the_waiting_case_or_makes_a_new_one_when_it_is_gone() {
+        let (r, db) = booking(OFFICE).await;
+        let (first, _) = r.register(&draft(4), "call-1").await.unwrap();
+        let again = CaseDraft {
+            updates: Some(first.clone()),
+            ..draft(3)
+        };
+        let (updated, _) = r.register(&again, "call-2").await.unwrap();
+        assert_eq!(updated, first, "the same case, no duplicate");
+        let list = db.store.worklist().await.unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].priority.level(), 3);
+        assert_eq!(list[0].summary, RETRIAGED_BY_CALL);
+        assert_eq!(
+            list[0].call_id.as_deref(),
+            Some("call-1"),
+            "first call kept"
+        );
+        // A nurse took it meanwhile: the new answers are not lost.
+        let id = uuid::Uuid::parse_str(&first).unwrap();
+        db.store
+            .set_status(id, crate::store::CaseStatus::Claimed, Utc::now())
+            .await
+            .unwrap();
+        let (other, _) = r.register(&again, "call-3").await.unwrap();
+        assert_ne!(other, first);
+        db.finish().await;
+    }
+
+    #[tokio::test]
+    async fn a_re_triaged_digital_case_keeps_its_intake_answers_and_description() {
+        let (r, db) = booking(OFFICE).await;
+        let answer = |q: &str, v: &str| crate::case::Answer {
+            question_id: q.into(),
+            question_text: q.into(),
+            value: v.into(),
+            value_text: v.into(),
+        };
+        let now = Utc::now();
+        let digital = NewCase {
+            channel: Channel::Digital,
+            priority: Priority::new(4).unwrap(),
+            mode: StoreMode::Callback,
+            registered_at: now,
+            deadline: now + ChronoDuration::hours(8),
+            estimated_callback_at: Some(now + ChronoDuration::hours(4)),
+            answers: vec![answer("intake_q", "a"), answer("worsening", "no")],
+            callback_number: Some("+46701234567".into()),
+            personnummer: None,
+            language: "sv".into(),
+            call_id: None,
+            external_ref: Some("ext-1".into()),
+            summary: "described online".into(),
+            red_flag: false,
+        };
+        let id = db.store.insert_case(&digital).await.unwrap().id;
+        let again = CaseDraft {
+            updates: Some(id.to_string()),
+            answers: vec![answer("worsening", "yes")],
+            ..draft(3)
+        };
+        r.register(&again, "call-2").await.unwrap();
+        let case = db.store.get_case(id).await.unwrap().unwrap();
+        let values: Vec<(&str, &str)> = case
+            .answers
+            .iter()
+            .map(|a| (a.question_id.as_str(), a.value.as_str()))
+            .collect();
+        assert_eq!(values, [("intake_q", "a"), ("worsening", "yes")]);
+        assert_eq!(
+            case.summary,
+            format!("described online / {RETRIAGED_BY_CALL}")
+        );
         db.finish().await;
     }
 }

@@ -1,7 +1,7 @@
 //! Whole calls over real sockets for the voice note and the booked-callback
 //! check: the simulator speaks after the tone and a nurse fetches the note as
 //! a WAV; a second call from the same number hears the booked time and
-//! cancels it.
+//! cancels it (9, then 1 to confirm). tests/repeat_callers.rs has the rest.
 
 mod common;
 
@@ -192,7 +192,9 @@ async fn second_call_from_the_same_number_hears_the_booked_time_and_cancels() {
     after_greeting(&call, &[]).await;
     press(&call, "1", METHOD).await; // Swedish
     wait_for_prompt(&call, "booked_callback_keys", Duration::from_secs(15)).await;
-    press(&call, "2", METHOD).await; // cancel it
+    press(&call, "9", METHOD).await; // cancel it (2 is "answer again")
+    wait_for_prompt(&call, "booked_cancel_confirm", Duration::from_secs(10)).await;
+    press(&call, "1", METHOD).await; // confirm
     assert_eq!(wait_bye(&call).await, EndReason::RemoteHangup);
     let heard = call.received_audio().samples();
     for id in ["booked_callback", "klockan", "booked_cancelled", "goodbye"] {

@@ -142,14 +142,19 @@ pub enum NodeKind {
     /// Play, then hang up.
     Goodbye { prompts: Vec<PromptItem> },
     /// A caller ID that already has a waiting callback hears its time
-    /// (`prompts`, with `{booked_time}`): 1 keeps it (`kept`, then `keep`),
-    /// 2 cancels it (`cancelled` after the store commit, then `done`; or
-    /// `cancel_failed`, then `keep`). No booking (or no caller ID): `next`.
+    /// (`prompts`, with `{booked_time}`) and chooses (keys in
+    /// `session::booked`): 1 keeps it (`kept`, then `keep`); 2 answers the
+    /// questions again from `retriage`, and at the end the waiting case is
+    /// updated (`updated` with `{callback_time}` once stored, else
+    /// `update_failed`; then `keep`); 3 is a call about someone else (`next`,
+    /// a new case); 9 asks `confirm_cancel` (1 confirms), then, when the case
+    /// has a personnummer, `cancel_personnummer` (a mismatch says
+    /// `personnummer_mismatch` and keeps it); `cancelled` after the store
+    /// commit, then `done`, or `cancel_failed`, then `keep`. No booking (or
+    /// no caller ID): `next`. The prompt lists are in `say`.
     BookedCallback {
-        prompts: Vec<PromptItem>,
-        kept: Vec<PromptItem>,
-        cancelled: Vec<PromptItem>,
-        cancel_failed: Vec<PromptItem>,
+        say: BookedPrompts,
+        retriage: NodeId,
         keep: NodeId,
         done: NodeId,
         next: NodeId,
@@ -163,6 +168,39 @@ pub enum NodeKind {
         silence: Duration,
         next: NodeId,
     },
+}
+
+/// What a `booked_callback` node says at each moment (the keys in
+/// ivr.toml have the same names; `menu` is its `prompts`).
+#[derive(Debug, Clone)]
+pub struct BookedPrompts {
+    /// The booked time and the keys.
+    pub menu: Vec<PromptItem>,
+    pub kept: Vec<PromptItem>,
+    pub cancelled: Vec<PromptItem>,
+    pub cancel_failed: Vec<PromptItem>,
+    pub confirm_cancel: Vec<PromptItem>,
+    pub cancel_personnummer: Vec<PromptItem>,
+    pub personnummer_mismatch: Vec<PromptItem>,
+    pub updated: Vec<PromptItem>,
+    pub update_failed: Vec<PromptItem>,
+}
+
+impl BookedPrompts {
+    /// Every list, for the manifest check.
+    pub fn all(&self) -> [&[PromptItem]; 9] {
+        [
+            &self.menu,
+            &self.kept,
+            &self.cancelled,
+            &self.cancel_failed,
+            &self.confirm_cancel,
+            &self.cancel_personnummer,
+            &self.personnummer_mismatch,
+            &self.updated,
+            &self.update_failed,
+        ]
+    }
 }
 
 /// One named node.
@@ -326,17 +364,10 @@ impl Flow {
                     add(confirmed);
                     add(failed);
                 }
-                NodeKind::BookedCallback {
-                    prompts,
-                    kept,
-                    cancelled,
-                    cancel_failed,
-                    ..
-                } => {
-                    add(prompts);
-                    add(kept);
-                    add(cancelled);
-                    add(cancel_failed);
+                NodeKind::BookedCallback { say, .. } => {
+                    for list in say.all() {
+                        add(list);
+                    }
                 }
                 NodeKind::VoiceNote { prompts, .. } => add(prompts),
                 NodeKind::Message { .. } => {}

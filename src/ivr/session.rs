@@ -12,9 +12,10 @@
 //!
 //! This file drives the walk (events, timers, entering nodes, asking); the
 //! steps live beside it: `input` (keys and typed numbers), `booked` (a
-//! callback the caller already has), `voice` (the voice note), `case` (the
-//! answers and the case draft), `outcome` (how the call ended) and `speak`
-//! (prompt items to recorded prompts).
+//! callback the caller already has: keep, re-triage, someone else, cancel),
+//! `voice` (the voice note), `case` (the answers and the case draft),
+//! `outcome` (how the call ended) and `speak` (prompt items to recorded
+//! prompts).
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -50,6 +51,10 @@ enum Ask {
     ReadBack,
     /// Store failed: 1 hold.
     StoreFailed,
+    /// Booked callback: "press 1 to confirm the cancellation".
+    ConfirmCancel,
+    /// Booked callback with a personnummer: type it (+ `#`) to cancel.
+    CancelPersonnummer,
 }
 
 /// What to do when a non-interactive playback ends.
@@ -169,6 +174,11 @@ pub struct Session {
     dropped_registered: bool,
     /// The service is stopping: the closing message plays, then we hang up.
     closing: bool,
+    /// The booked-callback node the caller chose at (its prompts and targets
+    /// are needed again at the end of a re-triage).
+    booked_node: Option<NodeId>,
+    /// Re-triage: the waiting case these answers update (no new case).
+    retriage: Option<String>,
 }
 
 impl fmt::Debug for Session {
@@ -217,6 +227,8 @@ impl Session {
             booked_cancelled: None,
             dropped_registered: false,
             closing: false,
+            booked_node: None,
+            retriage: None,
         }
     }
 
@@ -457,6 +469,10 @@ impl Session {
                 let level = self.level();
                 if self.red_flag || !self.triage.callback_allowed(level) {
                     self.enter(now, *hold);
+                } else if self.retriage.is_some() {
+                    // A re-triaged case keeps its callback: update it now.
+                    self.callback_number = self.caller_id.clone();
+                    self.register(now, CaseMode::Callback, None);
                 } else {
                     self.actions.push_back(IvrAction::RequestEstimate { level });
                     self.step = Step::AwaitEstimate {
@@ -564,7 +580,11 @@ impl Session {
                 &q.prompts
             }
             (NodeKind::CallbackOffer { offer, .. }, Ask::Offer) => offer,
-            (NodeKind::BookedCallback { prompts, .. }, Ask::Node) => prompts,
+            (NodeKind::BookedCallback { say, .. }, Ask::Node) => &say.menu,
+            (NodeKind::BookedCallback { say, .. }, Ask::ConfirmCancel) => &say.confirm_cancel,
+            (NodeKind::BookedCallback { say, .. }, Ask::CancelPersonnummer) => {
+                &say.cancel_personnummer
+            }
             (NodeKind::NumberEntry { read_back, .. }, Ask::ReadBack) => read_back,
             (NodeKind::Register { failed, .. }, Ask::StoreFailed) => failed,
             _ => &[],
@@ -572,11 +592,12 @@ impl Session {
     }
 
     fn multi_digit(&self, ask: Ask) -> bool {
-        ask == Ask::Node
-            && matches!(
-                self.flow.node(self.node).kind,
-                NodeKind::Personnummer { .. } | NodeKind::NumberEntry { .. }
-            )
+        ask == Ask::CancelPersonnummer
+            || ask == Ask::Node
+                && matches!(
+                    self.flow.node(self.node).kind,
+                    NodeKind::Personnummer { .. } | NodeKind::NumberEntry { .. }
+                )
     }
 
     // ---- the callback offer ----------------------------------------------------

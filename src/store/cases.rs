@@ -66,6 +66,19 @@ const HOLD_TO_CALLBACK_SQL: &str = "UPDATE cases SET mode = 'callback', \
                    WHEN callback_number IS NULL THEN 'review' ELSE 'waiting' END \
      WHERE id = $1 AND mode = 'hold' AND status IN ('holding', 'claimed') RETURNING status";
 
+/// A repeat caller's new answers on their waiting callback: the level may
+/// rise, never fall; `registered_at` stays (its place) and the deadline and
+/// estimate become the earlier of old and new.
+const RETRIAGE_SQL: &str = "UPDATE cases SET answers = $2, \
+     summary = CASE WHEN summary = '' OR summary = $3 THEN $3 ELSE summary || ' / ' || $3 END, \
+     priority = CASE WHEN priority < $4 THEN priority ELSE $4 END, \
+     deadline = CASE WHEN deadline < $5 THEN deadline ELSE $5 END, \
+     estimated_callback_at = CASE WHEN estimated_callback_at < $6 \
+          THEN estimated_callback_at ELSE COALESCE($6, estimated_callback_at) END, \
+     red_flag = (red_flag OR $7), personnummer = COALESCE(personnummer, $8), \
+     mode = $9, status = $10, held_by = $11 \
+     WHERE id = $1 AND status = 'waiting' AND mode = 'callback' RETURNING id";
+
 const LAPSED_HOLDS_SQL: &str = "SELECT id FROM cases \
      WHERE mode = 'hold' AND status IN ('holding', 'claimed') \
      AND held_by IS NOT NULL AND held_by NOT IN \
@@ -143,6 +156,68 @@ impl Store {
             tx.commit().await?;
         });
         Ok(rows.into_iter().map(|(c, _)| c).collect())
+    }
+
+    /// A repeat caller answered the questions again: case `id`, if it still
+    /// waits for its callback, takes `case`'s answers, red flag and mode (a
+    /// held case names `held_by`, as on insert), its summary after the one
+    /// it had (a digital description stays), and its personnummer if it had
+    /// none; its level only rises and its deadline and estimate
+    /// only move earlier, while `registered_at` stays (it keeps its place).
+    /// Audited as `case.retriaged` in the same transaction. `None` when the
+    /// case no longer waits (a nurse has it, or it is closed).
+    pub async fn retriage_case(
+        &self,
+        id: Uuid,
+        case: &NewCase,
+        held_by: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CaseRecord>> {
+        let now = storable("now", now)?;
+        let deadline = storable("deadline", case.deadline)?;
+        let estimate = case
+            .estimated_callback_at
+            .map(|t| storable("estimated_callback_at", t))
+            .transpose()?;
+        let held_by = held_by.filter(|_| case.mode == crate::case::CaseMode::Hold);
+        let audit = AuditRecord::new(
+            now,
+            "ivr",
+            "case.retriaged",
+            Some(id),
+            format!(
+                "repeat call answered again: priority<={} mode={} red_flag={}",
+                case.priority, case.mode, case.red_flag
+            ),
+            None,
+        );
+        let text_id = id.to_string();
+        let matched = with_backend!(self, |pool, ts| {
+            let mut tx = pool.begin().await?;
+            let hit: Option<String> = sqlx::query_scalar(RETRIAGE_SQL)
+                .bind(&text_id)
+                .bind(Json(&case.answers))
+                .bind(&case.summary)
+                .bind(i16::from(case.priority.level()))
+                .bind(ts(deadline))
+                .bind(estimate.map(ts))
+                .bind(case.red_flag)
+                .bind(&case.personnummer)
+                .bind(case.mode.as_str())
+                .bind(case.initial_status().as_str())
+                .bind(held_by)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if hit.is_some() {
+                insert_audit(ts(audit.at), &audit).execute(&mut *tx).await?;
+                tx.commit().await?;
+            }
+            hit.is_some()
+        });
+        if !matched {
+            return Ok(None);
+        }
+        self.get_case(id).await
     }
 
     /// Held cases whose node's heartbeat is older than `lease` at `now` (or

@@ -138,6 +138,8 @@ macro_rules! on_both_backends {
 }
 pub(crate) use on_both_backends;
 
+mod retriage;
+
 on_both_backends!(
     inserted_case_reads_back_identically,
     insert_writes_created_audit_entry,

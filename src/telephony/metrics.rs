@@ -71,7 +71,7 @@ impl CallMetrics {
         );
         registry.register(
             "pe_cases_registered",
-            "Phone cases committed to the store",
+            "Phone cases committed to the store (new, or updated by a repeat caller)",
             self.cases_registered.clone(),
         );
         registry.register(
@@ -128,7 +128,7 @@ impl CallMetrics {
     }
 }
 
-const OUTCOMES: [&str; 8] = [
+const OUTCOMES: [&str; 9] = [
     "callback",
     "held",
     "advised_112",
@@ -137,6 +137,7 @@ const OUTCOMES: [&str; 8] = [
     "booked_kept",
     "booked_cancelled",
     "fallback",
+    "booked_retriaged",
 ];
 
 /// The media engine's counters (pacing health: late ticks, skipped frames),

@@ -1,4 +1,5 @@
-//! A fresh PostgreSQL database per test on the server at `PE_TEST_POSTGRES_URL`.
+//! A fresh PostgreSQL database per test on the server at `PE_TEST_POSTGRES_URL`
+//! (start one with `.ci/start-postgres.sh`).
 
 /// A fresh database on the PostgreSQL server at `PE_TEST_POSTGRES_URL`
 /// (skipped when unset, a failure when unset under CI).
@@ -22,6 +23,7 @@ pub async fn postgres_database() -> Option<String> {
     Some(format!("{server}/{name}"))
 }
 
+/// Drops a database made by [`postgres_database`] (best effort).
 pub async fn drop_postgres_database(url: &str) {
     use sqlx::Connection;
     let (Ok(base), Some((_, name))) = (std::env::var("PE_TEST_POSTGRES_URL"), url.rsplit_once('/'))

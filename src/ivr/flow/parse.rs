@@ -178,6 +178,12 @@ enum RawNode {
         kept: Vec<String>,
         cancelled: Vec<String>,
         cancel_failed: Vec<String>,
+        confirm_cancel: Vec<String>,
+        cancel_personnummer: Vec<String>,
+        personnummer_mismatch: Vec<String>,
+        updated: Vec<String>,
+        update_failed: Vec<String>,
+        retriage: String,
         keep: String,
         done: String,
         next: String,
@@ -556,14 +562,30 @@ impl Flow {
                     kept,
                     cancelled,
                     cancel_failed,
+                    confirm_cancel,
+                    cancel_personnummer,
+                    personnummer_mismatch,
+                    updated,
+                    update_failed,
+                    retriage,
                     keep,
                     done,
                     next,
                 } => NodeKind::BookedCallback {
-                    prompts: ctx.prompts(&key("prompts"), &prompts)?,
-                    kept: ctx.prompts(&key("kept"), &kept)?,
-                    cancelled: ctx.prompts(&key("cancelled"), &cancelled)?,
-                    cancel_failed: ctx.prompts(&key("cancel_failed"), &cancel_failed)?,
+                    say: BookedPrompts {
+                        menu: ctx.prompts(&key("prompts"), &prompts)?,
+                        kept: ctx.prompts(&key("kept"), &kept)?,
+                        cancelled: ctx.prompts(&key("cancelled"), &cancelled)?,
+                        cancel_failed: ctx.prompts(&key("cancel_failed"), &cancel_failed)?,
+                        confirm_cancel: ctx.prompts(&key("confirm_cancel"), &confirm_cancel)?,
+                        cancel_personnummer: ctx
+                            .prompts(&key("cancel_personnummer"), &cancel_personnummer)?,
+                        personnummer_mismatch: ctx
+                            .prompts(&key("personnummer_mismatch"), &personnummer_mismatch)?,
+                        updated: ctx.prompts(&key("updated"), &updated)?,
+                        update_failed: ctx.prompts(&key("update_failed"), &update_failed)?,
+                    },
+                    retriage: ctx.node(&key("retriage"), &retriage)?,
                     keep: ctx.node(&key("keep"), &keep)?,
                     done: ctx.node(&key("done"), &done)?,
                     next: ctx.node(&key("next"), &next)?,
@@ -690,6 +712,15 @@ impl Flow {
                             "point it at a kind = \"hold\" node",
                         ));
                     }
+                }
+                NodeKind::BookedCallback { retriage, .. }
+                    if matches!(self.node(*retriage).kind, NodeKind::BookedCallback { .. }) =>
+                {
+                    return Err(ctx.err(
+                        format!("nodes.{}.retriage", n.id),
+                        "is a booked_callback node",
+                        "point it at the first triage question (e.g. \"about\")",
+                    ));
                 }
                 NodeKind::Advice112 { next, .. } if !is_hold(*next) => {
                     return Err(ctx.err(

@@ -210,3 +210,15 @@ fn voice_note_length_defaults_to_thirty_seconds_and_is_bounded() {
     let err = err_of(&shipped_text().replace("silence_s = 5", "silence_s = 0"));
     assert!(err.contains("silence_s"), "{err}");
 }
+
+#[test]
+fn booked_callback_retriage_must_lead_to_the_questions() {
+    let flow = Flow::from_toml(&shipped_text()).unwrap();
+    let NodeKind::BookedCallback { retriage, .. } = node(&flow, "booked").kind else {
+        panic!("booked node");
+    };
+    assert!(matches!(flow.node(retriage).kind, NodeKind::Menu { .. }));
+    let err = err_of(&shipped_text().replace("retriage = \"about\"", "retriage = \"booked\""));
+    assert!(err.contains("nodes.booked.retriage"), "{err}");
+    assert!(err.contains("fix:"), "{err}");
+}

@@ -1,11 +1,13 @@
 //! The case the call leaves behind: the answers, their triage level, the
-//! draft handed to the app, and what the caller hears once it is (or is not)
-//! stored (a hold that cannot be stored goes to the fallback destination).
+//! draft handed to the app (a new case, or after a re-triage the update of
+//! the caller's waiting one), and what the caller hears once it is (or is
+//! not) stored (a hold that cannot be stored goes to the fallback destination).
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::{Ask, Session, Step, Then};
+use crate::identity::PhoneNumber;
 use crate::ivr::flow::NodeKind;
 use crate::ivr::{Answer, CaseDraft, CaseMode, IvrAction};
 
@@ -31,7 +33,6 @@ impl Session {
     }
 
     pub(super) fn register(&mut self, now: Instant, mode: CaseMode, max_level: Option<u8>) {
-        let assessment = self.triage.assess(&self.answer_map);
         let mut level = self.level();
         if let Some(cap) = max_level {
             level = level.min(cap);
@@ -46,7 +47,24 @@ impl Session {
                 .clone()
                 .or_else(|| self.caller_id.clone()),
         };
-        let draft = CaseDraft {
+        let draft = self.draft(level, mode, callback_number, false);
+        self.actions.push_back(IvrAction::RegisterCase(draft));
+        self.step = Step::AwaitStore {
+            mode,
+            deadline: now + self.flow.settings().store_timeout,
+        };
+    }
+
+    /// What the IVR knows, as a case of `level` (a re-triage names the
+    /// waiting case it updates).
+    fn draft(
+        &self,
+        level: u8,
+        mode: CaseMode,
+        callback_number: Option<PhoneNumber>,
+        dropped_in_ivr: bool,
+    ) -> CaseDraft {
+        CaseDraft {
             level,
             mode,
             answers: self.answers.clone(),
@@ -54,14 +72,10 @@ impl Session {
             language: self.language,
             personnummer: self.personnummer.clone(),
             red_flag: self.red_flag,
-            matched_rules: assessment.matched_rules,
-            dropped_in_ivr: false,
-        };
-        self.actions.push_back(IvrAction::RegisterCase(draft));
-        self.step = Step::AwaitStore {
-            mode,
-            deadline: now + self.flow.settings().store_timeout,
-        };
+            matched_rules: self.triage.assess(&self.answer_map).matched_rules,
+            dropped_in_ivr,
+            updates: self.retriage.clone(),
+        }
     }
 
     /// A caller who hangs up after triage, before confirming, with an urgent
@@ -83,21 +97,14 @@ impl Session {
             return;
         }
         self.dropped_registered = true;
-        let assessment = self.triage.assess(&self.answer_map);
-        self.actions.push_back(IvrAction::RegisterCase(CaseDraft {
-            level,
-            mode: CaseMode::Callback,
-            answers: self.answers.clone(),
-            callback_number: number,
-            language: self.language,
-            personnummer: self.personnummer.clone(),
-            red_flag: self.red_flag,
-            matched_rules: assessment.matched_rules,
-            dropped_in_ivr: true,
-        }));
+        let draft = self.draft(level, CaseMode::Callback, number, true);
+        self.actions.push_back(IvrAction::RegisterCase(draft));
     }
 
     pub(super) fn on_stored(&mut self, now: Instant, mode: CaseMode, stored: bool) {
+        if self.retriage.is_some() && mode == CaseMode::Callback {
+            return self.on_retriaged(now, stored);
+        }
         let flow = Arc::clone(&self.flow);
         match (&flow.node(self.node).kind, mode) {
             (

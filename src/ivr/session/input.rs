@@ -165,7 +165,9 @@ impl Session {
                 2 => self.ask(now, Ask::Node, 0, &[]),
                 _ => self.fail(now, Failure::Invalid),
             },
-            (NodeKind::BookedCallback { .. }, Ask::Node) => self.on_booked_choice(now, digit),
+            (NodeKind::BookedCallback { .. }, Ask::Node | Ask::ConfirmCancel) => {
+                self.on_booked_choice(now, ask, digit)
+            }
             // Hold instead: with a case of its own, if the store takes it now.
             (NodeKind::Register { .. }, Ask::StoreFailed) => match digit {
                 1 => self.register(now, CaseMode::Hold, None),
@@ -206,6 +208,7 @@ impl Session {
                     Err(_) => self.fail(now, Failure::NodeInvalid),
                 }
             }
+            NodeKind::BookedCallback { .. } => self.on_cancel_personnummer(now, &typed),
             _ => self.fail(now, Failure::Invalid),
         }
     }

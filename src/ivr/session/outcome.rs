@@ -26,9 +26,7 @@ impl Session {
                 _,
                 _,
             ) => None,
-            (_, Some(id), Some(CaseMode::Callback)) => Some(CallOutcome::CallbackRegistered {
-                case_id: id.clone(),
-            }),
+            (_, Some(id), Some(CaseMode::Callback)) => Some(self.callback_outcome(id)),
             // A held caller who leaves keeps the case (it becomes a callback).
             (_, Some(id), _) => Some(CallOutcome::Held {
                 case_id: Some(id.clone()),
@@ -55,11 +53,7 @@ impl Session {
 
     pub(super) fn finish_hangup(&mut self) {
         let outcome = match &self.case_id {
-            Some(id) if self.case_mode == Some(CaseMode::Callback) => {
-                CallOutcome::CallbackRegistered {
-                    case_id: id.clone(),
-                }
-            }
+            Some(id) if self.case_mode == Some(CaseMode::Callback) => self.callback_outcome(id),
             Some(id) => CallOutcome::Held {
                 case_id: Some(id.clone()),
                 level: self.held_level,
@@ -78,5 +72,16 @@ impl Session {
         self.actions.push_back(IvrAction::Outcome(outcome));
         self.actions.push_back(IvrAction::Hangup);
         self.step = Step::Done;
+    }
+
+    /// A stored callback: a repeat caller's re-triaged case, or a new one
+    /// (also when the waiting case had gone and the answers made their own).
+    fn callback_outcome(&self, case_id: &str) -> CallOutcome {
+        let stored = case_id.to_owned();
+        if self.retriage.as_deref() == Some(case_id) {
+            CallOutcome::BookedRetriaged { case_id: stored }
+        } else {
+            CallOutcome::CallbackRegistered { case_id: stored }
+        }
     }
 }

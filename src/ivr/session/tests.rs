@@ -3,7 +3,8 @@
 //! `answer`, `done` (last playback finished), `stale` (an old token finished),
 //! keypad words like `1` or `0701234567#` (one Digit per key, sent at once so a
 //! key during a prompt is a barge-in), `wait=N` (N seconds pass, timers fire),
-//! `est=HH:MM` / `est=none`, `stored=ID@HH:MM`, `storefail`, `hangup`, `closing` (the service stops).
+//! `est=HH:MM` / `est=none`, `stored=ID@HH:MM`, `storefail`, `hangup`,
+//! `booked=ID@HH:MM` (`+pnr`: with personnummer `PNR`), `cancelled`, `cancelfail`, `closing` (the service stops).
 //!
 //! This file holds the harness every test shares; the tests are in `tests/`
 //! by theme: `questions`, `callback`, `voice_note`, `booked`, and
@@ -132,11 +133,17 @@ impl Harness {
             "cancelfail" => self.ev(IvrEvent::CaseCancelFailed),
             "speak" => self.ev(IvrEvent::CallerSpeaking),
             "recorded" => self.ev(IvrEvent::RecordingDone { saved: true }),
+            // `booked=ID@HH:MM`, `+pnr` when the case has personnummer `PNR`.
             w if w.starts_with("booked=") => {
                 let (id, t) = w[7..].split_once('@').unwrap();
+                let (t, pnr) = match t.strip_suffix("+pnr") {
+                    Some(t) => (t, Some(Personnummer::parse(&PNR[..12]).unwrap())),
+                    None => (t, None),
+                };
                 self.booked = Some(BookedCallback {
                     case_id: id.to_owned(),
                     at: clock(t),
+                    personnummer: pnr,
                 });
                 Vec::new()
             }

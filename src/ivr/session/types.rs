@@ -66,6 +66,9 @@ pub struct BookedCallback {
     pub case_id: String,
     /// When it is expected, as said to the caller.
     pub at: ClockTime,
+    /// The case's personnummer, if one was given: cancelling needs the
+    /// caller to key it in (masked in `Debug`; compared, never said or logged).
+    pub personnummer: Option<Personnummer>,
 }
 
 /// Why a voice-note recording ended.
@@ -102,7 +105,8 @@ pub enum IvrAction {
     StopPlayback,
     /// Ask the queue for an estimated callback time: answer with `Estimate`.
     RequestEstimate { level: u8 },
-    /// Commit this case: answer with `CaseStored` or `CaseStoreFailed`.
+    /// Commit this case (a new one, or the update of `draft.updates`):
+    /// answer with `CaseStored` or `CaseStoreFailed`.
     RegisterCase(CaseDraft),
     /// Look up a waiting callback to this number: answer with `BookedCallback`.
     FindBookedCallback { number: PhoneNumber },
@@ -145,6 +149,9 @@ pub enum CallOutcome {
     BookedCallback { case_id: String, cancelled: bool },
     /// Nothing could be stored; the caller was bridged to the fallback destination.
     Fallback,
+    /// The caller answered the questions again and their waiting callback
+    /// was updated (a re-triage that ends in a hold is `Held`).
+    BookedRetriaged { case_id: String },
 }
 
 impl CallOutcome {
@@ -163,6 +170,7 @@ impl CallOutcome {
             CallOutcome::BookedCallback {
                 cancelled: true, ..
             } => "booked_cancelled",
+            CallOutcome::BookedRetriaged { .. } => "booked_retriaged",
         }
     }
 
@@ -170,7 +178,8 @@ impl CallOutcome {
     pub fn case_id(&self) -> Option<&str> {
         match self {
             CallOutcome::CallbackRegistered { case_id }
-            | CallOutcome::BookedCallback { case_id, .. } => Some(case_id),
+            | CallOutcome::BookedCallback { case_id, .. }
+            | CallOutcome::BookedRetriaged { case_id } => Some(case_id),
             CallOutcome::Held { case_id, .. } => case_id.as_deref(),
             _ => None,
         }
@@ -202,6 +211,10 @@ pub struct CaseDraft {
     pub matched_rules: Vec<String>,
     /// The caller hung up after triage, before confirming: registered anyway.
     pub dropped_in_ivr: bool,
+    /// A repeat caller answered the questions again: update this waiting
+    /// case (its level may rise, never fall; it keeps its place) instead of
+    /// adding one.
+    pub updates: Option<String>,
 }
 
 impl fmt::Debug for CaseDraft {
@@ -216,6 +229,7 @@ impl fmt::Debug for CaseDraft {
             .field("red_flag", &self.red_flag)
             .field("matched_rules", &self.matched_rules.len())
             .field("dropped_in_ivr", &self.dropped_in_ivr)
+            .field("updates", &self.updates)
             .finish()
     }
 }
