@@ -234,6 +234,8 @@ pub struct Settings {
     /// Said when a hold case cannot be stored: nobody holds without a case,
     /// so the caller is told to call again (or 112) and the call ends.
     pub hold_failed: Vec<PromptItem>,
+    /// Said while a store write takes longer than a second.
+    pub one_moment: Vec<PromptItem>,
     /// Said before our BYE when the service stops (drain over) with the
     /// caller still in the IVR: call again, or 112 if urgent.
     pub closing: Vec<PromptItem>,

@@ -135,6 +135,8 @@ enum Failure {
 
 /// The most digits we collect for a number (longest valid input is 13).
 const MAX_DIGITS: usize = 16;
+/// A store answer slower than this: the caller hears "one moment" meanwhile.
+const ONE_MOMENT_AFTER: Duration = Duration::from_secs(1);
 /// Guard against a flow whose nodes hand over without waiting (broken config).
 const MAX_HOPS: u32 = 64;
 
@@ -174,6 +176,8 @@ pub struct Session {
     dropped_registered: bool,
     /// The service is stopping: the closing message plays, then we hang up.
     closing: bool,
+    /// While a store write is awaited: when to say "one moment".
+    moment_at: Option<Instant>,
     /// The booked-callback node the caller chose at (its prompts and targets
     /// are needed again at the end of a re-triage).
     booked_node: Option<NodeId>,
@@ -227,6 +231,7 @@ impl Session {
             booked_cancelled: None,
             dropped_registered: false,
             closing: false,
+            moment_at: None,
             booked_node: None,
             retriage: None,
         }
@@ -317,6 +322,21 @@ impl Session {
 
     /// When `handle_timeout` must be called next, if at all.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if let Some(moment) = self.pending_moment() {
+            return self.step_deadline().map(|d| d.min(moment));
+        }
+        self.step_deadline()
+    }
+
+    /// "One moment" is due at this time (a write awaited, not said yet).
+    fn pending_moment(&self) -> Option<Instant> {
+        match self.step {
+            Step::AwaitStore { .. } | Step::AwaitCancel { .. } => self.moment_at,
+            _ => None,
+        }
+    }
+
+    fn step_deadline(&self) -> Option<Instant> {
         match &self.step {
             Step::Asking { deadline, .. } => *deadline,
             Step::AdviceWait { deadline }
@@ -337,7 +357,20 @@ impl Session {
     /// Fires a due timer; calling it early or twice does nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.hops = 0;
-        match self.poll_timeout() {
+        if self.pending_moment().is_some_and(|at| at <= now) {
+            self.moment_at = None;
+            let prompts = self.expand(&Arc::clone(&self.flow).settings().one_moment);
+            if !prompts.is_empty() {
+                // Its end is not waited for: the store's answer moves on.
+                let token = self.token();
+                self.actions.push_back(IvrAction::Play {
+                    prompts,
+                    token,
+                    barge_in: false,
+                });
+            }
+        }
+        match self.step_deadline() {
             Some(deadline) if deadline <= now => {}
             _ => return,
         }

@@ -40,6 +40,8 @@ struct RawSettings {
     no_input: Vec<String>,
     #[serde(default = "hold_unavailable")]
     hold_failed: Vec<String>,
+    #[serde(default = "one_moment")]
+    one_moment: Vec<String>,
     #[serde(default = "closing")]
     closing: Vec<String>,
     #[serde(default = "closing_held")]
@@ -64,6 +66,9 @@ fn six() -> u64 {
 }
 fn hold_unavailable() -> Vec<String> {
     vec!["hold_unavailable".into()]
+}
+fn one_moment() -> Vec<String> {
+    vec!["one_moment".into()]
 }
 fn closing() -> Vec<String> {
     vec!["closing".into()]
@@ -639,6 +644,7 @@ impl Flow {
             nurse_node: ctx.node("settings.nurse_node", &s.nurse_node)?,
             no_input: ctx.prompts("settings.no_input", &s.no_input)?,
             hold_failed: ctx.prompts("settings.hold_failed", &s.hold_failed)?,
+            one_moment: ctx.prompts("settings.one_moment", &s.one_moment)?,
             closing: ctx.prompts("settings.closing", &s.closing)?,
             closing_held: ctx.prompts("settings.closing_held", &s.closing_held)?,
             fallback_connecting: ctx

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{Ask, Failure, Session, Step, Then};
+use super::{Ask, Failure, Session, Step, Then, ONE_MOMENT_AFTER};
 use crate::identity::Personnummer;
 use crate::ivr::flow::NodeKind;
 use crate::ivr::{BookedCallback, IvrAction};
@@ -141,6 +141,7 @@ impl Session {
                 self.step = Step::AwaitCancel {
                     deadline: now + self.flow.settings().store_timeout,
                 };
+                self.moment_at = Some(now + ONE_MOMENT_AFTER);
             }
             None => self.keep_booked(now),
         }

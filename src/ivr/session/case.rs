@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{Ask, Session, Step, Then};
+use super::{Ask, Session, Step, Then, ONE_MOMENT_AFTER};
 use crate::identity::PhoneNumber;
 use crate::ivr::flow::NodeKind;
 use crate::ivr::{Answer, CaseDraft, CaseMode, IvrAction};
@@ -53,6 +53,7 @@ impl Session {
             mode,
             deadline: now + self.flow.settings().store_timeout,
         };
+        self.moment_at = Some(now + ONE_MOMENT_AFTER);
     }
 
     /// What the IVR knows, as a case of `level` (a re-triage names the

@@ -272,3 +272,27 @@ fn a_less_urgent_or_numberless_caller_who_drops_is_not_registered() {
     h.run("answer done done 1 1 2 hangup");
     assert!(h.draft().is_none());
 }
+
+#[test]
+fn a_slow_store_gets_one_moment_then_the_confirmation() {
+    let mut h = Harness::new(Some(CALLER));
+    h.run("answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1");
+    assert!(!h.played().contains(&"one_moment".to_owned()));
+    h.run("wait=2");
+    assert_eq!(h.played().last().map(String::as_str), Some("one_moment"));
+    h.run("wait=2 stored=c1@14:35");
+    let p = h.played();
+    assert_eq!(
+        p.iter().filter(|id| *id == "one_moment").count(),
+        1,
+        "said once"
+    );
+    assert!(p.contains(&"callback_registered".to_owned()), "{p:?}");
+}
+
+#[test]
+fn a_quick_store_needs_no_one_moment() {
+    let mut h = Harness::new(Some(CALLER));
+    h.run("answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 stored=c1@14:35 wait=3");
+    assert!(!h.played().contains(&"one_moment".to_owned()));
+}
