@@ -248,6 +248,58 @@ async fn overload_answers_503_with_retry_after() {
     svc.stop().await;
 }
 
+/// A burst from one source: every INVITE gets an answer (200 while there is
+/// room, then 503 with Retry-After), none is lost to a full socket buffer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invite_burst_is_answered_not_dropped() {
+    const BURST: usize = 1500;
+    let svc = TestService::start_with(None, |dir| {
+        set_config(dir, "sip.toml", "max_concurrent_calls", "20")
+    })
+    .await;
+    let p = RawPeer::new(svc.sip_addr()).await;
+    let me = p.addr();
+    for i in 0..BURST {
+        p.send(&request(
+            "INVITE",
+            "1177",
+            me,
+            &format!("burst{i}"),
+            "",
+            1,
+            &sdp(40010, "sendrecv"),
+        ))
+        .await;
+    }
+    let mut finals: std::collections::HashMap<String, u16> = std::collections::HashMap::new();
+    let mut buf = vec![0u8; 65536];
+    let end = tokio::time::Instant::now() + Duration::from_secs(30);
+    while finals.len() < BURST {
+        let Ok(Ok(n)) = tokio::time::timeout_at(end, p.sock.recv(&mut buf)).await else {
+            break;
+        };
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        let code = status(&text);
+        if code >= 200 {
+            if code == 503 {
+                assert_eq!(header(&text, "Retry-After"), Some("10"), "{text}");
+            }
+            let call_id = header(&text, "Call-ID").unwrap_or_default().to_string();
+            finals.insert(call_id, code);
+        }
+    }
+    let answered = finals.values().filter(|c| **c == 200).count();
+    let refused = finals.values().filter(|c| **c == 503).count();
+    assert_eq!(
+        finals.len(),
+        BURST,
+        "INVITEs left without an answer ({answered} answered, {refused} refused)"
+    );
+    assert!(answered <= 20, "{answered} answered beyond the limit");
+    assert!(refused >= BURST - 20);
+    svc.stop().await;
+}
+
 #[tokio::test]
 async fn reinvite_hold_and_unhold_then_bye_both_answered() {
     let svc = TestService::start().await;

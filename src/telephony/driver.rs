@@ -76,6 +76,31 @@ pub struct DriverContext {
     pub commands: mpsc::UnboundedSender<SipCommand>,
 }
 
+/// The SIP socket's receive buffer: a burst of a few thousand INVITEs waits
+/// here for the driver instead of being dropped by the kernel (which would
+/// leave callers with silence instead of a 503).
+pub const SIP_RECV_BUFFER: usize = 4 * 1024 * 1024;
+
+/// The UDP socket with `SIP_RECV_BUFFER`; warns when the kernel grants less
+/// (`net.core.rmem_max`).
+fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_recv_buffer_size(SIP_RECV_BUFFER)?;
+    // Linux reports twice what it grants (bookkeeping included).
+    let granted = socket.recv_buffer_size()?;
+    if granted < SIP_RECV_BUFFER {
+        tracing::warn!(
+            wanted = SIP_RECV_BUFFER,
+            granted,
+            "SIP receive buffer is small: INVITE bursts may be dropped; raise net.core.rmem_max"
+        );
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
+}
+
 /// Bound sockets, ready to run.
 pub struct SipDriver {
     udp: Arc<UdpSocket>,
@@ -88,7 +113,7 @@ impl SipDriver {
         // be taken for TCP by someone else: then another one is picked.
         let mut tries = 0;
         loop {
-            let udp = UdpSocket::bind(addr).await?;
+            let udp = bind_udp(addr)?;
             let local = udp.local_addr()?;
             match TcpListener::bind(local).await {
                 Ok(tcp) => {
