@@ -27,6 +27,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::watch;
+use crate::api::staff_guard::StaffGuard;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
@@ -195,6 +196,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         cfg.nurse_phones,
         &sip_config.sip_realm,
         nurse_ring,
+        &cfg.staff.sip_register,
     ));
     let held = Arc::new(HeldCalls::default());
     let readiness = Readiness::new(&node);
@@ -213,6 +215,10 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     registry.register_collector(Box::new(MediaCollector(media.clone())));
     let overdue_metrics = Arc::new(OverdueMetrics::default());
     overdue_metrics.register(&mut registry);
+    // The session cookie is Secure unless HTTP is bound to loopback only.
+    let secure_cookie = StaffGuard::secure_cookie_for(opts.http_bind.ip());
+    let staff_guard = Arc::new(StaffGuard::new(&cfg.staff, secure_cookie));
+    staff_guard.metrics.register(&mut registry);
     // Calls, callbacks and their store jobs: `stop` waits for them.
     let call_tasks = TaskTracker::new();
     let inbound = Arc::new(InboundCalls {
@@ -254,7 +260,9 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         .with_readiness(readiness.clone())
         .with_dialer(dialer)
         .with_intake_clients(intake_clients)
-        .with_intake_queue(intake_queue);
+        .with_intake_queue(intake_queue)
+        .with_guard(staff_guard)
+        .with_nurse_phones(nurse_phones.clone());
     let router = crate::api::router(api_state).merge(metrics_router(registry));
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {
