@@ -221,7 +221,11 @@ impl Registrar {
                 return self.refuse(&user, source, now, reply(403))
             }
         }
-        self.user_locks.succeed(&user);
+        // The count starts over, but a running lock stays (the registered
+        // phone got through it; whoever caused it may still be guessing).
+        if self.user_locks.locked_until(&user, now).is_none() {
+            self.user_locks.succeed(&user);
+        }
         self.apply(now, request, info, peer, &user, reply)
     }
 
