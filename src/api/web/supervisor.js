@@ -83,6 +83,36 @@
     }
   }
 
+  async function loadLockouts() {
+    const body = $("lockouts").querySelector("tbody");
+    const note = (text) => {
+      const tr = PE.el("tr"); const td = PE.el("td", "muted", text); td.colSpan = 4; tr.append(td); body.append(tr);
+    };
+    try {
+      const locks = (await PE.api("GET", "/supervisor/lockouts")).data;
+      body.replaceChildren();
+      for (const l of locks) {
+        const tr = PE.el("tr", "lockout-row");
+        tr.append(PE.el("td", null, l.scope === "sip_register" ? "desk phone" : "web sign-in"));
+        tr.append(PE.el("td", null, l.name));
+        tr.append(PE.el("td", null, clock(l.locked_until)));
+        const td = PE.el("td");
+        const lift = PE.el("button", "secondary", "Lift");
+        lift.type = "button";
+        lift.addEventListener("click", async () => {
+          try { await PE.api("POST", "/supervisor/lockouts/lift", { kind: l.kind, name: l.name }); } catch (_) { /* gone already */ }
+          loadLockouts();
+        });
+        td.append(lift); tr.append(td);
+        body.append(tr);
+      }
+      if (!locks.length) note("none");
+    } catch (x) {
+      body.replaceChildren();
+      note("Could not load: " + x.message);
+    }
+  }
+
   const local = (iso) => new Date(iso).toLocaleString();
   function renderClosures() {
     const ul = $("closures");
@@ -144,7 +174,9 @@
     if (me.role !== "supervisor") { location.href = "/nurse"; return; }
     loadSettings().catch((x) => { $("settings-status").textContent = x.message; });
     loadStats();
+    loadLockouts();
     PE.live(() => loadStats());
     setInterval(loadStats, 10000);
+    setInterval(loadLockouts, 30000);
   }).catch(() => {});
 })();
