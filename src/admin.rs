@@ -112,7 +112,11 @@ pub async fn create_user(
 
 /// `disable-user` / `enable-user`: disabling ends the account's sessions at
 /// once (every node checks the store on each request). Audited.
-pub async fn set_disabled(database_url: &str, username: &str, disabled: bool) -> anyhow::Result<()> {
+pub async fn set_disabled(
+    database_url: &str,
+    username: &str,
+    disabled: bool,
+) -> anyhow::Result<()> {
     let store = Store::connect(database_url).await?;
     let done = store.set_user_disabled(username, disabled).await?;
     if done {

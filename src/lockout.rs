@@ -221,7 +221,10 @@ mod tests {
         let later = t0 + Duration::from_secs(11);
         t.fail(&"anna", later);
         t.fail(&"anna", later);
-        assert_eq!(t.fail(&"anna", later), Some(later + Duration::from_secs(20)));
+        assert_eq!(
+            t.fail(&"anna", later),
+            Some(later + Duration::from_secs(20))
+        );
         assert_eq!(t.locked(later).len(), 1);
         assert!(t.lift(&"anna"));
         assert_eq!(t.locked_until(&"anna", later), None);

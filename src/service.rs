@@ -4,6 +4,7 @@
 
 use crate::api::auth::IntakeClients;
 use crate::api::intake::IntakeQueue;
+use crate::api::staff_guard::StaffGuard;
 use crate::booking::Booking;
 use crate::config::{read_optional, Config};
 use crate::dialer::metrics::CallbackMetrics;
@@ -27,7 +28,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::watch;
-use crate::api::staff_guard::StaffGuard;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 

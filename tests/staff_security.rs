@@ -47,7 +47,11 @@ async fn five_wrong_passwords_lock_the_account_until_a_supervisor_lifts_it(api: 
     // Locked: the right password is refused too, with Retry-After.
     let locked = login(api, "anna", PASSWORD).await;
     assert_eq!(locked.status, 429, "{}", locked.text);
-    let retry: u64 = locked.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = locked.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((60..=301).contains(&retry), "Retry-After {retry}");
     // A name that is no account locks the same way (no enumeration).
     for _ in 0..5 {
@@ -68,21 +72,39 @@ async fn five_wrong_passwords_lock_the_account_until_a_supervisor_lifts_it(api: 
         .collect();
     assert!(names.contains(&"anna"), "{locks}");
     assert!(names.iter().any(|n| n.starts_with("unknown:")), "{locks}");
-    assert!(!names.contains(&"nobody"), "typed names that are no account are hashed");
+    assert!(
+        !names.contains(&"nobody"),
+        "typed names that are no account are hashed"
+    );
 
     let nurse = api.sign_in("nils", Role::Nurse).await;
     let lift = json!({"kind": "account", "name": "anna"});
     let by_nurse = api
-        .send("POST", "/api/v1/supervisor/lockouts/lift", Some(&nurse), Some(lift.clone()))
+        .send(
+            "POST",
+            "/api/v1/supervisor/lockouts/lift",
+            Some(&nurse),
+            Some(lift.clone()),
+        )
         .await;
     assert_eq!(by_nurse.status, 403);
     let lifted = api
-        .send("POST", "/api/v1/supervisor/lockouts/lift", Some(&sup), Some(lift.clone()))
+        .send(
+            "POST",
+            "/api/v1/supervisor/lockouts/lift",
+            Some(&sup),
+            Some(lift.clone()),
+        )
         .await;
     assert_eq!(lifted.status, 204, "{}", lifted.text);
     assert_eq!(login(api, "anna", PASSWORD).await.status, 200);
     let again = api
-        .send("POST", "/api/v1/supervisor/lockouts/lift", Some(&sup), Some(lift))
+        .send(
+            "POST",
+            "/api/v1/supervisor/lockouts/lift",
+            Some(&sup),
+            Some(lift),
+        )
         .await;
     assert_eq!(again.status, 404);
     let rows = api.audit().await;
@@ -104,7 +126,12 @@ async fn twenty_failures_from_one_address_lock_the_address(api: &Api) {
     assert_eq!(login(api, "bo", PASSWORD).await.status, 429);
     let lift = json!({"kind": "address", "name": "127.0.0.1"});
     let lifted = api
-        .send("POST", "/api/v1/supervisor/lockouts/lift", Some(&sup), Some(lift))
+        .send(
+            "POST",
+            "/api/v1/supervisor/lockouts/lift",
+            Some(&sup),
+            Some(lift),
+        )
         .await;
     assert_eq!(lifted.status, 204, "{}", lifted.text);
     assert_eq!(login(api, "bo", PASSWORD).await.status, 200);
@@ -163,7 +190,10 @@ async fn cross_site_changes_are_refused(api: &Api) {
     // A client system with its bearer token is not cookie-authenticated.
     let intake = client
         .post(api.url("/api/v1/cases"))
-        .header("authorization", format!("Bearer {}", api_support::INTAKE_TOKEN))
+        .header(
+            "authorization",
+            format!("Bearer {}", api_support::INTAKE_TOKEN),
+        )
         .header("origin", "http://elsewhere.example")
         .json(&api_support::digital_case("csrf-1", 3))
         .send()
@@ -198,14 +228,26 @@ async fn an_idle_session_expires(api: &Api) {
 async fn disable_user_ends_the_session_at_once(api: &Api) {
     api.user("dan", Role::Nurse).await;
     let session = session_of(&login(api, "dan", PASSWORD).await);
-    assert_eq!(api.send("GET", "/api/v1/me", Some(&session), None).await.status, 200);
+    assert_eq!(
+        api.send("GET", "/api/v1/me", Some(&session), None)
+            .await
+            .status,
+        200
+    );
     admin(api, &["disable-user", "dan"]);
-    assert_eq!(api.send("GET", "/api/v1/me", Some(&session), None).await.status, 401);
+    assert_eq!(
+        api.send("GET", "/api/v1/me", Some(&session), None)
+            .await
+            .status,
+        401
+    );
     assert_eq!(login(api, "dan", PASSWORD).await.status, 401);
     admin(api, &["enable-user", "dan"]);
     assert_eq!(login(api, "dan", PASSWORD).await.status, 200);
     let rows = api.audit().await;
-    assert!(rows.iter().any(|r| r.action == "user.disabled" && r.detail == "user=dan"));
+    assert!(rows
+        .iter()
+        .any(|r| r.action == "user.disabled" && r.detail == "user=dan"));
     assert!(rows.iter().any(|r| r.action == "user.enabled"));
 }
 
@@ -219,7 +261,11 @@ fn admin(api: &Api, args: &[&str]) {
         .env("DATABASE_URL", &api.database_url)
         .output()
         .expect("run phone-entrance");
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 on_both_databases_with!(

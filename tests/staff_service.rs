@@ -135,7 +135,9 @@ async fn five_wrong_register_digests_lock_the_user_and_refusals_read_alike() {
     let mut attacker = Phone::new(svc.sip_addr(), "anna").await;
     let mut refusals = Vec::new();
     for i in 0..5 {
-        let (a, _) = attacker.register(&format!("guess{i}"), "sip:evil@192.0.2.66").await;
+        let (a, _) = attacker
+            .register(&format!("guess{i}"), "sip:evil@192.0.2.66")
+            .await;
         assert_eq!(a.status, 403, "{}", a.text);
         refusals.push(a.header("Warning"));
     }

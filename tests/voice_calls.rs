@@ -10,7 +10,6 @@ use common::caller::{after_greeting, answer_green_questions, press, wait_for_pro
 use common::TestService;
 use phone_entrance::media::g711::Codec;
 use phone_entrance::store::{CaseStatus, Role};
-use serde_json::json;
 use simulators::caller::{Call, CallConfig, DtmfMethod, EndReason, InfoFormat};
 use simulators::script::speech_like;
 use std::time::Duration;

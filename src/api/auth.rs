@@ -182,7 +182,9 @@ fn session_cookie(value: String, max_age: time::Duration, secure: bool) -> Cooki
 
 /// Whether the request carries a session cookie (then the origin checks apply).
 pub fn has_session_cookie(headers: &axum::http::HeaderMap) -> bool {
-    CookieJar::from_headers(headers).get(SESSION_COOKIE).is_some()
+    CookieJar::from_headers(headers)
+        .get(SESSION_COOKIE)
+        .is_some()
 }
 
 impl FromRequestParts<ApiState> for Staff {
@@ -391,7 +393,11 @@ pub async fn login(
     let key_refs: Vec<(LockKind, &str)> = keys.iter().map(|(k, n)| (*k, n.as_str())).collect();
     // A locked account or address is refused before any argon2 work, with
     // the same answer whether the password would have been right or not.
-    if let Some(until) = state.store.login_locked_until(&key_refs, Utc::now()).await? {
+    if let Some(until) = state
+        .store
+        .login_locked_until(&key_refs, Utc::now())
+        .await?
+    {
         guard.metrics.locked.inc();
         let retry_after = u64::try_from((until - Utc::now()).num_seconds()).unwrap_or(0) + 1;
         return Err(ApiError::TooManyRequests {
@@ -519,7 +525,11 @@ pub async fn logout(
                 .await?;
         }
     }
-    let clear = session_cookie(String::new(), time::Duration::ZERO, state.guard.cookie_secure);
+    let clear = session_cookie(
+        String::new(),
+        time::Duration::ZERO,
+        state.guard.cookie_secure,
+    );
     Ok((jar.add(clear), StatusCode::NO_CONTENT).into_response())
 }
 

@@ -95,7 +95,13 @@ fn is_json(headers: &HeaderMap) -> bool {
 fn request_origin(headers: &HeaderMap) -> Option<String> {
     if let Some(origin) = headers.get(ORIGIN) {
         // "null" (sandboxed frames, some redirects) is kept: it never matches.
-        return Some(origin.to_str().unwrap_or("null").trim().to_ascii_lowercase());
+        return Some(
+            origin
+                .to_str()
+                .unwrap_or("null")
+                .trim()
+                .to_ascii_lowercase(),
+        );
     }
     let referer = headers.get(REFERER)?.to_str().ok()?.trim();
     let (scheme, rest) = referer.split_once("://")?;
@@ -128,7 +134,10 @@ mod tests {
 
     const COOKIE: (&str, &str) = ("cookie", "pe_session=ab");
     const HOST_: (&str, &str) = ("host", "127.0.0.1:8080");
-    const JSON: [(&str, &str); 2] = [("content-type", "application/json"), ("content-length", "2")];
+    const JSON: [(&str, &str); 2] = [
+        ("content-type", "application/json"),
+        ("content-length", "2"),
+    ];
 
     fn status(r: Result<(), ApiError>) -> u16 {
         r.err().map(|e| e.status().as_u16()).unwrap_or(200)
@@ -137,7 +146,13 @@ mod tests {
     #[test]
     fn foreign_or_missing_origin_with_cookie_is_refused() {
         let post = Method::POST;
-        let evil = headers(&[COOKIE, HOST_, ("origin", "http://evil.example"), JSON[0], JSON[1]]);
+        let evil = headers(&[
+            COOKIE,
+            HOST_,
+            ("origin", "http://evil.example"),
+            JSON[0],
+            JSON[1],
+        ]);
         assert_eq!(status(check(&post, &evil, false, &[])), 403);
         let none = headers(&[COOKIE, HOST_]);
         assert_eq!(status(check(&post, &none, false, &[])), 403);
@@ -153,7 +168,11 @@ mod tests {
 
     #[test]
     fn configured_origins_are_allowed() {
-        let proxied = headers(&[COOKIE, ("host", "10.0.0.5:8080"), ("origin", "https://1177.example")]);
+        let proxied = headers(&[
+            COOKIE,
+            ("host", "10.0.0.5:8080"),
+            ("origin", "https://1177.example"),
+        ]);
         let allowed = vec!["https://1177.example".to_string()];
         assert_eq!(status(check(&Method::PUT, &proxied, false, &allowed)), 200);
         assert_eq!(status(check(&Method::PUT, &proxied, false, &[])), 403);
@@ -169,7 +188,13 @@ mod tests {
             ("content-length", "2"),
         ]);
         assert_eq!(status(check(&Method::POST, &plain, false, &[])), 415);
-        let json = headers(&[COOKIE, HOST_, ("origin", "http://127.0.0.1:8080"), JSON[0], JSON[1]]);
+        let json = headers(&[
+            COOKIE,
+            HOST_,
+            ("origin", "http://127.0.0.1:8080"),
+            JSON[0],
+            JSON[1],
+        ]);
         assert_eq!(status(check(&Method::POST, &json, false, &[])), 200);
         let charset = headers(&[
             COOKIE,
@@ -183,7 +208,10 @@ mod tests {
 
     #[test]
     fn bearer_clients_and_cookieless_sign_ins_pass() {
-        let bearer = headers(&[("authorization", "Bearer t"), ("origin", "http://evil.example")]);
+        let bearer = headers(&[
+            ("authorization", "Bearer t"),
+            ("origin", "http://evil.example"),
+        ]);
         assert_eq!(status(check(&Method::POST, &bearer, false, &[])), 200);
         let login = headers(&[HOST_, JSON[0], JSON[1]]);
         assert_eq!(status(check(&Method::POST, &login, true, &[])), 200);

@@ -163,7 +163,10 @@ mod tests {
         for (text, key) in [
             ("hash_permits = 0", "hash_permits"),
             ("allowed_origins = [\"a.example\"]", "allowed_origins"),
-            ("allowed_origins = [\"https://a.example/x\"]", "allowed_origins"),
+            (
+                "allowed_origins = [\"https://a.example/x\"]",
+                "allowed_origins",
+            ),
             ("[login]\nmax_failures_per_account = 0", "login"),
             ("bogus = 1", "bogus"),
         ] {

@@ -308,7 +308,11 @@ impl NonceCounts {
             self.seen
                 .retain(|_, (_, first)| now.saturating_duration_since(*first) <= lifetime);
             if self.seen.len() >= MAX_REMEMBERED_NONCES {
-                let oldest = self.seen.iter().min_by_key(|(_, (_, t))| *t).map(|(k, _)| k.clone());
+                let oldest = self
+                    .seen
+                    .iter()
+                    .min_by_key(|(_, (_, t))| *t)
+                    .map(|(k, _)| k.clone());
                 if let Some(k) = oldest {
                     self.seen.remove(&k);
                 }
@@ -854,8 +858,14 @@ mod tests {
         ))
         .unwrap();
         let uri = "sip:1177.local";
-        assert_eq!(s.verify_request(t0, "REGISTER", uri, &p, &stored), Verdict::Valid);
-        assert_eq!(s.verify_request(t0, "REGISTER", uri, &p, &stored), Verdict::Replayed);
+        assert_eq!(
+            s.verify_request(t0, "REGISTER", uri, &p, &stored),
+            Verdict::Valid
+        );
+        assert_eq!(
+            s.verify_request(t0, "REGISTER", uri, &p, &stored),
+            Verdict::Replayed
+        );
     }
 
     #[test]

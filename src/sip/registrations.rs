@@ -139,7 +139,9 @@ impl Registrar {
         if self.source_locks.locked_until(&source, now).is_some() {
             return true;
         }
-        self.user_locks.locked_until(&user.to_string(), now).is_some()
+        self.user_locks
+            .locked_until(&user.to_string(), now)
+            .is_some()
             && !self
                 .bindings(user, now)
                 .iter()
@@ -147,7 +149,13 @@ impl Registrar {
     }
 
     /// A wrong answer: counted, then the uniform 403.
-    fn refuse(&mut self, user: &str, source: IpAddr, now: Instant, resp: rsip::Response) -> rsip::Response {
+    fn refuse(
+        &mut self,
+        user: &str,
+        source: IpAddr,
+        now: Instant,
+        resp: rsip::Response,
+    ) -> rsip::Response {
         self.user_locks.fail(&user.to_string(), now);
         self.source_locks.fail(&source, now);
         with_warning(resp, REFUSED)

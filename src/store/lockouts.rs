@@ -209,10 +209,14 @@ mod tests {
         let key = (LockKind::Account, "anna");
         let sec = chrono::TimeDelta::seconds;
         for i in 0..2 {
-            let r = store.login_failed(key.0, key.1, t0() + sec(i), &policy).await;
+            let r = store
+                .login_failed(key.0, key.1, t0() + sec(i), &policy)
+                .await;
             assert_eq!(r.unwrap(), None);
         }
-        let until = store.login_failed(key.0, key.1, t0() + sec(2), &policy).await;
+        let until = store
+            .login_failed(key.0, key.1, t0() + sec(2), &policy)
+            .await;
         assert_eq!(until.unwrap(), Some(t0() + sec(62)));
         let locked = store.login_locked_until(&[key], t0() + sec(3)).await;
         assert_eq!(locked.unwrap(), Some(t0() + sec(62)));
@@ -226,7 +230,10 @@ mod tests {
         // After the lock, three more failures lock for twice as long.
         let later = t0() + sec(100);
         for _ in 0..2 {
-            store.login_failed(key.0, key.1, later, &policy).await.unwrap();
+            store
+                .login_failed(key.0, key.1, later, &policy)
+                .await
+                .unwrap();
         }
         let until = store.login_failed(key.0, key.1, later, &policy).await;
         assert_eq!(until.unwrap(), Some(later + sec(120)));

@@ -4,11 +4,11 @@
 #![allow(dead_code)]
 
 use phone_entrance::api::auth::{self, IntakeClients, Role};
+use phone_entrance::api::staff_guard::StaffGuard;
 use phone_entrance::api::{router, ApiState};
+use phone_entrance::config::StaffConfig;
 use phone_entrance::store::{AuditRecord, Store};
 use serde_json::Value;
-use phone_entrance::api::staff_guard::StaffGuard;
-use phone_entrance::config::StaffConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
