@@ -33,6 +33,9 @@ pub use crate::store::Role;
 pub const SESSION_COOKIE: &str = "pe_session";
 /// A session lasts one long shift.
 pub const SESSION_HOURS: i64 = 12;
+/// Marks a request the page made by itself (not counted as activity for the
+/// session idle timeout).
+pub const BACKGROUND_HEADER: &str = "x-pe-background";
 /// Shortest password `create-user` accepts.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 
@@ -194,9 +197,17 @@ impl FromRequestParts<ApiState> for Staff {
         let unauthorized = || ApiError::Unauthorized("sign in first: no valid session".into());
         let token =
             session_token(&CookieJar::from_headers(&parts.headers)).ok_or_else(unauthorized)?;
+        // A page's own refreshes (timers, live events) say so: they do not
+        // keep an unattended session alive.
+        let used = !parts.headers.contains_key(BACKGROUND_HEADER);
         let user = state
             .store
-            .touch_session(&sha256_hex(&token), Utc::now(), state.guard.session_idle)
+            .touch_session(
+                &sha256_hex(&token),
+                Utc::now(),
+                state.guard.session_idle,
+                used,
+            )
             .await?
             .ok_or_else(unauthorized)?;
         Ok(Staff {

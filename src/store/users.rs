@@ -276,13 +276,15 @@ impl Store {
     }
 
     /// The user of a session that is unexpired, of an enabled account and was
-    /// used less than `idle` ago; marks it used now. (The mark is written at
-    /// most every [`touch_every`] so that reads do not all become writes.)
+    /// used less than `idle` ago; with `used`, marks it used now. (The mark is
+    /// written at most every [`touch_every`] so that reads do not all become
+    /// writes.)
     pub async fn touch_session(
         &self,
         token_sha256: &str,
         now: DateTime<Utc>,
         idle: TimeDelta,
+        used: bool,
     ) -> Result<Option<SessionUser>> {
         let now = super::storable("now", now)?;
         let cutoff = now - idle;
@@ -305,7 +307,7 @@ impl Store {
         let Some((username, role, seen)) = found else {
             return Ok(None);
         };
-        if seen < now - touch_every(idle) {
+        if used && seen < now - touch_every(idle) {
             with_backend!(self, |pool, ts| {
                 sqlx::query("UPDATE staff_sessions SET last_seen_at = $2 WHERE token_sha256 = $1")
                     .bind(token_sha256)

@@ -77,7 +77,7 @@
 
   async function load() {
     try {
-      cases = (await PE.api("GET", "/worklist")).data || [];
+      cases = (await PE.api("GET", "/worklist", undefined, true)).data || [];
       renderQueue();
     } catch (x) { say("Could not load the queue: " + x.message); }
   }

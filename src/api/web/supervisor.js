@@ -9,7 +9,7 @@
 
   async function loadStats() {
     try {
-      const s = (await PE.api("GET", "/supervisor/stats")).data;
+      const s = (await PE.api("GET", "/supervisor/stats", undefined, true)).data;
       $("s-waiting").textContent = s.waiting_total;
       $("s-oldest").textContent = s.oldest_wait_seconds == null ? "-" : PE.duration(s.oldest_wait_seconds * 1000);
       $("s-share").textContent = s.share_within_target_today == null ? "-" : Math.round(s.share_within_target_today * 100) + " %";
@@ -61,7 +61,7 @@
     shownUnreachable = count;
     const body = $("unreachable").querySelector("tbody");
     try {
-      const cases = (await PE.api("GET", "/supervisor/unreachable")).data;
+      const cases = (await PE.api("GET", "/supervisor/unreachable", undefined, true)).data;
       body.replaceChildren();
       for (const c of cases) {
         const tr = PE.el("tr", "unreachable-row");
@@ -89,7 +89,7 @@
       const tr = PE.el("tr"); const td = PE.el("td", "muted", text); td.colSpan = 4; tr.append(td); body.append(tr);
     };
     try {
-      const locks = (await PE.api("GET", "/supervisor/lockouts")).data;
+      const locks = (await PE.api("GET", "/supervisor/lockouts", undefined, true)).data;
       body.replaceChildren();
       for (const l of locks) {
         const tr = PE.el("tr", "lockout-row");
