@@ -419,14 +419,12 @@ pub async fn login(
             retry_after,
         });
     }
-    let hash = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| dummy_hash().to_string());
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
     let password = request.password;
-    // Argon2 takes tens of milliseconds of CPU: a few at a time, off the async workers.
+    // Argon2 takes tens of milliseconds of CPU: a few at a time, off the async
+    // workers (the dummy hash too: it is made on first use).
     let matches = guard
-        .verify(move || verify_password(&hash, &password))
+        .verify(move || verify_password(hash.as_deref().unwrap_or(dummy_hash()), &password))
         .await
         .map_err(|_| ApiError::Busy {
             message: "too many sign-ins at once: try again in a moment".into(),
