@@ -1,5 +1,5 @@
 //! What an operator does from the command line besides serving: the schema,
-//! staff accounts and digital-intake tokens.
+//! staff accounts (create, update, disable, enable) and digital-intake tokens.
 
 use crate::api::auth;
 use crate::config::{read_text, SipConfig};
@@ -106,6 +106,40 @@ pub async fn create_user(
     }
     if let Some((realm, _)) = &sip {
         println!("SIP desk-phone password set for {username} in realm {realm}");
+    }
+    Ok(())
+}
+
+/// `disable-user` / `enable-user`: disabling ends the account's sessions at
+/// once (every node checks the store on each request). Audited.
+pub async fn set_disabled(
+    database_url: &str,
+    username: &str,
+    disabled: bool,
+) -> anyhow::Result<()> {
+    let store = Store::connect(database_url).await?;
+    let done = store.set_user_disabled(username, disabled).await?;
+    if done {
+        let action = if disabled {
+            "user.disabled"
+        } else {
+            "user.enabled"
+        };
+        let entry = crate::store::AuditRecord::new(
+            chrono::Utc::now(),
+            "cli",
+            action,
+            None,
+            format!("user={username}"),
+            None,
+        );
+        store.audit(&entry).await?;
+    }
+    store.close().await;
+    match (done, disabled) {
+        (false, _) => anyhow::bail!("no user {username}: check the name (create-user makes one)"),
+        (true, true) => println!("disabled {username}: sessions ended, sign-in and SIP refused"),
+        (true, false) => println!("enabled {username}"),
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 pub mod case;
 pub mod identity;
 pub mod ivr;
+pub mod lockout;
 pub mod media;
 pub mod queue;
 pub mod sdp;

@@ -85,6 +85,17 @@ enum Command {
         #[arg(long, env = "PE_SIP_PASSWORD", hide_env_values = true)]
         sip_password: Option<String>,
     },
+    /// Disable a staff account: its sessions end at once, sign-in and its desk
+    /// phone's REGISTER are refused until enable-user.
+    DisableUser {
+        /// The user name.
+        name: String,
+    },
+    /// Enable a disabled staff account again.
+    EnableUser {
+        /// The user name.
+        name: String,
+    },
     /// Print a new random bearer token for a digital intake client and the line
     /// to add to intake-clients.toml.
     IntakeToken {
@@ -140,6 +151,12 @@ async fn main() -> anyhow::Result<()> {
             admin::create_user(&cli.database_url, &username, &role, update, sip).await
         }
         Some(Command::IntakeToken { name }) => admin::intake_token(&name),
+        Some(Command::DisableUser { name }) => {
+            admin::set_disabled(&cli.database_url, &name, true).await
+        }
+        Some(Command::EnableUser { name }) => {
+            admin::set_disabled(&cli.database_url, &name, false).await
+        }
         None => {
             let running = service::start(ServiceOptions {
                 config_dir: cli.config,

@@ -4,6 +4,7 @@
 
 use crate::api::auth::IntakeClients;
 use crate::api::intake::IntakeQueue;
+use crate::api::staff_guard::StaffGuard;
 use crate::booking::Booking;
 use crate::config::{read_optional, Config};
 use crate::dialer::metrics::CallbackMetrics;
@@ -205,6 +206,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         cfg.nurse_phones,
         &sip_config.sip_realm,
         nurse_ring,
+        &cfg.staff.sip_register,
     ));
     let held = Arc::new(HeldCalls::default());
     let call_metrics = Arc::new(CallMetrics::default());
@@ -218,6 +220,10 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     registry.register_collector(Box::new(MediaCollector(media.clone())));
     let overdue_metrics = Arc::new(OverdueMetrics::default());
     overdue_metrics.register(&mut registry);
+    // The session cookie is Secure unless HTTP is bound to loopback only.
+    let secure_cookie = StaffGuard::secure_cookie_for(opts.http_bind.ip());
+    let staff_guard = Arc::new(StaffGuard::new(&cfg.staff, secure_cookie));
+    staff_guard.metrics.register(&mut registry);
     // Calls, callbacks and their store jobs: `stop` waits for them.
     let call_tasks = TaskTracker::new();
     let inbound = Arc::new(InboundCalls {
@@ -259,7 +265,9 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         .with_readiness(readiness.clone())
         .with_dialer(dialer)
         .with_intake_clients(intake_clients)
-        .with_intake_queue(intake_queue);
+        .with_intake_queue(intake_queue)
+        .with_guard(staff_guard)
+        .with_nurse_phones(nurse_phones.clone());
     let router = crate::api::router(api_state).merge(metrics_router(registry));
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {

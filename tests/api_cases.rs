@@ -460,11 +460,17 @@ async fn concurrent_claim_next_over_http_hands_each_case_out_once(api: &Api) {
     let mut tasks = Vec::new();
     for cookie in cookies {
         let url = api.url("/api/v1/claim-next");
+        let origin = api.base.clone();
         tasks.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
             let mut got = Vec::new();
             loop {
-                let r = client.post(&url).header("cookie", &cookie).send().await;
+                let r = client
+                    .post(&url)
+                    .header("cookie", &cookie)
+                    .header("origin", &origin)
+                    .send()
+                    .await;
                 let Ok(r) = r else {
                     return Err("request failed".to_string());
                 };

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// Bytes and time in, events out: no sockets, no clock, no files.
 const CORES: &[&str] = &[
-    "case", "identity", "ivr", "media", "queue", "sdp", "sip", "triage",
+    "case", "identity", "ivr", "lockout", "media", "queue", "sdp", "sip", "triage",
 ];
 
 /// The shell, bottom up: a room may import the cores and the rooms above it

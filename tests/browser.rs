@@ -105,6 +105,18 @@ async fn nurse_and_supervisor_pages_in_headless_chromium() {
         .await
         .expect("last attempt");
 
+    // A nurse locked out by wrong passwords: the supervisor lifts it in the page.
+    svc.add_staff("lena", "nurse-pw-2", Role::Nurse).await;
+    for _ in 0..5 {
+        let wrong = reqwest::Client::new()
+            .post(svc.http_url("/api/v1/login"))
+            .json(&serde_json::json!({"username": "lena", "password": "guess"}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(wrong.status().as_u16(), 401);
+    }
+
     let profile = tempfile::tempdir().expect("profile dir");
     let mut child = tokio::process::Command::new("node")
         .arg("staff_pages.mjs")

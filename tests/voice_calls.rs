@@ -10,7 +10,6 @@ use common::caller::{after_greeting, answer_green_questions, press, wait_for_pro
 use common::TestService;
 use phone_entrance::media::g711::Codec;
 use phone_entrance::store::{CaseStatus, Role};
-use serde_json::json;
 use simulators::caller::{Call, CallConfig, DtmfMethod, EndReason, InfoFormat};
 use simulators::script::speech_like;
 use std::time::Duration;
@@ -41,26 +40,7 @@ async fn register_green_callback(svc: &TestService, method: DtmfMethod) -> Call 
 /// A signed-in HTTP client for a new nurse.
 async fn nurse(svc: &TestService) -> reqwest::Client {
     svc.add_staff("nina", "nurse-password-1", Role::Nurse).await;
-    let r = reqwest::Client::new()
-        .post(svc.http_url("/api/v1/login"))
-        .json(&json!({"username": "nina", "password": "nurse-password-1"}))
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(r.status().as_u16(), 200);
-    let pair = r.headers()["set-cookie"]
-        .to_str()
-        .expect("cookie")
-        .split(';')
-        .next()
-        .expect("pair")
-        .to_string();
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(reqwest::header::COOKIE, pair.parse().expect("cookie value"));
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .expect("client")
+    svc.login("nina", "nurse-password-1").await
 }
 
 fn rms(samples: &[i16]) -> f64 {

@@ -5,8 +5,9 @@
 //! database does not let anyone log in. Bearer tokens are configured the same way.
 //! Every login, logout and failed login is audited with the client address.
 
+use super::staff_guard::StaffGuard;
 use super::{ApiError, ApiState};
-use crate::store::{Actor, AuditRecord, StaffUser};
+use crate::store::{Actor, AuditRecord, LockKind, StaffUser};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
@@ -32,6 +33,9 @@ pub use crate::store::Role;
 pub const SESSION_COOKIE: &str = "pe_session";
 /// A session lasts one long shift.
 pub const SESSION_HOURS: i64 = 12;
+/// Marks a request the page made by itself (not counted as activity for the
+/// session idle timeout).
+pub const BACKGROUND_HEADER: &str = "x-pe-background";
 /// Shortest password `create-user` accepts.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 
@@ -168,14 +172,22 @@ fn session_token(jar: &CookieJar) -> Option<String> {
 }
 
 /// The `pe_session` cookie: script cannot read it, other sites never send it,
-/// and it lasts `max_age` (zero clears it).
-fn session_cookie(value: String, max_age: time::Duration) -> Cookie<'static> {
+/// only HTTPS carries it when `secure`, and it lasts `max_age` (zero clears it).
+fn session_cookie(value: String, max_age: time::Duration, secure: bool) -> Cookie<'static> {
     Cookie::build((SESSION_COOKIE, value))
         .http_only(true)
+        .secure(secure)
         .same_site(SameSite::Strict)
         .path("/")
         .max_age(max_age)
         .build()
+}
+
+/// Whether the request carries a session cookie (then the origin checks apply).
+pub fn has_session_cookie(headers: &axum::http::HeaderMap) -> bool {
+    CookieJar::from_headers(headers)
+        .get(SESSION_COOKIE)
+        .is_some()
 }
 
 impl FromRequestParts<ApiState> for Staff {
@@ -185,9 +197,17 @@ impl FromRequestParts<ApiState> for Staff {
         let unauthorized = || ApiError::Unauthorized("sign in first: no valid session".into());
         let token =
             session_token(&CookieJar::from_headers(&parts.headers)).ok_or_else(unauthorized)?;
+        // A page's own refreshes (timers, live events) say so: they do not
+        // keep an unattended session alive.
+        let used = !parts.headers.contains_key(BACKGROUND_HEADER);
         let user = state
             .store
-            .session_user(&sha256_hex(&token), Utc::now())
+            .touch_session(
+                &sha256_hex(&token),
+                Utc::now(),
+                state.guard.session_idle,
+                used,
+            )
             .await?
             .ok_or_else(unauthorized)?;
         Ok(Staff {
@@ -362,7 +382,9 @@ fn dummy_hash() -> &'static str {
 /// Signs in; sets the `pe_session` cookie.
 #[utoipa::path(post, path = "/api/v1/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = Me, description = "signed in; Set-Cookie pe_session"),
-              (status = 401, description = "wrong user name or password")))]
+              (status = 401, description = "wrong user name or password"),
+              (status = 429, description = "account or address locked after failed sign-ins; Retry-After"),
+              (status = 503, description = "too many sign-ins at once; Retry-After")))]
 pub async fn login(
     State(state): State<ApiState>,
     client_ip: ClientIp,
@@ -372,20 +394,42 @@ pub async fn login(
     let request: LoginRequest = serde_json::from_slice(&body).map_err(|_| {
         ApiError::BadRequest("expected JSON {\"username\": \"...\", \"password\": \"...\"}".into())
     })?;
+    let guard = &state.guard;
     let user: Option<StaffUser> = if request.username.len() <= 64 {
         state.store.find_user(&request.username).await?
     } else {
         None
     };
-    let hash = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| dummy_hash().to_string());
+    let keys = StaffGuard::keys(&request.username, user.is_some(), client_ip.0);
+    let key_refs: Vec<(LockKind, &str)> = keys.iter().map(|(k, n)| (*k, n.as_str())).collect();
+    // A locked account or address is refused before any argon2 work, with
+    // the same answer whether the password would have been right or not.
+    if let Some(until) = state
+        .store
+        .login_locked_until(&key_refs, Utc::now())
+        .await?
+    {
+        guard.metrics.locked.inc();
+        let retry_after = u64::try_from((until - Utc::now()).num_seconds()).unwrap_or(0) + 1;
+        return Err(ApiError::TooManyRequests {
+            message: format!(
+                "too many failed sign-ins: try again in {} min or ask a supervisor to lift the lock",
+                retry_after.div_ceil(60)
+            ),
+            retry_after,
+        });
+    }
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
     let password = request.password;
-    // Argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-    let matches = tokio::task::spawn_blocking(move || verify_password(&hash, &password))
+    // Argon2 takes tens of milliseconds of CPU: a few at a time, off the async
+    // workers (the dummy hash too: it is made on first use).
+    let matches = guard
+        .verify(move || verify_password(hash.as_deref().unwrap_or(dummy_hash()), &password))
         .await
-        .unwrap_or(false);
+        .map_err(|_| ApiError::Busy {
+            message: "too many sign-ins at once: try again in a moment".into(),
+            retry_after: 1,
+        })?;
     let now = Utc::now();
     let user = match user {
         Some(u) if matches && !u.disabled => u,
@@ -405,12 +449,36 @@ pub async fn login(
                     "auth.login_failed",
                     None,
                     detail,
-                    ip,
+                    ip.clone(),
                 ))
                 .await?;
+            for (kind, name) in &keys {
+                let policy = guard.policy(*kind);
+                if let Some(until) = state.store.login_failed(*kind, name, now, policy).await? {
+                    guard.metrics.lockouts.inc();
+                    let detail = format!("{}={name} until={}", kind.as_str(), until.to_rfc3339());
+                    state
+                        .store
+                        .audit(&AuditRecord::new(
+                            now,
+                            actor,
+                            "auth.locked",
+                            None,
+                            detail,
+                            ip.clone(),
+                        ))
+                        .await?;
+                }
+            }
             return Err(ApiError::Unauthorized("wrong user name or password".into()));
         }
     };
+    // The account's count starts over; the address's does not (one valid
+    // account must not reset the guessing budget of a whole address).
+    state
+        .store
+        .clear_login_failures(LockKind::Account, &user.username)
+        .await?;
     let token = new_token();
     let expires = now + chrono::TimeDelta::hours(SESSION_HOURS);
     state
@@ -428,7 +496,11 @@ pub async fn login(
             ip,
         ))
         .await?;
-    let cookie = session_cookie(token, time::Duration::hours(SESSION_HOURS));
+    let cookie = session_cookie(
+        token,
+        time::Duration::hours(SESSION_HOURS),
+        guard.cookie_secure,
+    );
     let me = Json(Me {
         username: user.username,
         role: user.role,
@@ -462,7 +534,11 @@ pub async fn logout(
                 .await?;
         }
     }
-    let clear = session_cookie(String::new(), time::Duration::ZERO);
+    let clear = session_cookie(
+        String::new(),
+        time::Duration::ZERO,
+        state.guard.cookie_secure,
+    );
     Ok((jar.add(clear), StatusCode::NO_CONTENT).into_response())
 }
 
@@ -518,12 +594,14 @@ mod tests {
 
     #[test]
     fn session_cookie_keeps_its_attributes() {
-        let set = session_cookie("ab12".into(), time::Duration::hours(SESSION_HOURS));
+        let set = session_cookie("ab12".into(), time::Duration::hours(SESSION_HOURS), false);
         assert_eq!(
             set.encoded().to_string(),
             format!("{SESSION_COOKIE}=ab12; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200")
         );
-        let clear = session_cookie(String::new(), time::Duration::ZERO);
+        let secure = session_cookie("ab12".into(), time::Duration::ZERO, true);
+        assert!(secure.encoded().to_string().contains("; Secure"));
+        let clear = session_cookie(String::new(), time::Duration::ZERO, false);
         assert_eq!(
             clear.encoded().to_string(),
             format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0")

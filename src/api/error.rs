@@ -28,6 +28,15 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("{0}")]
     Unavailable(String),
+    /// Too many failed sign-ins: locked for `retry_after` seconds (429).
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
+    /// Busy now (e.g. every password check slot taken): 503 with Retry-After.
+    #[error("{message}")]
+    Busy { message: String, retry_after: u64 },
+    /// A body that is not `application/json` (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("database error")]
     Store(#[from] StoreError),
 }
@@ -44,6 +53,9 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
             ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -53,6 +65,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry_after = match &self {
+            ApiError::TooManyRequests { retry_after, .. } | ApiError::Busy { retry_after, .. } => {
+                Some(*retry_after)
+            }
+            _ => None,
+        };
         let message = match &self {
             // A missing case is the client's business; other store errors are ours.
             ApiError::Store(e @ StoreError::NotFound(_)) => e.to_string(),
@@ -62,6 +80,13 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        (status, Json(serde_json::json!({ "error": message }))).into_response()
+        let mut response = (status, Json(serde_json::json!({ "error": message }))).into_response();
+        if let Some(secs) = retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs.max(1)),
+            );
+        }
+        response
     }
 }

@@ -12,8 +12,11 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod intake;
+pub mod lockouts;
 pub mod openapi;
+pub mod origin;
 pub mod pages;
+pub mod staff_guard;
 pub mod supervisor;
 pub mod voice_note;
 pub mod worklist;
@@ -53,6 +56,10 @@ pub struct ApiState {
     pub dialer: Option<Arc<crate::dialer::Dialer>>,
     /// Whether this node takes new calls (`/readyz`).
     pub readiness: Arc<Readiness>,
+    /// Sign-in lockouts, the argon2 pool, session idle time, origins.
+    pub guard: Arc<staff_guard::StaffGuard>,
+    /// Desk-phone registrations (their REGISTER locks), when running as a service.
+    pub nurse_phones: Option<Arc<crate::telephony::NursePhones>>,
 }
 
 impl ApiState {
@@ -68,6 +75,8 @@ impl ApiState {
             message_ids: Arc::new(Vec::new()),
             dialer: None,
             readiness: Readiness::new("api"),
+            guard: Arc::new(staff_guard::StaffGuard::default()),
+            nurse_phones: None,
         }
     }
 
@@ -89,6 +98,17 @@ impl ApiState {
     /// The node's readiness, shared with the SIP driver.
     pub fn with_readiness(mut self, readiness: Arc<Readiness>) -> ApiState {
         self.readiness = readiness;
+        self
+    }
+
+    /// Sign-in and session guards from `staff.toml`.
+    pub fn with_guard(mut self, guard: Arc<staff_guard::StaffGuard>) -> ApiState {
+        self.guard = guard;
+        self
+    }
+
+    pub fn with_nurse_phones(mut self, phones: Arc<crate::telephony::NursePhones>) -> ApiState {
+        self.nurse_phones = Some(phones);
         self
     }
 
@@ -135,7 +155,13 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/supervisor/messages", get(supervisor::messages))
         .route("/supervisor/stats", get(supervisor::get_stats))
-        .route("/supervisor/unreachable", get(supervisor::unreachable));
+        .route("/supervisor/unreachable", get(supervisor::unreachable))
+        .route("/supervisor/lockouts", get(lockouts::list))
+        .route("/supervisor/lockouts/lift", post(lockouts::lift))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            origin::guard,
+        ));
     Router::new()
         .merge(pages::routes())
         .route("/healthz", get(health::healthz))

@@ -1,7 +1,9 @@
 //! `GET /openapi.json`: the API description, generated from the handlers'
 //! annotations (utoipa), so it cannot drift from the code.
 
-use super::{auth, calls, cancel, cases, events, intake, supervisor, voice_note, worklist};
+use super::{
+    auth, calls, cancel, cases, events, intake, lockouts, supervisor, voice_note, worklist,
+};
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -19,7 +21,7 @@ use utoipa::{Modify, OpenApi};
         cancel::cancel_case, voice_note::get_voice_note,
         calls::start_call, calls::call_status, calls::hangup,
         supervisor::get_settings, supervisor::put_settings, supervisor::messages, supervisor::get_stats,
-        supervisor::unreachable,
+        supervisor::unreachable, lockouts::list, lockouts::lift,
     ),
     components(schemas(
         auth::LoginRequest, auth::Me,
@@ -31,7 +33,7 @@ use utoipa::{Modify, OpenApi};
         crate::dialer::CallState, crate::dialer::CallResult,
         crate::supervisor::SupervisorSettings, crate::queue::Closure,
         crate::supervisor::SupervisorStats, crate::supervisor::stats::LevelStats, crate::supervisor::overdue::OverdueAlert, crate::supervisor::overdue::OverdueCase, supervisor::MessageOption,
-        supervisor::UnreachableCaseView,
+        supervisor::UnreachableCaseView, lockouts::LockView, lockouts::LiftRequest,
     )),
     modifiers(&Security),
 )]

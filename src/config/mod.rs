@@ -6,6 +6,7 @@
 mod files;
 mod nurse_phones;
 mod sip;
+mod staff;
 mod trunk;
 
 pub use files::{
@@ -14,6 +15,7 @@ pub use files::{
 };
 pub use nurse_phones::FixedPhones;
 pub use sip::SipConfig;
+pub use staff::{LockoutConfig, StaffConfig};
 pub use trunk::TrunkConfig;
 
 use crate::ivr::Flow;
@@ -35,6 +37,8 @@ pub struct Config {
     pub trunk: Option<TrunkConfig>,
     pub nurse_phones: FixedPhones,
     pub retry: RetryPolicies,
+    /// Sign-in and REGISTER lockouts, sessions, origins (`staff.toml`).
+    pub staff: StaffConfig,
 }
 
 impl Config {
@@ -57,6 +61,11 @@ impl Config {
             .transpose()?
             .unwrap_or_default();
         let retry = read_retry(config_dir)?;
+        let staff_path = config_dir.join("staff.toml");
+        let staff = read_optional(&staff_path)?
+            .map(|text| StaffConfig::parse(&text, &staff_path))
+            .transpose()?
+            .unwrap_or_default();
         Ok(Config {
             sip,
             flow: ivr.flow,
@@ -67,6 +76,7 @@ impl Config {
             trunk,
             nurse_phones,
             retry,
+            staff,
         })
     }
 }

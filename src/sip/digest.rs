@@ -2,8 +2,12 @@
 //! MD5 only, `qop=auth` or the RFC 2069 form without qop.
 //!
 //! Server side: [`DigestServer`] makes challenges whose nonce carries its own
-//! issue time and an HMAC over it, so no nonce table is kept and an old nonce
-//! is told apart from a forged one (`stale=true` lets the phone retry silently).
+//! issue time, a sequence number and an HMAC over both, so an old nonce is
+//! told apart from a forged one (`stale=true` lets the phone retry silently).
+//! [`DigestServer::verify_request`] also holds replays off (RFC 7616 3.4.6,
+//! RFC 2617 3.2.2.5): the digest `uri` must be the Request-URI, and each
+//! nonce's count (`nc`) must grow (without qop: a nonce is good once); the
+//! counts are remembered per nonce for the nonce's lifetime.
 //! Client side: [`authorization`] answers a 401/407 challenge.
 //!
 //! Pure: the time comes in as an `Instant` argument, the randomness (nonce
@@ -12,7 +16,9 @@
 use hmac::{Hmac, Mac};
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
@@ -264,6 +270,60 @@ pub fn pick_challenge<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<&
 
 // ---------------------------------------------------------------- server side
 
+/// Whether a digest `uri` names the Request-URI: the same text, or the same
+/// after rsip's parse and print (case of scheme and host aside).
+fn same_uri(digest_uri: &str, request_uri: &str) -> bool {
+    let (a, b) = (digest_uri.trim(), request_uri.trim());
+    if a.eq_ignore_ascii_case(b) {
+        return true;
+    }
+    match (rsip::Uri::try_from(a), rsip::Uri::try_from(b)) {
+        (Ok(x), Ok(y)) => x.to_string().eq_ignore_ascii_case(&y.to_string()),
+        _ => false,
+    }
+}
+
+/// The highest nonce count accepted per nonce, while the nonce lives.
+#[derive(Debug, Default)]
+struct NonceCounts {
+    seen: HashMap<String, (u32, Instant)>,
+}
+
+/// Remembered nonces at most: only valid answers are remembered, so this is
+/// many phones' worth; beyond it the oldest go (their phones re-challenge).
+const MAX_REMEMBERED_NONCES: usize = 50_000;
+
+impl NonceCounts {
+    /// Whether `nc` (None: no qop, count as 1) is above the last accepted
+    /// count of `nonce`; if so it becomes the last.
+    fn accept(&mut self, nonce: &str, nc: Option<u32>, now: Instant, lifetime: Duration) -> bool {
+        let nc = nc.unwrap_or(1);
+        if let Some((last, _)) = self.seen.get(nonce) {
+            if nc <= *last {
+                return false;
+            }
+        }
+        if self.seen.len() >= MAX_REMEMBERED_NONCES {
+            // A nonce older than its lifetime is stale anyway: forget those first.
+            self.seen
+                .retain(|_, (_, first)| now.saturating_duration_since(*first) <= lifetime);
+            if self.seen.len() >= MAX_REMEMBERED_NONCES {
+                let oldest = self
+                    .seen
+                    .iter()
+                    .min_by_key(|(_, (_, t))| *t)
+                    .map(|(k, _)| k.clone());
+                if let Some(k) = oldest {
+                    self.seen.remove(&k);
+                }
+            }
+        }
+        let first = self.seen.get(nonce).map(|(_, t)| *t).unwrap_or(now);
+        self.seen.insert(nonce.to_string(), (nc, first));
+        true
+    }
+}
+
 /// The outcome of checking an Authorization header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -275,17 +335,22 @@ pub enum Verdict {
     /// Wrong password, a nonce we did not issue, a realm that is not ours, or
     /// parameters we do not support; the text says which (never the secret).
     Invalid(&'static str),
+    /// A right answer seen before (the nonce count did not grow): a replay,
+    /// or a client that lost count. Challenge again; not a password guess.
+    Replayed,
 }
 
 /// Makes and checks challenges for one realm. The nonce is
-/// `hex(seconds since epoch) . hex(HMAC-SHA256(secret, seconds:realm))`, so a
-/// nonce is good on the node (and process) that issued it and for `lifetime`.
-#[derive(Clone)]
+/// `hex(seconds since epoch) . hex(sequence) . hex(HMAC-SHA256(secret,
+/// seconds:sequence:realm))`, so a nonce is good on the node (and process)
+/// that issued it and for `lifetime`, and no two challenges share one.
 pub struct DigestServer {
     realm: String,
     secret: [u8; 32],
     epoch: Instant,
     lifetime: Duration,
+    sequence: AtomicU64,
+    counts: NonceCounts,
 }
 
 impl fmt::Debug for DigestServer {
@@ -315,6 +380,8 @@ impl DigestServer {
             secret,
             epoch,
             lifetime,
+            sequence: AtomicU64::new(0),
+            counts: NonceCounts::default(),
         }
     }
 
@@ -323,12 +390,12 @@ impl DigestServer {
         &self.realm
     }
 
-    fn mac(&self, secs: u64) -> String {
+    fn mac(&self, secs: u64, seq: u64) -> String {
         // new_from_slice never fails for HMAC (any key length is fine).
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.secret) else {
             return String::new();
         };
-        mac.update(format!("{secs}:{}", self.realm).as_bytes());
+        mac.update(format!("{secs}:{seq}:{}", self.realm).as_bytes());
         hex::encode(&mac.finalize().into_bytes()[..16])
     }
 
@@ -339,7 +406,8 @@ impl DigestServer {
     /// A fresh nonce for `now`.
     pub fn nonce(&self, now: Instant) -> String {
         let secs = self.secs(now);
-        format!("{secs:x}.{}", self.mac(secs))
+        let seq = self.sequence.fetch_add(1, Ordering::Relaxed);
+        format!("{secs:x}.{seq:x}.{}", self.mac(secs, seq))
     }
 
     /// The WWW-Authenticate (or Proxy-Authenticate) value for a 401 (407):
@@ -360,12 +428,42 @@ impl DigestServer {
     /// Whether `nonce` is ours: `Some(issued seconds)`, `None` if forged or
     /// from another process.
     fn nonce_issued(&self, nonce: &str) -> Option<u64> {
-        let (secs, mac) = nonce.split_once('.')?;
-        if secs.is_empty() || secs.len() > 16 {
-            return None;
+        let mut parts = nonce.splitn(3, '.');
+        let (secs, seq, mac) = (parts.next()?, parts.next()?, parts.next()?);
+        let hex_u64 = |t: &str| {
+            (!t.is_empty() && t.len() <= 16)
+                .then(|| u64::from_str_radix(t, 16).ok())
+                .flatten()
+        };
+        let (secs, seq) = (hex_u64(secs)?, hex_u64(seq)?);
+        constant_time_eq(mac.as_bytes(), self.mac(secs, seq).as_bytes()).then_some(secs)
+    }
+
+    /// [`DigestServer::verify_params`] for a request whose Request-URI is
+    /// `request_uri`, plus the replay checks of the module docs. Remembers
+    /// the nonce count of a valid answer.
+    pub fn verify_request(
+        &mut self,
+        now: Instant,
+        method: &str,
+        request_uri: &str,
+        p: &DigestParams,
+        ha1: &str,
+    ) -> Verdict {
+        let verdict = self.verify_params(now, method, p, ha1);
+        if verdict != Verdict::Valid {
+            return verdict;
         }
-        let secs = u64::from_str_radix(secs, 16).ok()?;
-        constant_time_eq(mac.as_bytes(), self.mac(secs).as_bytes()).then_some(secs)
+        if !same_uri(p.get("uri").unwrap_or_default(), request_uri) {
+            return Verdict::Invalid("digest uri is not the Request-URI");
+        }
+        let nc = p.get("nc").and_then(|nc| u32::from_str_radix(nc, 16).ok());
+        let nonce = p.get("nonce").unwrap_or_default();
+        if self.counts.accept(nonce, nc, now, self.lifetime) {
+            Verdict::Valid
+        } else {
+            Verdict::Replayed
+        }
     }
 
     /// Checks an Authorization value from a `method` request against the
@@ -665,8 +763,8 @@ mod tests {
         );
         // Moving the time part of a real nonce breaks its MAC.
         let nonce = s.nonce(t0 + Duration::from_secs(5));
-        let (_, mac) = nonce.split_once('.').unwrap();
-        let forged = format!("Digest realm=\"1177.local\", nonce=\"ffff.{mac}\"");
+        let (_, seq_mac) = nonce.split_once('.').unwrap();
+        let forged = format!("Digest realm=\"1177.local\", nonce=\"ffff.{seq_mac}\"");
         let auth = authorization(&forged, "REGISTER", "sip:h", "anna", "pw", "c", 1).unwrap();
         assert_eq!(
             s.verify(t0, "REGISTER", &auth, &stored),
@@ -713,6 +811,78 @@ mod tests {
             proptest::prop_assert_eq!(p.get("a"), Some(v.as_str()));
             proptest::prop_assert_eq!(p.get("b"), Some("x"));
         }
+    }
+
+    #[test]
+    fn nonces_are_unique_within_a_second() {
+        let t0 = Instant::now();
+        let s = server(t0);
+        assert_ne!(s.nonce(t0), s.nonce(t0));
+    }
+
+    fn answer(s: &DigestServer, now: Instant, uri: &str, nc: u32) -> DigestParams {
+        let ch = s.challenge(now, false);
+        let v = authorization(&ch, "REGISTER", uri, "anna", "pw", "c1", nc).unwrap();
+        DigestParams::parse(&v).unwrap()
+    }
+
+    #[test]
+    fn a_replayed_nonce_count_is_refused_and_a_higher_one_accepted() {
+        let t0 = Instant::now();
+        let mut s = server(t0);
+        let stored = ha1("anna", "1177.local", "pw");
+        let p = answer(&s, t0, "sip:1177.local", 1);
+        let verify = |s: &mut DigestServer, p: &DigestParams| {
+            s.verify_request(t0, "REGISTER", "sip:1177.local", p, &stored)
+        };
+        assert_eq!(verify(&mut s, &p), Verdict::Valid);
+        assert_eq!(verify(&mut s, &p), Verdict::Replayed);
+        // The same nonce with nc=2 (a client reusing its nonce) is fine.
+        let nonce = p.get("nonce").unwrap();
+        let ch = format!("Digest realm=\"1177.local\", nonce=\"{nonce}\", qop=\"auth\"");
+        let v = authorization(&ch, "REGISTER", "sip:1177.local", "anna", "pw", "c1", 2).unwrap();
+        let p2 = DigestParams::parse(&v).unwrap();
+        assert_eq!(verify(&mut s, &p2), Verdict::Valid);
+        assert_eq!(verify(&mut s, &p), Verdict::Replayed);
+    }
+
+    #[test]
+    fn a_nonce_without_qop_is_good_once() {
+        let t0 = Instant::now();
+        let mut s = server(t0);
+        let stored = ha1("anna", "1177.local", "pw");
+        let nonce = s.nonce(t0);
+        let r = response(&stored, &nonce, "REGISTER", "sip:1177.local", None);
+        let p = DigestParams::parse(&format!(
+            "Digest username=\"anna\", realm=\"1177.local\", nonce=\"{nonce}\", uri=\"sip:1177.local\", response=\"{r}\""
+        ))
+        .unwrap();
+        let uri = "sip:1177.local";
+        assert_eq!(
+            s.verify_request(t0, "REGISTER", uri, &p, &stored),
+            Verdict::Valid
+        );
+        assert_eq!(
+            s.verify_request(t0, "REGISTER", uri, &p, &stored),
+            Verdict::Replayed
+        );
+    }
+
+    #[test]
+    fn digest_uri_must_be_the_request_uri() {
+        let t0 = Instant::now();
+        let mut s = server(t0);
+        let stored = ha1("anna", "1177.local", "pw");
+        let p = answer(&s, t0, "sip:other.example", 1);
+        assert_eq!(
+            s.verify_request(t0, "REGISTER", "sip:1177.local", &p, &stored),
+            Verdict::Invalid("digest uri is not the Request-URI")
+        );
+        let p = answer(&s, t0, "SIP:1177.LOCAL", 1);
+        assert_eq!(
+            s.verify_request(t0, "REGISTER", "sip:1177.local", &p, &stored),
+            Verdict::Valid
+        );
     }
 
     #[test]

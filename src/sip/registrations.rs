@@ -6,11 +6,19 @@
 //! A binding remembers the transport and socket address the REGISTER came
 //! from ([`Peer`]): calls to the phone go there, which works through NAT
 //! where the Contact (a private address) would not.
+//!
+//! Guessing is limited: wrong answers are counted per user name and per
+//! source address ([`crate::lockout`]); a locked user or address gets the
+//! same 403 as a wrong password, whatever it sends. Every refusal reads the
+//! same (no telling which users have SIP accounts). The counts are this
+//! node's: phones register with one node, and its bindings are in memory too.
 
 use super::digest::{DigestParams, DigestServer, Verdict};
 use super::message::{self, header_uri, uri_user, RequestInfo};
 use super::transaction::Peer;
+use crate::lockout::{Policy, Tracker};
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// Limits on registration lifetimes and table size.
@@ -24,6 +32,10 @@ pub struct RegistrarConfig {
     pub default_expires: u32,
     /// Contacts one user may have at once; more get 403.
     pub max_contacts_per_user: usize,
+    /// Wrong digests per user name before it is locked.
+    pub user_lockout: Policy,
+    /// Wrong digests per source address before it is locked.
+    pub source_lockout: Policy,
 }
 
 impl Default for RegistrarConfig {
@@ -33,6 +45,8 @@ impl Default for RegistrarConfig {
             max_expires: 3600,
             default_expires: 3600,
             max_contacts_per_user: 5,
+            user_lockout: Policy::PER_ACCOUNT,
+            source_lockout: Policy::PER_ADDRESS,
         }
     }
 }
@@ -66,6 +80,21 @@ pub struct Registrar {
     cfg: RegistrarConfig,
     digest: DigestServer,
     users: HashMap<String, Vec<Binding>>,
+    user_locks: Tracker<String>,
+    source_locks: Tracker<IpAddr>,
+}
+
+/// User names and addresses whose failures are remembered at most.
+const MAX_TRACKED: usize = 10_000;
+
+/// What every refused REGISTER says, whatever the reason.
+const REFUSED: &str = "not allowed";
+
+/// A key the registrar counts failures under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockKey {
+    User(String),
+    Source(IpAddr),
 }
 
 /// One parsed Contact entry of a REGISTER.
@@ -77,10 +106,59 @@ enum ContactSpec {
 impl Registrar {
     pub fn new(cfg: RegistrarConfig, digest: DigestServer) -> Self {
         Registrar {
+            user_locks: Tracker::new(cfg.user_lockout, MAX_TRACKED),
+            source_locks: Tracker::new(cfg.source_lockout, MAX_TRACKED),
             cfg,
             digest,
             users: HashMap::new(),
         }
+    }
+
+    /// Keys locked now, with the end of the lock.
+    pub fn locked(&self, now: Instant) -> Vec<(LockKey, Instant)> {
+        let users = self.user_locks.locked(now).into_iter();
+        let sources = self.source_locks.locked(now).into_iter();
+        users
+            .map(|(u, t)| (LockKey::User(u), t))
+            .chain(sources.map(|(a, t)| (LockKey::Source(a), t)))
+            .collect()
+    }
+
+    /// Lifts a lock by hand; `false` when the key had none.
+    pub fn lift(&mut self, key: &LockKey) -> bool {
+        match key {
+            LockKey::User(u) => self.user_locks.lift(u),
+            LockKey::Source(a) => self.source_locks.lift(a),
+        }
+    }
+
+    /// Whether a REGISTER for `user` from `source` is refused unheard. A user
+    /// lock does not hold against the address the user's live binding came
+    /// from: someone guessing elsewhere must not knock the nurse's phone out.
+    fn is_locked(&self, user: &str, source: IpAddr, now: Instant) -> bool {
+        if self.source_locks.locked_until(&source, now).is_some() {
+            return true;
+        }
+        self.user_locks
+            .locked_until(&user.to_string(), now)
+            .is_some()
+            && !self
+                .bindings(user, now)
+                .iter()
+                .any(|b| b.peer.addr.ip() == source)
+    }
+
+    /// A wrong answer: counted, then the uniform 403.
+    fn refuse(
+        &mut self,
+        user: &str,
+        source: IpAddr,
+        now: Instant,
+        resp: rsip::Response,
+    ) -> rsip::Response {
+        self.user_locks.fail(&user.to_string(), now);
+        self.source_locks.fail(&source, now);
+        with_warning(resp, REFUSED)
     }
 
     /// The realm of challenges (and of the stored HA1 values).
@@ -95,8 +173,10 @@ impl Registrar {
     }
 
     /// Answers a REGISTER: 401 with a challenge when unauthenticated (or the
-    /// nonce is stale), 403 when the credentials name another user, the user
-    /// has no SIP password (`ha1` None) or the password is wrong, 423 below
+    /// nonce is stale, not ours, or its count was seen before), 403 alike when
+    /// the credentials name another user, the user has no SIP password (`ha1`
+    /// None), the password is wrong, the digest `uri` is not the Request-URI,
+    /// or the user or source address is locked after failures; 423 below
     /// the minimum lifetime, 400 for an unreadable Contact/Expires, otherwise
     /// 200 listing every current contact with its `expires`. A `Contact: *`
     /// with `Expires: 0` removes all of the user's bindings.
@@ -122,23 +202,37 @@ impl Registrar {
         let Some(auth) = auths.first() else {
             return self.challenge(reply(401), now, false);
         };
-        if auth.get("username") != Some(user.as_str()) {
-            return with_warning(reply(403), "credentials are for another user");
+        let source = peer.addr.ip();
+        if self.is_locked(&user, source, now) {
+            return with_warning(reply(403), REFUSED);
         }
-        let Some(ha1) = ha1 else {
-            return with_warning(reply(403), "no SIP account for this user");
-        };
+        if auth.get("username") != Some(user.as_str()) {
+            return self.refuse(&user, source, now, reply(403));
+        }
+        // No SIP account: checked against a throwaway HA1, so the answer (and
+        // the work) is the same as for a wrong password.
+        let ha1 = ha1.unwrap_or("00000000000000000000000000000000");
+        let has_account = ha1 != "00000000000000000000000000000000";
+        let method = info.method.to_string();
         match self
             .digest
-            .verify_params(now, info.method.to_string().as_str(), auth, ha1)
+            .verify_request(now, &method, &info.uri, auth, ha1)
         {
-            Verdict::Valid => {}
+            Verdict::Valid if has_account => {}
             Verdict::Stale => return self.challenge(reply(401), now, true),
-            Verdict::Invalid("nonce not issued here") => {
-                // A nonce from before a restart (or another node): ask again.
+            Verdict::Invalid("nonce not issued here") | Verdict::Replayed => {
+                // A nonce from before a restart (or another node), or an answer
+                // seen before (a replay): ask again; a replay cannot answer.
                 return self.challenge(reply(401), now, false);
             }
-            Verdict::Invalid(why) => return with_warning(reply(403), why),
+            Verdict::Valid | Verdict::Invalid(_) => {
+                return self.refuse(&user, source, now, reply(403))
+            }
+        }
+        // The count starts over, but a running lock stays (the registered
+        // phone got through it; whoever caused it may still be guessing).
+        if self.user_locks.locked_until(&user, now).is_none() {
+            self.user_locks.succeed(&user);
         }
         self.apply(now, request, info, peer, &user, reply)
     }

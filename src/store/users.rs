@@ -3,9 +3,9 @@
 //! a password nor a usable token is ever stored.
 
 use super::with_backend;
-use super::{Result, Store};
+use super::{Result, Store, StoredRow};
 use crate::case::UnknownValue;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::fmt;
@@ -79,6 +79,11 @@ impl fmt::Debug for StaffUser {
 pub struct SessionUser {
     pub username: String,
     pub role: Role,
+}
+
+/// How stale the last-used mark may get: a tenth of the idle time, at most 15 s.
+fn touch_every(idle: TimeDelta) -> TimeDelta {
+    (idle / 10).min(TimeDelta::seconds(15))
 }
 
 fn corrupt_role(e: UnknownValue) -> super::StoreError {
@@ -222,8 +227,9 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "INSERT INTO staff_sessions (token_sha256, username, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4)",
+                "INSERT INTO staff_sessions \
+                 (token_sha256, username, created_at, expires_at, last_seen_at) \
+                 VALUES ($1, $2, $3, $4, $3)",
             )
             .bind(token_sha256)
             .bind(username)
@@ -267,6 +273,76 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// The user of a session that is unexpired, of an enabled account and was
+    /// used less than `idle` ago; with `used`, marks it used now. (The mark is
+    /// written at most every [`touch_every`] so that reads do not all become
+    /// writes.)
+    pub async fn touch_session(
+        &self,
+        token_sha256: &str,
+        now: DateTime<Utc>,
+        idle: TimeDelta,
+        used: bool,
+    ) -> Result<Option<SessionUser>> {
+        let now = super::storable("now", now)?;
+        let cutoff = now - idle;
+        let sql = "SELECT u.username, u.role, COALESCE(s.last_seen_at, s.created_at) AS seen \
+                   FROM staff_sessions s JOIN staff_users u ON u.username = s.username \
+                   WHERE s.token_sha256 = $1 AND s.expires_at > $2 AND u.disabled = FALSE \
+                   AND COALESCE(s.last_seen_at, s.created_at) > $3";
+        let found = with_backend!(self, |pool, ts| {
+            let row = sqlx::query(sql)
+                .bind(token_sha256)
+                .bind(ts(now))
+                .bind(ts(cutoff))
+                .fetch_optional(pool)
+                .await?;
+            match row {
+                None => None,
+                Some(row) => Some((row.text("username")?, row.text("role")?, row.time("seen")?)),
+            }
+        });
+        let Some((username, role, seen)) = found else {
+            return Ok(None);
+        };
+        if used && seen < now - touch_every(idle) {
+            with_backend!(self, |pool, ts| {
+                sqlx::query("UPDATE staff_sessions SET last_seen_at = $2 WHERE token_sha256 = $1")
+                    .bind(token_sha256)
+                    .bind(ts(now))
+                    .execute(pool)
+                    .await?;
+            });
+        }
+        Ok(Some(SessionUser {
+            username,
+            role: role.parse().map_err(corrupt_role)?,
+        }))
+    }
+
+    /// Disables or enables an account; disabling ends its sessions at once
+    /// (and its desk phone's REGISTERs fail: see [`Store::sip_ha1`]).
+    /// `Ok(false)` when there is no such account.
+    pub async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<bool> {
+        let changed = with_backend!(self, |pool, _ts| {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query("UPDATE staff_users SET disabled = $2 WHERE username = $1")
+                .bind(username)
+                .bind(disabled)
+                .execute(&mut *tx)
+                .await?;
+            if disabled {
+                sqlx::query("DELETE FROM staff_sessions WHERE username = $1")
+                    .bind(username)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            done.rows_affected() > 0
+        });
+        Ok(changed)
     }
 
     /// Ends one session (logout). Unknown tokens are fine.

@@ -3,10 +3,10 @@
 //! per-nurse digest credentials). A live registration wins.
 
 use super::outbound::Target;
-use crate::config::FixedPhones;
+use crate::config::{FixedPhones, LockoutConfig};
 use crate::sip::digest::{DigestServer, DEFAULT_NONCE_LIFETIME};
 use crate::sip::message::RequestInfo;
-use crate::sip::registrations::{Registrar, RegistrarConfig};
+use crate::sip::registrations::{LockKey, Registrar, RegistrarConfig};
 use crate::sip::{Peer, Transport};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,6 +14,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The nurses' phones.
+#[derive(Debug)]
 pub struct NursePhones {
     fixed: HashMap<String, (String, SocketAddr)>,
     registrations: Mutex<Registrar>,
@@ -21,8 +22,14 @@ pub struct NursePhones {
 }
 
 impl NursePhones {
-    /// Fixed phones from the config, and registrations in `realm` from now on.
-    pub fn new(fixed: FixedPhones, realm: &str, ring_timeout: Duration) -> Self {
+    /// Fixed phones from the config, and registrations in `realm` from now
+    /// on, with wrong digests limited by `limits` (`staff.toml`).
+    pub fn new(
+        fixed: FixedPhones,
+        realm: &str,
+        ring_timeout: Duration,
+        limits: &LockoutConfig,
+    ) -> Self {
         // A fresh secret per start: nonces of an earlier run are simply re-challenged.
         let digest = DigestServer::new(
             realm,
@@ -32,7 +39,14 @@ impl NursePhones {
         );
         NursePhones {
             fixed: fixed.0,
-            registrations: Mutex::new(Registrar::new(RegistrarConfig::default(), digest)),
+            registrations: Mutex::new(Registrar::new(
+                RegistrarConfig {
+                    user_lockout: limits.per_account(),
+                    source_lockout: limits.per_address(),
+                    ..RegistrarConfig::default()
+                },
+                digest,
+            )),
             ring_timeout,
         }
     }
@@ -53,6 +67,22 @@ impl NursePhones {
             }
             Err(_) => crate::sip::message::response_to(request, 500, None),
         }
+    }
+
+    /// User names and addresses locked now after wrong digests (this node).
+    pub fn locked(&self, now: Instant) -> Vec<(LockKey, Instant)> {
+        self.registrations
+            .lock()
+            .map(|r| r.locked(now))
+            .unwrap_or_default()
+    }
+
+    /// Lifts a REGISTER lock on this node; `false` when there was none.
+    pub fn lift(&self, key: &LockKey) -> bool {
+        self.registrations
+            .lock()
+            .map(|mut r| r.lift(key))
+            .unwrap_or(false)
     }
 
     /// Where to ring `user` now.
@@ -96,7 +126,8 @@ mod tests {
             std::path::Path::new("nurse-phones.toml"),
         )
         .unwrap();
-        let phones = NursePhones::new(fixed, "1177.local", Duration::from_secs(30));
+        let limits = LockoutConfig::default();
+        let phones = NursePhones::new(fixed, "1177.local", Duration::from_secs(30), &limits);
         let now = Instant::now();
         let t = phones.target("anna", now).unwrap();
         assert_eq!(t.peer.addr, "127.0.0.1:5090".parse::<SocketAddr>().unwrap());

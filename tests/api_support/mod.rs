@@ -4,10 +4,13 @@
 #![allow(dead_code)]
 
 use phone_entrance::api::auth::{self, IntakeClients, Role};
+use phone_entrance::api::staff_guard::StaffGuard;
 use phone_entrance::api::{router, ApiState};
+use phone_entrance::config::StaffConfig;
 use phone_entrance::store::{AuditRecord, Store};
 use serde_json::Value;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// The intake client's bearer token in these tests.
 pub const INTAKE_TOKEN: &str = "test-intake-token-0123456789";
@@ -18,6 +21,10 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub struct Api {
     pub base: String,
     pub store: Store,
+    /// Where the store is (for running the binary's admin commands on it).
+    pub database_url: String,
+    /// Sign-in guards (their counters are the argon2 pool's metrics).
+    pub guard: Arc<StaffGuard>,
     _dir: Option<tempfile::TempDir>,
     pg: Option<(String, String)>,
 }
@@ -36,14 +43,24 @@ impl Reply {
 
 impl Api {
     pub async fn sqlite() -> Api {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("pe.db").display());
-        let store = Store::connect(&url).await.expect("sqlite");
-        Api::serve(store, Some(dir), None).await
+        Api::sqlite_with(StaffConfig::default()).await
     }
 
     /// `None` (test skipped) without `PE_TEST_POSTGRES_URL`, a failure under CI.
     pub async fn postgres() -> Option<Api> {
+        Api::postgres_with(StaffConfig::default()).await
+    }
+
+    /// On SQLite with these `staff.toml` settings.
+    pub async fn sqlite_with(staff: StaffConfig) -> Api {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("pe.db").display());
+        let store = Store::connect(&url).await.expect("sqlite");
+        Api::serve(store, url, staff, Some(dir), None).await
+    }
+
+    /// On PostgreSQL with these `staff.toml` settings (see [`Api::postgres`]).
+    pub async fn postgres_with(staff: StaffConfig) -> Option<Api> {
         let base = match std::env::var("PE_TEST_POSTGRES_URL") {
             Ok(u) if !u.is_empty() => u,
             _ => {
@@ -65,14 +82,15 @@ impl Api {
         let _ = admin.close().await;
         let (head, _) = base.split_once('?').unwrap_or((&base, ""));
         let server = head.rsplit_once('/').map(|(s, _)| s).unwrap_or(head);
-        let store = Store::connect(&format!("{server}/{name}"))
-            .await
-            .expect("postgres store");
-        Some(Api::serve(store, None, Some((base, name))).await)
+        let url = format!("{server}/{name}");
+        let store = Store::connect(&url).await.expect("postgres store");
+        Some(Api::serve(store, url, staff, None, Some((base, name))).await)
     }
 
     async fn serve(
         store: Store,
+        database_url: String,
+        staff: StaffConfig,
         dir: Option<tempfile::TempDir>,
         pg: Option<(String, String)>,
     ) -> Api {
@@ -83,7 +101,11 @@ impl Api {
         clients
             .add("other-system", &auth::sha256_hex(OTHER_INTAKE_TOKEN))
             .expect("client");
-        let state = ApiState::new(store.clone()).with_intake_clients(clients);
+        // Loopback, so the cookie is not Secure (as the service does).
+        let guard = Arc::new(StaffGuard::new(&staff, false));
+        let state = ApiState::new(store.clone())
+            .with_intake_clients(clients)
+            .with_guard(guard.clone());
         let app = router(state.clone()).merge(probe_routes(state));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -99,6 +121,8 @@ impl Api {
         Api {
             base: format!("http://{addr}"),
             store,
+            database_url,
+            guard,
             _dir: dir,
             pg,
         }
@@ -161,7 +185,8 @@ impl Api {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut request = reqwest::Client::new().request(method, self.url(path));
         if let Some(c) = cookie {
-            request = request.header("cookie", c);
+            // A browser names the page's origin on changes; the service requires it.
+            request = request.header("cookie", c).header("origin", &self.base);
         }
         if let Some(b) = body {
             request = request.json(&b);
@@ -232,10 +257,20 @@ pub fn digital_case(external_ref: &str, level: i64) -> Value {
 #[macro_export]
 macro_rules! on_both_databases {
     ($($name:ident),+ $(,)?) => {
+        $crate::on_both_databases_with!(
+            ::phone_entrance::config::StaffConfig::default; $($name),+
+        );
+    };
+}
+
+/// [`on_both_databases`] with the `staff.toml` settings `$staff()` returns.
+#[macro_export]
+macro_rules! on_both_databases_with {
+    ($staff:path; $($name:ident),+ $(,)?) => {
         mod sqlite_db { $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let api = $crate::api_support::Api::sqlite().await;
+                let api = $crate::api_support::Api::sqlite_with($staff()).await;
                 super::$name(&api).await;
                 api.finish().await;
             }
@@ -243,7 +278,7 @@ macro_rules! on_both_databases {
         mod postgres_db { $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let Some(api) = $crate::api_support::Api::postgres().await else { return };
+                let Some(api) = $crate::api_support::Api::postgres_with($staff()).await else { return };
                 super::$name(&api).await;
                 api.finish().await;
             }

@@ -107,6 +107,12 @@ try {
   assert.equal(await page.$$eval("#levels tbody tr", (t) => t.length), 5);
   assert.equal(await page.textContent("#s-review"), "0", "the review list is empty again");
 
+  step("supervisor sees the locked nurse and lifts the lock");
+  await page.waitForSelector("#lockouts .lockout-row");
+  assert.match(await page.textContent("#lockouts"), /lena/);
+  await page.click("#lockouts .lockout-row button");
+  await page.waitForFunction(() => !/lena/.test(document.getElementById("lockouts").textContent));
+
   step("supervisor closes the callback offer and sets the high-load message");
   await page.uncheck("#offer-open");
   await page.fill("#capacity", "150");

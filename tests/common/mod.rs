@@ -173,6 +173,9 @@ impl TestService {
         let pair = set.split(';').next().expect("pair").to_string();
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert(reqwest::header::COOKIE, pair.parse().expect("header value"));
+        // A browser names the page's origin on changes; the service requires it.
+        let origin = format!("http://{}", self.running.http_addr);
+        headers.insert(reqwest::header::ORIGIN, origin.parse().expect("origin"));
         reqwest::Client::builder()
             .default_headers(headers)
             .build()

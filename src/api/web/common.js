@@ -4,8 +4,11 @@ const PE = {
   // Set while signing out: a request answered 401 meanwhile must not start a
   // second navigation (to /login?next=...) that aborts the sign-out's own.
   leaving: false,
-  async api(method, path, body) {
+  // `background`: a refresh the page makes by itself (a timer, a live event);
+  // it does not count as activity, so an unattended page still times out.
+  async api(method, path, body, background) {
     const opts = { method, headers: {}, credentials: "same-origin" };
+    if (background) opts.headers["x-pe-background"] = "1";
     if (body !== undefined) {
       opts.headers["content-type"] = "application/json";
       opts.body = JSON.stringify(body);

@@ -121,8 +121,8 @@
 
   async function load() {
     try {
-      cases = (await PE.api("GET", "/worklist")).data || [];
-      review = (await PE.api("GET", "/review")).data || [];
+      cases = (await PE.api("GET", "/worklist", undefined, true)).data || [];
+      review = (await PE.api("GET", "/review", undefined, true)).data || [];
       renderQueue();
     } catch (x) { say("Could not load the queue: " + x.message); }
   }

@@ -9,7 +9,7 @@
 
   async function loadStats() {
     try {
-      const s = (await PE.api("GET", "/supervisor/stats")).data;
+      const s = (await PE.api("GET", "/supervisor/stats", undefined, true)).data;
       $("s-waiting").textContent = s.waiting_total;
       $("s-oldest").textContent = s.oldest_wait_seconds == null ? "-" : PE.duration(s.oldest_wait_seconds * 1000);
       $("s-share").textContent = s.share_within_target_today == null ? "-" : Math.round(s.share_within_target_today * 100) + " %";
@@ -71,7 +71,7 @@
       const tr = PE.el("tr"); const td = PE.el("td", "muted", text); td.colSpan = width; tr.append(td); body.append(tr);
     };
     try {
-      const cases = (await PE.api("GET", path)).data;
+      const cases = (await PE.api("GET", path, undefined, true)).data;
       body.replaceChildren();
       for (const c of cases) {
         const tr = PE.el("tr", id + "-row");
@@ -104,6 +104,36 @@
     const ok = await loadCases("review", "/review",
       (c) => [reviewWhy[c.review_reason] || c.review_reason || "-", clock(c.registered_at), clock(c.deadline), c.attempts]);
     if (!ok) shownReview = null;
+  }
+
+  async function loadLockouts() {
+    const body = $("lockouts").querySelector("tbody");
+    const note = (text) => {
+      const tr = PE.el("tr"); const td = PE.el("td", "muted", text); td.colSpan = 4; tr.append(td); body.append(tr);
+    };
+    try {
+      const locks = (await PE.api("GET", "/supervisor/lockouts", undefined, true)).data;
+      body.replaceChildren();
+      for (const l of locks) {
+        const tr = PE.el("tr", "lockout-row");
+        tr.append(PE.el("td", null, l.scope === "sip_register" ? "desk phone" : "web sign-in"));
+        tr.append(PE.el("td", null, l.name));
+        tr.append(PE.el("td", null, clock(l.locked_until)));
+        const td = PE.el("td");
+        const lift = PE.el("button", "secondary", "Lift");
+        lift.type = "button";
+        lift.addEventListener("click", async () => {
+          try { await PE.api("POST", "/supervisor/lockouts/lift", { kind: l.kind, name: l.name }); } catch (_) { /* gone already */ }
+          loadLockouts();
+        });
+        td.append(lift); tr.append(td);
+        body.append(tr);
+      }
+      if (!locks.length) note("none");
+    } catch (x) {
+      body.replaceChildren();
+      note("Could not load: " + x.message);
+    }
   }
 
   const local = (iso) => new Date(iso).toLocaleString();
@@ -167,7 +197,9 @@
     if (me.role !== "supervisor") { location.href = "/nurse"; return; }
     loadSettings().catch((x) => { $("settings-status").textContent = x.message; });
     loadStats();
+    loadLockouts();
     PE.live(() => loadStats());
     setInterval(loadStats, 10000);
+    setInterval(loadLockouts, 30000);
   }).catch(() => {});
 })();

@@ -419,3 +419,174 @@ fn too_many_contacts_drop_the_oldest() {
     assert_eq!(r.bindings("anna", now).len(), 5);
     assert_eq!(r.lookup("anna", now).unwrap().contact, "sip:anna@h6");
 }
+
+/// The status and Warning text of a REGISTER with a fresh answer for `password`.
+fn try_password(
+    r: &mut Registrar,
+    now: Instant,
+    user: &str,
+    password: &str,
+    from: Peer,
+    known: bool,
+) -> (u16, Vec<String>) {
+    let ch = r.digest.challenge(now, false);
+    let auth = authorization(&ch, "REGISTER", "sip:1177.local", user, password, "c", 1).unwrap();
+    // A growing CSeq, as a phone's refreshes have.
+    static CSEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(2);
+    let cseq = CSEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (req, info) = register(user, "lk", cseq, "Contact: <sip:x@h>\r\n", Some(&auth));
+    let stored = ha1(user, REALM, "hemligt");
+    let resp = r.handle_register(now, &req, &info, from, known.then_some(stored.as_str()));
+    (resp.status_code.code(), header(&resp, "Warning"))
+}
+
+#[test]
+fn refusals_read_the_same_for_unknown_users_wrong_passwords_and_other_users() {
+    let t0 = Instant::now();
+    let mut r = registrar(t0);
+    let wrong = try_password(&mut r, t0, "anna", "fel", peer(1), true);
+    let unknown = try_password(&mut r, t0, "nobody", "fel", peer(2), false);
+    let unknown_right = try_password(&mut r, t0, "nobody", "hemligt", peer(3), false);
+    assert_eq!(wrong.0, 403);
+    assert_eq!(wrong, unknown);
+    assert_eq!(wrong, unknown_right);
+}
+
+#[test]
+fn five_wrong_digests_lock_the_user_even_for_the_right_password() {
+    let t0 = Instant::now();
+    let mut r = registrar(t0);
+    let attacker = Peer {
+        addr: "198.51.100.9:5060".parse().unwrap(),
+        ..peer(1)
+    };
+    for i in 0..5 {
+        // Different source ports, one address: each counts.
+        let from = Peer {
+            addr: format!("198.51.100.{}:5060", 10 + i).parse().unwrap(),
+            ..attacker
+        };
+        assert_eq!(try_password(&mut r, t0, "anna", "fel", from, true).0, 403);
+    }
+    let right = try_password(&mut r, t0, "anna", "hemligt", attacker, true);
+    let wrong = try_password(&mut r, t0, "bertil", "fel", attacker, true);
+    assert_eq!(right.0, 403, "locked: the right password is refused too");
+    assert_eq!(right.1, wrong.1, "and the refusal reads the same");
+    assert_eq!(r.locked(t0).len(), 1);
+    // After the lock (5 minutes) the right password works again.
+    let later = t0 + Duration::from_secs(301);
+    assert_eq!(
+        try_password(&mut r, later, "anna", "hemligt", attacker, true).0,
+        200
+    );
+}
+
+#[test]
+fn a_user_lock_does_not_hold_against_the_phone_already_registered() {
+    let t0 = Instant::now();
+    let mut r = registrar(t0);
+    let phone = peer(5060);
+    assert_eq!(
+        try_password(&mut r, t0, "anna", "hemligt", phone, true).0,
+        200
+    );
+    for i in 0..5 {
+        let from = Peer {
+            addr: format!("198.51.100.{}:5060", 10 + i).parse().unwrap(),
+            ..phone
+        };
+        try_password(&mut r, t0, "anna", "fel", from, true);
+    }
+    assert_eq!(
+        try_password(&mut r, t0, "anna", "hemligt", phone, true).0,
+        200
+    );
+    let elsewhere = Peer {
+        addr: "192.0.2.1:5060".parse().unwrap(),
+        ..phone
+    };
+    assert_eq!(
+        try_password(&mut r, t0, "anna", "hemligt", elsewhere, true).0,
+        403
+    );
+    assert!(r.lift(&LockKey::User("anna".into())));
+    assert_eq!(
+        try_password(&mut r, t0, "anna", "hemligt", elsewhere, true).0,
+        200
+    );
+}
+
+#[test]
+fn twenty_failures_lock_a_source_address_for_every_user() {
+    let t0 = Instant::now();
+    let mut r = registrar(t0);
+    for i in 0..20 {
+        try_password(&mut r, t0, &format!("user{i}"), "fel", peer(1), true);
+    }
+    assert_eq!(
+        try_password(&mut r, t0, "anna", "hemligt", peer(2), true).0,
+        403
+    );
+    let other = Peer {
+        addr: "192.0.2.1:5060".parse().unwrap(),
+        ..peer(1)
+    };
+    assert_eq!(
+        try_password(&mut r, t0, "anna", "hemligt", other, true).0,
+        200
+    );
+}
+
+#[test]
+fn a_replayed_register_is_challenged_not_applied() {
+    let t0 = Instant::now();
+    let mut r = registrar(t0);
+    let ch = r.digest.challenge(t0, false);
+    let auth = authorization(&ch, "REGISTER", "sip:1177.local", "anna", "hemligt", "c", 1).unwrap();
+    let stored = ha1("anna", REALM, "hemligt");
+    let (req, info) = register(
+        "anna",
+        "rp",
+        2,
+        "Contact: <sip:anna@phone>\r\n",
+        Some(&auth),
+    );
+    assert_eq!(
+        r.handle_register(t0, &req, &info, peer(1), Some(&stored))
+            .status_code
+            .code(),
+        200
+    );
+    // The captured Authorization with another Contact (and a new Call-ID).
+    let (req, info) = register(
+        "anna",
+        "evil",
+        3,
+        "Contact: <sip:anna@evil>\r\n",
+        Some(&auth),
+    );
+    let resp = r.handle_register(t0, &req, &info, peer(9), Some(&stored));
+    assert_eq!(resp.status_code.code(), 401);
+    assert_eq!(r.lookup("anna", t0).unwrap().contact, "sip:anna@phone");
+}
+
+#[test]
+fn a_digest_for_another_request_uri_is_refused() {
+    let t0 = Instant::now();
+    let mut r = registrar(t0);
+    let ch = r.digest.challenge(t0, false);
+    let auth = authorization(
+        &ch,
+        "REGISTER",
+        "sip:elsewhere.example",
+        "anna",
+        "hemligt",
+        "c",
+        1,
+    )
+    .unwrap();
+    let stored = ha1("anna", REALM, "hemligt");
+    let (req, info) = register("anna", "u", 2, "Contact: <sip:anna@h>\r\n", Some(&auth));
+    let resp = r.handle_register(t0, &req, &info, peer(1), Some(&stored));
+    assert_eq!(resp.status_code.code(), 403);
+}
