@@ -2,7 +2,8 @@
 //! One SQL text per operation serves both dialects; each change writes its
 //! audit row in the same transaction.
 
-use super::audit::{insert_audit, AuditRecord};
+use super::audit::AuditRecord;
+use super::audit_chain::append_audit;
 use super::{storable, with_backend, Result, Store, StoreError, StoredRow};
 use crate::case::{CaseRecord, CaseStatus, Channel, NewCase};
 use crate::queue::Priority;
@@ -137,8 +138,10 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                 }
-                let audit = created_audit(c);
-                insert_audit(ts(audit.at), &audit).execute(&mut *tx).await?;
+            }
+            // Audits last: the chain head is locked after the case rows.
+            for (c, _) in &rows {
+                append_audit!(tx, ts, &created_audit(c));
             }
             tx.commit().await?;
         });
@@ -291,7 +294,7 @@ impl Store {
                 .await?;
             if let Some(status) = &status {
                 audit.detail = format!("{}: mode=callback status={status}", audit.detail);
-                insert_audit(ts(audit.at), &audit).execute(&mut *tx).await?;
+                append_audit!(tx, ts, &audit);
                 tx.commit().await?;
             }
             status.is_some()
@@ -317,7 +320,7 @@ impl Store {
             }
             let matched = query.execute(&mut *tx).await?.rows_affected() > 0;
             if matched {
-                insert_audit(ts(audit.at), audit).execute(&mut *tx).await?;
+                append_audit!(tx, ts, audit);
                 tx.commit().await?;
             }
             matched

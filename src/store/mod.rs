@@ -13,6 +13,7 @@
 
 pub mod attempts;
 pub mod audit;
+pub mod audit_chain;
 mod cases;
 pub mod claims;
 pub mod group_commit;
@@ -27,6 +28,7 @@ pub mod voice;
 
 pub use attempts::{AttemptResult, CallLeg, LegDirection, LegKind, UnreachableCase};
 pub use audit::AuditRecord;
+pub use audit_chain::{BrokenLink, ChainReport};
 pub use claims::{Actor, ClaimError, ClaimInfo};
 pub use notify::Change;
 pub use settings::StatsCounts;

@@ -1,7 +1,8 @@
 //! Supervisor settings (one JSON document per key) and the counts behind the
 //! supervisor's statistics. Both dialects; SQL stays in `store/`.
 
-use super::audit::{insert_audit, AuditRecord};
+use super::audit::AuditRecord;
+use super::audit_chain::append_audit;
 use super::{with_backend, DialectRow, Result, Store, StoredRow};
 use chrono::{DateTime, Utc};
 
@@ -81,7 +82,7 @@ impl Store {
                 .bind(actor)
                 .execute(&mut *tx)
                 .await?;
-            insert_audit(ts(now), &audit).execute(&mut *tx).await?;
+            append_audit!(tx, ts, &audit);
             tx.commit().await?;
         });
         Ok(())
