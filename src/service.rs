@@ -134,7 +134,8 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     let store = Store::connect(&opts.database_url)
         .await
         .with_context(|| "opening the database (--database-url)")?
-        .with_claim_lease(cfg.queue.claim_lease());
+        .with_claim_lease(cfg.queue.claim_lease())
+        .with_caps(cfg.queue.caps);
     let advertise_ip = cfg
         .sip
         .advertise_ip
@@ -210,6 +211,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     readiness.register(&mut registry);
     let swept = crate::sweeper::SweepCounters::default();
     swept.register(&mut registry);
+    store.cap_counters().register(&mut registry);
     callback_metrics.register(&mut registry);
     registry.register_collector(Box::new(MediaCollector(media.clone())));
     let overdue_metrics = Arc::new(OverdueMetrics::default());

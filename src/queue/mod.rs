@@ -5,6 +5,7 @@
 //! replayed estimate ([`replay`]), what the IVR may offer ([`offer`]) and when a
 //! failed callback is tried again ([`retry`]).
 
+pub mod caps;
 pub mod estimate;
 pub mod hours;
 pub mod offer;
@@ -15,6 +16,7 @@ pub mod retry;
 pub use estimate::{
     deadline_for, estimate_callback_at, LevelTargets, QueueConfig, QueueConfigError,
 };
+pub use caps::{Cap, QueueCaps};
 pub use hours::{ClosedRoute, Closure, HoursError, OpeningHours};
 pub use offer::{decide, ClosedReason, Offer, OfferInput, OfferSwitches};
 pub use order::{Queue, QueuedCase};

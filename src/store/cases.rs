@@ -4,10 +4,11 @@
 
 use super::audit::AuditRecord;
 use super::audit_chain::append_audit;
+use super::caps::{FROM_NUMBER_SQL, PENDING_SQL};
 use super::{storable, with_backend, Result, Store, StoreError, StoredRow};
-use crate::case::{CaseRecord, CaseStatus, Channel, NewCase};
+use crate::case::{CaseMode, CaseRecord, CaseStatus, Channel, NewCase};
 use crate::queue::Priority;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -105,7 +106,7 @@ impl Store {
             .iter()
             .map(|(case, held_by)| Ok((new_record(case)?, *held_by)))
             .collect::<Result<Vec<_>>>()?;
-        with_backend!(self, |pool, ts| {
+        let refused = with_backend!(self, |pool, ts| {
             let mut tx = pool.begin().await?;
             for (c, held_by) in &rows {
                 sqlx::query(INSERT_CASE_SQL)
@@ -139,12 +140,51 @@ impl Store {
                         .await?;
                 }
             }
-            // Audits last: the chain head is locked after the case rows.
+            let mut refused = None;
             for (c, _) in &rows {
-                append_audit!(tx, ts, &created_audit(c));
+                let from_number: Option<i64> = match &c.callback_number {
+                    Some(number) if self.caps.per_number_per_day > 0 => Some(
+                        sqlx::query_scalar(FROM_NUMBER_SQL)
+                            .bind(number)
+                            .bind(ts(c.registered_at - TimeDelta::days(1)))
+                            .fetch_one(&mut *tx)
+                            .await?,
+                    ),
+                    _ => None,
+                };
+                let pending: Option<i64> = if c.mode == CaseMode::Callback
+                    && c.status == CaseStatus::Waiting
+                    && self.caps.max_pending_callbacks > 0
+                {
+                    Some(sqlx::query_scalar(PENDING_SQL).fetch_one(&mut *tx).await?)
+                } else {
+                    None
+                };
+                let count = |n: Option<i64>| n.map(|n| u64::try_from(n).unwrap_or(0));
+                if let Some(cap) = self.caps.broken(count(from_number), count(pending)) {
+                    refused = Some((cap, c));
+                    break;
+                }
             }
-            tx.commit().await?;
+            if refused.is_some() {
+                tx.rollback().await?;
+            } else {
+                // Audits last: the chain head is locked after the case rows.
+                for (c, _) in &rows {
+                    append_audit!(tx, ts, &created_audit(c));
+                }
+                tx.commit().await?;
+            }
+            refused
         });
+        if let Some((cap, case)) = refused {
+            // A batch that fails is retried case by case (group commit):
+            // count and audit the refusal once, then.
+            if rows.len() == 1 {
+                self.note_refusal(cap, case).await;
+            }
+            return Err(StoreError::CapReached(cap));
+        }
         Ok(rows.into_iter().map(|(c, _)| c).collect())
     }
 

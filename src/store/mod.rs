@@ -14,6 +14,7 @@
 pub mod attempts;
 pub mod audit;
 pub mod audit_chain;
+pub mod caps;
 mod cases;
 pub mod claims;
 pub mod group_commit;
@@ -68,6 +69,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A queue cap refused the case (the message says which, no number).
+    #[error("{0}")]
+    CapReached(crate::queue::Cap),
     #[error("case {0} not found")]
     NotFound(Uuid),
     #[error("a case with this external_ref already exists")]
@@ -123,6 +127,10 @@ pub struct Store {
     backend: Backend,
     /// How long a nurse's claim lasts without a renewal ([`Store::with_claim_lease`]).
     claim_lease: chrono::TimeDelta,
+    /// The queue's caps, checked when a case is registered ([`Store::with_caps`]).
+    caps: crate::queue::QueueCaps,
+    /// Refusals by those caps, for `/metrics`.
+    cap_counters: caps::CapCounters,
 }
 
 #[derive(Clone)]
@@ -182,6 +190,8 @@ impl Store {
         Ok(Store {
             backend,
             claim_lease: leases::DEFAULT_CLAIM_LEASE,
+            caps: crate::queue::QueueCaps::default(),
+            cap_counters: caps::CapCounters::default(),
         })
     }
 
@@ -190,6 +200,18 @@ impl Store {
     pub fn with_claim_lease(mut self, lease: std::time::Duration) -> Store {
         self.claim_lease = chrono::TimeDelta::from_std(lease).unwrap_or(self.claim_lease);
         self
+    }
+
+    /// The same database, refusing cases beyond `caps` (`queue.toml [caps]`;
+    /// set once at start-up).
+    pub fn with_caps(mut self, caps: crate::queue::QueueCaps) -> Store {
+        self.caps = caps;
+        self
+    }
+
+    /// The counters of cases refused by the caps (shared by every clone).
+    pub fn cap_counters(&self) -> &caps::CapCounters {
+        &self.cap_counters
     }
 
     /// How long a claim lasts without a renewal.

@@ -45,6 +45,9 @@ pub struct SupervisorStats {
     /// Cases in the review list now (urgent cases not reached, held callers
     /// with no number who left), listed by `GET /api/v1/review`.
     pub in_review: u32,
+    /// Cases refused today by a queue cap (`queue.toml [caps]`, any node):
+    /// each is an audit row `case.refused`; `/metrics` counts them per cap.
+    pub refused_today: u32,
     /// Open cases past their deadline (the supervisor's alert).
     pub overdue: OverdueAlert,
     /// Phone cases the database refused since this node started: those
@@ -111,6 +114,7 @@ pub fn build(
         callback_offer: settings.offer_state(now, counts.callbacks_since),
         unreachable_today: counts.unreachable_since,
         in_review: counts.in_review,
+        refused_today: counts.refused_since,
         overdue,
         case_store_failures,
     }
