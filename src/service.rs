@@ -136,6 +136,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         .with_context(|| "opening the database (--database-url)")?
         .with_claim_lease(cfg.queue.claim_lease())
         .with_caps(cfg.queue.caps);
+    let retention = cfg.queue.retention();
     let advertise_ip = cfg
         .sip
         .advertise_ip
@@ -292,6 +293,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     let sweeper = crate::sweeper::start(
         store.clone(),
         crate::sweeper::SWEEP_EVERY,
+        retention,
         swept,
         shutdown_rx.clone(),
     );

@@ -20,7 +20,7 @@ pub struct QueueCaps {
 impl Default for QueueCaps {
     fn default() -> QueueCaps {
         QueueCaps {
-            per_number_per_day: 5,
+            per_number_per_day: 20,
             max_pending_callbacks: 5000,
         }
     }
@@ -63,6 +63,12 @@ impl std::fmt::Display for Cap {
 }
 
 impl QueueCaps {
+    /// No caps (a store opened without `queue.toml`: tools and tests).
+    pub const OFF: QueueCaps = QueueCaps {
+        per_number_per_day: 0,
+        max_pending_callbacks: 0,
+    };
+
     /// The cap a new case breaks, given how many cases its number registered
     /// in 24 h and how many callbacks wait, both counting the new case.
     pub fn broken(&self, from_number: Option<u64>, pending: Option<u64>) -> Option<Cap> {

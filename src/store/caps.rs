@@ -73,3 +73,57 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{new_case, on_both_backends, postgres_test_db, sqlite_test_db};
+    use super::*;
+    use crate::queue::QueueCaps;
+    use crate::store::StoreError;
+
+    on_both_backends!(caps_refuse_beyond_the_limit_audited_and_counted,);
+
+    fn from(number: &str, level: u8) -> crate::case::NewCase {
+        let mut c = new_case(level, 0, 120);
+        c.callback_number = Some(number.into());
+        c
+    }
+
+    async fn caps_refuse_beyond_the_limit_audited_and_counted(store: Store) {
+        let store = store.with_caps(QueueCaps {
+            per_number_per_day: 2,
+            max_pending_callbacks: 3,
+        });
+        for _ in 0..2 {
+            store.insert_case(&from("+46701111111", 3)).await.unwrap();
+        }
+        let third = store.insert_case(&from("+46701111111", 3)).await;
+        assert!(
+            matches!(third, Err(StoreError::CapReached(Cap::PerNumber))),
+            "{third:?}"
+        );
+        store.insert_case(&from("+46702222222", 4)).await.unwrap();
+        let full = store.insert_case(&from("+46703333333", 4)).await;
+        assert!(
+            matches!(full, Err(StoreError::CapReached(Cap::PendingTotal))),
+            "{full:?}"
+        );
+        // A caller on the line may still hold for a nurse.
+        let held = store.insert_case(&from("+46704444444", 1)).await;
+        assert!(held.is_ok(), "{held:?}");
+        assert_eq!(store.worklist().await.unwrap().len(), 4);
+        let refused: Vec<String> = store
+            .audit_rows(None, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.action == "case.refused")
+            .map(|r| r.detail)
+            .collect();
+        assert_eq!(refused.len(), 2, "{refused:?}");
+        assert!(refused[0].starts_with("cap=per_number channel=phone"));
+        assert!(refused.iter().all(|d| !d.contains("4670")), "no number");
+        assert_eq!(store.cap_counters().get(Cap::PerNumber), 1);
+        assert_eq!(store.cap_counters().get(Cap::PendingTotal), 1);
+    }
+}

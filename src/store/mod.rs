@@ -21,6 +21,7 @@ pub mod group_commit;
 pub mod leases;
 pub mod notify;
 mod postgres;
+pub mod retention;
 pub mod settings;
 pub mod snapshot;
 mod sqlite;
@@ -190,7 +191,7 @@ impl Store {
         Ok(Store {
             backend,
             claim_lease: leases::DEFAULT_CLAIM_LEASE,
-            caps: crate::queue::QueueCaps::default(),
+            caps: crate::queue::QueueCaps::OFF,
             cap_counters: caps::CapCounters::default(),
         })
     }

@@ -146,6 +146,7 @@ mod tests {
             active_staff: 2,
             unreachable_since: 2,
             in_review: 1,
+            refused_since: 4,
         };
         let s = build(
             at(10, 0),
@@ -167,6 +168,7 @@ mod tests {
         assert_eq!(s.calls_in_ivr, 4);
         assert_eq!(s.unreachable_today, 2);
         assert_eq!(s.in_review, 1);
+        assert_eq!(s.refused_today, 4);
     }
 
     #[test]
