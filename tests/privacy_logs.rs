@@ -7,9 +7,9 @@
 mod common;
 
 use common::caller::{answer_green_questions, press, wait_for_prompt};
+use common::copy_config;
 use common::node::{binary, Node};
 use common::postgres::{drop_postgres_database, postgres_database};
-use common::copy_config;
 use simulators::caller::{Call, CallConfig, DtmfMethod};
 use std::time::Duration;
 
@@ -127,7 +127,10 @@ async fn nothing_personal_in_logs_or_metrics(url: &str, dir: &std::path::Path) {
             .text()
             .await
             .expect("text");
-        assert!(case.contains(PERSONNUMMER), "the data is really there: {case}");
+        assert!(
+            case.contains(PERSONNUMMER),
+            "the data is really there: {case}"
+        );
     }
     let metrics = reqwest::get(http("/metrics"))
         .await

@@ -96,7 +96,8 @@ async fn caps_bite_on_the_phone_and_the_intake(database_url: Option<String>) {
         metrics.contains("pe_cases_refused_total{cap=\"per_number\"} 2"),
         "{metrics}"
     );
-    svc.add_staff("sara", "supervisor-pw", Role::Supervisor).await;
+    svc.add_staff("sara", "supervisor-pw", Role::Supervisor)
+        .await;
     let sara = svc.login("sara", "supervisor-pw").await;
     let stats: serde_json::Value = sara
         .get(svc.http_url("/api/v1/supervisor/stats"))

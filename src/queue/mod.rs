@@ -13,10 +13,10 @@ pub mod order;
 pub mod replay;
 pub mod retry;
 
+pub use caps::{Cap, QueueCaps};
 pub use estimate::{
     deadline_for, estimate_callback_at, LevelTargets, QueueConfig, QueueConfigError,
 };
-pub use caps::{Cap, QueueCaps};
 pub use hours::{ClosedRoute, Closure, HoursError, OpeningHours};
 pub use offer::{decide, ClosedReason, Offer, OfferInput, OfferSwitches};
 pub use order::{Queue, QueuedCase};

@@ -23,7 +23,8 @@ pub(super) const ADVANCE_HEAD_SQL: &str =
 pub(super) const SET_HEAD_HASH_SQL: &str = "UPDATE audit_chain_head SET hash = $1 WHERE id = 1";
 
 const HEAD_SQL: &str = "SELECT seq, hash FROM audit_chain_head WHERE id = 1";
-const CHAIN_PAGE_SQL: &str = "SELECT id, seq, prev_hash, hash, at, actor, action, case_id, detail, ip \
+const CHAIN_PAGE_SQL: &str =
+    "SELECT id, seq, prev_hash, hash, at, actor, action, case_id, detail, ip \
      FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2";
 const UNCHAINED_SQL: &str = "SELECT CAST(COUNT(*) AS BIGINT) AS n, \
      CAST(MAX(id) AS BIGINT) AS max_id FROM audit_log WHERE seq IS NULL";
@@ -314,7 +315,10 @@ mod tests {
         assert!(store.execute_raw("DELETE FROM audit_log").await.is_err());
         let rewind = "UPDATE audit_chain_head SET seq = 0";
         assert!(store.execute_raw(rewind).await.is_err());
-        assert!(store.execute_raw("DELETE FROM audit_chain_head").await.is_err());
+        assert!(store
+            .execute_raw("DELETE FROM audit_chain_head")
+            .await
+            .is_err());
         assert_eq!(store.verify_audit_chain().await.unwrap().chained, 1);
     }
 

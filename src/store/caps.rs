@@ -67,7 +67,14 @@ impl Store {
             case.priority,
             case.mode
         );
-        let audit = AuditRecord::new(case.registered_at, actor, "case.refused", None, detail, None);
+        let audit = AuditRecord::new(
+            case.registered_at,
+            actor,
+            "case.refused",
+            None,
+            detail,
+            None,
+        );
         if let Err(e) = self.audit(&audit).await {
             tracing::warn!(error = %e, "refused case not audited");
         }

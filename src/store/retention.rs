@@ -38,7 +38,10 @@ fn without_words(answers: serde_json::Value) -> serde_json::Value {
             .into_iter()
             .map(|mut a| {
                 if let Some(o) = a.as_object_mut() {
-                    o.insert("value_text".into(), serde_json::Value::String(String::new()));
+                    o.insert(
+                        "value_text".into(),
+                        serde_json::Value::String(String::new()),
+                    );
                 }
                 a
             })

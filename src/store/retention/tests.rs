@@ -29,7 +29,9 @@ async fn closed_cases_lose_personal_data_after_retention_audited_once(store: Sto
     store.save_voice_note(c.id, &wav(), t0()).await.unwrap();
     store.cancel_case(c.id, "ivr", t0()).await.unwrap();
     let retention = TimeDelta::days(30);
-    let early = store.redact_expired(retention, t0() + TimeDelta::days(29)).await;
+    let early = store
+        .redact_expired(retention, t0() + TimeDelta::days(29))
+        .await;
     assert_eq!(early.unwrap(), Vec::<Uuid>::new(), "not due yet");
     // Two nodes sweep at once: one redacts, the other finds nothing.
     let later = t0() + TimeDelta::days(31);
@@ -43,7 +45,11 @@ async fn closed_cases_lose_personal_data_after_retention_audited_once(store: Sto
     let after = store.get_case(c.id).await.unwrap().unwrap();
     assert_eq!(after.status, CaseStatus::Cancelled);
     assert_eq!(
-        (after.personnummer, after.callback_number, after.summary.as_str()),
+        (
+            after.personnummer,
+            after.callback_number,
+            after.summary.as_str()
+        ),
         (None, None, "")
     );
     assert_eq!(after.answers.len(), 1);
@@ -59,7 +65,11 @@ async fn closed_cases_lose_personal_data_after_retention_audited_once(store: Sto
         .collect();
     assert_eq!(redacted.len(), 1);
     assert_eq!(redacted[0].actor, "system");
-    assert!(redacted[0].detail.contains("voice_notes=1"), "{:?}", redacted[0]);
+    assert!(
+        redacted[0].detail.contains("voice_notes=1"),
+        "{:?}",
+        redacted[0]
+    );
     assert!(!redacted[0].detail.contains("1212"));
     assert_eq!(store.verify_audit_chain().await.unwrap().broken, None);
 }
