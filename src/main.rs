@@ -96,6 +96,11 @@ enum Command {
         /// The user name.
         name: String,
     },
+    /// Audit log tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Print a new random bearer token for a digital intake client and the line
     /// to add to intake-clients.toml.
     IntakeToken {
@@ -103,6 +108,13 @@ enum Command {
         #[arg(long)]
         name: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Check the audit log's hash chain; exits 1 naming the first row that
+    /// was changed, removed or inserted out of order.
+    Verify,
 }
 
 fn parse_range(s: &str) -> Result<(u16, u16), String> {
@@ -150,6 +162,9 @@ async fn main() -> anyhow::Result<()> {
             };
             admin::create_user(&cli.database_url, &username, &role, update, sip).await
         }
+        Some(Command::Audit {
+            command: AuditCommand::Verify,
+        }) => admin::audit_verify(&cli.database_url).await,
         Some(Command::IntakeToken { name }) => admin::intake_token(&name),
         Some(Command::DisableUser { name }) => {
             admin::set_disabled(&cli.database_url, &name, true).await

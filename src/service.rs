@@ -138,7 +138,9 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     let store = Store::connect_lazy(&opts.database_url)
         .await
         .with_context(|| "opening the database (--database-url)")?
-        .with_claim_lease(cfg.queue.claim_lease());
+        .with_claim_lease(cfg.queue.claim_lease())
+        .with_caps(cfg.queue.caps);
+    let retention = cfg.queue.retention();
     let advertise_ip = cfg
         .sip
         .advertise_ip
@@ -216,6 +218,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     readiness.register(&mut registry);
     let swept = crate::sweeper::SweepCounters::default();
     swept.register(&mut registry);
+    store.cap_counters().register(&mut registry);
     callback_metrics.register(&mut registry);
     registry.register_collector(Box::new(MediaCollector(media.clone())));
     let overdue_metrics = Arc::new(OverdueMetrics::default());
@@ -302,6 +305,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     let sweeper = crate::sweeper::start(
         store.clone(),
         crate::sweeper::SWEEP_EVERY,
+        retention,
         swept,
         shutdown_rx.clone(),
     );

@@ -5,8 +5,9 @@
 //! held cases of a node that crashed or was cut off become callbacks to the
 //! caller ID (or review cases, with no number) within about a lease and a
 //! sweep, and a claim nobody renews goes back to the queue, whichever node
-//! is left. The store makes each change once, audited, even when nodes sweep
-//! at the same time.
+//! is left. The same sweep deletes the personal data of cases closed longer
+//! than `retention_days` (queue.toml). The store makes each change once,
+//! audited, even when nodes sweep at the same time.
 
 use crate::store::Store;
 use chrono::Utc;
@@ -27,6 +28,9 @@ pub struct SweepCounters {
     pub holds: Counter,
     /// `pe_claims_expired_total`: claims whose lease ran out.
     pub claims: Counter,
+    /// `pe_cases_redacted_total`: closed cases whose personal data was
+    /// deleted after `retention_days`.
+    pub redacted: Counter,
 }
 
 impl SweepCounters {
@@ -42,15 +46,21 @@ impl SweepCounters {
             "Claims put back in the queue because nobody renewed their lease",
             self.claims.clone(),
         );
+        registry.register(
+            "pe_cases_redacted",
+            "Closed cases whose personal data and voice note were deleted after retention_days",
+            self.redacted.clone(),
+        );
     }
 }
 
 /// Sweeps now and then every `every` until `stop`: lapsed holds first (so a
 /// claimed held case whose caller is gone is a callback before its claim is
-/// looked at), then expired claims.
+/// looked at), then expired claims, then closed cases past `retention`.
 pub fn start(
     store: Store,
     every: Duration,
+    retention: chrono::TimeDelta,
     counters: SweepCounters,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
@@ -75,6 +85,14 @@ pub fn start(
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "claim sweep failed"),
+            }
+            match store.redact_expired(retention, Utc::now()).await {
+                Ok(ids) if !ids.is_empty() => {
+                    tracing::info!(cases = ids.len(), "closed cases past retention redacted");
+                    counters.redacted.inc_by(ids.len() as u64);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
             }
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}

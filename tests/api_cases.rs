@@ -699,8 +699,12 @@ async fn nurses_read_and_close_the_review_list(api: &Api) {
         .await
         .unwrap_or_default()
         .into_iter()
-        .any(|r| r.action == "review.read" && r.actor == "anna" && r.detail == "cases=1");
-    assert!(read, "the read is audited");
+        .any(|r| {
+            r.action == "review.read"
+                && r.actor == "anna"
+                && r.detail == format!("cases=1 ids={id}")
+        });
+    assert!(read, "the read is audited with the case ids shown");
     let worklist = api.send("GET", "/api/v1/worklist", Some(&anna), None).await;
     assert_eq!(
         worklist.json(),

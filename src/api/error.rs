@@ -57,6 +57,7 @@ impl ApiError {
             ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
+            ApiError::Store(StoreError::CapReached(_)) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -74,6 +75,8 @@ impl IntoResponse for ApiError {
         let message = match &self {
             // A missing case is the client's business; other store errors are ours.
             ApiError::Store(e @ StoreError::NotFound(_)) => e.to_string(),
+            // A cap says which and what happened (no number in it).
+            ApiError::Store(e @ StoreError::CapReached(_)) => e.to_string(),
             ApiError::Store(e) => {
                 tracing::error!(error = %e, "store error while serving a request");
                 "internal database error; the request was not completed".to_string()

@@ -214,6 +214,7 @@ fn same_content(stored: &CaseRecord, v: &Valid) -> bool {
               (status = 400, description = "bad input: the message names the field"),
               (status = 401, description = "missing or unknown bearer token"),
               (status = 409, description = "external_ref already used for different content"),
+              (status = 429, description = "refused by a queue cap (per number per day, or waiting callbacks in total): the message says which"),
               (status = 413, description = "body larger than 64 KiB")))]
 pub async fn post_case(
     State(state): State<ApiState>,

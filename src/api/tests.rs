@@ -283,16 +283,25 @@ async fn worklist_without_a_session_is_401() {
 }
 
 #[tokio::test]
-async fn worklist_read_is_audited_with_user_and_address() {
+async fn worklist_read_is_audited_with_user_address_and_the_cases_shown() {
     let db = sqlite_test_db().await;
     let cookie = nurse_cookie(&db.store).await;
+    let shown = db
+        .store
+        .insert_case(&crate::store::tests::new_case(3, 0, 120))
+        .await
+        .unwrap();
     let base = serve(db.store.clone()).await;
     let (status, _, _) = get_as(&format!("{base}/api/v1/worklist"), &cookie).await;
     assert_eq!(status, 200);
     let rows = db.store.audit_rows(None, 10).await.unwrap_or_default();
     let read = rows.iter().find(|r| r.action == "worklist.read");
     assert_eq!(
-        read.map(|r| (r.actor.as_str(), r.ip.as_deref())),
-        Some(("test-nurse", Some("127.0.0.1")))
+        read.map(|r| (r.actor.as_str(), r.ip.as_deref(), r.detail.clone())),
+        Some((
+            "test-nurse",
+            Some("127.0.0.1"),
+            format!("cases=1 ids={}", shown.id)
+        ))
     );
 }

@@ -90,9 +90,16 @@ pub async fn worklist(
     let cases = state.store.worklist().await?;
     state
         .store
-        .audit(&staff.audit("worklist.read", None, format!("cases={}", cases.len())))
+        .audit(&staff.audit("worklist.read", None, shown(&cases)))
         .await?;
     Ok(Json(cases.into_iter().map(WorklistCase::from).collect()))
+}
+
+/// The audit detail of a list read: how many cases and which (ids only, in
+/// the order shown), so the log says whose data a nurse saw.
+fn shown(cases: &[CaseRecord]) -> String {
+    let ids: Vec<String> = cases.iter().map(|c| c.id.to_string()).collect();
+    format!("cases={} ids={}", cases.len(), ids.join(","))
 }
 
 /// The review list (status `review`), in queue order: urgent cases nobody
@@ -110,7 +117,7 @@ pub async fn review(
     let cases = state.store.review_list().await?;
     state
         .store
-        .audit(&staff.audit("review.read", None, format!("cases={}", cases.len())))
+        .audit(&staff.audit("review.read", None, shown(&cases)))
         .await?;
     Ok(Json(cases.into_iter().map(WorklistCase::from).collect()))
 }

@@ -94,7 +94,22 @@ pub struct QueueConfig {
     /// goes back to the queue after this many minutes (2-120).
     #[serde(default = "default_claim_lease_minutes")]
     pub claim_lease_minutes: u32,
+    /// Caps on cases per number and on waiting callbacks (`[caps]`).
+    #[serde(default)]
+    pub caps: super::caps::QueueCaps,
+    /// Days after closing that a case's personal data, voice note and
+    /// recordings are deleted (1-3650; `retention`).
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
 }
+
+/// Closed cases keep their personal data this long by default.
+fn default_retention_days() -> u32 {
+    365
+}
+
+/// From a day (a case closed by mistake can be reopened that long) to ten years.
+pub const RETENTION_DAYS_RANGE: std::ops::RangeInclusive<u32> = 1..=3650;
 
 /// Claims last five minutes unless renewed; the nurse page renews every minute.
 fn default_claim_lease_minutes() -> u32 {
@@ -111,6 +126,8 @@ impl Default for QueueConfig {
             nurses_on_duty: 4,
             default_handling_minutes: 12,
             claim_lease_minutes: default_claim_lease_minutes(),
+            caps: super::caps::QueueCaps::default(),
+            retention_days: default_retention_days(),
         }
     }
 }
@@ -174,7 +191,20 @@ impl QueueConfig {
                 fix: "use the minutes an unrenewed claim lasts, between 2 and 120 (e.g. 5)",
             });
         }
+        if !RETENTION_DAYS_RANGE.contains(&self.retention_days) {
+            return Err(QueueConfigError::OutOfRange {
+                path: path.to_path_buf(),
+                key: "retention_days",
+                value: self.retention_days,
+                fix: "use the days closed cases keep personal data, between 1 and 3650 (e.g. 365)",
+            });
+        }
         Ok(())
+    }
+
+    /// How long a closed case keeps its personal data.
+    pub fn retention(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::days(i64::from(self.retention_days))
     }
 
     /// How long a claim lasts unless renewed.

@@ -5,6 +5,7 @@
 //! replayed estimate ([`replay`]), what the IVR may offer ([`offer`]) and when a
 //! failed callback is tried again ([`retry`]).
 
+pub mod caps;
 pub mod estimate;
 pub mod hours;
 pub mod offer;
@@ -12,6 +13,7 @@ pub mod order;
 pub mod replay;
 pub mod retry;
 
+pub use caps::{Cap, QueueCaps};
 pub use estimate::{
     deadline_for, estimate_callback_at, LevelTargets, QueueConfig, QueueConfigError,
 };

@@ -11,7 +11,8 @@
 //! [`CallLeg`] rows are the CDR: one per leg, with times, result and SIP status,
 //! and never a phone number (the case holds the callback number).
 
-use super::audit::{insert_audit, AuditRecord};
+use super::audit::AuditRecord;
+use super::audit_chain::append_audit;
 use super::claims::{Actor, ClaimError};
 use super::{storable, with_backend, Result, Store, StoreError, StoredRow};
 use crate::case::{text_enum, ReviewReason, UnknownValue};
@@ -103,11 +104,8 @@ pub struct UnreachableCase {
 /// At most this many unreachable cases are listed.
 pub const MAX_UNREACHABLE_LISTED: u32 = 500;
 
-/// Connected: only the audit row, and only while `$actor` holds the claim (the
-/// insert is the transaction's first statement, so SQLite takes its write lock).
-const CONNECTED_AUDIT_SQL: &str = "INSERT INTO audit_log (at, actor, action, case_id, detail, ip) \
-     SELECT $1, $2, 'case.attempt', id, $3, NULL FROM cases \
-     WHERE id = $4 AND status = 'claimed' AND claimed_by = $2";
+const IS_CLAIMED_BY_SQL: &str =
+    "SELECT id FROM cases WHERE id = $1 AND status = 'claimed' AND claimed_by = $2";
 
 /// Locks the claimed row (a no-op write, so SQLite takes its write lock before it
 /// reads) and reads the failed attempts so far and the case's level (the
@@ -167,16 +165,29 @@ impl Store {
         let outcome: Option<AttemptOutcome> = with_backend!(self, |pool, ts| {
             let mut tx = pool.begin().await?;
             if result == AttemptResult::Connected {
-                let hit = sqlx::query(CONNECTED_AUDIT_SQL)
-                    .bind(ts(now))
-                    .bind(actor)
-                    .bind("result=connected")
+                // Connected: only the audit row (the case row stays untouched),
+                // kept only while `actor` holds the claim. The audit goes first
+                // so SQLite takes its write lock before the read.
+                let audit = AuditRecord::new(
+                    now,
+                    actor,
+                    "case.attempt",
+                    Some(id),
+                    "result=connected",
+                    None,
+                );
+                append_audit!(tx, ts, &audit);
+                let held: Option<String> = sqlx::query_scalar(IS_CLAIMED_BY_SQL)
                     .bind(&text_id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                tx.commit().await?;
-                (hit > 0).then_some(AttemptOutcome::Connected)
+                    .bind(actor)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if held.is_some() {
+                    tx.commit().await?;
+                } else {
+                    tx.rollback().await?;
+                }
+                held.map(|_| AttemptOutcome::Connected)
             } else {
                 let before: Option<(i64, i64)> = sqlx::query_as(LOCK_CLAIMED_SQL)
                     .bind(&text_id)
@@ -228,7 +239,7 @@ impl Store {
                             format!("result={result} attempts={failed} then={then}"),
                             None,
                         );
-                        insert_audit(ts(now), &audit).execute(&mut *tx).await?;
+                        append_audit!(tx, ts, &audit);
                         tx.commit().await?;
                         Some(outcome)
                     }

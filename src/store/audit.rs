@@ -1,8 +1,10 @@
 //! Audit rows with their origin: who, what, when and from where. The table is
-//! append-only (triggers in migration 0001); this module only ever inserts.
+//! append-only (triggers in migrations 0001 and 0012); this module only ever
+//! inserts, each row as the next link of the hash chain (`audit_chain`).
 //! `detail` never carries personal data: ids and enum values only.
 
-use super::{storable, with_backend, Result, Store, StoredRow};
+use super::audit_chain::append_audit;
+use super::{with_backend, Result, Store, StoredRow};
 use chrono::{DateTime, Utc};
 use sqlx::query::Query;
 use sqlx::{Database, Encode, Type};
@@ -43,8 +45,8 @@ impl AuditRecord {
     }
 }
 
-const INSERT_AUDIT_SQL: &str =
-    "INSERT INTO audit_log (at, actor, action, case_id, detail, ip) VALUES ($1, $2, $3, $4, $5, $6)";
+const INSERT_AUDIT_SQL: &str = "INSERT INTO audit_log (at, actor, action, case_id, detail, ip, \
+     seq, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 const AUDIT_ROWS_SQL: &str = "SELECT at, actor, action, case_id, detail, ip FROM audit_log \
      WHERE (CAST($1 AS TEXT) IS NULL OR case_id = $1) ORDER BY id DESC LIMIT $2";
@@ -52,9 +54,10 @@ const AUDIT_ROWS_SQL: &str = "SELECT at, actor, action, case_id, detail, ip FROM
 impl Store {
     /// Appends one audit row (the log cannot be changed or deleted afterwards).
     pub async fn audit(&self, record: &AuditRecord) -> Result<()> {
-        let at = storable("at", record.at)?;
         with_backend!(self, |pool, ts| {
-            insert_audit(ts(at), record).execute(pool).await?;
+            let mut tx = pool.begin().await?;
+            append_audit!(tx, ts, record);
+            tx.commit().await?;
         });
         Ok(())
     }
@@ -78,17 +81,22 @@ impl Store {
     }
 }
 
-/// The statement that inserts one audit row; run it on the pool, or on the
-/// transaction of the change it records. `at` is the time as the dialect binds it.
+/// The statement that inserts one audit row as link `seq` of the chain
+/// (after `prev`, with its own `hash`); only `append_audit!` runs it. `at` is
+/// the time as the dialect binds it.
 pub(super) fn insert_audit<'q, DB, T>(
     at: T,
     record: &'q AuditRecord,
+    seq: i64,
+    prev: &'q str,
+    hash: &'q str,
 ) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
 where
     DB: Database,
     T: 'q + Encode<'q, DB> + Type<DB>,
     &'q str: Encode<'q, DB> + Type<DB>,
     Option<String>: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
 {
     sqlx::query(INSERT_AUDIT_SQL)
         .bind(at)
@@ -97,6 +105,9 @@ where
         .bind(record.case_id.map(|id| id.to_string()))
         .bind(record.detail.as_str())
         .bind(record.ip.clone())
+        .bind(seq)
+        .bind(prev)
+        .bind(hash)
 }
 
 fn read_audit(row: &impl StoredRow) -> Result<AuditRecord> {

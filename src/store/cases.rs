@@ -2,11 +2,13 @@
 //! One SQL text per operation serves both dialects; each change writes its
 //! audit row in the same transaction.
 
-use super::audit::{insert_audit, AuditRecord};
+use super::audit::AuditRecord;
+use super::audit_chain::append_audit;
+use super::caps::{FROM_NUMBER_SQL, PENDING_SQL};
 use super::{storable, with_backend, Result, Store, StoreError, StoredRow};
-use crate::case::{CaseRecord, CaseStatus, Channel, NewCase};
+use crate::case::{CaseMode, CaseRecord, CaseStatus, Channel, NewCase};
 use crate::queue::Priority;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -117,7 +119,7 @@ impl Store {
             .iter()
             .map(|(case, held_by)| Ok((new_record(case)?, *held_by)))
             .collect::<Result<Vec<_>>>()?;
-        with_backend!(self, |pool, ts| {
+        let refused = with_backend!(self, |pool, ts| {
             let mut tx = pool.begin().await?;
             for (c, held_by) in &rows {
                 sqlx::query(INSERT_CASE_SQL)
@@ -150,11 +152,52 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                 }
-                let audit = created_audit(c);
-                insert_audit(ts(audit.at), &audit).execute(&mut *tx).await?;
             }
-            tx.commit().await?;
+            let mut refused = None;
+            for (c, _) in &rows {
+                let from_number: Option<i64> = match &c.callback_number {
+                    Some(number) if self.caps.per_number_per_day > 0 => Some(
+                        sqlx::query_scalar(FROM_NUMBER_SQL)
+                            .bind(number)
+                            .bind(ts(c.registered_at - TimeDelta::days(1)))
+                            .fetch_one(&mut *tx)
+                            .await?,
+                    ),
+                    _ => None,
+                };
+                let pending: Option<i64> = if c.mode == CaseMode::Callback
+                    && c.status == CaseStatus::Waiting
+                    && self.caps.max_pending_callbacks > 0
+                {
+                    Some(sqlx::query_scalar(PENDING_SQL).fetch_one(&mut *tx).await?)
+                } else {
+                    None
+                };
+                let count = |n: Option<i64>| n.map(|n| u64::try_from(n).unwrap_or(0));
+                if let Some(cap) = self.caps.broken(count(from_number), count(pending)) {
+                    refused = Some((cap, c));
+                    break;
+                }
+            }
+            if refused.is_some() {
+                tx.rollback().await?;
+            } else {
+                // Audits last: the chain head is locked after the case rows.
+                for (c, _) in &rows {
+                    append_audit!(tx, ts, &created_audit(c));
+                }
+                tx.commit().await?;
+            }
+            refused
         });
+        if let Some((cap, case)) = refused {
+            // A batch that fails is retried case by case (group commit):
+            // count and audit the refusal once, then.
+            if rows.len() == 1 {
+                self.note_refusal(cap, case).await;
+            }
+            return Err(StoreError::CapReached(cap));
+        }
         Ok(rows.into_iter().map(|(c, _)| c).collect())
     }
 
@@ -209,7 +252,7 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
             if hit.is_some() {
-                insert_audit(ts(audit.at), &audit).execute(&mut *tx).await?;
+                append_audit!(tx, ts, &audit);
                 tx.commit().await?;
             }
             hit.is_some()
@@ -366,7 +409,7 @@ impl Store {
                 .await?;
             if let Some(status) = &status {
                 audit.detail = format!("{}: mode=callback status={status}", audit.detail);
-                insert_audit(ts(audit.at), &audit).execute(&mut *tx).await?;
+                append_audit!(tx, ts, &audit);
                 tx.commit().await?;
             }
             status.is_some()
@@ -392,7 +435,7 @@ impl Store {
             }
             let matched = query.execute(&mut *tx).await?.rows_affected() > 0;
             if matched {
-                insert_audit(ts(audit.at), audit).execute(&mut *tx).await?;
+                append_audit!(tx, ts, audit);
                 tx.commit().await?;
             }
             matched

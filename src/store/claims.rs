@@ -4,7 +4,8 @@
 //! the first statement of its transaction takes the write lock before it reads.
 //! Each change writes its audit row in the same transaction.
 
-use super::audit::{insert_audit, AuditRecord};
+use super::audit::AuditRecord;
+use super::audit_chain::append_audit;
 use super::{storable, with_backend, Result, Store, StoreError, StoredRow};
 use crate::case::{CaseRecord, CaseStatus, Outcome};
 use chrono::{DateTime, Utc};
@@ -171,7 +172,7 @@ impl Store {
             let id = id.map(|id| parse_id(&id)).transpose()?;
             if let Some(id) = id {
                 let audit = actor.audit(now, "case.claim", id, "claim-next".into());
-                insert_audit(ts(now), &audit).execute(&mut *tx).await?;
+                append_audit!(tx, ts, &audit);
             }
             tx.commit().await?;
             id
@@ -208,7 +209,7 @@ impl Store {
                 .await?;
             if hit.is_some() {
                 let audit = actor.audit(now, "case.claim", id, String::new());
-                insert_audit(ts(now), &audit).execute(&mut *tx).await?;
+                append_audit!(tx, ts, &audit);
             }
             tx.commit().await?;
             hit.is_some()
@@ -236,7 +237,7 @@ impl Store {
                 .await?;
             if hit.is_some() {
                 let audit = actor.audit(now, "case.release", id, String::new());
-                insert_audit(ts(now), &audit).execute(&mut *tx).await?;
+                append_audit!(tx, ts, &audit);
             }
             tx.commit().await?;
             hit.is_some()
@@ -275,7 +276,7 @@ impl Store {
                 .await?;
             if hit.is_some() {
                 let audit = actor.audit(now, "case.outcome", id, format!("outcome={outcome}"));
-                insert_audit(ts(now), &audit).execute(&mut *tx).await?;
+                append_audit!(tx, ts, &audit);
             }
             tx.commit().await?;
             hit.is_some()

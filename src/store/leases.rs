@@ -5,7 +5,8 @@
 //! audit row per case in the same transaction. The row is locked before it is
 //! changed, so two nodes sweeping at once return each claim once.
 
-use super::audit::{insert_audit, AuditRecord};
+use super::audit::AuditRecord;
+use super::audit_chain::append_audit;
 use super::claims::{back_to_queue, Actor, ClaimError};
 use super::{storable, with_backend, Result, Store};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -140,7 +141,7 @@ impl Store {
                             ),
                             None,
                         );
-                        insert_audit(ts(now), &audit).execute(&mut *tx).await?;
+                        append_audit!(tx, ts, &audit);
                         tx.commit().await?;
                         true
                     }

@@ -13,6 +13,8 @@
 
 pub mod attempts;
 pub mod audit;
+pub mod audit_chain;
+pub mod caps;
 mod cases;
 pub mod claims;
 pub mod group_commit;
@@ -20,6 +22,7 @@ pub mod leases;
 pub mod lockouts;
 pub mod notify;
 mod postgres;
+pub mod retention;
 pub mod settings;
 pub mod snapshot;
 mod sqlite;
@@ -28,6 +31,7 @@ pub mod voice;
 
 pub use attempts::{AttemptResult, CallLeg, LegDirection, LegKind, UnreachableCase};
 pub use audit::AuditRecord;
+pub use audit_chain::{BrokenLink, ChainReport};
 pub use claims::{Actor, ClaimError, ClaimInfo};
 pub use lockouts::{LockKind, Lockout};
 pub use notify::Change;
@@ -68,6 +72,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A queue cap refused the case (the message says which, no number).
+    #[error("{0}")]
+    CapReached(crate::queue::Cap),
     #[error("case {0} not found")]
     NotFound(Uuid),
     #[error("a case with this external_ref already exists")]
@@ -126,6 +133,10 @@ pub struct Store {
     /// What `prepare` still has to do before the first use (set by
     /// `connect_lazy`: the database may not exist yet); shared by clones.
     pending: std::sync::Arc<tokio::sync::Mutex<Option<Pending>>>,
+    /// The queue's caps, checked when a case is registered ([`Store::with_caps`]).
+    caps: crate::queue::QueueCaps,
+    /// Refusals by those caps, for `/metrics`.
+    cap_counters: caps::CapCounters,
 }
 
 /// The set-up a lazily opened store does once the database answers.
@@ -196,6 +207,8 @@ impl Store {
             backend,
             claim_lease: leases::DEFAULT_CLAIM_LEASE,
             pending: Default::default(),
+            caps: crate::queue::QueueCaps::OFF,
+            cap_counters: caps::CapCounters::default(),
         }
     }
 
@@ -204,6 +217,18 @@ impl Store {
     pub fn with_claim_lease(mut self, lease: std::time::Duration) -> Store {
         self.claim_lease = chrono::TimeDelta::from_std(lease).unwrap_or(self.claim_lease);
         self
+    }
+
+    /// The same database, refusing cases beyond `caps` (`queue.toml [caps]`;
+    /// set once at start-up).
+    pub fn with_caps(mut self, caps: crate::queue::QueueCaps) -> Store {
+        self.caps = caps;
+        self
+    }
+
+    /// The counters of cases refused by the caps (shared by every clone).
+    pub fn cap_counters(&self) -> &caps::CapCounters {
+        &self.cap_counters
     }
 
     /// How long a claim lasts without a renewal.
@@ -238,6 +263,8 @@ impl Store {
             backend,
             claim_lease: leases::DEFAULT_CLAIM_LEASE,
             pending: std::sync::Arc::new(tokio::sync::Mutex::new(Some(Pending { dir }))),
+            caps: crate::queue::QueueCaps::OFF,
+            cap_counters: caps::CapCounters::default(),
         })
     }
 

@@ -1,7 +1,8 @@
 //! Supervisor settings (one JSON document per key) and the counts behind the
 //! supervisor's statistics. Both dialects; SQL stays in `store/`.
 
-use super::audit::{insert_audit, AuditRecord};
+use super::audit::AuditRecord;
+use super::audit_chain::append_audit;
 use super::{with_backend, DialectRow, Result, Store, StoredRow};
 use chrono::{DateTime, Utc};
 
@@ -22,6 +23,8 @@ pub struct StatsCounts {
     pub unreachable_since: u32,
     /// Cases in the review list now (status `review`).
     pub in_review: u32,
+    /// Cases refused by a queue cap since the day start (all nodes).
+    pub refused_since: u32,
 }
 
 fn count(n: i64) -> u32 {
@@ -81,7 +84,7 @@ impl Store {
                 .bind(actor)
                 .execute(&mut *tx)
                 .await?;
-            insert_audit(ts(now), &audit).execute(&mut *tx).await?;
+            append_audit!(tx, ts, &audit);
             tx.commit().await?;
         });
         Ok(())
@@ -134,6 +137,11 @@ impl Store {
             out.active_staff = count(staff);
             let review: i64 = sqlx::query_scalar(IN_REVIEW_SQL).fetch_one(pool).await?;
             out.in_review = count(review);
+            let refused: i64 = sqlx::query_scalar(super::caps::REFUSED_SINCE_SQL)
+                .bind(ts(day_start))
+                .fetch_one(pool)
+                .await?;
+            out.refused_since = count(refused);
             levels
         });
         for (level, n) in levels {

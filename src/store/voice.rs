@@ -4,7 +4,8 @@
 //! open callback (from the IVR or the digital channel). Each change writes its
 //! audit row in the same transaction; the audit detail carries no personal data.
 
-use super::audit::{insert_audit, AuditRecord};
+use super::audit::AuditRecord;
+use super::audit_chain::append_audit;
 use super::cases::case_columns;
 use super::{storable, with_backend, Result, Store, StoreError};
 use crate::case::{CaseRecord, CaseStatus};
@@ -66,7 +67,7 @@ impl Store {
                     .bind(wav)
                     .execute(&mut *tx)
                     .await?;
-                insert_audit(ts(now), &audit).execute(&mut *tx).await?;
+                append_audit!(tx, ts, &audit);
                 tx.commit().await?;
                 Ok(())
             }
@@ -140,7 +141,7 @@ impl Store {
                     "status=cancelled",
                     None,
                 );
-                insert_audit(ts(now), &audit).execute(&mut *tx).await?;
+                append_audit!(tx, ts, &audit);
             }
             tx.commit().await?;
             hit.is_some()

@@ -45,6 +45,9 @@ pub struct SupervisorStats {
     /// Cases in the review list now (urgent cases not reached, held callers
     /// with no number who left), listed by `GET /api/v1/review`.
     pub in_review: u32,
+    /// Cases refused today by a queue cap (`queue.toml [caps]`, any node):
+    /// each is an audit row `case.refused`; `/metrics` counts them per cap.
+    pub refused_today: u32,
     /// Open cases past their deadline (the supervisor's alert).
     pub overdue: OverdueAlert,
     /// Phone cases the database refused since this node started: those
@@ -125,6 +128,7 @@ pub fn build(
         callback_offer: settings.offer_state(now, counts.callbacks_since),
         unreachable_today: counts.unreachable_since,
         in_review: counts.in_review,
+        refused_today: counts.refused_since,
         overdue,
         case_store_failures: node.case_store_failures,
         fallback_transfers: node.fallback_transfers,
@@ -158,6 +162,7 @@ mod tests {
             active_staff: 2,
             unreachable_since: 2,
             in_review: 1,
+            refused_since: 4,
         };
         let s = build(
             at(10, 0),
@@ -181,6 +186,7 @@ mod tests {
         assert_eq!(s.calls_in_ivr, 4);
         assert_eq!(s.unreachable_today, 2);
         assert_eq!(s.in_review, 1);
+        assert_eq!(s.refused_today, 4);
     }
 
     #[test]

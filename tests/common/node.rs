@@ -12,7 +12,7 @@ use std::time::Duration;
 /// A copy of the service binary taken once per test process: restarts run
 /// the same build even if the target directory's binary is rebuilt meanwhile
 /// (several checkouts may share one `CARGO_TARGET_DIR`).
-fn binary() -> &'static std::path::Path {
+pub fn binary() -> &'static std::path::Path {
     static COPY: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     let (_, path) = COPY.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -43,7 +43,21 @@ impl Node {
         rtp_ports: &str,
         sip_bind: &str,
     ) -> Node {
-        let mut child = Command::new(binary())
+        Node::start_env(config, database_url, rtp_ports, sip_bind, &[])
+    }
+
+    /// Like [`Node::start_on`] with extra environment (e.g. `RUST_LOG=debug`);
+    /// stderr lines are kept in [`Node::log`] too.
+    pub fn start_env(
+        config: &std::path::Path,
+        database_url: &str,
+        rtp_ports: &str,
+        sip_bind: &str,
+        env: &[(&str, &str)],
+    ) -> Node {
+        let mut command = Command::new(binary());
+        command.envs(env.iter().copied());
+        let mut child = command
             .args(["--config", &config.display().to_string()])
             .args([
                 "--prompts",
@@ -52,7 +66,12 @@ impl Node {
             .args(["--sip-bind", sip_bind, "--http-bind", "127.0.0.1:0"])
             .args(["--database-url", database_url, "--rtp-ports", rtp_ports])
             .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info")
+            .env(
+                "RUST_LOG",
+                env.iter()
+                    .find(|(k, _)| *k == "RUST_LOG")
+                    .map_or("info", |(_, v)| *v),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -76,11 +95,16 @@ impl Node {
                 break (sip, http);
             }
         };
-        if let Some(err) = child.stderr.take() {
-            std::thread::spawn(move || for _ in BufReader::new(err).lines() {});
-        }
         // Keep reading its log so the pipe never fills.
         let log = Arc::new(Mutex::new(Vec::new()));
+        if let Some(err) = child.stderr.take() {
+            let kept = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    kept.lock().expect("log").push(line);
+                }
+            });
+        }
         let kept = log.clone();
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {

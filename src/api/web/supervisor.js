@@ -24,6 +24,8 @@
       $("review-tile").classList.toggle("alert", s.in_review > 0);
       if (s.in_review !== shownReview) loadReview(s.in_review);
       renderOverdue(s.overdue);
+      $("s-refused").textContent = s.refused_today;
+      $("refused-tile").classList.toggle("alert", s.refused_today > 0);
       $("s-store-failures").textContent = s.case_store_failures;
       $("store-tile").classList.toggle("alert", s.case_store_failures > 0);
       $("s-fallback").textContent = s.fallback_transfers +
