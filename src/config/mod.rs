@@ -6,6 +6,7 @@
 mod files;
 mod nurse_phones;
 mod sip;
+mod sources;
 mod staff;
 mod trunk;
 
@@ -15,6 +16,7 @@ pub use files::{
 };
 pub use nurse_phones::FixedPhones;
 pub use sip::SipConfig;
+pub use sources::{Admission, SourceLimits, SourcesConfig, Trunk, UnknownSources};
 pub use staff::{LockoutConfig, StaffConfig};
 pub use trunk::TrunkConfig;
 
@@ -39,6 +41,8 @@ pub struct Config {
     pub retry: RetryPolicies,
     /// Sign-in and REGISTER lockouts, sessions, origins (`staff.toml`).
     pub staff: StaffConfig,
+    /// Inbound trunks, trusted identities, media destinations, flood limits (`trunks.toml`).
+    pub sources: SourcesConfig,
 }
 
 impl Config {
@@ -66,6 +70,11 @@ impl Config {
             .map(|text| StaffConfig::parse(&text, &staff_path))
             .transpose()?
             .unwrap_or_default();
+        let sources_path = config_dir.join("trunks.toml");
+        let sources = read_optional(&sources_path)?
+            .map(|text| SourcesConfig::parse(&text, &sources_path))
+            .transpose()?
+            .unwrap_or_default();
         Ok(Config {
             sip,
             flow: ivr.flow,
@@ -77,6 +86,7 @@ impl Config {
             nurse_phones,
             retry,
             staff,
+            sources,
         })
     }
 }

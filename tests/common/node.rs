@@ -11,13 +11,17 @@ use std::time::Duration;
 
 /// A copy of the service binary taken once per test process: restarts run
 /// the same build even if the target directory's binary is rebuilt meanwhile
-/// (several checkouts may share one `CARGO_TARGET_DIR`).
+/// (several checkouts may share one `CARGO_TARGET_DIR`; `PE_TEST_BINARY`
+/// names a build of one's own then).
 pub fn binary() -> &'static std::path::Path {
     static COPY: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     let (_, path) = COPY.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("phone-entrance");
-        std::fs::copy(env!("CARGO_BIN_EXE_phone-entrance"), &path).expect("copy the binary");
+        let built = std::env::var_os("PE_TEST_BINARY")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_phone-entrance")));
+        std::fs::copy(built, &path).expect("copy the binary");
         (dir, path)
     });
     path
