@@ -126,6 +126,10 @@ text_enum!(
         NotReached => "not_reached",
         /// A held caller with a withheld number left: nobody can be called back.
         NoNumber => "no_number",
+        /// The number's red-flag calls keep ending before a nurse answers
+        /// (`red_flags_per_number_per_day` in `queue.toml`): a person or a
+        /// script in trouble; a nurse decides, the queue top is not flooded.
+        RepeatedRedFlags => "repeated_red_flags",
     }
 );
 

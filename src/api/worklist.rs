@@ -40,8 +40,9 @@ pub struct WorklistCase {
     /// then (it keeps its place in the order, and a nurse can still claim it).
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// Why the case is (or was) in the review list: `not_reached` (every
-    /// callback attempt of an urgent case failed) or `no_number` (a held
-    /// caller with a withheld number left).
+    /// callback attempt of an urgent case failed), `no_number` (a held
+    /// caller with a withheld number left) or `repeated_red_flags` (the
+    /// number's red-flag calls keep ending before a nurse answers).
     #[schema(value_type = Option<String>, example = "not_reached")]
     #[serde(default)]
     pub review_reason: Option<ReviewReason>,

@@ -15,6 +15,10 @@ pub struct QueueCaps {
     /// Waiting callback cases in total; beyond it new callbacks are refused
     /// (a caller on the line may still hold for a nurse).
     pub max_pending_callbacks: u32,
+    /// Red-flag phone cases one number may leave as callbacks (the caller
+    /// hung up before a nurse answered) in 24 hours; further ones go to the
+    /// review list (`repeated_red_flags`) instead of the top of the queue.
+    pub red_flags_per_number_per_day: u32,
 }
 
 impl Default for QueueCaps {
@@ -22,6 +26,7 @@ impl Default for QueueCaps {
         QueueCaps {
             per_number_per_day: 20,
             max_pending_callbacks: 5000,
+            red_flags_per_number_per_day: 3,
         }
     }
 }
@@ -67,12 +72,18 @@ impl QueueCaps {
     pub const OFF: QueueCaps = QueueCaps {
         per_number_per_day: 0,
         max_pending_callbacks: 0,
+        red_flags_per_number_per_day: 0,
     };
+
+    /// Whether a red-flag callback from a number that left `count` of them
+    /// in 24 hours (this one included) goes to the review list.
+    pub fn red_flags_repeated(&self, count: u64) -> bool {
+        over(self.red_flags_per_number_per_day, Some(count))
+    }
 
     /// The cap a new case breaks, given how many cases its number registered
     /// in 24 h and how many callbacks wait, both counting the new case.
     pub fn broken(&self, from_number: Option<u64>, pending: Option<u64>) -> Option<Cap> {
-        let over = |cap: u32, n: Option<u64>| cap > 0 && n.is_some_and(|n| n > u64::from(cap));
         if over(self.per_number_per_day, from_number) {
             Some(Cap::PerNumber)
         } else if over(self.max_pending_callbacks, pending) {
@@ -81,6 +92,11 @@ impl QueueCaps {
             None
         }
     }
+}
+
+/// `n` is beyond `cap` (0: no cap).
+fn over(cap: u32, n: Option<u64>) -> bool {
+    cap > 0 && n.is_some_and(|n| n > u64::from(cap))
 }
 
 #[cfg(test)]
@@ -92,15 +108,16 @@ mod tests {
         let caps = QueueCaps {
             per_number_per_day: 2,
             max_pending_callbacks: 10,
+            red_flags_per_number_per_day: 3,
         };
         assert_eq!(caps.broken(Some(2), Some(10)), None);
         assert_eq!(caps.broken(Some(3), Some(1)), Some(Cap::PerNumber));
         assert_eq!(caps.broken(None, Some(11)), Some(Cap::PendingTotal));
         assert_eq!(caps.broken(Some(1), None), None);
-        let off = QueueCaps {
-            per_number_per_day: 0,
-            max_pending_callbacks: 0,
-        };
+        assert!(!caps.red_flags_repeated(3));
+        assert!(caps.red_flags_repeated(4));
+        let off = QueueCaps::OFF;
         assert_eq!(off.broken(Some(100), Some(100)), None);
+        assert!(!off.red_flags_repeated(100));
     }
 }

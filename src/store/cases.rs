@@ -4,9 +4,9 @@
 
 use super::audit::AuditRecord;
 use super::audit_chain::append_audit;
-use super::caps::{FROM_NUMBER_SQL, PENDING_SQL};
+use super::caps::{repeated_red_flags_audit, FROM_NUMBER_SQL, PENDING_SQL, REPEATED_RED_FLAGS_SQL};
 use super::{storable, with_backend, Result, Store, StoreError, StoredRow};
-use crate::case::{CaseMode, CaseRecord, CaseStatus, Channel, NewCase};
+use crate::case::{CaseMode, CaseRecord, CaseStatus, Channel, NewCase, ReviewReason};
 use crate::queue::Priority;
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::types::Json;
@@ -179,17 +179,36 @@ impl Store {
                     break;
                 }
             }
+            let mut flagged = Vec::new();
             if refused.is_some() {
                 tx.rollback().await?;
             } else {
+                for (c, _) in &rows {
+                    if c.red_flag && self.caps.red_flags_per_number_per_day > 0 {
+                        let hit: Option<String> = sqlx::query_scalar(REPEATED_RED_FLAGS_SQL)
+                            .bind(c.id.to_string())
+                            .bind(ts(c.registered_at - TimeDelta::days(1)))
+                            .bind(i64::from(self.caps.red_flags_per_number_per_day))
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        if hit.is_some() {
+                            flagged.push(c.id);
+                        }
+                    }
+                }
                 // Audits last: the chain head is locked after the case rows.
                 for (c, _) in &rows {
                     append_audit!(tx, ts, &created_audit(c));
+                    if flagged.contains(&c.id) {
+                        append_audit!(tx, ts, &repeated_red_flags_audit(c.id, c.registered_at));
+                    }
                 }
                 tx.commit().await?;
             }
-            refused
+            (refused, flagged)
         });
+        let (refused, flagged) = refused;
+        self.cap_counters.count_flagged(flagged.len());
         if let Some((cap, case)) = refused {
             // A batch that fails is retried case by case (group commit):
             // count and audit the refusal once, then.
@@ -198,7 +217,16 @@ impl Store {
             }
             return Err(StoreError::CapReached(cap));
         }
-        Ok(rows.into_iter().map(|(c, _)| c).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(mut c, _)| {
+                if flagged.contains(&c.id) {
+                    c.status = CaseStatus::Review;
+                    c.review_reason = Some(ReviewReason::RepeatedRedFlags);
+                }
+                c
+            })
+            .collect())
     }
 
     /// A repeat caller answered the questions again: case `id`, if it still
@@ -407,11 +435,29 @@ impl Store {
                 .bind(&text_id)
                 .fetch_optional(&mut *tx)
                 .await?;
+            let mut status = status;
+            let mut flagged = false;
+            if status.as_deref() == Some("waiting") && self.caps.red_flags_per_number_per_day > 0 {
+                let hit: Option<String> = sqlx::query_scalar(REPEATED_RED_FLAGS_SQL)
+                    .bind(&text_id)
+                    .bind(ts(audit.at - TimeDelta::days(1)))
+                    .bind(i64::from(self.caps.red_flags_per_number_per_day))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if hit.is_some() {
+                    status = Some("review".into());
+                    flagged = true;
+                }
+            }
             if let Some(status) = &status {
                 audit.detail = format!("{}: mode=callback status={status}", audit.detail);
                 append_audit!(tx, ts, &audit);
+                if flagged {
+                    append_audit!(tx, ts, &repeated_red_flags_audit(id, audit.at));
+                }
                 tx.commit().await?;
             }
+            self.cap_counters.count_flagged(usize::from(flagged));
             status.is_some()
         });
         Ok(changed)

@@ -7,6 +7,7 @@
   const reviewWhy = {
     not_reached: "Not reached: every callback attempt failed",
     no_number: "No number: the caller hung up while holding, caller ID withheld",
+    repeated_red_flags: "Repeated red flags: this number's urgent calls keep ending before a nurse answers",
   };
   const $ = (id) => document.getElementById(id);
   const say = (text) => { $("message").textContent = text || ""; };

@@ -99,7 +99,11 @@
     if (!ok) shownUnreachable = null;
   }
 
-  const reviewWhy = { not_reached: "not reached", no_number: "no number" };
+  const reviewWhy = {
+    not_reached: "not reached",
+    no_number: "no number",
+    repeated_red_flags: "repeated red flags",
+  };
   let shownReview = null;
   async function loadReview(count) {
     shownReview = count;
