@@ -10,6 +10,7 @@ use common::caller::{answer_red_flag, wait_for_prompt};
 use common::postgres::{drop_postgres_database, postgres_database};
 use common::{set_config, TestService};
 use phone_entrance::store::Role;
+use phone_entrance::store::{CaseStatus, ReviewReason};
 use simulators::caller::{Call, CallConfig, DtmfMethod, EndReason};
 use std::time::Duration;
 
@@ -123,4 +124,65 @@ async fn per_number_cap_bites_on_sip_and_intake_postgres() {
     };
     caps_bite_on_the_phone_and_the_intake(Some(url.clone())).await;
     drop_postgres_database(&url).await;
+}
+
+/// A red-flag caller on hold who hangs up, twice in a day with
+/// `red_flags_per_number_per_day = 1`: the first becomes a callback, the
+/// second goes to the review list (`repeated_red_flags`), stored and counted,
+/// not to the top of the queue.
+#[tokio::test]
+async fn repeated_red_flag_hangups_go_to_the_review_list() {
+    let svc = TestService::start_with(None, |dir| {
+        set_config(dir, "queue.toml", "red_flags_per_number_per_day", "1");
+        set_config(dir, "ivr.toml", "wait_s", "2");
+    })
+    .await;
+    let store = svc.store().await;
+    let mut statuses = Vec::new();
+    for round in 0..2 {
+        let call = Call::dial(CallConfig::new(svc.sip_addr()))
+            .await
+            .expect("answered");
+        answer_red_flag(&call, DtmfMethod::Rfc4733).await;
+        let held = svc.wait_for_cases(1, Duration::from_secs(30)).await;
+        let id = held[0].id.to_string();
+        wait_for_prompt(&call, "hold_music", Duration::from_secs(30)).await;
+        call.hangup().await.expect("hangup");
+        let end = tokio::time::Instant::now() + Duration::from_secs(10);
+        while svc.case(&id).await.status == CaseStatus::Holding {
+            assert!(
+                tokio::time::Instant::now() < end,
+                "the held case was not turned"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let case = svc.case(&id).await;
+        statuses.push((case.status, case.review_reason));
+        // A cancelled first case: the second call is not a repeat caller.
+        if round == 0 {
+            store
+                .cancel_case(case.id, "ivr", chrono::Utc::now())
+                .await
+                .expect("cancel");
+        }
+    }
+    assert_eq!(
+        statuses,
+        vec![
+            (CaseStatus::Waiting, None),
+            (CaseStatus::Review, Some(ReviewReason::RepeatedRedFlags))
+        ]
+    );
+    assert!(svc.worklist().await.is_empty(), "not on top of the queue");
+    let metrics = reqwest::get(svc.http_url("/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("pe_cases_repeated_red_flags_total 1"),
+        "{metrics}"
+    );
+    svc.stop().await;
 }

@@ -79,7 +79,10 @@ impl CapCounters {
 }
 
 /// The audit row of a case sent to review by `red_flags_per_number_per_day`.
-pub(super) fn repeated_red_flags_audit(id: uuid::Uuid, at: chrono::DateTime<chrono::Utc>) -> AuditRecord {
+pub(super) fn repeated_red_flags_audit(
+    id: uuid::Uuid,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AuditRecord {
     AuditRecord::new(
         at,
         "ivr",
@@ -203,7 +206,11 @@ mod tests {
             (CaseStatus::Review, Some(ReviewReason::RepeatedRedFlags))
         );
         let held = store.insert_case(&from("+46705555555", 1)).await.unwrap();
-        assert_eq!(held.status, CaseStatus::Holding, "on the line: a nurse takes it");
+        assert_eq!(
+            held.status,
+            CaseStatus::Holding,
+            "on the line: a nurse takes it"
+        );
         let left = store
             .holding_caller_hung_up(held.id, held.registered_at)
             .await
@@ -219,10 +226,16 @@ mod tests {
         // Another number and a non-red-flag case are not affected.
         let mut other = dropped(3);
         other.callback_number = Some("+46707777777".into());
-        assert_eq!(store.insert_case(&other).await.unwrap().status, CaseStatus::Waiting);
+        assert_eq!(
+            store.insert_case(&other).await.unwrap().status,
+            CaseStatus::Waiting
+        );
         let mut calm = from("+46706666666", 3);
         calm.registered_at += chrono::TimeDelta::minutes(4);
-        assert_eq!(store.insert_case(&calm).await.unwrap().status, CaseStatus::Waiting);
+        assert_eq!(
+            store.insert_case(&calm).await.unwrap().status,
+            CaseStatus::Waiting
+        );
         let reviews = store
             .audit_rows(None, 100)
             .await
