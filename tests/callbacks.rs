@@ -141,12 +141,7 @@ async fn busy_resident_ends_the_attempt_as_busy_and_frees_the_nurse() {
             && l.sip_status == Some(486)),
         "{legs:?}"
     );
-    let metrics = reqwest::get(svc.http_url("/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = svc.metrics().await;
     assert!(
         metrics.contains("pe_callbacks_total{result=\"busy\"} 1"),
         "{metrics}"
@@ -258,12 +253,7 @@ async fn a_failing_trunk_uses_no_attempt_and_puts_the_case_back() {
     assert_eq!(c.status, CaseStatus::Waiting, "back in the queue");
     assert_eq!(c.attempts, 0, "the trunk's failure is not the resident's");
     assert_eq!(c.next_attempt_at, None, "any nurse may try again at once");
-    let metrics = reqwest::get(svc.http_url("/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = svc.metrics().await;
     assert!(metrics.contains("pe_trunk_failures_total 1"), "{metrics}");
     svc.stop().await;
 }

@@ -135,12 +135,7 @@ async fn an_unrenewed_claim_goes_back_to_the_queue_and_is_counted() {
             .any(|r| r.action == "claim.expired" && r.actor == "system"),
         "{audit:?}"
     );
-    let metrics = reqwest::get(svc.http_url("/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = svc.metrics().await;
     assert!(metrics.contains("pe_claims_expired_total 1"), "{metrics}");
     svc.stop().await;
 }

@@ -87,12 +87,7 @@ async fn caps_bite_on_the_phone_and_the_intake(database_url: Option<String>) {
     assert!(!text.contains("4567"), "no number in the answer: {text}");
     assert!(svc.worklist().await.is_empty(), "nothing was queued");
 
-    let metrics = reqwest::get(svc.http_url("/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = svc.metrics().await;
     assert!(
         metrics.contains("pe_cases_refused_total{cap=\"per_number\"} 2"),
         "{metrics}"
@@ -174,12 +169,7 @@ async fn repeated_red_flag_hangups_go_to_the_review_list() {
         ]
     );
     assert!(svc.worklist().await.is_empty(), "not on top of the queue");
-    let metrics = reqwest::get(svc.http_url("/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = svc.metrics().await;
     assert!(
         metrics.contains("pe_cases_repeated_red_flags_total 1"),
         "{metrics}"

@@ -218,12 +218,7 @@ async fn concurrent_sign_ins_never_run_more_hashes_than_permits() {
     for t in tasks {
         assert_eq!(t.await.expect("task"), 200);
     }
-    let metrics = reqwest::get(svc.http_url("/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = svc.metrics().await;
     let value = |name: &str| -> Option<i64> {
         metrics.lines().find_map(|l| {
             l.strip_prefix(name)

@@ -123,6 +123,16 @@ impl TestService {
             .expect("case")
     }
 
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(self.http_url("/metrics"))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    }
+
     pub async fn worklist(&self) -> Vec<CaseRecord> {
         self.store().await.worklist().await.expect("worklist")
     }
