@@ -42,6 +42,7 @@ pub(super) fn params(remote: SocketAddr, te: Option<u8>) -> StreamParams {
         payload_type: 0,
         telephone_event_pt: te,
         remote,
+        trust: Trust::Trusted,
     }
 }
 
@@ -342,6 +343,7 @@ fn update_switches_codec_and_destination_without_breaking_the_stream() {
         payload_type: 8,
         telephone_event_pt: None,
         remote: new.local_addr().unwrap(),
+        trust: Trust::Trusted,
     });
     let (h, payload) = recv_rtp(&new).unwrap();
     assert_eq!(h.payload_type, 8);
