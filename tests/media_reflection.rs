@@ -64,7 +64,10 @@ Call-ID: {cid}\r\nCSeq: {cseq} {method}\r\nContact: <sip:raw@{me}>\r\n{ctype}Con
     }
 
     async fn send(&self, text: &str) {
-        self.sip.send_to(text.as_bytes(), self.server).await.unwrap();
+        self.sip
+            .send_to(text.as_bytes(), self.server)
+            .await
+            .unwrap();
     }
 
     /// The final response to the last request.
@@ -130,7 +133,9 @@ async fn call(svc: &TestService, call_id: &str, media: SocketAddr) -> Answered {
 }
 
 async fn bind(ip: &str) -> UdpSocket {
-    UdpSocket::bind((ip, 0)).await.expect("127.0.0.0/8 is all loopback on Linux")
+    UdpSocket::bind((ip, 0))
+        .await
+        .expect("127.0.0.0/8 is all loopback on Linux")
 }
 
 /// RTP received on `sock` within `within`: (packets, decoded PCMU audio).
@@ -229,7 +234,11 @@ async fn a_third_address_neither_takes_the_stream_nor_presses_keys() {
     assert_eq!(to_intruder.0, 0, "the stream was not redirected");
     assert!(to_victim.0 > 30, "the caller still gets the stream");
     assert!(metric(&svc, "pe_rtp_foreign_source_dropped_total").await >= 25);
-    assert_eq!(metric(&svc, RFC4733_DIGITS).await, 0, "foreign keys are ignored");
+    assert_eq!(
+        metric(&svc, RFC4733_DIGITS).await,
+        0,
+        "foreign keys are ignored"
+    );
     // The caller's own key press is taken.
     let mut own = 2;
     press(&victim, call.media, DtmfKey::Digit(1), &mut own).await;

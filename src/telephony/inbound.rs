@@ -335,7 +335,10 @@ impl Call {
                 payload_type: 0,
                 telephone_event_pt: Some(101),
                 remote: self.peer.addr,
-                trust: self.ctx.media.trust(self.peer.addr.ip(), self.peer.addr.ip()),
+                trust: self
+                    .ctx
+                    .media
+                    .trust(self.peer.addr.ip(), self.peer.addr.ip()),
             },
         };
         let (events_tx, events_rx) = mpsc::unbounded_channel();

@@ -491,7 +491,15 @@ fn refused_stream_never_sends_but_its_playlist_runs() {
         )
         .unwrap();
     stream.play(vec![library().lookup("sv", "hello").unwrap()], 7);
-    send_rtp(&offered, stream_addr(&stream), 0, 1, 160, true, &[0xFF; 160]);
+    send_rtp(
+        &offered,
+        stream_addr(&stream),
+        0,
+        1,
+        160,
+        true,
+        &[0xFF; 160],
+    );
     assert_eq!(
         next_event(&mut rx, Duration::from_secs(2)),
         Some(MediaEvent::PlaybackDone { token: 7 })
