@@ -44,6 +44,7 @@ impl Trust {
 /// What to do with the next frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Destination {
+    /// To this address.
     Send(SocketAddr),
     /// Nothing yet: no RTP has come from the offered IP.
     AwaitLatch,
@@ -89,11 +90,6 @@ impl Latch {
             (Trust::Trusted, None) => Destination::Send(self.offered),
             (Trust::Unverified, None) => Destination::AwaitLatch,
         }
-    }
-
-    /// True when nothing has been received from the offered IP yet.
-    pub fn is_waiting(&self) -> bool {
-        self.latched.is_none()
     }
 
     /// The cheap check before parsing: `from` has the offered IP.
@@ -149,10 +145,8 @@ mod tests {
         let t0 = Instant::now();
         let mut l = Latch::new(addr("203.0.113.7:4000"), Trust::Unverified);
         assert_eq!(l.destination(), Destination::AwaitLatch);
-        assert!(l.is_waiting());
         // NAT: the port differs from the offer; the source port wins.
         assert!(l.on_packet(addr("203.0.113.7:61000"), t0));
-        assert!(!l.is_waiting());
         assert_eq!(
             l.destination(),
             Destination::Send(addr("203.0.113.7:61000"))
