@@ -158,6 +158,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
             .unwrap_or(2)
     });
     media_cfg.rtp_timeout = cfg.sip.rtp_timeout();
+    media_cfg.sources = Arc::new(cfg.sources.clone());
     let media = MediaEngine::start(media_cfg).context("starting the media engine")?;
     let intake_queue = IntakeQueue {
         targets: crate::queue::LevelTargets::new(cfg.triage.targets()),

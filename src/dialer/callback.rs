@@ -4,7 +4,7 @@
 
 use super::metrics::CallbackMetrics;
 use super::{CallResult, CallState, CallStatus};
-use crate::media::engine::{MediaEvent, MediaStream, StreamLink, StreamParams};
+use crate::media::engine::{MediaEvent, MediaStream, StreamLink, StreamParams, Trust};
 use crate::queue::{AttemptOutcome, RetryPolicies};
 use crate::store::{Actor, AttemptResult, CallLeg, CaseRecord, LegDirection, LegKind, Store};
 use crate::telephony::held::{HeldCall, HeldCommand};
@@ -76,6 +76,8 @@ impl NurseSide {
             payload_type: crate::webrtc::PCMU_PT,
             telephone_event_pt: Some(crate::webrtc::TELEPHONE_EVENT_PT),
             remote: pending.leg.rtp_addr(),
+            // Our own WebRTC leg's relay socket (ICE consent guards the browser side).
+            trust: Trust::Trusted,
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let stream = match beside {

@@ -6,6 +6,7 @@ pub mod dtmf;
 pub mod engine;
 pub mod error;
 pub mod g711;
+pub mod latch;
 pub mod player;
 pub mod prompts;
 pub mod recorder;

@@ -329,17 +329,16 @@ impl Call {
         };
         // Late offer: assume PCMU towards the INVITE's source until the ACK answers.
         let params = match &offer {
-            Some(o) => StreamParams {
-                codec: o.codec,
-                payload_type: o.payload_type,
-                telephone_event_pt: o.telephone_event_pt,
-                remote: o.remote,
-            },
+            Some(o) => self.stream_params(o),
             None => StreamParams {
                 codec: crate::media::g711::Codec::Pcmu,
                 payload_type: 0,
                 telephone_event_pt: Some(101),
                 remote: self.peer.addr,
+                trust: self
+                    .ctx
+                    .media
+                    .trust(self.peer.addr.ip(), self.peer.addr.ip()),
             },
         };
         let (events_tx, events_rx) = mpsc::unbounded_channel();
@@ -473,13 +472,20 @@ impl Call {
 
     fn apply_offer(&self, o: &AudioOffer) {
         if let Some(stream) = &self.stream {
-            stream.update(StreamParams {
-                codec: o.codec,
-                payload_type: o.payload_type,
-                telephone_event_pt: o.telephone_event_pt,
-                remote: o.remote,
-            });
+            stream.update(self.stream_params(o));
             stream.set_hold(o.is_hold());
+        }
+    }
+
+    /// The stream for an offer (or answer): media goes at once only to the
+    /// media networks of the trunk the INVITE came from (`media::latch`).
+    fn stream_params(&self, o: &AudioOffer) -> StreamParams {
+        StreamParams {
+            codec: o.codec,
+            payload_type: o.payload_type,
+            telephone_event_pt: o.telephone_event_pt,
+            remote: o.remote,
+            trust: self.ctx.media.trust(self.peer.addr.ip(), o.remote.ip()),
         }
     }
 

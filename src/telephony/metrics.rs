@@ -174,6 +174,21 @@ impl Collector for MediaCollector {
                 s.malformed_in,
             ),
             (
+                "pe_rtp_unlatched_suppressed",
+                "RTP frames not sent because no RTP came from the offered address yet",
+                s.unlatched_suppressed,
+            ),
+            (
+                "pe_rtp_foreign_source_dropped",
+                "Datagrams on RTP ports dropped because another source than the call's sent them",
+                s.foreign_dropped,
+            ),
+            (
+                "pe_rtp_destination_refused",
+                "RTP frames not sent because media may not go to the offered address (trunks.toml)",
+                s.destination_refused,
+            ),
+            (
                 "pe_media_late_ticks",
                 "20 ms ticks that ran a period late",
                 s.late_ticks,

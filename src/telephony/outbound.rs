@@ -15,6 +15,7 @@ use crate::sip::{Peer, Transport};
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use rsip::{Method, SipMessage};
+use std::net::IpAddr;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -155,6 +156,8 @@ pub struct Leg {
     via_host: String,
     ack: rsip::Request,
     pub stream: MediaStream,
+    /// For the trust of a re-INVITE's address.
+    engine: MediaEngine,
     media: mpsc::UnboundedReceiver<MediaEvent>,
     inbox: mpsc::UnboundedReceiver<CallInput>,
     local: LocalMedia,
@@ -196,11 +199,13 @@ pub async fn dial(
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     // Until the answer names the real address, send towards the proxy; held
     // means nothing is actually sent before the answer.
+    let signalling = target.peer.addr.ip();
     let params = StreamParams {
         codec: crate::media::g711::Codec::Pcmu,
         payload_type: 0,
         telephone_event_pt: Some(101),
         remote: target.peer.addr,
+        trust: media.trust(signalling, signalling),
     };
     let opened = match placement {
         Placement::Beside(link) | Placement::Bridged(link) => {
@@ -290,7 +295,7 @@ pub async fn dial(
                                 if status == 100 { continue; }
                                 if !response.body.is_empty() {
                                     if let Ok(early) = sdp::parse_audio(&response.body) {
-                                        stream.update(params_of(&early));
+                                        stream.update(params_of(media, signalling, &early));
                                         progress(Progress::EarlyMedia);
                                         continue;
                                     }
@@ -318,7 +323,7 @@ pub async fn dial(
                                     ended(sip);
                                     return Err(fail(why));
                                 }
-                                stream.update(params_of(&answer));
+                                stream.update(params_of(media, signalling, &answer));
                                 stream.set_hold(answer.is_hold());
                                 debug!("outbound leg answered");
                                 return Ok(Leg {
@@ -329,6 +334,7 @@ pub async fn dial(
                                     via_host,
                                     ack,
                                     stream,
+                                    engine: media.clone(),
                                     media: events_rx,
                                     inbox,
                                     local,
@@ -408,12 +414,15 @@ pub async fn dial(
     }
 }
 
-fn params_of(a: &AudioOffer) -> StreamParams {
+/// The stream for the far end's SDP: media goes at once only to the media
+/// networks of the trunk our INVITE went to (`signalling`; `media::latch`).
+fn params_of(media: &MediaEngine, signalling: IpAddr, a: &AudioOffer) -> StreamParams {
     StreamParams {
         codec: a.codec,
         payload_type: a.payload_type,
         telephone_event_pt: a.telephone_event_pt,
         remote: a.remote,
+        trust: media.trust(signalling, a.remote.ip()),
     }
 }
 
@@ -517,7 +526,8 @@ impl Leg {
                 }
                 match sdp::parse_audio(&request.body) {
                     Ok(o) => {
-                        self.stream.update(params_of(&o));
+                        self.stream
+                            .update(params_of(&self.engine, self.peer.addr.ip(), &o));
                         self.stream.set_hold(o.is_hold());
                         self.local.version += 1;
                         let body = sdp::answer(&self.local, &o);

@@ -166,6 +166,7 @@ fn bench() {
                     payload_type: 0,
                     telephone_event_pt: Some(101),
                     remote,
+                    trust: Trust::Trusted,
                 },
                 tx,
             )

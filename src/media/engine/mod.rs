@@ -28,9 +28,11 @@ use std::time::Duration;
 use crossbeam_channel::Sender;
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::config::SourcesConfig;
 use crate::media::dtmf::{DtmfKey, DtmfSource};
 use crate::media::error::MediaError;
 use crate::media::g711::Codec;
+pub use crate::media::latch::Trust;
 use crate::media::prompts::{ClipId, PromptLibrary};
 
 /// Default RTP inactivity timeout (counted from answer, not while held).
@@ -49,6 +51,8 @@ pub struct MediaConfig {
     pub prompts: Arc<PromptLibrary>,
     /// RTP inactivity before `MediaEvent::RtpTimeout`.
     pub rtp_timeout: Duration,
+    /// Where media may go (`trunks.toml`), for `MediaEngine::trust`.
+    pub sources: Arc<SourcesConfig>,
 }
 
 impl MediaConfig {
@@ -60,6 +64,7 @@ impl MediaConfig {
             workers: 2,
             prompts,
             rtp_timeout: DEFAULT_RTP_TIMEOUT,
+            sources: Arc::new(SourcesConfig::default()),
         }
     }
 }
@@ -72,8 +77,12 @@ pub struct StreamParams {
     pub payload_type: u8,
     /// The negotiated telephone-event payload type, if any.
     pub telephone_event_pt: Option<u8>,
-    /// Where to send RTP until symmetric RTP latches onto the real source.
+    /// The offered address (SDP c= and m= port). RTP is taken only from
+    /// its IP; what is sent goes where `trust` allows (`media::latch`).
     pub remote: SocketAddr,
+    /// Whether `remote` may get media before RTP came from it
+    /// (`MediaEngine::trust`).
+    pub trust: Trust,
 }
 
 /// What the engine reports about a stream.
@@ -113,6 +122,12 @@ pub struct MediaStats {
     pub malformed_in: u64,
     /// Digits reported (any source).
     pub digits: u64,
+    /// Frames not sent because no RTP has come from the offered IP yet.
+    pub unlatched_suppressed: u64,
+    /// Received datagrams dropped because another source sent them.
+    pub foreign_dropped: u64,
+    /// Frames not sent because media may not go to the offered address.
+    pub destination_refused: u64,
     /// Ticks that ran at least one period late (and caught up).
     pub late_ticks: u64,
     /// Frames skipped because a worker fell more than a few ticks behind.
@@ -129,6 +144,9 @@ struct Counters {
     send_errors: AtomicU64,
     malformed_in: AtomicU64,
     digits: AtomicU64,
+    unlatched_suppressed: AtomicU64,
+    foreign_dropped: AtomicU64,
+    destination_refused: AtomicU64,
     late_ticks: AtomicU64,
     skipped_frames: AtomicU64,
     max_tick_lag_us: AtomicU64,
@@ -261,6 +279,7 @@ impl WorkerHandle {
 
 struct Inner {
     bind_ip: IpAddr,
+    sources: Arc<SourcesConfig>,
     shared: Arc<Shared>,
     workers: Vec<WorkerHandle>,
     next_worker: AtomicUsize,
@@ -313,6 +332,7 @@ impl MediaEngine {
         Ok(MediaEngine {
             inner: Arc::new(Inner {
                 bind_ip: config.bind_ip,
+                sources: config.sources,
                 shared,
                 workers,
                 next_worker: AtomicUsize::new(0),
@@ -323,7 +343,8 @@ impl MediaEngine {
     }
 
     /// Opens a stream on the next free even port and starts sending silence
-    /// to `params.remote` at the next tick. Events go to `events`.
+    /// at the next tick: to `params.remote` when trusted, else once RTP came
+    /// from its IP (the playlist waits meanwhile). Events go to `events`.
     pub fn open(
         &self,
         params: StreamParams,
@@ -384,6 +405,18 @@ impl MediaEngine {
         })
     }
 
+    /// How far an offered media address is believed, for a call signalled
+    /// from `signalling` (inbound: the INVITE's source; outbound: where our
+    /// INVITE went): trusted in that trunk's media networks, refused where
+    /// `trunks.toml` never lets media go, unverified otherwise.
+    pub fn trust(&self, signalling: IpAddr, offered: IpAddr) -> Trust {
+        let s = &self.inner.sources;
+        Trust::classify(
+            s.media_trusted(signalling, offered),
+            s.media_destination_allowed(offered),
+        )
+    }
+
     /// A snapshot of the counters.
     pub fn stats(&self) -> MediaStats {
         let c = &self.inner.shared.counters;
@@ -394,6 +427,9 @@ impl MediaEngine {
             send_errors: c.send_errors.load(Ordering::Relaxed),
             malformed_in: c.malformed_in.load(Ordering::Relaxed),
             digits: c.digits.load(Ordering::Relaxed),
+            unlatched_suppressed: c.unlatched_suppressed.load(Ordering::Relaxed),
+            foreign_dropped: c.foreign_dropped.load(Ordering::Relaxed),
+            destination_refused: c.destination_refused.load(Ordering::Relaxed),
             late_ticks: c.late_ticks.load(Ordering::Relaxed),
             skipped_frames: c.skipped_frames.load(Ordering::Relaxed),
             max_tick_lag: Duration::from_micros(c.max_tick_lag_us.load(Ordering::Relaxed)),
@@ -472,8 +508,8 @@ impl MediaStream {
         self.send(Command::Stop { id: self.id });
     }
 
-    /// Applies renegotiated media (re-INVITE); the RTP stream stays continuous
-    /// and symmetric RTP latching starts over.
+    /// Applies renegotiated media (re-INVITE); the RTP stream stays continuous.
+    /// A new address or trust starts latching over (as `open`).
     pub fn update(&self, params: StreamParams) {
         self.send(Command::Update {
             id: self.id,

@@ -42,6 +42,7 @@ pub(super) fn params(remote: SocketAddr, te: Option<u8>) -> StreamParams {
         payload_type: 0,
         telephone_event_pt: te,
         remote,
+        trust: Trust::Trusted,
     }
 }
 
@@ -342,6 +343,7 @@ fn update_switches_codec_and_destination_without_breaking_the_stream() {
         payload_type: 8,
         telephone_event_pt: None,
         remote: new.local_addr().unwrap(),
+        trust: Trust::Trusted,
     });
     let (h, payload) = recv_rtp(&new).unwrap();
     assert_eq!(h.payload_type, 8);
@@ -414,3 +416,96 @@ fn engine_stats_count_streams_and_shutdown_refuses_new_streams() {
 
 #[path = "bench.rs"]
 mod bench;
+
+fn bound_on(last: u8) -> UdpSocket {
+    let s = UdpSocket::bind((Ipv4Addr::new(127, 0, 0, last), 0)).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    s
+}
+
+fn wait_for_stats(engine: &MediaEngine, done: impl Fn(&MediaStats) -> bool) -> MediaStats {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let s = engine.stats();
+        if done(&s) || Instant::now() > deadline {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn unverified_stream_waits_for_rtp_from_the_offered_ip_and_ignores_other_ips() {
+    let engine = engine();
+    let offered = bound_on(2);
+    let other = bound_on(3);
+    let (tx, mut rx) = unbounded_channel();
+    let stream = engine
+        .open(
+            StreamParams {
+                trust: Trust::Unverified,
+                ..params(offered.local_addr().unwrap(), Some(101))
+            },
+            tx,
+        )
+        .unwrap();
+    stream.play(vec![library().lookup("sv", "hello").unwrap()], 1);
+    let to = stream_addr(&stream);
+    assert!(recv_rtp(&offered).is_none(), "nothing before the latch");
+    // Another IP: its audio and keys are dropped, it gets nothing back.
+    send_rtp(&other, to, 0, 1, 160, true, &[0xFF; 160]);
+    for (i, p) in key_press_packets(DtmfKey::Digit(5), 120, 10)
+        .iter()
+        .enumerate()
+    {
+        send_rtp(&other, to, 101, 2 + i as u16, 800, p.marker, &p.payload);
+    }
+    assert!(recv_rtp(&other).is_none());
+    assert_eq!(next_event(&mut rx, Duration::from_millis(200)), None);
+    // The offered IP (another port: NAT) latches; the clip starts from its top.
+    let nat = bound_on(2);
+    send_rtp(&nat, to, 0, 1, 160, true, &[0xFF; 160]);
+    let (first, payload) = recv_rtp(&nat).expect("media after the latch");
+    assert!(first.marker);
+    assert_eq!(payload[0], Codec::Pcmu.encode(4000), "the playlist waited");
+    assert!(recv_rtp(&offered).is_none(), "sent to the packet's source");
+    let s = wait_for_stats(&engine, |s| s.foreign_dropped >= 7);
+    assert!(s.foreign_dropped >= 7, "{s:?}");
+    assert!(s.unlatched_suppressed >= 10, "{s:?}");
+    assert_eq!(s.digits, 0);
+}
+
+#[test]
+fn refused_stream_never_sends_but_its_playlist_runs() {
+    let engine = engine();
+    let offered = bound_on(2);
+    let (tx, mut rx) = unbounded_channel();
+    let stream = engine
+        .open(
+            StreamParams {
+                trust: Trust::Refused,
+                ..params(offered.local_addr().unwrap(), None)
+            },
+            tx,
+        )
+        .unwrap();
+    stream.play(vec![library().lookup("sv", "hello").unwrap()], 7);
+    send_rtp(
+        &offered,
+        stream_addr(&stream),
+        0,
+        1,
+        160,
+        true,
+        &[0xFF; 160],
+    );
+    assert_eq!(
+        next_event(&mut rx, Duration::from_secs(2)),
+        Some(MediaEvent::PlaybackDone { token: 7 })
+    );
+    assert!(recv_rtp(&offered).is_none());
+    let s = wait_for_stats(&engine, |s| s.destination_refused >= 10);
+    assert!(s.destination_refused >= 10, "{s:?}");
+    assert_eq!(s.packets_out, 0);
+}

@@ -18,6 +18,7 @@ use super::{Command, MediaEvent, Shared, StreamParams};
 use crate::media::dtmf::goertzel::InbandDetector;
 use crate::media::dtmf::rfc4733::Rfc4733Receiver;
 use crate::media::dtmf::{DtmfKey, DtmfSource};
+use crate::media::latch::{Destination, Latch};
 use crate::media::player::Player;
 use crate::media::prompts::{PromptLibrary, FRAME_BYTES};
 use crate::media::relay::{self, OutPosition, RelayMap};
@@ -33,8 +34,6 @@ const MAX_CATCHUP: u32 = 3;
 /// Packets read from one socket per tick (a flooded socket must not starve
 /// the others; the rest waits for the next tick or is dropped by the kernel).
 const READ_BUDGET: usize = 64;
-/// A latched remote is replaced by a new source only after this much quiet.
-const RELATCH_AFTER: Duration = Duration::from_secs(1);
 /// An RFC 4733 digit this soon after the same in-band digit is one press
 /// that arrived both ways (gateways that send both).
 const DUPLICATE_WINDOW: Duration = Duration::from_millis(500);
@@ -46,8 +45,8 @@ struct Stream {
     port: u16,
     socket: UdpSocket,
     params: StreamParams,
-    remote: SocketAddr,
-    latched: bool,
+    /// Where frames may go and whose packets count (`media::latch`).
+    latch: Latch,
     events: UnboundedSender<MediaEvent>,
     player: Player,
     ssrc: u32,
@@ -89,6 +88,9 @@ struct Local {
     send_errors: u64,
     malformed_in: u64,
     digits: u64,
+    unlatched_suppressed: u64,
+    foreign_dropped: u64,
+    destination_refused: u64,
 }
 
 pub(super) struct Worker {
@@ -212,6 +214,12 @@ impl Worker {
         c.send_errors.fetch_add(l.send_errors, Ordering::Relaxed);
         c.malformed_in.fetch_add(l.malformed_in, Ordering::Relaxed);
         c.digits.fetch_add(l.digits, Ordering::Relaxed);
+        c.unlatched_suppressed
+            .fetch_add(l.unlatched_suppressed, Ordering::Relaxed);
+        c.foreign_dropped
+            .fetch_add(l.foreign_dropped, Ordering::Relaxed);
+        c.destination_refused
+            .fetch_add(l.destination_refused, Ordering::Relaxed);
         if late {
             c.late_ticks.fetch_add(1, Ordering::Relaxed);
         }
@@ -317,8 +325,7 @@ impl Worker {
             port,
             socket,
             params,
-            remote: params.remote,
-            latched: false,
+            latch: Latch::new(params.remote, params.trust),
             events,
             player: Player::new(),
             ssrc: rand::random(),
@@ -510,12 +517,27 @@ impl Worker {
     }
 }
 
-/// Sends the stream's next frame (or nothing while held), advancing seq/ts.
+/// Sends the stream's next frame, advancing seq/ts. Nothing goes out while
+/// held or before the latch (the playlist waits, the next frame carries the
+/// marker), nor to a refused address (the playlist runs on unheard).
 fn send_frame(s: &mut Stream, lib: &PromptLibrary, buf: &mut [u8], local: &mut Local) {
     if s.held {
         s.ts = s.ts.wrapping_add(160);
         return;
     }
+    let to = match s.latch.destination() {
+        Destination::Send(to) => Some(to),
+        Destination::AwaitLatch => {
+            local.unlatched_suppressed += 1;
+            s.ts = s.ts.wrapping_add(160);
+            s.marker = true;
+            return;
+        }
+        Destination::Refused => {
+            local.destination_refused += 1;
+            None
+        }
+    };
     let frame = s.player.next_frame(lib, s.params.codec);
     let h = RtpHeader::new(s.params.payload_type, s.seq, s.ts, s.ssrc, s.marker);
     if let Some(done) = s.player.poll_done() {
@@ -525,21 +547,21 @@ fn send_frame(s: &mut Stream, lib: &PromptLibrary, buf: &mut [u8], local: &mut L
     s.seq = s.seq.wrapping_add(1);
     s.ts = s.ts.wrapping_add(160);
     s.marker = false;
+    let Some(to) = to else {
+        return;
+    };
     let Ok(n) = written else {
         local.send_errors += 1;
         return;
     };
-    match buf.get(..n).map(|p| s.socket.send_to(p, s.remote)) {
+    match buf.get(..n).map(|p| s.socket.send_to(p, to)) {
         Some(Ok(_)) => local.packets_out += 1,
         _ => local.send_errors += 1,
     }
 }
 
 fn update(s: &mut Stream, params: StreamParams) {
-    if params.remote != s.params.remote {
-        s.remote = params.remote;
-        s.latched = false;
-    }
+    s.latch.reoffer(params.remote, params.trust);
     if params.codec != s.params.codec || params.payload_type != s.params.payload_type {
         s.inband.reset();
     }
@@ -549,8 +571,8 @@ fn update(s: &mut Stream, params: StreamParams) {
     s.params = params;
 }
 
-/// One received datagram: RTCP and foreign payload types are ignored,
-/// symmetric RTP latches, DTMF is decoded in place.
+/// One received datagram: other sources, RTCP and foreign payload types
+/// are ignored, symmetric RTP latches, DTMF is decoded in place.
 fn handle_datagram(
     s: &mut Stream,
     peer: Option<&mut Stream>,
@@ -560,6 +582,11 @@ fn handle_datagram(
     pcm: &mut [i16],
     local: &mut Local,
 ) {
+    // Before parsing: a spoofer or a hijacker costs one IP compare.
+    if !s.latch.from_offered_ip(from) {
+        local.foreign_dropped += 1;
+        return;
+    }
     if rtp::is_rtcp(data) {
         return;
     }
@@ -572,13 +599,11 @@ fn handle_datagram(
     if !is_event && pt != s.params.payload_type {
         return;
     }
-    if from != s.remote {
-        if s.latched && now.saturating_duration_since(s.last_rx) < RELATCH_AFTER {
-            return; // Someone else than our peer: ignore (RTP injection).
-        }
-        s.remote = from;
+    if !s.latch.on_packet(from, now) {
+        // Another port while the latched source is active (RTP injection).
+        local.foreign_dropped += 1;
+        return;
     }
-    s.latched = true;
     s.last_rx = now;
     s.timed_out = false;
     local.packets_in += 1;
@@ -641,6 +666,17 @@ fn relay_packet(
     if peer.held || peer.player.is_playing() {
         return;
     }
+    let to = match peer.latch.destination() {
+        Destination::Send(to) => to,
+        Destination::AwaitLatch => {
+            local.unlatched_suppressed += 1;
+            return;
+        }
+        Destination::Refused => {
+            local.destination_refused += 1;
+            return;
+        }
+    };
     let (pt, samples) = if is_event {
         match peer.params.telephone_event_pt {
             Some(pt) => (pt, 0),
@@ -682,7 +718,7 @@ fn relay_packet(
         local.send_errors += 1;
         return;
     };
-    match buf.get(..n).map(|p| peer.socket.send_to(p, peer.remote)) {
+    match buf.get(..n).map(|p| peer.socket.send_to(p, to)) {
         Some(Ok(_)) => local.packets_out += 1,
         _ => local.send_errors += 1,
     }
