@@ -12,7 +12,7 @@ pub use config::{ConfigText, IvrConfig, IvrConfigError, IvrTexts};
 pub use flow::{Flow, FlowError, NodeId};
 pub use prompts::{Manifest, ManifestError};
 pub use session::{
-    Answer, BookedCallback, CallInfo, CallOutcome, CaseDraft, CaseMode, IvrAction, IvrEvent,
+    Answer, BookedCallback, CallInfo, CallOutcome, CallerIdentity, CaseDraft, CaseMode, IvrAction, IvrEvent,
     RecordingEnd, Session,
 };
 
