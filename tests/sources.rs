@@ -54,8 +54,15 @@ async fn an_invite_from_an_unlisted_source_is_forbidden_but_options_are_answered
     let svc = TestService::start().await; // shipped: unknown_sources = "reject"
     let p = RawPeer::on("127.0.0.2", svc.sip_addr()).await;
     let me = p.addr();
-    p.send(&request("INVITE", me, "UDP", "acl1", CALLER, &sdp(me.ip(), 40100)))
-        .await;
+    p.send(&request(
+        "INVITE",
+        me,
+        "UDP",
+        "acl1",
+        CALLER,
+        &sdp(me.ip(), 40100),
+    ))
+    .await;
     let r = p.next(Duration::from_secs(3)).await.expect("an answer");
     assert_eq!(status(&r), 403, "no 100 Trying first: {r}");
     p.send(&request("OPTIONS", me, "UDP", "acl2", CALLER, ""))
@@ -70,8 +77,15 @@ async fn drop_answers_an_unlisted_sources_invite_with_nothing_at_all() {
     let svc = TestService::start_with(None, |d| trunks(d, "unknown_sources", "\"drop\"")).await;
     let p = RawPeer::on("127.0.0.2", svc.sip_addr()).await;
     let me = p.addr();
-    p.send(&request("INVITE", me, "UDP", "drop1", CALLER, &sdp(me.ip(), 40102)))
-        .await;
+    p.send(&request(
+        "INVITE",
+        me,
+        "UDP",
+        "drop1",
+        CALLER,
+        &sdp(me.ip(), 40102),
+    ))
+    .await;
     assert_eq!(
         p.next(Duration::from_secs(2)).await,
         None,
@@ -147,8 +161,15 @@ async fn a_flooding_source_gets_503_with_retry_after_never_silence_and_others_ge
     assert_eq!(calls, BURST, "the burst is served, the rest refused");
     // Past the answered refusals the source is ignored (no reflector).
     let me = p.addr();
-    p.send(&request("INVITE", me, "UDP", "flood-x", CALLER, &sdp(me.ip(), 40110)))
-        .await;
+    p.send(&request(
+        "INVITE",
+        me,
+        "UDP",
+        "flood-x",
+        CALLER,
+        &sdp(me.ip(), 40110),
+    ))
+    .await;
     let end = tokio::time::Instant::now() + Duration::from_secs(2);
     while let Some(r) = p.next(end - tokio::time::Instant::now()).await {
         // 200 retransmissions of the served calls may still come.
@@ -189,8 +210,15 @@ async fn a_ban_ends_after_ban_seconds() {
     let me = p.addr();
     let mut codes = Vec::new();
     for i in 0..4 {
-        p.send(&request("OPTIONS", me, "UDP", &format!("ban{i}"), CALLER, ""))
-            .await;
+        p.send(&request(
+            "OPTIONS",
+            me,
+            "UDP",
+            &format!("ban{i}"),
+            CALLER,
+            "",
+        ))
+        .await;
         let r = p.final_response().await.expect("answered");
         if status(&r) == 503 {
             let retry = header(&r, "Retry-After").expect("Retry-After");
@@ -218,9 +246,12 @@ async fn tcp_connections_beyond_the_cap_per_source_are_closed() {
     for i in 0..2 {
         let mut s = tcp_from("127.0.0.2", server).await;
         let me = s.local_addr().expect("addr");
-        let r = tcp_exchange(&mut s, &request("OPTIONS", me, "TCP", &format!("cap{i}"), CALLER, ""))
-            .await
-            .expect("answered");
+        let r = tcp_exchange(
+            &mut s,
+            &request("OPTIONS", me, "TCP", &format!("cap{i}"), CALLER, ""),
+        )
+        .await
+        .expect("answered");
         assert_eq!(status(&r), 200);
         open.push(s);
     }
@@ -241,9 +272,12 @@ async fn tcp_connections_beyond_the_cap_per_source_are_closed() {
     }
     // The first two still work.
     let me = open[0].local_addr().expect("addr");
-    let r = tcp_exchange(&mut open[0], &request("OPTIONS", me, "TCP", "cap-again", CALLER, ""))
-        .await
-        .expect("still open");
+    let r = tcp_exchange(
+        &mut open[0],
+        &request("OPTIONS", me, "TCP", "cap-again", CALLER, ""),
+    )
+    .await
+    .expect("still open");
     assert_eq!(status(&r), 200);
     assert_eq!(metric(&svc, &rejected("tcp_cap")).await, 1.0);
     svc.stop().await;
@@ -255,9 +289,12 @@ async fn an_idle_tcp_connection_is_closed_but_one_carrying_a_call_is_kept() {
     let server = svc.sip_addr();
     let mut idle = tcp_from("127.0.0.2", server).await;
     let me = idle.local_addr().expect("addr");
-    let r = tcp_exchange(&mut idle, &request("OPTIONS", me, "TCP", "idle1", CALLER, ""))
-        .await
-        .expect("answered");
+    let r = tcp_exchange(
+        &mut idle,
+        &request("OPTIONS", me, "TCP", "idle1", CALLER, ""),
+    )
+    .await
+    .expect("answered");
     assert_eq!(status(&r), 200);
     // A call over TCP, quiet on SIP meanwhile.
     let call = Call::dial(CallConfig {

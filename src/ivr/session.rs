@@ -36,8 +36,8 @@ mod speak;
 mod types;
 mod voice;
 pub use types::{
-    Answer, BookedCallback, CallInfo, CallOutcome, CallerIdentity, CaseDraft, CaseMode, IvrAction, IvrEvent,
-    RecordingEnd,
+    Answer, BookedCallback, CallInfo, CallOutcome, CallerIdentity, CaseDraft, CaseMode, IvrAction,
+    IvrEvent, RecordingEnd,
 };
 
 /// Which question of the current node is being asked.

@@ -79,9 +79,14 @@ pub enum Refusal {
 pub enum Verdict {
     Pass,
     /// Answer 503 with `Retry-After: retry_after` seconds.
-    Refuse { why: Refusal, retry_after: u64 },
+    Refuse {
+        why: Refusal,
+        retry_after: u64,
+    },
     /// Send nothing (the ban's answers are used up).
-    Ignore { why: Refusal },
+    Ignore {
+        why: Refusal,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -120,7 +120,10 @@ mod tests {
         assert_eq!(g.open_connections(), 4);
         g.closed(5);
         g.closed(6);
-        assert!(g.open(t, 7, ip("10.0.0.1"), true), "room again after closes");
+        assert!(
+            g.open(t, 7, ip("10.0.0.1"), true),
+            "room again after closes"
+        );
     }
 
     #[test]

@@ -68,7 +68,9 @@ pub struct SourceMetrics {
 impl SourceMetrics {
     pub fn register(&self, registry: &mut Registry) {
         for r in Rejected::ALL {
-            let _ = self.rejected.get_or_create(&ReasonLabel { reason: r.label() });
+            let _ = self
+                .rejected
+                .get_or_create(&ReasonLabel { reason: r.label() });
         }
         registry.register(
             "pe_sip_source_rejected",
@@ -94,7 +96,9 @@ impl SourceMetrics {
 
     pub fn rejected(&self, why: Rejected) {
         self.rejected
-            .get_or_create(&ReasonLabel { reason: why.label() })
+            .get_or_create(&ReasonLabel {
+                reason: why.label(),
+            })
             .inc();
     }
 }
@@ -149,8 +153,8 @@ impl SourceGate {
         let ip = peer.addr.ip();
         // Only a new call is ACL'd: a re-INVITE belongs to a dialog we allowed
         // (or started, to a nurse's phone).
-        let admission = (class == MethodClass::Invite && info.to_tag.is_none())
-            .then(|| self.sources.admit(ip));
+        let admission =
+            (class == MethodClass::Invite && info.to_tag.is_none()).then(|| self.sources.admit(ip));
         if admission == Some(Admission::Drop) {
             self.metrics.rejected(Rejected::Acl);
             return Admit::Ignore;
