@@ -317,6 +317,65 @@ async fn an_idle_tcp_connection_is_closed_but_one_carrying_a_call_is_kept() {
     svc.stop().await;
 }
 
+fn register(me: std::net::SocketAddr, cseq: u32, auth: &str) -> String {
+    format!(
+        "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP {me};branch=z9hG4bKreg{cseq}\r\n\
+Max-Forwards: 70\r\nFrom: <sip:nina@1177.local>;tag=r1\r\nTo: <sip:nina@1177.local>\r\n\
+Call-ID: reg-tcp\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:nina@{me};transport=tcp>\r\n\
+Expires: 300\r\n{auth}Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// A desk phone registered over TCP is called on that connection: it stays
+/// open past `tcp_idle_seconds` while the registration lives.
+#[tokio::test]
+async fn a_registered_phones_tcp_connection_is_kept_while_idle() {
+    let svc = TestService::start_with(None, |d| trunks(d, "tcp_idle_seconds", "1")).await;
+    svc.add_staff("nina", "nurse-pw", phone_entrance::store::Role::Nurse)
+        .await;
+    let ha1 = phone_entrance::sip::digest::ha1("nina", "1177.local", "phone-secret-1");
+    assert!(svc
+        .store()
+        .await
+        .set_sip_ha1("nina", Some(&ha1))
+        .await
+        .expect("ha1"));
+    let mut phone = tcp_from("127.0.0.2", svc.sip_addr()).await;
+    let me = phone.local_addr().expect("addr");
+    let challenge = tcp_exchange(&mut phone, &register(me, 1, ""))
+        .await
+        .expect("challenged");
+    assert_eq!(
+        status(&challenge),
+        401,
+        "REGISTER is not ACL'd: {challenge}"
+    );
+    let auth = simulators::digest::answer(
+        header(&challenge, "WWW-Authenticate").expect("challenge"),
+        "REGISTER",
+        "sip:127.0.0.1",
+        "nina",
+        "phone-secret-1",
+        "c0ffee",
+        1,
+    )
+    .expect("digest");
+    let ok = tcp_exchange(
+        &mut phone,
+        &register(me, 2, &format!("Authorization: {auth}\r\n")),
+    )
+    .await
+    .expect("registered");
+    assert_eq!(status(&ok), 200, "{ok}");
+    let mut idle = tcp_from("127.0.0.2", svc.sip_addr()).await;
+    assert!(closed_within(&mut idle, Duration::from_secs(4)).await);
+    assert!(
+        !closed_within(&mut phone, Duration::from_millis(500)).await,
+        "the registered phone's connection stays open"
+    );
+    svc.stop().await;
+}
+
 /// A level-4 callback to `CALLER`, registered 30 minutes ago.
 async fn seed(store: &Store) -> CaseRecord {
     let at = Utc::now() - Minutes::minutes(30);
