@@ -198,8 +198,9 @@ impl SipDriver {
                     if let Ok((stream, addr)) = r {
                         let conn = next_conn;
                         next_conn += 1;
-                        let capped = state.gate.limited(addr.ip());
-                        if state.tcp.open(std::time::Instant::now(), conn, addr.ip(), capped) {
+                        let ip = addr.ip().to_canonical();
+                        let capped = state.gate.limited(ip);
+                        if state.tcp.open(std::time::Instant::now(), conn, ip, capped) {
                             state.tcp_conns.insert(conn, spawn_tcp(conn, addr, stream, tcp_tx.clone()));
                         } else {
                             // Over the source's cap: closed at once (dropped).

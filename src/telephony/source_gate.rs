@@ -150,7 +150,8 @@ impl SourceGate {
         let Some(class) = MethodClass::of(&info.method) else {
             return Admit::Accept;
         };
-        let ip = peer.addr.ip();
+        // One source whether a dual-stack socket reports it as IPv4 or IPv6.
+        let ip = peer.addr.ip().to_canonical();
         // Only a new call is ACL'd: a re-INVITE belongs to a dialog we allowed
         // (or started, to a nurse's phone).
         let admission =
