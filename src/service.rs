@@ -228,6 +228,8 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     let secure_cookie = StaffGuard::secure_cookie_for(opts.http_bind.ip());
     let staff_guard = Arc::new(StaffGuard::new(&cfg.staff, secure_cookie));
     staff_guard.metrics.register(&mut registry);
+    let source_metrics = Arc::new(crate::telephony::source_gate::SourceMetrics::default());
+    source_metrics.register(&mut registry);
     // Calls, callbacks and their store jobs: `stop` waits for them.
     let call_tasks = TaskTracker::new();
     let inbound = Arc::new(InboundCalls {
@@ -291,6 +293,8 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         calls: Arc::new(inbound),
         readiness: readiness.clone(),
         commands: sip_commands,
+        sources: Arc::new(cfg.sources.clone()),
+        source_metrics,
     };
     let probe = readiness.watch(
         store.clone(),

@@ -75,6 +75,8 @@ pub struct CallConfig {
     pub speech_level: u16,
     /// Seed for Call-ID, tags, branches, SSRC; random when `None`.
     pub seed: Option<u64>,
+    /// More headers for the INVITE (`P-Asserted-Identity`, say).
+    pub extra_headers: Vec<(String, String)>,
 }
 
 impl CallConfig {
@@ -96,6 +98,7 @@ impl CallConfig {
             digit_ms: 100,
             speech_level: DEFAULT_SPEECH_LEVEL,
             seed: None,
+            extra_headers: Vec::new(),
         }
     }
 }
@@ -246,6 +249,7 @@ impl Call {
                 from_user: cfg.from_user.clone(),
                 sdp_offer: offer,
                 seed,
+                extra_headers: cfg.extra_headers.clone(),
             },
             t0,
         );

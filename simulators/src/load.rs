@@ -380,6 +380,7 @@ impl Worker {
                 from_user: self.cfg.from_user.clone(),
                 sdp_offer: offer,
                 seed,
+                extra_headers: Vec::new(),
             },
             t,
         );

@@ -55,6 +55,8 @@ pub struct UacConfig {
     pub sdp_offer: String,
     /// Seeds Call-ID, tags and branches, so a failing run replays exactly.
     pub seed: u64,
+    /// More headers for the INVITE (`P-Asserted-Identity`, say).
+    pub extra_headers: Vec<(String, String)>,
 }
 
 /// Where the call is.
@@ -667,6 +669,9 @@ impl Uac {
             h.push(headers::Allow::new("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO").into());
             if self.anonymous() {
                 h.push(Header::Other("Privacy".into(), "id".into()));
+            }
+            for (name, value) in &self.cfg.extra_headers {
+                h.push(Header::Other(name.clone(), value.clone()));
             }
         }
         h.push(headers::UserAgent::new("pe-caller").into());

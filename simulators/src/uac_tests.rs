@@ -15,6 +15,7 @@ fn cfg(transport: Transport, from: &str) -> UacConfig {
             1,
         ),
         seed: 7,
+        extra_headers: Vec::new(),
     }
 }
 

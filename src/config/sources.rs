@@ -175,8 +175,10 @@ impl SourcesConfig {
         Ok(s)
     }
 
-    /// The trunk whose signalling networks hold `ip`.
+    /// The trunk whose signalling networks hold `ip` (an IPv4-mapped IPv6
+    /// address, as a dual-stack socket reports IPv4 peers, counts as IPv4).
     pub fn trunk_for(&self, ip: IpAddr) -> Option<&Trunk> {
+        let ip = ip.to_canonical();
         self.trunks
             .iter()
             .find(|t| t.networks.iter().any(|n| n.contains(&ip)))
@@ -291,6 +293,10 @@ networks = ["203.0.113.5/32"]
         assert!(!s.trusts_identity(ip("203.0.113.5")));
         assert!(!s.trusts_identity(ip("10.0.0.1")));
         assert!(!parse("").trusts_identity(ip("127.0.0.1")));
+        assert!(
+            s.trusts_identity(ip("::ffff:192.0.2.7")),
+            "dual-stack socket"
+        );
     }
 
     #[test]

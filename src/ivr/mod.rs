@@ -12,8 +12,8 @@ pub use config::{ConfigText, IvrConfig, IvrConfigError, IvrTexts};
 pub use flow::{Flow, FlowError, NodeId};
 pub use prompts::{Manifest, ManifestError};
 pub use session::{
-    Answer, BookedCallback, CallInfo, CallOutcome, CaseDraft, CaseMode, IvrAction, IvrEvent,
-    RecordingEnd, Session,
+    Answer, BookedCallback, CallInfo, CallOutcome, CallerIdentity, CaseDraft, CaseMode, IvrAction,
+    IvrEvent, RecordingEnd, Session,
 };
 
 use std::fmt;

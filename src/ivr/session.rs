@@ -36,8 +36,8 @@ mod speak;
 mod types;
 mod voice;
 pub use types::{
-    Answer, BookedCallback, CallInfo, CallOutcome, CaseDraft, CaseMode, IvrAction, IvrEvent,
-    RecordingEnd,
+    Answer, BookedCallback, CallInfo, CallOutcome, CallerIdentity, CaseDraft, CaseMode, IvrAction,
+    IvrEvent, RecordingEnd,
 };
 
 /// Which question of the current node is being asked.
@@ -145,6 +145,7 @@ pub struct Session {
     flow: Arc<Flow>,
     triage: Arc<Triage>,
     caller_id: Option<PhoneNumber>,
+    identity: CallerIdentity,
     /// A fallback destination exists and was not tried yet.
     fallback: bool,
     store_down: bool,
@@ -206,6 +207,7 @@ impl Session {
             flow,
             triage,
             caller_id: call.caller_id,
+            identity: call.identity,
             fallback: call.fallback,
             store_down: call.store_down,
             language,

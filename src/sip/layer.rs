@@ -20,6 +20,17 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::Instant;
 
+/// The TU's word on a request that would open a new server transaction
+/// (asked before any state is kept for it, so a refused flood costs none).
+#[derive(Debug, Clone)]
+pub enum Admit {
+    Accept,
+    /// Send this answer statelessly; no transaction, no event.
+    Answer(rsip::Response),
+    /// Send nothing at all (not even 100 Trying).
+    Ignore,
+}
+
 /// A transaction handle; stays unique for the life of the layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TxId(pub u64);
@@ -139,8 +150,20 @@ impl SipLayer {
     /// Feeds one datagram or TCP frame. Malformed input is answered 400 when
     /// it is readable enough to answer, else dropped; it never panics.
     pub fn handle_message(&mut self, now: Instant, peer: Peer, bytes: &[u8]) {
+        self.handle_message_gated(now, peer, bytes, &mut |_, _, _| Admit::Accept);
+    }
+
+    /// Like `handle_message`; `gate` decides on each request that would open
+    /// a server transaction (not retransmissions, ACK or CANCEL).
+    pub fn handle_message_gated(
+        &mut self,
+        now: Instant,
+        peer: Peer,
+        bytes: &[u8],
+        gate: &mut dyn FnMut(&Peer, &rsip::Request, &RequestInfo) -> Admit,
+    ) {
         match message::parse(bytes) {
-            Ok(SipMessage::Request(req)) => self.handle_request(now, peer, req),
+            Ok(SipMessage::Request(req)) => self.handle_request(now, peer, req, gate),
             Ok(SipMessage::Response(resp)) => self.handle_response(now, peer, resp),
             Err(e) => {
                 let (status, reason) = match stateless::unknown_method(bytes) {
@@ -154,7 +177,13 @@ impl SipLayer {
         }
     }
 
-    fn handle_request(&mut self, now: Instant, peer: Peer, req: rsip::Request) {
+    fn handle_request(
+        &mut self,
+        now: Instant,
+        peer: Peer,
+        req: rsip::Request,
+        gate: &mut dyn FnMut(&Peer, &rsip::Request, &RequestInfo) -> Admit,
+    ) {
         let info = match RequestInfo::from_request(&req) {
             Ok(i) => i,
             Err(e) => {
@@ -195,6 +224,21 @@ impl SipLayer {
                     }
                     self.apply(now, id, out);
                     return;
+                }
+                match gate(&peer, &req, &info) {
+                    Admit::Accept => {}
+                    Admit::Answer(mut resp) => {
+                        if !self.server_header.is_empty() {
+                            message::add_header(
+                                &mut resp.headers,
+                                "Server",
+                                self.server_header.clone(),
+                            );
+                        }
+                        self.send_stateless(peer, &SipMessage::Response(resp));
+                        return;
+                    }
+                    Admit::Ignore => return,
                 }
                 let id = self.alloc();
                 let mut out = Outbox::default();

@@ -218,3 +218,43 @@ fn our_bye_is_retransmitted_over_udp_until_the_200() {
     l.handle_timeout(now + Duration::from_secs(3));
     assert!(l.poll_transmit().is_none());
 }
+
+#[test]
+fn a_gated_request_gets_the_gates_answer_or_nothing_and_leaves_no_state() {
+    use super::layer::Admit;
+    let mut l = SipLayer::new(TimerConfig::default(), "");
+    let now = Instant::now();
+    let mut ignore = |_: &Peer, _: &rsip::Request, _: &message::RequestInfo| Admit::Ignore;
+    l.handle_message_gated(
+        now,
+        peer(Transport::Udp),
+        invite("z9hG4bKg1").as_bytes(),
+        &mut ignore,
+    );
+    assert_eq!(statuses(&mut l), Vec::<u16>::new(), "not even 100 Trying");
+    assert!(l.poll_event().is_none());
+    assert_eq!(l.transactions(), 0);
+    let mut refuse = |_: &Peer, r: &rsip::Request, _: &message::RequestInfo| {
+        Admit::Answer(message::response_to(r, 503, Some("t1")))
+    };
+    l.handle_message_gated(
+        now,
+        peer(Transport::Udp),
+        invite("z9hG4bKg2").as_bytes(),
+        &mut refuse,
+    );
+    assert_eq!(statuses(&mut l), vec![503]);
+    assert!(l.poll_event().is_none());
+    assert_eq!(l.transactions(), 0);
+    assert_eq!(l.poll_timeout(), None, "no timers");
+    // A retransmission of an accepted INVITE is not asked about again.
+    l.handle_message(now, peer(Transport::Udp), invite("z9hG4bKg3").as_bytes());
+    statuses(&mut l);
+    l.handle_message_gated(
+        now,
+        peer(Transport::Udp),
+        invite("z9hG4bKg3").as_bytes(),
+        &mut ignore,
+    );
+    assert_eq!(statuses(&mut l), vec![100]);
+}

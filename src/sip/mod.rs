@@ -9,11 +9,13 @@ pub mod framing;
 pub mod layer;
 pub mod message;
 pub mod registrations;
+pub mod source_guard;
 pub mod stateless;
+pub mod tcp_guard;
 pub mod transaction;
 
 pub use error::SipError;
-pub use layer::{SipEvent, SipLayer, Transmit, TxId};
+pub use layer::{Admit, SipEvent, SipLayer, Transmit, TxId};
 pub use transaction::{Peer, TimerConfig, Transport};
 
 #[cfg(test)]

@@ -423,6 +423,16 @@ impl Registrar {
         self.users.values().flatten().map(|b| b.expires_at).min()
     }
 
+    /// TCP connections live bindings were registered over (we call those
+    /// phones on them, so they must stay open).
+    pub fn connections(&self, now: Instant) -> impl Iterator<Item = u64> + '_ {
+        self.users
+            .values()
+            .flatten()
+            .filter(move |b| b.expires_at > now)
+            .filter_map(|b| b.peer.conn)
+    }
+
     /// Users with at least one live binding.
     pub fn registered_users(&self, now: Instant) -> usize {
         self.users

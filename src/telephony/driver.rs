@@ -6,16 +6,18 @@ use super::metrics::CallMetrics;
 use super::nurse_phones::NursePhones;
 use super::signal::{new_tag, CallInput, NewCall, SipCommand, ALLOW};
 use super::sleep_until;
-use crate::config::SipConfig;
+use super::source_gate::{Rejected, SourceGate, SourceMetrics};
+use crate::config::{SipConfig, SourcesConfig};
 use crate::readiness::{NotReady, Readiness};
 use crate::sip::message::{self, uri_user, RequestInfo};
 use crate::sip::stateless;
+use crate::sip::tcp_guard::TcpGuard;
 use crate::sip::{Peer, SipEvent, SipLayer, TimerConfig, Transport, TxId};
 use crate::store::Store;
 use bytes::Bytes;
 use futures::StreamExt;
 use rsip::Method;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::{TcpListener, UdpSocket};
@@ -24,10 +26,6 @@ use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 
 enum TcpInput {
-    Opened {
-        conn: u64,
-        writer: mpsc::UnboundedSender<Bytes>,
-    },
     Frame {
         conn: u64,
         addr: SocketAddr,
@@ -37,6 +35,22 @@ enum TcpInput {
         conn: u64,
     },
 }
+
+/// One open SIP TCP connection: dropping it closes the socket.
+struct TcpConn {
+    writer: mpsc::UnboundedSender<Bytes>,
+    reader: tokio::task::AbortHandle,
+}
+
+impl Drop for TcpConn {
+    fn drop(&mut self) {
+        // The writer task ends with its channel and shuts the write side.
+        self.reader.abort();
+    }
+}
+
+/// How often the driver forgets idle sources and closes idle TCP connections.
+const HOUSEKEEPING: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Methods we know but do not serve outside a dialog (405 + Allow).
 const KNOWN_NOT_ALLOWED: [Method; 5] = [
@@ -74,6 +88,9 @@ pub struct DriverContext {
     pub readiness: Arc<Readiness>,
     /// The sender side of the command queue `run` reads (calls and the dialer share it).
     pub commands: mpsc::UnboundedSender<SipCommand>,
+    /// Trunks, trusted identities and per-source limits (`trunks.toml`).
+    pub sources: Arc<SourcesConfig>,
+    pub source_metrics: Arc<SourceMetrics>,
 }
 
 /// The SIP socket's receive buffer: a burst of a few thousand INVITEs waits
@@ -147,7 +164,12 @@ impl SipDriver {
         mut shutdown: watch::Receiver<bool>,
     ) {
         let (tcp_tx, mut tcp_rx) = mpsc::unbounded_channel::<TcpInput>();
+        let limits = &ctx.sources.limits;
         let mut state = State {
+            gate: SourceGate::new(ctx.sources.clone(), ctx.source_metrics.clone()),
+            tcp: TcpGuard::new(limits.tcp_connections_per_source, ctx.sources.tcp_idle()),
+            tcp_conns: HashMap::new(),
+            call_conns: HashMap::new(),
             layer: SipLayer::new(TimerConfig::default(), ctx.config.user_agent.clone()),
             udp: self.udp.clone(),
             ctx,
@@ -155,9 +177,10 @@ impl SipDriver {
             invite_txs: HashMap::new(),
             call_invites: HashMap::new(),
             client_txs: HashMap::new(),
-            tcp_writers: HashMap::new(),
             draining: false,
         };
+        let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
+        housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut buf = vec![0u8; 65_536];
         let mut next_conn = 1u64;
         let mut drain_until: Option<Instant> = None;
@@ -168,24 +191,35 @@ impl SipDriver {
                 r = self.udp.recv_from(&mut buf) => {
                     if let Ok((n, addr)) = r {
                         let peer = Peer { addr, transport: Transport::Udp, conn: None };
-                        state.layer.handle_message(std::time::Instant::now(), peer, &buf[..n]);
+                        state.incoming(peer, &buf[..n]);
                     }
                 }
                 r = self.tcp.accept() => {
                     if let Ok((stream, addr)) = r {
                         let conn = next_conn;
                         next_conn += 1;
-                        spawn_tcp(conn, addr, stream, tcp_tx.clone());
+                        let ip = addr.ip().to_canonical();
+                        let capped = state.gate.limited(ip);
+                        if state.tcp.open(std::time::Instant::now(), conn, ip, capped) {
+                            state.tcp_conns.insert(conn, spawn_tcp(conn, addr, stream, tcp_tx.clone()));
+                        } else {
+                            // Over the source's cap: closed at once (dropped).
+                            state.gate.metrics().rejected(Rejected::TcpCap);
+                        }
                     }
                 }
                 Some(input) = tcp_rx.recv() => match input {
-                    TcpInput::Opened { conn, writer } => { state.tcp_writers.insert(conn, writer); }
-                    TcpInput::Closed { conn } => { state.tcp_writers.remove(&conn); }
+                    TcpInput::Closed { conn } => {
+                        state.tcp_conns.remove(&conn);
+                        state.tcp.closed(conn);
+                    }
                     TcpInput::Frame { conn, addr, bytes } => {
+                        state.tcp.message(std::time::Instant::now(), conn);
                         let peer = Peer { addr, transport: Transport::Tcp, conn: Some(conn) };
-                        state.layer.handle_message(std::time::Instant::now(), peer, &bytes);
+                        state.incoming(peer, &bytes);
                     }
                 },
+                _ = housekeeping.tick() => state.housekeeping(),
                 Some(cmd) = cmd_rx.recv() => state.command(cmd),
                 _ = sleep_until(deadline) => state.layer.handle_timeout(std::time::Instant::now()),
                 _ = shutdown.changed(), if drain_until.is_none() => {
@@ -209,15 +243,15 @@ impl SipDriver {
     }
 }
 
+/// Starts the reader and writer tasks of a connection.
 fn spawn_tcp(
     conn: u64,
     addr: SocketAddr,
     stream: tokio::net::TcpStream,
     to_driver: mpsc::UnboundedSender<TcpInput>,
-) {
+) -> TcpConn {
     let (read, mut write) = stream.into_split();
     let (writer, mut outbound) = mpsc::unbounded_channel::<Bytes>();
-    let _ = to_driver.send(TcpInput::Opened { conn, writer });
     tokio::spawn(async move {
         use tokio::io::AsyncWriteExt;
         while let Some(bytes) = outbound.recv().await {
@@ -226,7 +260,7 @@ fn spawn_tcp(
             }
         }
     });
-    tokio::spawn(async move {
+    let reader = tokio::spawn(async move {
         let mut frames = FramedRead::new(read, crate::sip::framing::SipDecoder);
         while let Some(Ok(frame)) = frames.next().await {
             if to_driver
@@ -243,29 +277,61 @@ fn spawn_tcp(
         // A framing error or EOF ends the connection (RFC 3261 section 18.3).
         let _ = to_driver.send(TcpInput::Closed { conn });
     });
+    TcpConn {
+        writer,
+        reader: reader.abort_handle(),
+    }
 }
 
 struct State {
     layer: SipLayer,
+    /// ACL and per-source limits, asked before a server transaction exists.
+    gate: SourceGate,
+    tcp: TcpGuard,
+    tcp_conns: HashMap<u64, TcpConn>,
+    /// The TCP connection each call's dialog uses (kept open however quiet).
+    call_conns: HashMap<String, u64>,
     udp: Arc<UdpSocket>,
     ctx: DriverContext,
     calls: HashMap<String, mpsc::UnboundedSender<CallInput>>,
     invite_txs: HashMap<TxId, String>,
     call_invites: HashMap<String, TxId>,
     client_txs: HashMap<TxId, String>,
-    tcp_writers: HashMap<u64, mpsc::UnboundedSender<Bytes>>,
     /// Stopping: new calls get 503.
     draining: bool,
 }
 
 impl State {
+    /// One datagram or TCP frame, through the gate into the layer.
+    fn incoming(&mut self, peer: Peer, bytes: &[u8]) {
+        let now = std::time::Instant::now();
+        let gate = &mut self.gate;
+        self.layer
+            .handle_message_gated(now, peer, bytes, &mut |p, r, i| gate.decide(now, p, r, i));
+    }
+
+    /// Forgets idle sources; closes TCP connections idle for `tcp_idle_seconds`
+    /// that no call and no phone registration uses.
+    fn housekeeping(&mut self) {
+        let now = std::time::Instant::now();
+        self.gate.tick(now);
+        let mut in_use: HashSet<u64> = self.call_conns.values().copied().collect();
+        in_use.extend(self.ctx.nurse_phones.connections(now));
+        for conn in self.tcp.idle(now, |c| in_use.contains(&c)) {
+            self.tcp.closed(conn);
+            if self.tcp_conns.remove(&conn).is_some() {
+                self.ctx.source_metrics.tcp_idle_closed.inc();
+            }
+        }
+    }
+
     async fn flush(&mut self) {
         loop {
             while let Some(t) = self.layer.poll_transmit() {
                 match (t.peer.transport, t.peer.conn) {
                     (Transport::Tcp, Some(conn)) => {
-                        if let Some(w) = self.tcp_writers.get(&conn) {
-                            let _ = w.send(t.bytes);
+                        if let Some(c) = self.tcp_conns.get(&conn) {
+                            let _ = c.writer.send(t.bytes);
                         }
                     }
                     _ => {
@@ -447,6 +513,10 @@ impl State {
             return;
         }
         let (input_tx, input_rx) = mpsc::unbounded_channel();
+        if let Some(conn) = peer.conn {
+            self.call_conns.insert(info.call_id.clone(), conn);
+        }
+        let identity_trusted = self.ctx.sources.trusts_identity(peer.addr.ip());
         self.calls.insert(info.call_id.clone(), input_tx);
         self.invite_txs.insert(tx, info.call_id.clone());
         self.call_invites.insert(info.call_id.clone(), tx);
@@ -457,6 +527,7 @@ impl State {
             peer,
             local_sip: self.udp.local_addr().ok(),
             store_down,
+            identity_trusted,
         };
         self.ctx
             .calls
@@ -474,6 +545,9 @@ impl State {
                 peer,
                 request,
             } => {
+                if let Some(conn) = peer.conn {
+                    self.call_conns.insert(call_id.clone(), conn);
+                }
                 if let Ok(tx) = self.layer.send_request(now, peer, request) {
                     self.client_txs.insert(tx, call_id);
                 }
@@ -502,6 +576,7 @@ impl State {
             }
             SipCommand::Ended { call_id } => {
                 self.calls.remove(&call_id);
+                self.call_conns.remove(&call_id);
                 if let Some(tx) = self.call_invites.remove(&call_id) {
                     self.invite_txs.remove(&tx);
                 }

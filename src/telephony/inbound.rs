@@ -2,6 +2,7 @@
 //! stream, registers the case in the store, and ends the dialog. One task per
 //! call; the media pacing is not here (the media engine's workers do it).
 
+mod caller;
 mod fallback;
 mod holding;
 
@@ -16,7 +17,6 @@ use super::voice_note::VoiceNote;
 use super::{sleep_until, CLOSING_MAX};
 use crate::booking::Booking;
 use crate::config::SipConfig;
-use crate::identity::PhoneNumber;
 use crate::ivr::{CallInfo, CaseMode, Flow, IvrAction, IvrEvent, RecordingEnd, Session};
 use crate::media::dtmf::DtmfSource;
 use crate::media::engine::{MediaEngine, MediaEvent, MediaStream, StreamParams};
@@ -116,6 +116,8 @@ struct Call {
     /// A stored hold-mode case: it must become a callback if the caller leaves.
     held_case: Option<String>,
     hold_token: Option<u64>,
+    /// Who calls (for the fallback leg's caller ID).
+    caller: caller::Caller,
     /// The voice note being recorded, while the IVR's `Record` runs.
     voice_note: Option<VoiceNote>,
     /// While holding: when the place in the queue was last said.
@@ -141,13 +143,14 @@ impl Call {
         let dialog = Dialog::from_invite(&call.info, local_tag);
         let advertise = ctx.advertise_ip;
         let sip_port = call.local_sip.map(|a| a.port()).unwrap_or(5060);
-        let caller_id = caller_id(&call.info, &call.request);
+        let caller = caller::caller(&call.info, &call.request, call.identity_trusted);
         let store = StoreJobs::new(ctx.booking.clone(), ctx.tasks.clone());
         let session = Session::new(
             ctx.flow.clone(),
             ctx.triage.clone(),
             CallInfo {
-                caller_id,
+                caller_id: caller.number.clone(),
+                identity: caller.identity,
                 fallback: ctx.config.fallback().is_some(),
                 store_down: call.store_down,
             },
@@ -166,6 +169,7 @@ impl Call {
             invite: call.request,
             info: call.info,
             invite_tx: call.tx,
+            caller,
             peer: call.peer,
             dialog,
             stream: None,
@@ -727,22 +731,4 @@ impl Call {
             }
         }
     }
-}
-
-/// The caller's number to call back, unless withheld or not a callable number.
-fn caller_id(info: &RequestInfo, invite: &rsip::Request) -> Option<PhoneNumber> {
-    PhoneNumber::from_caller_id(&info.from_uri)
-        .ok()
-        .filter(|_| !withheld(invite))
-}
-
-/// RFC 3323/3325: a withheld number must not be used as the callback number.
-fn withheld(req: &rsip::Request) -> bool {
-    let privacy = message::first_value(&req.headers, "privacy")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let from = message::first_value(&req.headers, "from")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    privacy.contains("id") || privacy.contains("user") || from.contains("anonymous")
 }

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod nurse_phones;
 pub mod outbound;
 pub mod signal;
+pub mod source_gate;
 pub mod store_jobs;
 pub mod trunk_auth;
 pub mod voice_note;

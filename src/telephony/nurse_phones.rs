@@ -85,6 +85,14 @@ impl NursePhones {
             .unwrap_or(false)
     }
 
+    /// TCP connections that live registrations use.
+    pub fn connections(&self, now: Instant) -> Vec<u64> {
+        self.registrations
+            .lock()
+            .map(|r| r.connections(now).collect())
+            .unwrap_or_default()
+    }
+
     /// Where to ring `user` now.
     pub fn target(&self, user: &str, now: Instant) -> Option<Target> {
         let registered = self

@@ -80,6 +80,9 @@ pub struct NewCall {
     pub local_sip: Option<SocketAddr>,
     /// The node cannot store now: the call goes to the fallback destination.
     pub store_down: bool,
+    /// It came from a trunk with `trust_identity` (trunks.toml): its
+    /// P-Asserted-Identity (or From) is the caller's verified number.
+    pub identity_trusted: bool,
 }
 
 /// A random tag or branch suffix (RFC 3261 asks for 32 bits of randomness).

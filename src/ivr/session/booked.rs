@@ -13,7 +13,7 @@ use std::time::Instant;
 use super::{Ask, Failure, Session, Step, Then, ONE_MOMENT_AFTER};
 use crate::identity::Personnummer;
 use crate::ivr::flow::NodeKind;
-use crate::ivr::{BookedCallback, IvrAction};
+use crate::ivr::{BookedCallback, CallerIdentity, IvrAction};
 
 /// Keys of the booked-callback menu (DESIGN.md section 5 keeps 2 as "no").
 const KEEP: u8 = 1;
@@ -26,14 +26,15 @@ const NO: u8 = 2;
 
 impl Session {
     /// Entering a `booked_callback` node: looks the caller's number up, or
-    /// goes on at once when the number is withheld.
+    /// goes on at once when the number is withheld or unverified (a forged
+    /// From must not hear about, or cancel, someone else's callback).
     pub(super) fn enter_booked(&mut self, now: Instant) {
         let flow = Arc::clone(&self.flow);
         let NodeKind::BookedCallback { next, .. } = &flow.node(self.node).kind else {
             return;
         };
-        match &self.caller_id {
-            Some(number) => {
+        match (&self.caller_id, self.identity) {
+            (Some(number), CallerIdentity::Trusted) => {
                 self.actions.push_back(IvrAction::FindBookedCallback {
                     number: number.clone(),
                 });
@@ -41,7 +42,7 @@ impl Session {
                     deadline: now + flow.settings().estimate_timeout,
                 };
             }
-            None => self.enter(now, *next),
+            _ => self.enter(now, *next),
         }
     }
 

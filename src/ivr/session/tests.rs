@@ -44,8 +44,10 @@ struct Harness {
 
 impl Harness {
     fn new(caller: Option<&str>) -> Self {
+        // As from a trusted trunk (the untrusted case has its own tests).
         Harness::with(CallInfo {
             caller_id: caller.map(|c| PhoneNumber::from_caller_id(c).unwrap()),
+            identity: CallerIdentity::Trusted,
             ..CallInfo::default()
         })
     }

@@ -7,11 +7,24 @@ use crate::identity::{Personnummer, PhoneNumber};
 use crate::ivr::{ClockTime, Language, PromptRef};
 use crate::media::dtmf::DtmfKey;
 
+/// Whether the caller ID is verified (RFC 3325: asserted by a trusted
+/// trunk) or only what the caller's side wrote in From (anyone can).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CallerIdentity {
+    Trusted,
+    /// Offered as the callback number (the caller confirms it), never used
+    /// to find, tell about or cancel a booked callback.
+    #[default]
+    Untrusted,
+}
+
 /// What the app knows about the call when it starts.
 #[derive(Debug, Clone, Default)]
 pub struct CallInfo {
     /// The validated caller ID; `None` when withheld or not a callable number.
     pub caller_id: Option<PhoneNumber>,
+    /// Whether `caller_id` may identify the caller's booked callback.
+    pub identity: CallerIdentity,
     /// A fallback destination is configured: a caller whose case cannot be
     /// stored is transferred there (`Transfer`) instead of being sent away.
     pub fallback: bool,

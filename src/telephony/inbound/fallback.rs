@@ -4,7 +4,7 @@
 //! bridged until either side hangs up. Bridging rather than REFER: trunks
 //! often refuse REFER, and the nurse bridge already works this way.
 
-use super::{caller_id, Call};
+use super::Call;
 use crate::ivr::IvrEvent;
 use crate::media::engine::MediaEvent;
 use crate::sip::{Peer, Transport};
@@ -57,7 +57,10 @@ impl Call {
             ring_timeout: self.ctx.config.fallback_ring(),
         };
         // The queue's agent sees who calls, unless the caller withheld it.
-        let number = caller_id(&self.info, &self.invite)
+        let number = self
+            .caller
+            .number
+            .as_ref()
             .map(|n| n.e164().to_string())
             .unwrap_or_else(|| "anonymous".into());
         let caller = Caller {

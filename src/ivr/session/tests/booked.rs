@@ -287,3 +287,27 @@ fn unanswered_booked_question_keeps_the_callback() {
     );
     assert_eq!(h.played().last().map(String::as_str), Some("booked_kept"));
 }
+
+/// An unverified number (From from an untrusted source) is never looked up:
+/// the caller hears no booked callback and cannot cancel one, and is asked
+/// the questions as a new caller; the number is still offered for the callback.
+#[test]
+fn an_untrusted_caller_id_is_treated_as_a_new_caller() {
+    let mut h = Harness::with(CallInfo {
+        caller_id: Some(PhoneNumber::from_caller_id(CALLER).unwrap()),
+        identity: CallerIdentity::Untrusted,
+        ..CallInfo::default()
+    });
+    h.run("answer done done 1 done");
+    assert!(!h
+        .log
+        .iter()
+        .any(|a| matches!(a, IvrAction::FindBookedCallback { .. })));
+    assert!(!h.played().iter().any(|p| p.starts_with("booked")));
+    let mut trusted = Harness::new(Some(CALLER));
+    trusted.run("answer done done 1 done");
+    assert!(trusted
+        .log
+        .iter()
+        .any(|a| matches!(a, IvrAction::FindBookedCallback { .. })));
+}

@@ -7,6 +7,7 @@ use super::*;
 fn with_fallback(store_down: bool) -> Harness {
     Harness::with(CallInfo {
         caller_id: Some(PhoneNumber::from_caller_id(CALLER).unwrap()),
+        identity: CallerIdentity::Trusted,
         fallback: true,
         store_down,
     })
