@@ -18,12 +18,14 @@ use rsip::Method;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 
-enum TcpInput {
+/// What a connection task (TCP or TLS) tells the driver.
+enum StreamInput {
     Opened {
         conn: u64,
         writer: mpsc::UnboundedSender<Bytes>,
@@ -31,12 +33,17 @@ enum TcpInput {
     Frame {
         conn: u64,
         addr: SocketAddr,
+        transport: Transport,
         bytes: Bytes,
     },
     Closed {
         conn: u64,
     },
 }
+
+/// A TLS handshake that has not finished by then is dropped (a slow or
+/// silent client must not hold a task forever).
+const TLS_HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Methods we know but do not serve outside a dialog (405 + Allow).
 const KNOWN_NOT_ALLOWED: [Method; 5] = [
@@ -101,10 +108,17 @@ fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(socket.into())
 }
 
+/// The SIP-over-TLS listener (`sip.toml` `tls_bind`).
+struct TlsListener {
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
 /// Bound sockets, ready to run.
 pub struct SipDriver {
     udp: Arc<UdpSocket>,
     tcp: TcpListener,
+    tls: Option<TlsListener>,
 }
 
 impl SipDriver {
@@ -120,6 +134,7 @@ impl SipDriver {
                     return Ok(SipDriver {
                         udp: Arc::new(udp),
                         tcp,
+                        tls: None,
                     })
                 }
                 Err(e)
@@ -134,8 +149,27 @@ impl SipDriver {
         }
     }
 
+    /// Adds the SIP-over-TLS listener on its own port: connections share
+    /// the TCP framing and routing, messages carry `Transport::Tls`.
+    pub async fn with_tls(
+        mut self,
+        addr: SocketAddr,
+        config: Arc<rustls::ServerConfig>,
+    ) -> std::io::Result<Self> {
+        self.tls = Some(TlsListener {
+            listener: TcpListener::bind(addr).await?,
+            acceptor: tokio_rustls::TlsAcceptor::from(config),
+        });
+        Ok(self)
+    }
+
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.udp.local_addr()
+    }
+
+    /// The TLS listener's address, when there is one.
+    pub fn tls_local_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref()?.listener.local_addr().ok()
     }
 
     /// Runs until `shutdown` turns true. Commands arrive on `cmd_rx`, whose
@@ -146,8 +180,9 @@ impl SipDriver {
         mut cmd_rx: mpsc::UnboundedReceiver<SipCommand>,
         mut shutdown: watch::Receiver<bool>,
     ) {
-        let (tcp_tx, mut tcp_rx) = mpsc::unbounded_channel::<TcpInput>();
+        let (tcp_tx, mut tcp_rx) = mpsc::unbounded_channel::<StreamInput>();
         let mut state = State {
+            tls_local: self.tls_local_addr(),
             layer: SipLayer::new(TimerConfig::default(), ctx.config.user_agent.clone()),
             udp: self.udp.clone(),
             ctx,
@@ -175,14 +210,39 @@ impl SipDriver {
                     if let Ok((stream, addr)) = r {
                         let conn = next_conn;
                         next_conn += 1;
-                        spawn_tcp(conn, addr, stream, tcp_tx.clone());
+                        spawn_stream(conn, addr, Transport::Tcp, stream, tcp_tx.clone());
+                    }
+                }
+                Some((stream, addr)) = accept(self.tls.as_ref()) => {
+                    if let Some(tls) = &self.tls {
+                        let conn = next_conn;
+                        next_conn += 1;
+                        let acceptor = tls.acceptor.clone();
+                        let metrics = state.ctx.metrics.clone();
+                        let to_driver = tcp_tx.clone();
+                        tokio::spawn(async move {
+                            match tokio::time::timeout(TLS_HANDSHAKE, acceptor.accept(stream)).await {
+                                Ok(Ok(stream)) => {
+                                    metrics.sip_tls_connections.inc();
+                                    spawn_stream(conn, addr, Transport::Tls, stream, to_driver);
+                                }
+                                Ok(Err(e)) => {
+                                    metrics.sip_tls_handshake_failures.inc();
+                                    tracing::debug!(error = %e, "TLS handshake failed");
+                                }
+                                Err(_) => {
+                                    metrics.sip_tls_handshake_failures.inc();
+                                    tracing::debug!("TLS handshake timed out");
+                                }
+                            }
+                        });
                     }
                 }
                 Some(input) = tcp_rx.recv() => match input {
-                    TcpInput::Opened { conn, writer } => { state.tcp_writers.insert(conn, writer); }
-                    TcpInput::Closed { conn } => { state.tcp_writers.remove(&conn); }
-                    TcpInput::Frame { conn, addr, bytes } => {
-                        let peer = Peer { addr, transport: Transport::Tcp, conn: Some(conn) };
+                    StreamInput::Opened { conn, writer } => { state.tcp_writers.insert(conn, writer); }
+                    StreamInput::Closed { conn } => { state.tcp_writers.remove(&conn); }
+                    StreamInput::Frame { conn, addr, transport, bytes } => {
+                        let peer = Peer { addr, transport, conn: Some(conn) };
                         state.layer.handle_message(std::time::Instant::now(), peer, &bytes);
                     }
                 },
@@ -209,30 +269,46 @@ impl SipDriver {
     }
 }
 
-fn spawn_tcp(
+/// The next connection on the TLS listener; never, without one.
+async fn accept(tls: Option<&TlsListener>) -> Option<(TcpStream, SocketAddr)> {
+    match tls {
+        Some(t) => t.listener.accept().await.ok(),
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs one stream connection (TCP, or TLS after its handshake): frames
+/// what it reads for the driver and writes what the driver sends.
+fn spawn_stream<S>(
     conn: u64,
     addr: SocketAddr,
-    stream: tokio::net::TcpStream,
-    to_driver: mpsc::UnboundedSender<TcpInput>,
-) {
-    let (read, mut write) = stream.into_split();
+    transport: Transport,
+    stream: S,
+    to_driver: mpsc::UnboundedSender<StreamInput>,
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (read, mut write) = tokio::io::split(stream);
     let (writer, mut outbound) = mpsc::unbounded_channel::<Bytes>();
-    let _ = to_driver.send(TcpInput::Opened { conn, writer });
+    let _ = to_driver.send(StreamInput::Opened { conn, writer });
     tokio::spawn(async move {
         use tokio::io::AsyncWriteExt;
         while let Some(bytes) = outbound.recv().await {
-            if write.write_all(&bytes).await.is_err() {
+            // TLS buffers inside the stream: flush so the message leaves now.
+            if write.write_all(&bytes).await.is_err() || write.flush().await.is_err() {
                 break;
             }
         }
+        let _ = write.shutdown().await;
     });
     tokio::spawn(async move {
         let mut frames = FramedRead::new(read, crate::sip::framing::SipDecoder);
         while let Some(Ok(frame)) = frames.next().await {
             if to_driver
-                .send(TcpInput::Frame {
+                .send(StreamInput::Frame {
                     conn,
                     addr,
+                    transport,
                     bytes: frame.freeze(),
                 })
                 .is_err()
@@ -241,13 +317,15 @@ fn spawn_tcp(
             }
         }
         // A framing error or EOF ends the connection (RFC 3261 section 18.3).
-        let _ = to_driver.send(TcpInput::Closed { conn });
+        let _ = to_driver.send(StreamInput::Closed { conn });
     });
 }
 
 struct State {
     layer: SipLayer,
     udp: Arc<UdpSocket>,
+    /// The TLS listener's address (for the Contact of calls that came over TLS).
+    tls_local: Option<SocketAddr>,
     ctx: DriverContext,
     calls: HashMap<String, mpsc::UnboundedSender<CallInput>>,
     invite_txs: HashMap<TxId, String>,
@@ -263,10 +341,14 @@ impl State {
         loop {
             while let Some(t) = self.layer.poll_transmit() {
                 match (t.peer.transport, t.peer.conn) {
-                    (Transport::Tcp, Some(conn)) => {
+                    (Transport::Tcp | Transport::Tls, Some(conn)) => {
                         if let Some(w) = self.tcp_writers.get(&conn) {
                             let _ = w.send(t.bytes);
                         }
+                    }
+                    // We open no TLS connections: never fall back to plain UDP.
+                    (Transport::Tls, None) => {
+                        tracing::debug!("no TLS connection to send on: message dropped");
                     }
                     _ => {
                         let _ = self.udp.send_to(&t.bytes, t.peer.addr).await;
@@ -456,6 +538,7 @@ impl State {
             info,
             peer,
             local_sip: self.udp.local_addr().ok(),
+            tls_port: self.tls_local.map(|a| a.port()),
             store_down,
         };
         self.ctx

@@ -192,7 +192,7 @@ pub async fn dial(
     let started_at = Utc::now();
     let fail = |f: DialFailure| (f, started_at);
     let advertise = sip.advertise_ip;
-    let via_host = sip.via_host();
+    let via_host = sip.host_for(target.peer.transport);
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     // Until the answer names the real address, send towards the proxy; held
     // means nothing is actually sent before the answer.
@@ -237,7 +237,12 @@ pub async fn dial(
         ),
         from_tag: new_tag(),
         call_id: call_id.clone(),
-        contact: format!("<sip:{}@{via_host}>", caller.number),
+        contact: super::signal::contact(
+            &caller.number,
+            &via_host,
+            target.peer.transport,
+            target.uri.starts_with("sips:"),
+        ),
         asserted: format!("<sip:{}@{advertise}>", caller.number),
         user_agent: sip.user_agent.clone(),
         sdp: sdp::offer(&local),

@@ -32,6 +32,7 @@ use crate::media::dtmf::{DtmfKey, DtmfSource};
 use crate::media::error::MediaError;
 use crate::media::g711::Codec;
 use crate::media::prompts::{ClipId, PromptLibrary};
+use crate::media::srtp::{SrtpKeys, SrtpSession};
 
 /// Default RTP inactivity timeout (counted from answer, not while held).
 pub const DEFAULT_RTP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -111,6 +112,8 @@ pub struct MediaStats {
     pub send_errors: u64,
     /// Received datagrams that were not valid RTP (RTCP excluded).
     pub malformed_in: u64,
+    /// Received packets on SRTP legs that failed authentication or replay checks.
+    pub srtp_rejected_in: u64,
     /// Digits reported (any source).
     pub digits: u64,
     /// Ticks that ran at least one period late (and caught up).
@@ -128,6 +131,7 @@ struct Counters {
     packets_out: AtomicU64,
     send_errors: AtomicU64,
     malformed_in: AtomicU64,
+    srtp_rejected_in: AtomicU64,
     digits: AtomicU64,
     late_ticks: AtomicU64,
     skipped_frames: AtomicU64,
@@ -209,7 +213,13 @@ enum Command {
         port: u16,
         socket: StdUdpSocket,
         params: StreamParams,
+        srtp: Option<Box<SrtpSession>>,
         events: UnboundedSender<MediaEvent>,
+    },
+    /// New SRTP keys (a re-INVITE changed them); `None`: plain RTP.
+    Srtp {
+        id: u64,
+        srtp: Option<Box<SrtpSession>>,
     },
     Play {
         id: u64,
@@ -329,9 +339,23 @@ impl MediaEngine {
         params: StreamParams,
         events: UnboundedSender<MediaEvent>,
     ) -> Result<MediaStream, MediaError> {
+        self.open_secure(params, None, events)
+    }
+
+    /// Like `open`, with SRTP from the first packet when `srtp` has keys.
+    pub fn open_secure(
+        &self,
+        params: StreamParams,
+        srtp: Option<&SrtpKeys>,
+        events: UnboundedSender<MediaEvent>,
+    ) -> Result<MediaStream, MediaError> {
+        let srtp = srtp
+            .map(|k| SrtpSession::new(k).map(Box::new))
+            .transpose()
+            .map_err(|_| MediaError::Srtp)?;
         let worker =
             self.inner.next_worker.fetch_add(1, Ordering::Relaxed) % self.inner.workers.len();
-        self.open_on(worker, params, events)
+        self.open_on(worker, params, srtp, events)
     }
 
     /// Opens a stream on the same worker as `other`, so that the two can be
@@ -342,13 +366,14 @@ impl MediaEngine {
         params: StreamParams,
         events: UnboundedSender<MediaEvent>,
     ) -> Result<MediaStream, MediaError> {
-        self.open_on(other.worker, params, events)
+        self.open_on(other.worker, params, None, events)
     }
 
     fn open_on(
         &self,
         worker: usize,
         params: StreamParams,
+        srtp: Option<Box<SrtpSession>>,
         events: UnboundedSender<MediaEvent>,
     ) -> Result<MediaStream, MediaError> {
         let (port, socket) = {
@@ -373,6 +398,7 @@ impl MediaEngine {
             port,
             socket,
             params,
+            srtp,
             events,
         };
         self.inner.workers[worker].send(cmd).map_err(release)?;
@@ -393,6 +419,7 @@ impl MediaEngine {
             packets_out: c.packets_out.load(Ordering::Relaxed),
             send_errors: c.send_errors.load(Ordering::Relaxed),
             malformed_in: c.malformed_in.load(Ordering::Relaxed),
+            srtp_rejected_in: c.srtp_rejected_in.load(Ordering::Relaxed),
             digits: c.digits.load(Ordering::Relaxed),
             late_ticks: c.late_ticks.load(Ordering::Relaxed),
             skipped_frames: c.skipped_frames.load(Ordering::Relaxed),
@@ -479,6 +506,16 @@ impl MediaStream {
             id: self.id,
             params,
         });
+    }
+
+    /// Switches to new SRTP keys (`None`: plain RTP) from the next packet.
+    pub fn set_srtp(&self, keys: Option<&SrtpKeys>) -> Result<(), MediaError> {
+        let srtp = keys
+            .map(|k| SrtpSession::new(k).map(Box::new))
+            .transpose()
+            .map_err(|_| MediaError::Srtp)?;
+        self.send(Command::Srtp { id: self.id, srtp });
+        Ok(())
     }
 
     /// While held (peer sent sendonly/inactive) nothing is sent, playback

@@ -44,6 +44,7 @@ impl Call {
             commands: self.sip.clone(),
             advertise_ip: self.ctx.advertise_ip,
             port: self.sip_port,
+            tls_port: None,
             user_agent: self.ctx.config.user_agent.clone(),
         };
         let target = Target {
