@@ -14,6 +14,8 @@ mod worker;
 #[cfg(test)]
 mod bridge_tests;
 #[cfg(test)]
+mod srtp_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::HashSet;
