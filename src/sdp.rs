@@ -515,7 +515,11 @@ pub fn answer(local: &LocalMedia, offer: &AudioOffer) -> String {
 
 /// Builds the answer to `offer`; with `crypto` (our key, on the tag and
 /// suite we chose from the offer) the media is SRTP, in the offer's profile.
-pub fn answer_with_crypto(local: &LocalMedia, offer: &AudioOffer, crypto: Option<&Crypto>) -> String {
+pub fn answer_with_crypto(
+    local: &LocalMedia,
+    offer: &AudioOffer,
+    crypto: Option<&Crypto>,
+) -> String {
     let mut pts = vec![offer.payload_type];
     let mut attrs = format!(
         "a=rtpmap:{} {}/8000\r\n",
@@ -692,7 +696,10 @@ m=video 0 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\n";
         let value = line.trim_end().strip_prefix("a=crypto:").unwrap();
         assert_eq!(Crypto::parse(value), Ok(c));
         // A lifetime and a window size hint change nothing.
-        let c = Crypto::parse(&format!("12 AES_CM_128_HMAC_SHA1_32 inline:{KEY}|2^31 WSH=64")).unwrap();
+        let c = Crypto::parse(&format!(
+            "12 AES_CM_128_HMAC_SHA1_32 inline:{KEY}|2^31 WSH=64"
+        ))
+        .unwrap();
         assert_eq!((c.tag, c.suite), (12, SrtpSuite::AesCm128HmacSha1_32));
     }
 
@@ -700,15 +707,39 @@ m=video 0 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\n";
     fn unusable_crypto_attributes_say_why() {
         use CryptoError::*;
         for (value, why) in [
-            (format!("1 AES_256_CM_HMAC_SHA1_80 inline:{KEY}"), UnknownSuite),
-            (format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}|2^20|1:4"), Unsupported),
-            (format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}|1:4"), Unsupported),
-            (format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}|1:4;inline:{KEY}|2:4"), Unsupported),
-            (format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY} UNENCRYPTED_SRTP"), Unsupported),
-            (format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY} KDR=24"), Unsupported),
-            ("1 AES_CM_128_HMAC_SHA1_80 inline:c2hvcnQ=".to_string(), Malformed),
+            (
+                format!("1 AES_256_CM_HMAC_SHA1_80 inline:{KEY}"),
+                UnknownSuite,
+            ),
+            (
+                format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}|2^20|1:4"),
+                Unsupported,
+            ),
+            (
+                format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}|1:4"),
+                Unsupported,
+            ),
+            (
+                format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}|1:4;inline:{KEY}|2:4"),
+                Unsupported,
+            ),
+            (
+                format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY} UNENCRYPTED_SRTP"),
+                Unsupported,
+            ),
+            (
+                format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY} KDR=24"),
+                Unsupported,
+            ),
+            (
+                "1 AES_CM_128_HMAC_SHA1_80 inline:c2hvcnQ=".to_string(),
+                Malformed,
+            ),
             (format!("x AES_CM_128_HMAC_SHA1_80 inline:{KEY}"), Malformed),
-            (format!("1234567890 AES_CM_128_HMAC_SHA1_80 inline:{KEY}"), Malformed),
+            (
+                format!("1234567890 AES_CM_128_HMAC_SHA1_80 inline:{KEY}"),
+                Malformed,
+            ),
             (format!("1 AES_CM_128_HMAC_SHA1_80 uri:{KEY}"), Malformed),
             ("1 AES_CM_128_HMAC_SHA1_80".to_string(), Malformed),
             (String::new(), Malformed),
@@ -719,11 +750,14 @@ m=video 0 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\n";
 
     #[test]
     fn savp_offers_carry_their_first_usable_key_and_are_answered_in_kind() {
-        let text = offer_with("0 101", &format!(
-            "a=rtpmap:101 telephone-event/8000\r\n\
+        let text = offer_with(
+            "0 101",
+            &format!(
+                "a=rtpmap:101 telephone-event/8000\r\n\
 a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:{KEY}{KEY}\r\n\
 a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:{KEY}\r\n"
-        ))
+            ),
+        )
         .replace("RTP/AVP", "RTP/SAVP");
         let o = parse_audio(text.as_bytes()).unwrap();
         assert!(o.savp);
@@ -740,7 +774,10 @@ a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:{KEY}\r\n"
             version: 1,
         };
         let answer = answer_with_crypto(&local, &o, Some(&ours));
-        assert!(answer.contains("m=audio 20004 RTP/SAVP 0 101\r\n"), "{answer}");
+        assert!(
+            answer.contains("m=audio 20004 RTP/SAVP 0 101\r\n"),
+            "{answer}"
+        );
         let back = parse_audio(answer.as_bytes()).unwrap();
         assert_eq!(back.crypto, Some(ours));
         // Plain offers stay plain, and an offer without keys has none.

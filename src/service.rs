@@ -322,7 +322,9 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     );
     let sip = tokio::spawn(driver.run(driver_ctx, sip_command_rx, shutdown_rx));
     match tls_addr {
-        Some(tls_addr) => info!(%sip_addr, %tls_addr, %http_addr, "phone entrance listening (SIP over UDP, TCP and TLS)"),
+        Some(tls_addr) => {
+            info!(%sip_addr, %tls_addr, %http_addr, "phone entrance listening (SIP over UDP, TCP and TLS)")
+        }
         None => info!(%sip_addr, %http_addr, "phone entrance listening (SIP over UDP and TCP)"),
     }
     Ok(Running {

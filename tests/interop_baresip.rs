@@ -651,25 +651,38 @@ async fn baresip_green_call_over_tls_with_srtp() {
     assert!(get("pe_sip_tls_connections_total") >= 1.0, "{m}");
 
     ctrl.command("quit", "").await;
-    assert!(bs.wait_exit(Duration::from_secs(10)).await, "baresip did not quit");
+    assert!(
+        bs.wait_exit(Duration::from_secs(10)).await,
+        "baresip did not quit"
+    );
     let log = bs.log_text();
     // Signalling went over TLS both ways, and the BYE came from the service.
     let requests = traced_requests(&log, tls, "tls");
     assert!(
-        requests.iter().any(|(d, l)| *d == "out" && l.starts_with("INVITE ")),
+        requests
+            .iter()
+            .any(|(d, l)| *d == "out" && l.starts_with("INVITE ")),
         "INVITE over TLS: {requests:?}"
     );
     assert!(
-        requests.iter().any(|(d, l)| *d == "in" && l.starts_with("BYE ")),
+        requests
+            .iter()
+            .any(|(d, l)| *d == "in" && l.starts_with("BYE ")),
         "BYE from the service over TLS: {requests:?}"
     );
-    assert!(log.contains("Contact: <sip:1177@") && log.contains(";transport=tls>"), "{log}");
+    assert!(
+        log.contains("Contact: <sip:1177@") && log.contains(";transport=tls>"),
+        "{log}"
+    );
     assert!(log.contains(" RTP/SAVP 0 101"), "the answer is RTP/SAVP");
     assert!(
         log.contains("srtp: audio: SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)"),
         "{log}"
     );
-    assert!(!log.contains("failed to decrypt"), "baresip could not decrypt: {log}");
+    assert!(
+        !log.contains("failed to decrypt"),
+        "baresip could not decrypt: {log}"
+    );
 
     // baresip decrypted and decoded the service's prompt: the greeting's
     // G.711 frames are in its dump of the received audio, bit for bit.
@@ -726,10 +739,17 @@ async fn baresip_plain_rtp_over_tls_gets_488_when_srtp_is_required() {
         .wait_event("CALL_CLOSED", Duration::from_secs(15))
         .await
         .unwrap_or_else(|| panic!("no CALL_CLOSED; seen {:?}\n{}", ctrl.seen, bs.log_text()));
-    assert!(closed["param"].as_str().unwrap_or("").contains("488"), "{closed}");
+    assert!(
+        closed["param"].as_str().unwrap_or("").contains("488"),
+        "{closed}"
+    );
     assert!(!ctrl.saw_event("CALL_ESTABLISHED"));
     let m = metrics(&svc).await;
-    assert_eq!(support::metric(&m, "pe_calls_rejected_srtp_total"), Some(1.0), "{m}");
+    assert_eq!(
+        support::metric(&m, "pe_calls_rejected_srtp_total"),
+        Some(1.0),
+        "{m}"
+    );
     svc.stop().await;
 }
 
@@ -793,20 +813,28 @@ async fn baresip_nurse_phone_registers_over_tls_and_is_rung_over_tls() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let (nina, _case, call_id) = common::callback::claim_and_call(&svc, 3).await;
-    let s = common::callback::wait_for_state(&svc, &nina, &call_id, "ended", Duration::from_secs(30))
-        .await;
+    let s =
+        common::callback::wait_for_state(&svc, &nina, &call_id, "ended", Duration::from_secs(30))
+            .await;
     assert_eq!(s["result"], "connected", "{s}\n{}", bs.log_text());
     assert_eq!(resident.calls().len(), 1, "the resident was called");
     ctrl.command("quit", "").await;
-    assert!(bs.wait_exit(Duration::from_secs(10)).await, "baresip did not quit");
+    assert!(
+        bs.wait_exit(Duration::from_secs(10)).await,
+        "baresip did not quit"
+    );
     let log = bs.log_text();
     let requests = traced_requests(&log, tls, "tls");
     assert!(
-        requests.iter().any(|(d, l)| *d == "out" && l.starts_with("REGISTER ")),
+        requests
+            .iter()
+            .any(|(d, l)| *d == "out" && l.starts_with("REGISTER ")),
         "REGISTER over TLS: {requests:?}"
     );
     assert!(
-        requests.iter().any(|(d, l)| *d == "in" && l.starts_with("INVITE sip:nina")),
+        requests
+            .iter()
+            .any(|(d, l)| *d == "in" && l.starts_with("INVITE sip:nina")),
         "the callback's INVITE came over TLS: {requests:?}"
     );
     assert!(log.contains("Via: SIP/2.0/TLS "), "{log}");

@@ -252,7 +252,11 @@ mod tests {
         let base = "entrance_numbers = [\"1177\"]\n";
         let tls = |bind: &str, c: &str, k: &str| {
             let mut t = base.to_string();
-            for (name, v) in [("tls_bind", bind), ("tls_certificate", c), ("tls_private_key", k)] {
+            for (name, v) in [
+                ("tls_bind", bind),
+                ("tls_certificate", c),
+                ("tls_private_key", k),
+            ] {
                 if !v.is_empty() {
                     t.push_str(&format!("{name} = \"{v}\"\n"));
                 }
@@ -264,19 +268,35 @@ mod tests {
         assert_eq!(addr.port(), 5061);
         assert_eq!(s.srtp, SrtpPolicy::WhenOffered);
         assert!(SipConfig::parse(base, &p).unwrap().tls().is_none());
-        let abs = tls("127.0.0.1:5061", &cert.display().to_string(), &key.display().to_string());
+        let abs = tls(
+            "127.0.0.1:5061",
+            &cert.display().to_string(),
+            &key.display().to_string(),
+        );
         assert!(abs.unwrap().tls().is_some());
         let err = |r: anyhow::Result<SipConfig>| r.unwrap_err().to_string();
         let e = err(tls("127.0.0.1:5061", "a.crt", ""));
-        assert!(e.contains("sip.toml") && e.contains("tls_private_key"), "{e}");
+        assert!(
+            e.contains("sip.toml") && e.contains("tls_private_key"),
+            "{e}"
+        );
         let e = err(tls("", "a.crt", "a.key"));
         assert!(e.contains("tls_bind"), "{e}");
         let e = err(tls("127.0.0.1:5061", "missing.crt", "a.key"));
-        assert!(e.contains("tls_certificate") && e.contains("missing.crt"), "{e}");
+        assert!(
+            e.contains("tls_certificate") && e.contains("missing.crt"),
+            "{e}"
+        );
         let e = err(tls("127.0.0.1:5061", "a.key", "a.key"));
-        assert!(e.contains("tls_certificate") && e.contains("CERTIFICATE"), "{e}");
+        assert!(
+            e.contains("tls_certificate") && e.contains("CERTIFICATE"),
+            "{e}"
+        );
         let e = err(tls("127.0.0.1:5061", "a.crt", "a.crt"));
-        assert!(e.contains("tls_private_key") && e.contains("no PEM private key"), "{e}");
+        assert!(
+            e.contains("tls_private_key") && e.contains("no PEM private key"),
+            "{e}"
+        );
         let e = err(tls("127.0.0.1:5061", "a.crt", other_key.to_str().unwrap()));
         assert!(e.contains("do not make a usable pair"), "{e}");
         let e = err(SipConfig::parse(&format!("{base}srtp = \"always\"\n"), &p));

@@ -39,9 +39,12 @@ impl SrtpSuite {
 
     /// The suite named `name` in `a=crypto`, if we support it.
     pub fn from_name(name: &str) -> Option<SrtpSuite> {
-        [SrtpSuite::AesCm128HmacSha1_80, SrtpSuite::AesCm128HmacSha1_32]
-            .into_iter()
-            .find(|s| s.name() == name)
+        [
+            SrtpSuite::AesCm128HmacSha1_80,
+            SrtpSuite::AesCm128HmacSha1_32,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
     }
 
     /// Bytes the authentication tag adds to every packet.
@@ -204,7 +207,10 @@ mod tests {
 
     #[test]
     fn round_trip_hides_the_payload_and_adds_the_tag() {
-        for suite in [SrtpSuite::AesCm128HmacSha1_80, SrtpSuite::AesCm128HmacSha1_32] {
+        for suite in [
+            SrtpSuite::AesCm128HmacSha1_80,
+            SrtpSuite::AesCm128HmacSha1_32,
+        ] {
             let (mut a, mut b) = pair(suite);
             let payload = [0xffu8; 160]; // G.711 u-law silence
             for seq in [65534u16, 65535, 0, 1] {
@@ -259,7 +265,10 @@ mod tests {
             remote: k,
         };
         let shown = format!("{keys:?}");
-        assert!(!shown.contains(&text) && shown.contains("<hidden>"), "{shown}");
+        assert!(
+            !shown.contains(&text) && shown.contains("<hidden>"),
+            "{shown}"
+        );
         assert_eq!(MasterKey::from_base64("c2hvcnQ="), None);
         assert_eq!(MasterKey::from_base64("not base64!"), None);
     }

@@ -374,7 +374,11 @@ impl Call {
             },
         };
         let (events_tx, events_rx) = mpsc::unbounded_channel();
-        let stream = match self.ctx.media.open_secure(params, self.secure.keys(), events_tx) {
+        let stream = match self
+            .ctx
+            .media
+            .open_secure(params, self.secure.keys(), events_tx)
+        {
             Ok(s) => s,
             Err(e) => {
                 warn!(error = %e, "no media port: 503");

@@ -13,7 +13,10 @@ use crate::sip::Transport;
 pub enum SecureMedia {
     Plain,
     /// SRTP with these keys; `answer` goes into our SDP.
-    Srtp { keys: SrtpKeys, answer: Crypto },
+    Srtp {
+        keys: SrtpKeys,
+        answer: Crypto,
+    },
 }
 
 impl SecureMedia {
@@ -129,7 +132,10 @@ m=audio 4000 {proto} 0 101\r\na=rtpmap:101 telephone-event/8000\r\n{crypto}"
             SecureMedia::Plain => panic!("plain"),
         };
         let theirs = o.crypto.as_ref().unwrap();
-        assert_eq!((answer.tag, answer.suite), (3, SrtpSuite::AesCm128HmacSha1_32));
+        assert_eq!(
+            (answer.tag, answer.suite),
+            (3, SrtpSuite::AesCm128HmacSha1_32)
+        );
         assert_eq!(keys.remote, theirs.key);
         assert_eq!(keys.local, answer.key);
         assert_ne!(keys.local, keys.remote);
@@ -143,12 +149,21 @@ m=audio 4000 {proto} 0 101\r\na=rtpmap:101 telephone-event/8000\r\n{crypto}"
         let savp = offer("RTP/SAVP", "a=crypto:1 F8_128_HMAC_SHA1_80 inline:AAAA\r\n");
         let best_effort = offer("RTP/AVP", CRYPTO);
         use SrtpPolicy::*;
-        assert_eq!(negotiate(WhenOffered, &plain, Transport::Tls), Ok(SecureMedia::Plain));
+        assert_eq!(
+            negotiate(WhenOffered, &plain, Transport::Tls),
+            Ok(SecureMedia::Plain)
+        );
         assert!(negotiate(RequiredOnTls, &plain, Transport::Tls).is_err());
-        assert_eq!(negotiate(RequiredOnTls, &plain, Transport::Udp), Ok(SecureMedia::Plain));
+        assert_eq!(
+            negotiate(RequiredOnTls, &plain, Transport::Udp),
+            Ok(SecureMedia::Plain)
+        );
         assert!(negotiate(WhenOffered, &savp, Transport::Udp).is_err());
         assert!(negotiate(Off, &savp, Transport::Udp).is_err());
-        assert_eq!(negotiate(Off, &best_effort, Transport::Tls), Ok(SecureMedia::Plain));
+        assert_eq!(
+            negotiate(Off, &best_effort, Transport::Tls),
+            Ok(SecureMedia::Plain)
+        );
         assert!(negotiate(RequiredOnTls, &best_effort, Transport::Tls)
             .unwrap()
             .keys()
@@ -166,14 +181,24 @@ m=audio 4000 {proto} 0 101\r\na=rtpmap:101 telephone-event/8000\r\n{crypto}"
             "RTP/SAVP",
             "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkw\r\n",
         );
-        let (rekeyed, rekey) =
-            renegotiate(&first, SrtpPolicy::WhenOffered, &fresh_offer, Transport::Tls).unwrap();
+        let (rekeyed, rekey) = renegotiate(
+            &first,
+            SrtpPolicy::WhenOffered,
+            &fresh_offer,
+            Transport::Tls,
+        )
+        .unwrap();
         assert!(rekey);
         assert_ne!(rekeyed.keys().unwrap().local, first.keys().unwrap().local);
         let plain = offer("RTP/AVP", "");
         assert!(renegotiate(&first, SrtpPolicy::WhenOffered, &plain, Transport::Tls).is_err());
         assert_eq!(
-            renegotiate(&SecureMedia::Plain, SrtpPolicy::WhenOffered, &plain, Transport::Udp),
+            renegotiate(
+                &SecureMedia::Plain,
+                SrtpPolicy::WhenOffered,
+                &plain,
+                Transport::Udp
+            ),
             Ok((SecureMedia::Plain, false))
         );
     }

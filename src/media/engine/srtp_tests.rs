@@ -83,21 +83,31 @@ fn encrypted_keys_give_a_digit_and_forged_or_plain_packets_are_dropped() {
     let (keys, mut far) = keys();
     let (tx, mut rx) = unbounded_channel();
     let stream = engine
-        .open_secure(params(peer.local_addr().unwrap(), Some(101)), Some(&keys), tx)
+        .open_secure(
+            params(peer.local_addr().unwrap(), Some(101)),
+            Some(&keys),
+            tx,
+        )
         .unwrap();
     let to = stream_addr(&stream);
     let before = engine.stats().srtp_rejected_in;
     // Plain RTP and a packet under someone else's key: counted, never heard.
     let (_, mut stranger) = keys_for_stranger(&keys);
     let mut wire = [0u8; 1500];
-    for (i, p) in key_press_packets(DtmfKey::Digit(7), 120, 10).iter().enumerate() {
+    for (i, p) in key_press_packets(DtmfKey::Digit(7), 120, 10)
+        .iter()
+        .enumerate()
+    {
         let pkt = plain_packet(101, i as u16, 800, p.marker, &p.payload);
         peer.send_to(&pkt, to).unwrap();
         let n = stranger.protect(&pkt, &mut wire).unwrap();
         peer.send_to(&wire[..n], to).unwrap();
     }
     assert_eq!(next_event(&mut rx, Duration::from_millis(300)), None);
-    for (i, p) in key_press_packets(DtmfKey::Digit(5), 120, 10).iter().enumerate() {
+    for (i, p) in key_press_packets(DtmfKey::Digit(5), 120, 10)
+        .iter()
+        .enumerate()
+    {
         let pkt = plain_packet(101, 100 + i as u16, 8000, p.marker, &p.payload);
         let n = far.protect(&pkt, &mut wire).unwrap();
         peer.send_to(&wire[..n], to).unwrap();

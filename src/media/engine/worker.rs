@@ -248,7 +248,13 @@ impl Worker {
                     params,
                     srtp,
                     events,
-                } => self.open(now, id, port, socket, params, events, srtp),
+                } => {
+                    self.open(now, id, port, socket, params, events);
+                    // Before any tick: the first packet is already protected.
+                    if let Some(s) = self.stream_mut(id) {
+                        s.srtp = srtp;
+                    }
+                }
                 Command::Srtp { id, srtp } => {
                     if let Some(s) = self.stream_mut(id) {
                         s.srtp = srtp;
@@ -309,7 +315,6 @@ impl Worker {
         socket: std::net::UdpSocket,
         params: StreamParams,
         events: UnboundedSender<MediaEvent>,
-        srtp: Option<Box<SrtpSession>>,
     ) {
         let slot = self.free.pop().unwrap_or_else(|| {
             self.streams.push(None);
@@ -350,7 +355,7 @@ impl Worker {
             relay: RelayMap::new(),
             fast: false,
             recorder: None,
-            srtp,
+            srtp: None,
         };
         if let Some(s) = self.streams.get_mut(slot) {
             *s = Some(stream);
