@@ -541,8 +541,22 @@ pub fn answer_with_crypto(
 
 /// Builds our offer (for late-offer INVITEs and outbound calls): PCMU, PCMA, telephone-event 101.
 pub fn offer(local: &LocalMedia) -> String {
-    let attrs = "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n";
-    render(local, "RTP/AVP", &[0, 8, 101], attrs, Direction::SendRecv)
+    offer_with_crypto(local, None, false)
+}
+
+/// Our offer with an SDES key: RTP/SAVP when `savp` (SRTP or nothing),
+/// else RTP/AVP with `a=crypto` (SRTP if the answerer takes it).
+pub fn offer_with_crypto(local: &LocalMedia, crypto: Option<&Crypto>, savp: bool) -> String {
+    let mut attrs = "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n".to_string();
+    if let Some(c) = crypto {
+        attrs.push_str(&c.attribute());
+    }
+    let proto = if savp && crypto.is_some() {
+        "RTP/SAVP"
+    } else {
+        "RTP/AVP"
+    };
+    render(local, proto, &[0, 8, 101], &attrs, Direction::SendRecv)
 }
 
 fn render(local: &LocalMedia, proto: &str, pts: &[u8], attrs: &str, dir: Direction) -> String {

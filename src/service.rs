@@ -209,6 +209,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         port: sip_addr.port(),
         tls_port: tls_addr.map(|a| a.port()),
         user_agent: sip_config.user_agent.clone(),
+        srtp: sip_config.srtp,
     };
     let nurse_ring = cfg
         .trunk

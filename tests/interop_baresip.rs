@@ -754,8 +754,9 @@ async fn baresip_plain_rtp_over_tls_gets_488_when_srtp_is_required() {
 }
 
 /// A nurse's desk phone (baresip) registers over TLS with its digest
-/// credentials; the callback rings it on that TLS connection, it answers,
-/// and the resident behind the trunk is connected.
+/// credentials; the callback rings it on that TLS connection offering SDES
+/// SRTP, it answers with its key, and the resident behind the trunk (plain
+/// RTP) and the nurse hear each other through the bridge.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baresip_nurse_phone_registers_over_tls_and_is_rung_over_tls() {
     use simulators::mini_uas::{MiniUas, UasBehavior};
@@ -767,7 +768,12 @@ async fn baresip_nurse_phone_registers_over_tls_and_is_rung_over_tls() {
     let resident = MiniUas::start(
         local,
         UasBehavior {
-            bye_after: Some(Duration::from_secs(6)),
+            // After callback_intro (8 s): 6 s of the bridge.
+            bye_after: Some(Duration::from_secs(14)),
+            tone_hz: 600.0,
+            prompt: UasBehavior::WHOLE_CALL,
+            // baresip's ausine: what the nurse says, decrypted and relayed.
+            detect_hz: Some(440.0),
             ..Default::default()
         },
     )
@@ -791,7 +797,7 @@ async fn baresip_nurse_phone_registers_over_tls_and_is_rung_over_tls() {
     let ctrl_port = support::free_tcp_port();
     let ca = svc.dir.path().join("sip-config").join("tls.crt");
     let account = format!(
-        "<sip:nina@{tls};transport=tls>;auth_pass=phone-secret-1;regint=300;answermode=auto;audio_codecs=PCMU"
+        "<sip:nina@{tls};transport=tls>;auth_pass=phone-secret-1;regint=300;answermode=auto;audio_codecs=PCMU;mediaenc=srtp"
     );
     let mut bs = Baresip::spawn_with(
         &modules,
@@ -817,7 +823,13 @@ async fn baresip_nurse_phone_registers_over_tls_and_is_rung_over_tls() {
         common::callback::wait_for_state(&svc, &nina, &call_id, "ended", Duration::from_secs(30))
             .await;
     assert_eq!(s["result"], "connected", "{s}\n{}", bs.log_text());
-    assert_eq!(resident.calls().len(), 1, "the resident was called");
+    let calls = resident.calls();
+    let r = calls.values().next().expect("the resident was called");
+    assert!(
+        r.tone_frames_detected > 50,
+        "the resident heard the nurse's SRTP audio, decrypted: {r:?}\n{}",
+        bs.log_text()
+    );
     ctrl.command("quit", "").await;
     assert!(
         bs.wait_exit(Duration::from_secs(10)).await,
@@ -838,5 +850,38 @@ async fn baresip_nurse_phone_registers_over_tls_and_is_rung_over_tls() {
         "the callback's INVITE came over TLS: {requests:?}"
     );
     assert!(log.contains("Via: SIP/2.0/TLS "), "{log}");
+    assert!(
+        log.contains("srtp: audio: SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("failed to decrypt"),
+        "baresip could not decrypt: {log}"
+    );
+    // The nurse heard the resident's 600 Hz, which we encrypted for her.
+    let dump = std::fs::read_dir(dumps.path())
+        .expect("dumps")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+        .expect("baresip's decoded audio");
+    let heard: Vec<i16> = hound::WavReader::open(&dump)
+        .expect("wav")
+        .samples::<i16>()
+        .filter_map(Result::ok)
+        .collect();
+    let tone_frames = heard
+        .chunks(160)
+        .filter(|f| simulators::tone::frame_has_tone(f, 600.0))
+        .count();
+    assert!(
+        tone_frames > 50,
+        "the nurse heard {tone_frames} frames of the resident's tone"
+    );
+    let m = metrics(&svc).await;
+    assert_eq!(
+        support::metric(&m, "pe_srtp_rejected_total"),
+        Some(0.0),
+        "{m}"
+    );
     svc.stop().await;
 }

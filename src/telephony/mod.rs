@@ -47,6 +47,8 @@ pub struct SipHandle {
     /// Our SIP-over-TLS port, when `tls_bind` is set.
     pub tls_port: Option<u16>,
     pub user_agent: String,
+    /// `sip.toml` `srtp`: legs to TLS phones offer SDES keys unless `off`.
+    pub srtp: crate::config::SrtpPolicy,
 }
 
 impl SipHandle {

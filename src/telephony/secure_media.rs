@@ -90,6 +90,47 @@ pub fn renegotiate(
     }
 }
 
+/// Our key for an offer to `transport` under `policy` (only TLS keeps SDES
+/// keys secret, so only TLS legs are offered SRTP), and whether the offer is
+/// RTP/SAVP (SRTP or nothing).
+pub fn our_offer(policy: SrtpPolicy, transport: Transport) -> Option<(Crypto, bool)> {
+    if transport != Transport::Tls || policy == SrtpPolicy::Off {
+        return None;
+    }
+    let crypto = Crypto {
+        tag: 1,
+        suite: crate::media::srtp::SrtpSuite::AesCm128HmacSha1_80,
+        key: MasterKey::random(),
+    };
+    Some((crypto, policy == SrtpPolicy::RequiredOnTls))
+}
+
+/// The protection our offer (`ours`, and whether it was RTP/SAVP) ends up
+/// with, given the answer.
+pub fn from_answer(
+    ours: Option<&(Crypto, bool)>,
+    answer: &AudioOffer,
+) -> Result<SecureMedia, Refusal> {
+    let Some((ours, savp)) = ours else {
+        return Ok(SecureMedia::Plain); // we offered no key: a key in the answer means nothing
+    };
+    match &answer.crypto {
+        Some(theirs) if theirs.tag == ours.tag && theirs.suite == ours.suite => {
+            Ok(SecureMedia::Srtp {
+                keys: SrtpKeys {
+                    suite: ours.suite,
+                    local: ours.key.clone(),
+                    remote: theirs.key.clone(),
+                },
+                answer: ours.clone(),
+            })
+        }
+        Some(_) => Err("the answer's a=crypto does not match our offer"),
+        None if *savp => Err("the answer to our RTP/SAVP offer has no a=crypto"),
+        None => Ok(SecureMedia::Plain),
+    }
+}
+
 fn fresh(theirs: &Crypto) -> SecureMedia {
     let local = MasterKey::random();
     SecureMedia::Srtp {
@@ -168,6 +209,32 @@ m=audio 4000 {proto} 0 101\r\na=rtpmap:101 telephone-event/8000\r\n{crypto}"
             .unwrap()
             .keys()
             .is_some());
+    }
+
+    #[test]
+    fn our_offer_to_a_tls_phone_carries_a_key_and_its_answer_sets_the_keys() {
+        use SrtpPolicy::*;
+        assert!(our_offer(WhenOffered, Transport::Udp).is_none());
+        assert!(our_offer(Off, Transport::Tls).is_none());
+        let ours = our_offer(WhenOffered, Transport::Tls).unwrap();
+        assert!(!ours.1, "best effort: RTP/AVP");
+        assert!(our_offer(RequiredOnTls, Transport::Tls).unwrap().1);
+        let theirs = format!(
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{}\r\n",
+            MasterKey::random().to_base64()
+        );
+        let answer = offer("RTP/AVP", &theirs);
+        let s = from_answer(Some(&ours), &answer).unwrap();
+        let keys = s.keys().unwrap();
+        assert_eq!(keys.local, ours.0.key);
+        assert_eq!(Some(&keys.remote), answer.crypto.as_ref().map(|c| &c.key));
+        let plain = offer("RTP/AVP", "");
+        assert_eq!(from_answer(Some(&ours), &plain), Ok(SecureMedia::Plain));
+        let required = our_offer(RequiredOnTls, Transport::Tls).unwrap();
+        assert!(from_answer(Some(&required), &plain).is_err());
+        let other_tag = offer("RTP/AVP", &theirs.replace("crypto:1", "crypto:2"));
+        assert!(from_answer(Some(&ours), &other_tag).is_err());
+        assert_eq!(from_answer(None, &answer), Ok(SecureMedia::Plain));
     }
 
     #[test]

@@ -46,6 +46,7 @@ impl Call {
             port: self.sip_port,
             tls_port: None,
             user_agent: self.ctx.config.user_agent.clone(),
+            srtp: self.ctx.config.srtp,
         };
         let target = Target {
             uri: uri.to_string(),
