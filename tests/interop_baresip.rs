@@ -553,22 +553,6 @@ fn baresip_tls_ready(test: &str) -> Option<PathBuf> {
     Some(modules)
 }
 
-/// Adds SIP over TLS on an ephemeral port to a copied config: a fresh
-/// self-signed certificate for 127.0.0.1 (`tls.crt`, which the client
-/// trusts as its CA) and `srtp = "required_on_tls"`.
-fn enable_tls(dir: &Path) {
-    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("cert");
-    std::fs::write(dir.join("tls.crt"), ck.cert.pem()).expect("cert");
-    std::fs::write(dir.join("tls.key"), ck.signing_key.serialize_pem()).expect("key");
-    let path = dir.join("sip.toml");
-    let mut text = std::fs::read_to_string(&path).expect("sip.toml");
-    text.push_str(
-        "\ntls_bind = \"127.0.0.1:0\"\ntls_certificate = \"tls.crt\"\ntls_private_key = \"tls.key\"\n",
-    );
-    std::fs::write(&path, text).expect("sip.toml");
-    common::set_config(dir, "sip.toml", "srtp", "\"required_on_tls\"");
-}
-
 /// baresip config lines for TLS (trusting the service's certificate) and SRTP,
 /// dumping decoded audio into `dump_dir`.
 fn tls_client_config(ca: &Path, dump_dir: &Path) -> String {
@@ -598,7 +582,7 @@ async fn baresip_green_call_over_tls_with_srtp() {
         return;
     };
     let caller = "+46721234567";
-    let svc = TestService::start_with(None, enable_tls).await;
+    let svc = TestService::start_with(None, common::tls::enable_tls).await;
     let tls = svc.running.tls_addr.expect("TLS listener");
     let dumps = tempfile::tempdir().expect("dump dir");
     let ctrl_port = support::free_tcp_port();
@@ -719,7 +703,7 @@ async fn baresip_plain_rtp_over_tls_gets_488_when_srtp_is_required() {
     let Some(modules) = baresip_tls_ready(test) else {
         return;
     };
-    let svc = TestService::start_with(None, enable_tls).await;
+    let svc = TestService::start_with(None, common::tls::enable_tls).await;
     let tls = svc.running.tls_addr.expect("TLS listener");
     let dumps = tempfile::tempdir().expect("dump dir");
     let ctrl_port = support::free_tcp_port();
@@ -782,7 +766,7 @@ async fn baresip_nurse_phone_registers_over_tls_and_is_rung_over_tls() {
     let svc = common::callback::service_with_trunk(resident.addr, "", resident.addr, |dir| {
         // No fixed phone: only the TLS registration says where nina is.
         std::fs::write(dir.join("nurse-phones.toml"), "").expect("no fixed phones");
-        enable_tls(dir);
+        common::tls::enable_tls(dir);
     })
     .await;
     let tls = svc.running.tls_addr.expect("TLS listener");

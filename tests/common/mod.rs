@@ -8,6 +8,7 @@ pub mod callback;
 pub mod caller;
 pub mod node;
 pub mod postgres;
+pub mod tls;
 
 use phone_entrance::service::{self, Running, ServiceOptions};
 use phone_entrance::store::{CaseRecord, Store};
