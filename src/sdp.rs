@@ -1,8 +1,10 @@
 //! SDP offer/answer for one audio stream: G.711 (PCMU/PCMA) plus
-//! telephone-event (RFC 4733). We answer with the offerer's first G.711
-//! codec (RFC 3264 section 6.1 lets the answerer keep the offerer's order).
+//! telephone-event (RFC 4733), and SDES keys for SRTP (RFC 4568 `a=crypto`).
+//! We answer with the offerer's first G.711 codec (RFC 3264 section 6.1 lets
+//! the answerer keep the offerer's order).
 
 use crate::media::g711::Codec;
+use crate::media::srtp::{MasterKey, SrtpSuite};
 use std::net::{IpAddr, SocketAddr};
 use thiserror::Error;
 
@@ -63,6 +65,78 @@ pub struct AudioOffer {
     pub direction: Direction,
     /// `c=` is 0.0.0.0: the RFC 2543 way to put a call on hold.
     pub hold_by_zero_address: bool,
+    /// The profile is RTP/SAVP (SRTP or nothing); RTP/AVP with `a=crypto`
+    /// is SRTP by best effort.
+    pub savp: bool,
+    /// The first `a=crypto` of the stream that we can use (suite, one
+    /// inline key, no MKI, no session parameters we do not implement).
+    pub crypto: Option<Crypto>,
+}
+
+/// An SDES crypto attribute with one inline key (RFC 4568 section 9.1):
+/// `a=crypto:<tag> <suite> inline:<base64 key||salt>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crypto {
+    pub tag: u32,
+    pub suite: SrtpSuite,
+    pub key: MasterKey,
+}
+
+/// Why an `a=crypto` line cannot be used (the offer may carry another).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum CryptoError {
+    #[error("a=crypto is not readable")]
+    Malformed,
+    #[error("a=crypto suite is not AES_CM_128_HMAC_SHA1_80 or _32")]
+    UnknownSuite,
+    #[error("a=crypto uses an MKI, several keys or session parameters we do not implement")]
+    Unsupported,
+}
+
+impl Crypto {
+    /// Reads the value of `a=crypto:` (what follows the colon).
+    pub fn parse(value: &str) -> Result<Crypto, CryptoError> {
+        let mut parts = value.split_whitespace();
+        let tag = parts
+            .next()
+            .filter(|t| (1..=9).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|t| t.parse().ok())
+            .ok_or(CryptoError::Malformed)?;
+        let suite = parts.next().ok_or(CryptoError::Malformed)?;
+        let key_params = parts.next().ok_or(CryptoError::Malformed)?;
+        let suite = SrtpSuite::from_name(suite).ok_or(CryptoError::UnknownSuite)?;
+        // Window size hints and KDR=0 (the default) change nothing for us;
+        // anything else (UNENCRYPTED_SRTP, FEC, a real KDR) we cannot honour.
+        for param in parts {
+            if !(param.starts_with("WSH=") || param == "KDR=0") {
+                return Err(CryptoError::Unsupported);
+            }
+        }
+        if key_params.contains(';') {
+            return Err(CryptoError::Unsupported); // several keys: only with MKIs
+        }
+        let info = key_params
+            .strip_prefix("inline:")
+            .ok_or(CryptoError::Malformed)?;
+        let mut fields = info.split('|');
+        let key = fields.next().ok_or(CryptoError::Malformed)?;
+        // An optional lifetime may follow (we never reach 2^31 packets); an MKI we cannot carry.
+        if fields.clone().any(|f| f.contains(':')) || fields.count() > 1 {
+            return Err(CryptoError::Unsupported);
+        }
+        let key = MasterKey::from_base64(key).ok_or(CryptoError::Malformed)?;
+        Ok(Crypto { tag, suite, key })
+    }
+
+    /// The `a=crypto:` line (CRLF included).
+    pub fn attribute(&self) -> String {
+        format!(
+            "a=crypto:{} {} inline:{}\r\n",
+            self.tag,
+            self.suite.name(),
+            self.key.to_base64()
+        )
+    }
 }
 
 impl AudioOffer {
@@ -378,7 +452,7 @@ pub fn parse_audio(sdp: &[u8]) -> Result<AudioOffer, SdpError> {
         .media_of("audio")
         .find(|m| {
             m.port != Some(0)
-                && m.proto.starts_with("RTP/AVP")
+                && (m.proto.starts_with("RTP/AVP") || m.proto.starts_with("RTP/SAVP"))
                 && m.payload_types().any(|pt| m.codec(pt).is_some())
         })
         .ok_or(SdpError::NoCommonCodec)?;
@@ -395,6 +469,10 @@ pub fn parse_audio(sdp: &[u8]) -> Result<AudioOffer, SdpError> {
         .connection()
         .or(sdp.connection())
         .ok_or(SdpError::Malformed("no c= line"))?;
+    let crypto = m
+        .attributes()
+        .filter(|a| a.name == "crypto")
+        .find_map(|a| Crypto::parse(a.value?).ok());
     Ok(AudioOffer {
         remote: SocketAddr::new(ip, m.port.unwrap_or(0)),
         codec,
@@ -405,6 +483,8 @@ pub fn parse_audio(sdp: &[u8]) -> Result<AudioOffer, SdpError> {
             .or(sdp.direction())
             .unwrap_or(Direction::SendRecv),
         hold_by_zero_address: ip.is_unspecified(),
+        savp: m.proto.starts_with("RTP/SAVP"),
+        crypto,
     })
 }
 
@@ -430,6 +510,16 @@ pub struct LocalMedia {
 
 /// Builds the answer to `offer` (same payload type numbers as the offer).
 pub fn answer(local: &LocalMedia, offer: &AudioOffer) -> String {
+    answer_with_crypto(local, offer, None)
+}
+
+/// Builds the answer to `offer`; with `crypto` (our key, on the tag and
+/// suite we chose from the offer) the media is SRTP, in the offer's profile.
+pub fn answer_with_crypto(
+    local: &LocalMedia,
+    offer: &AudioOffer,
+    crypto: Option<&Crypto>,
+) -> String {
     let mut pts = vec![offer.payload_type];
     let mut attrs = format!(
         "a=rtpmap:{} {}/8000\r\n",
@@ -442,16 +532,34 @@ pub fn answer(local: &LocalMedia, offer: &AudioOffer) -> String {
             "a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} 0-16\r\n"
         ));
     }
-    render(local, &pts, &attrs, offer.direction.answer())
+    if let Some(c) = crypto {
+        attrs.push_str(&c.attribute());
+    }
+    let proto = if offer.savp { "RTP/SAVP" } else { "RTP/AVP" };
+    render(local, proto, &pts, &attrs, offer.direction.answer())
 }
 
 /// Builds our offer (for late-offer INVITEs and outbound calls): PCMU, PCMA, telephone-event 101.
 pub fn offer(local: &LocalMedia) -> String {
-    let attrs = "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n";
-    render(local, &[0, 8, 101], attrs, Direction::SendRecv)
+    offer_with_crypto(local, None, false)
 }
 
-fn render(local: &LocalMedia, pts: &[u8], attrs: &str, dir: Direction) -> String {
+/// Our offer with an SDES key: RTP/SAVP when `savp` (SRTP or nothing),
+/// else RTP/AVP with `a=crypto` (SRTP if the answerer takes it).
+pub fn offer_with_crypto(local: &LocalMedia, crypto: Option<&Crypto>, savp: bool) -> String {
+    let mut attrs = "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n".to_string();
+    if let Some(c) = crypto {
+        attrs.push_str(&c.attribute());
+    }
+    let proto = if savp && crypto.is_some() {
+        "RTP/SAVP"
+    } else {
+        "RTP/AVP"
+    };
+    render(local, proto, &[0, 8, 101], &attrs, Direction::SendRecv)
+}
+
+fn render(local: &LocalMedia, proto: &str, pts: &[u8], attrs: &str, dir: Direction) -> String {
     let family = if local.ip.is_ipv6() { "IP6" } else { "IP4" };
     let fmts = pts
         .iter()
@@ -460,7 +568,7 @@ fn render(local: &LocalMedia, pts: &[u8], attrs: &str, dir: Direction) -> String
         .join(" ");
     format!(
         "v=0\r\no=1177 {sid} {ver} IN {family} {ip}\r\ns=1177\r\nc=IN {family} {ip}\r\nt=0 0\r\n\
-m=audio {port} RTP/AVP {fmts}\r\n{attrs}a=ptime:20\r\na={dir}\r\n",
+m=audio {port} {proto} {fmts}\r\n{attrs}a=ptime:20\r\na={dir}\r\n",
         sid = local.session_id,
         ver = local.version,
         ip = local.ip,
@@ -588,6 +696,110 @@ m=video 0 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\n";
         );
     }
 
+    const KEY: &str = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
+
+    #[test]
+    fn crypto_attributes_parse_and_format_back() {
+        let c = Crypto::parse(&format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}")).unwrap();
+        assert_eq!((c.tag, c.suite), (1, SrtpSuite::AesCm128HmacSha1_80));
+        assert_eq!(
+            c.attribute(),
+            format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}\r\n")
+        );
+        let line = c.attribute();
+        let value = line.trim_end().strip_prefix("a=crypto:").unwrap();
+        assert_eq!(Crypto::parse(value), Ok(c));
+        // A lifetime and a window size hint change nothing.
+        let c = Crypto::parse(&format!(
+            "12 AES_CM_128_HMAC_SHA1_32 inline:{KEY}|2^31 WSH=64"
+        ))
+        .unwrap();
+        assert_eq!((c.tag, c.suite), (12, SrtpSuite::AesCm128HmacSha1_32));
+    }
+
+    #[test]
+    fn unusable_crypto_attributes_say_why() {
+        use CryptoError::*;
+        for (value, why) in [
+            (
+                format!("1 AES_256_CM_HMAC_SHA1_80 inline:{KEY}"),
+                UnknownSuite,
+            ),
+            (
+                format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}|2^20|1:4"),
+                Unsupported,
+            ),
+            (
+                format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}|1:4"),
+                Unsupported,
+            ),
+            (
+                format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}|1:4;inline:{KEY}|2:4"),
+                Unsupported,
+            ),
+            (
+                format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY} UNENCRYPTED_SRTP"),
+                Unsupported,
+            ),
+            (
+                format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY} KDR=24"),
+                Unsupported,
+            ),
+            (
+                "1 AES_CM_128_HMAC_SHA1_80 inline:c2hvcnQ=".to_string(),
+                Malformed,
+            ),
+            (format!("x AES_CM_128_HMAC_SHA1_80 inline:{KEY}"), Malformed),
+            (
+                format!("1234567890 AES_CM_128_HMAC_SHA1_80 inline:{KEY}"),
+                Malformed,
+            ),
+            (format!("1 AES_CM_128_HMAC_SHA1_80 uri:{KEY}"), Malformed),
+            ("1 AES_CM_128_HMAC_SHA1_80".to_string(), Malformed),
+            (String::new(), Malformed),
+        ] {
+            assert_eq!(Crypto::parse(&value), Err(why), "{value}");
+        }
+    }
+
+    #[test]
+    fn savp_offers_carry_their_first_usable_key_and_are_answered_in_kind() {
+        let text = offer_with(
+            "0 101",
+            &format!(
+                "a=rtpmap:101 telephone-event/8000\r\n\
+a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:{KEY}{KEY}\r\n\
+a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:{KEY}\r\n"
+            ),
+        )
+        .replace("RTP/AVP", "RTP/SAVP");
+        let o = parse_audio(text.as_bytes()).unwrap();
+        assert!(o.savp);
+        assert_eq!(o.crypto.as_ref().map(|c| c.tag), Some(2));
+        let ours = Crypto {
+            tag: 2,
+            suite: SrtpSuite::AesCm128HmacSha1_80,
+            key: MasterKey::random(),
+        };
+        let local = LocalMedia {
+            ip: "127.0.0.1".parse().unwrap(),
+            port: 20004,
+            session_id: 1,
+            version: 1,
+        };
+        let answer = answer_with_crypto(&local, &o, Some(&ours));
+        assert!(
+            answer.contains("m=audio 20004 RTP/SAVP 0 101\r\n"),
+            "{answer}"
+        );
+        let back = parse_audio(answer.as_bytes()).unwrap();
+        assert_eq!(back.crypto, Some(ours));
+        // Plain offers stay plain, and an offer without keys has none.
+        let plain = parse_audio(offer_with("0", "").as_bytes()).unwrap();
+        assert!(!plain.savp && plain.crypto.is_none());
+        assert!(answer_with_crypto(&local, &plain, None).contains(" RTP/AVP 0\r\n"));
+    }
+
     #[test]
     fn garbage_never_panics() {
         for s in [
@@ -597,6 +809,8 @@ m=video 0 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\n";
             "v=0\r\nm=audio 1 RTP/AVP 0\r\n",
             "v=0\r\nc=IN IP4 nope\r\n",
             "\u{0}=\u{1}",
+            "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 1 RTP/SAVP 0\r\na=crypto:\r\na=crypto:1\r\n",
+            "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 1 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:|||\r\n",
         ] {
             let _ = parse_audio(s.as_bytes());
             for m in &Sdp::parse(s).media {

@@ -66,6 +66,8 @@ fn intake_clients(config_dir: &Path) -> anyhow::Result<IntakeClients> {
 /// A running service (for tests and `main`).
 pub struct Running {
     pub sip_addr: SocketAddr,
+    /// SIP over TLS, when `sip.toml` sets `tls_bind`.
+    pub tls_addr: Option<SocketAddr>,
     pub http_addr: SocketAddr,
     /// Supervisor settings in force and the queue's change feed.
     pub live: Arc<Live>,
@@ -191,14 +193,24 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     let driver = SipDriver::bind(opts.sip_bind)
         .await
         .with_context(|| format!("binding SIP on {}", opts.sip_bind))?;
+    let driver = match cfg.sip.tls() {
+        Some((addr, tls)) => driver
+            .with_tls(addr, tls)
+            .await
+            .with_context(|| format!("binding SIP over TLS on {addr} (sip.toml tls_bind)"))?,
+        None => driver,
+    };
     let sip_addr = driver.local_addr()?;
+    let tls_addr = driver.tls_local_addr();
     let (sip_commands, sip_command_rx) = tokio::sync::mpsc::unbounded_channel();
     let sip_config = Arc::new(cfg.sip);
     let sip = SipHandle {
         commands: sip_commands.clone(),
         advertise_ip,
         port: sip_addr.port(),
+        tls_port: tls_addr.map(|a| a.port()),
         user_agent: sip_config.user_agent.clone(),
+        srtp: sip_config.srtp,
     };
     let nurse_ring = cfg
         .trunk
@@ -315,9 +327,15 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         shutdown_rx.clone(),
     );
     let sip = tokio::spawn(driver.run(driver_ctx, sip_command_rx, shutdown_rx));
-    info!(%sip_addr, %http_addr, "phone entrance listening (SIP over UDP and TCP)");
+    match tls_addr {
+        Some(tls_addr) => {
+            info!(%sip_addr, %tls_addr, %http_addr, "phone entrance listening (SIP over UDP, TCP and TLS)")
+        }
+        None => info!(%sip_addr, %http_addr, "phone entrance listening (SIP over UDP and TCP)"),
+    }
     Ok(Running {
         sip_addr,
+        tls_addr,
         http_addr,
         live,
         booking,

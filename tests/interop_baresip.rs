@@ -76,6 +76,19 @@ struct Baresip {
 
 impl Baresip {
     fn spawn(modules: &Path, ctrl_port: u16, user: &str, transport: &str) -> Baresip {
+        Baresip::spawn_with(modules, ctrl_port, user, transport, None, "")
+    }
+
+    /// `account` replaces the template's account line; `extra_config` lines
+    /// are appended to the config (modules, TLS CA, ...).
+    fn spawn_with(
+        modules: &Path,
+        ctrl_port: u16,
+        user: &str,
+        transport: &str,
+        account: Option<&str>,
+        extra_config: &str,
+    ) -> Baresip {
         let dir = tempfile::tempdir().expect("tempdir");
         // A 100-port window for RTP per instance (by its control port) so parallel runs rarely meet.
         let low = 42000 + 100 * (ctrl_port % 80);
@@ -87,16 +100,13 @@ impl Baresip {
             ("USER", user.to_string()),
             ("TRANSPORT", transport.to_string()),
         ];
-        std::fs::write(
-            dir.path().join("config"),
-            fill(include_str!("interop/baresip/config.tmpl"), &vars),
-        )
-        .expect("config");
-        std::fs::write(
-            dir.path().join("accounts"),
-            fill(include_str!("interop/baresip/accounts.tmpl"), &vars),
-        )
-        .expect("accounts");
+        let config = fill(include_str!("interop/baresip/config.tmpl"), &vars) + extra_config;
+        std::fs::write(dir.path().join("config"), config).expect("config");
+        let accounts = match account {
+            Some(line) => format!("{line}\n"),
+            None => fill(include_str!("interop/baresip/accounts.tmpl"), &vars),
+        };
+        std::fs::write(dir.path().join("accounts"), accounts).expect("accounts");
         let log = dir.path().join("baresip.log");
         let out = std::fs::File::create(&log).expect("log");
         let err = out.try_clone().expect("log");
@@ -517,6 +527,345 @@ async fn red_flag_hangup(caller: &str, after_case: Duration) {
         answers,
         [("about", "adult"), ("rf_breathing", "yes")],
         "{case:?}"
+    );
+    svc.stop().await;
+}
+
+// ---- SIP over TLS and SRTP (SDES) -------------------------------------
+
+/// Modules the TLS tests load besides `MODULES`: SDES SRTP, and the audio
+/// dumper that writes what baresip decoded (after SRTP) to a WAV file.
+const TLS_MODULES: [&str; 2] = ["srtp.so", "sndfile.so"];
+
+/// baresip with its TLS modules, or why not.
+fn baresip_tls_ready(test: &str) -> Option<PathBuf> {
+    let modules = match baresip_ready() {
+        Ok(m) => m,
+        Err(reason) => {
+            support::skip_or_fail(test, &reason);
+            return None;
+        }
+    };
+    if let Some(m) = TLS_MODULES.iter().find(|m| !modules.join(m).exists()) {
+        support::skip_or_fail(test, &format!("baresip module {m} is missing"));
+        return None;
+    }
+    Some(modules)
+}
+
+/// baresip config lines for TLS (trusting the service's certificate) and SRTP,
+/// dumping decoded audio into `dump_dir`.
+fn tls_client_config(ca: &Path, dump_dir: &Path) -> String {
+    format!(
+        "module\t\t\tsrtp.so\nmodule\t\t\tsndfile.so\nsnd_path\t\t{}\nsip_cafile\t\t{}\n",
+        dump_dir.display(),
+        ca.display()
+    )
+}
+
+async fn metrics(svc: &TestService) -> String {
+    reqwest::get(svc.http_url("/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
+/// The green call from baresip over TLS with SRTP (RTP/SAVP, AES_CM_128_HMAC_SHA1_80):
+/// its encrypted RFC 4733 keys answer the IVR, it decrypts the prompt, and the
+/// service took only packets that authenticated with the SDES key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baresip_green_call_over_tls_with_srtp() {
+    let test = "baresip_green_call_over_tls_with_srtp";
+    let Some(modules) = baresip_tls_ready(test) else {
+        return;
+    };
+    let caller = "+46721234567";
+    let svc = TestService::start_with(None, common::tls::enable_tls).await;
+    let tls = svc.running.tls_addr.expect("TLS listener");
+    let dumps = tempfile::tempdir().expect("dump dir");
+    let ctrl_port = support::free_tcp_port();
+    let account = format!("<sip:{caller}@127.0.0.1>;regint=0;audio_codecs=PCMU;mediaenc=srtp-mand");
+    let ca = svc.dir.path().join("sip-config").join("tls.crt");
+    let mut bs = Baresip::spawn_with(
+        &modules,
+        ctrl_port,
+        caller,
+        "tls",
+        Some(&account),
+        &tls_client_config(&ca, dumps.path()),
+    );
+    let mut ctrl = Ctrl::connect(ctrl_port, Duration::from_secs(10)).await;
+    ctrl.command("dial", &format!("sip:1177@{tls};transport=tls"))
+        .await;
+    let est = ctrl
+        .wait_event("CALL_ESTABLISHED", Duration::from_secs(15))
+        .await
+        .unwrap_or_else(|| panic!("not established; seen {:?}\n{}", ctrl.seen, bs.log_text()));
+    let call_id = est["id"].as_str().expect("call id").to_string();
+    wait_out_greeting().await;
+    for key in "1322222122#".chars() {
+        ctrl.key(key).await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    ctrl.key('1').await;
+    let closed = ctrl
+        .wait_event("CALL_CLOSED", Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|| panic!("call never ended; seen {:?}", ctrl.seen));
+    assert_eq!(closed["param"], "Connection reset by peer", "{closed}");
+
+    // The encrypted keys reached the IVR: the green case is stored.
+    let cases = svc.wait_for_cases(1, Duration::from_secs(10)).await;
+    let case = cases
+        .iter()
+        .find(|c| c.call_id.as_deref() == Some(call_id.as_str()))
+        .unwrap_or_else(|| panic!("no case for call {call_id}: {cases:?}"));
+    support::assert_green_case(case, caller);
+
+    // Every packet the service took authenticated with baresip's SDES key
+    // (plain RTP or a wrong key would have been counted as rejected).
+    let m = metrics(&svc).await;
+    let get = |name: &str| support::metric(&m, name).unwrap_or(-1.0);
+    assert_eq!(get("pe_calls_srtp_total"), 1.0, "{m}");
+    assert_eq!(get("pe_srtp_rejected_total"), 0.0, "{m}");
+    assert!(get("pe_rtp_packets_in_total") > 500.0, "{m}");
+    assert!(get("pe_sip_tls_connections_total") >= 1.0, "{m}");
+
+    ctrl.command("quit", "").await;
+    assert!(
+        bs.wait_exit(Duration::from_secs(10)).await,
+        "baresip did not quit"
+    );
+    let log = bs.log_text();
+    // Signalling went over TLS both ways, and the BYE came from the service.
+    let requests = traced_requests(&log, tls, "tls");
+    assert!(
+        requests
+            .iter()
+            .any(|(d, l)| *d == "out" && l.starts_with("INVITE ")),
+        "INVITE over TLS: {requests:?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|(d, l)| *d == "in" && l.starts_with("BYE ")),
+        "BYE from the service over TLS: {requests:?}"
+    );
+    assert!(
+        log.contains("Contact: <sip:1177@") && log.contains(";transport=tls>"),
+        "{log}"
+    );
+    assert!(log.contains(" RTP/SAVP 0 101"), "the answer is RTP/SAVP");
+    assert!(
+        log.contains("srtp: audio: SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("failed to decrypt"),
+        "baresip could not decrypt: {log}"
+    );
+
+    // baresip decrypted and decoded the service's prompt: the greeting's
+    // G.711 frames are in its dump of the received audio, bit for bit.
+    let dump = std::fs::read_dir(dumps.path())
+        .expect("dumps")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+        .expect("baresip's decoded audio");
+    let heard: Vec<i16> = hound::WavReader::open(&dump)
+        .expect("wav")
+        .samples::<i16>()
+        .filter_map(Result::ok)
+        .collect();
+    let welcome = common::audio::prompt_start(
+        "sv",
+        "welcome",
+        phone_entrance::media::g711::Codec::Pcmu,
+        50,
+    );
+    let (at, score) = common::audio::best_match(&heard, &welcome, 4000, 24_000);
+    assert!(
+        score > 0.99,
+        "the greeting is not in the first 3 s of the {} decoded samples: best {score:.4} at {at}",
+        heard.len()
+    );
+    svc.stop().await;
+}
+
+/// Plain RTP (RTP/AVP without a=crypto) over TLS gets 488 under
+/// `srtp = "required_on_tls"`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baresip_plain_rtp_over_tls_gets_488_when_srtp_is_required() {
+    let test = "baresip_plain_rtp_over_tls_gets_488_when_srtp_is_required";
+    let Some(modules) = baresip_tls_ready(test) else {
+        return;
+    };
+    let svc = TestService::start_with(None, common::tls::enable_tls).await;
+    let tls = svc.running.tls_addr.expect("TLS listener");
+    let dumps = tempfile::tempdir().expect("dump dir");
+    let ctrl_port = support::free_tcp_port();
+    let ca = svc.dir.path().join("sip-config").join("tls.crt");
+    let bs = Baresip::spawn_with(
+        &modules,
+        ctrl_port,
+        "+46721234568",
+        "tls",
+        None,
+        &tls_client_config(&ca, dumps.path()),
+    );
+    let mut ctrl = Ctrl::connect(ctrl_port, Duration::from_secs(10)).await;
+    ctrl.command("dial", &format!("sip:1177@{tls};transport=tls"))
+        .await;
+    let closed = ctrl
+        .wait_event("CALL_CLOSED", Duration::from_secs(15))
+        .await
+        .unwrap_or_else(|| panic!("no CALL_CLOSED; seen {:?}\n{}", ctrl.seen, bs.log_text()));
+    assert!(
+        closed["param"].as_str().unwrap_or("").contains("488"),
+        "{closed}"
+    );
+    assert!(!ctrl.saw_event("CALL_ESTABLISHED"));
+    let m = metrics(&svc).await;
+    assert_eq!(
+        support::metric(&m, "pe_calls_rejected_srtp_total"),
+        Some(1.0),
+        "{m}"
+    );
+    svc.stop().await;
+}
+
+/// A nurse's desk phone (baresip) registers over TLS with its digest
+/// credentials; the callback rings it on that TLS connection offering SDES
+/// SRTP, it answers with its key, and the resident behind the trunk (plain
+/// RTP) and the nurse hear each other through the bridge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baresip_nurse_phone_registers_over_tls_and_is_rung_over_tls() {
+    use simulators::mini_uas::{MiniUas, UasBehavior};
+    let test = "baresip_nurse_phone_registers_over_tls_and_is_rung_over_tls";
+    let Some(modules) = baresip_tls_ready(test) else {
+        return;
+    };
+    let local = std::net::IpAddr::from([127, 0, 0, 1]);
+    let resident = MiniUas::start(
+        local,
+        UasBehavior {
+            // After callback_intro (8 s): 6 s of the bridge.
+            bye_after: Some(Duration::from_secs(14)),
+            tone_hz: 600.0,
+            prompt: UasBehavior::WHOLE_CALL,
+            // baresip's ausine: what the nurse says, decrypted and relayed.
+            detect_hz: Some(440.0),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("resident");
+    let svc = common::callback::service_with_trunk(resident.addr, "", resident.addr, |dir| {
+        // No fixed phone: only the TLS registration says where nina is.
+        std::fs::write(dir.join("nurse-phones.toml"), "").expect("no fixed phones");
+        common::tls::enable_tls(dir);
+    })
+    .await;
+    let tls = svc.running.tls_addr.expect("TLS listener");
+    let ha1 = phone_entrance::sip::digest::ha1("nina", "1177.local", "phone-secret-1");
+    assert!(svc
+        .store()
+        .await
+        .set_sip_ha1("nina", Some(&ha1))
+        .await
+        .expect("ha1"));
+    let dumps = tempfile::tempdir().expect("dump dir");
+    let ctrl_port = support::free_tcp_port();
+    let ca = svc.dir.path().join("sip-config").join("tls.crt");
+    let account = format!(
+        "<sip:nina@{tls};transport=tls>;auth_pass=phone-secret-1;regint=300;answermode=auto;audio_codecs=PCMU;mediaenc=srtp"
+    );
+    let mut bs = Baresip::spawn_with(
+        &modules,
+        ctrl_port,
+        "nina",
+        "tls",
+        Some(&account),
+        &tls_client_config(&ca, dumps.path()),
+    );
+    let mut ctrl = Ctrl::connect(ctrl_port, Duration::from_secs(10)).await;
+    // It registers at start, before the control connection: its log says when.
+    let end = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !bs.log_text().contains("{0/TLS/v4} 200 OK") {
+        assert!(
+            tokio::time::Instant::now() < end,
+            "not registered over TLS:\n{}",
+            bs.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (nina, _case, call_id) = common::callback::claim_and_call(&svc, 3).await;
+    let s =
+        common::callback::wait_for_state(&svc, &nina, &call_id, "ended", Duration::from_secs(30))
+            .await;
+    assert_eq!(s["result"], "connected", "{s}\n{}", bs.log_text());
+    let calls = resident.calls();
+    let r = calls.values().next().expect("the resident was called");
+    assert!(
+        r.tone_frames_detected > 50,
+        "the resident heard the nurse's SRTP audio, decrypted: {r:?}\n{}",
+        bs.log_text()
+    );
+    ctrl.command("quit", "").await;
+    assert!(
+        bs.wait_exit(Duration::from_secs(10)).await,
+        "baresip did not quit"
+    );
+    let log = bs.log_text();
+    let requests = traced_requests(&log, tls, "tls");
+    assert!(
+        requests
+            .iter()
+            .any(|(d, l)| *d == "out" && l.starts_with("REGISTER ")),
+        "REGISTER over TLS: {requests:?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|(d, l)| *d == "in" && l.starts_with("INVITE sip:nina")),
+        "the callback's INVITE came over TLS: {requests:?}"
+    );
+    assert!(log.contains("Via: SIP/2.0/TLS "), "{log}");
+    assert!(
+        log.contains("srtp: audio: SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("failed to decrypt"),
+        "baresip could not decrypt: {log}"
+    );
+    // The nurse heard the resident's 600 Hz, which we encrypted for her.
+    let dump = std::fs::read_dir(dumps.path())
+        .expect("dumps")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+        .expect("baresip's decoded audio");
+    let heard: Vec<i16> = hound::WavReader::open(&dump)
+        .expect("wav")
+        .samples::<i16>()
+        .filter_map(Result::ok)
+        .collect();
+    let tone_frames = heard
+        .chunks(160)
+        .filter(|f| simulators::tone::frame_has_tone(f, 600.0))
+        .count();
+    assert!(
+        tone_frames > 50,
+        "the nurse heard {tone_frames} frames of the resident's tone"
+    );
+    let m = metrics(&svc).await;
+    assert_eq!(
+        support::metric(&m, "pe_srtp_rejected_total"),
+        Some(0.0),
+        "{m}"
     );
     svc.stop().await;
 }

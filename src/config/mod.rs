@@ -8,6 +8,7 @@ mod nurse_phones;
 mod sip;
 mod sources;
 mod staff;
+mod tls;
 mod trunk;
 
 pub use files::{
@@ -15,7 +16,7 @@ pub use files::{
     read_retry, read_text, ConfigError, ReadError,
 };
 pub use nurse_phones::FixedPhones;
-pub use sip::SipConfig;
+pub use sip::{SipConfig, SrtpPolicy};
 pub use sources::{Admission, SourceLimits, SourcesConfig, Trunk, UnknownSources};
 pub use staff::{LockoutConfig, StaffConfig};
 pub use trunk::TrunkConfig;

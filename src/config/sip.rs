@@ -3,8 +3,23 @@
 
 use serde::Deserialize;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// When calls get SRTP (RFC 3711) with SDES keys (RFC 4568, `a=crypto`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SrtpPolicy {
+    /// Plain RTP only: `a=crypto` lines are ignored, RTP/SAVP offers get 488.
+    Off,
+    /// SRTP when the offer carries a usable `a=crypto`, plain RTP otherwise.
+    #[default]
+    WhenOffered,
+    /// As `when_offered`, but an offer over TLS without a usable `a=crypto`
+    /// gets 488: encrypted signalling never carries plain media.
+    RequiredOnTls,
+}
 
 /// The SIP settings, with defaults for everything but the entrance numbers.
 #[derive(Debug, Clone, Deserialize)]
@@ -56,9 +71,24 @@ pub struct SipConfig {
     /// hears the call-again message).
     #[serde(default = "default_fallback_ring")]
     pub fallback_ring_seconds: u64,
+    /// SIP over TLS listens here (its own port, e.g. 0.0.0.0:5061); absent: no TLS.
+    #[serde(default)]
+    pub tls_bind: Option<SocketAddr>,
+    /// PEM certificate chain for TLS (server certificate first); relative to the config dir.
+    #[serde(default)]
+    pub tls_certificate: Option<PathBuf>,
+    /// PEM private key of `tls_certificate`; relative to the config dir.
+    #[serde(default)]
+    pub tls_private_key: Option<PathBuf>,
+    /// SRTP with SDES keys: `off`, `when_offered` (default) or `required_on_tls`.
+    #[serde(default)]
+    pub srtp: SrtpPolicy,
     /// `fallback_uri`'s host and port, resolved once at load time.
     #[serde(skip)]
     fallback_addr: Option<SocketAddr>,
+    /// The TLS server set-up from the two PEM files, built at load time.
+    #[serde(skip)]
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 fn default_max_calls() -> usize {
@@ -130,7 +160,29 @@ impl SipConfig {
         if !(5..=120).contains(&s.fallback_ring_seconds) {
             anyhow::bail!("{}: fallback_ring_seconds must be 5-120", path.display());
         }
+        s.tls = s.load_tls(path)?;
         Ok(s)
+    }
+
+    fn load_tls(&self, path: &Path) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
+        let file = path.display();
+        match (&self.tls_bind, &self.tls_certificate, &self.tls_private_key) {
+            (None, None, None) => Ok(None),
+            (Some(_), Some(cert), Some(key)) => {
+                super::tls::server_config(path, cert, key).map(Some)
+            }
+            (Some(_), _, _) => anyhow::bail!(
+                "{file}: tls_bind needs tls_certificate and tls_private_key (PEM files); fix: set both, or remove tls_bind"
+            ),
+            (None, _, _) => anyhow::bail!(
+                "{file}: tls_certificate / tls_private_key are set but tls_bind is not; fix: add tls_bind = \"0.0.0.0:5061\", or remove them"
+            ),
+        }
+    }
+
+    /// The TLS listener's address and set-up, when `tls_bind` is set.
+    pub fn tls(&self) -> Option<(SocketAddr, Arc<rustls::ServerConfig>)> {
+        Some((self.tls_bind?, self.tls.clone()?))
     }
 
     /// The fallback destination: its URI and where its INVITE goes.
@@ -179,6 +231,78 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("sip_realm"), "{e}");
+    }
+
+    /// A self-signed certificate and its key as PEM files in `dir`.
+    fn write_cert(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let cert = dir.join(format!("{name}.crt"));
+        let key = dir.join(format!("{name}.key"));
+        std::fs::write(&cert, ck.cert.pem()).unwrap();
+        std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+        (cert, key)
+    }
+
+    #[test]
+    fn tls_loads_relative_to_the_config_dir_and_bad_settings_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sip.toml");
+        let (cert, key) = write_cert(dir.path(), "a");
+        let (_, other_key) = write_cert(dir.path(), "b");
+        let base = "entrance_numbers = [\"1177\"]\n";
+        let tls = |bind: &str, c: &str, k: &str| {
+            let mut t = base.to_string();
+            for (name, v) in [
+                ("tls_bind", bind),
+                ("tls_certificate", c),
+                ("tls_private_key", k),
+            ] {
+                if !v.is_empty() {
+                    t.push_str(&format!("{name} = \"{v}\"\n"));
+                }
+            }
+            SipConfig::parse(&t, &p)
+        };
+        let s = tls("127.0.0.1:5061", "a.crt", "a.key").unwrap();
+        let (addr, _) = s.tls().expect("tls set up");
+        assert_eq!(addr.port(), 5061);
+        assert_eq!(s.srtp, SrtpPolicy::WhenOffered);
+        assert!(SipConfig::parse(base, &p).unwrap().tls().is_none());
+        let abs = tls(
+            "127.0.0.1:5061",
+            &cert.display().to_string(),
+            &key.display().to_string(),
+        );
+        assert!(abs.unwrap().tls().is_some());
+        let err = |r: anyhow::Result<SipConfig>| r.unwrap_err().to_string();
+        let e = err(tls("127.0.0.1:5061", "a.crt", ""));
+        assert!(
+            e.contains("sip.toml") && e.contains("tls_private_key"),
+            "{e}"
+        );
+        let e = err(tls("", "a.crt", "a.key"));
+        assert!(e.contains("tls_bind"), "{e}");
+        let e = err(tls("127.0.0.1:5061", "missing.crt", "a.key"));
+        assert!(
+            e.contains("tls_certificate") && e.contains("missing.crt"),
+            "{e}"
+        );
+        let e = err(tls("127.0.0.1:5061", "a.key", "a.key"));
+        assert!(
+            e.contains("tls_certificate") && e.contains("CERTIFICATE"),
+            "{e}"
+        );
+        let e = err(tls("127.0.0.1:5061", "a.crt", "a.crt"));
+        assert!(
+            e.contains("tls_private_key") && e.contains("no PEM private key"),
+            "{e}"
+        );
+        let e = err(tls("127.0.0.1:5061", "a.crt", other_key.to_str().unwrap()));
+        assert!(e.contains("do not make a usable pair"), "{e}");
+        let e = err(SipConfig::parse(&format!("{base}srtp = \"always\"\n"), &p));
+        assert!(e.contains("srtp"), "{e}");
+        let s = SipConfig::parse(&format!("{base}srtp = \"required_on_tls\"\n"), &p).unwrap();
+        assert_eq!(s.srtp, SrtpPolicy::RequiredOnTls);
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub enum MediaError {
     /// Two streams on different workers (or engines) cannot be bridged.
     #[error("streams on different media workers cannot be bridged; fix: open the second with MediaEngine::open_beside")]
     NotBridgeable,
+    /// The SRTP transform could not be set up with the negotiated keys.
+    #[error("SRTP could not be set up for this stream")]
+    Srtp,
     /// The media engine's workers have stopped (shutdown in progress).
     #[error("media engine is shut down")]
     EngineStopped,

@@ -12,5 +12,6 @@ pub mod prompts;
 pub mod recorder;
 pub mod relay;
 pub mod rtp;
+pub mod srtp;
 
 pub use error::MediaError;

@@ -20,15 +20,23 @@ use rsip::Method;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 
-enum TcpInput {
+/// What a connection task (TCP or TLS) tells the driver.
+enum StreamInput {
+    /// A TLS connection finished its handshake.
+    Opened {
+        conn: u64,
+        handle: TcpConn,
+    },
     Frame {
         conn: u64,
         addr: SocketAddr,
+        transport: Transport,
         bytes: Bytes,
     },
     Closed {
@@ -36,7 +44,7 @@ enum TcpInput {
     },
 }
 
-/// One open SIP TCP connection: dropping it closes the socket.
+/// One open SIP TCP or TLS connection: dropping it closes the socket.
 struct TcpConn {
     writer: mpsc::UnboundedSender<Bytes>,
     reader: tokio::task::AbortHandle,
@@ -51,6 +59,10 @@ impl Drop for TcpConn {
 
 /// How often the driver forgets idle sources and closes idle TCP connections.
 const HOUSEKEEPING: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A TLS handshake that has not finished by then is dropped (a slow or
+/// silent client must not hold a task forever).
+const TLS_HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Methods we know but do not serve outside a dialog (405 + Allow).
 const KNOWN_NOT_ALLOWED: [Method; 5] = [
@@ -118,10 +130,17 @@ fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(socket.into())
 }
 
+/// The SIP-over-TLS listener (`sip.toml` `tls_bind`).
+struct TlsListener {
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
 /// Bound sockets, ready to run.
 pub struct SipDriver {
     udp: Arc<UdpSocket>,
     tcp: TcpListener,
+    tls: Option<TlsListener>,
 }
 
 impl SipDriver {
@@ -137,6 +156,7 @@ impl SipDriver {
                     return Ok(SipDriver {
                         udp: Arc::new(udp),
                         tcp,
+                        tls: None,
                     })
                 }
                 Err(e)
@@ -151,8 +171,27 @@ impl SipDriver {
         }
     }
 
+    /// Adds the SIP-over-TLS listener on its own port: connections share
+    /// the TCP framing and routing, messages carry `Transport::Tls`.
+    pub async fn with_tls(
+        mut self,
+        addr: SocketAddr,
+        config: Arc<rustls::ServerConfig>,
+    ) -> std::io::Result<Self> {
+        self.tls = Some(TlsListener {
+            listener: TcpListener::bind(addr).await?,
+            acceptor: tokio_rustls::TlsAcceptor::from(config),
+        });
+        Ok(self)
+    }
+
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.udp.local_addr()
+    }
+
+    /// The TLS listener's address, when there is one.
+    pub fn tls_local_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref()?.listener.local_addr().ok()
     }
 
     /// Runs until `shutdown` turns true. Commands arrive on `cmd_rx`, whose
@@ -163,13 +202,14 @@ impl SipDriver {
         mut cmd_rx: mpsc::UnboundedReceiver<SipCommand>,
         mut shutdown: watch::Receiver<bool>,
     ) {
-        let (tcp_tx, mut tcp_rx) = mpsc::unbounded_channel::<TcpInput>();
+        let (tcp_tx, mut tcp_rx) = mpsc::unbounded_channel::<StreamInput>();
         let limits = &ctx.sources.limits;
         let mut state = State {
             gate: SourceGate::new(ctx.sources.clone(), ctx.source_metrics.clone()),
             tcp: TcpGuard::new(limits.tcp_connections_per_source, ctx.sources.tcp_idle()),
             tcp_conns: HashMap::new(),
             call_conns: HashMap::new(),
+            tls_local: self.tls_local_addr(),
             layer: SipLayer::new(TimerConfig::default(), ctx.config.user_agent.clone()),
             udp: self.udp.clone(),
             ctx,
@@ -201,21 +241,57 @@ impl SipDriver {
                         let ip = addr.ip().to_canonical();
                         let capped = state.gate.limited(ip);
                         if state.tcp.open(std::time::Instant::now(), conn, ip, capped) {
-                            state.tcp_conns.insert(conn, spawn_tcp(conn, addr, stream, tcp_tx.clone()));
+                            state.tcp_conns.insert(conn, spawn_stream(conn, addr, Transport::Tcp, stream, tcp_tx.clone()));
                         } else {
                             // Over the source's cap: closed at once (dropped).
                             state.gate.metrics().rejected(Rejected::TcpCap);
                         }
                     }
                 }
+                Some((stream, addr)) = accept(self.tls.as_ref()) => {
+                    if let Some(tls) = &self.tls {
+                        let conn = next_conn;
+                        next_conn += 1;
+                        let ip = addr.ip().to_canonical();
+                        let capped = state.gate.limited(ip);
+                        if !state.tcp.open(std::time::Instant::now(), conn, ip, capped) {
+                            // Over the source's cap: closed before the handshake.
+                            state.gate.metrics().rejected(Rejected::TcpCap);
+                        } else {
+                        let acceptor = tls.acceptor.clone();
+                        let metrics = state.ctx.metrics.clone();
+                        let to_driver = tcp_tx.clone();
+                        tokio::spawn(async move {
+                            match tokio::time::timeout(TLS_HANDSHAKE, acceptor.accept(stream)).await {
+                                Ok(Ok(stream)) => {
+                                    metrics.sip_tls_connections.inc();
+                                    let handle = spawn_stream(conn, addr, Transport::Tls, stream, to_driver.clone());
+                                    let _ = to_driver.send(StreamInput::Opened { conn, handle });
+                                }
+                                Ok(Err(e)) => {
+                                    metrics.sip_tls_handshake_failures.inc();
+                                    tracing::debug!(error = %e, "TLS handshake failed");
+                                    let _ = to_driver.send(StreamInput::Closed { conn });
+                                }
+                                Err(_) => {
+                                    metrics.sip_tls_handshake_failures.inc();
+                                    tracing::debug!("TLS handshake timed out");
+                                    let _ = to_driver.send(StreamInput::Closed { conn });
+                                }
+                            }
+                        });
+                        }
+                    }
+                }
                 Some(input) = tcp_rx.recv() => match input {
-                    TcpInput::Closed { conn } => {
+                    StreamInput::Closed { conn } => {
                         state.tcp_conns.remove(&conn);
                         state.tcp.closed(conn);
                     }
-                    TcpInput::Frame { conn, addr, bytes } => {
+                    StreamInput::Opened { conn, handle } => { state.tcp_conns.insert(conn, handle); }
+                    StreamInput::Frame { conn, addr, transport, bytes } => {
                         state.tcp.message(std::time::Instant::now(), conn);
-                        let peer = Peer { addr, transport: Transport::Tcp, conn: Some(conn) };
+                        let peer = Peer { addr, transport, conn: Some(conn) };
                         state.incoming(peer, &bytes);
                     }
                 },
@@ -243,30 +319,46 @@ impl SipDriver {
     }
 }
 
-/// Starts the reader and writer tasks of a connection.
-fn spawn_tcp(
+/// The next connection on the TLS listener; never, without one.
+async fn accept(tls: Option<&TlsListener>) -> Option<(TcpStream, SocketAddr)> {
+    match tls {
+        Some(t) => t.listener.accept().await.ok(),
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs one stream connection (TCP, or TLS after its handshake): frames
+/// what it reads for the driver and writes what the driver sends.
+fn spawn_stream<S>(
     conn: u64,
     addr: SocketAddr,
-    stream: tokio::net::TcpStream,
-    to_driver: mpsc::UnboundedSender<TcpInput>,
-) -> TcpConn {
-    let (read, mut write) = stream.into_split();
+    transport: Transport,
+    stream: S,
+    to_driver: mpsc::UnboundedSender<StreamInput>,
+) -> TcpConn
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (read, mut write) = tokio::io::split(stream);
     let (writer, mut outbound) = mpsc::unbounded_channel::<Bytes>();
     tokio::spawn(async move {
         use tokio::io::AsyncWriteExt;
         while let Some(bytes) = outbound.recv().await {
-            if write.write_all(&bytes).await.is_err() {
+            // TLS buffers inside the stream: flush so the message leaves now.
+            if write.write_all(&bytes).await.is_err() || write.flush().await.is_err() {
                 break;
             }
         }
+        let _ = write.shutdown().await;
     });
     let reader = tokio::spawn(async move {
         let mut frames = FramedRead::new(read, crate::sip::framing::SipDecoder);
         while let Some(Ok(frame)) = frames.next().await {
             if to_driver
-                .send(TcpInput::Frame {
+                .send(StreamInput::Frame {
                     conn,
                     addr,
+                    transport,
                     bytes: frame.freeze(),
                 })
                 .is_err()
@@ -275,7 +367,7 @@ fn spawn_tcp(
             }
         }
         // A framing error or EOF ends the connection (RFC 3261 section 18.3).
-        let _ = to_driver.send(TcpInput::Closed { conn });
+        let _ = to_driver.send(StreamInput::Closed { conn });
     });
     TcpConn {
         writer,
@@ -292,6 +384,8 @@ struct State {
     /// The TCP connection each call's dialog uses (kept open however quiet).
     call_conns: HashMap<String, u64>,
     udp: Arc<UdpSocket>,
+    /// The TLS listener's address (for the Contact of calls that came over TLS).
+    tls_local: Option<SocketAddr>,
     ctx: DriverContext,
     calls: HashMap<String, mpsc::UnboundedSender<CallInput>>,
     invite_txs: HashMap<TxId, String>,
@@ -329,10 +423,14 @@ impl State {
         loop {
             while let Some(t) = self.layer.poll_transmit() {
                 match (t.peer.transport, t.peer.conn) {
-                    (Transport::Tcp, Some(conn)) => {
+                    (Transport::Tcp | Transport::Tls, Some(conn)) => {
                         if let Some(c) = self.tcp_conns.get(&conn) {
                             let _ = c.writer.send(t.bytes);
                         }
+                    }
+                    // We open no TLS connections: never fall back to plain UDP.
+                    (Transport::Tls, None) => {
+                        tracing::debug!("no TLS connection to send on: message dropped");
                     }
                     _ => {
                         let _ = self.udp.send_to(&t.bytes, t.peer.addr).await;
@@ -526,6 +624,7 @@ impl State {
             info,
             peer,
             local_sip: self.udp.local_addr().ok(),
+            tls_port: self.tls_local.map(|a| a.port()),
             store_down,
             identity_trusted,
         };

@@ -11,6 +11,7 @@ use super::driver::CallHandler;
 use super::held::{HeldCalls, HeldCommand};
 use super::messages::Messages;
 use super::metrics::CallMetrics;
+use super::secure_media::{self, SecureMedia};
 use super::signal::{new_tag, CallInput, NewCall, SipCommand, ALLOW};
 use super::store_jobs::{StoreJobs, StoreReply};
 use super::voice_note::VoiceNote;
@@ -25,7 +26,7 @@ use crate::sdp::{self, AudioOffer, LocalMedia, SdpError};
 use crate::sip::dialog::Dialog;
 use crate::sip::dtmf_info::{key_from_info, InfoDtmfError};
 use crate::sip::message::{self, RequestInfo};
-use crate::sip::{Peer, TxId};
+use crate::sip::{Peer, Transport, TxId};
 use crate::triage::Triage;
 use rand::Rng;
 use rsip::Method;
@@ -107,6 +108,8 @@ struct Call {
     stream: Option<MediaStream>,
     media_events: Option<mpsc::UnboundedReceiver<MediaEvent>>,
     offer: Option<AudioOffer>,
+    /// Plain RTP or SRTP with SDES keys (never logged).
+    secure: SecureMedia,
     session: Session,
     answered: bool,
     ended: bool,
@@ -156,8 +159,13 @@ impl Call {
             },
             std::time::Instant::now(),
         );
+        // A call over TLS names our TLS port in Contact and Via.
+        let dialog_port = match (call.peer.transport, call.tls_port) {
+            (Transport::Tls, Some(port)) => port,
+            _ => sip_port,
+        };
         Call {
-            via_host: format!("{advertise}:{sip_port}"),
+            via_host: format!("{advertise}:{dialog_port}"),
             local: LocalMedia {
                 ip: advertise,
                 port: 0,
@@ -175,6 +183,7 @@ impl Call {
             stream: None,
             media_events: None,
             offer: None,
+            secure: SecureMedia::Plain,
             session,
             answered: false,
             ended: false,
@@ -261,10 +270,11 @@ impl Call {
             message::add_header(
                 &mut resp.headers,
                 "Contact",
-                format!(
-                    "<sip:1177@{};transport={}>",
-                    self.via_host,
-                    self.peer.transport.via_token().to_lowercase()
+                super::signal::contact(
+                    "1177",
+                    &self.via_host,
+                    self.peer.transport,
+                    self.info.uri.starts_with("sips:"),
                 ),
             );
             message::add_header(&mut resp.headers, "Allow", ALLOW);
@@ -331,6 +341,27 @@ impl Call {
                 }
             }
         };
+        let policy = self.ctx.config.srtp;
+        let transport = self.peer.transport;
+        let secure = match &offer {
+            Some(o) => secure_media::negotiate(policy, o, transport),
+            // Our offer in the 200 is plain RTP.
+            None if policy == crate::config::SrtpPolicy::RequiredOnTls
+                && transport == Transport::Tls =>
+            {
+                Err("SRTP is required for calls over TLS: send an SDP offer with a=crypto")
+            }
+            None => Ok(SecureMedia::Plain),
+        };
+        match secure {
+            Ok(s) => self.secure = s,
+            Err(reason) => {
+                self.ctx.metrics.calls_rejected_srtp.inc();
+                info!(reason, "offer refused for SRTP: 488");
+                self.reject(488, reason);
+                return false;
+            }
+        }
         // Late offer: assume PCMU towards the INVITE's source until the ACK answers.
         let params = match &offer {
             Some(o) => self.stream_params(o),
@@ -346,7 +377,11 @@ impl Call {
             },
         };
         let (events_tx, events_rx) = mpsc::unbounded_channel();
-        let stream = match self.ctx.media.open(params, events_tx) {
+        let stream = match self
+            .ctx
+            .media
+            .open_secure(params, self.secure.keys(), events_tx)
+        {
             Ok(s) => s,
             Err(e) => {
                 warn!(error = %e, "no media port: 503");
@@ -361,9 +396,13 @@ impl Call {
         }
         self.local.port = stream.local_port();
         let body = match &offer {
-            Some(o) => sdp::answer(&self.local, o),
+            Some(o) => sdp::answer_with_crypto(&self.local, o, self.secure.answer()),
             None => sdp::offer(&self.local),
         };
+        if self.secure.keys().is_some() {
+            self.ctx.metrics.calls_srtp.inc();
+            debug!("media is SRTP");
+        }
         self.stream = Some(stream);
         self.media_events = Some(events_rx);
         self.offer = offer;
@@ -453,15 +492,41 @@ impl Call {
                 self.dialog.set_remote_target(info.contact.as_deref());
                 if request.body.is_empty() {
                     // Session refresh: answer with the session we have.
-                    let body = self.offer.as_ref().map(|o| sdp::answer(&self.local, o));
+                    let body = self
+                        .offer
+                        .as_ref()
+                        .map(|o| sdp::answer_with_crypto(&self.local, o, self.secure.answer()));
                     self.respond(tx, &request, 200, body);
                     return;
                 }
                 match sdp::parse_audio(&request.body) {
                     Ok(o) => {
+                        let policy = self.ctx.config.srtp;
+                        let (secure, rekey) = match secure_media::renegotiate(
+                            &self.secure,
+                            policy,
+                            &o,
+                            self.peer.transport,
+                        ) {
+                            Ok(next) => next,
+                            Err(reason) => {
+                                info!(reason, "re-offer refused for SRTP: 488");
+                                self.respond(tx, &request, 488, None);
+                                return;
+                            }
+                        };
+                        if rekey {
+                            let set = self.stream.as_ref().map(|s| s.set_srtp(secure.keys()));
+                            if let Some(Err(e)) = set {
+                                warn!(error = %e, "re-offer: SRTP not set up: 488");
+                                self.respond(tx, &request, 488, None);
+                                return;
+                            }
+                        }
+                        self.secure = secure;
                         self.apply_offer(&o);
                         self.local.version += 1;
-                        let body = sdp::answer(&self.local, &o);
+                        let body = sdp::answer_with_crypto(&self.local, &o, self.secure.answer());
                         self.offer = Some(o);
                         self.respond(tx, &request, 200, Some(body));
                     }

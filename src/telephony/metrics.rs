@@ -37,6 +37,15 @@ pub struct CallMetrics {
     pub fallback_transfers: Counter,
     /// Transfers to `fallback_uri` that failed (not answered, refused).
     pub fallback_failures: Counter,
+    /// SIP-over-TLS connections that completed their handshake.
+    pub sip_tls_connections: Counter,
+    /// TLS connections dropped in the handshake (bad client, no shared cipher, timeout).
+    pub sip_tls_handshake_failures: Counter,
+    /// Calls answered with SRTP (SDES keys).
+    pub calls_srtp: Counter,
+    /// Offers answered 488 for SRTP: RTP/SAVP without a usable `a=crypto`,
+    /// or plain RTP over TLS under `srtp = "required_on_tls"`.
+    pub calls_rejected_srtp: Counter,
     digits: Family<MethodLabel, Counter>,
     outcomes: Family<OutcomeLabel, Counter>,
 }
@@ -93,6 +102,26 @@ impl CallMetrics {
             "pe_fallback_failures",
             "Transfers to fallback_uri that were not answered (the caller was told to call again)",
             self.fallback_failures.clone(),
+        );
+        registry.register(
+            "pe_sip_tls_connections",
+            "SIP-over-TLS connections that completed the handshake",
+            self.sip_tls_connections.clone(),
+        );
+        registry.register(
+            "pe_sip_tls_handshake_failures",
+            "SIP-over-TLS connections dropped in the handshake",
+            self.sip_tls_handshake_failures.clone(),
+        );
+        registry.register(
+            "pe_calls_srtp",
+            "Calls answered with SRTP (SDES keys)",
+            self.calls_srtp.clone(),
+        );
+        registry.register(
+            "pe_calls_rejected_srtp",
+            "Offers answered 488 for SRTP (no usable a=crypto, or plain RTP over TLS when required)",
+            self.calls_rejected_srtp.clone(),
         );
         // Every label from the start, so dashboards see zeros rather than gaps.
         for method in ["rfc4733", "sip_info", "inband"] {
@@ -187,6 +216,11 @@ impl Collector for MediaCollector {
                 "pe_rtp_destination_refused",
                 "RTP frames not sent because media may not go to the offered address (trunks.toml)",
                 s.destination_refused,
+            ),
+            (
+                "pe_srtp_rejected",
+                "SRTP packets that failed authentication or replay checks",
+                s.srtp_rejected_in,
             ),
             (
                 "pe_media_late_ticks",

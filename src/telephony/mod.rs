@@ -15,6 +15,7 @@ pub mod messages;
 pub mod metrics;
 pub mod nurse_phones;
 pub mod outbound;
+pub mod secure_media;
 pub mod signal;
 pub mod source_gate;
 pub mod store_jobs;
@@ -44,13 +45,26 @@ pub struct SipHandle {
     pub advertise_ip: IpAddr,
     /// Our SIP port.
     pub port: u16,
+    /// Our SIP-over-TLS port, when `tls_bind` is set.
+    pub tls_port: Option<u16>,
     pub user_agent: String,
+    /// `sip.toml` `srtp`: legs to TLS phones offer SDES keys unless `off`.
+    pub srtp: crate::config::SrtpPolicy,
 }
 
 impl SipHandle {
-    /// `ip:port` for Via and Contact.
+    /// `ip:port` for Via and Contact (UDP and TCP).
     pub fn via_host(&self) -> String {
         format!("{}:{}", self.advertise_ip, self.port)
+    }
+
+    /// `ip:port` for the Via and Contact of a message over `transport`:
+    /// the TLS port for TLS, so in-dialog requests come back encrypted.
+    pub fn host_for(&self, transport: crate::sip::Transport) -> String {
+        match (transport, self.tls_port) {
+            (crate::sip::Transport::Tls, Some(port)) => format!("{}:{port}", self.advertise_ip),
+            _ => self.via_host(),
+        }
     }
 }
 

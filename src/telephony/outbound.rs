@@ -4,6 +4,7 @@
 //! afterwards the dialog until either side hangs up.
 
 use super::dial_failure::DialFailure;
+use super::secure_media::{self, SecureMedia};
 use super::signal::{new_tag, CallInput, SipCommand};
 use super::{sleep_until, SipHandle};
 use crate::config::TrunkConfig;
@@ -162,6 +163,8 @@ pub struct Leg {
     inbox: mpsc::UnboundedReceiver<CallInput>,
     local: LocalMedia,
     offer_answer: AudioOffer,
+    /// Plain RTP or SRTP with SDES keys (never logged).
+    secure: SecureMedia,
     pub started_at: DateTime<Utc>,
     pub answered_at: DateTime<Utc>,
     hung_up: bool,
@@ -195,7 +198,7 @@ pub async fn dial(
     let started_at = Utc::now();
     let fail = |f: DialFailure| (f, started_at);
     let advertise = sip.advertise_ip;
-    let via_host = sip.via_host();
+    let via_host = sip.host_for(target.peer.transport);
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     // Until the answer names the real address, send towards the proxy; held
     // means nothing is actually sent before the answer.
@@ -231,6 +234,9 @@ pub async fn dial(
         version: 1,
     };
     let call_id = format!("{}@{advertise}", uuid::Uuid::new_v4());
+    let our_key = secure_media::our_offer(sip.srtp, target.peer.transport);
+    // SRTP keys already given to the stream (early media), not to be reset.
+    let mut keyed: Option<SecureMedia> = None;
     let parts = InviteParts {
         uri: target.uri.clone(),
         via_host: via_host.clone(),
@@ -242,10 +248,19 @@ pub async fn dial(
         ),
         from_tag: new_tag(),
         call_id: call_id.clone(),
-        contact: format!("<sip:{}@{via_host}>", caller.number),
+        contact: super::signal::contact(
+            &caller.number,
+            &via_host,
+            target.peer.transport,
+            target.uri.starts_with("sips:"),
+        ),
         asserted: format!("<sip:{}@{advertise}>", caller.number),
         user_agent: sip.user_agent.clone(),
-        sdp: sdp::offer(&local),
+        sdp: sdp::offer_with_crypto(
+            &local,
+            our_key.as_ref().map(|(c, _)| c),
+            our_key.as_ref().is_some_and(|(_, savp)| *savp),
+        ),
     };
     let (inbox_tx, mut inbox) = mpsc::unbounded_channel();
     let _ = sip.commands.send(SipCommand::Attach {
@@ -295,6 +310,11 @@ pub async fn dial(
                                 if status == 100 { continue; }
                                 if !response.body.is_empty() {
                                     if let Ok(early) = sdp::parse_audio(&response.body) {
+                                        if let Ok(s) = secure_media::from_answer(our_key.as_ref(), &early) {
+                                            if s.keys().is_some() && stream.set_srtp(s.keys()).is_ok() {
+                                                keyed = Some(s);
+                                            }
+                                        }
                                         stream.update(params_of(media, signalling, &early));
                                         progress(Progress::EarlyMedia);
                                         continue;
@@ -323,6 +343,23 @@ pub async fn dial(
                                     ended(sip);
                                     return Err(fail(why));
                                 }
+                                let secure = match secure_media::from_answer(our_key.as_ref(), &answer) {
+                                    Ok(s) if keyed.as_ref() == Some(&s) => s,
+                                    Ok(s) => match stream.set_srtp(s.keys()) {
+                                        Ok(()) => s,
+                                        Err(_) => SecureMedia::Plain,
+                                    },
+                                    Err(reason) => {
+                                        info!(reason, "answer refused for SRTP: BYE");
+                                        send_bye(sip, &mut dialog, &via_host, target.peer, &call_id);
+                                        ended(sip);
+                                        return Err(fail(DialFailure::Failed(Some(status))));
+                                    }
+                                };
+                                if our_key.is_some() && secure.keys().is_none() && keyed.is_some() {
+                                    // Early media was SRTP, the answer is plain.
+                                    let _ = stream.set_srtp(None);
+                                }
                                 stream.update(params_of(media, signalling, &answer));
                                 stream.set_hold(answer.is_hold());
                                 debug!("outbound leg answered");
@@ -339,6 +376,7 @@ pub async fn dial(
                                     inbox,
                                     local,
                                     offer_answer: answer,
+                                    secure,
                                     started_at,
                                     answered_at: Utc::now(),
                                     hung_up: false,
@@ -521,16 +559,36 @@ impl Leg {
             Method::Invite | Method::Update => {
                 self.dialog.set_remote_target(info.contact.as_deref());
                 if request.body.is_empty() {
-                    respond(200, Some(sdp::answer(&self.local, &self.offer_answer)));
+                    let body = sdp::answer_with_crypto(
+                        &self.local,
+                        &self.offer_answer,
+                        self.secure.answer(),
+                    );
+                    respond(200, Some(body));
                     return None;
                 }
                 match sdp::parse_audio(&request.body) {
                     Ok(o) => {
+                        let next = secure_media::renegotiate(
+                            &self.secure,
+                            self.sip.srtp,
+                            &o,
+                            self.peer.transport,
+                        );
+                        let secure = match next {
+                            Ok((s, false)) => s,
+                            Ok((s, true)) if self.stream.set_srtp(s.keys()).is_ok() => s,
+                            _ => {
+                                respond(488, None);
+                                return None;
+                            }
+                        };
+                        self.secure = secure;
                         self.stream
                             .update(params_of(&self.engine, self.peer.addr.ip(), &o));
                         self.stream.set_hold(o.is_hold());
                         self.local.version += 1;
-                        let body = sdp::answer(&self.local, &o);
+                        let body = sdp::answer_with_crypto(&self.local, &o, self.secure.answer());
                         self.offer_answer = o;
                         respond(200, Some(body));
                     }

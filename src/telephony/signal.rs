@@ -3,7 +3,7 @@
 //! to send (`SipCommand`). Neither side imports the other.
 
 use crate::sip::message::RequestInfo;
-use crate::sip::{Peer, TxId};
+use crate::sip::{Peer, Transport, TxId};
 use rand::Rng;
 use std::net::SocketAddr;
 use tokio::sync::mpsc;
@@ -78,11 +78,24 @@ pub struct NewCall {
     pub info: RequestInfo,
     pub peer: Peer,
     pub local_sip: Option<SocketAddr>,
+    /// Our SIP-over-TLS port, when we listen for TLS.
+    pub tls_port: Option<u16>,
     /// The node cannot store now: the call goes to the fallback destination.
     pub store_down: bool,
     /// It came from a trunk with `trust_identity` (trunks.toml): its
     /// P-Asserted-Identity (or From) is the caller's verified number.
     pub identity_trusted: bool,
+}
+
+/// Our Contact for a dialog over `transport`: `sips:` when the peer used a
+/// SIPS URI (RFC 3261 section 8.1.1.8), else `;transport=` naming the
+/// transport, so the peer's in-dialog requests come back the same way.
+pub fn contact(user: &str, host: &str, transport: Transport, sips: bool) -> String {
+    if sips && transport == Transport::Tls {
+        format!("<sips:{user}@{host}>")
+    } else {
+        format!("<sip:{user}@{host};transport={}>", transport.uri_param())
+    }
 }
 
 /// A random tag or branch suffix (RFC 3261 asks for 32 bits of randomness).

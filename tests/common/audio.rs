@@ -53,3 +53,29 @@ pub fn find_prompt(heard: &[i16], lang: &str, id: &str, codec: Codec) -> Vec<usi
     }
     hits
 }
+
+/// Where `needle` (from its first loud sample, `len` samples of it) best
+/// matches `heard` within its first `search` samples: (offset, normalised
+/// correlation). For audio that went through another decoder (not bit-exact).
+pub fn best_match(heard: &[i16], needle: &[i16], len: usize, search: usize) -> (usize, f64) {
+    let start = needle
+        .iter()
+        .position(|s| s.unsigned_abs() > 200)
+        .unwrap_or(0);
+    let needle = &needle[start..(start + len).min(needle.len())];
+    let nn: f64 = needle.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+    let mut best = (0, 0.0);
+    for off in 0..search.min(heard.len().saturating_sub(needle.len())) {
+        let hay = &heard[off..off + needle.len()];
+        let (mut xy, mut hh) = (0.0f64, 0.0f64);
+        for (&a, &b) in needle.iter().zip(hay) {
+            xy += f64::from(a) * f64::from(b);
+            hh += f64::from(b) * f64::from(b);
+        }
+        let score = if hh > 0.0 { xy / (nn * hh).sqrt() } else { 0.0 };
+        if score > best.1 {
+            best = (off, score);
+        }
+    }
+    best
+}

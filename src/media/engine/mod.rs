@@ -14,6 +14,8 @@ mod worker;
 #[cfg(test)]
 mod bridge_tests;
 #[cfg(test)]
+mod srtp_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::HashSet;
@@ -34,6 +36,7 @@ use crate::media::error::MediaError;
 use crate::media::g711::Codec;
 pub use crate::media::latch::Trust;
 use crate::media::prompts::{ClipId, PromptLibrary};
+use crate::media::srtp::{SrtpKeys, SrtpSession};
 
 /// Default RTP inactivity timeout (counted from answer, not while held).
 pub const DEFAULT_RTP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -120,6 +123,8 @@ pub struct MediaStats {
     pub send_errors: u64,
     /// Received datagrams that were not valid RTP (RTCP excluded).
     pub malformed_in: u64,
+    /// Received packets on SRTP legs that failed authentication or replay checks.
+    pub srtp_rejected_in: u64,
     /// Digits reported (any source).
     pub digits: u64,
     /// Frames not sent because no RTP has come from the offered IP yet.
@@ -143,6 +148,7 @@ struct Counters {
     packets_out: AtomicU64,
     send_errors: AtomicU64,
     malformed_in: AtomicU64,
+    srtp_rejected_in: AtomicU64,
     digits: AtomicU64,
     unlatched_suppressed: AtomicU64,
     foreign_dropped: AtomicU64,
@@ -227,7 +233,13 @@ enum Command {
         port: u16,
         socket: StdUdpSocket,
         params: StreamParams,
+        srtp: Option<Box<SrtpSession>>,
         events: UnboundedSender<MediaEvent>,
+    },
+    /// New SRTP keys (a re-INVITE changed them); `None`: plain RTP.
+    Srtp {
+        id: u64,
+        srtp: Option<Box<SrtpSession>>,
     },
     Play {
         id: u64,
@@ -350,9 +362,23 @@ impl MediaEngine {
         params: StreamParams,
         events: UnboundedSender<MediaEvent>,
     ) -> Result<MediaStream, MediaError> {
+        self.open_secure(params, None, events)
+    }
+
+    /// Like `open`, with SRTP from the first packet when `srtp` has keys.
+    pub fn open_secure(
+        &self,
+        params: StreamParams,
+        srtp: Option<&SrtpKeys>,
+        events: UnboundedSender<MediaEvent>,
+    ) -> Result<MediaStream, MediaError> {
+        let srtp = srtp
+            .map(|k| SrtpSession::new(k).map(Box::new))
+            .transpose()
+            .map_err(|_| MediaError::Srtp)?;
         let worker =
             self.inner.next_worker.fetch_add(1, Ordering::Relaxed) % self.inner.workers.len();
-        self.open_on(worker, params, events)
+        self.open_on(worker, params, srtp, events)
     }
 
     /// Opens a stream on the same worker as `other`, so that the two can be
@@ -363,13 +389,14 @@ impl MediaEngine {
         params: StreamParams,
         events: UnboundedSender<MediaEvent>,
     ) -> Result<MediaStream, MediaError> {
-        self.open_on(other.worker, params, events)
+        self.open_on(other.worker, params, None, events)
     }
 
     fn open_on(
         &self,
         worker: usize,
         params: StreamParams,
+        srtp: Option<Box<SrtpSession>>,
         events: UnboundedSender<MediaEvent>,
     ) -> Result<MediaStream, MediaError> {
         let (port, socket) = {
@@ -394,6 +421,7 @@ impl MediaEngine {
             port,
             socket,
             params,
+            srtp,
             events,
         };
         self.inner.workers[worker].send(cmd).map_err(release)?;
@@ -426,6 +454,7 @@ impl MediaEngine {
             packets_out: c.packets_out.load(Ordering::Relaxed),
             send_errors: c.send_errors.load(Ordering::Relaxed),
             malformed_in: c.malformed_in.load(Ordering::Relaxed),
+            srtp_rejected_in: c.srtp_rejected_in.load(Ordering::Relaxed),
             digits: c.digits.load(Ordering::Relaxed),
             unlatched_suppressed: c.unlatched_suppressed.load(Ordering::Relaxed),
             foreign_dropped: c.foreign_dropped.load(Ordering::Relaxed),
@@ -515,6 +544,16 @@ impl MediaStream {
             id: self.id,
             params,
         });
+    }
+
+    /// Switches to new SRTP keys (`None`: plain RTP) from the next packet.
+    pub fn set_srtp(&self, keys: Option<&SrtpKeys>) -> Result<(), MediaError> {
+        let srtp = keys
+            .map(|k| SrtpSession::new(k).map(Box::new))
+            .transpose()
+            .map_err(|_| MediaError::Srtp)?;
+        self.send(Command::Srtp { id: self.id, srtp });
+        Ok(())
     }
 
     /// While held (peer sent sendonly/inactive) nothing is sent, playback

@@ -20,6 +20,11 @@ fn library() -> Arc<PromptLibrary> {
     Arc::new(PromptLibrary::from_samples([("sv", "hello", &clip[..])]))
 }
 
+/// The 10-frame clip of `engine()`'s library.
+pub(super) fn library_clip() -> ClipId {
+    library().lookup("sv", "hello").unwrap()
+}
+
 fn engine_with(timeout: Duration, range: (u16, u16)) -> MediaEngine {
     let mut cfg = MediaConfig::new(LOCAL, range, library());
     cfg.rtp_timeout = timeout;

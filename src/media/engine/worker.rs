@@ -23,6 +23,7 @@ use crate::media::player::Player;
 use crate::media::prompts::{PromptLibrary, FRAME_BYTES};
 use crate::media::relay::{self, OutPosition, RelayMap};
 use crate::media::rtp::{self, RtpHeader, RtpPacket};
+use crate::media::srtp::SrtpSession;
 
 /// The mio token of the command waker (stream tokens are slab indices).
 pub(super) const WAKER: Token = Token(usize::MAX);
@@ -70,6 +71,9 @@ struct Stream {
     fast: bool,
     /// Decoded received audio goes here while recording.
     recorder: Option<UnboundedSender<Vec<i16>>>,
+    /// SRTP keys of this leg: packets are protected on the way out and
+    /// checked and decrypted on the way in (`send_rtp`, `handle_datagram`).
+    srtp: Option<Box<SrtpSession>>,
 }
 
 impl Stream {
@@ -87,6 +91,7 @@ struct Local {
     packets_out: u64,
     send_errors: u64,
     malformed_in: u64,
+    srtp_rejected_in: u64,
     digits: u64,
     unlatched_suppressed: u64,
     foreign_dropped: u64,
@@ -213,6 +218,8 @@ impl Worker {
         c.packets_out.fetch_add(l.packets_out, Ordering::Relaxed);
         c.send_errors.fetch_add(l.send_errors, Ordering::Relaxed);
         c.malformed_in.fetch_add(l.malformed_in, Ordering::Relaxed);
+        c.srtp_rejected_in
+            .fetch_add(l.srtp_rejected_in, Ordering::Relaxed);
         c.digits.fetch_add(l.digits, Ordering::Relaxed);
         c.unlatched_suppressed
             .fetch_add(l.unlatched_suppressed, Ordering::Relaxed);
@@ -247,8 +254,20 @@ impl Worker {
                     port,
                     socket,
                     params,
+                    srtp,
                     events,
-                } => self.open(now, id, port, socket, params, events),
+                } => {
+                    self.open(now, id, port, socket, params, events);
+                    // Before any tick: the first packet is already protected.
+                    if let Some(s) = self.stream_mut(id) {
+                        s.srtp = srtp;
+                    }
+                }
+                Command::Srtp { id, srtp } => {
+                    if let Some(s) = self.stream_mut(id) {
+                        s.srtp = srtp;
+                    }
+                }
                 Command::Close { id } => self.close(id),
                 Command::Play { id, clips, token } => {
                     if let Some(s) = self.stream_mut(id) {
@@ -343,6 +362,7 @@ impl Worker {
             relay: RelayMap::new(),
             fast: false,
             recorder: None,
+            srtp: None,
         };
         if let Some(s) = self.streams.get_mut(slot) {
             *s = Some(stream);
@@ -550,11 +570,26 @@ fn send_frame(s: &mut Stream, lib: &PromptLibrary, buf: &mut [u8], local: &mut L
     let Some(to) = to else {
         return;
     };
-    let Ok(n) = written else {
-        local.send_errors += 1;
-        return;
+    match written.ok().and_then(|n| buf.get(..n)) {
+        Some(packet) => send_rtp(s, packet, to, local),
+        None => local.send_errors += 1,
+    }
+}
+
+/// Sends one RTP packet out of `s`'s socket, SRTP-protected on an SRTP leg.
+fn send_rtp(s: &mut Stream, packet: &[u8], to: SocketAddr, local: &mut Local) {
+    // Zeroed only on SRTP legs: plain calls pay nothing for it.
+    let mut protected: [u8; MAX_DATAGRAM];
+    let out = match s.srtp.as_mut() {
+        Some(srtp) => {
+            protected = [0u8; MAX_DATAGRAM];
+            srtp.protect(packet, &mut protected)
+                .ok()
+                .and_then(|n| protected.get(..n))
+        }
+        None => Some(packet),
     };
-    match buf.get(..n).map(|p| s.socket.send_to(p, to)) {
+    match out.map(|p| s.socket.send_to(p, to)) {
         Some(Ok(_)) => local.packets_out += 1,
         _ => local.send_errors += 1,
     }
@@ -590,6 +625,22 @@ fn handle_datagram(
     if rtp::is_rtcp(data) {
         return;
     }
+    // Zeroed only on SRTP legs: plain calls pay nothing for it.
+    let mut plain: [u8; MAX_DATAGRAM];
+    let data = match s.srtp.as_mut() {
+        Some(srtp) => {
+            plain = [0u8; MAX_DATAGRAM];
+            match srtp.unprotect(data, &mut plain) {
+                Ok(n) => plain.get(..n).unwrap_or_default(),
+                Err(_) => {
+                    // Wrong key, forged, replayed or plain RTP: never reaches the call.
+                    local.srtp_rejected_in += 1;
+                    return;
+                }
+            }
+        }
+        None => data,
+    };
     let Ok(pkt) = rtp::parse(data) else {
         local.malformed_in += 1;
         return;
@@ -714,12 +765,8 @@ fn relay_packet(
     let pos = relay::advance(out, mapped, samples);
     peer.seq = pos.seq;
     peer.ts = pos.ts;
-    let Ok(n) = written else {
-        local.send_errors += 1;
-        return;
-    };
-    match buf.get(..n).map(|p| peer.socket.send_to(p, to)) {
-        Some(Ok(_)) => local.packets_out += 1,
-        _ => local.send_errors += 1,
+    match written.ok().and_then(|n| buf.get(..n)) {
+        Some(packet) => send_rtp(peer, packet, to, local),
+        None => local.send_errors += 1,
     }
 }

@@ -75,12 +75,14 @@ pub enum Timer {
 pub enum Transport {
     Udp,
     Tcp,
+    /// SIP over TLS (RFC 3261 section 26.2): a TCP connection with TLS on it.
+    Tls,
 }
 
 impl Transport {
     /// Reliable transports do not retransmit and collapse the wait timers to zero.
     pub fn is_reliable(self) -> bool {
-        matches!(self, Transport::Tcp)
+        matches!(self, Transport::Tcp | Transport::Tls)
     }
 
     /// The token used in Via headers.
@@ -88,11 +90,21 @@ impl Transport {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
+        }
+    }
+
+    /// The `transport` URI parameter value (`udp`, `tcp`, `tls`).
+    pub fn uri_param(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
         }
     }
 }
 
-/// Where a message came from or goes to. `conn` names the TCP connection.
+/// Where a message came from or goes to. `conn` names the TCP or TLS connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Peer {
     pub addr: SocketAddr,

@@ -44,7 +44,9 @@ impl Call {
             commands: self.sip.clone(),
             advertise_ip: self.ctx.advertise_ip,
             port: self.sip_port,
+            tls_port: None,
             user_agent: self.ctx.config.user_agent.clone(),
+            srtp: self.ctx.config.srtp,
         };
         let target = Target {
             uri: uri.to_string(),
