@@ -51,7 +51,8 @@ for t in "${targets[@]}"; do
 done
 rm -rf "$logs"
 if [ "${#failed[@]}" -gt 0 ]; then
-    echo "fuzz: ${#failed[@]} target(s) failed: ${failed[*]}"
-    exit 1
+    echo "fuzz failed: ${failed[*]}"
 fi
-echo "fuzz: ${#targets[@]} targets, ${seconds} s each, no crash"
+# The plain closing line CI reads: one target is one test.
+echo "fuzz: $((${#targets[@]} - ${#failed[@]})) passed, ${#failed[@]} failed"
+[ "${#failed[@]}" -eq 0 ]

@@ -97,7 +97,11 @@ fuzz_target!(|data: &[u8]| {
         }
         "hours.toml" => match OpeningHours::parse(text, &path) {
             Ok(h) => {
-                let _ = (h.is_open(at), h.next_open(at), h.first_opening_after_today(at));
+                let _ = (
+                    h.is_open(at),
+                    h.next_open(at),
+                    h.first_opening_after_today(at),
+                );
                 let _ = h.add_open_time(at, Duration::from_secs(8 * 3600));
             }
             Err(e) => show(e),

@@ -15,7 +15,13 @@ fuzz_target!(|data: &[u8]| {
     if let Some(event) = rfc4733::decode_event(packet.payload) {
         // The encoder gives back the block it read (the volume's spare bit dropped).
         let mut block = [0u8; 4];
-        rfc4733::encode_event(event.key, event.end, event.volume, event.duration, &mut block);
+        rfc4733::encode_event(
+            event.key,
+            event.end,
+            event.volume,
+            event.duration,
+            &mut block,
+        );
         assert_eq!(rfc4733::decode_event(&block), Some(event));
     }
     // We write the fixed header only; it reads back the same, unpadded.

@@ -9,14 +9,25 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
         let parsed = Sdp::parse(text);
-        let _ = (parsed.direction(), parsed.connection(), parsed.has_version());
+        let _ = (
+            parsed.direction(),
+            parsed.connection(),
+            parsed.has_version(),
+        );
         for m in &parsed.media {
             let pts: Vec<u8> = m.payload_types().collect();
             let _ = m.line_with_formats(&pts);
             for pt in pts {
                 let _ = m.codec(pt);
             }
-            for name in ["ice-ufrag", "ice-pwd", "fingerprint", "setup", "mid", "crypto"] {
+            for name in [
+                "ice-ufrag",
+                "ice-pwd",
+                "fingerprint",
+                "setup",
+                "mid",
+                "crypto",
+            ] {
                 let _ = m.attribute(name);
             }
             let _ = (m.direction(), m.connection());

@@ -45,7 +45,10 @@ fuzz_target!(|data: &[u8]| {
         rest = tail;
         failed = drain(&mut decoder, &mut buf, &mut pieces);
     }
-    assert_eq!(failed, whole_failed, "the split changed whether the stream fails");
+    assert_eq!(
+        failed, whole_failed,
+        "the split changed whether the stream fails"
+    );
     assert_eq!(pieces, whole, "the split changed the frames");
     for frame in &whole {
         let _ = message::parse(frame);
