@@ -1,14 +1,19 @@
 //! The SIP message reader (`sip::message`) on one datagram: parse, read the
-//! typed fields the core uses, and check that what we write we read back.
+//! typed fields the core uses, and check that what we write we read back;
+//! what it refuses goes to the raw 400/501 answer (`sip::stateless`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use phone_entrance::sip::digest::DigestParams;
 use phone_entrance::sip::message::{self, RequestInfo, ResponseInfo};
+use phone_entrance::sip::stateless;
 use rsip::SipMessage;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(msg) = message::parse(data) else {
+        // Too broken for the reader: answered from the raw lines.
+        let _ = stateless::unknown_method(data);
+        let _ = stateless::error_from_raw(data, 400, "malformed");
         return;
     };
     match &msg {
