@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every check and test, on a fresh Debian machine with the Rust toolchain:
 # installs what the tests need (SIP peers, PostgreSQL), starts a throwaway
-# PostgreSQL cluster, then runs fmt, clippy and the whole test suite.
+# PostgreSQL cluster, then runs fmt, clippy, the whole test suite and a short
+# fuzz run of every parser (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pe-target}"
@@ -39,3 +40,5 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # Call tests wait on audio, not CPU: run more of them at once.
 cargo test --workspace --locked -- --test-threads 6
+# The parsers of outside input, fuzzed briefly from their seeds (fuzz/).
+bash scripts/fuzz.sh "${PE_FUZZ_SECONDS:-15}"

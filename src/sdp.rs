@@ -464,7 +464,8 @@ pub fn parse_audio(sdp: &[u8]) -> Result<AudioOffer, SdpError> {
         .rtpmaps()
         .find(|map| map.is("telephone-event", 8000))
         .map(|map| map.payload_type)
-        .filter(|pt| m.payload_types().any(|f| f == *pt));
+        // A number mapped twice stays the codec: the answer lists each once.
+        .filter(|pt| *pt != payload_type && m.payload_types().any(|f| f == *pt));
     let ip = m
         .connection()
         .or(sdp.connection())
@@ -602,6 +603,23 @@ mod tests {
             offer_with(
                 "18 96 0",
                 "a=rtpmap:18 G729/8000\r\na=rtpmap:96 PCMU/8000\r\n",
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!((o.codec, o.payload_type), (Codec::Pcmu, 96));
+        assert_eq!(o.telephone_event_pt, None);
+    }
+
+    #[test]
+    fn payload_type_mapped_to_codec_and_events_is_the_codec() {
+        // Seen while writing the fuzz target's check (fuzz/seeds/sdp/
+        // regress-pt-codec-and-events): the answer listed 96 twice, once as
+        // PCMU and once as telephone-event.
+        let o = parse_audio(
+            offer_with(
+                "96",
+                "a=rtpmap:96 PCMU/8000\r\na=rtpmap:96 telephone-event/8000\r\n",
             )
             .as_bytes(),
         )

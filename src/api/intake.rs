@@ -78,7 +78,7 @@ pub struct IntakeResponse {
 }
 
 /// A request checked and normalised into what the store keeps.
-struct Valid {
+pub struct Valid {
     external_ref: String,
     priority: Priority,
     answers: Vec<Answer>,
@@ -128,6 +128,14 @@ fn check_text(field: &str, value: &str, max: usize, required: bool) -> Result<()
         return Err(bad(format!("{field} contains control characters")));
     }
     Ok(())
+}
+
+/// Reads and checks a request body: what `post_case` does before touching the
+/// store. Public so the fuzz target (`fuzz/fuzz_targets/intake.rs`) reaches it.
+pub fn parse_request(body: &[u8]) -> Result<Valid, ApiError> {
+    let request: IntakeRequest =
+        serde_json::from_slice(body).map_err(|e| bad(describe_json_error(&e)))?;
+    validate(request)
 }
 
 fn validate(request: IntakeRequest) -> Result<Valid, ApiError> {
@@ -226,9 +234,7 @@ pub async fn post_case(
         .map_err(|_| {
             ApiError::PayloadTooLarge(format!("body is larger than {} KiB", MAX_BODY_BYTES / 1024))
         })?;
-    let request: IntakeRequest =
-        serde_json::from_slice(&bytes).map_err(|e| bad(describe_json_error(&e)))?;
-    let valid = validate(request)?;
+    let valid = parse_request(&bytes)?;
     // References are per client system, so one client cannot see another's.
     let stored_ref = format!("{}:{}", client.name, valid.external_ref);
     let ip = client.ip.map(|i| i.to_string());

@@ -29,7 +29,8 @@ impl SipDecoder {
         let head = std::str::from_utf8(&buf[..head_end])
             .map_err(|_| SipError::Malformed("headers are not UTF-8".into()))?;
         let body_len = content_length(head)?;
-        let total = head_end + 4 + body_len;
+        // Saturating: a Content-Length near usize::MAX must not wrap to a short frame.
+        let total = (head_end + 4).saturating_add(body_len);
         if total > MAX_MESSAGE {
             return Err(SipError::TooLarge(total));
         }
@@ -101,6 +102,19 @@ mod tests {
             SipDecoder.decode(&mut buf),
             Err(SipError::BadHeader("Content-Length"))
         );
+    }
+
+    #[test]
+    fn content_length_near_usize_max_is_too_large() {
+        // Seen while writing the fuzz target (fuzz/seeds/sip_framing/
+        // regress-content-length-overflow): the sum overflowed, and without
+        // overflow checks wrapped to a frame cut inside the headers.
+        let mut buf =
+            BytesMut::from(&b"OPTIONS sip:a@b SIP/2.0\r\nl: 18446744073709551615\r\n\r\n"[..]);
+        assert!(matches!(
+            SipDecoder.decode(&mut buf),
+            Err(SipError::TooLarge(_))
+        ));
     }
 
     #[test]

@@ -15,8 +15,31 @@ pub fn parse(bytes: &[u8]) -> Result<SipMessage, SipError> {
         return Err(SipError::TooLarge(bytes.len()));
     }
     let normalised = normalise(bytes)?;
-    SipMessage::try_from(normalised.as_slice())
-        .map_err(|e| SipError::Malformed(short(&e.to_string())))
+    let msg = SipMessage::try_from(normalised.as_slice())
+        .map_err(|e| SipError::Malformed(short(&e.to_string())))?;
+    check_request_line(&msg, &normalised)?;
+    Ok(msg)
+}
+
+/// rsip's URI rules can run past the end of the request line (a scheme is
+/// read up to the next "://" anywhere), taking headers or body for the URI
+/// and headers out of the body. The request line read alone must give the
+/// same request line.
+fn check_request_line(msg: &SipMessage, normalised: &[u8]) -> Result<(), SipError> {
+    let SipMessage::Request(req) = msg else {
+        return Ok(());
+    };
+    let line_end = find(normalised, b"\r\n").unwrap_or(normalised.len());
+    let mut alone = normalised[..line_end].to_vec();
+    alone.extend_from_slice(b"\r\n\r\n");
+    match SipMessage::try_from(alone.as_slice()) {
+        Ok(SipMessage::Request(line))
+            if line.method == req.method && line.uri == req.uri && line.version == req.version =>
+        {
+            Ok(())
+        }
+        _ => Err(SipError::Malformed("unreadable request line".into())),
+    }
 }
 
 fn short(s: &str) -> String {
@@ -515,6 +538,24 @@ l: 4\r\n\r\nv=0\r\nGARBAGE";
         assert_eq!(info.status, 200);
         assert_eq!(info.to_tag.as_deref(), Some("srv1"));
         assert_eq!(info.cseq_method, Method::Invite);
+    }
+
+    #[test]
+    fn request_line_read_past_its_end_is_malformed() {
+        // Found by fuzzing (fuzz/seeds/sip_message/regress-short-request-line):
+        // rsip took "\0\r\n\r\n" as the URI and read headers out of the body,
+        // so the response built to it did not parse.
+        let msg = b"INVITE \0\r\n\r\n SIP/2.0\r\nVia:/\np\r\nFrom:\r\nTo:\r\nCall-ID:\0\r\nCSeq:6 INVITE\r\n\r\n";
+        assert!(matches!(parse(msg), Err(SipError::Malformed(_))));
+        // Found by fuzzing (regress-uri-runs-into-body): "p /" read up to the
+        // "://" in the body.
+        let msg = b"OPTIONS p /\r\n\r\n://. SIP/2.0\r\nTo:\r\nFrom:\r\nCSeq:2 REGISTER\r\nCall-ID:\nM\r\nVia:: 0\r\n\r\n";
+        assert!(matches!(parse(msg), Err(SipError::Malformed(_))));
+        let spaced = INVITE.replace(
+            "INVITE sip:1177@127.0.0.1 SIP/2.0",
+            "INVITE  sip:1177@127.0.0.1\t SIP/2.0",
+        );
+        assert!(parse(spaced.as_bytes()).is_ok());
     }
 
     #[test]
