@@ -659,27 +659,11 @@ async fn baresip_green_call_over_tls_with_srtp() {
         "{log}"
     );
     assert!(log.contains(" RTP/SAVP 0 101"), "the answer is RTP/SAVP");
-    assert!(
-        log.contains("srtp: audio: SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)"),
-        "{log}"
-    );
-    assert!(
-        !log.contains("failed to decrypt"),
-        "baresip could not decrypt: {log}"
-    );
+    assert_srtp_both_ways(&log);
 
     // baresip decrypted and decoded the service's prompt: the greeting's
     // G.711 frames are in its dump of the received audio, bit for bit.
-    let dump = std::fs::read_dir(dumps.path())
-        .expect("dumps")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
-        .expect("baresip's decoded audio");
-    let heard: Vec<i16> = hound::WavReader::open(&dump)
-        .expect("wav")
-        .samples::<i16>()
-        .filter_map(Result::ok)
-        .collect();
+    let heard = decoded_audio(dumps.path());
     let welcome = common::audio::prompt_start(
         "sv",
         "welcome",
@@ -834,25 +818,9 @@ async fn baresip_nurse_phone_registers_over_tls_and_is_rung_over_tls() {
         "the callback's INVITE came over TLS: {requests:?}"
     );
     assert!(log.contains("Via: SIP/2.0/TLS "), "{log}");
-    assert!(
-        log.contains("srtp: audio: SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)"),
-        "{log}"
-    );
-    assert!(
-        !log.contains("failed to decrypt"),
-        "baresip could not decrypt: {log}"
-    );
+    assert_srtp_both_ways(&log);
     // The nurse heard the resident's 600 Hz, which we encrypted for her.
-    let dump = std::fs::read_dir(dumps.path())
-        .expect("dumps")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
-        .expect("baresip's decoded audio");
-    let heard: Vec<i16> = hound::WavReader::open(&dump)
-        .expect("wav")
-        .samples::<i16>()
-        .filter_map(Result::ok)
-        .collect();
+    let heard = decoded_audio(dumps.path());
     let tone_frames = heard
         .chunks(160)
         .filter(|f| simulators::tone::frame_has_tone(f, 600.0))
@@ -868,4 +836,30 @@ async fn baresip_nurse_phone_registers_over_tls_and_is_rung_over_tls() {
         "{m}"
     );
     svc.stop().await;
+}
+
+/// baresip's log says SRTP ran with our suite and it decrypted every packet.
+fn assert_srtp_both_ways(log: &str) {
+    assert!(
+        log.contains("srtp: audio: SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("failed to decrypt"),
+        "baresip could not decrypt: {log}"
+    );
+}
+
+/// The audio baresip decoded (its sndfile module's `*-dec.wav` in `dir`).
+fn decoded_audio(dir: &std::path::Path) -> Vec<i16> {
+    let dump = std::fs::read_dir(dir)
+        .expect("dumps")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+        .expect("baresip's decoded audio");
+    hound::WavReader::open(&dump)
+        .expect("wav")
+        .samples::<i16>()
+        .filter_map(Result::ok)
+        .collect()
 }

@@ -7,15 +7,13 @@
 
 mod common;
 
-use chrono::{Duration as Minutes, Utc};
 use common::audio::find_prompt;
 use common::caller::{after_greeting, press, wait_for_prompt, GREEN_KEYS};
 use common::postgres::{drop_postgres_database, postgres_database};
 use common::{set_config, TestService};
 use phone_entrance::booking::RETRIAGED_BY_CALL;
 use phone_entrance::media::g711::Codec;
-use phone_entrance::queue::Priority;
-use phone_entrance::store::{Answer, CaseMode, CaseRecord, CaseStatus, Channel, NewCase, Store};
+use phone_entrance::store::{CaseMode, CaseRecord, CaseStatus, Store};
 use simulators::caller::{Call, CallConfig, DtmfMethod, EndReason};
 use std::time::Duration;
 
@@ -32,29 +30,7 @@ async fn wait_bye(call: &Call) -> EndReason {
 
 /// A level-4 callback to the caller's number, registered 30 minutes ago.
 async fn seed(store: &Store, personnummer: Option<&str>) -> CaseRecord {
-    let at = Utc::now() - Minutes::minutes(30);
-    let case = NewCase {
-        channel: Channel::Phone,
-        priority: Priority::new(4).expect("level"),
-        mode: CaseMode::Callback,
-        registered_at: at,
-        deadline: at + Minutes::minutes(480),
-        estimated_callback_at: Some(at + Minutes::minutes(240)),
-        answers: vec![Answer {
-            question_id: "symptom".into(),
-            question_text: "Huvudsakligt besvär".into(),
-            value: "fever".into(),
-            value_text: "Feber".into(),
-        }],
-        callback_number: Some(CALLER.into()),
-        personnummer: personnummer.map(Into::into),
-        language: "sv".into(),
-        call_id: Some("first-call@test".into()),
-        external_ref: None,
-        summary: String::new(),
-        red_flag: false,
-    };
-    store.insert_case(&case).await.expect("seed case")
+    common::seed_booked_callback(store, CALLER, personnummer).await
 }
 
 /// Dials again, chooses Swedish and waits for the booked-callback menu.

@@ -8,7 +8,6 @@
 
 mod common;
 
-use chrono::{Duration as Minutes, Utc};
 use common::audio::find_prompt;
 use common::caller::{after_greeting, answer_until_offer, press, wait_for_prompt};
 use common::raw_sip::{
@@ -16,8 +15,7 @@ use common::raw_sip::{
 };
 use common::{set_config, TestService};
 use phone_entrance::media::g711::Codec;
-use phone_entrance::queue::Priority;
-use phone_entrance::store::{Answer, CaseMode, CaseRecord, CaseStatus, Channel, NewCase, Store};
+use phone_entrance::store::{CaseRecord, CaseStatus, Store};
 use simulators::caller::{Call, CallConfig, DtmfMethod, Transport};
 use std::collections::HashMap;
 use std::path::Path;
@@ -378,29 +376,7 @@ async fn a_registered_phones_tcp_connection_is_kept_while_idle() {
 
 /// A level-4 callback to `CALLER`, registered 30 minutes ago.
 async fn seed(store: &Store) -> CaseRecord {
-    let at = Utc::now() - Minutes::minutes(30);
-    let case = NewCase {
-        channel: Channel::Phone,
-        priority: Priority::new(4).expect("level"),
-        mode: CaseMode::Callback,
-        registered_at: at,
-        deadline: at + Minutes::minutes(480),
-        estimated_callback_at: Some(at + Minutes::minutes(240)),
-        answers: vec![Answer {
-            question_id: "symptom".into(),
-            question_text: "Huvudsakligt besvär".into(),
-            value: "fever".into(),
-            value_text: "Feber".into(),
-        }],
-        callback_number: Some(CALLER.into()),
-        personnummer: None,
-        language: "sv".into(),
-        call_id: Some("first-call@test".into()),
-        external_ref: None,
-        summary: String::new(),
-        red_flag: false,
-    };
-    store.insert_case(&case).await.expect("seed case")
+    common::seed_booked_callback(store, CALLER, None).await
 }
 
 fn heard(call: &Call, id: &str) -> bool {

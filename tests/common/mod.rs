@@ -210,3 +210,36 @@ pub fn prompt_seconds(lang: &str, id: &str) -> f64 {
     .expect("wav");
     r.duration() as f64 / r.spec().sample_rate as f64
 }
+
+/// A level-4 callback to `number` registered 30 minutes ago (a booked
+/// callback that a repeat caller hears about).
+pub async fn seed_booked_callback(
+    store: &Store,
+    number: &str,
+    personnummer: Option<&str>,
+) -> CaseRecord {
+    use phone_entrance::store::{Answer, CaseMode, Channel, NewCase};
+    let at = chrono::Utc::now() - chrono::Duration::minutes(30);
+    let case = NewCase {
+        channel: Channel::Phone,
+        priority: phone_entrance::queue::Priority::new(4).expect("level"),
+        mode: CaseMode::Callback,
+        registered_at: at,
+        deadline: at + chrono::Duration::minutes(480),
+        estimated_callback_at: Some(at + chrono::Duration::minutes(240)),
+        answers: vec![Answer {
+            question_id: "symptom".into(),
+            question_text: "Huvudsakligt besvär".into(),
+            value: "fever".into(),
+            value_text: "Feber".into(),
+        }],
+        callback_number: Some(number.into()),
+        personnummer: personnummer.map(Into::into),
+        language: "sv".into(),
+        call_id: Some("first-call@test".into()),
+        external_ref: None,
+        summary: String::new(),
+        red_flag: false,
+    };
+    store.insert_case(&case).await.expect("seed case")
+}
