@@ -12,19 +12,56 @@ use std::time::Duration;
 /// A copy of the service binary taken once per test process: restarts run
 /// the same build even if the target directory's binary is rebuilt meanwhile
 /// (several checkouts may share one `CARGO_TARGET_DIR`; `PE_TEST_BINARY`
-/// names a build of one's own then).
+/// names a build of one's own then). One copy per build, in cargo's tmp dir
+/// (a copy in a never-dropped temp dir would stay in /tmp for good); copies
+/// older than a day are removed.
 pub fn binary() -> &'static std::path::Path {
-    static COPY: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, path) = COPY.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("phone-entrance");
+    static COPY: OnceLock<PathBuf> = OnceLock::new();
+    COPY.get_or_init(|| {
         let built = std::env::var_os("PE_TEST_BINARY")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_phone-entrance")));
-        std::fs::copy(built, &path).expect("copy the binary");
-        (dir, path)
-    });
-    path
+        let meta = std::fs::metadata(&built).expect("the service binary");
+        let stamp = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        remove_old_copies(&dir);
+        let path = dir.join(format!("phone-entrance-{stamp}-{}", meta.len()));
+        if !path.exists() {
+            // Copied under a name of this process's, then renamed: processes
+            // starting at once never run a half-written file.
+            let partial = dir.join(format!("partial-{}", std::process::id()));
+            std::fs::copy(&built, &partial).expect("copy the binary");
+            std::fs::rename(&partial, &path).expect("rename the copy");
+        }
+        path
+    })
+}
+
+fn remove_old_copies(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let day = Duration::from_secs(24 * 3600);
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > day);
+        if old
+            && entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("phone-entrance-")
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 pub struct Node {
