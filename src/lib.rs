@@ -22,6 +22,7 @@ pub mod dialer;
 pub mod live;
 pub mod readiness;
 pub mod service;
+pub mod sms;
 pub mod store;
 pub mod supervisor;
 pub mod sweeper;

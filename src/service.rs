@@ -142,6 +142,15 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         .with_context(|| "opening the database (--database-url)")?
         .with_claim_lease(cfg.queue.claim_lease())
         .with_caps(cfg.queue.caps);
+    let sms_config = cfg.sms;
+    // SMS bodies are rendered as they are queued, times in hours.toml's zone.
+    let store = match &sms_config {
+        Some(sms) => store.with_sms(Arc::new(crate::sms::SmsComposer::new(
+            sms.templates.clone(),
+            cfg.hours.tz(),
+        ))),
+        None => store,
+    };
     let retention = cfg.queue.retention();
     let advertise_ip = cfg
         .sip
@@ -234,6 +243,8 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     store.cap_counters().register(&mut registry);
     callback_metrics.register(&mut registry);
     registry.register_collector(Box::new(MediaCollector(media.clone())));
+    let sms_metrics = Arc::new(crate::sms::SmsMetrics::default());
+    sms_metrics.register(&mut registry);
     let overdue_metrics = Arc::new(OverdueMetrics::default());
     overdue_metrics.register(&mut registry);
     // The session cookie is Secure unless HTTP is bound to loopback only.
@@ -285,7 +296,13 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         .with_intake_clients(intake_clients)
         .with_intake_queue(intake_queue)
         .with_guard(staff_guard)
-        .with_nurse_phones(nurse_phones.clone());
+        .with_nurse_phones(nurse_phones.clone())
+        .with_sms(crate::sms::SmsReports {
+            status_token_sha256: sms_config
+                .as_ref()
+                .and_then(|s| s.settings.status_token_sha256.clone()),
+            metrics: sms_metrics.clone(),
+        });
     let router = crate::api::router(api_state).merge(metrics_router(registry));
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {
@@ -326,6 +343,19 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         swept,
         shutdown_rx.clone(),
     );
+    let mut tasks = Vec::new();
+    if let Some(sms) = &sms_config {
+        // Beside the call loop: sending never waits on a call, nor a call on it.
+        tasks.push(
+            crate::sms::dispatcher::start(
+                store.clone(),
+                &sms.settings,
+                sms_metrics,
+                shutdown_rx.clone(),
+            )
+            .context("starting the SMS dispatcher (sms.toml)")?,
+        );
+    }
     let sip = tokio::spawn(driver.run(driver_ctx, sip_command_rx, shutdown_rx));
     match tls_addr {
         Some(tls_addr) => {
@@ -345,7 +375,10 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         drain_time,
         media,
         shutdown: shutdown_tx,
-        tasks: vec![sip, http, snapshot, probe, sweeper],
+        tasks: vec![sip, http, snapshot, probe, sweeper]
+            .into_iter()
+            .chain(tasks)
+            .collect(),
         call_tasks,
     })
 }

@@ -15,6 +15,7 @@ const CORES: &[&str] = &[
 /// in this list, never one below it.
 const SHELL: &[&str] = &[
     "store",
+    "sms",
     "supervisor",
     "config",
     "live",

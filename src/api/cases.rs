@@ -44,6 +44,9 @@ pub struct CaseView {
     /// The caller left a voice note: `GET /cases/{id}/voice-note` plays it.
     #[serde(default)]
     pub has_voice_note: bool,
+    /// The SMS sent to the resident for this case (kind, times, status).
+    #[serde(default)]
+    pub sms: Vec<super::sms::SmsView>,
 }
 
 impl CaseView {
@@ -61,6 +64,7 @@ impl CaseView {
             outcome_note: claim.outcome_note,
             closed_at: claim.closed_at,
             has_voice_note: false,
+            sms: Vec::new(),
         }
     }
 }
@@ -82,8 +86,10 @@ fn parse_id(text: &str) -> Result<Uuid, ApiError> {
 async fn view(state: &ApiState, case: CaseRecord) -> Result<CaseView, ApiError> {
     let claim = state.store.claim_info(case.id).await?.unwrap_or_default();
     let has_voice_note = state.store.has_voice_note(case.id).await?;
+    let sms = state.store.sms_for_case(case.id).await?;
     Ok(CaseView {
         has_voice_note,
+        sms: sms.into_iter().map(Into::into).collect(),
         ..CaseView::new(case, claim)
     })
 }

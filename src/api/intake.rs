@@ -9,6 +9,7 @@ use super::auth::IntakeClient;
 use super::{ApiError, ApiState};
 use crate::identity::{Personnummer, PhoneNumber};
 use crate::queue::{deadline_for, LevelTargets, Priority, QueueConfig};
+use crate::store::sms::SMS_CONSENT;
 use crate::store::{Answer, AuditRecord, CaseMode, CaseRecord, Channel, NewCase, StoreError};
 use axum::body::Body;
 use axum::extract::State;
@@ -66,6 +67,10 @@ pub struct IntakeRequest {
     /// `sv` (default) or `en`.
     #[serde(default)]
     pub language: Option<String>,
+    /// The resident agreed to SMS about this case (a confirmation of the
+    /// callback time, "we tried to call you"); kept as the answer `sms_consent`.
+    #[serde(default)]
+    pub sms_consent: Option<bool>,
 }
 
 /// Answer to a post.
@@ -170,6 +175,11 @@ fn validate(request: IntakeRequest) -> Result<Valid, ApiError> {
             MAX_FIELD_CHARS,
             true,
         )?;
+        if a.question_id == SMS_CONSENT {
+            return Err(bad(format!(
+                "answers[{i}].question_id {SMS_CONSENT} is reserved: send the sms_consent field instead"
+            )));
+        }
         answers.push(Answer {
             question_id: a.question_id,
             question_text: a.question_text,
@@ -192,6 +202,9 @@ fn validate(request: IntakeRequest) -> Result<Valid, ApiError> {
     if !matches!(language.as_str(), "sv" | "en") {
         return Err(bad("unknown language: expected \"sv\" or \"en\""));
     }
+    if let Some(consent) = request.sms_consent {
+        answers.push(consent_answer(consent, &language));
+    }
     Ok(Valid {
         external_ref,
         priority,
@@ -201,6 +214,21 @@ fn validate(request: IntakeRequest) -> Result<Valid, ApiError> {
         summary: request.summary,
         language,
     })
+}
+
+/// The SMS consent as an answer, as the IVR keeps it.
+fn consent_answer(consent: bool, language: &str) -> Answer {
+    let (question, yes, no) = if language == "en" {
+        ("May we send you text messages about your case?", "Yes", "No")
+    } else {
+        ("Får vi skicka sms om ditt ärende?", "Ja", "Nej")
+    };
+    Answer {
+        question_id: SMS_CONSENT.to_string(),
+        question_text: question.to_string(),
+        value: if consent { "yes" } else { "no" }.to_string(),
+        value_text: if consent { yes } else { no }.to_string(),
+    }
 }
 
 /// Whether a stored case is what this request would have created.
@@ -367,6 +395,7 @@ mod tests {
             personnummer: "19121212-1212".into(),
             summary: String::new(),
             language: None,
+            sms_consent: None,
         }
     }
 

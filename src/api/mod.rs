@@ -16,6 +16,7 @@ pub mod lockouts;
 pub mod openapi;
 pub mod origin;
 pub mod pages;
+pub mod sms;
 pub mod staff_guard;
 pub mod supervisor;
 pub mod voice_note;
@@ -60,6 +61,8 @@ pub struct ApiState {
     pub guard: Arc<staff_guard::StaffGuard>,
     /// Desk-phone registrations (their REGISTER locks), when running as a service.
     pub nurse_phones: Option<Arc<crate::telephony::NursePhones>>,
+    /// Delivery reports' token and the SMS counters (none: reports refused).
+    pub sms: Option<Arc<crate::sms::SmsReports>>,
 }
 
 impl ApiState {
@@ -77,6 +80,7 @@ impl ApiState {
             readiness: Readiness::new("api"),
             guard: Arc::new(staff_guard::StaffGuard::default()),
             nurse_phones: None,
+            sms: None,
         }
     }
 
@@ -109,6 +113,11 @@ impl ApiState {
 
     pub fn with_nurse_phones(mut self, phones: Arc<crate::telephony::NursePhones>) -> ApiState {
         self.nurse_phones = Some(phones);
+        self
+    }
+
+    pub fn with_sms(mut self, sms: crate::sms::SmsReports) -> ApiState {
+        self.sms = Some(Arc::new(sms));
         self
     }
 
@@ -158,6 +167,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/supervisor/unreachable", get(supervisor::unreachable))
         .route("/supervisor/lockouts", get(lockouts::list))
         .route("/supervisor/lockouts/lift", post(lockouts::lift))
+        .route("/sms/status", post(sms::status_report))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             origin::guard,

@@ -2,7 +2,7 @@
 //! annotations (utoipa), so it cannot drift from the code.
 
 use super::{
-    auth, calls, cancel, cases, events, intake, lockouts, supervisor, voice_note, worklist,
+    auth, calls, cancel, cases, events, intake, lockouts, sms, supervisor, voice_note, worklist,
 };
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -22,6 +22,7 @@ use utoipa::{Modify, OpenApi};
         calls::start_call, calls::call_status, calls::hangup,
         supervisor::get_settings, supervisor::put_settings, supervisor::messages, supervisor::get_stats,
         supervisor::unreachable, lockouts::list, lockouts::lift,
+        sms::status_report,
     ),
     components(schemas(
         auth::LoginRequest, auth::Me,
@@ -34,6 +35,7 @@ use utoipa::{Modify, OpenApi};
         crate::supervisor::SupervisorSettings, crate::queue::Closure,
         crate::supervisor::SupervisorStats, crate::supervisor::stats::LevelStats, crate::supervisor::overdue::OverdueAlert, crate::supervisor::overdue::OverdueCase, supervisor::MessageOption,
         supervisor::UnreachableCaseView, lockouts::LockView, lockouts::LiftRequest,
+        sms::DeliveryReport, sms::SmsView,
     )),
     modifiers(&Security),
 )]

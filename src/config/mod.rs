@@ -6,6 +6,7 @@
 mod files;
 mod nurse_phones;
 mod sip;
+mod sms;
 mod sources;
 mod staff;
 mod tls;
@@ -17,6 +18,7 @@ pub use files::{
 };
 pub use nurse_phones::FixedPhones;
 pub use sip::{SipConfig, SrtpPolicy};
+pub use sms::SmsConfig;
 pub use sources::{Admission, SourceLimits, SourcesConfig, Trunk, UnknownSources};
 pub use staff::{LockoutConfig, StaffConfig};
 pub use trunk::TrunkConfig;
@@ -44,6 +46,8 @@ pub struct Config {
     pub staff: StaffConfig,
     /// Inbound trunks, trusted identities, media destinations, flood limits (`trunks.toml`).
     pub sources: SourcesConfig,
+    /// The SMS gateway and templates (`sms.toml`; none: no SMS).
+    pub sms: Option<SmsConfig>,
 }
 
 impl Config {
@@ -76,6 +80,11 @@ impl Config {
             .map(|text| SourcesConfig::parse(&text, &sources_path))
             .transpose()?
             .unwrap_or_default();
+        let sms_path = config_dir.join("sms.toml");
+        let sms = read_optional(&sms_path)?
+            .map(|text| SmsConfig::parse(&text, &sms_path))
+            .transpose()?
+            .flatten();
         Ok(Config {
             sip,
             flow: ivr.flow,
@@ -88,6 +97,7 @@ impl Config {
             retry,
             staff,
             sources,
+            sms,
         })
     }
 }

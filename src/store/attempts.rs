@@ -13,7 +13,9 @@
 
 use super::audit::AuditRecord;
 use super::audit_chain::append_audit;
+use super::cases::{read_case, CASE_BY_ID_SQL};
 use super::claims::{Actor, ClaimError};
+use super::sms::{enqueue_sms, SmsFacts, SmsKind};
 use super::{storable, with_backend, Result, Store, StoreError, StoredRow};
 use crate::case::{text_enum, ReviewReason, UnknownValue};
 use crate::queue::{AttemptOutcome, Priority, RetryPolicies};
@@ -38,6 +40,17 @@ text_enum!(
         Failed => "failed",
     }
 );
+
+impl AttemptResult {
+    /// The resident's phone was reached but nobody took the call (busy, no
+    /// answer, declined): what a "we tried to call you" SMS is for.
+    pub fn nobody_answered(self) -> bool {
+        matches!(
+            self,
+            AttemptResult::Busy | AttemptResult::NoAnswer | AttemptResult::Rejected
+        )
+    }
+}
 
 text_enum!(
     /// Which way a leg was set up.
@@ -231,6 +244,23 @@ impl Store {
                             .bind(reason.map(|r| r.as_str()))
                             .execute(&mut *tx)
                             .await?;
+                        if result.nobody_answered() && self.sms_enabled() {
+                            // "We tried to call you", once per attempt, with consent.
+                            let row = sqlx::query(CASE_BY_ID_SQL)
+                                .bind(&text_id)
+                                .fetch_one(&mut *tx)
+                                .await?;
+                            let sms = self.sms_for(
+                                &read_case(&row)?,
+                                SmsKind::CallbackMissed,
+                                &format!("missed:{failed}"),
+                                &SmsFacts::default(),
+                                now,
+                            )?;
+                            if let Some(sms) = &sms {
+                                let _queued = enqueue_sms!(tx, ts, sms);
+                            }
+                        }
                         let audit = AuditRecord::new(
                             now,
                             actor,

@@ -5,6 +5,7 @@
 use super::audit::AuditRecord;
 use super::audit_chain::append_audit;
 use super::caps::{repeated_red_flags_audit, FROM_NUMBER_SQL, PENDING_SQL, REPEATED_RED_FLAGS_SQL};
+use super::sms::enqueue_sms;
 use super::{storable, with_backend, Result, Store, StoreError, StoredRow};
 use crate::case::{CaseMode, CaseRecord, CaseStatus, Channel, NewCase, ReviewReason};
 use crate::queue::Priority;
@@ -28,7 +29,7 @@ const INSERT_CASE_SQL: &str = concat!(
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
 );
 
-const CASE_BY_ID_SQL: &str = concat!("SELECT ", case_columns!(), " FROM cases WHERE id = $1");
+pub(super) const CASE_BY_ID_SQL: &str = concat!("SELECT ", case_columns!(), " FROM cases WHERE id = $1");
 
 const CASE_BY_EXTERNAL_REF_SQL: &str = concat!(
     "SELECT ",
@@ -119,6 +120,11 @@ impl Store {
             .iter()
             .map(|(case, held_by)| Ok((new_record(case)?, *held_by)))
             .collect::<Result<Vec<_>>>()?;
+        // Confirmations of callbacks with consent, committed with their cases.
+        let confirmations = rows
+            .iter()
+            .map(|(c, _)| self.confirmation_for(c))
+            .collect::<Result<Vec<_>>>()?;
         let refused = with_backend!(self, |pool, ts| {
             let mut tx = pool.begin().await?;
             for (c, held_by) in &rows {
@@ -194,6 +200,11 @@ impl Store {
                         if hit.is_some() {
                             flagged.push(c.id);
                         }
+                    }
+                }
+                for sms in confirmations.iter().flatten() {
+                    if !flagged.contains(&sms.case_id) {
+                        let _queued = enqueue_sms!(tx, ts, sms);
                     }
                 }
                 // Audits last: the chain head is locked after the case rows.

@@ -24,6 +24,7 @@ pub mod notify;
 mod postgres;
 pub mod retention;
 pub mod settings;
+pub mod sms;
 pub mod snapshot;
 mod sqlite;
 pub mod users;
@@ -77,6 +78,8 @@ pub enum StoreError {
     CapReached(crate::queue::Cap),
     #[error("case {0} not found")]
     NotFound(Uuid),
+    #[error("the self-care link must be an https URL of at most 200 characters without spaces")]
+    SmsLink,
     #[error("a case with this external_ref already exists")]
     DuplicateExternalRef,
     #[error("{field} {value} cannot be stored: expected a UTC time between years 1970 and 9999")]
@@ -137,6 +140,8 @@ pub struct Store {
     caps: crate::queue::QueueCaps,
     /// Refusals by those caps, for `/metrics`.
     cap_counters: caps::CapCounters,
+    /// SMS texts (`sms.toml`; none: no SMS is queued, [`Store::with_sms`]).
+    sms: Option<std::sync::Arc<dyn sms::SmsTexts>>,
 }
 
 /// The set-up a lazily opened store does once the database answers.
@@ -209,6 +214,7 @@ impl Store {
             pending: Default::default(),
             caps: crate::queue::QueueCaps::OFF,
             cap_counters: caps::CapCounters::default(),
+            sms: None,
         }
     }
 
@@ -265,6 +271,7 @@ impl Store {
             pending: std::sync::Arc::new(tokio::sync::Mutex::new(Some(Pending { dir }))),
             caps: crate::queue::QueueCaps::OFF,
             cap_counters: caps::CapCounters::default(),
+            sms: None,
         })
     }
 

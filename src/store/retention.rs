@@ -1,7 +1,8 @@
 //! Retention: a closed case (done, cancelled, unreachable) keeps its personal
 //! data for `retention_days` (queue.toml) after closing; then the personnummer,
 //! callback number, the answers' words (`value_text`), summary and outcome
-//! note are cleared and the voice note deleted, audited as `case.redacted`.
+//! note are cleared, the voice note deleted and the SMS numbers and texts
+//! cleared, audited as `case.redacted`.
 //! The case row (level, times, structured answer values) and its audit trail
 //! stay. Every node runs it from its sweeper; each case is redacted once (the
 //! first statement claims it by setting `redacted_at`).
@@ -98,13 +99,18 @@ impl Store {
                             .execute(&mut *tx)
                             .await?
                             .rows_affected();
+                        let sms = sqlx::query(super::sms::REDACT_SMS_SQL)
+                            .bind(&text_id)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
                         let audit = AuditRecord::new(
                             now,
                             "system",
                             "case.redacted",
                             Some(id),
                             format!(
-                                "retention_days={} deleted=personnummer,callback_number,answer_words,summary,outcome_note voice_notes={voice}",
+                                "retention_days={} deleted=personnummer,callback_number,answer_words,summary,outcome_note voice_notes={voice} sms={sms}",
                                 retention.num_days()
                             ),
                             None,
