@@ -16,6 +16,7 @@ pub mod rtp;
 pub mod script;
 pub mod sdp;
 pub mod sip;
+pub mod sms_gateway;
 pub mod tone;
 pub mod uac;
 

@@ -104,6 +104,30 @@
     why.hidden = claimed.status !== "claimed" || !claimed.review_reason;
     why.textContent = reviewWhy[claimed.review_reason] || "";
     $("claimed-answers").replaceWith(Object.assign(answersList(claimed.answers), { id: "claimed-answers" }));
+    renderSms();
+  }
+
+  // SMS sent to the resident for this case: kind, time, status (never the text).
+  const smsKind = {
+    callback_confirmation: "Callback time confirmed",
+    callback_missed: "We tried to call you",
+    self_care_advice: "Self-care advice link",
+  };
+  function renderSms() {
+    const list = (claimed && claimed.sms) || [];
+    $("claimed-sms").hidden = list.length === 0;
+    const ul = $("claimed-sms-list");
+    ul.replaceChildren();
+    for (const m of list) {
+      const li = PE.el("li");
+      li.dataset.kind = m.kind;
+      li.dataset.status = m.status;
+      const when = m.delivered_at || m.sent_at || m.created_at;
+      li.append(PE.el("span", null, (smsKind[m.kind] || m.kind) + " "));
+      li.append(PE.el("span", "muted", new Date(when).toLocaleString() + " "));
+      li.append(PE.el("span", "chip", m.status));
+      ul.append(li);
+    }
   }
 
   // The caller's spoken description, streamed from the API (each play is audited).
