@@ -31,7 +31,10 @@ fn enable_sms(dir: &Path, gateway: &str) {
         ("enabled", "true".to_string()),
         ("url", format!("\"{gateway}\"")),
         ("token_env", "\"PE_TEST_SMS_TOKEN\"".to_string()),
-        ("status_token_env", "\"PE_TEST_SMS_STATUS_TOKEN\"".to_string()),
+        (
+            "status_token_env",
+            "\"PE_TEST_SMS_STATUS_TOKEN\"".to_string(),
+        ),
         ("timeout_seconds", "2".to_string()),
         ("poll_ms", "50".to_string()),
         ("initial_backoff_ms", "20".to_string()),
@@ -117,7 +120,12 @@ async fn case_view(svc: &TestService, nina: &reqwest::Client, id: &str) -> Value
 }
 
 /// Polls the case until its first SMS has `status`; that SMS's JSON.
-async fn wait_sms_status(svc: &TestService, nina: &reqwest::Client, id: &str, status: &str) -> Value {
+async fn wait_sms_status(
+    svc: &TestService,
+    nina: &reqwest::Client,
+    id: &str,
+    status: &str,
+) -> Value {
     let end = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let view = case_view(svc, nina, id).await;
@@ -155,12 +163,21 @@ async fn consent_brings_the_confirmation_with_the_estimated_time_in_the_callers_
         .collect();
     let en_text = by_number["+46703333333"];
     let en_time = local_time(en["estimated_callback_at"].as_str().expect("estimate"));
-    assert!(en_text.starts_with("1177: A nurse will call you back"), "{en_text}");
-    assert!(en_text.contains(&format!("at {en_time}.")), "{en_text} / {en_time}");
+    assert!(
+        en_text.starts_with("1177: A nurse will call you back"),
+        "{en_text}"
+    );
+    assert!(
+        en_text.contains(&format!("at {en_time}.")),
+        "{en_text} / {en_time}"
+    );
     assert!(en_text.contains("Call 112 if it gets worse"), "{en_text}");
     let sv_text = by_number["+46704444444"];
     let sv_time = local_time(sv["estimated_callback_at"].as_str().expect("estimate"));
-    assert!(sv_text.contains(&format!("kl {sv_time}.")), "{sv_text} / {sv_time}");
+    assert!(
+        sv_text.contains(&format!("kl {sv_time}.")),
+        "{sv_text} / {sv_time}"
+    );
     assert!(sv_text.contains("Ring 112 om det blir värre"), "{sv_text}");
     assert!(got.iter().all(|m| m.from == "1177"));
     // The nurse sees kind and status, never the text.
@@ -172,7 +189,11 @@ async fn consent_brings_the_confirmation_with_the_estimated_time_in_the_callers_
     let view = case_view(&svc, &nina, id).await.to_string();
     assert!(!view.contains("Ring 112"), "no SMS text in the case JSON");
     let metrics = svc.metrics().await;
-    assert_eq!(metric(&metrics, "pe_sms_sent_total"), Some(2.0), "{metrics}");
+    assert_eq!(
+        metric(&metrics, "pe_sms_sent_total"),
+        Some(2.0),
+        "{metrics}"
+    );
     svc.stop().await;
 }
 
@@ -188,17 +209,27 @@ async fn delivery_report_marks_the_sms_delivered() {
     wait_sms_status(&svc, &nina, id, "sent").await;
     let report_url = svc.http_url("/api/v1/sms/status");
     let gateway_id = sim.received()[0].id.clone();
-    let wrong = sim.report(&report_url, "nope", &gateway_id, "delivered").await;
+    let wrong = sim
+        .report(&report_url, "nope", &gateway_id, "delivered")
+        .await;
     assert_eq!(wrong.expect("report"), 401);
-    let unknown = sim.report(&report_url, STATUS_TOKEN, "sim-unknown", "delivered").await;
+    let unknown = sim
+        .report(&report_url, STATUS_TOKEN, "sim-unknown", "delivered")
+        .await;
     assert_eq!(unknown.expect("report"), 404);
-    let ok = sim.report(&report_url, STATUS_TOKEN, &gateway_id, "delivered").await;
+    let ok = sim
+        .report(&report_url, STATUS_TOKEN, &gateway_id, "delivered")
+        .await;
     assert_eq!(ok.expect("report"), 204);
     let sms = wait_sms_status(&svc, &nina, id, "delivered").await;
     assert_eq!(sms["status"], "delivered", "{sms}");
     assert!(sms["delivered_at"].is_string(), "{sms}");
     let metrics = svc.metrics().await;
-    assert_eq!(metric(&metrics, "pe_sms_delivered_total"), Some(1.0), "{metrics}");
+    assert_eq!(
+        metric(&metrics, "pe_sms_delivered_total"),
+        Some(1.0),
+        "{metrics}"
+    );
     svc.stop().await;
 }
 
@@ -217,7 +248,11 @@ async fn gateway_refusing_with_400_fails_the_sms_without_retrying() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sim.refused(), 1, "a 400 is not retried");
     let metrics = svc.metrics().await;
-    assert_eq!(metric(&metrics, "pe_sms_failed_total"), Some(1.0), "{metrics}");
+    assert_eq!(
+        metric(&metrics, "pe_sms_failed_total"),
+        Some(1.0),
+        "{metrics}"
+    );
     assert_eq!(metric(&metrics, "pe_sms_queued"), Some(0.0), "{metrics}");
     svc.stop().await;
 }
@@ -247,8 +282,16 @@ async fn a_missed_callback_brings_we_tried_to_call_you() {
     assert_eq!(s["result"], "busy", "{s}");
     assert_eq!(wait_received(&sms, 2, Duration::from_secs(10)).await, 2);
     let got = sms.received();
-    assert!(got[0].message.contains("Du blir uppringd"), "{}", got[0].message);
-    assert!(got[1].message.contains("Vi har försökt ringa dig"), "{}", got[1].message);
+    assert!(
+        got[0].message.contains("Du blir uppringd"),
+        "{}",
+        got[0].message
+    );
+    assert!(
+        got[1].message.contains("Vi har försökt ringa dig"),
+        "{}",
+        got[1].message
+    );
     assert!(got.iter().all(|m| m.to == RESIDENT));
     let view = case_view(&svc, &nina, id).await;
     let kinds: Vec<&str> = view["sms"]
@@ -269,7 +312,8 @@ async fn register_with_consent(svc: &TestService, numbers: &[String]) -> Vec<Cas
     let sms = phone_entrance::config::SmsConfig::parse(&text, &dir.join("sms.toml"))
         .expect("valid")
         .expect("enabled");
-    let composer = phone_entrance::sms::SmsComposer::new(sms.templates, chrono_tz::Europe::Stockholm);
+    let composer =
+        phone_entrance::sms::SmsComposer::new(sms.templates, chrono_tz::Europe::Stockholm);
     let store = Store::connect(&svc.database_url)
         .await
         .expect("store")
@@ -312,8 +356,14 @@ async fn gateway_down_for_ten_minutes_loses_nothing_and_sends_in_order_after_rec
         metrics = svc.metrics().await;
     }
     assert_eq!(metric(&metrics, "pe_sms_queued"), Some(600.0), "{metrics}");
-    assert!(metric(&metrics, "pe_sms_gateway_errors_total").unwrap_or(0.0) > 0.0, "{metrics}");
-    assert!(metric(&metrics, "pe_sms_oldest_queued_age_seconds").unwrap_or(0.0) > 1.0, "{metrics}");
+    assert!(
+        metric(&metrics, "pe_sms_gateway_errors_total").unwrap_or(0.0) > 0.0,
+        "{metrics}"
+    );
+    assert!(
+        metric(&metrics, "pe_sms_oldest_queued_age_seconds").unwrap_or(0.0) > 1.0,
+        "{metrics}"
+    );
     sim.set_mode(Mode::Fail { status: 503 });
     sim.resume().await.expect("gateway answers again");
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -322,7 +372,10 @@ async fn gateway_down_for_ten_minutes_loses_nothing_and_sends_in_order_after_rec
     sim.set_mode(Mode::Accept);
     let recovered = std::time::Instant::now();
     assert_eq!(wait_received(&sim, 600, Duration::from_secs(90)).await, 600);
-    eprintln!("600 queued SMS sent {:?} after the gateway recovered", recovered.elapsed());
+    eprintln!(
+        "600 queued SMS sent {:?} after the gateway recovered",
+        recovered.elapsed()
+    );
     let got = sim.received();
     // Each SMS once, and per number in the order the cases were registered.
     let store = svc.store().await;
@@ -348,8 +401,16 @@ async fn gateway_down_for_ten_minutes_loses_nothing_and_sends_in_order_after_rec
         let metrics = svc.metrics().await;
         if metric(&metrics, "pe_sms_queued") == Some(0.0) || tokio::time::Instant::now() > end {
             assert_eq!(metric(&metrics, "pe_sms_queued"), Some(0.0), "{metrics}");
-            assert_eq!(metric(&metrics, "pe_sms_sent_total"), Some(600.0), "{metrics}");
-            assert_eq!(metric(&metrics, "pe_sms_failed_total"), Some(0.0), "{metrics}");
+            assert_eq!(
+                metric(&metrics, "pe_sms_sent_total"),
+                Some(600.0),
+                "{metrics}"
+            );
+            assert_eq!(
+                metric(&metrics, "pe_sms_failed_total"),
+                Some(0.0),
+                "{metrics}"
+            );
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -388,7 +449,10 @@ async fn queued_sms_are_sent_after_a_service_restart() {
         .map(|m| m.message.as_str())
         .collect();
     assert_eq!(to_a.len(), 2);
-    assert!(to_a[0].contains("Du blir uppringd"), "first the Swedish one: {to_a:?}");
+    assert!(
+        to_a[0].contains("Du blir uppringd"),
+        "first the Swedish one: {to_a:?}"
+    );
     assert!(to_a[1].contains("A nurse will call you back"), "{to_a:?}");
     let store = second.store().await;
     for case in [&a1, &b, &a2] {
@@ -405,7 +469,12 @@ async fn check_config_names_a_missing_gateway_token() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = common::copy_config(dir.path());
     set_config(&config, "sms.toml", "enabled", "true");
-    set_config(&config, "sms.toml", "token_env", "\"PE_TEST_SMS_TOKEN_NEVER_SET\"");
+    set_config(
+        &config,
+        "sms.toml",
+        "token_env",
+        "\"PE_TEST_SMS_TOKEN_NEVER_SET\"",
+    );
     let e = phone_entrance::service::check_config(&config, &repo_root().join("prompts"))
         .err()
         .map(|e| format!("{e:#}"))

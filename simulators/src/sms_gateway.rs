@@ -231,7 +231,10 @@ async fn take(
         && (9..=16).contains(&m.to.len())
         && m.to[1..].chars().all(|c| c.is_ascii_digit());
     if !e164 || m.message.is_empty() {
-        return refuse(StatusCode::BAD_REQUEST, "invalid recipient or empty message");
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid recipient or empty message",
+        );
     }
     let mut i = lock(&inner);
     let id = format!("sim-{:08x}-{}", i.run, i.next_id);
@@ -267,7 +270,9 @@ mod tests {
     async fn post(sim: &SmsGatewaySim, to: &str) -> reqwest::Response {
         reqwest::Client::new()
             .post(sim.url())
-            .json(&serde_json::json!({"from": "1177", "to": to, "message": "hej", "reference": "r1"}))
+            .json(
+                &serde_json::json!({"from": "1177", "to": to, "message": "hej", "reference": "r1"}),
+            )
             .send()
             .await
             .expect("post")

@@ -219,7 +219,11 @@ fn validate(request: IntakeRequest) -> Result<Valid, ApiError> {
 /// The SMS consent as an answer, as the IVR keeps it.
 fn consent_answer(consent: bool, language: &str) -> Answer {
     let (question, yes, no) = if language == "en" {
-        ("May we send you text messages about your case?", "Yes", "No")
+        (
+            "May we send you text messages about your case?",
+            "Yes",
+            "No",
+        )
     } else {
         ("Får vi skicka sms om ditt ärende?", "Ja", "Nej")
     };

@@ -90,7 +90,9 @@ pub async fn status_report(
         ));
     }
     if body.len() > MAX_REPORT_BYTES {
-        return Err(ApiError::PayloadTooLarge("report is larger than 4 KiB".into()));
+        return Err(ApiError::PayloadTooLarge(
+            "report is larger than 4 KiB".into(),
+        ));
     }
     let report: DeliveryReport = serde_json::from_slice(&body).map_err(|_| {
         ApiError::BadRequest("expected JSON {\"id\": \"...\", \"status\": \"delivered\"}".into())
@@ -98,19 +100,18 @@ pub async fn status_report(
     if report.id.is_empty() || report.id.len() > 128 {
         return Err(ApiError::BadRequest("id must be 1-128 characters".into()));
     }
-    let (delivered, reason) = match report.status.as_str() {
-        "delivered" => (Some(Utc::now()), ""),
-        "failed" => (None, "delivery report: failed"),
-        "undeliverable" => (None, "delivery report: undeliverable"),
-        "expired" => (None, "delivery report: expired"),
-        "rejected" => (None, "delivery report: rejected"),
-        _ => {
-            return Err(ApiError::BadRequest(
+    let (delivered, reason) =
+        match report.status.as_str() {
+            "delivered" => (Some(Utc::now()), ""),
+            "failed" => (None, "delivery report: failed"),
+            "undeliverable" => (None, "delivery report: undeliverable"),
+            "expired" => (None, "delivery report: expired"),
+            "rejected" => (None, "delivery report: rejected"),
+            _ => return Err(ApiError::BadRequest(
                 "unknown status: expected delivered, failed, undeliverable, expired or rejected"
                     .into(),
-            ))
-        }
-    };
+            )),
+        };
     match state
         .store
         .sms_delivery_report(&report.id, delivered, reason)

@@ -93,9 +93,14 @@ impl SmsConfig {
                 )
             })?;
         let alpha = f.sender.len() <= 11
-            && f.sender.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ');
+            && f.sender
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == ' ');
         let numeric = f.sender.len() <= 16
-            && f.sender.trim_start_matches('+').chars().all(|c| c.is_ascii_digit());
+            && f.sender
+                .trim_start_matches('+')
+                .chars()
+                .all(|c| c.is_ascii_digit());
         if f.sender.trim().is_empty() || !(alpha || numeric) {
             anyhow::bail!(
                 "{file}: sender must be up to 11 letters or digits, or a number; fix: e.g. sender = \"1177\""
@@ -182,8 +187,14 @@ mod tests {
         let text = shipped()
             .replace("enabled = false", "enabled = true")
             .replace("PE_SMS_TOKEN", "PE_SMS_TOKEN_UNSET_IN_TESTS");
-        let e = parse(&text).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(e.contains("sms.toml: token_env names PE_SMS_TOKEN_UNSET_IN_TESTS"), "{e}");
+        let e = parse(&text)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("sms.toml: token_env names PE_SMS_TOKEN_UNSET_IN_TESTS"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -197,7 +208,10 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(e.contains("sms.toml: templates.callback_confirmation"), "{e}");
+        assert!(
+            e.contains("sms.toml: templates.callback_confirmation"),
+            "{e}"
+        );
         let e = parse(&shipped().replace("url = \"https", "url = \"ftp"))
             .err()
             .map(|e| e.to_string())

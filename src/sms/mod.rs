@@ -80,11 +80,7 @@ impl SmsMetrics {
             "Age of the oldest SMS not yet taken by the gateway",
             self.oldest_queued_age.clone(),
         );
-        registry.register(
-            "pe_sms_sent",
-            "SMS taken by the gateway",
-            self.sent.clone(),
-        );
+        registry.register("pe_sms_sent", "SMS taken by the gateway", self.sent.clone());
         registry.register(
             "pe_sms_failed",
             "SMS refused by the gateway, reported undeliverable, or given up after give_up_after_hours",

@@ -193,9 +193,20 @@ mod tests {
     #[test]
     fn statuses_are_classified() {
         let ok = classify(201, None, Some("m1".into()), None);
-        assert_eq!(ok, SendResult::Accepted { gateway_id: Some("m1".into()) });
+        assert_eq!(
+            ok,
+            SendResult::Accepted {
+                gateway_id: Some("m1".into())
+            }
+        );
         for status in [500, 502, 503, 504, 408] {
-            assert!(matches!(classify(status, None, None, None), SendResult::Transient { .. }), "{status}");
+            assert!(
+                matches!(
+                    classify(status, None, None, None),
+                    SendResult::Transient { .. }
+                ),
+                "{status}"
+            );
         }
         assert_eq!(
             classify(429, Some("120"), None, None),
@@ -211,7 +222,10 @@ mod tests {
                 reason: "gateway refused it with HTTP 400: invalid recipient".into()
             }
         );
-        assert!(matches!(classify(401, None, None, None), SendResult::Refused { .. }));
+        assert!(matches!(
+            classify(401, None, None, None),
+            SendResult::Refused { .. }
+        ));
     }
 
     #[test]
@@ -236,7 +250,10 @@ mod tests {
         // The next try would land past 24 h after queuing: failed, counted.
         let late = created + TimeDelta::hours(24) - TimeDelta::seconds(100);
         let v = verdict(&p, 20, created, fail(), late);
-        assert!(matches!(v, Verdict::Failed { ref reason } if reason.starts_with("gave up after 24 h")), "{v:?}");
+        assert!(
+            matches!(v, Verdict::Failed { ref reason } if reason.starts_with("gave up after 24 h")),
+            "{v:?}"
+        );
     }
 
     #[test]
@@ -254,9 +271,28 @@ mod tests {
 
     #[test]
     fn refused_fails_at_once_and_accepted_is_sent() {
-        let v = verdict(&policy(), 1, t0(), SendResult::Refused { reason: "HTTP 400".into() }, t0());
-        assert_eq!(v, Verdict::Failed { reason: "HTTP 400".into() });
-        let v = verdict(&policy(), 3, t0(), SendResult::Accepted { gateway_id: None }, t0());
+        let v = verdict(
+            &policy(),
+            1,
+            t0(),
+            SendResult::Refused {
+                reason: "HTTP 400".into(),
+            },
+            t0(),
+        );
+        assert_eq!(
+            v,
+            Verdict::Failed {
+                reason: "HTTP 400".into()
+            }
+        );
+        let v = verdict(
+            &policy(),
+            3,
+            t0(),
+            SendResult::Accepted { gateway_id: None },
+            t0(),
+        );
         assert_eq!(v, Verdict::Sent { gateway_id: None });
     }
 
@@ -268,7 +304,10 @@ mod tests {
         assert_eq!(h.wait(start), Duration::ZERO);
         let until = h.failed(&p, start, None);
         assert_eq!(until - start, Duration::from_secs(5));
-        assert_eq!(h.wait(start + Duration::from_secs(2)), Duration::from_secs(3));
+        assert_eq!(
+            h.wait(start + Duration::from_secs(2)),
+            Duration::from_secs(3)
+        );
         assert_eq!(h.wait(start + Duration::from_secs(6)), Duration::ZERO);
         let until = h.failed(&p, start + Duration::from_secs(6), None);
         assert_eq!(until - start, Duration::from_secs(16));

@@ -216,10 +216,17 @@ mod tests {
         let mut add = |kind: &str, sv: &str, en: &str| {
             t.insert(
                 kind.to_string(),
-                BTreeMap::from([("sv".to_string(), sv.to_string()), ("en".to_string(), en.to_string())]),
+                BTreeMap::from([
+                    ("sv".to_string(), sv.to_string()),
+                    ("en".to_string(), en.to_string()),
+                ]),
             );
         };
-        add("callback_confirmation", confirmation_sv, "We call you at {time}.");
+        add(
+            "callback_confirmation",
+            confirmation_sv,
+            "We call you at {time}.",
+        );
         add("callback_missed", "Vi sökte dig.", "We tried to call you.");
         add("self_care_advice", "Råd: {link}", "Advice: {link}");
         t
@@ -227,8 +234,10 @@ mod tests {
 
     #[test]
     fn confirmation_shows_the_local_time_in_the_callers_language() {
-        let t = Templates::new(&texts("Vi ringer {date} kl {time}. Ring 112 om det blir värre."))
-            .expect("valid");
+        let t = Templates::new(&texts(
+            "Vi ringer {date} kl {time}. Ring 112 om det blir värre.",
+        ))
+        .expect("valid");
         // 13:05 UTC is 14:05 in Stockholm in winter.
         let at = chrono::Utc.with_ymd_and_hms(2026, 1, 15, 13, 5, 0).single();
         let facts = SmsFacts {
@@ -244,19 +253,35 @@ mod tests {
         let en = t.render(SmsKind::CallbackConfirmation, "en", &facts, tz);
         assert_eq!(en.as_deref(), Some("We call you at 14:05."));
         // Without a time there is nothing to confirm.
-        let none = t.render(SmsKind::CallbackConfirmation, "sv", &SmsFacts::default(), tz);
+        let none = t.render(
+            SmsKind::CallbackConfirmation,
+            "sv",
+            &SmsFacts::default(),
+            tz,
+        );
         assert_eq!(none, None);
     }
 
     #[test]
     fn unknown_or_missing_placeholders_fail_naming_the_key() {
-        let e = Templates::new(&texts("Vi ringer {tid}")).err().unwrap_or_default();
-        assert!(e.contains("templates.callback_confirmation.sv") && e.contains("{tid}"), "{e}");
-        let e = Templates::new(&texts("Vi ringer snart")).err().unwrap_or_default();
+        let e = Templates::new(&texts("Vi ringer {tid}"))
+            .err()
+            .unwrap_or_default();
+        assert!(
+            e.contains("templates.callback_confirmation.sv") && e.contains("{tid}"),
+            "{e}"
+        );
+        let e = Templates::new(&texts("Vi ringer snart"))
+            .err()
+            .unwrap_or_default();
         assert!(e.contains("must name {time}"), "{e}");
-        let e = Templates::new(&texts("Vi ringer {time} {link}")).err().unwrap_or_default();
+        let e = Templates::new(&texts("Vi ringer {time} {link}"))
+            .err()
+            .unwrap_or_default();
         assert!(e.contains("{link}"), "{e}");
-        let e = Templates::new(&texts("Vi ringer {time")).err().unwrap_or_default();
+        let e = Templates::new(&texts("Vi ringer {time"))
+            .err()
+            .unwrap_or_default();
         assert!(e.contains("without its '}'"), "{e}");
         let mut t = texts("{time}");
         t.remove("callback_missed");

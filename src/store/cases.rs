@@ -29,7 +29,8 @@ const INSERT_CASE_SQL: &str = concat!(
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
 );
 
-pub(super) const CASE_BY_ID_SQL: &str = concat!("SELECT ", case_columns!(), " FROM cases WHERE id = $1");
+pub(super) const CASE_BY_ID_SQL: &str =
+    concat!("SELECT ", case_columns!(), " FROM cases WHERE id = $1");
 
 const CASE_BY_EXTERNAL_REF_SQL: &str = concat!(
     "SELECT ",

@@ -55,7 +55,10 @@ async fn main() -> anyhow::Result<()> {
             println!("{} from {} to {}: {}", m.id, m.from, m.to, m.message);
             if let Some(url) = &args.report_to {
                 tokio::time::sleep(Duration::from_millis(args.report_after_ms)).await;
-                match sim.report(url, &args.report_token, &m.id, "delivered").await {
+                match sim
+                    .report(url, &args.report_token, &m.id, "delivered")
+                    .await
+                {
                     Ok(status) => println!("{}: delivery report answered {status}", m.id),
                     Err(e) => println!("{}: delivery report failed: {e}", m.id),
                 }

@@ -124,20 +124,37 @@ async fn each_number_is_served_strictly_in_creation_order(store: Store) {
     // Three SMS to A, two to B, interleaved.
     let mut cases = Vec::new();
     for (i, number) in ["A", "B", "A", "B", "A"].iter().enumerate() {
-        let n = if *number == "A" { "+46701111111" } else { "+46702222222" };
+        let n = if *number == "A" {
+            "+46701111111"
+        } else {
+            "+46702222222"
+        };
         cases.push(insert(&store, &callback(n, i as i64, Some(true))).await);
     }
     let first = claim(&store, at(10)).await;
     let firsts: Vec<Uuid> = first.iter().map(|r| r.case_id).collect();
-    assert_eq!(firsts, [cases[0].id, cases[1].id], "one per number, oldest first");
+    assert_eq!(
+        firsts,
+        [cases[0].id, cases[1].id],
+        "one per number, oldest first"
+    );
     assert!(claim(&store, at(10)).await.is_empty(), "heads are leased");
     // A's first fails for now: A's later SMS wait behind it; B goes on.
-    store.sms_retry(first[0].id, at(100), "HTTP 503").await.expect("retry");
-    store.sms_sent(first[1].id, "g-1", at(11)).await.expect("sent");
+    store
+        .sms_retry(first[0].id, at(100), "HTTP 503")
+        .await
+        .expect("retry");
+    store
+        .sms_sent(first[1].id, "g-1", at(11))
+        .await
+        .expect("sent");
     let next = claim(&store, at(12)).await;
     let nexts: Vec<Uuid> = next.iter().map(|r| r.case_id).collect();
     assert_eq!(nexts, [cases[3].id], "B's second; A waits for its first");
-    store.sms_sent(next[0].id, "g-2", at(12)).await.expect("sent");
+    store
+        .sms_sent(next[0].id, "g-2", at(12))
+        .await
+        .expect("sent");
     assert!(claim(&store, at(50)).await.is_empty());
     // A's first comes back when due, then the rest of A in order.
     let mut order = Vec::new();
@@ -193,7 +210,10 @@ async fn missed_call_sms_is_queued_once_per_failed_attempt(store: Store) {
         may_override: false,
     };
     let policy = RetryPolicies::default();
-    for (round, result) in [AttemptResult::NoAnswer, AttemptResult::Busy].iter().enumerate() {
+    for (round, result) in [AttemptResult::NoAnswer, AttemptResult::Busy]
+        .iter()
+        .enumerate()
+    {
         let now = at(60 * (round as i64 + 1) * 20);
         store.claim(case.id, &nurse, now).await.expect("claim");
         store
@@ -208,7 +228,11 @@ async fn missed_call_sms_is_queued_once_per_failed_attempt(store: Store) {
         .record_attempt(case.id, "anna", AttemptResult::Failed, &policy, now)
         .await
         .expect("attempt");
-    let kinds: Vec<SmsKind> = sms_of(&store, case.id).await.iter().map(|s| s.kind).collect();
+    let kinds: Vec<SmsKind> = sms_of(&store, case.id)
+        .await
+        .iter()
+        .map(|s| s.kind)
+        .collect();
     assert_eq!(
         kinds,
         [
@@ -219,7 +243,10 @@ async fn missed_call_sms_is_queued_once_per_failed_attempt(store: Store) {
     );
     // Without consent: nothing after a missed call either.
     let quiet = insert(&store, &callback("+46702222222", 1, Some(false))).await;
-    store.claim(quiet.id, &nurse, at(4000)).await.expect("claim");
+    store
+        .claim(quiet.id, &nurse, at(4000))
+        .await
+        .expect("claim");
     store
         .record_attempt(quiet.id, "anna", AttemptResult::NoAnswer, &policy, at(4000))
         .await
@@ -250,7 +277,10 @@ async fn delivery_reports_mark_rows_delivered_or_failed(store: Store) {
     assert_eq!(report("gw-nope", true).await, ReportResult::Unknown);
     let a = sms_of(&store, a.id).await;
     assert_eq!(a[0].status, SmsStatus::Delivered);
-    assert_eq!((a[0].sent_at, a[0].delivered_at), (Some(at(11)), Some(at(20))));
+    assert_eq!(
+        (a[0].sent_at, a[0].delivered_at),
+        (Some(at(11)), Some(at(20)))
+    );
     let b = sms_of(&store, b.id).await;
     assert_eq!(b[0].status, SmsStatus::Failed);
 }
@@ -260,20 +290,36 @@ async fn self_care_advice_needs_consent_and_an_https_link(store: Store) {
     let yes = insert(&store, &callback("+46701111111", 0, Some(true))).await;
     let no = insert(&store, &callback("+46702222222", 1, Some(false))).await;
     let link = "https://www.1177.se/halsa/forkylning";
-    assert!(store.enqueue_self_care_advice(yes.id, link, at(5)).await.expect("queued"));
+    assert!(store
+        .enqueue_self_care_advice(yes.id, link, at(5))
+        .await
+        .expect("queued"));
     assert!(
-        !store.enqueue_self_care_advice(yes.id, link, at(6)).await.expect("once"),
+        !store
+            .enqueue_self_care_advice(yes.id, link, at(6))
+            .await
+            .expect("once"),
         "once per case"
     );
-    assert!(!store.enqueue_self_care_advice(no.id, link, at(5)).await.expect("no consent"));
+    assert!(!store
+        .enqueue_self_care_advice(no.id, link, at(5))
+        .await
+        .expect("no consent"));
     for bad in ["http://1177.se/x", "https://1177.se/a b", "javascript:x"] {
         assert!(matches!(
             store.enqueue_self_care_advice(yes.id, bad, at(5)).await,
             Err(StoreError::SmsLink)
         ));
     }
-    let kinds: Vec<SmsKind> = sms_of(&store, yes.id).await.iter().map(|s| s.kind).collect();
-    assert_eq!(kinds, [SmsKind::CallbackConfirmation, SmsKind::SelfCareAdvice]);
+    let kinds: Vec<SmsKind> = sms_of(&store, yes.id)
+        .await
+        .iter()
+        .map(|s| s.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [SmsKind::CallbackConfirmation, SmsKind::SelfCareAdvice]
+    );
 }
 
 async fn nothing_is_queued_without_sms_configured(store: Store) {
