@@ -341,8 +341,21 @@ async fn register_with_consent(svc: &TestService, numbers: &[String]) -> Vec<Cas
 
 #[tokio::test]
 async fn gateway_down_for_ten_minutes_loses_nothing_and_sends_in_order_after_recovery() {
+    gateway_down_for_ten_minutes(None).await;
+}
+
+#[tokio::test]
+async fn gateway_down_for_ten_minutes_loses_nothing_and_sends_in_order_after_recovery_postgres() {
+    let Some(url) = common::postgres::postgres_database().await else {
+        return;
+    };
+    gateway_down_for_ten_minutes(Some(url.clone())).await;
+    common::postgres::drop_postgres_database(&url).await;
+}
+
+async fn gateway_down_for_ten_minutes(database_url: Option<String>) {
     let mut sim = gateway().await;
-    let svc = service(&sim, None).await;
+    let svc = service(&sim, database_url).await;
     sim.stop().await;
     // Ten minutes at a busy hour's one SMS a second: 600, to 20 residents
     // (30 each, so order per number matters).
@@ -483,4 +496,70 @@ async fn check_config_names_a_missing_gateway_token() {
         e.contains("sms.toml: token_env names PE_TEST_SMS_TOKEN_NEVER_SET"),
         "{e}"
     );
+}
+
+#[tokio::test]
+async fn a_gateway_slower_than_the_timeout_is_retried_until_it_answers() {
+    // timeout_seconds = 2 in these tests.
+    let sim = gateway().await;
+    sim.set_mode(Mode::Slow { delay_ms: 2500 });
+    let svc = service(&sim, None).await;
+    let case = post_case(&svc, "s-1", "0701234567", "sv", Some(true)).await;
+    let end = tokio::time::Instant::now() + Duration::from_secs(10);
+    while metric(&svc.metrics().await, "pe_sms_gateway_errors_total").unwrap_or(0.0) < 1.0
+        && tokio::time::Instant::now() < end
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sim.set_mode(Mode::Accept);
+    svc.add_staff("nina", "nurse-pw", Role::Nurse).await;
+    let nina = svc.login("nina", "nurse-pw").await;
+    let id = case["id"].as_str().expect("id");
+    let sms = wait_sms_status(&svc, &nina, id, "sent").await;
+    assert_eq!(sms["status"], "sent", "{sms}");
+    assert!(sms["attempts"].as_u64().unwrap_or(0) >= 2, "{sms}");
+    // A send that timed out may still have landed: every copy carries the
+    // same reference, so the gateway can drop repeats.
+    let got = sim.received();
+    assert!(!got.is_empty());
+    assert!(got.iter().all(|m| m.reference == got[0].reference));
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn two_nodes_on_postgresql_send_each_sms_once_and_in_order() {
+    let Some(url) = common::postgres::postgres_database().await else {
+        return;
+    };
+    let sim = gateway().await;
+    sim.set_mode(Mode::Slow { delay_ms: 5 });
+    let a = service(&sim, Some(url.clone())).await;
+    let b = service(&sim, Some(url.clone())).await;
+    let numbers: Vec<String> = (0..200).map(|i| format!("+4670666{:04}", i % 10)).collect();
+    let cases = register_with_consent(&a, &numbers).await;
+    assert_eq!(wait_received(&sim, 200, Duration::from_secs(60)).await, 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = sim.received();
+    assert_eq!(got.len(), 200, "no SMS sent by both nodes");
+    let store = a.store().await;
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (i, case) in cases.iter().enumerate() {
+        let sms = store.sms_for_case(case.id).await.expect("sms");
+        index.insert(sms[0].id.to_string(), i);
+    }
+    let mut last: HashMap<&str, usize> = HashMap::new();
+    for m in &got {
+        let i = index[&m.reference];
+        if let Some(before) = last.insert(m.to.as_str(), i) {
+            assert!(before < i, "{}: SMS {i} overtook {before}", m.to);
+        }
+    }
+    let sent = |text: String| metric(&text, "pe_sms_sent_total").unwrap_or(0.0);
+    let (sa, sb) = (sent(a.metrics().await), sent(b.metrics().await));
+    eprintln!("node a sent {sa}, node b sent {sb}");
+    assert_eq!(sa + sb, 200.0);
+    store.close().await;
+    a.stop().await;
+    b.stop().await;
+    common::postgres::drop_postgres_database(&url).await;
 }

@@ -100,15 +100,24 @@ async fn send_all(
             tracing::warn!(sms_id = %row.id, error = %e, "SMS outcome not stored");
         }
     }
+    let was_failing = health.failing();
     match failure {
         Some(retry_after) => {
             let until = health.failed(policy, Instant::now(), retry_after);
-            tracing::warn!(
-                pause_ms = until.saturating_duration_since(Instant::now()).as_millis() as u64,
-                "SMS gateway failing: pausing"
-            );
+            let pause_ms = until.saturating_duration_since(Instant::now()).as_millis() as u64;
+            // Once per outage at warn level; each further pause at debug.
+            if was_failing {
+                tracing::debug!(pause_ms, "SMS gateway still failing: pausing");
+            } else {
+                tracing::warn!(pause_ms, "SMS gateway failing: SMS wait in the outbox");
+            }
         }
-        None if any_sent => health.succeeded(),
+        None if any_sent => {
+            if was_failing {
+                tracing::info!("SMS gateway answers again");
+            }
+            health.succeeded();
+        }
         None => {}
     }
 }

@@ -155,6 +155,11 @@ impl GatewayHealth {
         self.paused_until = None;
     }
 
+    /// Whether the last send failed.
+    pub fn failing(&self) -> bool {
+        self.failures > 0
+    }
+
     /// How long to wait at `now` before sending (zero: go).
     pub fn wait(&self, now: Instant) -> Duration {
         self.paused_until
