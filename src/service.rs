@@ -286,7 +286,11 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         .with_intake_queue(intake_queue)
         .with_guard(staff_guard)
         .with_nurse_phones(nurse_phones.clone());
-    let router = crate::api::router(api_state).merge(metrics_router(registry));
+    let listing_metrics = crate::listing::ListingMetrics::default();
+    listing_metrics.register(&mut registry);
+    let router = crate::fhir::router(api_state.clone())
+        .merge(crate::api::router(api_state))
+        .merge(metrics_router(registry));
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {
         // Connect info gives the audit log the client address.
@@ -326,6 +330,10 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         swept,
         shutdown_rx.clone(),
     );
+    // Listing look-ups beside the call loop (never in it).
+    let listing = cfg.listing.as_ref().map(|config| {
+        crate::listing::worker::start(store.clone(), config, listing_metrics, shutdown_rx.clone())
+    });
     let sip = tokio::spawn(driver.run(driver_ctx, sip_command_rx, shutdown_rx));
     match tls_addr {
         Some(tls_addr) => {
@@ -345,7 +353,10 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         drain_time,
         media,
         shutdown: shutdown_tx,
-        tasks: vec![sip, http, snapshot, probe, sweeper],
+        tasks: [sip, http, snapshot, probe, sweeper]
+            .into_iter()
+            .chain(listing)
+            .collect(),
         call_tasks,
     })
 }

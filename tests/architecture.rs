@@ -15,6 +15,7 @@ const CORES: &[&str] = &[
 /// in this list, never one below it.
 const SHELL: &[&str] = &[
     "store",
+    "listing",
     "supervisor",
     "config",
     "live",
@@ -26,6 +27,7 @@ const SHELL: &[&str] = &[
     "telephony",
     "dialer",
     "api",
+    "fhir",
     "admin",
     "service",
 ];

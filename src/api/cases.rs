@@ -44,6 +44,31 @@ pub struct CaseView {
     /// The caller left a voice note: `GET /cases/{id}/voice-note` plays it.
     #[serde(default)]
     pub has_voice_note: bool,
+    /// Where the resident is listed (looked up by personnummer in the region's
+    /// register); `null` when not looked up (no personnummer, look-ups off).
+    #[serde(default)]
+    pub listing: Option<ListingView>,
+}
+
+/// A case's listed health centre.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct ListingView {
+    /// `pending`, `found`, `none` (not listed) or `unknown` (look-up failed).
+    pub status: String,
+    /// The unit's HSA-id.
+    pub hsa_id: Option<String>,
+    /// The unit's name.
+    pub name: Option<String>,
+}
+
+impl From<crate::store::Listing> for ListingView {
+    fn from(l: crate::store::Listing) -> ListingView {
+        ListingView {
+            status: l.status.as_str().to_string(),
+            hsa_id: l.hsa_id,
+            name: l.name,
+        }
+    }
 }
 
 impl CaseView {
@@ -61,6 +86,7 @@ impl CaseView {
             outcome_note: claim.outcome_note,
             closed_at: claim.closed_at,
             has_voice_note: false,
+            listing: None,
         }
     }
 }
@@ -82,8 +108,10 @@ fn parse_id(text: &str) -> Result<Uuid, ApiError> {
 async fn view(state: &ApiState, case: CaseRecord) -> Result<CaseView, ApiError> {
     let claim = state.store.claim_info(case.id).await?.unwrap_or_default();
     let has_voice_note = state.store.has_voice_note(case.id).await?;
+    let listing = state.store.get_listing(case.id).await?.map(ListingView::from);
     Ok(CaseView {
         has_voice_note,
+        listing,
         ..CaseView::new(case, claim)
     })
 }

@@ -44,6 +44,8 @@ pub struct Config {
     pub staff: StaffConfig,
     /// Inbound trunks, trusted identities, media destinations, flood limits (`trunks.toml`).
     pub sources: SourcesConfig,
+    /// The population register for listing look-ups (`listing.toml`; none: off).
+    pub listing: Option<crate::listing::ListingConfig>,
 }
 
 impl Config {
@@ -76,6 +78,13 @@ impl Config {
             .map(|text| SourcesConfig::parse(&text, &sources_path))
             .transpose()?
             .unwrap_or_default();
+        let listing_path = config_dir.join("listing.toml");
+        let listing = read_optional(&listing_path)?
+            .map(|text| {
+                crate::listing::ListingConfig::parse(&text, &listing_path, |v| std::env::var(v).ok())
+            })
+            .transpose()?
+            .filter(|l| l.enabled);
         Ok(Config {
             sip,
             flow: ivr.flow,
@@ -88,6 +97,7 @@ impl Config {
             retry,
             staff,
             sources,
+            listing,
         })
     }
 }
