@@ -338,7 +338,7 @@ pub fn transaction_response(id: Uuid, created: bool, order: &[EntryKind]) -> Bun
     }
 }
 
-/// `POST /fhir` (and `POST /fhir/`): registers the transaction's case. `200`
+/// `POST /fhir`: registers the transaction's case. `200`
 /// with a transaction-response Bundle whether new (entries `201 Created`) or
 /// an identical re-post (`200 OK`); `409` for different content under the same
 /// `Task.identifier`; `400` for a bad Bundle; all errors `OperationOutcome`.

@@ -42,10 +42,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/Task/{id}", get(tasks::read))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
-    Router::new()
-        .route("/fhir", post(intake::post_bundle))
-        .nest("/fhir", fhir)
-        .with_state(state)
+    // The nested "/" is `/fhir` itself, the transaction endpoint.
+    Router::new().nest("/fhir", fhir).with_state(state)
 }
 
 /// A resource as `application/fhir+json` with this status.
