@@ -88,6 +88,7 @@
 
   function renderClaimed() {
     renderVoiceNote();
+    renderListing();
     $("claimed").hidden = !claimed;
     if (!claimed) return;
     const lv = $("claimed-level");
@@ -104,6 +105,21 @@
     why.hidden = claimed.status !== "claimed" || !claimed.review_reason;
     why.textContent = reviewWhy[claimed.review_reason] || "";
     $("claimed-answers").replaceWith(Object.assign(answersList(claimed.answers), { id: "claimed-answers" }));
+  }
+
+  // The resident's listed health centre (looked up in the background by personnummer).
+  function renderListing() {
+    const p = $("claimed-listing");
+    const l = claimed && claimed.listing;
+    p.hidden = !l;
+    if (!l) return;
+    const text = {
+      found: "Listad vid: " + (l.name || l.hsa_id || "okänd enhet"),
+      none: "Inte listad vid någon vårdcentral",
+      pending: "Listning hämtas …",
+    };
+    p.textContent = text[l.status] || "Listning okänd";
+    p.title = l.hsa_id ? "HSA-id " + l.hsa_id : "";
   }
 
   // The caller's spoken description, streamed from the API (each play is audited).
