@@ -31,7 +31,10 @@ async fn start(register: &FhirRegister) -> TestService {
     TestService::start_with(None, move |dir| {
         std::fs::write(
             dir.join("intake-clients.toml"),
-            format!("[[client]]\nname = \"1177-direkt\"\ntoken_sha256 = \"{}\"\n", sha256_hex(TOKEN)),
+            format!(
+                "[[client]]\nname = \"1177-direkt\"\ntoken_sha256 = \"{}\"\n",
+                sha256_hex(TOKEN)
+            ),
         )
         .expect("intake-clients.toml");
         std::fs::write(
@@ -108,12 +111,23 @@ fn fixture() -> Value {
 
 fn assert_outcome(reply: &Reply, status: u16, code: &str) -> String {
     assert_eq!(reply.status, status, "{}", reply.json);
-    assert!(reply.content_type.starts_with("application/fhir+json"), "{}", reply.content_type);
+    assert!(
+        reply.content_type.starts_with("application/fhir+json"),
+        "{}",
+        reply.content_type
+    );
     let parsed: Resource = serde_json::from_value(reply.json.clone()).expect("R4 resource");
-    assert!(matches!(parsed, Resource::OperationOutcome(_)), "{}", reply.json);
+    assert!(
+        matches!(parsed, Resource::OperationOutcome(_)),
+        "{}",
+        reply.json
+    );
     assert_eq!(reply.json["issue"][0]["severity"], "error");
     assert_eq!(reply.json["issue"][0]["code"], code, "{}", reply.json);
-    reply.json["issue"][0]["diagnostics"].as_str().unwrap_or("").to_string()
+    reply.json["issue"][0]["diagnostics"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
 }
 
 fn task_id(reply: &Reply) -> String {
@@ -186,7 +200,11 @@ async fn spec_bundle_is_accepted_once_and_read_back_as_r4_tasks_with_listing() {
     let mut changed = fixture();
     changed["entry"][0]["resource"]["priority"] = json!("stat");
     changed["entry"][0]["resource"]["extension"] = json!([]);
-    assert_outcome(&post_bundle(&svc, &changed, Some(TOKEN)).await, 409, "conflict");
+    assert_outcome(
+        &post_bundle(&svc, &changed, Some(TOKEN)).await,
+        409,
+        "conflict",
+    );
 
     // The same case the JSON intake makes: level, answers, number, personnummer.
     let case = svc.case(&id).await;
@@ -209,7 +227,8 @@ async fn spec_bundle_is_accepted_once_and_read_back_as_r4_tasks_with_listing() {
     };
     assert_eq!(bundle.entry.len(), 1);
     let task: Resource =
-        serde_json::from_value(bundle.entry[0].resource.clone().expect("resource")).expect("R4 Task");
+        serde_json::from_value(bundle.entry[0].resource.clone().expect("resource"))
+            .expect("R4 Task");
     let Resource::Task(task) = task else {
         panic!("not a Task")
     };
@@ -226,7 +245,12 @@ async fn spec_bundle_is_accepted_once_and_read_back_as_r4_tasks_with_listing() {
         serde_json::from_value::<Resource>(read.json.clone()),
         Ok(Resource::Task(_))
     ));
-    let audit = svc.store().await.audit_rows(None, 200).await.expect("audit");
+    let audit = svc
+        .store()
+        .await
+        .audit_rows(None, 200)
+        .await
+        .expect("audit");
     let actions: Vec<(&str, &str)> = audit
         .iter()
         .map(|a| (a.action.as_str(), a.actor.as_str()))
@@ -298,8 +322,18 @@ async fn bad_bundles_get_an_operation_outcome_400() {
     batch["type"] = json!("batch");
     for (name, bundle, code, names) in [
         ("wrong resourceType", wrong_type, "structure", "Bundle"),
-        ("no Task.identifier", no_identifier, "invalid", "Task.identifier"),
-        ("bad personnummer", bad_personnummer, "invalid", "personnummer"),
+        (
+            "no Task.identifier",
+            no_identifier,
+            "invalid",
+            "Task.identifier",
+        ),
+        (
+            "bad personnummer",
+            bad_personnummer,
+            "invalid",
+            "personnummer",
+        ),
         ("not a transaction", batch, "invalid", "transaction"),
     ] {
         let reply = post_bundle(&svc, &bundle, Some(TOKEN)).await;
@@ -340,7 +374,10 @@ async fn listing_lookups_show_found_none_and_unknown_on_the_case() {
     // The register answers 500: unknown.
     register.set_fail(true);
     let failing = post_json_case(&svc, "ref-4", FAILING).await;
-    assert_eq!(listing_of(&staff, &svc, &failing).await["status"], "unknown");
+    assert_eq!(
+        listing_of(&staff, &svc, &failing).await["status"],
+        "unknown"
+    );
     register.set_fail(false);
 
     let metrics = svc.metrics().await;

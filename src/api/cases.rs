@@ -108,7 +108,11 @@ fn parse_id(text: &str) -> Result<Uuid, ApiError> {
 async fn view(state: &ApiState, case: CaseRecord) -> Result<CaseView, ApiError> {
     let claim = state.store.claim_info(case.id).await?.unwrap_or_default();
     let has_voice_note = state.store.has_voice_note(case.id).await?;
-    let listing = state.store.get_listing(case.id).await?.map(ListingView::from);
+    let listing = state
+        .store
+        .get_listing(case.id)
+        .await?
+        .map(ListingView::from);
     Ok(CaseView {
         has_voice_note,
         listing,

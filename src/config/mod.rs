@@ -81,7 +81,9 @@ impl Config {
         let listing_path = config_dir.join("listing.toml");
         let listing = read_optional(&listing_path)?
             .map(|text| {
-                crate::listing::ListingConfig::parse(&text, &listing_path, |v| std::env::var(v).ok())
+                crate::listing::ListingConfig::parse(&text, &listing_path, |v| {
+                    std::env::var(v).ok()
+                })
             })
             .transpose()?
             .filter(|l| l.enabled);

@@ -5,11 +5,11 @@ use super::fhir_json;
 use super::outcome::FhirError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use fhir_r4::codes::{
-    CapabilityStatementKind, FhirVersion, PublicationStatus, ResourceTypes,
-    RestfulCapabilityMode, SearchParamType,
-};
 use fhir_r4::coded::Coded;
+use fhir_r4::codes::{
+    CapabilityStatementKind, FhirVersion, PublicationStatus, ResourceTypes, RestfulCapabilityMode,
+    SearchParamType,
+};
 use fhir_r4::resources::capability_statement::{
     CapabilityStatementRest, CapabilityStatementRestInteraction, CapabilityStatementRestResource,
     CapabilityStatementRestResourceInteraction, CapabilityStatementRestResourceSearchParam,
@@ -68,7 +68,9 @@ pub fn capability_statement(date: &str) -> Option<CapabilityStatement> {
     };
     CapabilityStatement::builder()
         .name(FhirString("PhoneEntrance1177".into()))
-        .title(FhirString("1177 phone entrance: digital intake and case worklist".into()))
+        .title(FhirString(
+            "1177 phone entrance: digital intake and case worklist".into(),
+        ))
         .status(Coded::Known(PublicationStatus::Active))
         .date(fhir_r4::types::DateTime(date.to_string()))
         .kind(Coded::Known(CapabilityStatementKind::Instance))
@@ -78,7 +80,10 @@ pub fn capability_statement(date: &str) -> Option<CapabilityStatement> {
             ..Default::default()
         })
         .fhir_version(Coded::Known(FhirVersion::N401))
-        .format(vec1::vec1![Code("json".into()), Code(super::FHIR_JSON.into())])
+        .format(vec1::vec1![
+            Code("json".into()),
+            Code(super::FHIR_JSON.into())
+        ])
         .rest(vec![rest])
         .build()
         .ok()
@@ -108,7 +113,10 @@ mod tests {
         assert_eq!(json["format"][0], "json");
         assert_eq!(json["rest"][0]["interaction"][0]["code"], "transaction");
         assert_eq!(json["rest"][0]["resource"][0]["type"], "Task");
-        assert_eq!(json["rest"][0]["resource"][0]["searchParam"][0]["name"], "status");
+        assert_eq!(
+            json["rest"][0]["resource"][0]["searchParam"][0]["name"],
+            "status"
+        );
         let back: Result<Resource, _> = serde_json::from_value(json);
         assert!(matches!(back, Ok(Resource::CapabilityStatement(_))));
     }

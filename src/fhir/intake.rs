@@ -27,15 +27,13 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use fhir_r4::codes::{BundleType, ContactPointSystem, ContactPointUse, RequestPriority};
 use fhir_r4::coded::Coded;
+use fhir_r4::codes::{BundleType, ContactPointSystem, ContactPointUse, RequestPriority};
+use fhir_r4::resources::bundle::{BundleEntry, BundleEntryResponse};
 use fhir_r4::resources::questionnaire_response::{
     QuestionnaireResponseItem, QuestionnaireResponseItemAnswerValue as AnswerValue,
 };
-use fhir_r4::resources::bundle::{BundleEntry, BundleEntryResponse};
-use fhir_r4::resources::{
-    Bundle, Patient, QuestionnaireResponse, Resource, Task,
-};
+use fhir_r4::resources::{Bundle, Patient, QuestionnaireResponse, Resource, Task};
 use fhir_r4::types::extension::ExtensionValue;
 use uuid::Uuid;
 
@@ -114,7 +112,9 @@ pub fn bundle_to_request(body: &[u8]) -> Result<(IntakeRequest, Vec<EntryKind>),
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| FhirError::structure(intake::describe_json_error(&e)))?;
     if !value.is_object() {
-        return Err(FhirError::structure("body is not a FHIR resource (a JSON object)"));
+        return Err(FhirError::structure(
+            "body is not a FHIR resource (a JSON object)",
+        ));
     }
     let kind = type_name(&value);
     if kind != "Bundle" {
@@ -138,7 +138,9 @@ pub fn bundle_to_request(body: &[u8]) -> Result<(IntakeRequest, Vec<EntryKind>),
     let mut order = Vec::with_capacity(bundle.entry.len());
     for (i, entry) in bundle.entry.into_iter().enumerate() {
         let Some(value) = entry.resource else {
-            return Err(FhirError::invalid(format!("Bundle.entry[{i}] has no resource")));
+            return Err(FhirError::invalid(format!(
+                "Bundle.entry[{i}] has no resource"
+            )));
         };
         let kind = type_name(&value);
         let resource: Resource = serde_json::from_value(value).map_err(|e| {
@@ -188,7 +190,9 @@ pub fn map_resources(
         .map(|v| v.0.trim().to_string())
         .find(|v| !v.is_empty())
         .ok_or_else(|| {
-            FhirError::invalid("Task.identifier is missing: the 1177 direkt id (identifier.value) is required")
+            FhirError::invalid(
+                "Task.identifier is missing: the 1177 direkt id (identifier.value) is required",
+            )
         })?;
     let level = level_of(task)?;
     let language = qr
@@ -223,7 +227,9 @@ pub fn map_resources(
         .and_then(|t| t.value.as_ref())
         .map(|v| v.0.clone())
         .ok_or_else(|| {
-            FhirError::invalid("Patient.telecom with system \"phone\" (the callback number) is required")
+            FhirError::invalid(
+                "Patient.telecom with system \"phone\" (the callback number) is required",
+            )
         })?;
     Ok(IntakeRequest {
         external_ref,
@@ -231,7 +237,11 @@ pub fn map_resources(
         answers,
         callback_number,
         personnummer,
-        summary: task.description.as_ref().map(|d| d.0.clone()).unwrap_or_default(),
+        summary: task
+            .description
+            .as_ref()
+            .map(|d| d.0.clone())
+            .unwrap_or_default(),
         language: Some(language),
     })
 }
@@ -372,7 +382,10 @@ async fn handle_post(
     let valid = intake::validate(request)?;
     let registered = intake::register(state, &client, &valid).await?;
     let bundle = transaction_response(registered.response.id, registered.created, &order);
-    Ok(fhir_json(StatusCode::OK, &Resource::Bundle(Box::new(bundle))))
+    Ok(fhir_json(
+        StatusCode::OK,
+        &Resource::Bundle(Box::new(bundle)),
+    ))
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ use crate::store::StoreError;
 use axum::http::header::WWW_AUTHENTICATE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use fhir_r4::codes::{IssueSeverity, IssueType};
 use fhir_r4::coded::Coded;
+use fhir_r4::codes::{IssueSeverity, IssueType};
 use fhir_r4::resources::operation_outcome::OperationOutcomeIssue;
 use fhir_r4::resources::{OperationOutcome, Resource};
 
@@ -44,7 +44,11 @@ impl FhirError {
 
     /// 400 `not-supported`: a search parameter or value we do not serve.
     pub fn not_supported(diagnostics: impl Into<String>) -> FhirError {
-        FhirError::new(StatusCode::BAD_REQUEST, IssueType::NotSupported, diagnostics)
+        FhirError::new(
+            StatusCode::BAD_REQUEST,
+            IssueType::NotSupported,
+            diagnostics,
+        )
     }
 
     pub fn not_found(diagnostics: impl Into<String>) -> FhirError {
@@ -108,7 +112,8 @@ impl From<ApiError> for FhirError {
 
 impl IntoResponse for FhirError {
     fn into_response(self) -> Response {
-        let body = outcome(self.code, &self.diagnostics).map(|o| Resource::OperationOutcome(Box::new(o)));
+        let body =
+            outcome(self.code, &self.diagnostics).map(|o| Resource::OperationOutcome(Box::new(o)));
         let mut response = match body {
             Some(body) => super::fhir_json(self.status, &body),
             None => self.status.into_response(),
@@ -136,7 +141,10 @@ mod tests {
         assert_eq!(json["resourceType"], "OperationOutcome");
         assert_eq!(json["issue"][0]["severity"], "error");
         assert_eq!(json["issue"][0]["code"], "invalid");
-        assert_eq!(json["issue"][0]["diagnostics"], "Task.identifier is missing");
+        assert_eq!(
+            json["issue"][0]["diagnostics"],
+            "Task.identifier is missing"
+        );
     }
 
     #[test]

@@ -25,11 +25,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use fhir_r4::choice::Primitive;
+use fhir_r4::coded::Coded;
 use fhir_r4::codes::{
     BundleType, ContactPointSystem, QuestionnaireAnswersStatus, SearchEntryMode, TaskIntent,
     TaskStatus,
 };
-use fhir_r4::coded::Coded;
 use fhir_r4::resources::bundle::{BundleEntry, BundleEntrySearch};
 use fhir_r4::resources::questionnaire_response::{
     QuestionnaireResponseItem, QuestionnaireResponseItemAnswer,
@@ -125,7 +125,9 @@ pub fn case_to_task(case: &CaseRecord, claim: &ClaimInfo) -> Task {
     }];
     if let Some(reference) = &case.external_ref {
         // Stored as `<client>:<the client's id>`.
-        let value = reference.split_once(':').map_or(reference.as_str(), |(_, v)| v);
+        let value = reference
+            .split_once(':')
+            .map_or(reference.as_str(), |(_, v)| v);
         identifier.push(Identifier {
             value: Some(text(value)),
             ..Default::default()
@@ -204,7 +206,11 @@ pub fn parse_search(params: &[(String, String)]) -> Result<Search, FhirError> {
                     "only _sort=priority (the queue order: most urgent first) is supported",
                 ))
             }
-            "_format" if matches!(value.as_str(), "json" | "application/fhir+json" | "application/json") => {}
+            "_format"
+                if matches!(
+                    value.as_str(),
+                    "json" | "application/fhir+json" | "application/json"
+                ) => {}
             other => {
                 let other: String = other.chars().take(40).collect();
                 return Err(FhirError::not_supported(format!(

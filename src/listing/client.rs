@@ -64,21 +64,30 @@ pub fn read_search(body: &[u8], base: &str) -> Result<Step, BadAnswer> {
     let Resource::Bundle(bundle) = parse(body)? else {
         return Err(BadAnswer("the Patient search did not answer a Bundle"));
     };
-    let patient = bundle.entry.into_iter().filter_map(|e| e.resource).find_map(|r| {
-        match serde_json::from_value::<Resource>(r) {
+    let patient = bundle
+        .entry
+        .into_iter()
+        .filter_map(|e| e.resource)
+        .find_map(|r| match serde_json::from_value::<Resource>(r) {
             Ok(Resource::Patient(p)) => Some(Ok(p)),
             Ok(_) => None,
             Err(_) => Some(Err(BadAnswer("a Bundle entry is not FHIR R4"))),
-        }
-    });
+        });
     let Some(patient) = patient.transpose()? else {
         return Ok(Step::None);
     };
-    let Some(gp) = patient.general_practitioner.iter().find(|r| is_organization(r)) else {
+    let Some(gp) = patient
+        .general_practitioner
+        .iter()
+        .find(|r| is_organization(r))
+    else {
         return Ok(Step::None);
     };
     let name = gp.display.as_ref().map(|d| d.0.clone());
-    let hsa_id = gp.identifier.as_ref().and_then(|i| hsa_of(std::slice::from_ref(i)));
+    let hsa_id = gp
+        .identifier
+        .as_ref()
+        .and_then(|i| hsa_of(std::slice::from_ref(i)));
     if hsa_id.is_some() {
         return Ok(Step::Found { hsa_id, name });
     }
@@ -108,7 +117,9 @@ pub fn read_organization(body: &[u8], display: Option<String>) -> Result<Step, B
     let Resource::Organization(org) = parse(body)? else {
         return Err(BadAnswer("the reference did not answer an Organization"));
     };
-    let Organization { identifier, name, .. } = *org;
+    let Organization {
+        identifier, name, ..
+    } = *org;
     Ok(Step::Found {
         hsa_id: hsa_of(&identifier),
         name: name.map(|n| n.0).or(display),
@@ -152,7 +163,10 @@ impl ListingClient {
         if response.content_length().unwrap_or(0) > MAX_ANSWER_BYTES as u64 {
             return Err(BadAnswer("answer too large"));
         }
-        let bytes = response.bytes().await.map_err(|_| BadAnswer("answer cut off"))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|_| BadAnswer("answer cut off"))?;
         if bytes.len() > MAX_ANSWER_BYTES {
             return Err(BadAnswer("answer too large"));
         }
@@ -163,7 +177,10 @@ impl ListingClient {
         let search = self
             .get(
                 &format!("{}/Patient", self.base),
-                Some(("identifier", format!("{PERSONNUMMER_SYSTEM}|{personnummer}"))),
+                Some((
+                    "identifier",
+                    format!("{PERSONNUMMER_SYSTEM}|{personnummer}"),
+                )),
             )
             .await?;
         match read_search(&search, &self.base)? {
@@ -188,7 +205,10 @@ impl ListingClient {
                 (ListingStatus::Unknown, None, None)
             }
             Err(_) => {
-                tracing::info!(timeout_ms = self.timeout.as_millis() as u64, "listing look-up timed out");
+                tracing::info!(
+                    timeout_ms = self.timeout.as_millis() as u64,
+                    "listing look-up timed out"
+                );
                 (ListingStatus::Unknown, None, None)
             }
         };

@@ -80,10 +80,16 @@ impl ListingConfig {
             );
         }
         if !(100..=30_000).contains(&c.timeout_ms) {
-            anyhow::bail!("{file}: timeout_ms = {} is out of range; fix: 100 to 30000 (default 1500)", c.timeout_ms);
+            anyhow::bail!(
+                "{file}: timeout_ms = {} is out of range; fix: 100 to 30000 (default 1500)",
+                c.timeout_ms
+            );
         }
         if !(50..=60_000).contains(&c.poll_ms) {
-            anyhow::bail!("{file}: poll_ms = {} is out of range; fix: 50 to 60000 (default 1000)", c.poll_ms);
+            anyhow::bail!(
+                "{file}: poll_ms = {} is out of range; fix: 50 to 60000 (default 1000)",
+                c.poll_ms
+            );
         }
         if let Some(var) = &c.token_env {
             c.token = Some(env(var).filter(|t| !t.is_empty()).ok_or_else(|| {
@@ -120,7 +126,11 @@ pub struct ListingMetrics {
 
 impl ListingMetrics {
     pub fn register(&self, registry: &mut Registry) {
-        for status in [ListingStatus::Found, ListingStatus::None, ListingStatus::Unknown] {
+        for status in [
+            ListingStatus::Found,
+            ListingStatus::None,
+            ListingStatus::Unknown,
+        ] {
             let _ = self.count(status);
         }
         registry.register(
@@ -156,8 +166,9 @@ mod tests {
 
     #[test]
     fn defaults_and_token_from_the_environment() {
-        let c = parse("base_url = \"http://127.0.0.1:8090/fhir/\"\ntoken_env = \"PE_LISTING_TOKEN\"")
-            .unwrap_or_else(|e| panic!("{e}"));
+        let c =
+            parse("base_url = \"http://127.0.0.1:8090/fhir/\"\ntoken_env = \"PE_LISTING_TOKEN\"")
+                .unwrap_or_else(|e| panic!("{e}"));
         assert!(c.enabled);
         assert_eq!(c.base_url, "http://127.0.0.1:8090/fhir");
         assert_eq!(c.timeout(), Duration::from_millis(1500));
@@ -167,11 +178,23 @@ mod tests {
 
     #[test]
     fn errors_name_file_key_and_fix() {
-        let e = parse("base_url = \"ftp://x\"").err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(e.contains("listing.toml") && e.contains("base_url") && e.contains("fix"), "{e}");
-        let e = parse("base_url = \"http://x\"\ntimeout_ms = 5").err().map(|e| e.to_string()).unwrap_or_default();
+        let e = parse("base_url = \"ftp://x\"")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("listing.toml") && e.contains("base_url") && e.contains("fix"),
+            "{e}"
+        );
+        let e = parse("base_url = \"http://x\"\ntimeout_ms = 5")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("timeout_ms"), "{e}");
-        let e = parse("base_url = \"http://x\"\ntoken_env = \"NOPE\"").err().map(|e| e.to_string()).unwrap_or_default();
+        let e = parse("base_url = \"http://x\"\ntoken_env = \"NOPE\"")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("NOPE") && e.contains("fix"), "{e}");
         assert!(parse("base_url = \"http://x\"\nbogus = 1").is_err());
     }

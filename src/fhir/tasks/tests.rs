@@ -59,10 +59,19 @@ fn case_becomes_a_task_with_its_answers_and_patient() {
     assert_eq!(json["owner"]["display"], "anna");
     assert_eq!(json["restriction"]["period"]["end"], "2026-12-07T08:30:00Z");
     assert_eq!(json["focus"]["reference"], "#answers");
-    assert_eq!(json["contained"][0]["resourceType"], "QuestionnaireResponse");
+    assert_eq!(
+        json["contained"][0]["resourceType"],
+        "QuestionnaireResponse"
+    );
     assert_eq!(json["contained"][0]["item"][0]["linkId"], "fever");
-    assert_eq!(json["contained"][0]["item"][0]["answer"][0]["valueString"], "Ja");
-    assert_eq!(json["contained"][1]["identifier"][0]["system"], PERSONNUMMER_SYSTEM);
+    assert_eq!(
+        json["contained"][0]["item"][0]["answer"][0]["valueString"],
+        "Ja"
+    );
+    assert_eq!(
+        json["contained"][1]["identifier"][0]["system"],
+        PERSONNUMMER_SYSTEM
+    );
     let back: Result<Resource, _> = serde_json::from_value(json);
     assert!(matches!(back, Ok(Resource::Task(_))));
 }
@@ -79,21 +88,50 @@ fn statuses_map_to_task_statuses() {
 }
 
 fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
 fn search_parameters_are_checked() {
     let s = parse_search(&params(&[("status", "requested"), ("_sort", "priority")]));
-    assert_eq!(s.ok(), Some(Search { requested: true, in_progress: false }));
+    assert_eq!(
+        s.ok(),
+        Some(Search {
+            requested: true,
+            in_progress: false
+        })
+    );
     let s = parse_search(&params(&[("status", "requested,in-progress")]));
-    assert_eq!(s.ok(), Some(Search { requested: true, in_progress: true }));
-    assert_eq!(parse_search(&[]).ok(), Some(Search { requested: true, in_progress: true }));
-    for bad in [("status", "completed"), ("_sort", "-authored-on"), ("patient", "x"), ("_count", "5")] {
+    assert_eq!(
+        s.ok(),
+        Some(Search {
+            requested: true,
+            in_progress: true
+        })
+    );
+    assert_eq!(
+        parse_search(&[]).ok(),
+        Some(Search {
+            requested: true,
+            in_progress: true
+        })
+    );
+    for bad in [
+        ("status", "completed"),
+        ("_sort", "-authored-on"),
+        ("patient", "x"),
+        ("_count", "5"),
+    ] {
         let e = parse_search(&params(&[bad])).err();
         assert_eq!(
             e.map(|e| (e.status, e.code)),
-            Some((StatusCode::BAD_REQUEST, fhir_r4::codes::IssueType::NotSupported)),
+            Some((
+                StatusCode::BAD_REQUEST,
+                fhir_r4::codes::IssueType::NotSupported
+            )),
             "{bad:?}"
         );
     }
@@ -108,7 +146,12 @@ fn sorted_as_the_queue_level_one_first_then_deadline() {
     sort_by_priority(&mut cases);
     let ids: Vec<Uuid> = cases.iter().map(|c| c.id).collect();
     assert_eq!(ids, vec![b.id, c.id, a.id]);
-    let bundle = searchset(cases.iter().map(|c| case_to_task(c, &ClaimInfo::default())).collect());
+    let bundle = searchset(
+        cases
+            .iter()
+            .map(|c| case_to_task(c, &ClaimInfo::default()))
+            .collect(),
+    );
     assert_eq!(bundle.total.map(|t| t.0), Some(3));
     assert_eq!(bundle.entry.len(), 3);
 }

@@ -34,17 +34,26 @@ fn a_bare_reference_is_followed_below_the_base_only() {
         "generalPractitioner": [{"reference": "Organization/vc-1"}]}));
     assert_eq!(
         read_search(&body, BASE),
-        Ok(Step::Follow { path: "Organization/vc-1".into(), name: None })
+        Ok(Step::Follow {
+            path: "Organization/vc-1".into(),
+            name: None
+        })
     );
     let body = search(json!({"resourceType": "Patient",
         "generalPractitioner": [{"reference": format!("{BASE}/Organization/vc-2"), "display": "VC"}]}));
     assert_eq!(
         read_search(&body, BASE),
-        Ok(Step::Follow { path: "Organization/vc-2".into(), name: Some("VC".into()) })
+        Ok(Step::Follow {
+            path: "Organization/vc-2".into(),
+            name: Some("VC".into())
+        })
     );
     let body = search(json!({"resourceType": "Patient",
         "generalPractitioner": [{"reference": "http://elsewhere/fhir/Organization/x"}]}));
-    assert!(read_search(&body, BASE).is_err(), "not followed with our token");
+    assert!(
+        read_search(&body, BASE).is_err(),
+        "not followed with our token"
+    );
     let org = json!({"resourceType": "Organization", "name": "Vårdcentralen Strömsnäsbruk",
         "identifier": [{"system": HSA_ID_SYSTEM, "value": "SE2321000065-VCS"}]})
     .to_string();

@@ -37,8 +37,16 @@ async fn due_cases_are_claimed_once_and_the_answer_reads_back(store: Store) {
     let now = Utc::now();
     let with = insert(&store, &case(Some("191212121212"), now)).await;
     let _without = insert(&store, &case(None, now)).await;
-    let _old = insert(&store, &case(Some("191212121212"), now - TimeDelta::hours(30))).await;
-    assert!(store.get_listing(with).await.unwrap_or_else(|e| panic!("{e}")).is_none());
+    let _old = insert(
+        &store,
+        &case(Some("191212121212"), now - TimeDelta::hours(30)),
+    )
+    .await;
+    assert!(store
+        .get_listing(with)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .is_none());
 
     let due = store
         .claim_listing_lookups(now, 10)
@@ -47,7 +55,10 @@ async fn due_cases_are_claimed_once_and_the_answer_reads_back(store: Store) {
     let ids: Vec<Uuid> = due.iter().map(|d| d.case_id).collect();
     assert_eq!(ids, vec![with], "only the recent case with a personnummer");
     assert_eq!(due[0].personnummer, "191212121212");
-    let pending = store.get_listing(with).await.unwrap_or_else(|e| panic!("{e}"));
+    let pending = store
+        .get_listing(with)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(pending.map(|l| l.status), Some(ListingStatus::Pending));
     // A second node (or the next round) does not get it again while fresh...
     let again = store
