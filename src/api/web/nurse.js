@@ -120,7 +120,22 @@
     };
     p.textContent = text[l.status] || "Listning okänd";
     p.title = l.hsa_id ? "HSA-id " + l.hsa_id : "";
+    // Still being looked up (it takes a few seconds): read the case again, at most 3 times.
+    if (l.status !== "pending" || listingRetry) return;
+    const id = claimed.id;
+    listingTries = listingTries.id === id ? listingTries : { id, n: 0 };
+    if (listingTries.n++ < 3) {
+      listingRetry = setTimeout(async () => {
+        listingRetry = null;
+        try {
+          const c = (await PE.api("GET", "/cases/" + id, undefined, true)).data;
+          if (claimed && claimed.id === id && c) { claimed.listing = c.listing; renderListing(); }
+        } catch (_) { /* the next claim or reload shows it */ }
+      }, 3000);
+    }
   }
+  let listingRetry = null;
+  let listingTries = { id: null, n: 0 };
 
   // The caller's spoken description, streamed from the API (each play is audited).
   function renderVoiceNote() {
