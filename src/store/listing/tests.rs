@@ -8,7 +8,8 @@ use crate::store::{CaseMode, Channel, NewCase};
 
 fn case(personnummer: Option<&str>, at: DateTime<Utc>) -> NewCase {
     NewCase {
-        channel: Channel::Digital,
+        // A phone case: the IVR registers personnummer too (digital ones: tests/fhir.rs).
+        channel: Channel::Phone,
         priority: Priority::new(3).unwrap_or(Priority::LOWEST),
         mode: CaseMode::Callback,
         registered_at: at,
