@@ -19,6 +19,8 @@ pub mod api;
 pub mod booking;
 pub mod config;
 pub mod dialer;
+pub mod fhir;
+pub mod listing;
 pub mod live;
 pub mod readiness;
 pub mod service;

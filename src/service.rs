@@ -303,7 +303,11 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
                 .and_then(|s| s.settings.status_token_sha256.clone()),
             metrics: sms_metrics.clone(),
         });
-    let router = crate::api::router(api_state).merge(metrics_router(registry));
+    let listing_metrics = crate::listing::ListingMetrics::default();
+    listing_metrics.register(&mut registry);
+    let router = crate::fhir::router(api_state.clone())
+        .merge(crate::api::router(api_state))
+        .merge(metrics_router(registry));
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {
         // Connect info gives the audit log the client address.
@@ -356,6 +360,10 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
             .context("starting the SMS dispatcher (sms.toml)")?,
         );
     }
+    // Listing look-ups beside the call loop (never in it).
+    tasks.extend(cfg.listing.as_ref().map(|config| {
+        crate::listing::worker::start(store.clone(), config, listing_metrics, shutdown_rx.clone())
+    }));
     let sip = tokio::spawn(driver.run(driver_ctx, sip_command_rx, shutdown_rx));
     match tls_addr {
         Some(tls_addr) => {

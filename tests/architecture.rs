@@ -16,6 +16,7 @@ const CORES: &[&str] = &[
 const SHELL: &[&str] = &[
     "store",
     "sms",
+    "listing",
     "supervisor",
     "config",
     "live",
@@ -27,6 +28,7 @@ const SHELL: &[&str] = &[
     "telephony",
     "dialer",
     "api",
+    "fhir",
     "admin",
     "service",
 ];

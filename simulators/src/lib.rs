@@ -8,6 +8,7 @@
 
 pub mod caller;
 pub mod digest;
+pub mod fhir_register;
 pub mod load;
 pub mod media;
 pub mod mini_uas;

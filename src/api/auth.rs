@@ -233,7 +233,7 @@ impl IntakeClient {
 }
 
 /// 401 with `WWW-Authenticate: Bearer`, as RFC 6750 asks.
-pub struct BearerRejection(ApiError);
+pub struct BearerRejection(pub ApiError);
 
 impl IntoResponse for BearerRejection {
     fn into_response(self) -> Response {

@@ -47,6 +47,31 @@ pub struct CaseView {
     /// The SMS sent to the resident for this case (kind, times, status).
     #[serde(default)]
     pub sms: Vec<super::sms::SmsView>,
+    /// Where the resident is listed (looked up by personnummer in the region's
+    /// register); `null` when not looked up (no personnummer, look-ups off).
+    #[serde(default)]
+    pub listing: Option<ListingView>,
+}
+
+/// A case's listed health centre.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct ListingView {
+    /// `pending`, `found`, `none` (not listed) or `unknown` (look-up failed).
+    pub status: String,
+    /// The unit's HSA-id.
+    pub hsa_id: Option<String>,
+    /// The unit's name.
+    pub name: Option<String>,
+}
+
+impl From<crate::store::Listing> for ListingView {
+    fn from(l: crate::store::Listing) -> ListingView {
+        ListingView {
+            status: l.status.as_str().to_string(),
+            hsa_id: l.hsa_id,
+            name: l.name,
+        }
+    }
 }
 
 impl CaseView {
@@ -65,6 +90,7 @@ impl CaseView {
             closed_at: claim.closed_at,
             has_voice_note: false,
             sms: Vec::new(),
+            listing: None,
         }
     }
 }
@@ -87,9 +113,15 @@ async fn view(state: &ApiState, case: CaseRecord) -> Result<CaseView, ApiError> 
     let claim = state.store.claim_info(case.id).await?.unwrap_or_default();
     let has_voice_note = state.store.has_voice_note(case.id).await?;
     let sms = state.store.sms_for_case(case.id).await?;
+    let listing = state
+        .store
+        .get_listing(case.id)
+        .await?
+        .map(ListingView::from);
     Ok(CaseView {
         has_voice_note,
         sms: sms.into_iter().map(Into::into).collect(),
+        listing,
         ..CaseView::new(case, claim)
     })
 }

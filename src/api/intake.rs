@@ -82,7 +82,8 @@ pub struct IntakeResponse {
     pub estimated_callback_at: Option<DateTime<Utc>>,
 }
 
-/// A request checked and normalised into what the store keeps.
+/// A request checked and normalised into what the store keeps. Both front ends
+/// (this JSON API and `POST /fhir`) end here and register through [`register`].
 pub struct Valid {
     external_ref: String,
     priority: Priority,
@@ -98,7 +99,7 @@ fn bad(message: impl Into<String>) -> ApiError {
 }
 
 /// A serde error as a message without the offending value (it could be personal).
-fn describe_json_error(e: &serde_json::Error) -> String {
+pub(crate) fn describe_json_error(e: &serde_json::Error) -> String {
     let text = e.to_string();
     let where_ = format!("line {} column {}", e.line(), e.column());
     if text.starts_with("missing field") || text.starts_with("unknown field") {
@@ -143,7 +144,8 @@ pub fn parse_request(body: &[u8]) -> Result<Valid, ApiError> {
     validate(request)
 }
 
-fn validate(request: IntakeRequest) -> Result<Valid, ApiError> {
+/// Checks and normalises a request, whichever front end built it.
+pub fn validate(request: IntakeRequest) -> Result<Valid, ApiError> {
     let external_ref = request.external_ref.trim().to_string();
     check_text("external_ref", &external_ref, MAX_REF_CHARS, true)?;
     if external_ref.chars().any(char::is_whitespace) {
@@ -267,13 +269,37 @@ pub async fn post_case(
             ApiError::PayloadTooLarge(format!("body is larger than {} KiB", MAX_BODY_BYTES / 1024))
         })?;
     let valid = parse_request(&bytes)?;
+    let registered = register(&state, &client, &valid).await?;
+    let status = if registered.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(registered.response)).into_response())
+}
+
+/// What [`register`] did.
+pub struct Registered {
+    /// A new case (`false`: the same content was posted before).
+    pub created: bool,
+    pub response: IntakeResponse,
+}
+
+/// Registers a checked request as a digital case of `client`: a new case, the
+/// same case for an identical re-post, `Conflict` for a different one under
+/// the same reference. Audited as `intake.post`, `intake.repost` or `intake.conflict`.
+pub async fn register(
+    state: &ApiState,
+    client: &IntakeClient,
+    valid: &Valid,
+) -> Result<Registered, ApiError> {
     // References are per client system, so one client cannot see another's.
     let stored_ref = format!("{}:{}", client.name, valid.external_ref);
     let ip = client.ip.map(|i| i.to_string());
     let now = Utc::now();
 
     if let Some(existing) = state.store.get_case_by_external_ref(&stored_ref).await? {
-        return repost(&state, &client, existing, &valid, ip).await;
+        return repost(state, client, existing, valid, ip).await;
     }
     let deadline = deadline_for(now, valid.priority, &state.intake_queue.targets);
     let ahead = state
@@ -313,7 +339,7 @@ pub async fn post_case(
                 .ok_or_else(|| {
                     ApiError::Conflict("external_ref is being registered; retry".into())
                 })?;
-            return repost(&state, &client, existing, &valid, ip).await;
+            return repost(state, client, existing, valid, ip).await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -328,12 +354,14 @@ pub async fn post_case(
             ip,
         ))
         .await?;
-    let body = IntakeResponse {
-        id: record.id,
-        queue_position: Some(ahead.saturating_add(1)),
-        estimated_callback_at: record.estimated_callback_at,
-    };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok(Registered {
+        created: true,
+        response: IntakeResponse {
+            id: record.id,
+            queue_position: Some(ahead.saturating_add(1)),
+            estimated_callback_at: record.estimated_callback_at,
+        },
+    })
 }
 
 async fn repost(
@@ -342,7 +370,7 @@ async fn repost(
     existing: CaseRecord,
     valid: &Valid,
     ip: Option<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Registered, ApiError> {
     let same = same_content(&existing, valid);
     let action = if same {
         "intake.repost"
@@ -374,12 +402,14 @@ async fn repost(
     } else {
         None
     };
-    let body = IntakeResponse {
-        id: existing.id,
-        queue_position,
-        estimated_callback_at: existing.estimated_callback_at,
-    };
-    Ok((StatusCode::OK, Json(body)).into_response())
+    Ok(Registered {
+        created: false,
+        response: IntakeResponse {
+            id: existing.id,
+            queue_position,
+            estimated_callback_at: existing.estimated_callback_at,
+        },
+    })
 }
 
 #[cfg(test)]

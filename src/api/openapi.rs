@@ -28,7 +28,7 @@ use utoipa::{Modify, OpenApi};
         auth::LoginRequest, auth::Me,
         intake::IntakeRequest, intake::IntakeAnswer, intake::IntakeResponse,
         worklist::WorklistCase, worklist::AnswerDoc,
-        cases::CaseView, cases::CaseState, cases::ClaimLease, cases::OutcomeRequest,
+        cases::CaseView, cases::ListingView, cases::CaseState, cases::ClaimLease, cases::OutcomeRequest,
         cancel::CancelRequest,
         calls::CallRequest, calls::CallStarted, crate::dialer::CallStatus,
         crate::dialer::CallState, crate::dialer::CallResult,

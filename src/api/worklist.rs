@@ -98,7 +98,7 @@ pub async fn worklist(
 
 /// The audit detail of a list read: how many cases and which (ids only, in
 /// the order shown), so the log says whose data a nurse saw.
-fn shown(cases: &[CaseRecord]) -> String {
+pub(crate) fn shown(cases: &[CaseRecord]) -> String {
     let ids: Vec<String> = cases.iter().map(|c| c.id.to_string()).collect();
     format!("cases={} ids={}", cases.len(), ids.join(","))
 }

@@ -48,6 +48,8 @@ pub struct Config {
     pub sources: SourcesConfig,
     /// The SMS gateway and templates (`sms.toml`; none: no SMS).
     pub sms: Option<SmsConfig>,
+    /// The population register for listing look-ups (`listing.toml`; none: off).
+    pub listing: Option<crate::listing::ListingConfig>,
 }
 
 impl Config {
@@ -85,6 +87,15 @@ impl Config {
             .map(|text| SmsConfig::parse(&text, &sms_path))
             .transpose()?
             .flatten();
+        let listing_path = config_dir.join("listing.toml");
+        let listing = read_optional(&listing_path)?
+            .map(|text| {
+                crate::listing::ListingConfig::parse(&text, &listing_path, |v| {
+                    std::env::var(v).ok()
+                })
+            })
+            .transpose()?
+            .filter(|l| l.enabled);
         Ok(Config {
             sip,
             flow: ivr.flow,
@@ -98,6 +109,7 @@ impl Config {
             staff,
             sources,
             sms,
+            listing,
         })
     }
 }

@@ -54,6 +54,14 @@ const REVIEW_SQL: &str = concat!(
      ORDER BY (priority <> 1), deadline, registered_at, id"
 );
 
+/// Claimed cases, in the same order.
+const CLAIMED_SQL: &str = concat!(
+    "SELECT ",
+    case_columns!(),
+    " FROM cases WHERE status = 'claimed' \
+     ORDER BY (priority <> 1), deadline, registered_at, id"
+);
+
 /// Open cases ahead of a (level-1-ness, deadline) position in queue order.
 const COUNT_AHEAD_SQL: &str = "SELECT COUNT(*) FROM cases \
      WHERE status IN ('waiting', 'holding') \
@@ -371,6 +379,11 @@ impl Store {
     /// claim-next; a nurse claims one by hand.
     pub async fn review_list(&self) -> Result<Vec<CaseRecord>> {
         self.all_cases(REVIEW_SQL).await
+    }
+
+    /// Cases nurses have taken (status `claimed`), in queue order.
+    pub async fn claimed_cases(&self) -> Result<Vec<CaseRecord>> {
+        self.all_cases(CLAIMED_SQL).await
     }
 
     /// Every case `sql` (case columns, no parameters) finds.

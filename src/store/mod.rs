@@ -19,6 +19,7 @@ mod cases;
 pub mod claims;
 pub mod group_commit;
 pub mod leases;
+pub mod listing;
 pub mod lockouts;
 pub mod notify;
 mod postgres;
@@ -34,6 +35,7 @@ pub use attempts::{AttemptResult, CallLeg, LegDirection, LegKind, UnreachableCas
 pub use audit::AuditRecord;
 pub use audit_chain::{BrokenLink, ChainReport};
 pub use claims::{Actor, ClaimError, ClaimInfo};
+pub use listing::{Listing, ListingDue, ListingStatus};
 pub use lockouts::{LockKind, Lockout};
 pub use notify::Change;
 pub use settings::StatsCounts;

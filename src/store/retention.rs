@@ -28,7 +28,8 @@ const CLAIM_SQL: &str = "UPDATE cases SET redacted_at = $2 WHERE id = $1 AND red
      RETURNING answers";
 
 const REDACT_SQL: &str = "UPDATE cases SET personnummer = NULL, callback_number = NULL, \
-     answers = $2, summary = '', outcome_note = NULL WHERE id = $1";
+     answers = $2, summary = '', outcome_note = NULL, \
+     listing_hsa_id = NULL, listing_name = NULL WHERE id = $1";
 
 const DELETE_VOICE_SQL: &str = "DELETE FROM voice_notes WHERE case_id = $1";
 

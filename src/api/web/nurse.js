@@ -88,6 +88,7 @@
 
   function renderClaimed() {
     renderVoiceNote();
+    renderListing();
     $("claimed").hidden = !claimed;
     if (!claimed) return;
     const lv = $("claimed-level");
@@ -129,6 +130,36 @@
       ul.append(li);
     }
   }
+
+  // The resident's listed health centre (looked up in the background by personnummer).
+  function renderListing() {
+    const p = $("claimed-listing");
+    const l = claimed && claimed.listing;
+    p.hidden = !l;
+    if (!l) return;
+    const text = {
+      found: "Listad vid: " + (l.name || l.hsa_id || "okänd enhet"),
+      none: "Inte listad vid någon vårdcentral",
+      pending: "Listning hämtas …",
+    };
+    p.textContent = text[l.status] || "Listning okänd";
+    p.title = l.hsa_id ? "HSA-id " + l.hsa_id : "";
+    // Still being looked up (it takes a few seconds): read the case again, at most 3 times.
+    if (l.status !== "pending" || listingRetry) return;
+    const id = claimed.id;
+    listingTries = listingTries.id === id ? listingTries : { id, n: 0 };
+    if (listingTries.n++ < 3) {
+      listingRetry = setTimeout(async () => {
+        listingRetry = null;
+        try {
+          const c = (await PE.api("GET", "/cases/" + id, undefined, true)).data;
+          if (claimed && claimed.id === id && c) { claimed.listing = c.listing; renderListing(); }
+        } catch (_) { /* the next claim or reload shows it */ }
+      }, 3000);
+    }
+  }
+  let listingRetry = null;
+  let listingTries = { id: null, n: 0 };
 
   // The caller's spoken description, streamed from the API (each play is audited).
   function renderVoiceNote() {
