@@ -285,7 +285,8 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         .with_intake_clients(intake_clients)
         .with_intake_queue(intake_queue)
         .with_guard(staff_guard)
-        .with_nurse_phones(nurse_phones.clone());
+        .with_nurse_phones(nurse_phones.clone())
+        .with_units(cfg.units);
     let router = crate::api::router(api_state).merge(metrics_router(registry));
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {

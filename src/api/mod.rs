@@ -10,6 +10,7 @@ pub mod cancel;
 pub mod cases;
 pub mod error;
 pub mod events;
+pub mod handoff;
 pub mod health;
 pub mod intake;
 pub mod lockouts;
@@ -60,6 +61,8 @@ pub struct ApiState {
     pub guard: Arc<staff_guard::StaffGuard>,
     /// Desk-phone registrations (their REGISTER locks), when running as a service.
     pub nurse_phones: Option<Arc<crate::telephony::NursePhones>>,
+    /// Care units (`units.toml`): worklists per unit, handoffs.
+    pub units: Arc<crate::config::Units>,
 }
 
 impl ApiState {
@@ -77,7 +80,14 @@ impl ApiState {
             readiness: Readiness::new("api"),
             guard: Arc::new(staff_guard::StaffGuard::default()),
             nurse_phones: None,
+            units: Arc::new(crate::config::Units::default()),
         }
+    }
+
+    /// Care units from `units.toml`.
+    pub fn with_units(mut self, units: crate::config::Units) -> ApiState {
+        self.units = Arc::new(units);
+        self
     }
 
     /// The phone side's booking and counters, and the live settings they follow.
@@ -143,6 +153,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/cases/{id}/claim/renew", post(cases::renew_claim))
         .route("/cases/{id}/release", post(cases::release))
         .route("/cases/{id}/outcome", post(cases::outcome))
+        .route("/cases/{id}/handoff", post(handoff::hand_off))
+        .route("/units", get(handoff::list))
         .route("/cases/cancel", post(cancel::cancel_case))
         .route("/cases/{id}/voice-note", get(voice_note::get_voice_note))
         .route("/events", get(events::events))

@@ -10,6 +10,7 @@ mod sources;
 mod staff;
 mod tls;
 mod trunk;
+mod units;
 
 pub use files::{
     read_bytes, read_config_text, read_hours, read_ivr, read_optional, read_prompts, read_queue,
@@ -20,6 +21,7 @@ pub use sip::{SipConfig, SrtpPolicy};
 pub use sources::{Admission, SourceLimits, SourcesConfig, Trunk, UnknownSources};
 pub use staff::{LockoutConfig, StaffConfig};
 pub use trunk::TrunkConfig;
+pub use units::{read_units, Unit, UnitKind, Units, UnitsError};
 
 use crate::ivr::Flow;
 use crate::media::prompts::PromptLibrary;
@@ -44,6 +46,8 @@ pub struct Config {
     pub staff: StaffConfig,
     /// Inbound trunks, trusted identities, media destinations, flood limits (`trunks.toml`).
     pub sources: SourcesConfig,
+    /// Care units and the default one new cases land in (`units.toml`).
+    pub units: Units,
 }
 
 impl Config {
@@ -76,6 +80,7 @@ impl Config {
             .map(|text| SourcesConfig::parse(&text, &sources_path))
             .transpose()?
             .unwrap_or_default();
+        let units = read_units(config_dir)?;
         Ok(Config {
             sip,
             flow: ivr.flow,
@@ -88,6 +93,7 @@ impl Config {
             retry,
             staff,
             sources,
+            units,
         })
     }
 }

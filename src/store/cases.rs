@@ -115,6 +115,28 @@ impl Store {
         &self,
         cases: &[(&NewCase, Option<&str>)],
     ) -> Result<Vec<CaseRecord>> {
+        self.insert_cases_in(cases, None).await
+    }
+
+    /// Registers a case as [`Store::insert_case`] does, in care unit `unit`
+    /// (stored form: `None` = the default unit) from the start, in the same
+    /// transaction (the digital intake naming a unit).
+    pub async fn insert_case_in_unit(
+        &self,
+        case: &NewCase,
+        unit: Option<&str>,
+    ) -> Result<CaseRecord> {
+        let mut records = self.insert_cases_in(&[(case, None)], unit).await?;
+        records
+            .pop()
+            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+    }
+
+    async fn insert_cases_in(
+        &self,
+        cases: &[(&NewCase, Option<&str>)],
+        unit: Option<&str>,
+    ) -> Result<Vec<CaseRecord>> {
         let rows = cases
             .iter()
             .map(|(case, held_by)| Ok((new_record(case)?, *held_by)))
@@ -149,6 +171,13 @@ impl Store {
                     sqlx::query("UPDATE cases SET held_by = $2 WHERE id = $1")
                         .bind(c.id.to_string())
                         .bind(*node)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if let Some(unit) = unit {
+                    sqlx::query("UPDATE cases SET unit = $2 WHERE id = $1")
+                        .bind(c.id.to_string())
+                        .bind(unit)
                         .execute(&mut *tx)
                         .await?;
                 }
