@@ -52,7 +52,10 @@ pub fn intake_token(name: &str) -> anyhow::Result<()> {
 
 /// The care unit `create-user --unit` names, checked against `units.toml` in
 /// `config_dir`: `(id, stored form)`; `None` (no `--unit`) is the default unit.
-pub fn user_unit(config_dir: &Path, unit: Option<&str>) -> anyhow::Result<(String, Option<String>)> {
+pub fn user_unit(
+    config_dir: &Path,
+    unit: Option<&str>,
+) -> anyhow::Result<(String, Option<String>)> {
     let units = crate::config::read_units(config_dir)?;
     let id = match unit {
         Some(id) => units

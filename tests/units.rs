@@ -126,12 +126,18 @@ async fn handoff_happy_path(database_url: Option<String>) {
     let anna = staff(&svc, "anna", Role::Nurse, None).await;
     let mia = staff(&svc, "mia", Role::Nurse, Some(M)).await;
     let (_, me) = call(&svc, &mia, "GET", "/api/v1/me", None).await;
-    assert_eq!((me["unit"].as_str(), me["unit_name"].as_str()), (Some(M), Some("Vårdcentralen Markaryd")));
+    assert_eq!(
+        (me["unit"].as_str(), me["unit_name"].as_str()),
+        (Some(M), Some("Vårdcentralen Markaryd"))
+    );
     let (_, me) = call(&svc, &anna, "GET", "/api/v1/me", None).await;
     assert_eq!(me["unit"], "1177");
 
     let id = new_case(&svc, "u-1", 3).await;
-    assert_eq!(list_ids(&svc, &anna, "/api/v1/worklist").await, vec![id.clone()]);
+    assert_eq!(
+        list_ids(&svc, &anna, "/api/v1/worklist").await,
+        vec![id.clone()]
+    );
     assert!(list_ids(&svc, &mia, "/api/v1/worklist").await.is_empty());
 
     // Markaryd's page is open: it hears of the handoff live.
@@ -143,9 +149,22 @@ async fn handoff_happy_path(database_url: Option<String>) {
     assert_eq!(events.status().as_u16(), 200);
     let before = next_version(&mut events, None).await;
 
-    let (status, claimed) = call(&svc, &anna, "POST", &format!("/api/v1/cases/{id}/claim"), None).await;
+    let (status, claimed) = call(
+        &svc,
+        &anna,
+        "POST",
+        &format!("/api/v1/cases/{id}/claim"),
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{claimed}");
-    assert_eq!((claimed["unit"].as_str(), claimed["handoffs"].as_array().map(Vec::len)), (Some("1177"), Some(0)));
+    assert_eq!(
+        (
+            claimed["unit"].as_str(),
+            claimed["handoffs"].as_array().map(Vec::len)
+        ),
+        (Some("1177"), Some(0))
+    );
     let note = "Behöver läkarbesök inom en vecka; ring efter 13.";
     let (status, done) = call(
         &svc,
@@ -156,26 +175,61 @@ async fn handoff_happy_path(database_url: Option<String>) {
     )
     .await;
     assert_eq!(status, 200, "{done}");
-    assert_eq!((done["unit"].as_str(), done["status"].as_str()), (Some(M), Some("waiting")));
+    assert_eq!(
+        (done["unit"].as_str(), done["status"].as_str()),
+        (Some(M), Some("waiting"))
+    );
     assert!(next_version(&mut events, Some(before)).await > before);
     drop(events);
 
-    assert!(list_ids(&svc, &anna, "/api/v1/worklist").await.is_empty(), "1177 no longer lists it");
-    assert_eq!(list_ids(&svc, &mia, "/api/v1/worklist").await, vec![id.clone()]);
+    assert!(
+        list_ids(&svc, &anna, "/api/v1/worklist").await.is_empty(),
+        "1177 no longer lists it"
+    );
+    assert_eq!(
+        list_ids(&svc, &mia, "/api/v1/worklist").await,
+        vec![id.clone()]
+    );
     let (status, case) = call(&svc, &mia, "GET", &format!("/api/v1/cases/{id}"), None).await;
     assert_eq!(status, 200);
     assert_eq!(case["unit"], M);
     assert_eq!(case["claimed_by"], Value::Null, "the claim was released");
     let step = &case["handoffs"][0];
     assert_eq!(
-        (&step["from_unit"], &step["to_unit"], &step["to_name"], &step["by"], &step["note"]),
-        (&json!("1177"), &json!(M), &json!("Vårdcentralen Markaryd"), &json!("anna"), &json!(note))
+        (
+            &step["from_unit"],
+            &step["to_unit"],
+            &step["to_name"],
+            &step["by"],
+            &step["note"]
+        ),
+        (
+            &json!("1177"),
+            &json!(M),
+            &json!("Vårdcentralen Markaryd"),
+            &json!("anna"),
+            &json!(note)
+        )
     );
     // Anna cannot take it back from Markaryd's list.
-    let (status, body) = call(&svc, &anna, "POST", &format!("/api/v1/cases/{id}/claim"), None).await;
+    let (status, body) = call(
+        &svc,
+        &anna,
+        "POST",
+        &format!("/api/v1/cases/{id}/claim"),
+        None,
+    )
+    .await;
     assert_eq!(status, 403, "{body}");
 
-    let (status, _) = call(&svc, &mia, "POST", &format!("/api/v1/cases/{id}/claim"), None).await;
+    let (status, _) = call(
+        &svc,
+        &mia,
+        "POST",
+        &format!("/api/v1/cases/{id}/claim"),
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     let (status, closed) = call(
         &svc,
@@ -213,17 +267,44 @@ async fn handoff_happy_path(database_url: Option<String>) {
             "{action} by {actor} in order: {steps:?}"
         );
     }
-    let handoff = trail.iter().find(|r| r.action == "case.handoff").expect("handoff row");
+    let handoff = trail
+        .iter()
+        .find(|r| r.action == "case.handoff")
+        .expect("handoff row");
     assert_eq!(handoff.detail, "from=1177 to=vc-markaryd");
     assert_eq!(handoff.ip.as_deref(), Some("127.0.0.1"));
-    assert!(trail.iter().all(|r| !r.detail.contains("läkarbesök")), "the note stays out of the audit log");
+    assert!(
+        trail.iter().all(|r| !r.detail.contains("läkarbesök")),
+        "the note stays out of the audit log"
+    );
 
     // Hand back: Markaryd passes a case back to the nurse line.
     let back = new_case(&svc, "u-2", 4).await;
-    call(&svc, &anna, "POST", &format!("/api/v1/cases/{back}/claim"), None).await;
-    let (status, _) = call(&svc, &anna, "POST", &format!("/api/v1/cases/{back}/handoff"), Some(json!({"unit": M}))).await;
+    call(
+        &svc,
+        &anna,
+        "POST",
+        &format!("/api/v1/cases/{back}/claim"),
+        None,
+    )
+    .await;
+    let (status, _) = call(
+        &svc,
+        &anna,
+        "POST",
+        &format!("/api/v1/cases/{back}/handoff"),
+        Some(json!({"unit": M})),
+    )
+    .await;
     assert_eq!(status, 200);
-    call(&svc, &mia, "POST", &format!("/api/v1/cases/{back}/claim"), None).await;
+    call(
+        &svc,
+        &mia,
+        "POST",
+        &format!("/api/v1/cases/{back}/claim"),
+        None,
+    )
+    .await;
     let (status, body) = call(
         &svc,
         &mia,
@@ -233,15 +314,26 @@ async fn handoff_happy_path(database_url: Option<String>) {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(list_ids(&svc, &anna, "/api/v1/worklist").await, vec![back.clone()]);
+    assert_eq!(
+        list_ids(&svc, &anna, "/api/v1/worklist").await,
+        vec![back.clone()]
+    );
     let (_, case) = call(&svc, &anna, "GET", &format!("/api/v1/cases/{back}"), None).await;
     let way: Vec<(String, String)> = case["handoffs"]
         .as_array()
         .expect("handoffs")
         .iter()
-        .map(|h| (h["from_unit"].as_str().unwrap_or_default().into(), h["to_unit"].as_str().unwrap_or_default().into()))
+        .map(|h| {
+            (
+                h["from_unit"].as_str().unwrap_or_default().into(),
+                h["to_unit"].as_str().unwrap_or_default().into(),
+            )
+        })
         .collect();
-    assert_eq!(way, vec![("1177".into(), M.into()), (M.into(), "1177".into())]);
+    assert_eq!(
+        way,
+        vec![("1177".into(), M.into()), (M.into(), "1177".into())]
+    );
     // Take next stays within one's own unit.
     let (status, next) = call(&svc, &mia, "POST", "/api/v1/claim-next", None).await;
     assert_eq!(status, 204, "{next}");
@@ -279,36 +371,98 @@ async fn handoff_refusals_say_why_and_change_nothing() {
     assert_eq!(status, 409, "{body}");
     assert!(error(&body).contains("claim it first"), "{body}");
 
-    call(&svc, &anna, "POST", &format!("/api/v1/cases/{a}/claim"), None).await;
+    call(
+        &svc,
+        &anna,
+        "POST",
+        &format!("/api/v1/cases/{a}/claim"),
+        None,
+    )
+    .await;
     let (status, body) = call(&svc, &bo, "POST", &handoff(&a), to_m()).await;
     assert_eq!(status, 403, "{body}");
     assert!(error(&body).contains("another nurse"), "{body}");
 
-    let (status, body) = call(&svc, &anna, "POST", &handoff(&a), Some(json!({"unit": "vc-nowhere"}))).await;
+    let (status, body) = call(
+        &svc,
+        &anna,
+        "POST",
+        &handoff(&a),
+        Some(json!({"unit": "vc-nowhere"})),
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
-    assert!(error(&body).contains("unknown unit") && error(&body).contains(M), "{body}");
+    assert!(
+        error(&body).contains("unknown unit") && error(&body).contains(M),
+        "{body}"
+    );
 
     let long = "å".repeat(501);
-    let (status, body) = call(&svc, &anna, "POST", &handoff(&a), Some(json!({"unit": M, "note": long}))).await;
+    let (status, body) = call(
+        &svc,
+        &anna,
+        "POST",
+        &handoff(&a),
+        Some(json!({"unit": M, "note": long})),
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
     assert!(error(&body).contains("500 characters"), "{body}");
 
-    let (status, body) = call(&svc, &anna, "POST", &handoff(&a), Some(json!({"unit": "1177"}))).await;
+    let (status, body) = call(
+        &svc,
+        &anna,
+        "POST",
+        &handoff(&a),
+        Some(json!({"unit": "1177"})),
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
     assert!(error(&body).contains("already with"), "{body}");
 
-    let (status, body) = call(&svc, &anna, "POST", &handoff(&a), Some(json!({"unit": M, "extra": 1}))).await;
+    let (status, body) = call(
+        &svc,
+        &anna,
+        "POST",
+        &handoff(&a),
+        Some(json!({"unit": M, "extra": 1})),
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
-    let (status, _) = call(&svc, &anna, "POST", "/api/v1/cases/not-a-uuid/handoff", to_m()).await;
+    let (status, _) = call(
+        &svc,
+        &anna,
+        "POST",
+        "/api/v1/cases/not-a-uuid/handoff",
+        to_m(),
+    )
+    .await;
     assert_eq!(status, 400);
 
-    call(&svc, &anna, "POST", &format!("/api/v1/cases/{urgent}/claim"), None).await;
+    call(
+        &svc,
+        &anna,
+        "POST",
+        &format!("/api/v1/cases/{urgent}/claim"),
+        None,
+    )
+    .await;
     let (status, body) = call(&svc, &anna, "POST", &handoff(&urgent), to_m()).await;
     assert_eq!(status, 409, "{body}");
-    assert!(error(&body).contains("takes levels 3, 4, 5 only; this case is level 2"), "{body}");
+    assert!(
+        error(&body).contains("takes levels 3, 4, 5 only; this case is level 2"),
+        "{body}"
+    );
 
     // A nurse of another unit may neither claim nor list the nurse line's cases.
-    let (status, body) = call(&svc, &mia, "POST", &format!("/api/v1/cases/{other}/claim"), None).await;
+    let (status, body) = call(
+        &svc,
+        &mia,
+        "POST",
+        &format!("/api/v1/cases/{other}/claim"),
+        None,
+    )
+    .await;
     assert_eq!(status, 403, "{body}");
     assert!(error(&body).contains("1177 Vårdguiden"), "{body}");
     let (status, body) = call(&svc, &mia, "GET", "/api/v1/worklist?unit=1177", None).await;
@@ -319,24 +473,44 @@ async fn handoff_refusals_say_why_and_change_nothing() {
     let (status, body) = call(&svc, &sara, "GET", "/api/v1/worklist?unit=nowhere", None).await;
     assert_eq!(status, 400, "{body}");
     // A supervisor sees any unit's list.
-    assert_eq!(list_ids(&svc, &sara, "/api/v1/worklist?unit=1177").await, vec![other.clone()]);
-    assert!(list_ids(&svc, &sara, &format!("/api/v1/worklist?unit={M}")).await.is_empty());
+    assert_eq!(
+        list_ids(&svc, &sara, "/api/v1/worklist?unit=1177").await,
+        vec![other.clone()]
+    );
+    assert!(list_ids(&svc, &sara, &format!("/api/v1/worklist?unit={M}"))
+        .await
+        .is_empty());
 
     // Closed cases stay closed.
-    call(&svc, &anna, "POST", &format!("/api/v1/cases/{a}/outcome"), Some(json!({"outcome": "self_care"}))).await;
+    call(
+        &svc,
+        &anna,
+        "POST",
+        &format!("/api/v1/cases/{a}/outcome"),
+        Some(json!({"outcome": "self_care"})),
+    )
+    .await;
     let (status, body) = call(&svc, &anna, "POST", &handoff(&a), to_m()).await;
     assert_eq!(status, 409, "{body}");
     assert!(error(&body).contains("closed"), "{body}");
 
     let (status, units) = call(&svc, &anna, "GET", "/api/v1/units", None).await;
     assert_eq!(status, 200);
-    let ids: Vec<&str> = units.as_array().expect("units").iter().filter_map(|u| u["id"].as_str()).collect();
+    let ids: Vec<&str> = units
+        .as_array()
+        .expect("units")
+        .iter()
+        .filter_map(|u| u["id"].as_str())
+        .collect();
     assert_eq!(ids, vec!["1177", M, "vc-stromsnasbruk"]);
 
     // Nothing moved: no handoff rows, nothing in Markaryd's list.
     let store = svc.store().await;
     for id in [&a, &urgent, &other] {
-        let steps = store.handoffs(id.parse().expect("uuid")).await.expect("handoffs");
+        let steps = store
+            .handoffs(id.parse().expect("uuid"))
+            .await
+            .expect("handoffs");
         assert!(steps.is_empty(), "{id}: {steps:?}");
     }
     assert!(list_ids(&svc, &mia, "/api/v1/worklist").await.is_empty());
@@ -351,7 +525,10 @@ async fn the_intake_can_name_a_unit() {
     let (status, body) = intake(&svc, "i-1", 4, Some(M)).await;
     assert_eq!(status, 201, "{body}");
     let id = body["id"].as_str().expect("id").to_string();
-    assert_eq!(list_ids(&svc, &mia, "/api/v1/worklist").await, vec![id.clone()]);
+    assert_eq!(
+        list_ids(&svc, &mia, "/api/v1/worklist").await,
+        vec![id.clone()]
+    );
     assert!(list_ids(&svc, &anna, "/api/v1/worklist").await.is_empty());
 
     let (status, body) = intake(&svc, "i-2", 4, Some("vc-nowhere")).await;
@@ -359,14 +536,21 @@ async fn the_intake_can_name_a_unit() {
     assert!(error(&body).starts_with("unit: unknown unit"), "{body}");
     let (status, body) = intake(&svc, "i-3", 1, Some(M)).await;
     assert_eq!(status, 400, "{body}");
-    assert!(error(&body).starts_with("unit: vc-markaryd takes levels 3, 4, 5"), "{body}");
+    assert!(
+        error(&body).starts_with("unit: vc-markaryd takes levels 3, 4, 5"),
+        "{body}"
+    );
     let (status, body) = intake(&svc, "i-4", 4, Some("1177")).await;
     assert_eq!(status, 201, "{body}");
 
     let store = svc.store().await;
-    let rows = store.audit_rows(Some(id.parse().expect("uuid")), 10).await.expect("audit");
+    let rows = store
+        .audit_rows(Some(id.parse().expect("uuid")), 10)
+        .await
+        .expect("audit");
     assert!(
-        rows.iter().any(|r| r.action == "intake.post" && r.detail == "level=4 unit=vc-markaryd"),
+        rows.iter()
+            .any(|r| r.action == "intake.post" && r.detail == "level=4 unit=vc-markaryd"),
         "{rows:?}"
     );
     assert_eq!(list_ids(&svc, &anna, "/api/v1/worklist").await.len(), 1);
@@ -403,7 +587,10 @@ async fn supervisors_see_waits_per_unit() {
             red_flag: false,
         }
     };
-    store.insert_case(&case(3, 120, 60)).await.expect("over target");
+    store
+        .insert_case(&case(3, 120, 60))
+        .await
+        .expect("over target");
     store.insert_case(&case(4, 10, 240)).await.expect("in time");
     store
         .insert_case_in_unit(&case(4, 30, 240), Some(M))
@@ -412,16 +599,41 @@ async fn supervisors_see_waits_per_unit() {
     let (status, stats) = call(&svc, &sara, "GET", "/api/v1/supervisor/stats", None).await;
     assert_eq!(status, 200, "{stats}");
     let units = stats["units"].as_array().expect("units");
-    let line = |id: &str| units.iter().find(|u| u["unit"] == id).cloned().unwrap_or(Value::Null);
+    let line = |id: &str| {
+        units
+            .iter()
+            .find(|u| u["unit"] == id)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
     let nurse_line = line("1177");
-    assert_eq!((nurse_line["waiting"].as_u64(), nurse_line["over_target"].as_u64()), (Some(2), Some(1)));
-    assert!(nurse_line["oldest_wait_seconds"].as_i64().unwrap_or(0) >= 7190, "{nurse_line}");
+    assert_eq!(
+        (
+            nurse_line["waiting"].as_u64(),
+            nurse_line["over_target"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
+    assert!(
+        nurse_line["oldest_wait_seconds"].as_i64().unwrap_or(0) >= 7190,
+        "{nurse_line}"
+    );
     let m = line(M);
-    assert_eq!((m["waiting"].as_u64(), m["over_target"].as_u64(), m["name"].as_str()), (Some(1), Some(0), Some("Vårdcentralen Markaryd")));
+    assert_eq!(
+        (
+            m["waiting"].as_u64(),
+            m["over_target"].as_u64(),
+            m["name"].as_str()
+        ),
+        (Some(1), Some(0), Some("Vårdcentralen Markaryd"))
+    );
     let oldest = m["oldest_wait_seconds"].as_i64().unwrap_or(0);
     assert!((1790..1900).contains(&oldest), "{m}");
     let s = line("vc-stromsnasbruk");
-    assert_eq!((s["waiting"].as_u64(), s["oldest_wait_seconds"].clone()), (Some(0), Value::Null));
+    assert_eq!(
+        (s["waiting"].as_u64(), s["oldest_wait_seconds"].clone()),
+        (Some(0), Value::Null)
+    );
     let (status, _) = call(&svc, &nina, "GET", "/api/v1/supervisor/stats", None).await;
     assert_eq!(status, 403);
     svc.stop().await;
@@ -465,19 +677,43 @@ async fn create_user_puts_staff_in_a_unit_and_check_config_names_units_errors() 
     };
     let (ok, text) = create("mia", Some(M));
     assert!(ok, "{text}");
-    assert!(text.contains("created nurse mia in unit vc-markaryd"), "{text}");
+    assert!(
+        text.contains("created nurse mia in unit vc-markaryd"),
+        "{text}"
+    );
     let (ok, text) = create("anna", None);
     assert!(ok, "{text}");
     let (ok, text) = create("olle", Some("vc-nowhere"));
     assert!(!ok, "{text}");
-    assert!(text.contains("--unit: unknown unit \"vc-nowhere\"") && text.contains(M), "{text}");
+    assert!(
+        text.contains("--unit: unknown unit \"vc-nowhere\"") && text.contains(M),
+        "{text}"
+    );
 
-    let store = phone_entrance::store::Store::connect(&url).await.expect("store");
-    assert_eq!(store.user_unit("mia").await.expect("unit"), Some(Some(M.to_string())));
-    assert_eq!(store.user_unit("anna").await.expect("unit"), Some(None), "the default unit");
-    assert_eq!(store.user_unit("olle").await.expect("unit"), None, "not created");
+    let store = phone_entrance::store::Store::connect(&url)
+        .await
+        .expect("store");
+    assert_eq!(
+        store.user_unit("mia").await.expect("unit"),
+        Some(Some(M.to_string()))
+    );
+    assert_eq!(
+        store.user_unit("anna").await.expect("unit"),
+        Some(None),
+        "the default unit"
+    );
+    assert_eq!(
+        store.user_unit("olle").await.expect("unit"),
+        None,
+        "not created"
+    );
     let audit = store.audit_rows(None, 10).await.expect("audit");
-    assert!(audit.iter().any(|r| r.action == "user.created" && r.detail.ends_with("unit=vc-markaryd")), "{audit:?}");
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.action == "user.created" && r.detail.ends_with("unit=vc-markaryd")),
+        "{audit:?}"
+    );
     // --update without --unit keeps the unit.
     let (ok, text) = run(
         &[
@@ -493,15 +729,34 @@ async fn create_user_puts_staff_in_a_unit_and_check_config_names_units_errors() 
         Some("another-long-password"),
     );
     assert!(ok, "{text}");
-    assert_eq!(store.user_unit("mia").await.expect("unit"), Some(Some(M.to_string())));
+    assert_eq!(
+        store.user_unit("mia").await.expect("unit"),
+        Some(Some(M.to_string()))
+    );
     store.close().await;
 
     // Two defaults: check-config names the file, the key and the fix.
     let units = std::path::Path::new(config).join("units.toml");
     let text = std::fs::read_to_string(&units).expect("units.toml");
-    let broken = text.replacen("levels = [3, 4, 5]\n", "levels = [1, 2, 3, 4, 5]\ndefault = true\n", 1);
+    let broken = text.replacen(
+        "levels = [3, 4, 5]\n",
+        "levels = [1, 2, 3, 4, 5]\ndefault = true\n",
+        1,
+    );
     std::fs::write(&units, broken).expect("write");
-    let (ok, text) = run(&["check-config", "--config", config, "--prompts", common::repo_root().join("prompts").to_str().expect("path")], None);
+    let (ok, text) = run(
+        &[
+            "check-config",
+            "--config",
+            config,
+            "--prompts",
+            common::repo_root().join("prompts").to_str().expect("path"),
+        ],
+        None,
+    );
     assert!(!ok, "{text}");
-    assert!(text.contains("units.toml") && text.contains("unit.default") && text.contains("fix"), "{text}");
+    assert!(
+        text.contains("units.toml") && text.contains("unit.default") && text.contains("fix"),
+        "{text}"
+    );
 }

@@ -168,11 +168,19 @@ pub async fn claim_scope(
 /// Every care unit, the default (nurse line) first as configured.
 #[utoipa::path(get, path = "/api/v1/units", tag = "units", security(("session" = [])),
     responses((status = 200, body = Vec<UnitView>), (status = 401, description = "not signed in")))]
-pub async fn list(State(state): State<ApiState>, staff: Staff) -> Result<Json<Vec<UnitView>>, ApiError> {
+pub async fn list(
+    State(state): State<ApiState>,
+    staff: Staff,
+) -> Result<Json<Vec<UnitView>>, ApiError> {
     staff.require(Role::Nurse)?;
     let now = Utc::now();
     Ok(Json(
-        state.units.all().iter().map(|u| UnitView::new(u, now)).collect(),
+        state
+            .units
+            .all()
+            .iter()
+            .map(|u| UnitView::new(u, now))
+            .collect(),
     ))
 }
 
@@ -196,7 +204,8 @@ pub async fn hand_off(
     body: axum::body::Bytes,
 ) -> Result<Json<HandoffDone>, ApiError> {
     staff.require(Role::Nurse)?;
-    let id = Uuid::parse_str(&id).map_err(|_| ApiError::BadRequest("case id must be a UUID".into()))?;
+    let id =
+        Uuid::parse_str(&id).map_err(|_| ApiError::BadRequest("case id must be a UUID".into()))?;
     let request: HandoffRequest = serde_json::from_slice(&body).map_err(|_| {
         ApiError::BadRequest("expected JSON {\"unit\": \"vc-markaryd\", \"note\": \"...\"}".into())
     })?;

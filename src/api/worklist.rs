@@ -101,10 +101,7 @@ pub async fn worklist(
 ) -> Result<Json<Vec<WorklistCase>>, ApiError> {
     staff.require(Role::Nurse)?;
     let unit = super::handoff::list_unit(&state, &staff, query.unit.as_deref()).await?;
-    let cases = state
-        .store
-        .unit_worklist(state.units.stored(&unit))
-        .await?;
+    let cases = state.store.unit_worklist(state.units.stored(&unit)).await?;
     state
         .store
         .audit(&staff.audit("worklist.read", None, shown(&cases)))

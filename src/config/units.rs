@@ -444,7 +444,10 @@ mod tests {
                 "unit[1].levels",
             ),
             (
-                nurse_line() + &nurse_line().replace("\"1177\"", "\"x\"").replace("-1177", "-X"),
+                nurse_line()
+                    + &nurse_line()
+                        .replace("\"1177\"", "\"x\"")
+                        .replace("-1177", "-X"),
                 "unit.default",
             ),
             (
@@ -464,7 +467,9 @@ mod tests {
             assert!(err.contains("units.toml"), "{err}");
             assert!(err.contains("fix") || key.contains("hours"), "{err}");
         }
-        let unknown = parse("[[unit]]\nid = \"a\"\ncolour = 1\n").err().unwrap_or_default();
+        let unknown = parse("[[unit]]\nid = \"a\"\ncolour = 1\n")
+            .err()
+            .unwrap_or_default();
         assert!(unknown.contains("colour"), "{unknown}");
     }
 

@@ -249,10 +249,7 @@ impl Store {
             }
             moved
         });
-        let case = self
-            .get_case(id)
-            .await?
-            .ok_or(HandoffError::NotFound(id))?;
+        let case = self.get_case(id).await?.ok_or(HandoffError::NotFound(id))?;
         if moved {
             return Ok(case);
         }

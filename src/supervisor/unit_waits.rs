@@ -26,9 +26,7 @@ pub struct UnitWaits {
 /// The lines in `units.toml` order, then unconfigured units by id.
 pub fn unit_waits(now: DateTime<Utc>, counts: &[UnitWaitCounts], units: &Units) -> Vec<UnitWaits> {
     let line = |id: &str, name: &str, unconfigured: bool| {
-        let c = counts
-            .iter()
-            .find(|c| units.id_of(c.unit.as_deref()) == id);
+        let c = counts.iter().find(|c| units.id_of(c.unit.as_deref()) == id);
         UnitWaits {
             unit: id.to_string(),
             name: name.to_string(),

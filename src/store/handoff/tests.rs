@@ -62,8 +62,15 @@ const M: &str = "vc-markaryd";
 async fn handoff_moves_the_case_between_unit_worklists(store: Store) {
     let a = insert(&store, &case(3, CaseMode::Callback)).await;
     let b = insert(&store, &case(4, CaseMode::Callback)).await;
-    assert_eq!(ids(&store.unit_worklist(None).await.unwrap_or_default()), vec![a, b]);
-    assert!(store.unit_worklist(Some(M)).await.unwrap_or_default().is_empty());
+    assert_eq!(
+        ids(&store.unit_worklist(None).await.unwrap_or_default()),
+        vec![a, b]
+    );
+    assert!(store
+        .unit_worklist(Some(M))
+        .await
+        .unwrap_or_default()
+        .is_empty());
 
     let anna = nurse("anna");
     assert!(store.claim_in(a, &anna, Some(None), t0()).await.is_ok());
@@ -72,9 +79,18 @@ async fn handoff_moves_the_case_between_unit_worklists(store: Store) {
         .await
         .unwrap_or_else(|e| panic!("handoff: {e}"));
     assert_eq!(moved.status, CaseStatus::Waiting);
-    assert_eq!(store.case_unit(a).await.ok().flatten(), Some(Some(M.into())));
-    assert_eq!(ids(&store.unit_worklist(None).await.unwrap_or_default()), vec![b]);
-    assert_eq!(ids(&store.unit_worklist(Some(M)).await.unwrap_or_default()), vec![a]);
+    assert_eq!(
+        store.case_unit(a).await.ok().flatten(),
+        Some(Some(M.into()))
+    );
+    assert_eq!(
+        ids(&store.unit_worklist(None).await.unwrap_or_default()),
+        vec![b]
+    );
+    assert_eq!(
+        ids(&store.unit_worklist(Some(M)).await.unwrap_or_default()),
+        vec![a]
+    );
     let info = store.claim_info(a).await.ok().flatten().unwrap_or_default();
     assert_eq!(info.claimed_by, None, "the claim is released");
 
@@ -105,7 +121,14 @@ async fn handoff_moves_the_case_between_unit_worklists(store: Store) {
     let steps = store.handoffs(a).await.unwrap_or_default();
     let flat: Vec<(&str, &str, &str, &str)> = steps
         .iter()
-        .map(|h| (h.from_unit.as_str(), h.to_unit.as_str(), h.by_user.as_str(), h.note.as_str()))
+        .map(|h| {
+            (
+                h.from_unit.as_str(),
+                h.to_unit.as_str(),
+                h.by_user.as_str(),
+                h.note.as_str(),
+            )
+        })
         .collect();
     assert_eq!(
         flat,
@@ -123,36 +146,61 @@ async fn handoff_moves_the_case_between_unit_worklists(store: Store) {
         .collect();
     assert_eq!(
         handoffs,
-        vec![("anna", "from=1177 to=vc-markaryd"), ("mia", "from=vc-markaryd to=1177")]
+        vec![
+            ("anna", "from=1177 to=vc-markaryd"),
+            ("mia", "from=vc-markaryd to=1177")
+        ]
     );
-    assert!(trail.iter().all(|r| !r.detail.contains("GP visit")), "note in audit");
-    assert_eq!(trail.iter().find(|r| r.action == "case.handoff").and_then(|r| r.ip.as_deref()), Some("10.0.0.9"));
+    assert!(
+        trail.iter().all(|r| !r.detail.contains("GP visit")),
+        "note in audit"
+    );
+    assert_eq!(
+        trail
+            .iter()
+            .find(|r| r.action == "case.handoff")
+            .and_then(|r| r.ip.as_deref()),
+        Some("10.0.0.9")
+    );
 }
 
 async fn handoff_refusals_change_nothing(store: Store) {
     let anna = nurse("anna");
     let waiting = insert(&store, &case(3, CaseMode::Callback)).await;
     assert!(matches!(
-        store.hand_off(waiting, M, Some(M), "1177", "", &anna, t0()).await,
-        Err(HandoffError::WrongStatus { status: CaseStatus::Waiting, .. })
+        store
+            .hand_off(waiting, M, Some(M), "1177", "", &anna, t0())
+            .await,
+        Err(HandoffError::WrongStatus {
+            status: CaseStatus::Waiting,
+            ..
+        })
     ));
     assert!(store.claim(waiting, &anna, t0()).await.is_ok());
     assert!(matches!(
-        store.hand_off(waiting, M, Some(M), "1177", "", &nurse("bo"), t0()).await,
+        store
+            .hand_off(waiting, M, Some(M), "1177", "", &nurse("bo"), t0())
+            .await,
         Err(HandoffError::NotYours(_))
     ));
     assert!(matches!(
-        store.hand_off(waiting, "1177", None, "1177", "", &anna, t0()).await,
+        store
+            .hand_off(waiting, "1177", None, "1177", "", &anna, t0())
+            .await,
         Err(HandoffError::SameUnit { .. })
     ));
     let held = insert(&store, &case(3, CaseMode::Hold)).await;
     assert!(store.claim(held, &anna, t0()).await.is_ok());
     assert!(matches!(
-        store.hand_off(held, M, Some(M), "1177", "", &anna, t0()).await,
+        store
+            .hand_off(held, M, Some(M), "1177", "", &anna, t0())
+            .await,
         Err(HandoffError::Holding(_))
     ));
     assert!(matches!(
-        store.hand_off(Uuid::nil(), M, Some(M), "1177", "", &anna, t0()).await,
+        store
+            .hand_off(Uuid::nil(), M, Some(M), "1177", "", &anna, t0())
+            .await,
         Err(HandoffError::NotFound(_))
     ));
     // Closed: an outcome ends it.
@@ -161,8 +209,13 @@ async fn handoff_refusals_change_nothing(store: Store) {
         .await
         .is_ok());
     assert!(matches!(
-        store.hand_off(waiting, M, Some(M), "1177", "", &anna, t0()).await,
-        Err(HandoffError::WrongStatus { status: CaseStatus::Done, .. })
+        store
+            .hand_off(waiting, M, Some(M), "1177", "", &anna, t0())
+            .await,
+        Err(HandoffError::WrongStatus {
+            status: CaseStatus::Done,
+            ..
+        })
     ));
     assert!(store.handoffs(waiting).await.unwrap_or_default().is_empty());
     assert!(store.handoffs(held).await.unwrap_or_default().is_empty());
@@ -171,7 +224,9 @@ async fn handoff_refusals_change_nothing(store: Store) {
     let other = insert(&store, &case(4, CaseMode::Callback)).await;
     assert!(store.claim(other, &anna, t0()).await.is_ok());
     assert!(matches!(
-        store.hand_off(other, M, Some(M), "1177", &long, &anna, t0()).await,
+        store
+            .hand_off(other, M, Some(M), "1177", &long, &anna, t0())
+            .await,
         Err(HandoffError::Store(_))
     ));
     assert_eq!(store.case_unit(other).await.ok().flatten(), Some(None));
@@ -182,15 +237,35 @@ async fn intake_in_a_unit_and_staff_units_round_trip(store: Store) {
         .insert_case_in_unit(&case(4, CaseMode::Callback), Some(M))
         .await
         .unwrap_or_else(|e| panic!("insert: {e}"));
-    assert_eq!(store.case_unit(c.id).await.ok().flatten(), Some(Some(M.into())));
-    assert_eq!(ids(&store.unit_worklist(Some(M)).await.unwrap_or_default()), vec![c.id]);
-    assert!(store.unit_review_list(Some(M)).await.unwrap_or_default().is_empty());
+    assert_eq!(
+        store.case_unit(c.id).await.ok().flatten(),
+        Some(Some(M.into()))
+    );
+    assert_eq!(
+        ids(&store.unit_worklist(Some(M)).await.unwrap_or_default()),
+        vec![c.id]
+    );
+    assert!(store
+        .unit_review_list(Some(M))
+        .await
+        .unwrap_or_default()
+        .is_empty());
 
     assert_eq!(store.user_unit("mia").await.ok(), Some(None), "no account");
-    assert!(store.create_user("mia", "$h", Role::Nurse, t0()).await.unwrap_or(false));
-    assert_eq!(store.user_unit("mia").await.ok(), Some(Some(None)), "default unit");
+    assert!(store
+        .create_user("mia", "$h", Role::Nurse, t0())
+        .await
+        .unwrap_or(false));
+    assert_eq!(
+        store.user_unit("mia").await.ok(),
+        Some(Some(None)),
+        "default unit"
+    );
     assert!(store.set_user_unit("mia", Some(M)).await.unwrap_or(false));
-    assert_eq!(store.user_unit("mia").await.ok(), Some(Some(Some(M.into()))));
+    assert_eq!(
+        store.user_unit("mia").await.ok(),
+        Some(Some(Some(M.into())))
+    );
     assert!(!store.set_user_unit("nobody", Some(M)).await.unwrap_or(true));
 }
 
