@@ -240,6 +240,8 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     let secure_cookie = StaffGuard::secure_cookie_for(opts.http_bind.ip());
     let staff_guard = Arc::new(StaffGuard::new(&cfg.staff, secure_cookie));
     staff_guard.metrics.register(&mut registry);
+    let handoff_metrics = Arc::new(crate::api::handoff::HandoffMetrics::default());
+    handoff_metrics.register(&mut registry);
     let source_metrics = Arc::new(crate::telephony::source_gate::SourceMetrics::default());
     source_metrics.register(&mut registry);
     // Calls, callbacks and their store jobs: `stop` waits for them.
@@ -286,7 +288,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         .with_intake_queue(intake_queue)
         .with_guard(staff_guard)
         .with_nurse_phones(nurse_phones.clone())
-        .with_units(cfg.units);
+        .with_units(cfg.units, handoff_metrics);
     let router = crate::api::router(api_state).merge(metrics_router(registry));
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {

@@ -337,6 +337,14 @@ async fn handoff_happy_path(database_url: Option<String>) {
     // Take next stays within one's own unit.
     let (status, next) = call(&svc, &mia, "POST", "/api/v1/claim-next", None).await;
     assert_eq!(status, 204, "{next}");
+    let metrics = svc.metrics().await;
+    for line in [
+        "pe_case_handoffs_total{to_unit=\"vc-markaryd\"} 2",
+        "pe_case_handoffs_total{to_unit=\"1177\"} 1",
+        "pe_case_handoffs_refused_total 0",
+    ] {
+        assert!(metrics.contains(line), "{line} in:\n{metrics}");
+    }
     svc.stop().await;
 }
 
@@ -514,6 +522,11 @@ async fn handoff_refusals_say_why_and_change_nothing() {
         assert!(steps.is_empty(), "{id}: {steps:?}");
     }
     assert!(list_ids(&svc, &mia, "/api/v1/worklist").await.is_empty());
+    let metrics = svc.metrics().await;
+    assert!(
+        metrics.contains("pe_case_handoffs_refused_total 9"),
+        "{metrics}"
+    );
     svc.stop().await;
 }
 

@@ -11,9 +11,40 @@ use crate::store::{CaseStatus, Handoff, HandoffError};
 use axum::extract::{Path, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ToUnit {
+    to_unit: String,
+}
+
+/// Handoffs for `/metrics`: how many cases went to each unit, and refusals.
+#[derive(Debug, Default)]
+pub struct HandoffMetrics {
+    handoffs: Family<ToUnit, Counter>,
+    refused: Counter,
+}
+
+impl HandoffMetrics {
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "pe_case_handoffs",
+            "Cases handed to a care unit (units.toml), by receiving unit",
+            self.handoffs.clone(),
+        );
+        registry.register(
+            "pe_case_handoffs_refused",
+            "Handoffs refused (unknown unit, level not taken, not claimed, closed, note too long)",
+            self.refused.clone(),
+        );
+    }
+}
 
 /// One care unit of `units.toml`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
@@ -204,6 +235,28 @@ pub async fn hand_off(
     body: axum::body::Bytes,
 ) -> Result<Json<HandoffDone>, ApiError> {
     staff.require(Role::Nurse)?;
+    let result = try_hand_off(&state, &staff, &id, &body).await;
+    match &result {
+        Ok(done) => {
+            let unit = ToUnit {
+                to_unit: done.unit.clone(),
+            };
+            state.handoff_metrics.handoffs.get_or_create(&unit).inc();
+        }
+        Err(ApiError::Store(_)) => {}
+        Err(_) => {
+            state.handoff_metrics.refused.inc();
+        }
+    }
+    result.map(Json)
+}
+
+async fn try_hand_off(
+    state: &ApiState,
+    staff: &Staff,
+    id: &str,
+    body: &[u8],
+) -> Result<HandoffDone, ApiError> {
     let id =
         Uuid::parse_str(&id).map_err(|_| ApiError::BadRequest("case id must be a UUID".into()))?;
     let request: HandoffRequest = serde_json::from_slice(&body).map_err(|_| {
@@ -244,12 +297,12 @@ pub async fn hand_off(
             Utc::now(),
         )
         .await
-        .map_err(|e| handoff_error(&state, e))?;
-    Ok(Json(HandoffDone {
+        .map_err(|e| handoff_error(state, e))?;
+    Ok(HandoffDone {
         id,
         unit: unit.id.clone(),
         status: done.status,
-    }))
+    })
 }
 
 fn handoff_error(state: &ApiState, e: HandoffError) -> ApiError {

@@ -63,6 +63,8 @@ pub struct ApiState {
     pub nurse_phones: Option<Arc<crate::telephony::NursePhones>>,
     /// Care units (`units.toml`): worklists per unit, handoffs.
     pub units: Arc<crate::config::Units>,
+    /// Handoff counters for `/metrics`.
+    pub handoff_metrics: Arc<handoff::HandoffMetrics>,
 }
 
 impl ApiState {
@@ -81,12 +83,18 @@ impl ApiState {
             guard: Arc::new(staff_guard::StaffGuard::default()),
             nurse_phones: None,
             units: Arc::new(crate::config::Units::default()),
+            handoff_metrics: Arc::default(),
         }
     }
 
-    /// Care units from `units.toml`.
-    pub fn with_units(mut self, units: crate::config::Units) -> ApiState {
+    /// Care units from `units.toml`, and where handoffs are counted.
+    pub fn with_units(
+        mut self,
+        units: crate::config::Units,
+        metrics: Arc<handoff::HandoffMetrics>,
+    ) -> ApiState {
         self.units = Arc::new(units);
+        self.handoff_metrics = metrics;
         self
     }
 

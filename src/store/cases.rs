@@ -70,8 +70,11 @@ const HOLD_TO_CALLBACK_SQL: &str = "UPDATE cases SET mode = 'callback', \
 
 /// A repeat caller's new answers on their waiting callback: the level may
 /// rise, never fall; `registered_at` stays (its place) and the deadline and
-/// estimate become the earlier of old and new.
+/// estimate become the earlier of old and new. A case whose level rose goes
+/// back to the default unit (the nurse line, `unit` NULL) from a health
+/// centre's list: the unit may not take the new level.
 const RETRIAGE_SQL: &str = "UPDATE cases SET answers = $2, \
+     unit = CASE WHEN $4 < priority THEN NULL ELSE unit END, \
      summary = CASE WHEN summary = '' OR summary = $3 THEN $3 ELSE summary || ' / ' || $3 END, \
      priority = CASE WHEN priority < $4 THEN priority ELSE $4 END, \
      deadline = CASE WHEN deadline < $5 THEN deadline ELSE $5 END, \

@@ -310,7 +310,29 @@ async fn unit_waits_count_open_cases_oldest_and_over_target(store: Store) {
     assert_eq!(over, 2, "{late:?}");
 }
 
+async fn a_repeat_call_that_raises_the_level_brings_the_case_back_to_the_nurse_line(store: Store) {
+    let id = store
+        .insert_case_in_unit(&case(4, CaseMode::Callback), Some(M))
+        .await
+        .map(|c| c.id)
+        .unwrap_or_else(|e| panic!("insert: {e}"));
+    let same = store
+        .retriage_case(id, &case(4, CaseMode::Callback), None, t0())
+        .await;
+    assert!(matches!(same, Ok(Some(_))), "{same:?}");
+    assert_eq!(
+        store.case_unit(id).await.ok().flatten(),
+        Some(Some(M.into()))
+    );
+    let worse = store
+        .retriage_case(id, &case(2, CaseMode::Callback), None, t0())
+        .await;
+    assert!(matches!(worse, Ok(Some(_))), "{worse:?}");
+    assert_eq!(store.case_unit(id).await.ok().flatten(), Some(None));
+}
+
 on_both_backends!(
+    a_repeat_call_that_raises_the_level_brings_the_case_back_to_the_nurse_line,
     handoff_moves_the_case_between_unit_worklists,
     handoff_refusals_change_nothing,
     intake_in_a_unit_and_staff_units_round_trip,
