@@ -258,8 +258,8 @@ async fn try_hand_off(
     body: &[u8],
 ) -> Result<HandoffDone, ApiError> {
     let id =
-        Uuid::parse_str(&id).map_err(|_| ApiError::BadRequest("case id must be a UUID".into()))?;
-    let request: HandoffRequest = serde_json::from_slice(&body).map_err(|_| {
+        Uuid::parse_str(id).map_err(|_| ApiError::BadRequest("case id must be a UUID".into()))?;
+    let request: HandoffRequest = serde_json::from_slice(body).map_err(|_| {
         ApiError::BadRequest("expected JSON {\"unit\": \"vc-markaryd\", \"note\": \"...\"}".into())
     })?;
     let unit = state
