@@ -62,6 +62,8 @@ impl Unit {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Units {
     units: Vec<Unit>,
+    /// Index of the default unit in `units` (set by `parse` and `default`).
+    default: usize,
 }
 
 impl Default for Units {
@@ -77,6 +79,7 @@ impl Default for Units {
                 hours: OpeningHours::default(),
                 default: true,
             }],
+            default: 0,
         }
     }
 }
@@ -264,35 +267,35 @@ impl Units {
             });
         }
         let defaults: Vec<&Unit> = units.iter().filter(|u| u.default).collect();
-        match defaults.as_slice() {
-            [one] if one.levels == [true; 5] => {}
-            [one] => {
-                return Err(invalid(
-                    "unit.levels".into(),
-                    one.id.clone(),
-                    "is the default unit but does not take every level",
-                    "every new case lands in the default unit: give it levels = [1, 2, 3, 4, 5]",
-                ))
-            }
-            [] => {
-                return Err(invalid(
-                    "unit.default".into(),
-                    "none".into(),
-                    "names no default unit",
-                    "set default = true on the nurse line, where new cases land",
-                ))
-            }
+        let problem = match defaults.as_slice() {
+            [one] if one.levels == [true; 5] => None,
+            [one] => Some(invalid(
+                "unit.levels".into(),
+                one.id.clone(),
+                "is the default unit but does not take every level",
+                "every new case lands in the default unit: give it levels = [1, 2, 3, 4, 5]",
+            )),
+            [] => Some(invalid(
+                "unit.default".into(),
+                "none".into(),
+                "names no default unit",
+                "set default = true on the nurse line, where new cases land",
+            )),
             _ => {
                 let ids: Vec<&str> = defaults.iter().map(|u| u.id.as_str()).collect();
-                return Err(invalid(
+                Some(invalid(
                     "unit.default".into(),
                     ids.join(", "),
                     "is set on more than one unit",
                     "keep default = true on exactly one unit (the nurse line)",
-                ));
+                ))
             }
+        };
+        if let Some(e) = problem {
+            return Err(e);
         }
-        Ok(Units { units })
+        let default = units.iter().position(|u| u.default).unwrap_or(0);
+        Ok(Units { units, default })
     }
 
     /// Every unit, in file order.
@@ -302,12 +305,8 @@ impl Units {
 
     /// The unit every new case lands in.
     pub fn default_unit(&self) -> &Unit {
-        // `parse` and `default` guarantee one; the first unit is a safe fallback.
-        self.units
-            .iter()
-            .find(|u| u.default)
-            .or_else(|| self.units.first())
-            .unwrap_or_else(|| unreachable_default())
+        // In range: `parse` and `default` are the only constructors.
+        &self.units[self.default]
     }
 
     /// The unit with this id.
@@ -344,16 +343,6 @@ impl Units {
     pub fn id_of<'a>(&'a self, stored: Option<&'a str>) -> &'a str {
         stored.unwrap_or(&self.default_unit().id)
     }
-}
-
-/// `Units` is never empty; this only satisfies the type checker.
-fn unreachable_default() -> &'static Unit {
-    static FALLBACK: std::sync::OnceLock<Units> = std::sync::OnceLock::new();
-    FALLBACK
-        .get_or_init(Units::default)
-        .units
-        .first()
-        .unwrap_or_else(|| unreachable!("the built-in units list has one unit"))
 }
 
 #[cfg(test)]
