@@ -50,14 +50,36 @@ pub fn intake_token(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `create-user`: hashes the password (argon2id) and stores the account; with
-/// `sip` = (realm, SIP password) also stores the digest HA1 for the desk phone.
+/// The care unit `create-user --unit` names, checked against `units.toml` in
+/// `config_dir`: `(id, stored form)`; `None` (no `--unit`) is the default unit.
+pub fn user_unit(
+    config_dir: &Path,
+    unit: Option<&str>,
+) -> anyhow::Result<(String, Option<String>)> {
+    let units = crate::config::read_units(config_dir)?;
+    let id = match unit {
+        Some(id) => units
+            .require("--unit", id)
+            .map_err(anyhow::Error::msg)?
+            .id
+            .clone(),
+        None => units.default_unit().id.clone(),
+    };
+    let stored = units.stored(&id).map(str::to_string);
+    Ok((id, stored))
+}
+
+/// `create-user`: hashes the password (argon2id) and stores the account in
+/// care unit `unit` (from [`user_unit`]; on `update` only when `--unit` was
+/// given); with `sip` = (realm, SIP password) also stores the digest HA1 for
+/// the desk phone.
 pub async fn create_user(
     database_url: &str,
     username: &str,
     role: &str,
     update: bool,
     sip: Option<(String, String)>,
+    unit: Option<(String, Option<String>)>,
 ) -> anyhow::Result<()> {
     auth::validate_username(username).map_err(anyhow::Error::msg)?;
     let role: Role = role
@@ -98,6 +120,9 @@ pub async fn create_user(
         if let Some(ha1) = &sip_ha1 {
             store.set_sip_ha1(username, Some(ha1)).await?;
         }
+        if let Some((_, stored)) = &unit {
+            store.set_user_unit(username, stored.as_deref()).await?;
+        }
         let action = if update {
             "user.updated"
         } else {
@@ -109,16 +134,23 @@ pub async fn create_user(
             action,
             None,
             format!(
-                "user={username} role={role} sip_phone={}",
-                sip_ha1.is_some()
+                "user={username} role={role} sip_phone={}{}",
+                sip_ha1.is_some(),
+                unit.as_ref()
+                    .map(|(id, _)| format!(" unit={id}"))
+                    .unwrap_or_default()
             ),
             None,
         );
         store.audit(&entry).await?;
     }
     store.close().await;
+    let in_unit = unit
+        .as_ref()
+        .map(|(id, _)| format!(" in unit {id}"))
+        .unwrap_or_default();
     match (done, update) {
-        (true, false) => println!("created {role} {username}"),
+        (true, false) => println!("created {role} {username}{in_unit}"),
         (true, true) => println!("updated {username}: role {role}, new password, sessions ended"),
         (false, false) => anyhow::bail!("user {username} exists: use --update to change it"),
         (false, true) => anyhow::bail!("no user {username}: leave out --update to create it"),

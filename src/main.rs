@@ -84,6 +84,11 @@ enum Command {
         /// variable: a command-line argument is visible to other local users.
         #[arg(long, env = "PE_SIP_PASSWORD", hide_env_values = true)]
         sip_password: Option<String>,
+        /// The care unit the user works in: an id from units.toml, e.g.
+        /// vc-markaryd. Default: the default unit (the nurse line); with
+        /// --update, the unit stays unless given.
+        #[arg(long)]
+        unit: Option<String>,
     },
     /// Disable a staff account: its sessions end at once, sign-in and its desk
     /// phone's REGISTER are refused until enable-user.
@@ -155,12 +160,18 @@ async fn main() -> anyhow::Result<()> {
             role,
             update,
             sip_password,
+            unit,
         }) => {
             let sip = match sip_password {
                 Some(pw) => Some((admin::sip_realm(&cli.config)?, pw)),
                 None => None,
             };
-            admin::create_user(&cli.database_url, &username, &role, update, sip).await
+            // Checked before anything is stored; an update keeps the unit unless given.
+            let unit = match (&unit, update) {
+                (None, true) => None,
+                _ => Some(admin::user_unit(&cli.config, unit.as_deref())?),
+            };
+            admin::create_user(&cli.database_url, &username, &role, update, sip, unit).await
         }
         Some(Command::Audit {
             command: AuditCommand::Verify,

@@ -251,6 +251,8 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     let secure_cookie = StaffGuard::secure_cookie_for(opts.http_bind.ip());
     let staff_guard = Arc::new(StaffGuard::new(&cfg.staff, secure_cookie));
     staff_guard.metrics.register(&mut registry);
+    let handoff_metrics = Arc::new(crate::api::handoff::HandoffMetrics::default());
+    handoff_metrics.register(&mut registry);
     let source_metrics = Arc::new(crate::telephony::source_gate::SourceMetrics::default());
     source_metrics.register(&mut registry);
     // Calls, callbacks and their store jobs: `stop` waits for them.
@@ -302,7 +304,8 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
                 .as_ref()
                 .and_then(|s| s.settings.status_token_sha256.clone()),
             metrics: sms_metrics.clone(),
-        });
+        })
+        .with_units(cfg.units, handoff_metrics);
     let listing_metrics = crate::listing::ListingMetrics::default();
     listing_metrics.register(&mut registry);
     let router = crate::fhir::router(api_state.clone())

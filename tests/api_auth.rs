@@ -18,7 +18,10 @@ async fn login_sets_a_strict_http_only_cookie_and_me_answers(api: &Api) {
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
-    assert_eq!(reply.json(), json!({"username": "anna", "role": "nurse"}));
+    assert_eq!(
+        reply.json(),
+        json!({"username": "anna", "role": "nurse", "unit": "1177", "unit_name": "1177 Vårdguiden"})
+    );
     let cookie = reply
         .headers
         .get("set-cookie")
@@ -31,7 +34,10 @@ async fn login_sets_a_strict_http_only_cookie_and_me_answers(api: &Api) {
     let session = cookie.split(';').next().unwrap_or_default();
     let me = api.send("GET", "/api/v1/me", Some(session), None).await;
     assert_eq!(me.status, 200);
-    assert_eq!(me.json(), json!({"username": "anna", "role": "nurse"}));
+    assert_eq!(
+        me.json(),
+        json!({"username": "anna", "role": "nurse", "unit": "1177", "unit_name": "1177 Vårdguiden"})
+    );
 
     let rows = api.audit().await;
     let login = rows.iter().find(|r| r.action == "auth.login");

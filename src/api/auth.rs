@@ -370,6 +370,11 @@ pub struct Me {
     pub username: String,
     #[schema(value_type = String, example = "nurse")]
     pub role: Role,
+    /// The care unit the user works in (`GET /units` id).
+    #[serde(default)]
+    pub unit: String,
+    #[serde(default)]
+    pub unit_name: String,
 }
 
 /// A PHC hash of a random password, verified when the user name is unknown so a
@@ -501,9 +506,14 @@ pub async fn login(
         time::Duration::hours(SESSION_HOURS),
         guard.cookie_secure,
     );
+    let stored = state.store.user_unit(&user.username).await?.flatten();
+    let unit = state.units.id_of(stored.as_deref()).to_string();
+    let unit_name = super::handoff::name_of(&state, &unit);
     let me = Json(Me {
         username: user.username,
         role: user.role,
+        unit,
+        unit_name,
     });
     Ok((CookieJar::new().add(cookie), me).into_response())
 }
@@ -545,11 +555,15 @@ pub async fn logout(
 /// The signed-in user.
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth",
     responses((status = 200, body = Me), (status = 401, description = "not signed in")))]
-pub async fn me(staff: Staff) -> Json<Me> {
-    Json(Me {
+pub async fn me(State(state): State<ApiState>, staff: Staff) -> Result<Json<Me>, ApiError> {
+    let unit = super::handoff::staff_unit(&state, &staff).await?;
+    let unit_name = super::handoff::name_of(&state, &unit);
+    Ok(Json(Me {
         username: staff.username,
         role: staff.role,
-    })
+        unit,
+        unit_name,
+    }))
 }
 
 #[cfg(test)]

@@ -51,6 +51,12 @@ pub struct CaseView {
     /// register); `null` when not looked up (no personnummer, look-ups off).
     #[serde(default)]
     pub listing: Option<ListingView>,
+    /// The care unit the case is with (`GET /units` id).
+    #[serde(default)]
+    pub unit: String,
+    /// Its way between units, oldest first.
+    #[serde(default)]
+    pub handoffs: Vec<super::handoff::HandoffView>,
 }
 
 /// A case's listed health centre.
@@ -91,6 +97,8 @@ impl CaseView {
             has_voice_note: false,
             sms: Vec::new(),
             listing: None,
+            unit: String::new(),
+            handoffs: Vec::new(),
         }
     }
 }
@@ -118,10 +126,14 @@ async fn view(state: &ApiState, case: CaseRecord) -> Result<CaseView, ApiError> 
         .get_listing(case.id)
         .await?
         .map(ListingView::from);
+    let unit = super::handoff::case_unit(state, case.id).await?;
+    let handoffs = super::handoff::views(state, state.store.handoffs(case.id).await?);
     Ok(CaseView {
         has_voice_note,
         sms: sms.into_iter().map(Into::into).collect(),
         listing,
+        unit,
+        handoffs,
         ..CaseView::new(case, claim)
     })
 }
@@ -163,23 +175,33 @@ pub async fn get_case(
     Ok(Json(view(&state, case).await?))
 }
 
-/// Claims the most urgent open case atomically; `204` when the queue is empty.
+/// Claims the most urgent open case of the user's unit atomically; `204`
+/// when that list is empty.
 #[utoipa::path(post, path = "/api/v1/claim-next", tag = "cases", security(("session" = [])),
     responses((status = 200, body = CaseView, description = "claimed; audited as case.claim"),
               (status = 204, description = "no open case"), (status = 401, description = "not signed in")))]
 pub async fn claim_next(State(state): State<ApiState>, staff: Staff) -> Result<Response, ApiError> {
     staff.require(Role::Nurse)?;
-    match state.store.claim_next(&staff.actor(), Utc::now()).await? {
+    // "Take next" takes from the user's own unit's list.
+    let unit = super::handoff::staff_unit(&state, &staff).await?;
+    let scope = Some(state.units.stored(&unit));
+    match state
+        .store
+        .claim_next_in(&staff.actor(), scope, Utc::now())
+        .await?
+    {
         Some(case) => Ok(Json(view(&state, case).await?).into_response()),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
 }
 
-/// Claims one case (waiting, holding, or in the review list); `409` otherwise.
+/// Claims one case (waiting, holding, or in the review list); `409` otherwise,
+/// `403` for a nurse when the case is in another unit's list.
 /// The claim lasts `claim_lease_minutes` (queue.toml) unless renewed.
 #[utoipa::path(post, path = "/api/v1/cases/{id}/claim", tag = "cases",
     params(("id" = Uuid, Path, description = "case id")), security(("session" = [])),
     responses((status = 200, body = CaseView), (status = 401, description = "not signed in"),
+              (status = 403, description = "in another unit's list"),
               (status = 404, description = "no such case"), (status = 409, description = "not open")))]
 pub async fn claim(
     State(state): State<ApiState>,
@@ -188,9 +210,16 @@ pub async fn claim(
 ) -> Result<Json<CaseView>, ApiError> {
     staff.require(Role::Nurse)?;
     let id = parse_id(&id)?;
+    // Each unit takes its own cases (a supervisor any).
+    let scope = super::handoff::claim_scope(&state, &staff, id).await?;
     let case = state
         .store
-        .claim(id, &staff.actor(), Utc::now())
+        .claim_in(
+            id,
+            &staff.actor(),
+            scope.as_ref().map(|s| s.as_deref()),
+            Utc::now(),
+        )
         .await
         .map_err(claim_error)?;
     Ok(Json(view(&state, case).await?))

@@ -71,6 +71,10 @@ pub struct IntakeRequest {
     /// callback time, "we tried to call you"); kept as the answer `sms_consent`.
     #[serde(default)]
     pub sms_consent: Option<bool>,
+    /// A care unit id (`GET /api/v1/units`) whose worklist the case goes to;
+    /// default the nurse line. The unit must take the case's level.
+    #[serde(default)]
+    pub unit: Option<String>,
 }
 
 /// Answer to a post.
@@ -92,6 +96,8 @@ pub struct Valid {
     personnummer: String,
     summary: String,
     language: String,
+    /// Checked against `units.toml` by `post_case` (the fuzz target has no config).
+    unit: Option<String>,
 }
 
 fn bad(message: impl Into<String>) -> ApiError {
@@ -215,6 +221,7 @@ pub fn validate(request: IntakeRequest) -> Result<Valid, ApiError> {
         personnummer: personnummer.as_str().to_string(),
         summary: request.summary,
         language,
+        unit: request.unit,
     })
 }
 
@@ -253,7 +260,7 @@ fn same_content(stored: &CaseRecord, v: &Valid) -> bool {
     security(("bearer" = [])),
     responses((status = 201, body = IntakeResponse, description = "case registered"),
               (status = 200, body = IntakeResponse, description = "same external_ref and content already registered"),
-              (status = 400, description = "bad input: the message names the field"),
+              (status = 400, description = "bad input (also an unknown `unit`, or one that does not take the level): the message names the field"),
               (status = 401, description = "missing or unknown bearer token"),
               (status = 409, description = "external_ref already used for different content"),
               (status = 429, description = "refused by a queue cap (per number per day, or waiting callbacks in total): the message says which"),
@@ -293,6 +300,22 @@ pub async fn register(
     client: &IntakeClient,
     valid: &Valid,
 ) -> Result<Registered, ApiError> {
+    let unit = match valid.unit.as_deref() {
+        None => None,
+        Some(id) => {
+            let unit = state.units.require("unit", id).map_err(bad)?;
+            if !unit.takes(valid.priority) {
+                let levels: Vec<String> = unit.levels().iter().map(u8::to_string).collect();
+                return Err(bad(format!(
+                    "unit: {} takes levels {} only, not level {}",
+                    unit.id,
+                    levels.join(", "),
+                    valid.priority
+                )));
+            }
+            Some(unit.id.clone())
+        }
+    };
     // References are per client system, so one client cannot see another's.
     let stored_ref = format!("{}:{}", client.name, valid.external_ref);
     let ip = client.ip.map(|i| i.to_string());
@@ -328,7 +351,8 @@ pub async fn register(
         summary: valid.summary.clone(),
         red_flag: false,
     };
-    let record = match state.store.insert_case(&case).await {
+    let stored_unit = unit.as_deref().and_then(|u| state.units.stored(u));
+    let record = match state.store.insert_case_in_unit(&case, stored_unit).await {
         Ok(r) => r,
         // Two posts raced; the other one won.
         Err(StoreError::DuplicateExternalRef) => {
@@ -350,7 +374,10 @@ pub async fn register(
             &client.actor(),
             "intake.post",
             Some(record.id),
-            format!("level={}", record.priority),
+            match &unit {
+                Some(unit) => format!("level={} unit={unit}", record.priority),
+                None => format!("level={}", record.priority),
+            },
             ip,
         ))
         .await?;
@@ -430,6 +457,7 @@ mod tests {
             summary: String::new(),
             language: None,
             sms_consent: None,
+            unit: None,
         }
     }
 

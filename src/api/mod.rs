@@ -10,6 +10,7 @@ pub mod cancel;
 pub mod cases;
 pub mod error;
 pub mod events;
+pub mod handoff;
 pub mod health;
 pub mod intake;
 pub mod lockouts;
@@ -63,6 +64,10 @@ pub struct ApiState {
     pub nurse_phones: Option<Arc<crate::telephony::NursePhones>>,
     /// Delivery reports' token and the SMS counters (none: reports refused).
     pub sms: Option<Arc<crate::sms::SmsReports>>,
+    /// Care units (`units.toml`): worklists per unit, handoffs.
+    pub units: Arc<crate::config::Units>,
+    /// Handoff counters for `/metrics`.
+    pub handoff_metrics: Arc<handoff::HandoffMetrics>,
 }
 
 impl ApiState {
@@ -81,7 +86,20 @@ impl ApiState {
             guard: Arc::new(staff_guard::StaffGuard::default()),
             nurse_phones: None,
             sms: None,
+            units: Arc::new(crate::config::Units::default()),
+            handoff_metrics: Arc::default(),
         }
+    }
+
+    /// Care units from `units.toml`, and where handoffs are counted.
+    pub fn with_units(
+        mut self,
+        units: crate::config::Units,
+        metrics: Arc<handoff::HandoffMetrics>,
+    ) -> ApiState {
+        self.units = Arc::new(units);
+        self.handoff_metrics = metrics;
+        self
     }
 
     /// The phone side's booking and counters, and the live settings they follow.
@@ -152,6 +170,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/cases/{id}/claim/renew", post(cases::renew_claim))
         .route("/cases/{id}/release", post(cases::release))
         .route("/cases/{id}/outcome", post(cases::outcome))
+        .route("/cases/{id}/handoff", post(handoff::hand_off))
+        .route("/units", get(handoff::list))
         .route("/cases/cancel", post(cancel::cancel_case))
         .route("/cases/{id}/voice-note", get(voice_note::get_voice_note))
         .route("/events", get(events::events))

@@ -2,7 +2,8 @@
 //! annotations (utoipa), so it cannot drift from the code.
 
 use super::{
-    auth, calls, cancel, cases, events, intake, lockouts, sms, supervisor, voice_note, worklist,
+    auth, calls, cancel, cases, events, handoff, intake, lockouts, sms, supervisor, voice_note,
+    worklist,
 };
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -18,6 +19,7 @@ use utoipa::{Modify, OpenApi};
         worklist::worklist, worklist::review,
         cases::get_case, cases::claim_next, cases::claim, cases::renew_claim, cases::release, cases::outcome,
         events::events,
+        handoff::list, handoff::hand_off,
         cancel::cancel_case, voice_note::get_voice_note,
         calls::start_call, calls::call_status, calls::hangup,
         supervisor::get_settings, supervisor::put_settings, supervisor::messages, supervisor::get_stats,
@@ -30,6 +32,8 @@ use utoipa::{Modify, OpenApi};
         worklist::WorklistCase, worklist::AnswerDoc,
         cases::CaseView, cases::ListingView, cases::CaseState, cases::ClaimLease, cases::OutcomeRequest,
         cancel::CancelRequest,
+        handoff::UnitView, handoff::HandoffView, handoff::HandoffRequest, handoff::HandoffDone,
+        crate::config::UnitKind, crate::supervisor::unit_waits::UnitWaits,
         calls::CallRequest, calls::CallStarted, crate::dialer::CallStatus,
         crate::dialer::CallState, crate::dialer::CallResult,
         crate::supervisor::SupervisorSettings, crate::queue::Closure,

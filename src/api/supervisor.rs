@@ -113,14 +113,17 @@ pub async fn get_stats(
     }
     let day_start = state.live.day_start(now);
     let open = state.store.queue_snapshot(now, day_start).await?.open;
-    Ok(Json(stats::build(
+    let mut stats = stats::build(
         now,
         &counts,
         &state.live.settings(),
         estimates,
         node,
         OverdueAlert::at(&open, now),
-    )))
+    );
+    let per_unit = state.store.unit_waits(now).await?;
+    stats.units = crate::supervisor::unit_waits::unit_waits(now, &per_unit, &state.units);
+    Ok(Json(stats))
 }
 
 /// A case closed today because no callback attempt reached the resident (no

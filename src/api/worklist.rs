@@ -9,7 +9,7 @@ use super::auth::{Role, Staff};
 use super::{ApiError, ApiState};
 use crate::queue::Priority;
 use crate::store::{Answer, CaseMode, CaseRecord, CaseStatus, Channel, ReviewReason};
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -79,16 +79,29 @@ impl From<CaseRecord> for WorklistCase {
     }
 }
 
-/// Open cases, level 1 first, then earliest deadline, then earliest registration;
-/// cases waiting for their next callback attempt included (see `next_attempt_at`).
+/// `?unit=` of the lists: a care unit id (`GET /units`); default the user's own.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct UnitQuery {
+    /// A unit id; a nurse may only name her own unit, a supervisor any.
+    pub unit: Option<String>,
+}
+
+/// One unit's open cases (default: the user's own unit), level 1 first, then
+/// earliest deadline, then earliest registration; cases waiting for their next
+/// callback attempt included (see `next_attempt_at`).
 #[utoipa::path(get, path = "/api/v1/worklist", tag = "cases", security(("session" = [])),
-    responses((status = 200, body = Vec<WorklistCase>), (status = 401, description = "not signed in")))]
+    params(UnitQuery),
+    responses((status = 200, body = Vec<WorklistCase>), (status = 400, description = "unknown unit"),
+              (status = 401, description = "not signed in"),
+              (status = 403, description = "another unit's list (nurses work their own unit's)")))]
 pub async fn worklist(
     State(state): State<ApiState>,
     staff: Staff,
+    Query(query): Query<UnitQuery>,
 ) -> Result<Json<Vec<WorklistCase>>, ApiError> {
     staff.require(Role::Nurse)?;
-    let cases = state.store.worklist().await?;
+    let unit = super::handoff::list_unit(&state, &staff, query.unit.as_deref()).await?;
+    let cases = state.store.unit_worklist(state.units.stored(&unit)).await?;
     state
         .store
         .audit(&staff.audit("worklist.read", None, shown(&cases)))
@@ -107,15 +120,23 @@ pub(crate) fn shown(cases: &[CaseRecord]) -> String {
 /// reached and held callers with no number who left. "Take next" never hands
 /// them out and the dialler never calls them; a nurse claims one with
 /// `POST /cases/{id}/claim` and closes it with an outcome.
+/// Per unit like the worklist (`?unit=`, default the user's own).
 #[utoipa::path(get, path = "/api/v1/review", tag = "cases", security(("session" = [])),
+    params(UnitQuery),
     responses((status = 200, body = Vec<WorklistCase>, description = "audited as review.read"),
-              (status = 401, description = "not signed in")))]
+              (status = 401, description = "not signed in"),
+              (status = 403, description = "another unit's list")))]
 pub async fn review(
     State(state): State<ApiState>,
     staff: Staff,
+    Query(query): Query<UnitQuery>,
 ) -> Result<Json<Vec<WorklistCase>>, ApiError> {
     staff.require(Role::Nurse)?;
-    let cases = state.store.review_list().await?;
+    let unit = super::handoff::list_unit(&state, &staff, query.unit.as_deref()).await?;
+    let cases = state
+        .store
+        .unit_review_list(state.units.stored(&unit))
+        .await?;
     state
         .store
         .audit(&staff.audit("review.read", None, shown(&cases)))

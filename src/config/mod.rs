@@ -11,6 +11,7 @@ mod sources;
 mod staff;
 mod tls;
 mod trunk;
+mod units;
 
 pub use files::{
     read_bytes, read_config_text, read_hours, read_ivr, read_optional, read_prompts, read_queue,
@@ -22,6 +23,7 @@ pub use sms::SmsConfig;
 pub use sources::{Admission, SourceLimits, SourcesConfig, Trunk, UnknownSources};
 pub use staff::{LockoutConfig, StaffConfig};
 pub use trunk::TrunkConfig;
+pub use units::{read_units, Unit, UnitKind, Units, UnitsError};
 
 use crate::ivr::Flow;
 use crate::media::prompts::PromptLibrary;
@@ -50,6 +52,8 @@ pub struct Config {
     pub sms: Option<SmsConfig>,
     /// The population register for listing look-ups (`listing.toml`; none: off).
     pub listing: Option<crate::listing::ListingConfig>,
+    /// Care units and the default one new cases land in (`units.toml`).
+    pub units: Units,
 }
 
 impl Config {
@@ -96,6 +100,7 @@ impl Config {
             })
             .transpose()?
             .filter(|l| l.enabled);
+        let units = read_units(config_dir)?;
         Ok(Config {
             sip,
             flow: ivr.flow,
@@ -110,6 +115,7 @@ impl Config {
             sources,
             sms,
             listing,
+            units,
         })
     }
 }

@@ -245,6 +245,8 @@ pub fn map_resources(
         language: Some(language),
         // No consent element is mapped yet: FHIR cases get no SMS.
         sms_consent: None,
+        // Task.owner is not mapped yet: FHIR cases land in the default unit.
+        unit: None,
     })
 }
 

@@ -110,7 +110,7 @@ struct HoursFile {
     when_closed: ClosedRoute,
     #[serde(default = "default_when_offer_closed")]
     when_offer_closed: ClosedRoute,
-    weekly: WeeklyFile,
+    weekly: WeeklyHours,
     #[serde(default)]
     holidays: Vec<HolidayFile>,
     #[serde(default)]
@@ -127,16 +127,18 @@ fn default_when_offer_closed() -> ClosedRoute {
     ClosedRoute::Hold
 }
 
-#[derive(Deserialize)]
+/// A week of `"HH:MM-HH:MM"` intervals per day as written in a file
+/// (`hours.toml` `[weekly]`, a unit's `hours` in `units.toml`).
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WeeklyFile {
-    mon: Vec<String>,
-    tue: Vec<String>,
-    wed: Vec<String>,
-    thu: Vec<String>,
-    fri: Vec<String>,
-    sat: Vec<String>,
-    sun: Vec<String>,
+pub struct WeeklyHours {
+    pub mon: Vec<String>,
+    pub tue: Vec<String>,
+    pub wed: Vec<String>,
+    pub thu: Vec<String>,
+    pub fri: Vec<String>,
+    pub sat: Vec<String>,
+    pub sun: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -174,32 +176,8 @@ impl OpeningHours {
                 "use an IANA name such as \"Europe/Stockholm\"",
             )
         })?;
-        let day = |key: &str, list: &[String]| -> Result<Vec<DayInterval>, HoursError> {
-            let mut out = Vec::with_capacity(list.len());
-            for text in list {
-                let iv = parse_interval(text).ok_or_else(|| {
-                    invalid(
-                        key.to_string(),
-                        text.clone(),
-                        "is not an interval",
-                        "write \"HH:MM-HH:MM\" with start before end, e.g. \"08:00-20:00\" or \"00:00-24:00\"",
-                    )
-                })?;
-                out.push(iv);
-            }
-            out.sort_by_key(|iv| iv.start);
-            Ok(out)
-        };
-        let w = &file.weekly;
-        let weekly = [
-            day("weekly.mon", &w.mon)?,
-            day("weekly.tue", &w.tue)?,
-            day("weekly.wed", &w.wed)?,
-            day("weekly.thu", &w.thu)?,
-            day("weekly.fri", &w.fri)?,
-            day("weekly.sat", &w.sat)?,
-            day("weekly.sun", &w.sun)?,
-        ];
+        let day = |key: &str, list: &[String]| parse_day(path, key, list);
+        let weekly = parse_weekly(path, "weekly", &file.weekly)?;
         let mut holidays = BTreeMap::new();
         for h in &file.holidays {
             holidays.insert(h.date, day(&format!("holidays.{}", h.date), &h.hours)?);
@@ -223,6 +201,23 @@ impl OpeningHours {
             when_closed: file.when_closed,
             when_offer_closed: file.when_offer_closed,
             always_open: false,
+        };
+        hours.always_open = hours.is_always_open();
+        Ok(hours)
+    }
+
+    /// Just weekly hours in zone `tz` (no holidays, closures or capacity): a
+    /// care unit's hours in `units.toml`. `key` names the table in errors.
+    pub fn weekly(
+        tz: Tz,
+        weekly: &WeeklyHours,
+        key: &str,
+        path: &Path,
+    ) -> Result<OpeningHours, HoursError> {
+        let mut hours = OpeningHours {
+            tz,
+            weekly: parse_weekly(path, key, weekly)?,
+            ..OpeningHours::default()
         };
         hours.always_open = hours.is_always_open();
         Ok(hours)
@@ -357,6 +352,41 @@ impl OpeningHours {
         }
         Utc.from_utc_datetime(&naive)
     }
+}
+
+/// One day's intervals, sorted; an error names `key` in `path`.
+fn parse_day(path: &Path, key: &str, list: &[String]) -> Result<Vec<DayInterval>, HoursError> {
+    let mut out = Vec::with_capacity(list.len());
+    for text in list {
+        let iv = parse_interval(text).ok_or_else(|| HoursError::Invalid {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            value: text.clone(),
+            problem: "is not an interval",
+            fix: "write \"HH:MM-HH:MM\" with start before end, e.g. \"08:00-20:00\" or \"00:00-24:00\"",
+        })?;
+        out.push(iv);
+    }
+    out.sort_by_key(|iv| iv.start);
+    Ok(out)
+}
+
+/// Monday to Sunday of a `[weekly]` table named `key`.
+fn parse_weekly(
+    path: &Path,
+    key: &str,
+    w: &WeeklyHours,
+) -> Result<[Vec<DayInterval>; 7], HoursError> {
+    let day = |name: &str, list: &[String]| parse_day(path, &format!("{key}.{name}"), list);
+    Ok([
+        day("mon", &w.mon)?,
+        day("tue", &w.tue)?,
+        day("wed", &w.wed)?,
+        day("thu", &w.thu)?,
+        day("fri", &w.fri)?,
+        day("sat", &w.sat)?,
+        day("sun", &w.sun)?,
+    ])
 }
 
 /// Pushes `[start, end)` minus every closure onto `out`.

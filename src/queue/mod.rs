@@ -17,7 +17,7 @@ pub use caps::{Cap, QueueCaps};
 pub use estimate::{
     deadline_for, estimate_callback_at, LevelTargets, QueueConfig, QueueConfigError,
 };
-pub use hours::{ClosedRoute, Closure, HoursError, OpeningHours};
+pub use hours::{ClosedRoute, Closure, HoursError, OpeningHours, WeeklyHours};
 pub use offer::{decide, ClosedReason, Offer, OfferInput, OfferSwitches};
 pub use order::{Queue, QueuedCase};
 pub use replay::{

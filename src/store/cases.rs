@@ -80,8 +80,11 @@ const HOLD_TO_CALLBACK_SQL: &str = "UPDATE cases SET mode = 'callback', \
 
 /// A repeat caller's new answers on their waiting callback: the level may
 /// rise, never fall; `registered_at` stays (its place) and the deadline and
-/// estimate become the earlier of old and new.
+/// estimate become the earlier of old and new. A case whose level rose goes
+/// back to the default unit (the nurse line, `unit` NULL) from a health
+/// centre's list: the unit may not take the new level.
 const RETRIAGE_SQL: &str = "UPDATE cases SET answers = $2, \
+     unit = CASE WHEN $4 < priority THEN NULL ELSE unit END, \
      summary = CASE WHEN summary = '' OR summary = $3 THEN $3 ELSE summary || ' / ' || $3 END, \
      priority = CASE WHEN priority < $4 THEN priority ELSE $4 END, \
      deadline = CASE WHEN deadline < $5 THEN deadline ELSE $5 END, \
@@ -125,6 +128,28 @@ impl Store {
         &self,
         cases: &[(&NewCase, Option<&str>)],
     ) -> Result<Vec<CaseRecord>> {
+        self.insert_cases_in(cases, None).await
+    }
+
+    /// Registers a case as [`Store::insert_case`] does, in care unit `unit`
+    /// (stored form: `None` = the default unit) from the start, in the same
+    /// transaction (the digital intake naming a unit).
+    pub async fn insert_case_in_unit(
+        &self,
+        case: &NewCase,
+        unit: Option<&str>,
+    ) -> Result<CaseRecord> {
+        let mut records = self.insert_cases_in(&[(case, None)], unit).await?;
+        records
+            .pop()
+            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+    }
+
+    async fn insert_cases_in(
+        &self,
+        cases: &[(&NewCase, Option<&str>)],
+        unit: Option<&str>,
+    ) -> Result<Vec<CaseRecord>> {
         let rows = cases
             .iter()
             .map(|(case, held_by)| Ok((new_record(case)?, *held_by)))
@@ -164,6 +189,13 @@ impl Store {
                     sqlx::query("UPDATE cases SET held_by = $2 WHERE id = $1")
                         .bind(c.id.to_string())
                         .bind(*node)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if let Some(unit) = unit {
+                    sqlx::query("UPDATE cases SET unit = $2 WHERE id = $1")
+                        .bind(c.id.to_string())
+                        .bind(unit)
                         .execute(&mut *tx)
                         .await?;
                 }

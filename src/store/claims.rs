@@ -68,7 +68,13 @@ pub struct Actor<'a> {
 
 impl Actor<'_> {
     /// The audit row of this actor's change to case `id`.
-    fn audit(&self, now: DateTime<Utc>, action: &str, id: Uuid, detail: String) -> AuditRecord {
+    pub(super) fn audit(
+        &self,
+        now: DateTime<Utc>,
+        action: &str,
+        id: Uuid,
+        detail: String,
+    ) -> AuditRecord {
         AuditRecord::new(
             now,
             self.username,
@@ -99,18 +105,34 @@ pub(super) use back_to_queue;
 const DUE: &str = "status IN ('waiting', 'holding') \
      AND (next_attempt_at IS NULL OR next_attempt_at <= $2)";
 
-fn claim_next_sql(lock: &str) -> String {
+/// `unit`: only that unit's cases (`super::handoff::IN_UNIT` on `$4`).
+fn claim_next_sql(lock: &str, unit: bool) -> String {
+    let due = if unit {
+        format!("{DUE} AND {}", super::handoff::in_unit("$4"))
+    } else {
+        DUE.to_string()
+    };
     format!(
         "UPDATE cases SET status = 'claimed', claimed_by = $1, claimed_at = $2, \
          claim_expires_at = $3 \
-         WHERE {DUE} AND id = (SELECT id FROM cases \
-         WHERE {DUE} {QUEUE_ORDER} LIMIT 1 {lock}) RETURNING id"
+         WHERE {due} AND id = (SELECT id FROM cases \
+         WHERE {due} {QUEUE_ORDER} LIMIT 1 {lock}) RETURNING id"
     )
 }
 
-const CLAIM_SQL: &str = "UPDATE cases SET status = 'claimed', claimed_by = $1, claimed_at = $2, \
-     claim_expires_at = $4 \
-     WHERE id = $3 AND status IN ('waiting', 'holding', 'review') RETURNING id";
+/// `unit`: only if the case is in that unit (`$5`).
+fn claim_sql(unit: bool) -> String {
+    let scope = if unit {
+        format!(" AND {}", super::handoff::in_unit("$5"))
+    } else {
+        String::new()
+    };
+    format!(
+        "UPDATE cases SET status = 'claimed', claimed_by = $1, claimed_at = $2, \
+         claim_expires_at = $4 \
+         WHERE id = $3 AND status IN ('waiting', 'holding', 'review'){scope} RETURNING id"
+    )
+}
 
 const RELEASE_SQL: &str = concat!(
     "UPDATE cases SET status = ",
@@ -158,17 +180,31 @@ impl Store {
         actor: &Actor<'_>,
         now: DateTime<Utc>,
     ) -> Result<Option<CaseRecord>> {
+        self.claim_next_in(actor, None, now).await
+    }
+
+    /// Like [`Store::claim_next`], with `unit`: only that unit's cases
+    /// (`Some(None)` = the default unit's).
+    pub async fn claim_next_in(
+        &self,
+        actor: &Actor<'_>,
+        unit: Option<Option<&str>>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CaseRecord>> {
         let now = storable("now", now)?;
         let expires = self.claim_expiry(now)?;
         let lock = self.sql("", "FOR UPDATE SKIP LOCKED");
+        let sql = claim_next_sql(lock, unit.is_some());
         let claimed: Option<Uuid> = with_backend!(self, |pool, ts| {
             let mut tx = pool.begin().await?;
-            let id: Option<String> = sqlx::query_scalar(&claim_next_sql(lock))
+            let mut query = sqlx::query_scalar(&sql)
                 .bind(actor.username)
                 .bind(ts(now))
-                .bind(ts(expires))
-                .fetch_optional(&mut *tx)
-                .await?;
+                .bind(ts(expires));
+            if let Some(unit) = unit {
+                query = query.bind(unit);
+            }
+            let id: Option<String> = query.fetch_optional(&mut *tx).await?;
             let id = id.map(|id| parse_id(&id)).transpose()?;
             if let Some(id) = id {
                 let audit = actor.audit(now, "case.claim", id, "claim-next".into());
@@ -195,18 +231,33 @@ impl Store {
         actor: &Actor<'_>,
         now: DateTime<Utc>,
     ) -> Result<CaseRecord, ClaimError> {
+        self.claim_in(id, actor, None, now).await
+    }
+
+    /// Like [`Store::claim`], with `unit`: only while the case is in that
+    /// unit (`Some(None)` = the default unit); else `WrongStatus`.
+    pub async fn claim_in(
+        &self,
+        id: Uuid,
+        actor: &Actor<'_>,
+        unit: Option<Option<&str>>,
+        now: DateTime<Utc>,
+    ) -> Result<CaseRecord, ClaimError> {
         let now = storable("now", now)?;
         let expires = self.claim_expiry(now)?;
         let text_id = id.to_string();
+        let sql = claim_sql(unit.is_some());
         let done = with_backend!(self, |pool, ts| {
             let mut tx = pool.begin().await?;
-            let hit: Option<String> = sqlx::query_scalar(CLAIM_SQL)
+            let mut query = sqlx::query_scalar(&sql)
                 .bind(actor.username)
                 .bind(ts(now))
                 .bind(&text_id)
-                .bind(ts(expires))
-                .fetch_optional(&mut *tx)
-                .await?;
+                .bind(ts(expires));
+            if let Some(unit) = unit {
+                query = query.bind(unit);
+            }
+            let hit: Option<String> = query.fetch_optional(&mut *tx).await?;
             if hit.is_some() {
                 let audit = actor.audit(now, "case.claim", id, String::new());
                 append_audit!(tx, ts, &audit);

@@ -18,6 +18,7 @@ pub mod caps;
 mod cases;
 pub mod claims;
 pub mod group_commit;
+pub mod handoff;
 pub mod leases;
 pub mod listing;
 pub mod lockouts;
@@ -35,6 +36,7 @@ pub use attempts::{AttemptResult, CallLeg, LegDirection, LegKind, UnreachableCas
 pub use audit::AuditRecord;
 pub use audit_chain::{BrokenLink, ChainReport};
 pub use claims::{Actor, ClaimError, ClaimInfo};
+pub use handoff::{Handoff, HandoffError, UnitWaitCounts};
 pub use listing::{Listing, ListingDue, ListingStatus};
 pub use lockouts::{LockKind, Lockout};
 pub use notify::Change;

@@ -1,8 +1,8 @@
 //! Retention: a closed case (done, cancelled, unreachable) keeps its personal
 //! data for `retention_days` (queue.toml) after closing; then the personnummer,
-//! callback number, the answers' words (`value_text`), summary and outcome
-//! note are cleared, the voice note deleted and the SMS numbers and texts
-//! cleared, audited as `case.redacted`.
+//! callback number, the answers' words (`value_text`), summary, outcome
+//! note and handoff notes are cleared, the voice note deleted and the SMS
+//! numbers and texts cleared, audited as `case.redacted`.
 //! The case row (level, times, structured answer values) and its audit trail
 //! stay. Every node runs it from its sweeper; each case is redacted once (the
 //! first statement claims it by setting `redacted_at`).
@@ -32,6 +32,9 @@ const REDACT_SQL: &str = "UPDATE cases SET personnummer = NULL, callback_number 
      listing_hsa_id = NULL, listing_name = NULL WHERE id = $1";
 
 const DELETE_VOICE_SQL: &str = "DELETE FROM voice_notes WHERE case_id = $1";
+
+/// Handoff notes are free text too; who handed it where and when stays.
+const CLEAR_HANDOFF_NOTES_SQL: &str = "UPDATE case_handoffs SET note = '' WHERE case_id = $1";
 
 /// The answers without their words: question and machine value stay.
 fn without_words(answers: serde_json::Value) -> serde_json::Value {
@@ -105,6 +108,10 @@ impl Store {
                             .execute(&mut *tx)
                             .await?
                             .rows_affected();
+                        sqlx::query(CLEAR_HANDOFF_NOTES_SQL)
+                            .bind(&text_id)
+                            .execute(&mut *tx)
+                            .await?;
                         let audit = AuditRecord::new(
                             now,
                             "system",

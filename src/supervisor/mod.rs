@@ -4,6 +4,7 @@
 
 pub mod overdue;
 pub mod stats;
+pub mod unit_waits;
 
 pub use stats::{LevelStats, SupervisorStats};
 

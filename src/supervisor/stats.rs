@@ -59,6 +59,8 @@ pub struct SupervisorStats {
     /// Transfers to the fallback that failed (not answered): those callers
     /// were told to call again.
     pub fallback_failures: i64,
+    /// Waits per care unit (`units.toml`), filled in by the handler.
+    pub units: Vec<super::unit_waits::UnitWaits>,
 }
 
 /// What this node counted about its calls (from its call metrics).
@@ -133,6 +135,7 @@ pub fn build(
         case_store_failures: node.case_store_failures,
         fallback_transfers: node.fallback_transfers,
         fallback_failures: node.fallback_failures,
+        units: Vec::new(),
     }
 }
 

@@ -89,6 +89,8 @@
   function renderClaimed() {
     renderVoiceNote();
     renderListing();
+    // The units section shows the case's unit, its handoffs and the hand-off choice.
+    document.dispatchEvent(new CustomEvent("pe:claimed", { detail: claimed }));
     $("claimed").hidden = !claimed;
     if (!claimed) return;
     const lv = $("claimed-level");
@@ -177,8 +179,9 @@
 
   async function load() {
     try {
-      cases = (await PE.api("GET", "/worklist", undefined, true)).data || [];
-      review = (await PE.api("GET", "/review", undefined, true)).data || [];
+      const unit = PE.units ? PE.units.query() : "";
+      cases = (await PE.api("GET", "/worklist" + unit, undefined, true)).data || [];
+      review = (await PE.api("GET", "/review" + unit, undefined, true)).data || [];
       renderQueue();
     } catch (x) { say("Could not load the queue: " + x.message); }
   }
@@ -246,6 +249,14 @@
       else sessionStorage.removeItem("pe_claimed");
     } catch (_) { sessionStorage.removeItem("pe_claimed"); }
   }
+
+  // The units section: the filter changed (reload) or the case was handed off.
+  document.addEventListener("pe:reload", () => load());
+  document.addEventListener("pe:handed-off", (e) => {
+    claimed = null; sessionStorage.removeItem("pe_claimed"); renderClaimed();
+    say(e.detail || "Case handed off.");
+    load();
+  });
 
   PE.whoami().then((me) => {
     if (me.role === "supervisor") $("to-supervisor").hidden = false;
@@ -443,4 +454,113 @@
   });
   new MutationObserver(syncCallCard).observe($("claimed"), { attributes: true, attributeFilter: ["hidden"] });
   syncCallCard();
+})();
+
+// ---- Units: the unit filter, the case's handoff history and "Hand off" ----
+// Self-contained: the worklist code above asks PE.units.query() for the list's
+// "?unit=", tells this section about the shown case ("pe:claimed"), and listens
+// for "pe:reload" (filter changed) and "pe:handed-off" (the case left this nurse).
+// API: GET /me, GET /units, POST /cases/{id}/handoff.
+(() => {
+  const $ = (id) => document.getElementById(id);
+  if (!$("unit-filter")) return;
+  let units = [];
+  let me = null;
+  let shown = null;
+
+  const unitName = (id) => (units.find((u) => u.id === id) || { name: id }).name;
+
+  function fillFilter() {
+    const select = $("unit-filter");
+    select.replaceChildren();
+    // Nurses work their own unit's list; supervisors may look at any.
+    const choices = me.role === "supervisor" ? units : units.filter((u) => u.id === me.unit);
+    for (const u of choices) {
+      const o = PE.el("option", null, u.name);
+      o.value = u.id;
+      select.append(o);
+    }
+    select.value = me.unit;
+    select.disabled = choices.length < 2;
+  }
+
+  function fillHandoffChoice() {
+    const select = $("handoff-unit");
+    select.replaceChildren();
+    if (!shown) return;
+    const steps = shown.handoffs || [];
+    const cameFrom = steps.length ? steps[steps.length - 1].from_unit : null;
+    for (const u of units) {
+      if (u.id === shown.unit) continue;
+      const takes = (u.levels || []).includes(shown.priority);
+      let label = u.name + (u.open_now ? "" : " (closed now)");
+      if (u.id === cameFrom) label = "Back to " + label;
+      if (!takes) label += " – does not take level " + shown.priority;
+      const o = PE.el("option", null, label);
+      o.value = u.id;
+      o.disabled = !takes;
+      select.append(o);
+    }
+    const back = [...select.options].find((o) => o.value === cameFrom && !o.disabled);
+    const first = [...select.options].find((o) => !o.disabled);
+    if (back || first) select.value = (back || first).value;
+    $("handoff-button").disabled = !first;
+  }
+
+  function renderHistory() {
+    const list = $("handoffs");
+    list.replaceChildren();
+    const steps = (shown && shown.handoffs) || [];
+    for (const h of steps) {
+      const li = PE.el("li", "handoff-step");
+      const when = new Date(h.at).toLocaleString("sv-SE", { dateStyle: "short", timeStyle: "short" });
+      li.append(PE.el("span", "muted", when + " · " + h.by + ": "));
+      li.append(PE.el("strong", null, h.from_name + " → " + h.to_name));
+      if (h.note) li.append(PE.el("span", "note", " “" + h.note + "”"));
+      list.append(li);
+    }
+    $("handoffs-box").hidden = steps.length === 0;
+    $("claimed-unit").textContent = shown ? unitName(shown.unit) : "";
+  }
+
+  function showCase(c) {
+    shown = c && c.status === "claimed" ? c : null;
+    renderHistory();
+    fillHandoffChoice();
+  }
+
+  async function handOff(e) {
+    e.preventDefault();
+    if (!shown) return;
+    const unit = $("handoff-unit").value;
+    try {
+      await PE.api("POST", "/cases/" + shown.id + "/handoff", { unit, note: $("handoff-note").value });
+      $("handoff-note").value = "";
+      document.dispatchEvent(new CustomEvent("pe:handed-off", { detail: "Case handed to " + unitName(unit) + "." }));
+    } catch (x) {
+      $("message").textContent = "Could not hand off: " + x.message;
+    }
+  }
+
+  PE.units = {
+    // "?unit=..." for the lists: the filter's unit (default the user's own).
+    query() {
+      const v = $("unit-filter").value;
+      return v ? "?unit=" + encodeURIComponent(v) : "";
+    },
+    name: unitName,
+  };
+
+  document.addEventListener("pe:claimed", (e) => showCase(e.detail));
+  $("unit-filter").addEventListener("change", () => document.dispatchEvent(new CustomEvent("pe:reload")));
+  $("handoff-form").addEventListener("submit", handOff);
+
+  Promise.all([PE.api("GET", "/me"), PE.api("GET", "/units")]).then(([m, u]) => {
+    me = m.data;
+    units = u.data || [];
+    fillFilter();
+    renderHistory();
+    fillHandoffChoice();
+    document.dispatchEvent(new CustomEvent("pe:reload"));
+  }).catch(() => {});
 })();

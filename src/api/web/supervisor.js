@@ -24,6 +24,7 @@
       $("review-tile").classList.toggle("alert", s.in_review > 0);
       if (s.in_review !== shownReview) loadReview(s.in_review);
       renderOverdue(s.overdue);
+      renderUnitWaits(s.units || []);
       $("s-refused").textContent = s.refused_today;
       $("refused-tile").classList.toggle("alert", s.refused_today > 0);
       $("s-store-failures").textContent = s.case_store_failures;
@@ -41,6 +42,21 @@
         body.append(tr);
       }
     } catch (x) { $("settings-status").textContent = "Could not load statistics: " + x.message; }
+  }
+
+  // One line per care unit (units.toml): waiting, oldest wait, past deadline.
+  function renderUnitWaits(units) {
+    const body = $("unit-waits").querySelector("tbody");
+    body.replaceChildren();
+    for (const u of units) {
+      const tr = PE.el("tr", "unit-row");
+      tr.dataset.unit = u.unit;
+      tr.append(PE.el("td", null, u.name + (u.unconfigured ? " (not in units.toml)" : "")));
+      tr.append(PE.el("td", "unit-waiting", u.waiting));
+      tr.append(PE.el("td", null, u.oldest_wait_seconds == null ? "-" : PE.duration(u.oldest_wait_seconds * 1000)));
+      tr.append(PE.el("td", u.over_target > 0 ? "overdue" : null, u.over_target));
+      body.append(tr);
+    }
   }
 
   // The alert: open cases past their deadline, most urgent first.
