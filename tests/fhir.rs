@@ -51,7 +51,7 @@ async fn register() -> FhirRegister {
         (
             LISTED_INLINE.into(),
             Listed::Inline {
-                hsa_id: "SE2321000065-VCM".into(),
+                hsa_id: "SE2321000065-VCMARKARYD".into(),
                 name: "Vårdcentralen Markaryd".into(),
             },
         ),
@@ -59,7 +59,7 @@ async fn register() -> FhirRegister {
             LISTED_BY_REFERENCE.into(),
             Listed::ByReference {
                 org_id: "vc-stromsnasbruk".into(),
-                hsa_id: "SE2321000065-VCS".into(),
+                hsa_id: "SE2321000065-VCSTROMSNAS".into(),
                 name: "Vårdcentralen Strömsnäsbruk".into(),
             },
         ),
@@ -301,7 +301,7 @@ async fn spec_bundle_is_accepted_once_and_read_back_as_r4_tasks_with_listing() {
     let listing = listing_of(&staff, &svc, &id).await;
     assert_eq!(
         listing,
-        json!({"status": "found", "hsa_id": "SE2321000065-VCM", "name": "Vårdcentralen Markaryd"})
+        json!({"status": "found", "hsa_id": "SE2321000065-VCMARKARYD", "name": "Vårdcentralen Markaryd", "unit": "vc-markaryd"})
     );
     svc.stop().await;
 }
@@ -357,8 +357,29 @@ async fn listing_lookups_show_found_none_and_unknown_on_the_case() {
     let by_reference = post_json_case(&svc, "ref-1", LISTED_BY_REFERENCE).await;
     assert_eq!(
         listing_of(&staff, &svc, &by_reference).await,
-        json!({"status": "found", "hsa_id": "SE2321000065-VCS", "name": "Vårdcentralen Strömsnäsbruk"})
+        json!({"status": "found", "hsa_id": "SE2321000065-VCSTROMSNAS", "name": "Vårdcentralen Strömsnäsbruk", "unit": "vc-stromsnasbruk"})
     );
+    // One click on the nurse page: claim, then hand to the listed unit.
+    let url = |path: &str| svc.http_url(&format!("/api/v1/cases/{by_reference}{path}"));
+    let claim = staff.post(url("/claim")).send().await.expect("claim");
+    assert_eq!(claim.status(), 200);
+    let handoff = staff
+        .post(url("/handoff"))
+        .json(&json!({"unit": "vc-stromsnasbruk", "note": "Listad här"}))
+        .send()
+        .await
+        .expect("handoff");
+    assert_eq!(handoff.status(), 200);
+    let case: Value = staff
+        .get(url(""))
+        .send()
+        .await
+        .expect("case")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(case["unit"], "vc-stromsnasbruk");
+
     let nowhere = post_json_case(&svc, "ref-2", NOT_LISTED).await;
     assert_eq!(listing_of(&staff, &svc, &nowhere).await["status"], "none");
 
@@ -367,7 +388,7 @@ async fn listing_lookups_show_found_none_and_unknown_on_the_case() {
     let slow = post_json_case(&svc, "ref-3", SLOW).await;
     assert_eq!(
         listing_of(&staff, &svc, &slow).await,
-        json!({"status": "unknown", "hsa_id": null, "name": null})
+        json!({"status": "unknown", "hsa_id": null, "name": null, "unit": null})
     );
     register.set_delay(Duration::ZERO);
 

@@ -68,14 +68,23 @@ pub struct ListingView {
     pub hsa_id: Option<String>,
     /// The unit's name.
     pub name: Option<String>,
+    /// The care unit of `units.toml` with this HSA-id (`null`: not one of
+    /// ours): a nurse can hand the case to it in one click.
+    pub unit: Option<String>,
 }
 
-impl From<crate::store::Listing> for ListingView {
-    fn from(l: crate::store::Listing) -> ListingView {
+impl ListingView {
+    pub fn new(l: crate::store::Listing, units: &crate::config::Units) -> ListingView {
+        let unit = l
+            .hsa_id
+            .as_deref()
+            .and_then(|hsa| units.by_hsa_id(hsa))
+            .map(|u| u.id.clone());
         ListingView {
             status: l.status.as_str().to_string(),
             hsa_id: l.hsa_id,
             name: l.name,
+            unit,
         }
     }
 }
@@ -125,7 +134,7 @@ async fn view(state: &ApiState, case: CaseRecord) -> Result<CaseView, ApiError> 
         .store
         .get_listing(case.id)
         .await?
-        .map(ListingView::from);
+        .map(|l| ListingView::new(l, &state.units));
     let unit = super::handoff::case_unit(state, case.id).await?;
     let handoffs = super::handoff::views(state, state.store.handoffs(case.id).await?);
     Ok(CaseView {

@@ -505,6 +505,19 @@
     const first = [...select.options].find((o) => !o.disabled);
     if (back || first) select.value = (back || first).value;
     $("handoff-button").disabled = !first;
+    // The resident's listed health centre, when it is one of ours: one click.
+    const listed = shown.listing && shown.listing.unit;
+    const target = units.find((u) => u.id === listed);
+    const oneClick = $("handoff-listed");
+    oneClick.hidden = !target || listed === shown.unit || !(target.levels || []).includes(shown.priority);
+    if (target) oneClick.textContent = "Hand off to the listed unit: " + target.name;
+  }
+
+  async function handOffToListed() {
+    if (!shown || !shown.listing || !shown.listing.unit) return;
+    $("handoff-unit").value = shown.listing.unit;
+    if (!$("handoff-note").value) $("handoff-note").value = "Listad här.";
+    $("handoff-form").requestSubmit();
   }
 
   function renderHistory() {
@@ -554,6 +567,7 @@
   document.addEventListener("pe:claimed", (e) => showCase(e.detail));
   $("unit-filter").addEventListener("change", () => document.dispatchEvent(new CustomEvent("pe:reload")));
   $("handoff-form").addEventListener("submit", handOff);
+  $("handoff-listed").addEventListener("click", handOffToListed);
 
   Promise.all([PE.api("GET", "/me"), PE.api("GET", "/units")]).then(([m, u]) => {
     me = m.data;
