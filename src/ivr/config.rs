@@ -68,7 +68,22 @@ impl IvrConfig {
         let manifest = Manifest::from_toml(&texts.manifest.text, &texts.manifest.name)?;
         flow.validate(&|id| manifest.contains(id))?;
         triage.check_answers_known(&texts.triage.name, &|q, v| flow.knows_answer(q, v))?;
-        for id in flow.prompt_ids() {
+        // Self-care advice is played from triage.toml's routes.
+        let mut ids = flow.prompt_ids();
+        for r in triage.self_care_routes() {
+            if !manifest.contains(&r.advice) {
+                return Err(TriageError::Invalid {
+                    file: texts.triage.name.clone(),
+                    key: format!("self_care (\"{}\").advice", r.name),
+                    problem: format!("prompt \"{}\" is not in the prompt manifest", r.advice),
+                    fix: "add it to prompts/manifest.toml (sv and en) and run prompts/generate.sh"
+                        .into(),
+                }
+                .into());
+            }
+            ids.insert(r.advice.clone());
+        }
+        for id in ids {
             for lang in Language::ALL {
                 if !has_wav(lang, &id) {
                     let path = wav_path(prompts_dir, lang, &id);

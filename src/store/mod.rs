@@ -16,6 +16,7 @@ pub mod audit;
 pub mod audit_chain;
 pub mod caps;
 mod cases;
+pub mod contacts;
 pub mod claims;
 pub mod group_commit;
 pub mod leases;
@@ -33,6 +34,7 @@ pub use attempts::{AttemptResult, CallLeg, LegDirection, LegKind, UnreachableCas
 pub use audit::AuditRecord;
 pub use audit_chain::{BrokenLink, ChainReport};
 pub use claims::{Actor, ClaimError, ClaimInfo};
+pub use contacts::{SelfCareCounts, SelfCareRouteCount};
 pub use lockouts::{LockKind, Lockout};
 pub use notify::Change;
 pub use settings::StatsCounts;
