@@ -655,6 +655,55 @@ when = { about = ["child", "infant"], worsening = "yes" }
         assert!(err.contains("worsening"), "{err}");
     }
 
+    const ROUTE: &str = r#"
+[[self_care]]
+name = "throat"
+min_level = 4
+when = { symptom = "ear_nose_throat", worsening = "no" }
+advice = "self_care_ent"
+link = "https://www.1177.se/sjukdomar--besvar/oron-nasa-och-hals/"
+"#;
+
+    #[test]
+    fn self_care_route_matches_at_its_level_or_less_urgent_never_a_red_flag() {
+        let t = triage(ROUTE).unwrap();
+        let a = answers(&[("symptom", "ear_nose_throat"), ("worsening", "no")]);
+        assert_eq!(t.self_care(&a, 4, false).map(|r| r.name.as_str()), Some("throat"));
+        assert_eq!(t.self_care(&a, 5, false).map(|r| r.name.as_str()), Some("throat"));
+        assert!(t.self_care(&a, 3, false).is_none(), "more urgent than min_level");
+        assert!(t.self_care(&a, 4, true).is_none(), "red flag");
+        let worse = answers(&[("symptom", "ear_nose_throat"), ("worsening", "yes")]);
+        assert!(t.self_care(&worse, 4, false).is_none());
+    }
+
+    #[test]
+    fn self_care_route_errors_name_the_key_and_the_fix() {
+        let bad = |from: &str, to: &str| {
+            triage(&ROUTE.replace(from, to))
+                .unwrap_err()
+                .to_string()
+        };
+        let err = bad("min_level = 4", "min_level = 2");
+        assert!(err.contains("self_care[0] (\"throat\").min_level"), "{err}");
+        assert!(err.contains("never sent to self-care"), "{err}");
+        let err = bad("https://www.1177.se/", "http://www.1177.se/");
+        assert!(err.contains(".link: is not an https link to 1177.se"), "{err}");
+        let err = bad("https://www.1177.se/", "https://www.1177.se.evil.example/");
+        assert!(err.contains(".link"), "{err}");
+        let err = bad("advice = \"self_care_ent\"", "advice = \"sv:x y\"");
+        assert!(err.contains(".advice"), "{err}");
+        let err = bad("when = { symptom = \"ear_nose_throat\", worsening = \"no\" }", "when = {}");
+        assert!(err.contains("self_care[0] (\"throat\").when: is empty"), "{err}");
+        let err = triage(&format!("{ROUTE}{ROUTE}")).unwrap_err().to_string();
+        assert!(err.contains("repeats a self-care route name"), "{err}");
+        let t = triage(ROUTE).unwrap();
+        let err = t
+            .check_answers_known("triage.toml", &|q, _| q != "worsening")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("self_care (\"throat\").when.worsening"), "{err}");
+    }
+
     #[test]
     fn shipped_triage_toml_is_valid() {
         let t = super::shipped();

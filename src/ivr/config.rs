@@ -113,6 +113,30 @@ mod tests {
     }
 
     #[test]
+    fn self_care_advice_must_be_in_the_manifest_with_audio() {
+        let mut texts = IvrTexts {
+            flow: shipped("sip-config/ivr.toml"),
+            triage: shipped("sip-config/triage.toml"),
+            manifest: shipped("prompts/manifest.toml"),
+        };
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
+        let has = |lang: Language, id: &str| wav_path(&root, lang, id).exists();
+        assert!(IvrConfig::parse(&texts, &root, &has).is_ok());
+        let err = IvrConfig::parse(&texts, &root, &|l, id| id != "self_care_skin" && has(l, id))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("self_care_skin"), "{err}");
+        texts.triage.text = texts
+            .triage
+            .text
+            .replace("advice = \"self_care_skin\"", "advice = \"self_care_hud\"");
+        let err = IvrConfig::parse(&texts, &root, &has).unwrap_err().to_string();
+        assert!(err.contains("triage.toml"), "{err}");
+        assert!(err.contains("(\"skin or rash, not worsening\").advice"), "{err}");
+        assert!(err.contains("manifest"), "{err}");
+    }
+
+    #[test]
     fn missing_wav_is_named_with_a_fix() {
         let texts = IvrTexts {
             flow: shipped("sip-config/ivr.toml"),
