@@ -244,8 +244,7 @@ fn is_1177_link(link: &str) -> bool {
         return false;
     };
     let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    matches!(host, "1177.se" | "www.1177.se")
-        && link.bytes().all(|b| b.is_ascii_graphic())
+    matches!(host, "1177.se" | "www.1177.se") && link.bytes().all(|b| b.is_ascii_graphic())
 }
 
 impl Triage {
@@ -422,7 +421,11 @@ impl Triage {
             .rules
             .iter()
             .map(|r| ("rules", &r.name, &r.when))
-            .chain(self.self_care.iter().map(|r| ("self_care", &r.name, &r.when)));
+            .chain(
+                self.self_care
+                    .iter()
+                    .map(|r| ("self_care", &r.name, &r.when)),
+            );
         for (table, name, when) in whens {
             for (q, values) in when {
                 for v in values {
@@ -494,7 +497,12 @@ impl Triage {
     /// The first self-care route for these answers at `level` (a red flag
     /// never gets one): all its answers hold and `level` is its
     /// `min_level` or less urgent.
-    pub fn self_care(&self, answers: &Answers, level: u8, red_flag: bool) -> Option<&SelfCareRoute> {
+    pub fn self_care(
+        &self,
+        answers: &Answers,
+        level: u8,
+        red_flag: bool,
+    ) -> Option<&SelfCareRoute> {
         if red_flag || level < SELF_CARE_MOST_URGENT {
             return None;
         }
@@ -668,9 +676,18 @@ link = "https://www.1177.se/sjukdomar--besvar/oron-nasa-och-hals/"
     fn self_care_route_matches_at_its_level_or_less_urgent_never_a_red_flag() {
         let t = triage(ROUTE).unwrap();
         let a = answers(&[("symptom", "ear_nose_throat"), ("worsening", "no")]);
-        assert_eq!(t.self_care(&a, 4, false).map(|r| r.name.as_str()), Some("throat"));
-        assert_eq!(t.self_care(&a, 5, false).map(|r| r.name.as_str()), Some("throat"));
-        assert!(t.self_care(&a, 3, false).is_none(), "more urgent than min_level");
+        assert_eq!(
+            t.self_care(&a, 4, false).map(|r| r.name.as_str()),
+            Some("throat")
+        );
+        assert_eq!(
+            t.self_care(&a, 5, false).map(|r| r.name.as_str()),
+            Some("throat")
+        );
+        assert!(
+            t.self_care(&a, 3, false).is_none(),
+            "more urgent than min_level"
+        );
         assert!(t.self_care(&a, 4, true).is_none(), "red flag");
         let worse = answers(&[("symptom", "ear_nose_throat"), ("worsening", "yes")]);
         assert!(t.self_care(&worse, 4, false).is_none());
@@ -678,22 +695,27 @@ link = "https://www.1177.se/sjukdomar--besvar/oron-nasa-och-hals/"
 
     #[test]
     fn self_care_route_errors_name_the_key_and_the_fix() {
-        let bad = |from: &str, to: &str| {
-            triage(&ROUTE.replace(from, to))
-                .unwrap_err()
-                .to_string()
-        };
+        let bad = |from: &str, to: &str| triage(&ROUTE.replace(from, to)).unwrap_err().to_string();
         let err = bad("min_level = 4", "min_level = 2");
         assert!(err.contains("self_care[0] (\"throat\").min_level"), "{err}");
         assert!(err.contains("never sent to self-care"), "{err}");
         let err = bad("https://www.1177.se/", "http://www.1177.se/");
-        assert!(err.contains(".link: is not an https link to 1177.se"), "{err}");
+        assert!(
+            err.contains(".link: is not an https link to 1177.se"),
+            "{err}"
+        );
         let err = bad("https://www.1177.se/", "https://www.1177.se.evil.example/");
         assert!(err.contains(".link"), "{err}");
         let err = bad("advice = \"self_care_ent\"", "advice = \"sv:x y\"");
         assert!(err.contains(".advice"), "{err}");
-        let err = bad("when = { symptom = \"ear_nose_throat\", worsening = \"no\" }", "when = {}");
-        assert!(err.contains("self_care[0] (\"throat\").when: is empty"), "{err}");
+        let err = bad(
+            "when = { symptom = \"ear_nose_throat\", worsening = \"no\" }",
+            "when = {}",
+        );
+        assert!(
+            err.contains("self_care[0] (\"throat\").when: is empty"),
+            "{err}"
+        );
         let err = triage(&format!("{ROUTE}{ROUTE}")).unwrap_err().to_string();
         assert!(err.contains("repeats a self-care route name"), "{err}");
         let t = triage(ROUTE).unwrap();
@@ -701,7 +723,10 @@ link = "https://www.1177.se/sjukdomar--besvar/oron-nasa-och-hals/"
             .check_answers_known("triage.toml", &|q, _| q != "worsening")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("self_care (\"throat\").when.worsening"), "{err}");
+        assert!(
+            err.contains("self_care (\"throat\").when.worsening"),
+            "{err}"
+        );
     }
 
     #[test]

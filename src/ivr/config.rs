@@ -130,9 +130,14 @@ mod tests {
             .triage
             .text
             .replace("advice = \"self_care_skin\"", "advice = \"self_care_hud\"");
-        let err = IvrConfig::parse(&texts, &root, &has).unwrap_err().to_string();
+        let err = IvrConfig::parse(&texts, &root, &has)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("triage.toml"), "{err}");
-        assert!(err.contains("(\"skin or rash, not worsening\").advice"), "{err}");
+        assert!(
+            err.contains("(\"skin or rash, not worsening\").advice"),
+            "{err}"
+        );
         assert!(err.contains("manifest"), "{err}");
     }
 

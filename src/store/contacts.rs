@@ -217,9 +217,12 @@ mod tests {
         .await
         .unwrap();
         // Yesterday's advice is not today's.
-        s.insert_contact(&contact(at(9, 0) - chrono::TimeDelta::days(1), vec![ent()]), at(9, 0))
-            .await
-            .unwrap();
+        s.insert_contact(
+            &contact(at(9, 0) - chrono::TimeDelta::days(1), vec![ent()]),
+            at(9, 0),
+        )
+        .await
+        .unwrap();
         let stored = s.get_case(ended.id).await.unwrap().unwrap();
         assert_eq!(stored.status, CaseStatus::Done);
         assert_eq!(stored.answers.len(), 2);

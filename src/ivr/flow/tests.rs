@@ -227,7 +227,10 @@ fn booked_callback_retriage_must_lead_to_the_questions() {
 fn self_care_and_closed_advice_must_end_the_call() {
     let text = shipped_text().replace("\nend = \"goodbye\"", "\nend = \"nurse\"");
     let err = err_of(&text);
-    assert!(err.contains("nodes.self_care.end: is not a goodbye node"), "{err}");
+    assert!(
+        err.contains("nodes.self_care.end: is not a goodbye node"),
+        "{err}"
+    );
     let text = shipped_text().replace("advice_end = \"goodbye\"", "advice_end = \"nurse\"");
     let err = err_of(&text);
     assert!(err.contains("nodes.callback.advice_end"), "{err}");

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::{Ask, Failure, Session, Then};
-use crate::ivr::flow::{NodeKind, PromptItem, OFFER_CLOSED, SELF_CARE_ADVICE, SELF_CARE_CHOICE, SMS_CONSENT};
+use crate::ivr::flow::{
+    NodeKind, PromptItem, OFFER_CLOSED, SELF_CARE_ADVICE, SELF_CARE_CHOICE, SMS_CONSENT,
+};
 use crate::ivr::{CaseMode, IvrAction};
 
 /// The question texts the nurse reads beside the answers (Swedish).
@@ -75,11 +77,21 @@ impl Session {
                 self.ask(now, Ask::SelfCareChoice, 0, &[]);
             }
             (Ask::SelfCareChoice, YES) => {
-                self.record(SELF_CARE_CHOICE, SELF_CARE_CHOICE_TEXT, "callback", "Uppringning ändå");
+                self.record(
+                    SELF_CARE_CHOICE,
+                    SELF_CARE_CHOICE_TEXT,
+                    "callback",
+                    "Uppringning ändå",
+                );
                 self.enter(now, *next);
             }
             (Ask::SelfCareChoice, NO) => {
-                self.record(SELF_CARE_CHOICE, SELF_CARE_CHOICE_TEXT, "end", "Avslutade samtalet");
+                self.record(
+                    SELF_CARE_CHOICE,
+                    SELF_CARE_CHOICE_TEXT,
+                    "end",
+                    "Avslutade samtalet",
+                );
                 self.record_contact(false);
                 self.enter(now, *end);
             }
@@ -128,7 +140,12 @@ impl Session {
                 });
             }
         }
-        self.record(OFFER_CLOSED, OFFER_CLOSED_TEXT, "advice", "Råd om annan vårdväg");
+        self.record(
+            OFFER_CLOSED,
+            OFFER_CLOSED_TEXT,
+            "advice",
+            "Råd om annan vårdväg",
+        );
         self.record_contact(true);
         self.play(now, &items, false, Then::Goto(end));
     }

@@ -46,7 +46,10 @@ fn self_care_caller_hears_the_advice_and_ending_records_a_closed_contact() {
     assert_eq!(answer(&d, "symptom"), Some("ear_nose_throat"));
     assert_eq!(d.level, 4);
     // The SMS needs the number; nothing else personal is kept.
-    assert_eq!(d.callback_number.as_ref().map(|n| n.e164()), Some("+46701234567"));
+    assert_eq!(
+        d.callback_number.as_ref().map(|n| n.e164()),
+        Some("+46701234567")
+    );
     assert!(d.personnummer.is_none());
     h.run("done");
     assert_eq!(h.log.last(), Some(&IvrAction::Hangup));
@@ -141,7 +144,9 @@ fn a_caller_who_chose_a_callback_then_hangs_up_is_still_a_contact() {
 #[test]
 fn no_answer_after_the_advice_is_re_asked_then_goes_to_the_nurse() {
     let mut h = Harness::new(Some(CALLER));
-    h.run(&format!("{TO_ADVICE} done 1 done wait=6 done 7 done wait=6"));
+    h.run(&format!(
+        "{TO_ADVICE} done 1 done wait=6 done 7 done wait=6"
+    ));
     let p = h.played();
     let asked = p.iter().filter(|id| *id == "self_care_choice_keys").count();
     assert_eq!(asked, 3, "{p:?}");
@@ -164,8 +169,15 @@ fn other_answers_and_red_flags_get_no_self_care_advice() {
         let mut h = Harness::new(Some(CALLER));
         h.run(script);
         let p = h.played();
-        assert!(!p.iter().any(|id| id.starts_with("self_care")), "{script}: {p:?}");
-        assert_eq!(p.last().map(String::as_str), Some("ask_personnummer"), "{script}");
+        assert!(
+            !p.iter().any(|id| id.starts_with("self_care")),
+            "{script}: {p:?}"
+        );
+        assert_eq!(
+            p.last().map(String::as_str),
+            Some("ask_personnummer"),
+            "{script}"
+        );
     }
     let mut h = Harness::new(Some(CALLER));
     h.run("answer done done 1 3 1 done wait=10");
@@ -202,14 +214,20 @@ fn closed_hours_advice_adds_the_routes_advice_unless_already_heard() {
     assert_eq!(p.last().map(String::as_str), Some("closed_advice"));
     let d = h.contact().expect("contact recorded");
     assert_eq!(answer(d, "sms_consent"), Some("yes"));
-    assert_eq!(d.callback_number.as_ref().map(|n| n.e164()), Some("+46701234567"));
+    assert_eq!(
+        d.callback_number.as_ref().map(|n| n.e164()),
+        Some("+46701234567")
+    );
 }
 
 #[test]
 fn a_closed_estimate_without_advice_still_holds() {
     let mut h = Harness::new(Some(CALLER));
     h.run(&format!("{TO_PNR} # est=none"));
-    assert_eq!(h.played().last().map(String::as_str), Some("callback_closed"));
+    assert_eq!(
+        h.played().last().map(String::as_str),
+        Some("callback_closed")
+    );
     assert!(h.contact().is_none());
 }
 
@@ -220,13 +238,19 @@ fn sms_consent_is_asked_before_register_and_kept_in_the_case() {
     assert_eq!(h.played().last().map(String::as_str), Some("sms_consent"));
     assert!(h.draft().is_none(), "not registered before the answer");
     h.run("1");
-    assert_eq!(answer(h.draft().expect("registered"), "sms_consent"), Some("yes"));
+    assert_eq!(
+        answer(h.draft().expect("registered"), "sms_consent"),
+        Some("yes")
+    );
     // A typed number is asked about too, after its read-back.
     let mut h = Harness::new(None);
     h.run(&format!("{TO_PNR} # est=14:30 done 0701234567# 1"));
     assert_eq!(h.played().last().map(String::as_str), Some("sms_consent"));
     h.run("2");
-    assert_eq!(answer(h.draft().expect("registered"), "sms_consent"), Some("no"));
+    assert_eq!(
+        answer(h.draft().expect("registered"), "sms_consent"),
+        Some("no")
+    );
 }
 
 #[test]
