@@ -12,7 +12,7 @@ use common::caller::{after_greeting, press, wait_for_prompt};
 use common::TestService;
 use phone_entrance::case::Outcome;
 use phone_entrance::media::g711::Codec;
-use phone_entrance::store::{CaseMode, CaseRecord, CaseStatus, Channel};
+use phone_entrance::store::{CaseMode, CaseRecord, CaseStatus, Channel, Role};
 use simulators::caller::{Call, CallConfig, DtmfMethod, EndReason};
 use std::path::Path;
 use std::time::Duration;
@@ -134,6 +134,25 @@ async fn self_care_caller_hears_the_advice_and_ending_stores_a_closed_contact() 
         metrics.contains("pe_ivr_outcomes_total{outcome=\"self_care\"} 1"),
         "{metrics}"
     );
+    // The supervisor sees it per route.
+    svc.add_staff("sara", "super-pw", Role::Supervisor).await;
+    let sara = svc.login("sara", "super-pw").await;
+    let stats: serde_json::Value = sara
+        .get(svc.http_url("/api/v1/supervisor/stats"))
+        .send()
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        stats["self_care_today"],
+        serde_json::json!([{"route": ENT, "advised": 1, "callback_requested": 0}]),
+        "{stats}"
+    );
+    assert_eq!(stats["self_care_advised_today"], 1, "{stats}");
+    assert_eq!(stats["self_care_callbacks_today"], 0, "{stats}");
+    assert_eq!(stats["closed_advice_today"], 0, "{stats}");
     svc.stop().await;
 }
 
