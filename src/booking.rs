@@ -27,6 +27,22 @@ pub const DROPPED_IN_IVR: &str = "call dropped during IVR";
 /// The summary of a waiting case whose caller called again and answered anew.
 pub const RETRIAGED_BY_CALL: &str = "repeat call: questions answered again";
 
+/// The summary of a self-care contact (advice given in the IVR, no callback).
+pub const SELF_CARE_CONTACT: &str = "self-care advice in the IVR";
+/// The summary of a contact the closed-hours advice route ended.
+pub const CLOSED_ADVICE_CONTACT: &str = "callback offer closed: advised another route";
+
+/// What the IVR tells a caller at the callback offer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallerOffer {
+    /// A callback at about this local time.
+    Callback(ClockTime),
+    /// No callback now (or the queue cannot be read): the closed path, hold.
+    Closed,
+    /// No callback now and hours.toml says "advice": advise another route, end.
+    Advice,
+}
+
 /// How old the shared queue picture may be for an estimate.
 const SNAPSHOT_FRESH: Duration = Duration::from_secs(1);
 /// An older picture is still used (and the follower woken) up to this age,
@@ -273,11 +289,60 @@ impl Booking {
     /// `None` when no callback is offered (the IVR plays its closed route) or the
     /// queue cannot be read.
     pub async fn estimate(&self, level: u8) -> Option<ClockTime> {
+        match self.caller_offer(level).await {
+            CallerOffer::Callback(t) => Some(t),
+            CallerOffer::Closed | CallerOffer::Advice => None,
+        }
+    }
+
+    /// The offer for a caller of `level` now, as the IVR says it (an
+    /// unreadable queue is the closed path: hold, never advice).
+    pub async fn caller_offer(&self, level: u8) -> CallerOffer {
         let now = Utc::now();
         match self.offer_at(level, now).await {
-            Ok(Offer::Callback { at, .. }) => Some(self.clock_time(at, now)),
-            Ok(Offer::Hold(_) | Offer::Advice(_)) | Err(_) => None,
+            Ok(Offer::Callback { at, .. }) => CallerOffer::Callback(self.clock_time(at, now)),
+            Ok(Offer::Advice(_)) => CallerOffer::Advice,
+            Ok(Offer::Hold(_)) | Err(_) => CallerOffer::Closed,
         }
+    }
+
+    /// Stores a self-care contact closed (outcome self_care, see
+    /// [`Store::insert_contact`]): channel phone, the draft's level and
+    /// answers, its number (given only with SMS consent), no personnummer.
+    /// Returns the case id.
+    pub async fn record_contact(
+        &self,
+        draft: &CaseDraft,
+        call_id: &str,
+    ) -> Result<String, StoreError> {
+        let now = Utc::now();
+        let priority = Self::priority(draft.level);
+        let closed_offer = draft
+            .answers
+            .iter()
+            .any(|a| a.question_id == crate::ivr::flow::OFFER_CLOSED);
+        let case = NewCase {
+            channel: Channel::Phone,
+            priority,
+            mode: StoreMode::Callback,
+            registered_at: now,
+            deadline: deadline_for(now, priority, &self.targets),
+            estimated_callback_at: None,
+            answers: draft.answers.clone(),
+            callback_number: draft.callback_number.as_ref().map(|n| n.e164().to_string()),
+            personnummer: None,
+            language: draft.language.code().to_string(),
+            call_id: Some(call_id.to_string()),
+            external_ref: None,
+            summary: match closed_offer {
+                true => CLOSED_ADVICE_CONTACT,
+                false => SELF_CARE_CONTACT,
+            }
+            .to_string(),
+            red_flag: false,
+        };
+        let record = self.store.insert_contact(&case, now).await?;
+        Ok(record.id.to_string())
     }
 
     /// `at` as local time rounded up to 5 minutes, and how many days after `now`'s date.

@@ -114,12 +114,17 @@ pub struct Rule {
 
 impl Rule {
     fn matches(&self, answers: &Answers) -> bool {
-        self.when.iter().all(|(q, values)| {
-            answers
-                .get(q)
-                .is_some_and(|given| values.iter().any(|v| v == given))
-        })
+        when_holds(&self.when, answers)
     }
+}
+
+/// Every listed question has one of its listed values.
+fn when_holds(when: &BTreeMap<String, Vec<String>>, answers: &Answers) -> bool {
+    when.iter().all(|(q, values)| {
+        answers
+            .get(q)
+            .is_some_and(|given| values.iter().any(|v| v == given))
+    })
 }
 
 /// The result of triage: the level and the names of the rules that matched.
@@ -129,12 +134,33 @@ pub struct Assessment {
     pub matched_rules: Vec<String>,
 }
 
+/// A self-care route (`[[self_care]]`): when every listed answer holds and the
+/// triaged level is `min_level` or less urgent (never a red flag), the caller
+/// hears the `advice` prompt and may still ask for a nurse's callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelfCareRoute {
+    pub name: String,
+    /// The most urgent level the route takes (a number: 4 = levels 4 and 5).
+    pub min_level: u8,
+    /// question id -> accepted values (any of), as in rules.
+    pub when: BTreeMap<String, Vec<String>>,
+    /// Prompt id of the spoken advice (prompts/manifest.toml).
+    pub advice: String,
+    /// The advice on 1177.se, for the SMS.
+    pub link: String,
+}
+
+/// Levels more urgent than this are never sent to self-care (DESIGN.md
+/// section 3: levels 1-2 are never refused a callback).
+const SELF_CARE_MOST_URGENT: u8 = 3;
+
 /// Validated triage rules.
 #[derive(Debug, Clone)]
 pub struct Triage {
     default_level: u8,
     levels: Vec<LevelTarget>,
     rules: Vec<Rule>,
+    self_care: Vec<SelfCareRoute>,
 }
 
 #[derive(Deserialize)]
@@ -144,6 +170,18 @@ struct RawTriage {
     levels: BTreeMap<String, RawLevel>,
     #[serde(default)]
     rules: Vec<RawRule>,
+    #[serde(default)]
+    self_care: Vec<RawSelfCare>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSelfCare {
+    name: String,
+    min_level: u8,
+    when: BTreeMap<String, OneOrMany>,
+    advice: String,
+    link: String,
 }
 
 #[derive(Deserialize)]
@@ -167,6 +205,46 @@ struct RawRule {
 enum OneOrMany {
     One(String),
     Many(Vec<String>),
+}
+
+/// A `when` table as question -> values; `key` names it in errors.
+fn parse_when(
+    key: &str,
+    raw: BTreeMap<String, OneOrMany>,
+    invalid: &dyn Fn(String, String, &str) -> TriageError,
+) -> Result<BTreeMap<String, Vec<String>>, TriageError> {
+    if raw.is_empty() {
+        return Err(invalid(
+            format!("{key}.when"),
+            "is empty".into(),
+            "list at least one question = value, e.g. when = { about = \"infant\" }",
+        ));
+    }
+    let mut when = BTreeMap::new();
+    for (q, v) in raw {
+        let values = match v {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        };
+        if values.is_empty() {
+            return Err(invalid(
+                format!("{key}.when.{q}"),
+                "lists no values".into(),
+                "give a value or a list of values",
+            ));
+        }
+        when.insert(q, values);
+    }
+    Ok(when)
+}
+
+/// A self-care link must be an https page on 1177.se (it goes out by SMS).
+fn is_1177_link(link: &str) -> bool {
+    let Some(rest) = link.strip_prefix("https://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    matches!(host, "1177.se" | "www.1177.se") && link.bytes().all(|b| b.is_ascii_graphic())
 }
 
 impl Triage {
@@ -272,38 +350,63 @@ impl Triage {
                     "phone rules may only raise urgency: use a level <= default_level",
                 ));
             }
-            if r.when.is_empty() {
-                return Err(invalid(
-                    format!("{key}.when"),
-                    "is empty".into(),
-                    "list at least one question = value, e.g. when = { about = \"infant\" }",
-                ));
-            }
-            let mut when = BTreeMap::new();
-            for (q, v) in r.when {
-                let values = match v {
-                    OneOrMany::One(s) => vec![s],
-                    OneOrMany::Many(v) => v,
-                };
-                if values.is_empty() {
-                    return Err(invalid(
-                        format!("{key}.when.{q}"),
-                        "lists no values".into(),
-                        "give a value or a list of values",
-                    ));
-                }
-                when.insert(q, values);
-            }
+            let when = parse_when(&key, r.when, &invalid)?;
             rules.push(Rule {
                 name: r.name,
                 level: r.level,
                 when,
             });
         }
+        let mut names = BTreeSet::new();
+        let mut self_care = Vec::with_capacity(raw.self_care.len());
+        for (i, r) in raw.self_care.into_iter().enumerate() {
+            let key = format!("self_care[{i}] (\"{}\")", r.name);
+            if !names.insert(r.name.clone()) {
+                return Err(invalid(
+                    key,
+                    "repeats a self-care route name".into(),
+                    "give each route a unique name",
+                ));
+            }
+            if !(SELF_CARE_MOST_URGENT..=LEVEL_LEAST_URGENT).contains(&r.min_level) {
+                return Err(invalid(
+                    format!("{key}.min_level"),
+                    format!("is {}", r.min_level),
+                    "use 3, 4 or 5: levels 1-2 are never sent to self-care",
+                ));
+            }
+            let advice_ok = !r.advice.is_empty()
+                && r.advice
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !advice_ok {
+                return Err(invalid(
+                    format!("{key}.advice"),
+                    format!("\"{}\" is not a prompt id", r.advice),
+                    "name a prompt of prompts/manifest.toml, e.g. advice = \"self_care_ent\"",
+                ));
+            }
+            if !is_1177_link(&r.link) {
+                return Err(invalid(
+                    format!("{key}.link"),
+                    "is not an https link to 1177.se".into(),
+                    "use the advice page's address, e.g. link = \"https://www.1177.se/...\"",
+                ));
+            }
+            let when = parse_when(&key, r.when, &invalid)?;
+            self_care.push(SelfCareRoute {
+                name: r.name,
+                min_level: r.min_level,
+                when,
+                advice: r.advice,
+                link: r.link,
+            });
+        }
         Ok(Triage {
             default_level: raw.default_level,
             levels,
             rules,
+            self_care,
         })
     }
 
@@ -314,13 +417,22 @@ impl Triage {
         file: &str,
         known: &dyn Fn(&str, &str) -> bool,
     ) -> Result<(), TriageError> {
-        for r in &self.rules {
-            for (q, values) in &r.when {
+        let whens = self
+            .rules
+            .iter()
+            .map(|r| ("rules", &r.name, &r.when))
+            .chain(
+                self.self_care
+                    .iter()
+                    .map(|r| ("self_care", &r.name, &r.when)),
+            );
+        for (table, name, when) in whens {
+            for (q, values) in when {
                 for v in values {
                     if !known(q, v) {
                         return Err(TriageError::Invalid {
                             file: file.to_owned(),
-                            key: format!("rules (\"{}\").when.{q}", r.name),
+                            key: format!("{table} (\"{name}\").when.{q}"),
                             problem: format!("value \"{v}\" is never produced by the IVR flow"),
                             fix: "use a question id and value defined in ivr.toml".into(),
                         });
@@ -375,6 +487,28 @@ impl Triage {
     /// The rules in file order.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// The self-care routes in file order.
+    pub fn self_care_routes(&self) -> &[SelfCareRoute] {
+        &self.self_care
+    }
+
+    /// The first self-care route for these answers at `level` (a red flag
+    /// never gets one): all its answers hold and `level` is its
+    /// `min_level` or less urgent.
+    pub fn self_care(
+        &self,
+        answers: &Answers,
+        level: u8,
+        red_flag: bool,
+    ) -> Option<&SelfCareRoute> {
+        if red_flag || level < SELF_CARE_MOST_URGENT {
+            return None;
+        }
+        self.self_care
+            .iter()
+            .find(|r| level >= r.min_level && when_holds(&r.when, answers))
     }
 
     /// Whether a caller at `level` may be offered a callback (else held live).
@@ -527,6 +661,72 @@ when = { about = ["child", "infant"], worsening = "yes" }
             .unwrap_err()
             .to_string();
         assert!(err.contains("worsening"), "{err}");
+    }
+
+    const ROUTE: &str = r#"
+[[self_care]]
+name = "throat"
+min_level = 4
+when = { symptom = "ear_nose_throat", worsening = "no" }
+advice = "self_care_ent"
+link = "https://www.1177.se/sjukdomar--besvar/oron-nasa-och-hals/"
+"#;
+
+    #[test]
+    fn self_care_route_matches_at_its_level_or_less_urgent_never_a_red_flag() {
+        let t = triage(ROUTE).unwrap();
+        let a = answers(&[("symptom", "ear_nose_throat"), ("worsening", "no")]);
+        assert_eq!(
+            t.self_care(&a, 4, false).map(|r| r.name.as_str()),
+            Some("throat")
+        );
+        assert_eq!(
+            t.self_care(&a, 5, false).map(|r| r.name.as_str()),
+            Some("throat")
+        );
+        assert!(
+            t.self_care(&a, 3, false).is_none(),
+            "more urgent than min_level"
+        );
+        assert!(t.self_care(&a, 4, true).is_none(), "red flag");
+        let worse = answers(&[("symptom", "ear_nose_throat"), ("worsening", "yes")]);
+        assert!(t.self_care(&worse, 4, false).is_none());
+    }
+
+    #[test]
+    fn self_care_route_errors_name_the_key_and_the_fix() {
+        let bad = |from: &str, to: &str| triage(&ROUTE.replace(from, to)).unwrap_err().to_string();
+        let err = bad("min_level = 4", "min_level = 2");
+        assert!(err.contains("self_care[0] (\"throat\").min_level"), "{err}");
+        assert!(err.contains("never sent to self-care"), "{err}");
+        let err = bad("https://www.1177.se/", "http://www.1177.se/");
+        assert!(
+            err.contains(".link: is not an https link to 1177.se"),
+            "{err}"
+        );
+        let err = bad("https://www.1177.se/", "https://www.1177.se.evil.example/");
+        assert!(err.contains(".link"), "{err}");
+        let err = bad("advice = \"self_care_ent\"", "advice = \"sv:x y\"");
+        assert!(err.contains(".advice"), "{err}");
+        let err = bad(
+            "when = { symptom = \"ear_nose_throat\", worsening = \"no\" }",
+            "when = {}",
+        );
+        assert!(
+            err.contains("self_care[0] (\"throat\").when: is empty"),
+            "{err}"
+        );
+        let err = triage(&format!("{ROUTE}{ROUTE}")).unwrap_err().to_string();
+        assert!(err.contains("repeats a self-care route name"), "{err}");
+        let t = triage(ROUTE).unwrap();
+        let err = t
+            .check_answers_known("triage.toml", &|q, _| q != "worsening")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("self_care (\"throat\").when.worsening"),
+            "{err}"
+        );
     }
 
     #[test]

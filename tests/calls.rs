@@ -6,8 +6,8 @@ mod common;
 
 use common::audio::find_prompt;
 use common::caller::{
-    after_greeting, answer_green_questions, answer_red_flag, answer_until_offer, press,
-    wait_for_prompt,
+    after_greeting, answer_green_questions, answer_red_flag, answer_until_offer, decline_sms,
+    press, wait_for_prompt,
 };
 use common::{prompt_seconds, set_config, TestService};
 use phone_entrance::media::g711::Codec;
@@ -31,6 +31,7 @@ async fn green_call(method: DtmfMethod, cfg: impl FnOnce(&mut CallConfig)) -> (T
     let call = Call::dial(config).await.expect("answered");
     answer_until_offer(&call, method).await;
     press(&call, "1", method).await; // confirm the caller ID as callback number
+    decline_sms(&call, method).await;
     assert_eq!(wait_bye(&call).await, EndReason::RemoteHangup);
     (svc, call)
 }
@@ -347,6 +348,7 @@ async fn store_failure_is_never_confirmed_to_the_caller() {
         .await
         .expect("rename");
     press(&call, "1", m).await;
+    decline_sms(&call, m).await;
     // Instead of a confirmation: "your callback could not be registered,
     // press 1 to hold for a nurse" (ivr.toml, nodes.register.failed).
     wait_for_prompt(&call, "register_failed", Duration::from_secs(10)).await;

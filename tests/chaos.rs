@@ -7,7 +7,7 @@
 mod common;
 
 use common::audio::find_prompt;
-use common::caller::{answer_red_flag, answer_until_offer, press};
+use common::caller::{answer_red_flag, answer_until_offer, decline_sms, press};
 use common::node::Node;
 use common::{copy_config, set_config};
 use phone_entrance::media::g711::Codec;
@@ -38,6 +38,7 @@ async fn walk(call: &Call, script: Script) {
         Script::Callback => {
             answer_until_offer(call, M).await;
             press(call, "1", M).await;
+            decline_sms(call, M).await;
         }
         Script::RedFlag => answer_red_flag(call, M).await,
         Script::ChoosesHold => {

@@ -6,7 +6,9 @@
 mod common;
 
 use common::caller::after_greeting;
-use common::caller::{answer_red_flag, answer_until_offer, press, wait_for_prompt, GREEN_KEYS};
+use common::caller::{
+    answer_red_flag, answer_until_offer, decline_sms, press, wait_for_prompt, GREEN_KEYS,
+};
 use common::node::Node;
 use common::{copy_config, set_config};
 use phone_entrance::booking::DROPPED_IN_IVR;
@@ -56,6 +58,7 @@ async fn sigterm_tells_every_caller_and_loses_no_case() {
         let call = dial(&node, "+46701000003").await;
         answer_until_offer(&call, M).await;
         press(&call, "1", M).await;
+        decline_sms(&call, M).await;
         wait_for_prompt(&call, "callback_registered", Duration::from_secs(15)).await;
         call
     };

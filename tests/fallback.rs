@@ -8,7 +8,9 @@
 mod common;
 
 use common::audio::find_prompt;
-use common::caller::{after_greeting, answer_red_flag, answer_until_offer, press, wait_for_prompt};
+use common::caller::{
+    after_greeting, answer_red_flag, answer_until_offer, decline_sms, press, wait_for_prompt,
+};
 use common::TestService;
 use phone_entrance::media::g711::Codec;
 use phone_entrance::store::{CaseMode, Store};
@@ -254,6 +256,7 @@ async fn starts_without_its_database(url: String, appear: impl std::future::Futu
         .expect("answered");
     answer_until_offer(&call, M).await;
     press(&call, "1", M).await;
+    decline_sms(&call, M).await;
     wait_for_prompt(&call, "callback_registered", Duration::from_secs(15)).await;
     let cases = Store::connect(&url)
         .await
@@ -438,6 +441,7 @@ async fn postgres_stopped_mid_run_sends_callers_to_the_fallback_and_recovers() {
     answer_until_offer(&first, M).await;
     cluster.stop();
     press(&first, "1", M).await; // confirm: the registration fails
+    decline_sms(&first, M).await;
     wait_for_prompt(&first, "register_failed", Duration::from_secs(15)).await;
     press(&first, "1", M).await; // hold instead: that fails too
     wait_for_prompt(&first, "fallback_connecting", Duration::from_secs(15)).await;
@@ -474,6 +478,7 @@ async fn postgres_stopped_mid_run_sends_callers_to_the_fallback_and_recovers() {
         .expect("answered");
     answer_until_offer(&third, M).await;
     press(&third, "1", M).await;
+    decline_sms(&third, M).await;
     wait_for_prompt(&third, "callback_registered", Duration::from_secs(15)).await;
     let cases = Store::connect(&cluster.url)
         .await

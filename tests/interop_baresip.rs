@@ -382,6 +382,9 @@ async fn green_call(transport: &str, caller: &str) {
     // The estimate and the callback offer start; confirm the caller-ID number.
     tokio::time::sleep(Duration::from_millis(2000)).await;
     ctrl.key('1').await;
+    // "An SMS about your callback?": no.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    ctrl.key('2').await;
 
     // The service reads the confirmation and says goodbye, then sends BYE.
     let closed = ctrl
@@ -611,6 +614,9 @@ async fn baresip_green_call_over_tls_with_srtp() {
     }
     tokio::time::sleep(Duration::from_millis(2000)).await;
     ctrl.key('1').await;
+    // "An SMS about your callback?": no.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    ctrl.key('2').await;
     let closed = ctrl
         .wait_event("CALL_CLOSED", Duration::from_secs(60))
         .await

@@ -86,7 +86,8 @@ async fn green_call(dtmf: &str, caller: &str) {
             &format!("{lead:.2}"),
         ])
         // Swedish, adult, five red flags "no", fever, days, not worsening,
-        // skip personnummer; after the callback offer starts, 1 = confirm.
+        // skip personnummer; after the callback offer starts, 1 = confirm;
+        // then 2 = no SMS.
         .args([
             "--keys",
             "1322222122#",
@@ -94,6 +95,9 @@ async fn green_call(dtmf: &str, caller: &str) {
             "0.7",
             "--then",
             "2.0:1",
+            // "An SMS about your callback?": no.
+            "--then",
+            "1.5:2",
             "--timeout-s",
             "60",
         ])
@@ -123,7 +127,7 @@ async fn green_call(dtmf: &str, caller: &str) {
     assert!(out.status.success(), "{report}\n{tail}");
     assert_eq!(report["error"], Value::Null, "{report}\n{tail}");
     assert_eq!(report["established"], true, "{report}");
-    assert_eq!(report["keys_sent"], "1322222122#1", "{report}");
+    assert_eq!(report["keys_sent"], "1322222122#12", "{report}");
     assert_eq!(
         report["ended_by_remote"], true,
         "the service must end the call: {report}"

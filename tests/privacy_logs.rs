@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::caller::{answer_green_questions, press, wait_for_prompt};
+use common::caller::{answer_green_questions, decline_sms, press, wait_for_prompt};
 use common::copy_config;
 use common::node::{binary, Node};
 use common::postgres::{drop_postgres_database, postgres_database};
@@ -59,6 +59,7 @@ async fn nothing_personal_in_logs_or_metrics(url: &str, dir: &std::path::Path) {
     press(&call, &format!("{PERSONNUMMER}#"), m).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     press(&call, "1", m).await; // the caller ID as callback number
+    decline_sms(&call, m).await;
     wait_for_prompt(&call, "callback_registered", Duration::from_secs(20)).await;
     let _ = tokio::time::timeout(Duration::from_secs(30), call.wait_ended()).await;
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::caller::{answer_green_questions, press, wait_for_prompt};
+use common::caller::{answer_green_questions, decline_sms, press, wait_for_prompt};
 
 use chrono::{Datelike, Duration as ChronoDuration, Timelike, Utc};
 use common::audio::find_prompt;
@@ -94,6 +94,7 @@ async fn full_day_offers_a_callback_at_the_next_opening() {
     wait_for_prompt(&call, "callback_offer_time", Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     press(&call, "1", M).await; // confirm the caller ID
+    decline_sms(&call, M).await;
     wait_for_prompt(&call, "callback_registered", Duration::from_secs(30)).await;
     let heard = call.received_audio().samples();
     assert!(

@@ -8,7 +8,7 @@
 mod common;
 
 use common::audio::find_prompt;
-use common::caller::{after_greeting, press, wait_for_prompt, GREEN_KEYS};
+use common::caller::{after_greeting, decline_sms, press, wait_for_prompt, GREEN_KEYS};
 use common::postgres::{drop_postgres_database, postgres_database};
 use common::{set_config, TestService};
 use phone_entrance::booking::RETRIAGED_BY_CALL;
@@ -242,6 +242,7 @@ async fn a_call_about_someone_else_makes_a_second_case() {
     press(&call, "#", M).await; // no personnummer
     wait_for_prompt(&call, "callback_offer_keys", Duration::from_secs(15)).await;
     press(&call, "1", M).await; // callback to this number
+    decline_sms(&call, M).await;
     wait_for_prompt(&call, "callback_registered", Duration::from_secs(15)).await;
     call.hangup().await.expect("hang up");
     let list = svc.wait_for_cases(2, Duration::from_secs(5)).await;

@@ -9,7 +9,7 @@
 mod common;
 
 use common::audio::find_prompt;
-use common::caller::{after_greeting, answer_until_offer, press, wait_for_prompt};
+use common::caller::{after_greeting, answer_until_offer, decline_sms, press, wait_for_prompt};
 use common::raw_sip::{
     closed_within, header, request, sdp, status, tcp_exchange, tcp_from, RawPeer,
 };
@@ -456,6 +456,7 @@ async fn an_asserted_identity_from_an_untrusted_source_is_ignored() {
     assert!(!heard(&call, "booked_callback"));
     wait_for_prompt(&call, "callback_offer_keys", Duration::from_secs(15)).await;
     press(&call, "1", M).await; // a callback to this number
+    decline_sms(&call, M).await;
     wait_for_prompt(&call, "callback_registered", Duration::from_secs(15)).await;
     call.hangup().await.expect("hang up");
     let list = svc.wait_for_cases(2, Duration::from_secs(5)).await;

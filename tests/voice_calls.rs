@@ -6,7 +6,7 @@
 mod common;
 
 use common::audio::find_prompt;
-use common::caller::{after_greeting, answer_green_questions, press, wait_for_prompt};
+use common::caller::{after_greeting, answer_green_questions, decline_sms, press, wait_for_prompt};
 use common::TestService;
 use phone_entrance::media::g711::Codec;
 use phone_entrance::store::{CaseStatus, Role};
@@ -34,6 +34,7 @@ async fn register_green_callback(svc: &TestService, method: DtmfMethod) -> Call 
     press(&call, "#", method).await; // skip personnummer
     tokio::time::sleep(Duration::from_millis(1500)).await;
     press(&call, "1", method).await; // callback to the caller ID
+    decline_sms(&call, method).await;
     call
 }
 

@@ -37,7 +37,7 @@ use utoipa::{Modify, OpenApi};
         calls::CallRequest, calls::CallStarted, crate::dialer::CallStatus,
         crate::dialer::CallState, crate::dialer::CallResult,
         crate::supervisor::SupervisorSettings, crate::queue::Closure,
-        crate::supervisor::SupervisorStats, crate::supervisor::stats::LevelStats, crate::supervisor::overdue::OverdueAlert, crate::supervisor::overdue::OverdueCase, supervisor::MessageOption,
+        crate::supervisor::SupervisorStats, crate::supervisor::stats::LevelStats, crate::store::SelfCareRouteCount, crate::supervisor::overdue::OverdueAlert, crate::supervisor::overdue::OverdueCase, supervisor::MessageOption,
         supervisor::UnreachableCaseView, lockouts::LockView, lockouts::LiftRequest,
         sms::DeliveryReport, sms::SmsView,
     )),

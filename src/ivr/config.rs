@@ -68,7 +68,22 @@ impl IvrConfig {
         let manifest = Manifest::from_toml(&texts.manifest.text, &texts.manifest.name)?;
         flow.validate(&|id| manifest.contains(id))?;
         triage.check_answers_known(&texts.triage.name, &|q, v| flow.knows_answer(q, v))?;
-        for id in flow.prompt_ids() {
+        // Self-care advice is played from triage.toml's routes.
+        let mut ids = flow.prompt_ids();
+        for r in triage.self_care_routes() {
+            if !manifest.contains(&r.advice) {
+                return Err(TriageError::Invalid {
+                    file: texts.triage.name.clone(),
+                    key: format!("self_care (\"{}\").advice", r.name),
+                    problem: format!("prompt \"{}\" is not in the prompt manifest", r.advice),
+                    fix: "add it to prompts/manifest.toml (sv and en) and run prompts/generate.sh"
+                        .into(),
+                }
+                .into());
+            }
+            ids.insert(r.advice.clone());
+        }
+        for id in ids {
             for lang in Language::ALL {
                 if !has_wav(lang, &id) {
                     let path = wav_path(prompts_dir, lang, &id);
@@ -95,6 +110,35 @@ mod tests {
             name: file.to_owned(),
             text: std::fs::read_to_string(path).unwrap(),
         }
+    }
+
+    #[test]
+    fn self_care_advice_must_be_in_the_manifest_with_audio() {
+        let mut texts = IvrTexts {
+            flow: shipped("sip-config/ivr.toml"),
+            triage: shipped("sip-config/triage.toml"),
+            manifest: shipped("prompts/manifest.toml"),
+        };
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
+        let has = |lang: Language, id: &str| wav_path(&root, lang, id).exists();
+        assert!(IvrConfig::parse(&texts, &root, &has).is_ok());
+        let err = IvrConfig::parse(&texts, &root, &|l, id| id != "self_care_skin" && has(l, id))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("self_care_skin"), "{err}");
+        texts.triage.text = texts
+            .triage
+            .text
+            .replace("advice = \"self_care_skin\"", "advice = \"self_care_hud\"");
+        let err = IvrConfig::parse(&texts, &root, &has)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("triage.toml"), "{err}");
+        assert!(
+            err.contains("(\"skin or rash, not worsening\").advice"),
+            "{err}"
+        );
+        assert!(err.contains("manifest"), "{err}");
     }
 
     #[test]

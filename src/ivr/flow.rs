@@ -113,12 +113,37 @@ pub enum NodeKind {
         next: NodeId,
     },
     /// Estimate + offer: 1 confirm caller ID, 2 type another, 3 hold instead.
+    /// When `hours.toml` routes the caller to advice (`when_closed` or
+    /// `when_offer_closed` = "advice"): `advice`, then the matching self-care
+    /// route's advice (if not heard already), the contact is recorded and the
+    /// call goes to `advice_end`; without `advice_end`, the closed path (hold).
     CallbackOffer {
         offer: Vec<PromptItem>,
         offer_withheld: Vec<PromptItem>,
         closed: Vec<PromptItem>,
+        advice: Vec<PromptItem>,
+        advice_end: Option<NodeId>,
         number_entry: NodeId,
         hold: NodeId,
+        next: NodeId,
+    },
+    /// After the questions: when a `[[self_care]]` route of triage.toml
+    /// matches, its advice prompt; then, with a caller ID, `sms` (1 yes, 2 no:
+    /// answer `sms_consent`); then `choice`: 1 a nurse's callback anyway
+    /// (`next`), 2 the contact is recorded (outcome self_care) and `end`.
+    /// No route (or a red flag, or a re-triage): `next` at once.
+    SelfCare {
+        sms: Vec<PromptItem>,
+        choice: Vec<PromptItem>,
+        next: NodeId,
+        end: NodeId,
+    },
+    /// "An SMS about it?" 1 yes, 2 no (answer `sms_consent`), asked only when
+    /// a callback number is known and the caller has not answered it yet.
+    /// Consent must be given: no answer goes on as no, so do invalid keys
+    /// after `max_failures` re-asks (never to the nurse: it is no triage).
+    SmsConsent {
+        prompts: Vec<PromptItem>,
         next: NodeId,
     },
     /// Typed callback number + `#`, read back: 1 confirm, 2 re-enter.
@@ -268,6 +293,16 @@ pub const TOMORROW_PROMPT: &str = "tomorrow";
 /// Said before the time of a callback two or more days away ("en senare dag").
 pub const LATER_DAY_PROMPT: &str = "later_day";
 
+/// The answer a caller's SMS consent is recorded under (`yes` / `no`); the
+/// SMS outbox sends only when it is `yes`.
+pub const SMS_CONSENT: &str = "sms_consent";
+/// The answer naming the self-care route whose advice the caller heard.
+pub const SELF_CARE_ADVICE: &str = "self_care_advice";
+/// After self-care advice: `callback` (a nurse's callback anyway) or `end`.
+pub const SELF_CARE_CHOICE: &str = "self_care_choice";
+/// Set (`advice`) when hours.toml's advice route answered instead of a callback.
+pub const OFFER_CLOSED: &str = "offer_closed";
+
 /// The number prompt `n0`..`n59`.
 pub fn number_prompt(n: u8) -> String {
     format!("n{n}")
@@ -344,12 +379,19 @@ impl Flow {
                     offer,
                     offer_withheld,
                     closed,
+                    advice,
                     ..
                 } => {
                     add(offer);
                     add(offer_withheld);
                     add(closed);
+                    add(advice);
                 }
+                NodeKind::SelfCare { sms, choice, .. } => {
+                    add(sms);
+                    add(choice);
+                }
+                NodeKind::SmsConsent { prompts, .. } => add(prompts),
                 NodeKind::NumberEntry {
                     prompts,
                     invalid,
@@ -387,6 +429,9 @@ impl Flow {
             }
             NodeKind::YesNo { q, .. } => {
                 q.question == question && (value == "yes" || value == "no")
+            }
+            NodeKind::SelfCare { .. } | NodeKind::SmsConsent { .. } => {
+                question == SMS_CONSENT && (value == "yes" || value == "no")
             }
             _ => false,
         })

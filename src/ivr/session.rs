@@ -32,6 +32,7 @@ mod case;
 mod closing;
 mod input;
 mod outcome;
+mod self_care;
 mod speak;
 mod types;
 mod voice;
@@ -55,6 +56,10 @@ enum Ask {
     ConfirmCancel,
     /// Booked callback with a personnummer: type it (+ `#`) to cancel.
     CancelPersonnummer,
+    /// After self-care advice: an SMS with the link? 1 yes, 2 no.
+    SelfCareSms,
+    /// After self-care advice: 1 a nurse's callback anyway, 2 end.
+    SelfCareChoice,
 }
 
 /// What to do when a non-interactive playback ends.
@@ -73,6 +78,8 @@ enum Then {
         max: Duration,
         silence: Duration,
     },
+    /// Ask a question of the current node.
+    Ask(Ask),
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -184,6 +191,11 @@ pub struct Session {
     booked_node: Option<NodeId>,
     /// Re-triage: the waiting case these answers update (no new case).
     retriage: Option<String>,
+    /// The self-care route whose advice the caller heard.
+    self_care: Option<String>,
+    /// The contact was handed over to be stored closed (`true`: the
+    /// callback offer was closed and advice given instead).
+    contact: Option<bool>,
 }
 
 impl fmt::Debug for Session {
@@ -236,6 +248,8 @@ impl Session {
             moment_at: None,
             booked_node: None,
             retriage: None,
+            self_care: None,
+            contact: None,
         }
     }
 
@@ -267,6 +281,11 @@ impl Session {
             IvrEvent::Estimate(t) => {
                 if matches!(self.step, Step::AwaitEstimate { .. }) {
                     self.on_estimate(now, t);
+                }
+            }
+            IvrEvent::AdviseOtherRoute => {
+                if matches!(self.step, Step::AwaitEstimate { .. }) {
+                    self.on_advise_other_route(now);
                 }
             }
             IvrEvent::CaseStored {
@@ -526,6 +545,8 @@ impl Session {
             NodeKind::Goodbye { prompts } => self.play(now, prompts, false, Then::Hangup),
             NodeKind::BookedCallback { .. } => self.enter_booked(now),
             NodeKind::VoiceNote { .. } => self.enter_voice_note(now),
+            NodeKind::SelfCare { .. } => self.enter_self_care(now),
+            NodeKind::SmsConsent { .. } => self.enter_sms_consent(now),
         }
     }
 
@@ -578,6 +599,7 @@ impl Session {
                 self.step = Step::Transferring;
             }
             Then::Record { max, silence } => self.start_recording(now, max, silence),
+            Then::Ask(ask) => self.ask(now, ask, 0, &[]),
         }
     }
 
@@ -609,12 +631,15 @@ impl Session {
     fn ask_prompts(&self, ask: Ask) -> &[PromptItem] {
         match (&self.flow.node(self.node).kind, ask) {
             (NodeKind::Language { prompts, .. }, Ask::Node)
+            | (NodeKind::SmsConsent { prompts, .. }, Ask::Node)
             | (NodeKind::Personnummer { prompts, .. }, Ask::Node)
             | (NodeKind::NumberEntry { prompts, .. }, Ask::Node) => prompts,
             (NodeKind::Menu { q, .. }, Ask::Node) | (NodeKind::YesNo { q, .. }, Ask::Node) => {
                 &q.prompts
             }
             (NodeKind::CallbackOffer { offer, .. }, Ask::Offer) => offer,
+            (NodeKind::SelfCare { sms, .. }, Ask::SelfCareSms) => sms,
+            (NodeKind::SelfCare { choice, .. }, Ask::SelfCareChoice) => choice,
             (NodeKind::BookedCallback { say, .. }, Ask::Node) => &say.menu,
             (NodeKind::BookedCallback { say, .. }, Ask::ConfirmCancel) => &say.confirm_cancel,
             (NodeKind::BookedCallback { say, .. }, Ask::CancelPersonnummer) => {

@@ -23,7 +23,7 @@ macro_rules! case_columns {
 }
 pub(super) use case_columns;
 
-const INSERT_CASE_SQL: &str = concat!(
+pub(super) const INSERT_CASE_SQL: &str = concat!(
     "INSERT INTO cases (",
     case_columns!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
@@ -578,7 +578,7 @@ pub(super) fn read_case(row: &impl StoredRow) -> Result<CaseRecord> {
 
 /// Unique violations on insert can only be `external_ref` (ids are random v4).
 /// The record a new case is stored as (times cut to what the store keeps).
-fn new_record(case: &NewCase) -> Result<CaseRecord> {
+pub(super) fn new_record(case: &NewCase) -> Result<CaseRecord> {
     Ok(CaseRecord {
         id: Uuid::new_v4(),
         channel: case.channel,
@@ -606,7 +606,7 @@ fn new_record(case: &NewCase) -> Result<CaseRecord> {
 }
 
 /// The `case.created` audit row of a new case.
-fn created_audit(c: &CaseRecord) -> AuditRecord {
+pub(super) fn created_audit(c: &CaseRecord) -> AuditRecord {
     AuditRecord::new(
         c.registered_at,
         match c.channel {

@@ -17,6 +17,7 @@ pub mod audit_chain;
 pub mod caps;
 mod cases;
 pub mod claims;
+pub mod contacts;
 pub mod group_commit;
 pub mod handoff;
 pub mod leases;
@@ -36,6 +37,7 @@ pub use attempts::{AttemptResult, CallLeg, LegDirection, LegKind, UnreachableCas
 pub use audit::AuditRecord;
 pub use audit_chain::{BrokenLink, ChainReport};
 pub use claims::{Actor, ClaimError, ClaimInfo};
+pub use contacts::{SelfCareCounts, SelfCareRouteCount};
 pub use handoff::{Handoff, HandoffError, UnitWaitCounts};
 pub use listing::{Listing, ListingDue, ListingStatus};
 pub use lockouts::{LockKind, Lockout};

@@ -25,6 +25,8 @@ pub struct StatsCounts {
     pub in_review: u32,
     /// Cases refused by a queue cap since the day start (all nodes).
     pub refused_since: u32,
+    /// Self-care advice given since the day start, per route.
+    pub self_care: super::SelfCareCounts,
 }
 
 fn count(n: i64) -> u32 {
@@ -111,6 +113,7 @@ impl Store {
         let mut out = StatsCounts {
             callbacks_since: self.count_callbacks_since(day_start).await?,
             unreachable_since: self.count_unreachable_since(day_start).await?,
+            self_care: self.self_care_counts(day_start).await?,
             ..StatsCounts::default()
         };
         let levels: Vec<(i64, i64)> = with_backend!(self, |pool, ts| {

@@ -3,7 +3,7 @@
 
 use super::overdue::OverdueAlert;
 use super::{OfferState, SupervisorSettings};
-use crate::store::StatsCounts;
+use crate::store::{SelfCareRouteCount, StatsCounts};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -50,6 +50,16 @@ pub struct SupervisorStats {
     pub refused_today: u32,
     /// Open cases past their deadline (the supervisor's alert).
     pub overdue: OverdueAlert,
+    /// Self-care advice given in the IVR today, per triage.toml route: how
+    /// many heard it and how many then asked for a nurse's callback anyway.
+    pub self_care_today: Vec<SelfCareRouteCount>,
+    /// Callers given self-care advice today (all routes).
+    pub self_care_advised_today: u32,
+    /// Of those, callers who asked for a callback anyway.
+    pub self_care_callbacks_today: u32,
+    /// Callers the closed-hours advice route answered today (hours.toml
+    /// when_closed / when_offer_closed = "advice"), recorded as contacts.
+    pub closed_advice_today: u32,
     /// Phone cases the database refused since this node started: those
     /// callers heard it and were told to call again (an alert, not a count).
     pub case_store_failures: i64,
@@ -132,6 +142,18 @@ pub fn build(
         in_review: counts.in_review,
         refused_today: counts.refused_since,
         overdue,
+        self_care_advised_today: counts
+            .self_care
+            .routes
+            .iter()
+            .fold(0, |n, r| n.saturating_add(r.advised)),
+        self_care_callbacks_today: counts
+            .self_care
+            .routes
+            .iter()
+            .fold(0, |n, r| n.saturating_add(r.callback_requested)),
+        self_care_today: counts.self_care.routes.clone(),
+        closed_advice_today: counts.self_care.closed_advice,
         case_store_failures: node.case_store_failures,
         fallback_transfers: node.fallback_transfers,
         fallback_failures: node.fallback_failures,
@@ -166,6 +188,21 @@ mod tests {
             unreachable_since: 2,
             in_review: 1,
             refused_since: 4,
+            self_care: crate::store::SelfCareCounts {
+                routes: vec![
+                    SelfCareRouteCount {
+                        route: "ent".into(),
+                        advised: 3,
+                        callback_requested: 1,
+                    },
+                    SelfCareRouteCount {
+                        route: "skin".into(),
+                        advised: 2,
+                        callback_requested: 0,
+                    },
+                ],
+                closed_advice: 2,
+            },
         };
         let s = build(
             at(10, 0),
@@ -190,6 +227,10 @@ mod tests {
         assert_eq!(s.unreachable_today, 2);
         assert_eq!(s.in_review, 1);
         assert_eq!(s.refused_today, 4);
+        assert_eq!(s.self_care_today.len(), 2);
+        assert_eq!(s.self_care_advised_today, 5);
+        assert_eq!(s.self_care_callbacks_today, 1);
+        assert_eq!(s.closed_advice_today, 2);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use super::signal::{new_tag, CallInput, NewCall, SipCommand, ALLOW};
 use super::store_jobs::{StoreJobs, StoreReply};
 use super::voice_note::VoiceNote;
 use super::{sleep_until, CLOSING_MAX};
-use crate::booking::Booking;
+use crate::booking::{Booking, CallerOffer};
 use crate::config::SipConfig;
 use crate::ivr::{CallInfo, CaseMode, Flow, IvrAction, IvrEvent, RecordingEnd, Session};
 use crate::media::dtmf::DtmfSource;
@@ -628,6 +628,7 @@ impl Call {
                 IvrAction::RegisterCase(draft) => {
                     self.store.register(draft, self.info.call_id.clone());
                 }
+                IvrAction::RecordContact(draft) => self.record_contact(draft),
                 IvrAction::FindBookedCallback { number } => self.store.find_booked(number),
                 IvrAction::CancelCase { case_id } => self.store.cancel(case_id),
                 IvrAction::Record { case_id, max } => {
@@ -664,7 +665,9 @@ impl Call {
     /// comes after its deadline) and carry on.
     async fn on_store_reply(&mut self, reply: StoreReply) {
         let event = match reply {
-            StoreReply::Estimate(at) => IvrEvent::Estimate(at),
+            StoreReply::Estimate(CallerOffer::Callback(at)) => IvrEvent::Estimate(Some(at)),
+            StoreReply::Estimate(CallerOffer::Closed) => IvrEvent::Estimate(None),
+            StoreReply::Estimate(CallerOffer::Advice) => IvrEvent::AdviseOtherRoute,
             StoreReply::Registered {
                 mode,
                 level,
@@ -705,6 +708,14 @@ impl Call {
                 IvrEvent::CaseStoreFailed
             }
         }
+    }
+
+    /// Stores a self-care contact beside the loop, within the store deadline.
+    fn record_contact(&self, draft: crate::ivr::CaseDraft) {
+        let deadline = self.ctx.flow.settings().store_timeout;
+        let call_id = self.info.call_id.clone();
+        self.store
+            .record_contact(draft, call_id, deadline, self.ctx.metrics.clone());
     }
 
     /// Stops the recording in progress and stores it beside the loop; false
@@ -769,6 +780,8 @@ impl Call {
                         info!(level = draft.level, "caller left after triage: registering");
                         self.store.register(draft, self.info.call_id.clone());
                     }
+                    // Left after self-care advice: the contact still counts.
+                    IvrAction::RecordContact(draft) => self.record_contact(draft),
                     _ => {}
                 }
             }

@@ -46,6 +46,10 @@ pub struct CallMetrics {
     /// Offers answered 488 for SRTP: RTP/SAVP without a usable `a=crypto`,
     /// or plain RTP over TLS under `srtp = "required_on_tls"`.
     pub calls_rejected_srtp: Counter,
+    /// Self-care contacts (advice instead of a case) stored closed.
+    pub self_care_contacts: Counter,
+    /// Self-care contacts the store refused or did not take in time.
+    pub self_care_contact_failures: Counter,
     digits: Family<MethodLabel, Counter>,
     outcomes: Family<OutcomeLabel, Counter>,
 }
@@ -123,6 +127,16 @@ impl CallMetrics {
             "Offers answered 488 for SRTP (no usable a=crypto, or plain RTP over TLS when required)",
             self.calls_rejected_srtp.clone(),
         );
+        registry.register(
+            "pe_self_care_contacts",
+            "Self-care contacts (advice given, no callback) stored closed with outcome self_care",
+            self.self_care_contacts.clone(),
+        );
+        registry.register(
+            "pe_self_care_contact_failures",
+            "Self-care contacts not stored (store error or past settings.store_timeout_s): follow-up misses them",
+            self.self_care_contact_failures.clone(),
+        );
         // Every label from the start, so dashboards see zeros rather than gaps.
         for method in ["rfc4733", "sip_info", "inband"] {
             let _ = self.digits.get_or_create(&MethodLabel { method });
@@ -157,7 +171,7 @@ impl CallMetrics {
     }
 }
 
-const OUTCOMES: [&str; 9] = [
+const OUTCOMES: [&str; 11] = [
     "callback",
     "held",
     "advised_112",
@@ -167,6 +181,8 @@ const OUTCOMES: [&str; 9] = [
     "booked_cancelled",
     "fallback",
     "booked_retriaged",
+    "self_care",
+    "closed_advice",
 ];
 
 /// The media engine's counters (pacing health: late ticks, skipped frames),

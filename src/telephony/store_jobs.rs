@@ -4,8 +4,9 @@
 //! session keeps the deadlines (it waits in an `Await*` step and ignores an
 //! answer that comes after it moved on).
 
+use super::metrics::CallMetrics;
 use super::voice_note::VoiceNote;
-use crate::booking::Booking;
+use crate::booking::{Booking, CallerOffer};
 use crate::identity::PhoneNumber;
 use crate::ivr::{BookedCallback, CaseDraft, CaseMode, ClockTime, RecordingEnd};
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use tracing::{info, warn};
 /// A job's answer.
 #[derive(Debug)]
 pub enum StoreReply {
-    Estimate(Option<ClockTime>),
+    Estimate(CallerOffer),
     /// The draft was committed as `case_id` (of `mode`), or not.
     Registered {
         mode: CaseMode,
@@ -65,7 +66,36 @@ impl StoreJobs {
     pub fn estimate(&self, level: u8) {
         let (booking, tx) = (self.booking.clone(), self.replies_tx.clone());
         self.tasks.spawn(async move {
-            let _ = tx.send(StoreReply::Estimate(booking.estimate(level).await));
+            let _ = tx.send(StoreReply::Estimate(booking.caller_offer(level).await));
+        });
+    }
+
+    /// Stores a self-care contact closed, within `deadline`; nobody waits
+    /// for it (nothing was promised), a failure is counted on `/metrics`.
+    pub fn record_contact(
+        &self,
+        draft: CaseDraft,
+        call_id: String,
+        deadline: std::time::Duration,
+        metrics: Arc<CallMetrics>,
+    ) {
+        let booking = self.booking.clone();
+        self.tasks.spawn(async move {
+            let write = booking.record_contact(&draft, &call_id);
+            match tokio::time::timeout(deadline, write).await {
+                Ok(Ok(case_id)) => {
+                    info!(case = %case_id, "self-care contact recorded");
+                    metrics.self_care_contacts.inc();
+                }
+                Ok(Err(e)) => {
+                    warn!(error = %e, "self-care contact not recorded");
+                    metrics.self_care_contact_failures.inc();
+                }
+                Err(_) => {
+                    warn!("self-care contact not recorded in time");
+                    metrics.self_care_contact_failures.inc();
+                }
+            }
         });
     }
 

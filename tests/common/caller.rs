@@ -50,6 +50,13 @@ pub async fn answer_until_offer(call: &Call, method: DtmfMethod) {
     tokio::time::sleep(Duration::from_millis(1500)).await; // the offer starts with the estimate
 }
 
+/// After the callback number is confirmed: "an SMS about your callback?",
+/// answered 2 (no), so the case is registered at once.
+pub async fn decline_sms(call: &Call, method: DtmfMethod) {
+    wait_for_prompt(call, "sms_consent", Duration::from_secs(10)).await;
+    press(call, "2", method).await;
+}
+
 /// After the greeting: Swedish, about an adult, severe breathing difficulty.
 pub async fn answer_red_flag(call: &Call, method: DtmfMethod) {
     after_greeting(call, &[]).await;

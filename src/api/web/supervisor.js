@@ -25,6 +25,7 @@
       if (s.in_review !== shownReview) loadReview(s.in_review);
       renderOverdue(s.overdue);
       renderUnitWaits(s.units || []);
+      renderSelfCare(s);
       $("s-refused").textContent = s.refused_today;
       $("refused-tile").classList.toggle("alert", s.refused_today > 0);
       $("s-store-failures").textContent = s.case_store_failures;
@@ -77,6 +78,29 @@
     if (!o.cases.length) {
       const tr = PE.el("tr"); const td = PE.el("td", "muted", "none"); td.colSpan = 4; tr.append(td); body.append(tr);
     }
+  }
+
+  // Self-care outcomes per route (counts only, no cases).
+  function renderSelfCare(s) {
+    const body = $("self-care").querySelector("tbody");
+    body.replaceChildren();
+    for (const r of s.self_care_today) {
+      const tr = PE.el("tr", "self-care-row");
+      tr.append(PE.el("td", null, r.route));
+      tr.append(PE.el("td", null, r.advised));
+      tr.append(PE.el("td", null, r.callback_requested));
+      body.append(tr);
+    }
+    if (!s.self_care_today.length) {
+      const tr = PE.el("tr"); const td = PE.el("td", "muted", "none"); td.colSpan = 3; tr.append(td); body.append(tr);
+    } else {
+      const tr = PE.el("tr", "self-care-total");
+      tr.append(PE.el("th", null, "All routes"));
+      tr.append(PE.el("th", null, s.self_care_advised_today));
+      tr.append(PE.el("th", null, s.self_care_callbacks_today));
+      body.append(tr);
+    }
+    $("closed-advice").textContent = "Closed-hours advice given today: " + s.closed_advice_today + ".";
   }
 
   const clock = (iso) => iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "-";

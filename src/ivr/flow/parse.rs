@@ -155,8 +155,21 @@ enum RawNode {
         offer: Vec<String>,
         offer_withheld: Vec<String>,
         closed: Vec<String>,
+        #[serde(default)]
+        advice: Vec<String>,
+        advice_end: Option<String>,
         number_entry: String,
         hold: String,
+        next: String,
+    },
+    SelfCare {
+        sms: Vec<String>,
+        choice: Vec<String>,
+        next: String,
+        end: String,
+    },
+    SmsConsent {
+        prompts: Vec<String>,
         next: String,
     },
     NumberEntry {
@@ -515,6 +528,8 @@ impl Flow {
                     offer,
                     offer_withheld,
                     closed,
+                    advice,
+                    advice_end,
                     number_entry,
                     hold,
                     next,
@@ -522,8 +537,25 @@ impl Flow {
                     offer: ctx.prompts(&key("offer"), &offer)?,
                     offer_withheld: ctx.prompts(&key("offer_withheld"), &offer_withheld)?,
                     closed: ctx.prompts(&key("closed"), &closed)?,
+                    advice: ctx.prompts(&key("advice"), &advice)?,
+                    advice_end: ctx.opt_node(&key("advice_end"), &advice_end)?,
                     number_entry: ctx.node(&key("number_entry"), &number_entry)?,
                     hold: ctx.node(&key("hold"), &hold)?,
+                    next: ctx.node(&key("next"), &next)?,
+                },
+                RawNode::SelfCare {
+                    sms,
+                    choice,
+                    next,
+                    end,
+                } => NodeKind::SelfCare {
+                    sms: ctx.prompts(&key("sms"), &sms)?,
+                    choice: ctx.prompts(&key("choice"), &choice)?,
+                    next: ctx.node(&key("next"), &next)?,
+                    end: ctx.node(&key("end"), &end)?,
+                },
+                RawNode::SmsConsent { prompts, next } => NodeKind::SmsConsent {
+                    prompts: ctx.prompts(&key("prompts"), &prompts)?,
                     next: ctx.node(&key("next"), &next)?,
                 },
                 RawNode::NumberEntry {
@@ -682,6 +714,14 @@ impl Flow {
     /// Targets that must be of a particular kind.
     fn check_kinds(&self, ctx: &Ctx) -> Result<(), FlowError> {
         let is_hold = |id: NodeId| matches!(self.node(id).kind, NodeKind::Hold { .. });
+        let is_goodbye = |id: NodeId| matches!(self.node(id).kind, NodeKind::Goodbye { .. });
+        let must_end = |n: &Node, field: &str| {
+            ctx.err(
+                format!("nodes.{}.{field}", n.id),
+                "is not a goodbye node",
+                "point it at a kind = \"goodbye\" node: the call ends after advice",
+            )
+        };
         if !is_hold(self.settings.nurse_node) {
             return Err(ctx.err(
                 "settings.nurse_node",
@@ -701,6 +741,13 @@ impl Flow {
         }
         for n in &self.nodes {
             match &n.kind {
+                NodeKind::SelfCare { end, .. } if !is_goodbye(*end) => {
+                    return Err(must_end(n, "end"));
+                }
+                NodeKind::CallbackOffer {
+                    advice_end: Some(end),
+                    ..
+                } if !is_goodbye(*end) => return Err(must_end(n, "advice_end")),
                 NodeKind::CallbackOffer {
                     number_entry, hold, ..
                 } => {

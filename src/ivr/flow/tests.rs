@@ -222,3 +222,35 @@ fn booked_callback_retriage_must_lead_to_the_questions() {
     assert!(err.contains("nodes.booked.retriage"), "{err}");
     assert!(err.contains("fix:"), "{err}");
 }
+
+#[test]
+fn self_care_and_closed_advice_must_end_the_call() {
+    let text = shipped_text().replace("\nend = \"goodbye\"", "\nend = \"nurse\"");
+    let err = err_of(&text);
+    assert!(
+        err.contains("nodes.self_care.end: is not a goodbye node"),
+        "{err}"
+    );
+    let text = shipped_text().replace("advice_end = \"goodbye\"", "advice_end = \"nurse\"");
+    let err = err_of(&text);
+    assert!(err.contains("nodes.callback.advice_end"), "{err}");
+    let text = shipped_text().replace("advice_end = \"goodbye\"", "advice_end = \"nowhere\"");
+    assert!(err_of(&text).contains("unknown node \"nowhere\""));
+}
+
+#[test]
+fn shipped_flow_asks_sms_consent_right_before_register() {
+    let flow = Flow::from_toml(&shipped_text()).unwrap();
+    let target = |name: &str| match &node(&flow, name).kind {
+        NodeKind::CallbackOffer { next, .. } | NodeKind::NumberEntry { next, .. } => *next,
+        other => panic!("{name} is {other:?}"),
+    };
+    for from in ["callback", "number"] {
+        assert_eq!(flow.node(target(from)).id, "sms_consent");
+    }
+    match &node(&flow, "sms_consent").kind {
+        NodeKind::SmsConsent { next, .. } => assert_eq!(flow.node(*next).id, "register"),
+        other => panic!("sms_consent is {other:?}"),
+    }
+    assert!(flow.knows_answer(SMS_CONSENT, "yes"));
+}

@@ -58,7 +58,7 @@ impl Session {
 
     /// What the IVR knows, as a case of `level` (a re-triage names the
     /// waiting case it updates).
-    fn draft(
+    pub(super) fn draft(
         &self,
         level: u8,
         mode: CaseMode,

@@ -31,6 +31,7 @@ impl Session {
             });
         }
         self.register_dropped();
+        self.record_contact_on_hangup();
         self.play(now, &settings.closing, false, Then::Hangup);
     }
 }

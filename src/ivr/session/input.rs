@@ -168,6 +168,10 @@ impl Session {
             (NodeKind::BookedCallback { .. }, Ask::Node | Ask::ConfirmCancel) => {
                 self.on_booked_choice(now, ask, digit)
             }
+            (NodeKind::SelfCare { .. }, Ask::SelfCareSms | Ask::SelfCareChoice) => {
+                self.on_self_care_choice(now, ask, digit)
+            }
+            (NodeKind::SmsConsent { .. }, Ask::Node) => self.on_sms_consent(now, digit),
             // Hold instead: with a case of its own, if the store takes it now.
             (NodeKind::Register { .. }, Ask::StoreFailed) => match digit {
                 1 => self.register(now, CaseMode::Hold, None),
@@ -221,6 +225,13 @@ impl Session {
         let failures = failures.saturating_add(1);
         let flow = Arc::clone(&self.flow);
         let settings = flow.settings();
+        if let NodeKind::SmsConsent { next, .. } = flow.node(self.node).kind {
+            // Consent is given or it is not: silence (or keys that never
+            // make sense) goes on without it, never to a nurse.
+            if matches!(why, Failure::NoInput) || failures > settings.max_failures {
+                return self.enter(now, next);
+            }
+        }
         if failures > settings.max_failures {
             if ask == Ask::StoreFailed {
                 // No answer after a failed registration: nothing is stored,

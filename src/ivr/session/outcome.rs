@@ -8,6 +8,7 @@ use crate::ivr::{CallOutcome, CaseMode, IvrAction, RecordingEnd};
 impl Session {
     pub(super) fn on_hangup(&mut self) {
         self.register_dropped();
+        self.record_contact_on_hangup();
         if matches!(self.step, Step::Recording { .. }) {
             // What the caller said so far is still stored.
             self.actions.push_back(IvrAction::StopRecording {
@@ -32,6 +33,7 @@ impl Session {
                 case_id: Some(id.clone()),
                 level: self.held_level,
             }),
+            (_, None, _) if self.contact.is_some() => Some(self.self_care_outcome()),
             (Step::AdviceWait { .. }, None, _) => Some(CallOutcome::AdvisedToCall112),
             (Step::Playing { .. }, None, _) if in_advice => Some(CallOutcome::AdvisedToCall112),
             _ if self.store_failed => Some(CallOutcome::RegistrationFailed),
@@ -58,6 +60,7 @@ impl Session {
                 case_id: Some(id.clone()),
                 level: self.held_level,
             },
+            None if self.contact.is_some() => self.self_care_outcome(),
             None if self.store_failed => CallOutcome::RegistrationFailed,
             None => match (&self.booked, self.booked_cancelled) {
                 (Some(b), Some(cancelled)) => CallOutcome::BookedCallback {
@@ -72,6 +75,13 @@ impl Session {
         self.actions.push_back(IvrAction::Outcome(outcome));
         self.actions.push_back(IvrAction::Hangup);
         self.step = Step::Done;
+    }
+
+    /// Advice instead of a case (the contact is recorded closed).
+    fn self_care_outcome(&self) -> CallOutcome {
+        CallOutcome::SelfCare {
+            closed_offer: self.contact == Some(true),
+        }
     }
 
     /// A stored callback: a repeat caller's re-triaged case, or a new one

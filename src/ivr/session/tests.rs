@@ -4,7 +4,8 @@
 //! keypad words like `1` or `0701234567#` (one Digit per key, sent at once so a
 //! key during a prompt is a barge-in), `wait=N` (N seconds pass, timers fire),
 //! `est=HH:MM` / `est=none`, `stored=ID@HH:MM`, `storefail`, `hangup`,
-//! `booked=ID@HH:MM` (`+pnr`: with personnummer `PNR`), `cancelled`, `cancelfail`, `closing` (the service stops).
+//! `booked=ID@HH:MM` (`+pnr`: with personnummer `PNR`), `cancelled`, `cancelfail`, `closing` (the service stops),
+//! `advise` (hours.toml answers the estimate with its advice route).
 //!
 //! This file holds the harness every test shares; the tests are in `tests/`
 //! by theme: `questions`, `callback`, `voice_note`, `booked`, and
@@ -23,6 +24,7 @@ mod closing;
 mod fallback;
 mod invariants;
 mod questions;
+mod self_care;
 mod voice_note;
 
 fn shipped() -> (Arc<Flow>, Arc<Triage>) {
@@ -152,6 +154,7 @@ impl Harness {
             "hangup" => self.ev(IvrEvent::Hangup),
             "closing" => self.ev(IvrEvent::Closing),
             "est=none" => self.ev(IvrEvent::Estimate(None)),
+            "advise" => self.ev(IvrEvent::AdviseOtherRoute),
             w if w.starts_with("est=") => self.ev(IvrEvent::Estimate(Some(clock(&w[4..])))),
             w if w.starts_with("stored=") => {
                 let (id, t) = w[7..].split_once('@').unwrap();
@@ -194,6 +197,14 @@ impl Harness {
     fn draft(&self) -> Option<&CaseDraft> {
         self.log.iter().rev().find_map(|a| match a {
             IvrAction::RegisterCase(d) => Some(d),
+            _ => None,
+        })
+    }
+
+    /// The last contact handed over to be stored closed (self-care).
+    fn contact(&self) -> Option<&CaseDraft> {
+        self.log.iter().rev().find_map(|a| match a {
+            IvrAction::RecordContact(d) => Some(d),
             _ => None,
         })
     }

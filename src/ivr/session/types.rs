@@ -48,6 +48,9 @@ pub enum IvrEvent {
     Closing,
     /// Answer to `RequestEstimate`; `None` = callbacks are closed now.
     Estimate(Option<ClockTime>),
+    /// Answer to `RequestEstimate`: no callback, and hours.toml routes this
+    /// caller to advice about another route (then the call ends).
+    AdviseOtherRoute,
     /// The `RegisterCase` draft is committed.
     CaseStored {
         case_id: String,
@@ -121,6 +124,10 @@ pub enum IvrAction {
     /// Commit this case (a new one, or the update of `draft.updates`):
     /// answer with `CaseStored` or `CaseStoreFailed`.
     RegisterCase(CaseDraft),
+    /// Store this contact closed with outcome self_care (advice given, no
+    /// callback; `draft.mode` is not used). Beside the call, within the
+    /// store deadline; no answer is expected (nothing was promised).
+    RecordContact(CaseDraft),
     /// Look up a waiting callback to this number: answer with `BookedCallback`.
     FindBookedCallback { number: PhoneNumber },
     /// Cancel this case (actor `ivr`): answer with `CaseCancelled` or `CaseCancelFailed`.
@@ -165,6 +172,10 @@ pub enum CallOutcome {
     /// The caller answered the questions again and their waiting callback
     /// was updated (a re-triage that ends in a hold is `Held`).
     BookedRetriaged { case_id: String },
+    /// Self-care advice instead of a case: the contact was handed over to
+    /// be stored closed. `closed_offer`: the callback offer was closed
+    /// (hours.toml advice route).
+    SelfCare { closed_offer: bool },
 }
 
 impl CallOutcome {
@@ -184,6 +195,10 @@ impl CallOutcome {
                 cancelled: true, ..
             } => "booked_cancelled",
             CallOutcome::BookedRetriaged { .. } => "booked_retriaged",
+            CallOutcome::SelfCare {
+                closed_offer: false,
+            } => "self_care",
+            CallOutcome::SelfCare { closed_offer: true } => "closed_advice",
         }
     }
 

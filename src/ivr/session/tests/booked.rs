@@ -214,7 +214,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "three_is_a_new_call_about_someone_else",
             caller: Some(CALLER),
-            script: "answer done done booked=b1@15:20 1 done 3 3 2 2 2 2 2 4 2 2 # est=15:00 1",
+            script: "answer done done booked=b1@15:20 1 done 3 3 2 2 2 2 2 4 2 2 # est=15:00 1 2",
             outcome: None,
             last: None,
             check: |h| {

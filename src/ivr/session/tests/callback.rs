@@ -14,7 +14,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "green_callback_confirmed_after_store",
             caller: Some(CALLER),
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 191212121212# est=14:30 1 stored=c1@14:35 done done # done",
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 191212121212# est=14:30 1 2 stored=c1@14:35 done done # done",
             outcome: registered("c1"),
             last: Some(IvrAction::Hangup),
             check: |h| {
@@ -23,7 +23,7 @@ fn cases() -> Vec<Case> {
                 assert_eq!(d.mode, CaseMode::Callback);
                 assert_eq!(d.callback_number.as_ref().unwrap().e164(), "+46701234567");
                 assert_eq!(d.personnummer.as_ref().unwrap().as_str(), "191212121212");
-                assert_eq!(d.answers.len(), 9);
+                assert_eq!(d.answers.len(), 10, "nine questions and sms_consent");
                 assert!(!d.red_flag);
                 assert_eq!(d.language, Language::Sv);
                 let p = h.played();
@@ -37,7 +37,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "next_day_callback_is_said_as_tomorrow",
             caller: Some(CALLER),
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=+1d08:00 1 stored=c7@+2d08:00 done done # done",
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=+1d08:00 1 2 stored=c7@+2d08:00 done done # done",
             outcome: registered("c7"),
             last: Some(IvrAction::Hangup),
             check: |h| {
@@ -51,7 +51,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "withheld_caller_id_must_type_and_confirm_a_number",
             caller: None,
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 done 0701234567# 1 stored=c2@14:30 done done # done",
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 done 0701234567# 1 2 stored=c2@14:30 done done # done",
             outcome: registered("c2"),
             last: Some(IvrAction::Hangup),
             check: |h| {
@@ -67,7 +67,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "typed_number_replaces_caller_id_after_re_entry",
             caller: Some(CALLER),
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=09:05 2 08123456# 2 0812345678# 1 stored=c3@09:05 done done # done",
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=09:05 2 08123456# 2 0812345678# 1 2 stored=c3@09:05 done done # done",
             outcome: registered("c3"),
             last: Some(IvrAction::Hangup),
             check: |h| {
@@ -106,7 +106,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "store_failure_never_confirms_and_offers_hold_with_a_case_of_its_own",
             caller: Some(CALLER),
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 storefail done 1 stored=h1@14:30",
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 2 storefail done 1 stored=h1@14:30",
             outcome: held(Some("h1"), 4),
             last: Some(IvrAction::Hold),
             check: |h| {
@@ -119,7 +119,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "nobody_holds_when_the_hold_case_cannot_be_stored_either",
             caller: Some(CALLER),
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 storefail done 1 storefail done",
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 2 storefail done 1 storefail done",
             outcome: Some(CallOutcome::RegistrationFailed),
             last: Some(IvrAction::Hangup),
             check: |h| {
@@ -133,7 +133,7 @@ fn cases() -> Vec<Case> {
             name: "a_store_that_never_answers_fails_at_the_deadline_and_nobody_holds",
             caller: Some(CALLER),
             // store_timeout_s = 8: no answer to either RegisterCase within it.
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 wait=9 done 1 wait=9 done",
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 2 wait=9 done 1 wait=9 done",
             outcome: Some(CallOutcome::RegistrationFailed),
             last: Some(IvrAction::Hangup),
             check: |h| {
@@ -146,7 +146,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "a_late_store_answer_after_the_deadline_is_not_confirmed",
             caller: Some(CALLER),
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 wait=9 stored=c9@14:30 done",
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 2 wait=9 stored=c9@14:30 done",
             outcome: None,
             last: None,
             check: |h| {
@@ -158,7 +158,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "store_failure_then_hangup_is_reported",
             caller: Some(CALLER),
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 storefail hangup",
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 2 storefail hangup",
             outcome: Some(CallOutcome::RegistrationFailed),
             last: None,
             check: |_| {},
@@ -201,7 +201,7 @@ fn infant_raises_the_level_for_the_estimate() {
 fn case_draft_debug_shows_no_personal_data() {
     let mut h = Harness::new(Some(CALLER));
     h.run(TO_PNR);
-    h.run("191212121212# est=14:30 1");
+    h.run("191212121212# est=14:30 1 2");
     let d = h.draft().unwrap();
     let dbg = format!("{d:?} {:?}", h.s);
     for secret in [
@@ -214,7 +214,7 @@ fn case_draft_debug_shows_no_personal_data() {
     ] {
         assert!(!dbg.contains(secret), "{secret} leaked: {dbg}");
     }
-    assert!(dbg.contains("symptom") || dbg.contains("answers: 9"));
+    assert!(dbg.contains("symptom") || dbg.contains("answers: 10"));
 }
 
 #[test]
@@ -276,7 +276,7 @@ fn a_less_urgent_or_numberless_caller_who_drops_is_not_registered() {
 #[test]
 fn a_slow_store_gets_one_moment_then_the_confirmation() {
     let mut h = Harness::new(Some(CALLER));
-    h.run("answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1");
+    h.run("answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 2");
     assert!(!h.played().contains(&"one_moment".to_owned()));
     h.run("wait=2");
     assert_eq!(h.played().last().map(String::as_str), Some("one_moment"));
@@ -293,6 +293,6 @@ fn a_slow_store_gets_one_moment_then_the_confirmation() {
 #[test]
 fn a_quick_store_needs_no_one_moment() {
     let mut h = Harness::new(Some(CALLER));
-    h.run("answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 stored=c1@14:35 wait=3");
+    h.run("answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 2 stored=c1@14:35 wait=3");
     assert!(!h.played().contains(&"one_moment".to_owned()));
 }

@@ -71,7 +71,7 @@ fn a_numberless_held_caller_hears_the_general_message() {
 #[test]
 fn keys_and_late_store_answers_do_not_resume_the_walk() {
     let mut h = Harness::new(Some(CALLER));
-    h.run("answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 closing stored=c1@14:35 1 2");
+    h.run("answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 2 closing stored=c1@14:35 1 2");
     assert_eq!(h.played().last().map(String::as_str), Some("closing"));
     assert!(!h.played().contains(&"callback_registered".to_owned()));
     h.run("closing done");

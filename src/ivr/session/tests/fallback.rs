@@ -15,7 +15,7 @@ fn with_fallback(store_down: bool) -> Harness {
 
 /// Green answers, the offer, "1": the callback fails; "1": the hold fails too.
 const BOTH_FAIL: &str =
-    "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 storefail done 1 storefail";
+    "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 2 storefail done 1 storefail";
 
 #[test]
 fn a_hold_the_store_refuses_goes_to_the_fallback_and_is_never_confirmed() {
@@ -52,7 +52,7 @@ fn a_fallback_that_does_not_answer_leaves_the_call_again_message() {
 #[test]
 fn a_store_timeout_on_the_hold_goes_to_the_fallback_too() {
     let mut h = with_fallback(false);
-    h.run("answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 wait=9 done 1 wait=9");
+    h.run("answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 2 wait=9 done 1 wait=9");
     assert_eq!(h.run("done"), vec![IvrAction::Transfer]);
 }
 

@@ -109,7 +109,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "hash_alone_skips_personnummer",
             caller: Some(CALLER),
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 stored=c7@14:30",
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 2 stored=c7@14:30",
             outcome: None,
             last: None,
             check: |h| assert!(h.draft().unwrap().personnummer.is_none()),

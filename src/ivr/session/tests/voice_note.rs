@@ -5,7 +5,7 @@ use super::*;
 
 /// A green caller up to the start of the voice-note recording.
 fn h_script_to_recording() -> &'static str {
-    "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 stored=c1@14:35 done done"
+    "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 2 stored=c1@14:35 done done"
 }
 
 #[test]
@@ -18,7 +18,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "voice_note_is_recorded_after_the_confirmation_and_hash_ends_it",
             caller: Some(CALLER),
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 stored=3f2c@14:35 done done # done",
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 2 stored=3f2c@14:35 done done # done",
             outcome: registered("3f2c"),
             last: Some(IvrAction::Hangup),
             check: |h| {
@@ -41,7 +41,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "voice_note_ends_at_its_maximum_length",
             caller: Some(CALLER),
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 stored=c1@14:35 done done speak wait=4 speak wait=4 speak",
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 2 stored=c1@14:35 done done speak wait=4 speak wait=4 speak",
             outcome: None,
             last: None,
             check: |h| {
@@ -68,7 +68,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "voice_note_ends_when_the_caller_is_quiet",
             caller: Some(CALLER),
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 stored=c1@14:35 done done speak wait=3 speak wait=4 wait=1 done",
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 2 stored=c1@14:35 done done speak wait=3 speak wait=4 wait=1 done",
             outcome: registered("c1"),
             last: Some(IvrAction::Hangup),
             check: |h| {
@@ -80,7 +80,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "hangup_during_the_voice_note_still_stores_it",
             caller: Some(CALLER),
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 stored=c1@14:35 done done hangup",
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 2 stored=c1@14:35 done done hangup",
             outcome: registered("c1"),
             last: Some(IvrAction::Outcome(CallOutcome::CallbackRegistered {
                 case_id: "c1".into(),
@@ -96,7 +96,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "no_voice_note_when_the_store_failed",
             caller: Some(CALLER),
-            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 storefail done 1 stored=h1@14:30",
+            script: "answer done done 1 3 2 2 2 2 2 4 2 2 # est=14:30 1 2 storefail done 1 stored=h1@14:30",
             outcome: held(Some("h1"), 4),
             last: Some(IvrAction::Hold),
             check: |h| {
