@@ -148,6 +148,11 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         Some(sms) => store.with_sms(Arc::new(crate::sms::SmsComposer::new(
             sms.templates.clone(),
             cfg.hours.tz(),
+            cfg.triage
+                .self_care_routes()
+                .iter()
+                .map(|r| (r.name.clone(), r.link.clone()))
+                .collect(),
         ))),
         None => store,
     };

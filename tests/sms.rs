@@ -312,8 +312,11 @@ async fn register_with_consent(svc: &TestService, numbers: &[String]) -> Vec<Cas
     let sms = phone_entrance::config::SmsConfig::parse(&text, &dir.join("sms.toml"))
         .expect("valid")
         .expect("enabled");
-    let composer =
-        phone_entrance::sms::SmsComposer::new(sms.templates, chrono_tz::Europe::Stockholm);
+    let composer = phone_entrance::sms::SmsComposer::new(
+        sms.templates,
+        chrono_tz::Europe::Stockholm,
+        Default::default(),
+    );
     let store = Store::connect(&svc.database_url)
         .await
         .expect("store")
@@ -562,4 +565,70 @@ async fn two_nodes_on_postgresql_send_each_sms_once_and_in_order() {
     a.stop().await;
     b.stop().await;
     common::postgres::drop_postgres_database(&url).await;
+}
+
+/// Swedish, adult, five red flags "no", ear/nose/throat, days, not worsening:
+/// the ENT self-care route of the shipped triage.toml.
+const ENT_KEYS: [&str; 10] = ["1", "3", "2", "2", "2", "2", "2", "6", "2", "2"];
+const ENT_LINK: &str = "https://www.1177.se/sjukdomar--besvar/oron-nasa-och-hals/";
+
+/// A self-care caller who wants the SMS and ends; then one who wants the SMS
+/// and a nurse's callback anyway: the advice's link reaches the gateway for
+/// both, the second also gets the callback confirmation, after the link.
+/// One self-care caller from `caller` who asks for the SMS, then presses
+/// `choice` (1 a callback anyway, 2 end).
+async fn self_care_call(server: std::net::SocketAddr, caller: &str, choice: &str) {
+    use common::caller::{after_greeting, press, wait_for_prompt};
+    use simulators::caller::{Call, CallConfig, DtmfMethod};
+    const M: DtmfMethod = DtmfMethod::Rfc4733;
+    let mut config = CallConfig::new(server);
+    config.from_user = caller.to_string();
+    let call = Call::dial(config).await.expect("answered");
+    after_greeting(&call, &[]).await;
+    for k in ENT_KEYS {
+        press(&call, k, M).await;
+    }
+    wait_for_prompt(&call, "self_care_sms_keys", Duration::from_secs(60)).await;
+    press(&call, "1", M).await; // an SMS with the link
+    wait_for_prompt(&call, "self_care_choice_keys", Duration::from_secs(20)).await;
+    press(&call, choice, M).await;
+    if choice == "1" {
+        wait_for_prompt(&call, "ask_personnummer", Duration::from_secs(20)).await;
+        press(&call, "#", M).await;
+        wait_for_prompt(&call, "callback_offer_time", Duration::from_secs(20)).await;
+        press(&call, "1", M).await; // call back on the caller ID
+    }
+    tokio::time::timeout(Duration::from_secs(60), call.wait_ended())
+        .await
+        .expect("the service ends the call");
+}
+
+/// A self-care caller who wants the SMS and ends, and one who wants the SMS
+/// and a nurse's callback anyway: the advice's link reaches the gateway for
+/// both; the second also gets the callback confirmation, after the link.
+#[tokio::test]
+async fn self_care_callers_get_the_advice_link_by_sms() {
+    let sim = gateway().await;
+    let svc = service(&sim, None).await;
+    tokio::join!(
+        self_care_call(svc.sip_addr(), "+46701111111", "2"),
+        self_care_call(svc.sip_addr(), "+46702222222", "1"),
+    );
+    assert_eq!(wait_received(&sim, 3, Duration::from_secs(15)).await, 3);
+    let got = sim.received();
+    let to = |n: &str| got.iter().filter(|m| m.to == n).collect::<Vec<_>>();
+    let ended = to("+46701111111");
+    assert_eq!(ended.len(), 1, "the advice only");
+    assert!(
+        ended[0].message.contains(ENT_LINK),
+        "link in the advice SMS"
+    );
+    let callback = to("+46702222222");
+    assert_eq!(callback.len(), 2, "the advice, then the confirmation");
+    assert!(callback[0].message.contains(ENT_LINK));
+    assert!(
+        callback[1].message.contains("uppringd"),
+        "confirmation second"
+    );
+    svc.stop().await;
 }

@@ -192,17 +192,27 @@ impl Templates {
 pub struct SmsComposer {
     templates: Templates,
     tz: Tz,
+    advice_links: HashMap<String, String>,
 }
 
 impl SmsComposer {
-    pub fn new(templates: Templates, tz: Tz) -> SmsComposer {
-        SmsComposer { templates, tz }
+    /// `advice_links`: self-care route name -> its 1177.se link (triage.toml).
+    pub fn new(templates: Templates, tz: Tz, advice_links: HashMap<String, String>) -> SmsComposer {
+        SmsComposer {
+            templates,
+            tz,
+            advice_links,
+        }
     }
 }
 
 impl SmsTexts for SmsComposer {
     fn body(&self, kind: SmsKind, language: &str, facts: &SmsFacts<'_>) -> Option<String> {
         self.templates.render(kind, language, facts, self.tz)
+    }
+
+    fn advice_link(&self, route: &str) -> Option<&str> {
+        self.advice_links.get(route).map(String::as_str)
     }
 }
 

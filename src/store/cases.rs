@@ -157,7 +157,7 @@ impl Store {
         // Confirmations of callbacks with consent, committed with their cases.
         let confirmations = rows
             .iter()
-            .map(|(c, _)| self.confirmation_for(c))
+            .map(|(c, _)| self.sms_on_insert(c))
             .collect::<Result<Vec<_>>>()?;
         let refused = with_backend!(self, |pool, ts| {
             let mut tx = pool.begin().await?;

@@ -6,6 +6,7 @@
 use super::audit::AuditRecord;
 use super::audit_chain::append_audit;
 use super::cases::{created_audit, new_record, INSERT_CASE_SQL};
+use super::sms::enqueue_sms;
 use super::{storable, with_backend, DialectRow, Result, Store, StoredRow};
 use crate::case::{Answer, CaseRecord, CaseStatus, NewCase, Outcome};
 use crate::ivr::flow::{OFFER_CLOSED, SELF_CARE_ADVICE, SELF_CARE_CHOICE};
@@ -92,6 +93,8 @@ impl Store {
             format!("outcome={outcome}"),
             None,
         );
+        // The advice's link by SMS (with consent), committed with the contact.
+        let sms = self.sms_on_insert(&c)?;
         with_backend!(self, |pool, ts| {
             let mut tx = pool.begin().await?;
             sqlx::query(INSERT_CASE_SQL)
@@ -124,6 +127,9 @@ impl Store {
                 .await?;
             append_audit!(tx, ts, &created_audit(&c));
             append_audit!(tx, ts, &closed);
+            for sms in &sms {
+                let _queued = enqueue_sms!(tx, ts, sms);
+            }
             tx.commit().await?;
         });
         Ok(c)

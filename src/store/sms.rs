@@ -65,6 +65,10 @@ pub trait SmsTexts: Send + Sync {
     /// The body of a `kind` SMS in `language`, or `None` when a fact the
     /// template needs is missing.
     fn body(&self, kind: SmsKind, language: &str, facts: &SmsFacts<'_>) -> Option<String>;
+    /// The 1177.se link of self-care route `route` (triage.toml), if any.
+    fn advice_link(&self, _route: &str) -> Option<&str> {
+        None
+    }
 }
 
 /// An SMS to queue. Not `Debug` with its number or body.
@@ -301,6 +305,43 @@ impl Store {
             case,
             SmsKind::CallbackConfirmation,
             "confirmation",
+            &facts,
+            case.registered_at,
+        )
+    }
+
+    /// What a new case queues in its own transaction (the caller's consent
+    /// given): the self-care advice's link when the IVR gave advice, then
+    /// the callback confirmation.
+    pub(super) fn sms_on_insert(&self, case: &CaseRecord) -> Result<Vec<NewSms>> {
+        let mut out = Vec::new();
+        out.extend(self.self_care_advice_for(case)?);
+        out.extend(self.confirmation_for(case)?);
+        Ok(out)
+    }
+
+    fn self_care_advice_for(&self, case: &CaseRecord) -> Result<Option<NewSms>> {
+        let Some(texts) = &self.sms else {
+            return Ok(None);
+        };
+        let route = case
+            .answers
+            .iter()
+            .find(|a| a.question_id == crate::ivr::flow::SELF_CARE_ADVICE);
+        let Some(link) = route.and_then(|r| texts.advice_link(&r.value)) else {
+            return Ok(None);
+        };
+        if !valid_link(link) {
+            return Ok(None);
+        }
+        let facts = SmsFacts {
+            callback_at: None,
+            link: Some(link),
+        };
+        self.sms_for(
+            case,
+            SmsKind::SelfCareAdvice,
+            "self_care",
             &facts,
             case.registered_at,
         )
