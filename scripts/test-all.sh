@@ -39,6 +39,7 @@ export PE_TEST_POSTGRES_URL
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # Call tests wait on audio, not CPU: run more of them at once.
-cargo test --workspace --locked -- --test-threads 6
+# --no-fail-fast: one failing file must not hide the others.
+cargo test --workspace --locked --no-fail-fast -- --test-threads 6
 # The parsers of outside input, fuzzed briefly from their seeds (fuzz/).
 bash scripts/fuzz.sh "${PE_FUZZ_SECONDS:-15}"

@@ -29,6 +29,37 @@ pub(super) const INSERT_CASE_SQL: &str = concat!(
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
 );
 
+/// Inserts case record `$c` in transaction `$tx` (`$ts`: the backend's
+/// time binder of `with_backend!`); the `execute` result.
+macro_rules! insert_case_row {
+    ($tx:expr, $ts:ident, $c:expr) => {{
+        let c: &$crate::case::CaseRecord = $c;
+        sqlx::query(super::cases::INSERT_CASE_SQL)
+            .bind(c.id.to_string())
+            .bind(c.channel.as_str())
+            .bind(i16::from(c.priority.level()))
+            .bind(c.status.as_str())
+            .bind(c.mode.as_str())
+            .bind($ts(c.registered_at))
+            .bind($ts(c.deadline))
+            .bind(c.estimated_callback_at.map($ts))
+            .bind(sqlx::types::Json(&c.answers))
+            .bind(&c.callback_number)
+            .bind(&c.personnummer)
+            .bind(&c.language)
+            .bind(&c.call_id)
+            .bind(&c.external_ref)
+            .bind(&c.summary)
+            .bind(i32::try_from(c.attempts).unwrap_or(i32::MAX))
+            .bind(c.red_flag)
+            .bind(c.next_attempt_at.map($ts))
+            .bind(c.review_reason.map(|r| r.as_str()))
+            .execute(&mut *$tx)
+            .await
+    }};
+}
+pub(super) use insert_case_row;
+
 pub(super) const CASE_BY_ID_SQL: &str =
     concat!("SELECT ", case_columns!(), " FROM cases WHERE id = $1");
 
@@ -162,29 +193,7 @@ impl Store {
         let refused = with_backend!(self, |pool, ts| {
             let mut tx = pool.begin().await?;
             for (c, held_by) in &rows {
-                sqlx::query(INSERT_CASE_SQL)
-                    .bind(c.id.to_string())
-                    .bind(c.channel.as_str())
-                    .bind(i16::from(c.priority.level()))
-                    .bind(c.status.as_str())
-                    .bind(c.mode.as_str())
-                    .bind(ts(c.registered_at))
-                    .bind(ts(c.deadline))
-                    .bind(c.estimated_callback_at.map(ts))
-                    .bind(Json(&c.answers))
-                    .bind(&c.callback_number)
-                    .bind(&c.personnummer)
-                    .bind(&c.language)
-                    .bind(&c.call_id)
-                    .bind(&c.external_ref)
-                    .bind(&c.summary)
-                    .bind(i32::try_from(c.attempts).unwrap_or(i32::MAX))
-                    .bind(c.red_flag)
-                    .bind(c.next_attempt_at.map(ts))
-                    .bind(c.review_reason.map(|r| r.as_str()))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_insert_error)?;
+                insert_case_row!(tx, ts, c).map_err(map_insert_error)?;
                 if let Some(node) = held_by {
                     sqlx::query("UPDATE cases SET held_by = $2 WHERE id = $1")
                         .bind(c.id.to_string())

@@ -5,13 +5,12 @@
 
 use super::audit::AuditRecord;
 use super::audit_chain::append_audit;
-use super::cases::{created_audit, new_record, INSERT_CASE_SQL};
+use super::cases::{created_audit, insert_case_row, new_record};
 use super::sms::enqueue_sms;
 use super::{storable, with_backend, DialectRow, Result, Store, StoredRow};
 use crate::case::{Answer, CaseRecord, CaseStatus, NewCase, Outcome};
 use crate::ivr::flow::{OFFER_CLOSED, SELF_CARE_ADVICE, SELF_CARE_CHOICE};
 use chrono::{DateTime, Utc};
-use sqlx::types::Json;
 
 const CLOSE_CONTACT_SQL: &str = "UPDATE cases SET outcome = $2, closed_at = $3 WHERE id = $1";
 
@@ -97,28 +96,7 @@ impl Store {
         let sms = self.sms_on_insert(&c)?;
         with_backend!(self, |pool, ts| {
             let mut tx = pool.begin().await?;
-            sqlx::query(INSERT_CASE_SQL)
-                .bind(c.id.to_string())
-                .bind(c.channel.as_str())
-                .bind(i16::from(c.priority.level()))
-                .bind(c.status.as_str())
-                .bind(c.mode.as_str())
-                .bind(ts(c.registered_at))
-                .bind(ts(c.deadline))
-                .bind(c.estimated_callback_at.map(ts))
-                .bind(Json(&c.answers))
-                .bind(&c.callback_number)
-                .bind(&c.personnummer)
-                .bind(&c.language)
-                .bind(&c.call_id)
-                .bind(&c.external_ref)
-                .bind(&c.summary)
-                .bind(0i32)
-                .bind(c.red_flag)
-                .bind(c.next_attempt_at.map(ts))
-                .bind(c.review_reason.map(|r| r.as_str()))
-                .execute(&mut *tx)
-                .await?;
+            insert_case_row!(tx, ts, &c)?;
             sqlx::query(CLOSE_CONTACT_SQL)
                 .bind(c.id.to_string())
                 .bind(outcome.as_str())
