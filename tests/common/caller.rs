@@ -68,7 +68,13 @@ pub async fn answer_red_flag(call: &Call, method: DtmfMethod) {
 /// Polls the received audio until prompt `id` has started playing.
 pub async fn wait_for_prompt(call: &Call, id: &str, timeout: Duration) {
     let end = tokio::time::Instant::now() + timeout;
-    while find_prompt(&call.received_audio().samples(), "sv", id, Codec::Pcmu).is_empty() {
+    // The call's codec shapes the samples: match the prompt as either law.
+    let heard = |samples: &[i16]| {
+        [Codec::Pcmu, Codec::Pcma]
+            .into_iter()
+            .any(|codec| !find_prompt(samples, "sv", id, codec).is_empty())
+    };
+    while !heard(&call.received_audio().samples()) {
         assert!(
             tokio::time::Instant::now() < end,
             "prompt {id} was not heard within {timeout:?}"

@@ -79,6 +79,23 @@ impl Session {
         }
     }
 
+    /// A caller who confirmed the callback number and hangs up at the SMS
+    /// question (asked after the confirmation): the callback they confirmed
+    /// is registered, without consent. Whether it was registered.
+    pub(super) fn register_confirmed_on_hangup(&mut self) -> bool {
+        let at_sms_question = matches!(self.flow.node(self.node).kind, NodeKind::SmsConsent { .. });
+        let Some(number) = self.callback_number.clone() else {
+            return false;
+        };
+        if !at_sms_question || self.case_mode.is_some() || self.dropped_registered {
+            return false;
+        }
+        self.dropped_registered = true;
+        let draft = self.draft(self.level(), CaseMode::Callback, Some(number), false);
+        self.actions.push_back(IvrAction::RegisterCase(draft));
+        true
+    }
+
     /// A caller who hangs up after triage, before confirming, with an urgent
     /// enough level and a number to call: registered as a callback anyway,
     /// marked dropped (their mobile may have died mid-call).

@@ -7,7 +7,9 @@ use crate::ivr::{CallOutcome, CaseMode, IvrAction, RecordingEnd};
 
 impl Session {
     pub(super) fn on_hangup(&mut self) {
-        self.register_dropped();
+        if !self.register_confirmed_on_hangup() {
+            self.register_dropped();
+        }
         self.record_contact_on_hangup();
         if matches!(self.step, Step::Recording { .. }) {
             // What the caller said so far is still stored.

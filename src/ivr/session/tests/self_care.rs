@@ -268,3 +268,17 @@ fn silence_or_nonsense_at_sms_consent_is_no_consent_never_the_nurse() {
     let asked = h.played().iter().filter(|p| *p == "sms_consent").count();
     assert_eq!(asked, 3);
 }
+
+#[test]
+fn hanging_up_at_the_sms_question_keeps_the_confirmed_callback() {
+    // Level 4 is above register_dropped_up_to_level (2): only the
+    // confirmation makes this a case.
+    let mut h = Harness::new(Some(CALLER));
+    h.run(&format!("{TO_PNR} # est=14:30 1"));
+    assert_eq!(h.played().last().map(String::as_str), Some("sms_consent"));
+    h.run("hangup");
+    let d = h.draft().expect("the confirmed callback is registered");
+    assert_eq!(d.mode, CaseMode::Callback);
+    assert!(!d.dropped_in_ivr, "confirmed, not dropped");
+    assert_eq!(answer(d, "sms_consent"), None, "no consent given");
+}
