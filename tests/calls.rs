@@ -166,6 +166,7 @@ async fn withheld_caller_id_must_type_a_number() {
     press(&call, "0701112233#", m).await;
     wait_for_prompt(&call, "you_entered", Duration::from_secs(10)).await;
     press(&call, "1", m).await; // the read-back is right
+    decline_sms(&call, m).await;
     assert_eq!(wait_bye(&call).await, EndReason::RemoteHangup);
     let cases = svc.wait_for_cases(1, Duration::from_secs(5)).await;
     assert_eq!(cases[0].callback_number.as_deref(), Some("+46701112233"));
@@ -191,6 +192,7 @@ async fn caller_can_type_another_callback_number_and_personnummer() {
     press(&call, "08123456#", m).await;
     wait_for_prompt(&call, "you_entered", Duration::from_secs(10)).await;
     press(&call, "1", m).await;
+    decline_sms(&call, m).await;
     assert_eq!(wait_bye(&call).await, EndReason::RemoteHangup);
     let cases = svc.wait_for_cases(1, Duration::from_secs(5)).await;
     assert_eq!(cases[0].callback_number.as_deref(), Some("+468123456"));
