@@ -4,7 +4,7 @@
 //! `test-artifacts/browser/`. Then a simulated call checks that the settings
 //! the supervisor saved in the browser apply to the very next caller.
 //!
-//! Without chromium or node the test is skipped, unless `CI` is set.
+//! Without chromium or node the test fails.
 
 mod common;
 

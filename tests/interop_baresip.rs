@@ -321,7 +321,7 @@ async fn dial(transport: &str, caller: &str) -> Option<Dialled> {
     let modules = match baresip_ready() {
         Ok(m) => m,
         Err(reason) => {
-            support::skip_or_fail("interop_baresip", &reason);
+            support::peer_missing("interop_baresip", &reason);
             return None;
         }
     };
@@ -545,12 +545,12 @@ fn baresip_tls_ready(test: &str) -> Option<PathBuf> {
     let modules = match baresip_ready() {
         Ok(m) => m,
         Err(reason) => {
-            support::skip_or_fail(test, &reason);
+            support::peer_missing(test, &reason);
             return None;
         }
     };
     if let Some(m) = TLS_MODULES.iter().find(|m| !modules.join(m).exists()) {
-        support::skip_or_fail(test, &format!("baresip module {m} is missing"));
+        support::peer_missing(test, &format!("baresip module {m} is missing"));
         return None;
     }
     Some(modules)

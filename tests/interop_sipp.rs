@@ -64,7 +64,7 @@ async fn sipp_ivr_calls_over_tcp_all_succeed() {
 async fn sipp_calls(extra: &[&str]) {
     for (tool, arg) in [("sipp", "-v"), ("python3", "--version")] {
         if !support::installed(tool, arg) {
-            return support::skip_or_fail("interop_sipp", &format!("{tool} is not installed"));
+            return support::peer_missing("interop_sipp", &format!("{tool} is not installed"));
         }
     }
     let svc = TestService::start().await;
@@ -266,7 +266,7 @@ async fn trunk_call(
 ) -> Option<(serde_json::Value, TrunkRun)> {
     use simulators::mini_uas::{MiniUas, UasBehavior};
     if !support::installed("sipp", "-v") {
-        support::skip_or_fail("interop_sipp_trunk", "sipp is not installed");
+        support::peer_missing("interop_sipp_trunk", "sipp is not installed");
         return None;
     }
     let work = tempfile::tempdir().expect("tempdir");

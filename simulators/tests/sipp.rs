@@ -1,6 +1,6 @@
 //! The caller against SIPp's built-in UAS (an independent implementation).
-//! Skipped with a note when `sipp` is not installed (`apt-get install -y
-//! sip-tester`), failed when `CI` is set, like the service's interop tests.
+//! Fails when `sipp` is not installed (`apt-get install -y sip-tester`),
+//! like the service's interop tests.
 
 #[path = "../../tests/interop/support.rs"]
 mod support;
@@ -12,7 +12,7 @@ use simulators::caller::{Call, CallConfig, EndReason, Transport};
 
 async fn against_sipp(test: &str, transport: Transport) {
     if !support::installed("sipp", "-v") {
-        return support::skip_or_fail(
+        return support::peer_missing(
             test,
             "sipp is not installed (apt-get install -y sip-tester)",
         );

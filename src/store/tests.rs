@@ -1,6 +1,6 @@
-//! Store behaviour, run against a temp SQLite file and, when
-//! `PE_TEST_POSTGRES_URL` is set, against a fresh PostgreSQL database per test.
-//! With `CI` set and no URL the PostgreSQL variants fail instead of skipping.
+//! Store behaviour, run against a temp SQLite file and against a fresh
+//! PostgreSQL database per test on the server at `PE_TEST_POSTGRES_URL`
+//! (unset: the PostgreSQL variants fail; they never pass unrun).
 
 use super::*;
 use crate::queue::Priority;
@@ -52,19 +52,15 @@ pub(crate) async fn sqlite_test_db() -> TestDb {
 }
 
 /// A store on a fresh database in the PostgreSQL server at `PE_TEST_POSTGRES_URL`;
-/// `None` (skip) when unset, a failure when unset under CI.
+/// Panics when `PE_TEST_POSTGRES_URL` is unset.
 pub(crate) async fn postgres_test_db() -> Option<TestDb> {
     let base = match std::env::var("PE_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => url,
         _ => {
-            if std::env::var_os("CI").is_some() {
-                panic!(
-                    "CI is set but PE_TEST_POSTGRES_URL is not: start PostgreSQL with \
-                     .ci/start-postgres.sh and export the URL it prints"
-                );
-            }
-            eprintln!("PE_TEST_POSTGRES_URL not set: skipping the PostgreSQL variant");
-            return None;
+            panic!(
+                "PE_TEST_POSTGRES_URL is not set: start PostgreSQL with \
+                 `eval \"$(bash .ci/start-postgres.sh)\"` and export PE_TEST_POSTGRES_URL"
+            );
         }
     };
     let name = format!("pe_t_{}", Uuid::new_v4().simple());

@@ -79,3 +79,55 @@ pub fn best_match(heard: &[i16], needle: &[i16], len: usize, search: usize) -> (
     }
     best
 }
+
+/// How well `needle` (from its first loud sample, `len` samples of it) is
+/// heard in `heard`, 50 ms at a time: the first chunk is looked for in the
+/// first `search` samples, each next one within 30 ms of where the previous
+/// one was found, so a receiver's jitter buffer dropping or repeating a frame
+/// does not spoil the rest. Returns (offset of the first chunk, chunks that
+/// correlate above 0.99, chunks with speech in them).
+pub fn chunks_heard(
+    heard: &[i16],
+    needle: &[i16],
+    len: usize,
+    search: usize,
+) -> (usize, usize, usize) {
+    const CHUNK: usize = 400;
+    const SLACK: usize = 240;
+    let start = needle
+        .iter()
+        .position(|s| s.unsigned_abs() > 200)
+        .unwrap_or(0);
+    let needle = &needle[start..(start + len).min(needle.len())];
+    let mut chunks = needle.chunks_exact(CHUNK);
+    let Some(first) = chunks.next() else {
+        return (0, 0, 0);
+    };
+    let (first_at, first_score) = best_match(heard, first, CHUNK, search);
+    let (mut matched, mut voiced) = (usize::from(first_score > 0.99), 1);
+    let mut expected = first_at + CHUNK;
+    for chunk in chunks {
+        // Near-silence correlates with anything (or nothing): not counted.
+        if chunk
+            .iter()
+            .map(|s| u64::from(s.unsigned_abs()))
+            .sum::<u64>()
+            / (CHUNK as u64)
+            < 100
+        {
+            expected += CHUNK;
+            continue;
+        }
+        voiced += 1;
+        let from = expected.saturating_sub(SLACK);
+        let window = &heard[from.min(heard.len())..];
+        let (at, score) = best_match(window, chunk, CHUNK, 2 * SLACK);
+        if score > 0.99 {
+            matched += 1;
+            expected = from + at + CHUNK;
+        } else {
+            expected += CHUNK;
+        }
+    }
+    (first_at, matched, voiced)
+}
