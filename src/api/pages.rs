@@ -48,6 +48,10 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
             page!("text/javascript; charset=utf-8", "common.js"),
         )
         .route(
+            "/web/i18n.js",
+            page!("text/javascript; charset=utf-8", "i18n.js"),
+        )
+        .route(
             "/web/login.js",
             page!("text/javascript; charset=utf-8", "login.js"),
         )
