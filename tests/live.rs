@@ -347,6 +347,7 @@ async fn pages_are_served_without_external_assets() {
         "/web/common.js",
         "/web/nurse.js",
         "/web/supervisor.js",
+        "/web/i18n.js",
         "/web/login.js",
     ] {
         let r = c.get(svc.http_url(path)).send().await.expect("get");
