@@ -298,6 +298,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
             live.clone(),
             messages::available(&prompts),
         )
+        .with_prompt_texts(cfg.manifest.clone())
         .with_readiness(readiness.clone())
         .with_dialer(dialer)
         .with_intake_clients(intake_clients)

@@ -114,6 +114,17 @@ async fn settings_are_validated_persisted_audited_and_reloaded() {
         .expect("array")
         .iter()
         .any(|m| m["id"] == "msg_high_load"));
+    // The page shows a message by its words, in the staff's language.
+    let high_load = msgs
+        .as_array()
+        .and_then(|a| a.iter().find(|m| m["id"] == "msg_high_load"))
+        .expect("msg_high_load");
+    assert!(high_load["sv"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("Just nu är det många som ringer")));
+    assert!(high_load["en"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("Right now many people are calling")));
 
     for (bad, why) in [
         (
@@ -336,6 +347,7 @@ async fn pages_are_served_without_external_assets() {
         "/web/common.js",
         "/web/nurse.js",
         "/web/supervisor.js",
+        "/web/i18n.js",
         "/web/login.js",
     ] {
         let r = c.get(svc.http_url(path)).send().await.expect("get");

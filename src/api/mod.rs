@@ -54,6 +54,8 @@ pub struct ApiState {
     pub call_metrics: Option<Arc<CallMetrics>>,
     /// Message prompts (`msg_*`) a supervisor can choose.
     pub message_ids: Arc<Vec<String>>,
+    /// Prompt texts, so the staff pages show a message's words (none in handler tests).
+    pub prompt_texts: Option<Arc<crate::ivr::prompts::Manifest>>,
     /// Callbacks (none in handler tests built without the phone side).
     pub dialer: Option<Arc<crate::dialer::Dialer>>,
     /// Whether this node takes new calls (`/readyz`).
@@ -81,6 +83,7 @@ impl ApiState {
             booking: None,
             call_metrics: None,
             message_ids: Arc::new(Vec::new()),
+            prompt_texts: None,
             dialer: None,
             readiness: Readiness::new("api"),
             guard: Arc::new(staff_guard::StaffGuard::default()),
@@ -114,6 +117,12 @@ impl ApiState {
         self.call_metrics = Some(call_metrics);
         self.live = live;
         self.message_ids = Arc::new(message_ids);
+        self
+    }
+
+    /// The prompt manifest: the words of the messages a supervisor picks.
+    pub fn with_prompt_texts(mut self, manifest: Arc<crate::ivr::prompts::Manifest>) -> ApiState {
+        self.prompt_texts = Some(manifest);
         self
     }
 

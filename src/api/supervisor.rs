@@ -52,10 +52,15 @@ pub async fn put_settings(
     Ok(Json(state.live.settings()))
 }
 
-/// One message a supervisor can put after the greeting.
+/// One message a supervisor can put after the greeting, with its words
+/// (from the prompt manifest; none when the manifest lacks the id).
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct MessageOption {
     pub id: String,
+    /// What the caller hears in Swedish.
+    pub sv: Option<String>,
+    /// What the caller hears in English.
+    pub en: Option<String>,
 }
 
 /// `GET /api/v1/supervisor/messages`: prompts whose id starts with `msg_`.
@@ -70,7 +75,20 @@ pub async fn messages(
         state
             .message_ids
             .iter()
-            .map(|id| MessageOption { id: id.clone() })
+            .map(|id| {
+                let text = |lang| {
+                    state
+                        .prompt_texts
+                        .as_ref()
+                        .and_then(|m| m.text(id, lang))
+                        .map(str::to_owned)
+                };
+                MessageOption {
+                    id: id.clone(),
+                    sv: text(crate::ivr::Language::Sv),
+                    en: text(crate::ivr::Language::En),
+                }
+            })
             .collect(),
     ))
 }

@@ -40,6 +40,8 @@ pub struct Config {
     pub queue: QueueConfig,
     pub hours: OpeningHours,
     pub prompts: PromptLibrary,
+    /// Prompt texts per language (the staff pages show a message's words).
+    pub manifest: Arc<crate::ivr::prompts::Manifest>,
     /// The trunk for callbacks (none: no callbacks).
     pub trunk: Option<TrunkConfig>,
     pub nurse_phones: FixedPhones,
@@ -108,6 +110,7 @@ impl Config {
             queue,
             hours,
             prompts,
+            manifest: ivr.manifest,
             trunk,
             nurse_phones,
             retry,

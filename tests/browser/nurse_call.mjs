@@ -38,8 +38,7 @@ try {
   step("calls from the browser");
   await page.selectOption("#call-leg", "browser");
   await page.click("#call-start");
-  await page.waitForFunction(() => /Connected/.test(document.getElementById("call-state").textContent),
-    null, { timeout: 30000 });
+  await page.waitForSelector("#call-state[data-state=connected]", { timeout: 30000 });
   await page.screenshot({ path: process.env.PE_ARTIFACTS + "/nurse-call-connected.png" });
 
   step("the page hears the resident's tone");
@@ -71,8 +70,7 @@ try {
   await page.click("#call-mute");
   await page.click("#call-mute");
   await page.click("#call-hangup");
-  await page.waitForFunction(() => /hung up|ended/i.test(document.getElementById("call-state").textContent),
-    null, { timeout: 15000 });
+  await page.waitForSelector("#call-state[data-state=ended]", { timeout: 15000 });
   console.log("DONE");
 } catch (e) {
   console.log("FAILED " + (e && e.stack || e));

@@ -1,4 +1,6 @@
-// Headless Chromium walk through the staff pages, driven by tests/browser.rs.
+// Headless Chromium walk through the staff pages, driven by tests/browser.rs:
+// Swedish by default, English after the switch; axe-core on every page in both
+// languages; a keyboard-only take-and-close of a case.
 // Env: PE_BASE_URL, PE_ARTIFACTS (screenshot folder), PE_PROFILE (fresh
 // --user-data-dir), PE_NURSE / PE_SUPERVISOR ("user:password").
 // Talks to the Rust side over stdio: prints "NEED_CASE" and waits for a line
@@ -6,6 +8,7 @@
 import { chromium } from "playwright-core";
 import { createInterface } from "node:readline";
 import { strict as assert } from "node:assert";
+import { checkAxe, checkLanguage, tabTo } from "./a11y.mjs";
 
 const base = process.env.PE_BASE_URL;
 const shots = process.env.PE_ARTIFACTS;
@@ -37,11 +40,20 @@ async function login(user, pw) {
   await page.click("#login-button");
 }
 
+// The staff's text must not read like a US clock.
+const noAmPm = async () => assert.doesNotMatch(await page.innerText("body"), /\b(AM|PM)\b/);
+
 try {
+  step("the sign-in page is Swedish by default and passes axe");
+  await page.goto(base + "/login");
+  await checkLanguage(page, "sv");
+  assert.equal(await page.textContent("h1"), "1177 telefoningång");
+  await checkAxe(page, "login sv");
+
   step("wrong password is refused");
   await login(nurseUser, "wrong");
-  await page.waitForFunction(() => document.getElementById("login-error").textContent.length > 0);
-  assert.match(await page.textContent("#login-error"), /Wrong user name or password/);
+  await page.waitForSelector("#login-error[data-i18n='login.wrong']");
+  assert.match(await page.textContent("#login-error"), /Fel användarnamn eller lösenord/);
 
   step("nurse signs in and sees the queue in order");
   await login(nurseUser, nursePw);
@@ -57,8 +69,14 @@ try {
   assert.deepEqual(rows.map((r) => [r.level, r.channel]), [["2", "digital"], ["4", "phone"]]);
   assert.notEqual(rows[0].badge, rows[1].badge, "levels have different colours");
   assert.match(rows[0].text, /Breathing difficulty\?\s*Yes/);
-  assert.match(rows[1].text, /1177 direkt|Phone/);
+  assert.match(rows[0].text, /1177 direkt/);
+  assert.match(rows[0].text, /Skyndsamt/, "the level in words (for screen readers)");
+  assert.match(rows[1].text, /Telefon/);
+  assert.match(rows[1].text, /återuppringning/, "the status in words");
   assert.doesNotMatch(rows.map((r) => r.text).join(" "), /\+4670/, "no numbers in the list");
+  assert.match(await page.textContent("#review tbody tr"), /Nåddes inte/);
+  await checkLanguage(page, "sv");
+  await checkAxe(page, "nurse sv");
   await page.screenshot({ path: shots + "/nurse-worklist.png", fullPage: true });
 
   step("a new level 1 case appears live at the top");
@@ -69,28 +87,35 @@ try {
     return first && first.dataset.level === "1";
   }, null, { timeout: 10000 });
   assert.equal(await page.$$eval("#queue tbody tr", (t) => t.length), 3);
+  await page.waitForFunction(() => /^3 väntar/.test(document.getElementById("queue-live").textContent));
 
-  step("take next");
-  await page.click("#take-next");
+  step("keyboard only: take next and record an outcome");
+  await tabTo(page, "#take-next");
+  await page.keyboard.press("Enter");
   await page.waitForSelector("#claimed:not([hidden])");
   assert.equal(await page.textContent("#claimed-level"), "1");
   assert.match(await page.textContent("#claimed-number"), /^\+46/);
+  assert.equal(await page.getAttribute("#message", "data-i18n"), "nurse.took_case");
+  await checkAxe(page, "nurse sv with a case");
   await page.screenshot({ path: shots + "/nurse-claimed.png", fullPage: true });
-  step("record an outcome");
-  await page.selectOption("#outcome", "self_care");
-  await page.fill("#outcome-note", "Advice given");
-  await page.click("#record-outcome");
+  // The case card sits above the queue: back up to its outcome form.
+  await tabTo(page, "#outcome", { back: true });
+  assert.equal(await page.$eval("#outcome", (s) => s.value), "self_care");
+  await tabTo(page, "#outcome-note");
+  await page.keyboard.type("Råd om egenvård givet");
+  await tabTo(page, "#record-outcome");
+  await page.keyboard.press("Enter");
   await page.waitForSelector("#claimed[hidden]", { state: "attached" });
-  assert.match(await page.textContent("#message"), /Outcome recorded/);
+  assert.equal(await page.getAttribute("#message", "data-i18n"), "nurse.recorded");
+  assert.match(await page.textContent("#message"), /Utfallet är registrerat/);
   await page.waitForFunction(() => document.querySelectorAll("#queue tbody tr").length === 2);
 
   step("claim the case in the review list and close it");
   assert.equal(await page.$$eval("#review tbody tr", (t) => t.length), 1);
-  assert.match(await page.textContent("#review tbody tr"), /Not reached/);
   await page.click("#review tbody tr button.review-claim");
   await page.waitForSelector("#claimed:not([hidden])");
   assert.equal(await page.textContent("#claimed-level"), "2");
-  assert.match(await page.textContent("#claimed-review"), /Not reached/);
+  assert.match(await page.textContent("#claimed-review"), /Nåddes inte/);
   await page.screenshot({ path: shots + "/nurse-review.png", fullPage: true });
   await page.selectOption("#outcome", "other");
   await page.click("#record-outcome");
@@ -104,12 +129,17 @@ try {
   await page.waitForURL(base + "/supervisor");
   await page.waitForFunction(() => document.getElementById("s-waiting").textContent !== "-");
   await page.waitForSelector("#greeting option[value=msg_high_load]", { state: "attached" });
+  assert.match(await page.textContent("#greeting option[value=msg_high_load]"), /^Just nu är det många som ringer/,
+    "the message by its words, not its id");
   assert.equal(await page.$$eval("#levels tbody tr", (t) => t.length), 5);
   assert.equal(await page.textContent("#s-review"), "0", "the review list is empty again");
 
   step("supervisor sees the locked nurse and lifts the lock");
   await page.waitForSelector("#lockouts .lockout-row");
   assert.match(await page.textContent("#lockouts"), /lena/);
+  assert.match(await page.textContent("#lockouts"), /inloggning på webben/);
+  await checkLanguage(page, "sv");
+  await checkAxe(page, "supervisor sv");
   await page.click("#lockouts .lockout-row button");
   await page.waitForFunction(() => !/lena/.test(document.getElementById("lockouts").textContent));
 
@@ -119,13 +149,52 @@ try {
   await page.selectOption("#greeting", "msg_high_load");
   await page.fill("#closure-from", "2030-01-01T08:00");
   await page.fill("#closure-to", "2030-01-01T09:00");
-  await page.fill("#closure-reason", "Staff meeting");
+  await page.fill("#closure-reason", "Personalmöte");
   await page.click("#add-closure");
   await page.click("#save-settings");
-  await page.waitForFunction(() => /Saved/.test(document.getElementById("settings-status").textContent));
-  await page.waitForFunction(() => document.getElementById("s-offer").textContent === "closed");
-  assert.match(await page.textContent("#closures"), /Staff meeting/);
+  await page.waitForSelector("#settings-status[data-i18n='sup.saved']");
+  await page.waitForFunction(() => document.getElementById("s-offer").dataset.offer === "closed_by_supervisor");
+  assert.equal(await page.textContent("#s-offer"), "stängt");
+  const closure = await page.textContent("#closures li.closure");
+  assert.match(closure, /\d{4}-\d{2}-\d{2} \d{2}:\d{2}/, "Swedish date and time: " + closure);
+  assert.match(closure, /^2030-01-01 08:00 – 2030-01-01 09:00: Personalmöte/);
+  await noAmPm();
+  assert.match(await page.textContent("#s-oldest"), /^(\d+ (s|min)|\d+ tim \d{2} min)$/, "a Swedish duration");
+  await checkLanguage(page, "sv");
   await page.screenshot({ path: shots + "/supervisor.png", fullPage: true });
+
+  step("switching to English (by keyboard) works at once and sticks after a reload");
+  assert.equal(await page.getAttribute("#lang-switch", "lang"), "en");
+  await tabTo(page, "#lang-switch", { back: true });
+  await page.keyboard.press("Enter");
+  await checkLanguage(page, "en");
+  assert.equal(await page.textContent("h1"), "Supervisor");
+  assert.equal(await page.textContent("#s-offer"), "closed");
+  assert.match(await page.textContent("#greeting option[value=msg_high_load]"), /^Right now many people are calling/);
+  await page.reload();
+  await page.waitForFunction(() => document.getElementById("s-waiting").textContent !== "-");
+  await page.waitForSelector("#closures li.closure");
+  await checkLanguage(page, "en");
+  assert.equal(await page.textContent("#lang-switch"), "Svenska");
+  assert.equal(await page.$eval("#greeting", (s) => s.value), "msg_high_load");
+  assert.match(await page.textContent("#greeting option[value=msg_high_load]"), /^Right now many people are calling/);
+  assert.match(await page.textContent("#closures li.closure"), /^01\/01\/2030, 08:00 – 01\/01\/2030, 09:00/);
+  await noAmPm();
+  await checkAxe(page, "supervisor en");
+  await page.screenshot({ path: shots + "/supervisor-en.png", fullPage: true });
+
+  step("the nurse page and the sign-in page in English");
+  await page.goto(base + "/nurse");
+  await page.waitForSelector("#queue tbody tr");
+  await checkLanguage(page, "en");
+  assert.equal(await page.textContent("h1"), "Worklist");
+  assert.match(await page.textContent("#queue tbody tr"), /Phone|1177 direkt/);
+  await checkAxe(page, "nurse en");
+  await page.click("#logout");
+  await page.waitForURL(/\/login/);
+  await checkLanguage(page, "en");
+  assert.equal(await page.textContent("h1"), "1177 phone entrance");
+  await checkAxe(page, "login en");
   console.log("DONE");
 } catch (e) {
   await page.screenshot({ path: shots + "/failure.png", fullPage: true }).catch(() => {});

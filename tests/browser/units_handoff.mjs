@@ -55,7 +55,8 @@ try {
   await page.fill("#handoff-note", "Behöver läkarbesök inom en vecka");
   await page.click("#handoff-button");
   await page.waitForSelector("#claimed[hidden]", { state: "attached" });
-  assert.match(await page.textContent("#message"), /handed to Vårdcentralen Markaryd/);
+  assert.equal(await page.getAttribute("#message", "data-i18n"), "nurse.handed_off");
+  assert.match(await page.textContent("#message"), /Vårdcentralen Markaryd/);
   await page.waitForSelector("#empty:not([hidden])");
   assert.deepEqual(await queueIds(), [], "the 1177 list no longer has it");
   await logout();
@@ -74,13 +75,14 @@ try {
   assert.match(history, /1177 Vårdguiden – sjuksköterskor → Vårdcentralen Markaryd/);
   assert.match(history, /Behöver läkarbesök inom en vecka/);
   assert.match(history, /anna/);
-  assert.match(await page.textContent("#handoff-unit"), /Back to 1177/);
+  assert.equal(await page.$eval("#handoff-unit option[data-back]", (o) => o.value), "1177", "back to where it came from");
+  assert.match(await page.textContent("#handoff-unit option[data-back]"), /^Tillbaka till 1177/);
   await page.screenshot({ path: shots + "/units-markaryd-case.png", fullPage: true });
   await page.selectOption("#outcome", "health_centre");
   await page.fill("#outcome-note", "Bokad tisdag 10:00");
   await page.click("#record-outcome");
   await page.waitForSelector("#claimed[hidden]", { state: "attached" });
-  assert.match(await page.textContent("#message"), /Outcome recorded/);
+  assert.equal(await page.getAttribute("#message", "data-i18n"), "nurse.recorded");
   await page.waitForSelector("#empty:not([hidden])");
   await logout();
 

@@ -25,7 +25,10 @@ pub fn ready() -> Option<PathBuf> {
         return None;
     }
     let dir = repo_root().join("tests/browser");
-    if !dir.join("node_modules/playwright-core").exists() {
+    let installed = ["playwright-core", "axe-core"]
+        .iter()
+        .all(|m| dir.join("node_modules").join(m).exists());
+    if !installed {
         let status = std::process::Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
             .current_dir(&dir)

@@ -1,4 +1,5 @@
 // Shared helpers for the staff pages: JSON calls, sign-in redirects, live events.
+// Needs i18n.js loaded first (words, durations).
 "use strict";
 const PE = {
   // Set while signing out: a request answered 401 meanwhile must not start a
@@ -34,24 +35,35 @@ const PE = {
     if (text !== undefined && text !== null) e.textContent = String(text);
     return e;
   },
-  // "1 h 05 min", "4 min", "35 s"
+  // "1 tim 05 min", "4 min", "35 s" (English "1 h 05 min").
   duration(ms) {
     const s = Math.floor(Math.abs(ms) / 1000);
-    if (s < 60) return s + " s";
+    if (s < 60) return I18N.t("duration.s", { s });
     const m = Math.floor(s / 60);
-    if (m < 60) return m + " min";
-    return Math.floor(m / 60) + " h " + String(m % 60).padStart(2, "0") + " min";
+    if (m < 60) return I18N.t("duration.m", { m });
+    return I18N.t("duration.h", { h: Math.floor(m / 60), m: String(m % 60).padStart(2, "0") });
   },
+  // The level's number, its name for screen readers and on hover.
   levelBadge(level) {
-    return PE.el("span", "level level-" + level, level);
+    const b = PE.el("span", "level level-" + level, level);
+    b.title = PE.levelName(level);
+    b.append(PE.el("span", "sr-only", " " + b.title));
+    return b;
+  },
+  levelName(level) {
+    return I18N.t("level.name", { level, name: I18N.word("level", level) });
   },
   channelName(ch) {
-    return ch === "digital" ? "1177 direkt" : ch === "phone" ? "Phone" : ch;
+    return I18N.word("channel", ch);
   },
   async whoami() {
     const me = (await PE.api("GET", "/me")).data;
     const who = document.getElementById("who");
-    if (who) who.textContent = me.username + " (" + me.role + ")";
+    if (who) {
+      const show = () => { who.textContent = I18N.t("app.who", { user: me.username, role: I18N.word("role", me.role) }); };
+      show();
+      document.addEventListener("pe:lang", show);
+    }
     const out = document.getElementById("logout");
     if (out) out.addEventListener("click", async () => {
       PE.leaving = true;

@@ -2,7 +2,7 @@
 document.getElementById("login-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const err = document.getElementById("login-error");
-  err.textContent = "";
+  I18N.set(err, null);
   try {
     const me = (await PE.api("POST", "/login", {
       username: document.getElementById("username").value,
@@ -12,6 +12,7 @@ document.getElementById("login-form").addEventListener("submit", async (e) => {
     const safe = next && /^\/(nurse|supervisor)$/.test(next) ? next : null;
     location.href = safe || (me.role === "supervisor" ? "/supervisor" : "/nurse");
   } catch (x) {
-    err.textContent = x.status === 401 ? "Wrong user name or password." : "Sign-in failed: " + x.message;
+    if (x.status === 401) I18N.set(err, "login.wrong");
+    else I18N.set(err, "login.failed", { error: x.message });
   }
 });

@@ -4,13 +4,10 @@
   let cases = [];
   let review = [];
   let claimed = null;
-  const reviewWhy = {
-    not_reached: "Not reached: every callback attempt failed",
-    no_number: "No number: the caller hung up while holding, caller ID withheld",
-    repeated_red_flags: "Repeated red flags: this number's urgent calls keep ending before a nurse answers",
-  };
   const $ = (id) => document.getElementById(id);
-  const say = (text) => { $("message").textContent = text || ""; };
+  // Status line: a message id and its parameters (it follows a language switch).
+  const say = (id, params) => I18N.set($("message"), id, params);
+  let liveCount = null;
 
   function answersList(answers) {
     const ul = PE.el("ul", "answers");
@@ -32,6 +29,7 @@
       tr.dataset.id = c.id;
       tr.dataset.level = c.priority;
       tr.dataset.channel = c.channel;
+      tr.dataset.status = c.status === "holding" ? "holding" : c.mode === "callback" ? "callback" : c.status;
       const lv = PE.el("td"); lv.append(PE.levelBadge(c.priority));
       if (c.red_flag) lv.append(PE.el("span", "overdue", " !"));
       tr.append(lv);
@@ -39,16 +37,22 @@
       tr.append(PE.el("td", "waited", PE.duration(now - Date.parse(c.registered_at))));
       const left = Date.parse(c.deadline) - now;
       tr.append(PE.el("td", left < 0 ? "deadline overdue" : "deadline",
-        left < 0 ? "overdue " + PE.duration(left) : PE.duration(left)));
+        left < 0 ? I18N.t("nurse.overdue", { time: PE.duration(left) }) : PE.duration(left)));
       const an = PE.el("td"); an.append(answersList(c.answers));
       if (c.summary) an.append(PE.el("div", "summary", c.summary));
       tr.append(an);
-      tr.append(PE.el("td", null, c.status === "holding" ? "on hold (live)" : c.mode === "callback" ? "callback" : c.status));
+      tr.append(PE.el("td", null, I18N.word("status", tr.dataset.status)));
       body.append(tr);
     }
-    $("queue-count").textContent = "(" + cases.length + ")";
+    $("queue-count").textContent = I18N.t("nurse.count", { count: cases.length });
     $("empty").hidden = cases.length > 0;
     renderReview(now);
+    // Screen readers hear the counts when they change, not the every-second redraw.
+    const counts = cases.length + "/" + review.length;
+    if (counts !== liveCount) {
+      liveCount = counts;
+      I18N.set($("queue-live"), "nurse.waiting_live", { count: cases.length, review: review.length });
+    }
   }
 
   function renderReview(now) {
@@ -59,30 +63,31 @@
       tr.dataset.id = c.id;
       tr.dataset.reason = c.review_reason || "";
       const lv = PE.el("td"); lv.append(PE.levelBadge(c.priority)); tr.append(lv);
-      tr.append(PE.el("td", null, reviewWhy[c.review_reason] || c.review_reason || "-"));
+      tr.append(PE.el("td", null, I18N.word("review", c.review_reason)));
       tr.append(PE.el("td", "waited", PE.duration(now - Date.parse(c.registered_at))));
       tr.append(PE.el("td", null, c.attempts));
       const an = PE.el("td"); an.append(answersList(c.answers)); tr.append(an);
       const act = PE.el("td");
-      const b = PE.el("button", "secondary review-claim", "Claim");
+      const b = PE.el("button", "secondary review-claim", I18N.t("nurse.claim"));
       b.type = "button";
+      b.setAttribute("aria-label", I18N.t("nurse.claim_label", { level: c.priority }));
       b.disabled = !!claimed;
       b.addEventListener("click", () => claimReview(c.id));
       act.append(b); tr.append(act);
       body.append(tr);
     }
-    $("review-count").textContent = "(" + review.length + ")";
+    $("review-count").textContent = I18N.t("nurse.count", { count: review.length });
     $("review-empty").hidden = review.length > 0;
   }
 
   async function claimReview(id) {
-    say("");
+    say(null);
     try {
       claimed = (await PE.api("POST", "/cases/" + id + "/claim")).data;
       sessionStorage.setItem("pe_claimed", claimed.id);
       renderClaimed();
-      say("You took a level " + claimed.priority + " case to review.");
-    } catch (x) { say("Could not take the case: " + x.message); }
+      say("nurse.took_review", { level: claimed.priority });
+    } catch (x) { say("nurse.could_not_take", { error: x.message }); }
     load();
   }
 
@@ -96,26 +101,22 @@
     const lv = $("claimed-level");
     lv.className = "level level-" + claimed.priority;
     lv.textContent = claimed.priority;
+    lv.title = PE.levelName(claimed.priority);
     $("claimed-channel").textContent = PE.channelName(claimed.channel);
     const num = claimed.callback_number || "";
     const a = $("claimed-number");
-    a.textContent = num || "no number given";
+    a.textContent = num || I18N.t("nurse.no_number");
     a.href = num ? "tel:" + num : "#";
-    $("claimed-pnr").textContent = claimed.personnummer || "not given";
+    $("claimed-pnr").textContent = claimed.personnummer || I18N.t("nurse.not_given");
     $("claimed-summary").textContent = claimed.summary || "";
     const why = $("claimed-review");
     why.hidden = claimed.status !== "claimed" || !claimed.review_reason;
-    why.textContent = reviewWhy[claimed.review_reason] || "";
+    why.textContent = claimed.review_reason ? I18N.word("review", claimed.review_reason) : "";
     $("claimed-answers").replaceWith(Object.assign(answersList(claimed.answers), { id: "claimed-answers" }));
     renderSms();
   }
 
   // SMS sent to the resident for this case: kind, time, status (never the text).
-  const smsKind = {
-    callback_confirmation: "Callback time confirmed",
-    callback_missed: "We tried to call you",
-    self_care_advice: "Self-care advice link",
-  };
   function renderSms() {
     const list = (claimed && claimed.sms) || [];
     $("claimed-sms").hidden = list.length === 0;
@@ -126,9 +127,9 @@
       li.dataset.kind = m.kind;
       li.dataset.status = m.status;
       const when = m.delivered_at || m.sent_at || m.created_at;
-      li.append(PE.el("span", null, (smsKind[m.kind] || m.kind) + " "));
-      li.append(PE.el("span", "muted", new Date(when).toLocaleString() + " "));
-      li.append(PE.el("span", "chip", m.status));
+      li.append(PE.el("span", null, I18N.word("sms", m.kind) + " "));
+      li.append(PE.el("span", "muted sms-when", I18N.dateTime(when) + " "));
+      li.append(PE.el("span", "chip", I18N.word("sms_status", m.status)));
       ul.append(li);
     }
   }
@@ -140,12 +141,12 @@
     p.hidden = !l;
     if (!l) return;
     const text = {
-      found: "Listad vid: " + (l.name || l.hsa_id || "okänd enhet"),
-      none: "Inte listad vid någon vårdcentral",
-      pending: "Listning hämtas …",
+      found: () => I18N.t("listing.found", { name: l.name || l.hsa_id || I18N.t("listing.unknown_unit") }),
+      none: () => I18N.t("listing.none"),
+      pending: () => I18N.t("listing.pending"),
     };
-    p.textContent = text[l.status] || "Listning okänd";
-    p.title = l.hsa_id ? "HSA-id " + l.hsa_id : "";
+    p.textContent = text[l.status] ? text[l.status]() : I18N.t("listing.unknown");
+    p.title = l.hsa_id ? I18N.t("listing.hsa", { id: l.hsa_id }) : "";
     // Still being looked up (it takes a few seconds): read the case again, at most 3 times.
     if (l.status !== "pending" || listingRetry) return;
     const id = claimed.id;
@@ -183,7 +184,7 @@
       cases = (await PE.api("GET", "/worklist" + unit, undefined, true)).data || [];
       review = (await PE.api("GET", "/review" + unit, undefined, true)).data || [];
       renderQueue();
-    } catch (x) { say("Could not load the queue: " + x.message); }
+    } catch (x) { say("nurse.could_not_load", { error: x.message }); }
   }
 
   // A claim lasts a few minutes (claim_lease_minutes) unless renewed: renew
@@ -196,22 +197,22 @@
     } catch (x) {
       if (x.status === 409 || x.status === 403 || x.status === 404) {
         claimed = null; sessionStorage.removeItem("pe_claimed"); renderClaimed();
-        say("Your claim on the case ended (not renewed in time): it is back in the queue.");
+        say("nurse.claim_ended");
         load();
       }
     }
   }
 
   $("take-next").addEventListener("click", async () => {
-    say("");
+    say(null);
     try {
       const r = await PE.api("POST", "/claim-next");
-      if (r.status === 204 || !r.data) { say("No one is waiting."); return; }
+      if (r.status === 204 || !r.data) { say("nurse.no_one_waiting"); return; }
       claimed = r.data;
       sessionStorage.setItem("pe_claimed", claimed.id);
       renderClaimed();
-      say("You took a level " + claimed.priority + " case.");
-    } catch (x) { say("Could not take a case: " + x.message); }
+      say("nurse.took_case", { level: claimed.priority });
+    } catch (x) { say("nurse.could_not_take", { error: x.message }); }
     load();
   });
 
@@ -219,9 +220,9 @@
     if (!claimed) return;
     try {
       await PE.api("POST", "/cases/" + claimed.id + "/release");
-      say("Case released to the queue.");
+      say("nurse.released");
       claimed = null; sessionStorage.removeItem("pe_claimed"); renderClaimed();
-    } catch (x) { say("Could not release: " + x.message); }
+    } catch (x) { say("nurse.could_not_release", { error: x.message }); }
     load();
   });
 
@@ -232,11 +233,11 @@
       await PE.api("POST", "/cases/" + claimed.id + "/outcome", {
         outcome: $("outcome").value, note: $("outcome-note").value,
       });
-      say("Outcome recorded.");
+      say("nurse.recorded");
       claimed = null; sessionStorage.removeItem("pe_claimed");
       $("outcome-note").value = "";
       renderClaimed();
-    } catch (x) { say("Could not record the outcome: " + x.message); }
+    } catch (x) { say("nurse.could_not_record", { error: x.message }); }
     load();
   });
 
@@ -254,9 +255,11 @@
   document.addEventListener("pe:reload", () => load());
   document.addEventListener("pe:handed-off", (e) => {
     claimed = null; sessionStorage.removeItem("pe_claimed"); renderClaimed();
-    say(e.detail || "Case handed off.");
+    say("nurse.handed_off", { unit: e.detail });
     load();
   });
+  // A language switch: draw the lists and the case again in the new words.
+  document.addEventListener("pe:lang", () => { renderQueue(); if (claimed) renderClaimed(); });
 
   PE.whoami().then((me) => {
     if (me.role === "supervisor") $("to-supervisor").hidden = false;
@@ -277,23 +280,11 @@
   if (!$("call")) return;
   let call = null; // { id, pc, stream, timer }
 
-  const STATE_TEXT = {
-    nurse_ringing: "Ringing your phone…",
-    resident_ringing: "Ringing the resident…",
-    announcing: "The resident is told who is calling…",
-    connected: "Connected",
+  // The call's state line: a message id (data-i18n) and the call's state (data-state, for tests).
+  const show = (id, params, state) => {
+    I18N.set($("call-state"), id, params);
+    $("call-state").dataset.state = state || "";
   };
-  const RESULT_TEXT = {
-    connected: "the call is over",
-    busy: "the resident's line was busy",
-    no_answer: "the resident did not answer",
-    rejected: "the resident declined the call",
-    failed: "the call could not be made",
-    nurse_unavailable: "your phone did not answer",
-    cancelled: "the call was cancelled",
-  };
-
-  const show = (text) => { $("call-state").textContent = text || ""; };
 
   function syncCallCard() {
     $("call").hidden = $("claimed").hidden && !call;
@@ -339,10 +330,10 @@
     pc.ontrack = (e) => {
       const audio = $("call-audio");
       audio.srcObject = e.streams[0] || new MediaStream([e.track]);
-      audio.play().catch(() => show("Click the page to hear the call (the browser blocked autoplay)."));
+      audio.play().catch(() => show("call.autoplay", null, "connected"));
     };
     pc.onconnectionstatechange = () => {
-      if (call && call.pc === pc && pc.connectionState === "failed") show("The audio connection to the service was lost.");
+      if (call && call.pc === pc && pc.connectionState === "failed") show("call.lost", null, "lost");
     };
     await pc.setLocalDescription(await pc.createOffer());
     await gatheringComplete(pc, 5000);
@@ -356,24 +347,25 @@
     $("call-audio").srcObject = null;
   }
 
-  function finish(text) {
+  function finish(id, params) {
     if (call) {
       clearInterval(call.timer);
       stopMedia(call);
       call = null;
     }
-    $("call-mute").textContent = "Mute";
+    I18N.set($("call-mute"), "call.mute");
     $("call-mute").setAttribute("aria-pressed", "false");
     syncCallCard();
-    show(text);
+    show(id, params, "ended");
   }
 
+  // [message id, params] for a failed start.
   function explain(x) {
-    if (x && x.name === "NotAllowedError") return "The browser may not use the microphone: allow it for this page, or ring via your phone.";
-    if (x && x.name === "NotFoundError") return "No microphone found: plug in a headset, or ring via your phone.";
-    if (x && x.status === 409) return "Cannot call: " + x.message;
-    if (x && x.status === 503) return "No line is free right now; try again in a moment.";
-    return "Could not call: " + ((x && x.message) || x);
+    if (x && x.name === "NotAllowedError") return ["call.no_mic_permission"];
+    if (x && x.name === "NotFoundError") return ["call.no_mic"];
+    if (x && x.status === 409) return ["call.cannot", { error: x.message }];
+    if (x && x.status === 503) return ["call.no_line"];
+    return ["call.could_not", { error: (x && x.message) || String(x) }];
   }
 
   async function pollCall() {
@@ -383,12 +375,14 @@
       const s = (await PE.api("GET", "/calls/" + id)).data;
       if (!call || call.id !== id) return;
       if (s.state === "ended") {
-        finish("Call ended: " + (RESULT_TEXT[s.result] || s.result || "the call is over") + ".");
+        finish("call.ended_because", { why: I18N.word("call.result", s.result || "connected") });
         return;
       }
-      show(STATE_TEXT[s.state] || s.state);
+      const known = I18N.word("call.state", s.state) !== s.state;
+      show(known ? "call.state." + s.state : null, null, s.state);
+      if (!known) $("call-state").textContent = s.state;
     } catch (x) {
-      if (x.status === 404 && call && call.id === id) finish("Call ended.");
+      if (x.status === 404 && call && call.id === id) finish("call.ended");
     }
   }
 
@@ -397,7 +391,7 @@
     if (!caseId || call) return;
     const leg = $("call-leg").value;
     $("call-start").disabled = true;
-    show(leg === "browser" ? "Starting the microphone…" : "Starting the call…");
+    show(leg === "browser" ? "call.starting_mic" : "call.starting", null, "starting");
     let media = null;
     try {
       const body = { nurse_leg: leg };
@@ -410,19 +404,20 @@
       media = null;
       syncCallCard();
       if (call.pc) {
-        if (!r.data.sdp) throw new Error("the service sent no answer for the browser");
+        if (!r.data.sdp) throw new Error(I18N.t("call.no_answer_sdp"));
         await call.pc.setRemoteDescription({ type: "answer", sdp: r.data.sdp });
       }
-      show("Calling…");
+      show("call.calling", null, "calling");
       call.timer = setInterval(pollCall, 1000);
       pollCall();
     } catch (x) {
       stopMedia(media);
       if (call) {
         PE.api("POST", "/calls/" + call.id + "/hangup").catch(() => {});
-        finish(explain(x));
+        finish(...explain(x));
       } else {
-        show(explain(x));
+        const [id, params] = explain(x);
+        show(id, params, "failed");
       }
     } finally {
       $("call-start").disabled = false;
@@ -433,7 +428,7 @@
     if (!call) return;
     const id = call.id;
     try { await PE.api("POST", "/calls/" + id + "/hangup"); } catch (_) { /* ended anyway */ }
-    finish("You hung up.");
+    finish("call.hung_up");
   }
 
   function toggleMute() {
@@ -441,7 +436,7 @@
     const tracks = call.stream.getAudioTracks();
     const muted = tracks.length > 0 && tracks[0].enabled;
     for (const t of tracks) t.enabled = !muted;
-    $("call-mute").textContent = muted ? "Unmute" : "Mute";
+    I18N.set($("call-mute"), muted ? "call.unmute" : "call.mute");
     $("call-mute").setAttribute("aria-pressed", String(muted));
   }
 
@@ -493,11 +488,12 @@
     for (const u of units) {
       if (u.id === shown.unit) continue;
       const takes = (u.levels || []).includes(shown.priority);
-      let label = u.name + (u.open_now ? "" : " (closed now)");
-      if (u.id === cameFrom) label = "Back to " + label;
-      if (!takes) label += " – does not take level " + shown.priority;
+      let label = u.open_now ? u.name : I18N.t("nurse.closed_now", { unit: u.name });
+      if (u.id === cameFrom) label = I18N.t("nurse.back_to", { unit: label });
+      if (!takes) label = I18N.t("nurse.not_level", { unit: label, level: shown.priority });
       const o = PE.el("option", null, label);
       o.value = u.id;
+      if (u.id === cameFrom) o.dataset.back = "1";
       o.disabled = !takes;
       select.append(o);
     }
@@ -510,13 +506,13 @@
     const target = units.find((u) => u.id === listed);
     const oneClick = $("handoff-listed");
     oneClick.hidden = !target || listed === shown.unit || !(target.levels || []).includes(shown.priority);
-    if (target) oneClick.textContent = "Hand off to the listed unit: " + target.name;
+    if (target) oneClick.textContent = I18N.t("nurse.to_listed", { unit: target.name });
   }
 
   async function handOffToListed() {
     if (!shown || !shown.listing || !shown.listing.unit) return;
     $("handoff-unit").value = shown.listing.unit;
-    if (!$("handoff-note").value) $("handoff-note").value = "Listad här.";
+    if (!$("handoff-note").value) $("handoff-note").value = I18N.t("nurse.listed_here");
     $("handoff-form").requestSubmit();
   }
 
@@ -526,7 +522,7 @@
     const steps = (shown && shown.handoffs) || [];
     for (const h of steps) {
       const li = PE.el("li", "handoff-step");
-      const when = new Date(h.at).toLocaleString("sv-SE", { dateStyle: "short", timeStyle: "short" });
+      const when = I18N.dateTime(h.at);
       li.append(PE.el("span", "muted", when + " · " + h.by + ": "));
       li.append(PE.el("strong", null, h.from_name + " → " + h.to_name));
       if (h.note) li.append(PE.el("span", "note", " “" + h.note + "”"));
@@ -549,9 +545,9 @@
     try {
       await PE.api("POST", "/cases/" + shown.id + "/handoff", { unit, note: $("handoff-note").value });
       $("handoff-note").value = "";
-      document.dispatchEvent(new CustomEvent("pe:handed-off", { detail: "Case handed to " + unitName(unit) + "." }));
+      document.dispatchEvent(new CustomEvent("pe:handed-off", { detail: unitName(unit) }));
     } catch (x) {
-      $("message").textContent = "Could not hand off: " + x.message;
+      I18N.set($("message"), "nurse.could_not_hand_off", { error: x.message });
     }
   }
 
@@ -565,6 +561,7 @@
   };
 
   document.addEventListener("pe:claimed", (e) => showCase(e.detail));
+  document.addEventListener("pe:lang", () => { renderHistory(); fillHandoffChoice(); });
   $("unit-filter").addEventListener("change", () => document.dispatchEvent(new CustomEvent("pe:reload")));
   $("handoff-form").addEventListener("submit", handOff);
   $("handoff-listed").addEventListener("click", handOffToListed);

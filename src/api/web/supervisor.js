@@ -3,46 +3,60 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   let closures = [];
-  const offerText = {
-    open: "open", closed_by_supervisor: "closed", closure: "closed (closure)", capacity_reached: "closed (full)",
-  };
+  let messages = [];
+  let lastStats = null;
+  let liveSummary = null;
+  const status = (id, params) => I18N.set($("settings-status"), id, params);
 
   async function loadStats() {
     try {
       const s = (await PE.api("GET", "/supervisor/stats", undefined, true)).data;
-      $("s-waiting").textContent = s.waiting_total;
-      $("s-oldest").textContent = s.oldest_wait_seconds == null ? "-" : PE.duration(s.oldest_wait_seconds * 1000);
-      $("s-share").textContent = s.share_within_target_today == null ? "-" : Math.round(s.share_within_target_today * 100) + " %";
-      $("s-nurses").textContent = s.nurses_on_duty;
-      $("s-ivr").textContent = s.calls_in_ivr;
-      $("s-callbacks").textContent = s.callbacks_today + " / " + s.callback_capacity;
-      $("s-offer").textContent = offerText[s.callback_offer] || s.callback_offer;
-      $("s-unreachable").textContent = s.unreachable_today;
-      // The list is an audited read: fetch it only when the count moves.
-      if (s.unreachable_today !== shownUnreachable) loadUnreachable(s.unreachable_today);
-      $("s-review").textContent = s.in_review;
-      $("review-tile").classList.toggle("alert", s.in_review > 0);
-      if (s.in_review !== shownReview) loadReview(s.in_review);
-      renderOverdue(s.overdue);
-      renderUnitWaits(s.units || []);
-      renderSelfCare(s);
-      $("s-refused").textContent = s.refused_today;
-      $("refused-tile").classList.toggle("alert", s.refused_today > 0);
-      $("s-store-failures").textContent = s.case_store_failures;
-      $("store-tile").classList.toggle("alert", s.case_store_failures > 0);
-      $("s-fallback").textContent = s.fallback_transfers +
-        (s.fallback_failures > 0 ? " (" + s.fallback_failures + " not answered)" : "");
-      $("fallback-tile").classList.toggle("alert", s.fallback_transfers + s.fallback_failures > 0);
-      const body = $("levels").querySelector("tbody");
-      body.replaceChildren();
-      for (const l of s.levels) {
-        const tr = PE.el("tr", "level-row-" + l.level);
-        const td = PE.el("td"); td.append(PE.levelBadge(l.level)); tr.append(td);
-        tr.append(PE.el("td", null, l.waiting));
-        tr.append(PE.el("td", null, l.estimated_wait_minutes == null ? "-" : l.estimated_wait_minutes + " min"));
-        body.append(tr);
+      lastStats = s;
+      renderStats(s);
+    } catch (x) { status("sup.could_not_stats", { error: x.message }); }
+  }
+
+  function renderStats(s) {
+    $("s-waiting").textContent = s.waiting_total;
+    $("s-oldest").textContent = s.oldest_wait_seconds == null ? "-" : PE.duration(s.oldest_wait_seconds * 1000);
+    $("s-share").textContent = s.share_within_target_today == null ? "-" : Math.round(s.share_within_target_today * 100) + " %";
+    $("s-nurses").textContent = s.nurses_on_duty;
+    $("s-ivr").textContent = s.calls_in_ivr;
+    $("s-callbacks").textContent = s.callbacks_today + " / " + s.callback_capacity;
+    $("s-offer").textContent = I18N.word("offer", s.callback_offer);
+    $("s-offer").dataset.offer = s.callback_offer;
+    $("s-unreachable").textContent = s.unreachable_today;
+    // The list is an audited read: fetch it only when the count moves.
+    if (s.unreachable_today !== shownUnreachable) loadUnreachable(s.unreachable_today);
+    $("s-review").textContent = s.in_review;
+    $("review-tile").classList.toggle("alert", s.in_review > 0);
+    if (s.in_review !== shownReview) loadReview(s.in_review);
+    renderOverdue(s.overdue);
+    renderUnitWaits(s.units || []);
+    renderSelfCare(s);
+    $("s-refused").textContent = s.refused_today;
+    $("refused-tile").classList.toggle("alert", s.refused_today > 0);
+    $("s-store-failures").textContent = s.case_store_failures;
+    $("store-tile").classList.toggle("alert", s.case_store_failures > 0);
+    $("s-fallback").textContent = s.fallback_failures > 0
+      ? I18N.t("sup.not_answered", { count: s.fallback_transfers, failed: s.fallback_failures })
+      : s.fallback_transfers;
+    $("fallback-tile").classList.toggle("alert", s.fallback_transfers + s.fallback_failures > 0);
+    const body = $("levels").querySelector("tbody");
+    body.replaceChildren();
+    for (const l of s.levels) {
+      const tr = PE.el("tr", "level-row-" + l.level);
+      const td = PE.el("td"); td.append(PE.levelBadge(l.level)); tr.append(td);
+      tr.append(PE.el("td", null, l.waiting));
+      tr.append(PE.el("td", null, l.estimated_wait_minutes == null ? "-" : I18N.t("sup.minutes", { n: l.estimated_wait_minutes })));
+      body.append(tr);
       }
-    } catch (x) { $("settings-status").textContent = "Could not load statistics: " + x.message; }
+      // Screen readers hear the headline figures when they change.
+      const summary = s.waiting_total + "/" + s.overdue.count;
+      if (summary !== liveSummary) {
+        liveSummary = summary;
+        I18N.set($("stats-live"), "sup.stats_live", { waiting: s.waiting_total, overdue: s.overdue.count });
+      }
   }
 
   // One line per care unit (units.toml): waiting, oldest wait, past deadline.
@@ -52,7 +66,7 @@
     for (const u of units) {
       const tr = PE.el("tr", "unit-row");
       tr.dataset.unit = u.unit;
-      tr.append(PE.el("td", null, u.name + (u.unconfigured ? " (not in units.toml)" : "")));
+      tr.append(PE.el("td", null, u.unconfigured ? I18N.t("sup.not_in_units", { unit: u.name }) : u.name));
       tr.append(PE.el("td", "unit-waiting", u.waiting));
       tr.append(PE.el("td", null, u.oldest_wait_seconds == null ? "-" : PE.duration(u.oldest_wait_seconds * 1000)));
       tr.append(PE.el("td", u.over_target > 0 ? "overdue" : null, u.over_target));
@@ -64,7 +78,7 @@
   function renderOverdue(o) {
     $("s-overdue").textContent = o.count;
     $("overdue-tile").classList.toggle("alert", o.count > 0);
-    $("overdue-next").textContent = o.next_alert_at ? "Next deadline: " + clock(o.next_alert_at) : "";
+    $("overdue-next").textContent = o.next_alert_at ? I18N.t("sup.next_deadline", { time: clock(o.next_alert_at) }) : "";
     const body = $("overdue").querySelector("tbody");
     body.replaceChildren();
     for (const c of o.cases) {
@@ -76,7 +90,7 @@
       body.append(tr);
     }
     if (!o.cases.length) {
-      const tr = PE.el("tr"); const td = PE.el("td", "muted", "none"); td.colSpan = 4; tr.append(td); body.append(tr);
+      const tr = PE.el("tr"); const td = PE.el("td", "muted", I18N.t("app.none")); td.colSpan = 4; tr.append(td); body.append(tr);
     }
   }
 
@@ -92,18 +106,18 @@
       body.append(tr);
     }
     if (!s.self_care_today.length) {
-      const tr = PE.el("tr"); const td = PE.el("td", "muted", "none"); td.colSpan = 3; tr.append(td); body.append(tr);
+      const tr = PE.el("tr"); const td = PE.el("td", "muted", I18N.t("app.none")); td.colSpan = 3; tr.append(td); body.append(tr);
     } else {
       const tr = PE.el("tr", "self-care-total");
-      tr.append(PE.el("th", null, "All routes"));
+      tr.append(PE.el("th", null, I18N.t("sup.all_routes")));
       tr.append(PE.el("th", null, s.self_care_advised_today));
       tr.append(PE.el("th", null, s.self_care_callbacks_today));
       body.append(tr);
     }
-    $("closed-advice").textContent = "Closed-hours advice given today: " + s.closed_advice_today + ".";
+    $("closed-advice").textContent = I18N.t("sup.closed_advice", { count: s.closed_advice_today });
   }
 
-  const clock = (iso) => iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "-";
+  const clock = (iso) => I18N.time(iso);
   // A list of cases (no personal data) into the table `id`, one row per case
   // with the level, the short case id and `cells(c)`. The read is audited.
   async function loadCases(id, path, cells) {
@@ -122,11 +136,11 @@
         for (const text of cells(c)) tr.append(PE.el("td", null, text));
         body.append(tr);
       }
-      if (!cases.length) note("none");
+      if (!cases.length) note(I18N.t("app.none"));
       return true;
     } catch (x) {
       body.replaceChildren();
-      note("Could not load: " + x.message);
+      note(I18N.t("app.could_not_load", { error: x.message }));
       return false;
     }
   }
@@ -139,16 +153,11 @@
     if (!ok) shownUnreachable = null;
   }
 
-  const reviewWhy = {
-    not_reached: "not reached",
-    no_number: "no number",
-    repeated_red_flags: "repeated red flags",
-  };
   let shownReview = null;
   async function loadReview(count) {
     shownReview = count;
     const ok = await loadCases("review", "/review",
-      (c) => [reviewWhy[c.review_reason] || c.review_reason || "-", clock(c.registered_at), clock(c.deadline), c.attempts]);
+      (c) => [I18N.word("review_short", c.review_reason), clock(c.registered_at), clock(c.deadline), c.attempts]);
     if (!ok) shownReview = null;
   }
 
@@ -162,12 +171,13 @@
       body.replaceChildren();
       for (const l of locks) {
         const tr = PE.el("tr", "lockout-row");
-        tr.append(PE.el("td", null, l.scope === "sip_register" ? "desk phone" : "web sign-in"));
+        tr.append(PE.el("td", null, I18N.t(l.scope === "sip_register" ? "sup.lock_sip" : "sup.lock_web")));
         tr.append(PE.el("td", null, l.name));
         tr.append(PE.el("td", null, clock(l.locked_until)));
         const td = PE.el("td");
-        const lift = PE.el("button", "secondary", "Lift");
+        const lift = PE.el("button", "secondary", I18N.t("sup.lift"));
         lift.type = "button";
+        lift.setAttribute("aria-label", I18N.t("sup.lift_label", { name: l.name }));
         lift.addEventListener("click", async () => {
           try { await PE.api("POST", "/supervisor/lockouts/lift", { kind: l.kind, name: l.name }); } catch (_) { /* gone already */ }
           loadLockouts();
@@ -175,48 +185,70 @@
         td.append(lift); tr.append(td);
         body.append(tr);
       }
-      if (!locks.length) note("none");
+      if (!locks.length) note(I18N.t("app.none"));
     } catch (x) {
       body.replaceChildren();
-      note("Could not load: " + x.message);
+      note(I18N.t("app.could_not_load", { error: x.message }));
     }
   }
 
-  const local = (iso) => new Date(iso).toLocaleString();
   function renderClosures() {
     const ul = $("closures");
     ul.replaceChildren();
     closures.forEach((c, i) => {
-      const li = PE.el("li", null, local(c.from) + " - " + local(c.to) + (c.reason ? ": " + c.reason : ""));
-      const rm = PE.el("button", "secondary", "Remove");
+      const from = I18N.dateTime(c.from);
+      const li = PE.el("li", "closure", from + " – " + I18N.dateTime(c.to) + (c.reason ? ": " + c.reason : ""));
+      const rm = PE.el("button", "secondary", I18N.t("sup.remove"));
       rm.type = "button";
+      rm.setAttribute("aria-label", I18N.t("sup.remove_label", { from }));
       rm.addEventListener("click", () => { closures.splice(i, 1); renderClosures(); });
       li.append(rm);
       ul.append(li);
     });
-    if (!closures.length) ul.append(PE.el("li", "muted", "none"));
+    if (!closures.length) ul.append(PE.el("li", "muted", I18N.t("app.none")));
   }
 
   async function loadSettings() {
     const [s, msgs] = await Promise.all([
       PE.api("GET", "/supervisor/settings"), PE.api("GET", "/supervisor/messages"),
     ]);
-    const sel = $("greeting");
-    sel.replaceChildren(PE.el("option", null, "None"));
-    sel.firstChild.value = "";
-    for (const m of msgs.data) {
-      const o = PE.el("option", null, m.id); o.value = m.id; sel.append(o);
-    }
+    messages = msgs.data || [];
+    fillMessages(s.data.greeting_message || "");
     $("offer-open").checked = s.data.callback_offer_open;
     $("capacity").value = s.data.callback_capacity;
-    sel.value = s.data.greeting_message || "";
     closures = s.data.closures || [];
     renderClosures();
   }
 
+  // A message by its words in the page's language (the prompt manifest's
+  // text), the id only when the manifest has no text for it.
+  function fillMessages(chosen) {
+    const sel = $("greeting");
+    const none = PE.el("option");
+    none.value = "";
+    I18N.set(none, "sup.greeting_none");
+    sel.replaceChildren(none);
+    for (const m of messages) {
+      const o = PE.el("option", null, m[I18N.lang] || m.sv || m.id);
+      o.value = m.id;
+      o.title = m.id;
+      sel.append(o);
+    }
+    sel.value = chosen;
+  }
+
+  document.addEventListener("pe:lang", () => {
+    fillMessages($("greeting").value);
+    renderClosures();
+    if (lastStats) renderStats(lastStats);
+    if (shownUnreachable !== null) loadUnreachable(shownUnreachable);
+    if (shownReview !== null) loadReview(shownReview);
+    loadLockouts();
+  });
+
   $("add-closure").addEventListener("click", () => {
     const from = $("closure-from").value, to = $("closure-to").value;
-    if (!from || !to) { $("settings-status").textContent = "Give both From and To."; return; }
+    if (!from || !to) { status("sup.give_both"); return; }
     closures.push({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), reason: $("closure-reason").value });
     $("closure-reason").value = "";
     renderClosures();
@@ -224,8 +256,7 @@
 
   $("settings-form").addEventListener("submit", async (e) => {
     e.preventDefault();
-    const status = $("settings-status");
-    status.textContent = "";
+    status(null);
     try {
       await PE.api("PUT", "/supervisor/settings", {
         callback_capacity: Number($("capacity").value),
@@ -233,15 +264,16 @@
         greeting_message: $("greeting").value || null,
         closures,
       });
-      status.textContent = "Saved. The next caller gets the new settings.";
+      status("sup.saved");
       await loadSettings();
       loadStats();
-    } catch (x) { status.textContent = "Not saved: " + x.message; }
+    } catch (x) { status("sup.not_saved", { error: x.message }); }
   });
 
   PE.whoami().then((me) => {
     if (me.role !== "supervisor") { location.href = "/nurse"; return; }
     loadSettings().catch((x) => { $("settings-status").textContent = x.message; });
+
     loadStats();
     loadLockouts();
     PE.live(() => loadStats());
