@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::prompts::{wav_path, Manifest, ManifestError};
+use super::survey::{SurveyConfig, SurveyConfigError};
 use super::{Flow, FlowError, Language};
 use crate::triage::{Triage, TriageError};
 
@@ -19,6 +20,8 @@ pub enum IvrConfigError {
     Triage(#[from] TriageError),
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Survey(#[from] SurveyConfigError),
     /// A prompt the flow plays has no audio file.
     #[error("{path}: missing prompt audio for \"{id}\"; fix: run prompts/generate.sh or add a recording (8000 Hz mono 16-bit WAV)")]
     MissingWav { id: String, path: PathBuf },
@@ -48,6 +51,8 @@ pub struct IvrConfig {
     pub flow: Arc<Flow>,
     pub triage: Arc<Triage>,
     pub manifest: Arc<Manifest>,
+    /// The post-contact survey (`[survey]`; disabled when absent).
+    pub survey: Arc<SurveyConfig>,
     /// The folder holding `sv/` and `en/` prompt WAVs.
     pub prompts_dir: PathBuf,
 }
@@ -83,6 +88,20 @@ impl IvrConfig {
             }
             ids.insert(r.advice.clone());
         }
+        let survey = SurveyConfig::from_toml(&texts.flow.text, &texts.flow.name)?;
+        for id in survey.prompt_ids() {
+            if !manifest.contains(&id) {
+                return Err(SurveyConfigError {
+                    file: texts.flow.name.clone(),
+                    key: "survey".into(),
+                    problem: format!("prompt \"{id}\" is not in the prompt manifest"),
+                    fix: "add it to prompts/manifest.toml (sv and en) and run prompts/generate.sh"
+                        .into(),
+                }
+                .into());
+            }
+            ids.insert(id);
+        }
         for id in ids {
             for lang in Language::ALL {
                 if !has_wav(lang, &id) {
@@ -95,6 +114,7 @@ impl IvrConfig {
             flow: Arc::new(flow),
             triage: Arc::new(triage),
             manifest: Arc::new(manifest),
+            survey: Arc::new(survey),
             prompts_dir: prompts_dir.to_path_buf(),
         })
     }
