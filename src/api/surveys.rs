@@ -145,7 +145,7 @@ pub struct SummaryQuery {
 }
 
 /// Survey results for a range; unit `null` is never shown (the default unit's id is).
-#[derive(Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct SurveySummaryView {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,

@@ -97,15 +97,6 @@ pub struct Surveys {
 }
 
 impl Surveys {
-    /// No survey (tests, or no `[survey]`).
-    pub fn off() -> Surveys {
-        Surveys {
-            config: Arc::new(SurveyConfig::default()),
-            metrics: Arc::new(SurveyMetrics::default()),
-            store_timeout: Duration::from_secs(8),
-        }
-    }
-
     /// True when a survey should be offered.
     pub fn enabled(&self) -> bool {
         self.config.enabled && !self.config.questions.is_empty()

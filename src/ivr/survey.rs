@@ -331,8 +331,9 @@ impl<'a> Survey<'a> {
         match (self.phase, event) {
             (Phase::Done, _) => Vec::new(),
             (_, SurveyEvent::Hangup) => {
+                // During the thanks the answers are complete (or skipped) already.
                 let end = if self.phase == Phase::Thanking {
-                    SurveyEnd::Answered
+                    self.end
                 } else {
                     SurveyEnd::HungUp
                 };
@@ -342,7 +343,8 @@ impl<'a> Survey<'a> {
                 Vec::new()
             }
             (Phase::Thanking, SurveyEvent::PromptDone { token }) if token == self.token => {
-                self.finish(SurveyEnd::Answered)
+                let end = self.end;
+                self.finish(end)
             }
             (Phase::Asking { q, retried, .. }, SurveyEvent::PromptDone { token })
                 if token == self.token =>

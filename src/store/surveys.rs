@@ -299,7 +299,7 @@ mod tests {
                 .map(|r| {
                     ["id", "channel", "level", "unit", "hour", "answers"]
                         .iter()
-                        .map(|c| r.opt_text(c).unwrap().unwrap_or_default())
+                        .map(|c| r.opt_text(*c).unwrap().unwrap_or_default())
                         .collect::<Vec<_>>()
                         .join("|")
                 })
