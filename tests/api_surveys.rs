@@ -67,7 +67,12 @@ async fn digital_surveys_are_stored_and_summarised_per_group(api: &Api) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|g| (g["key"].as_str().unwrap().to_owned(), g["responses"].as_u64().unwrap()))
+        .map(|g| {
+            (
+                g["key"].as_str().unwrap().to_owned(),
+                g["responses"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(levels, [("2".to_owned(), 1), ("3".to_owned(), 2)]);
     // The default unit is named by its id, never null.
@@ -93,11 +98,23 @@ async fn bad_survey_posts_get_400_with_the_field_named(api: &Api) {
     let cases = [
         (r#"{"level": 9, "answers": {"helped": 3}}"#, "level"),
         (r#"{"level": 3, "answers": {}}"#, "answers"),
-        (r#"{"level": 3, "answers": {"helped": 11}}"#, "answers.helped"),
+        (
+            r#"{"level": 3, "answers": {"helped": 11}}"#,
+            "answers.helped",
+        ),
         (r#"{"level": 3, "answers": {"Helped!": 1}}"#, "question id"),
-        (r#"{"channel": "phone", "level": 3, "answers": {"helped": 1}}"#, "channel"),
-        (r#"{"level": 3, "answers": {"helped": 1}, "case_id": "x"}"#, "unknown field"),
-        (r#"{"level": 3, "unit": "nowhere", "answers": {"helped": 1}}"#, "unit"),
+        (
+            r#"{"channel": "phone", "level": 3, "answers": {"helped": 1}}"#,
+            "channel",
+        ),
+        (
+            r#"{"level": 3, "answers": {"helped": 1}, "case_id": "x"}"#,
+            "unknown field",
+        ),
+        (
+            r#"{"level": 3, "unit": "nowhere", "answers": {"helped": 1}}"#,
+            "unit",
+        ),
         (r#"{"level": 3, "answers": {"helped": 1}"#, "not valid JSON"),
     ];
     for (body, needle) in cases {
@@ -107,7 +124,12 @@ async fn bad_survey_posts_get_400_with_the_field_named(api: &Api) {
     }
     let (status, _) = post(api, None, r#"{"level": 3, "answers": {"helped": 1}}"#).await;
     assert_eq!(status, 401);
-    let (status, _) = post(api, Some("wrong-token"), r#"{"level": 3, "answers": {"helped": 1}}"#).await;
+    let (status, _) = post(
+        api,
+        Some("wrong-token"),
+        r#"{"level": 3, "answers": {"helped": 1}}"#,
+    )
+    .await;
     assert_eq!(status, 401);
 }
 

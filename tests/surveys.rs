@@ -75,9 +75,7 @@ async fn summary(svc: &TestService) -> Value {
     let sam = svc.login("sam", "super-pw").await;
     let day = chrono::Utc::now().format("%Y-%m-%d");
     let r = sam
-        .get(svc.http_url(&format!(
-            "/api/v1/surveys/summary?from={day}&to={day}"
-        )))
+        .get(svc.http_url(&format!("/api/v1/surveys/summary?from={day}&to={day}")))
         .send()
         .await
         .expect("summary");

@@ -60,8 +60,8 @@ fn validate(post: SurveyPost, state: &ApiState) -> Result<NewSurvey, ApiError> {
             ));
         }
     }
-    let level = Priority::try_from(post.level)
-        .map_err(|_| bad("level: expected 1 (most urgent) to 5"))?;
+    let level =
+        Priority::try_from(post.level).map_err(|_| bad("level: expected 1 (most urgent) to 5"))?;
     let unit = match post.unit.as_deref() {
         None => None,
         Some(id) => {
@@ -79,8 +79,7 @@ fn validate(post: SurveyPost, state: &ApiState) -> Result<NewSurvey, ApiError> {
     for (q, v) in post.answers {
         let id_ok = !q.is_empty()
             && q.len() <= 40
-            && q
-                .chars()
+            && q.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !id_ok {
             return Err(bad(
@@ -165,7 +164,11 @@ fn parse_bound(field: &str, text: &str, end: bool) -> Result<DateTime<Utc>, ApiE
             "{field}: expected a date like 2030-03-01 or a time like 2030-03-01T08:00:00Z"
         ))
     })?;
-    let date = if end { date.succ_opt().unwrap_or(date) } else { date };
+    let date = if end {
+        date.succ_opt().unwrap_or(date)
+    } else {
+        date
+    };
     Ok(date.and_time(chrono::NaiveTime::MIN).and_utc())
 }
 
@@ -181,14 +184,17 @@ pub async fn summary(
     query: Result<Query<SummaryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<SurveySummaryView>, ApiError> {
     staff.require(Role::Supervisor)?;
-    let Query(q) = query.map_err(|_| bad("from and to are required, e.g. ?from=2030-03-01&to=2030-03-31"))?;
+    let Query(q) =
+        query.map_err(|_| bad("from and to are required, e.g. ?from=2030-03-01&to=2030-03-31"))?;
     let from = parse_bound("from", &q.from, false)?;
     let to = parse_bound("to", &q.to, true)?;
     if to <= from {
         return Err(bad("to must be after from"));
     }
     if to - from > TimeDelta::days(MAX_RANGE_DAYS) {
-        return Err(bad(format!("the range may cover at most {MAX_RANGE_DAYS} days")));
+        return Err(bad(format!(
+            "the range may cover at most {MAX_RANGE_DAYS} days"
+        )));
     }
     let s = state.store.survey_summary(from, to).await?;
     let named = |mut g: SurveyGroup| {

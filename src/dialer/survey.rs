@@ -121,7 +121,11 @@ impl Surveys {
         loop {
             let mut pending = Vec::new();
             for action in actions.drain(..) {
-                if let SurveyAction::Play { prompts: ids, token } = action {
+                if let SurveyAction::Play {
+                    prompts: ids,
+                    token,
+                } = action
+                {
                     let clips: Vec<_> = ids
                         .iter()
                         .filter_map(|id| prompts.lookup(lang, id))

@@ -227,7 +227,9 @@ impl SurveyConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SurveyEvent {
     /// The playlist of `Play { token }` has been sent.
-    PromptDone { token: u64 },
+    PromptDone {
+        token: u64,
+    },
     Digit(DtmfKey),
     /// The resident hung up (or the leg was lost).
     Hangup,
@@ -263,14 +265,23 @@ pub struct SurveyResult {
 
 impl std::fmt::Debug for SurveyResult {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SurveyResult {{ answers: {}, end: {:?} }}", self.answers.len(), self.end)
+        write!(
+            f,
+            "SurveyResult {{ answers: {}, end: {:?} }}",
+            self.answers.len(),
+            self.end
+        )
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Question `q` is being played (`waiting` false) or awaits a key until the deadline.
-    Asking { q: usize, retried: bool, waiting: bool },
+    Asking {
+        q: usize,
+        retried: bool,
+        waiting: bool,
+    },
     Thanking,
     Done,
 }
@@ -577,7 +588,9 @@ keys = "12"
         assert_eq!(s.deadline(), None);
         assert!(s.handle(t0, SurveyEvent::Hangup).is_empty());
         assert_eq!(s.result().end, SurveyEnd::HungUp);
-        assert!(s.handle(t0, SurveyEvent::Digit(DtmfKey::Digit(1))).is_empty());
+        assert!(s
+            .handle(t0, SurveyEvent::Digit(DtmfKey::Digit(1)))
+            .is_empty());
     }
 
     #[test]
@@ -586,21 +599,34 @@ keys = "12"
         let e = SurveyConfig::from_toml(&bad, "sip-config/ivr.toml")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("sip-config/ivr.toml: survey.questions[1].keys"), "{e}");
+        assert!(
+            e.contains("sip-config/ivr.toml: survey.questions[1].keys"),
+            "{e}"
+        );
         assert!(e.contains("fix:"), "{e}");
         let bad = TOML.replace("id = \"easy\"", "id = \"helped\"");
-        let e = SurveyConfig::from_toml(&bad, "ivr.toml").unwrap_err().to_string();
+        let e = SurveyConfig::from_toml(&bad, "ivr.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("used twice"), "{e}");
         let bad = TOML.replace("timeout_s = 5", "timeout_s = 0");
         assert!(SurveyConfig::from_toml(&bad, "ivr.toml").is_err());
         let bad = TOML.replace("timeout_s = 5", "timeout = 5");
-        let e = SurveyConfig::from_toml(&bad, "ivr.toml").unwrap_err().to_string();
+        let e = SurveyConfig::from_toml(&bad, "ivr.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("timeout"), "{e}");
         let none = SurveyConfig::from_toml("start = \"x\"", "ivr.toml").unwrap();
         assert!(!none.enabled);
         assert_eq!(
             config().prompt_ids().into_iter().collect::<Vec<_>>(),
-            ["invalid_choice", "survey_easy", "survey_helped", "survey_intro", "survey_thanks"]
+            [
+                "invalid_choice",
+                "survey_easy",
+                "survey_helped",
+                "survey_intro",
+                "survey_thanks"
+            ]
         );
     }
 }

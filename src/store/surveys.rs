@@ -92,7 +92,11 @@ impl Tally {
                 .map(|(q, (n, sum, dist))| QuestionSummary {
                     question: q.clone(),
                     answered: *n,
-                    mean: if *n == 0 { 0.0 } else { *sum as f64 / *n as f64 },
+                    mean: if *n == 0 {
+                        0.0
+                    } else {
+                        *sum as f64 / *n as f64
+                    },
                     distribution: dist.iter().map(|(d, c)| (d.to_string(), *c)).collect(),
                 })
                 .collect(),
@@ -220,7 +224,12 @@ mod tests {
                 ..survey(Channel::Digital, 2, day, &[("helped", 2), ("easy", 1)])
             },
             // Outside the range: the next day.
-            survey(Channel::Phone, 3, day + TimeDelta::days(1), &[("helped", 1)]),
+            survey(
+                Channel::Phone,
+                3,
+                day + TimeDelta::days(1),
+                &[("helped", 1)],
+            ),
         ] {
             store.insert_survey(&s).await.unwrap();
         }
@@ -230,10 +239,20 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(s.overall.responses, 4);
-        let helped = &s.overall.questions.iter().find(|q| q.question == "helped").unwrap();
+        let helped = &s
+            .overall
+            .questions
+            .iter()
+            .find(|q| q.question == "helped")
+            .unwrap();
         assert_eq!(helped.answered, 4);
         assert!((helped.mean - 3.5).abs() < 1e-9, "{helped:?}");
-        let easy = s.overall.questions.iter().find(|q| q.question == "easy").unwrap();
+        let easy = s
+            .overall
+            .questions
+            .iter()
+            .find(|q| q.question == "easy")
+            .unwrap();
         assert_eq!(easy.answered, 3);
         assert_eq!(easy.distribution.get("1"), Some(&2));
         assert_eq!(easy.distribution.get("2"), Some(&1));
@@ -246,11 +265,18 @@ mod tests {
         );
         assert_eq!(
             keys(&s.by_level),
-            [(Some("2".into()), 1), (Some("3".into()), 2), (Some("4".into()), 1)]
+            [
+                (Some("2".into()), 1),
+                (Some("3".into()), 2),
+                (Some("4".into()), 1)
+            ]
         );
         assert_eq!(keys(&s.by_unit), [(None, 3), (Some("barn".into()), 1)]);
         let level3 = &s.by_level[1].questions;
-        assert_eq!(level3.iter().find(|q| q.question == "helped").unwrap().mean, 4.0);
+        assert_eq!(
+            level3.iter().find(|q| q.question == "helped").unwrap().mean,
+            4.0
+        );
     }
 
     /// The unit is read from the case, but nothing in the row leads back to it.
@@ -274,7 +300,10 @@ mod tests {
         };
         let c = store.insert_case(&case).await.unwrap();
         store
-            .execute_raw(&format!("UPDATE cases SET unit = 'barn' WHERE id = '{}'", c.id))
+            .execute_raw(&format!(
+                "UPDATE cases SET unit = 'barn' WHERE id = '{}'",
+                c.id
+            ))
             .await
             .unwrap();
         store
@@ -298,8 +327,8 @@ mod tests {
                 .iter()
                 .map(|r| {
                     ["id", "channel", "level", "unit", "hour", "answers"]
-                        .iter()
-                        .map(|c| r.opt_text(*c).unwrap().unwrap_or_default())
+                        .into_iter()
+                        .map(|c| r.opt_text(c).unwrap().unwrap_or_default())
                         .collect::<Vec<_>>()
                         .join("|")
                 })
