@@ -1,9 +1,9 @@
 //! The post-contact survey over real sockets: a nurse calls back through the
 //! trunk (a simulated resident), the two are bridged, the nurse hangs up, and
 //! the resident, still on the line, hears the survey and presses keys (RFC
-//! 4733). The answers reach the summary with nothing that leads to the case;
-//! a resident who presses nothing is skipped; one who hangs up first gets no
-//! survey.
+//! 4733 and SIP INFO). The answers reach the summary with nothing that leads
+//! to the case; a resident who presses nothing is skipped; one who hangs up
+//! first gets no survey.
 
 mod common;
 
@@ -109,21 +109,26 @@ async fn nurse_hangs_up_and_the_resident_answers_the_survey_anonymously() {
     // leaves at ~10 s, the survey intro (7 s) and question 1 (7 s) follow.
     // A key during a question's prompt is taken too (barge-in), so the
     // presses sit well inside each question's window.
-    let phone = resident(
-        vec![
-            (Duration::from_secs(22), '4'),
-            (Duration::from_secs(28), '1'),
-        ],
-        None,
+    // The first answer as RFC 4733, the second as SIP INFO.
+    let phone = MiniUas::start(
+        LOCAL,
+        UasBehavior {
+            record: true,
+            keys: vec![(Duration::from_secs(22), '4')],
+            info_keys: vec![(Duration::from_secs(28), '1')],
+            prompt: Duration::ZERO,
+            ..Default::default()
+        },
     )
-    .await;
+    .await
+    .expect("resident phone");
     let nurse = nurse_hanging_up_after(Some(Duration::from_secs(10))).await;
     let svc = service_with_trunk(phone.addr, "", nurse.addr, |_| {}).await;
     let (nina, case, call_id) = claim_and_call(&svc, 3).await;
     let s = wait_for_state(&svc, &nina, &call_id, "ended", Duration::from_secs(25)).await;
     assert_eq!(s["result"], "connected", "{s}");
     let log = resident_call_ends(&phone, Duration::from_secs(45)).await;
-    assert_eq!(log.keys_sent, "41", "{}", log.keys_sent);
+    assert_eq!(log.keys_sent, "4", "{}", log.keys_sent);
     assert!(log.bye_received, "we hang up after the thanks");
     assert!(heard(&log, "callback_intro"));
     assert!(heard(&log, "survey_intro"), "the survey started");

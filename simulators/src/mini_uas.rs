@@ -66,6 +66,8 @@ pub struct UasBehavior {
     /// Keys to press (RFC 4733) this long after the answer, like a resident
     /// answering a survey.
     pub keys: Vec<(Duration, char)>,
+    /// Keys to send as SIP INFO (`application/dtmf-relay`) this long after the answer.
+    pub info_keys: Vec<(Duration, char)>,
     /// Keep the decoded audio received (`UasCallLog::heard`).
     pub record: bool,
 }
@@ -89,6 +91,7 @@ impl Default for UasBehavior {
             announce_then_fail: None,
             register: None,
             keys: Vec::new(),
+            info_keys: Vec::new(),
             record: false,
         }
     }
