@@ -174,4 +174,32 @@ mod tests {
         assert!(err.contains(".wav"), "{err}");
         assert!(err.contains("generate.sh"), "{err}");
     }
+
+    #[test]
+    fn survey_prompts_must_be_in_the_manifest_with_audio() {
+        let mut texts = IvrTexts {
+            flow: shipped("sip-config/ivr.toml"),
+            triage: shipped("sip-config/triage.toml"),
+            manifest: shipped("prompts/manifest.toml"),
+        };
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
+        let has = |lang: Language, id: &str| wav_path(&root, lang, id).exists();
+        let config = IvrConfig::parse(&texts, &root, &has).unwrap();
+        assert!(config.survey.enabled, "the shipped survey is on");
+        assert_eq!(config.survey.questions.len(), 2);
+        let err = IvrConfig::parse(&texts, &root, &|l, id| id != "survey_easy" && has(l, id))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("survey_easy.wav"), "{err}");
+        texts.flow.text = texts
+            .flow
+            .text
+            .replace("prompt = \"survey_easy\"", "prompt = \"survey_lätt\"");
+        let err = IvrConfig::parse(&texts, &root, &has)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sip-config/ivr.toml: survey"), "{err}");
+        assert!(err.contains("survey_lätt"), "{err}");
+        assert!(err.contains("manifest"), "{err}");
+    }
 }
