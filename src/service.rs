@@ -247,6 +247,9 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     swept.register(&mut registry);
     store.cap_counters().register(&mut registry);
     callback_metrics.register(&mut registry);
+    let survey_metrics = Arc::new(crate::dialer::survey::SurveyMetrics::default());
+    survey_metrics.register(&mut registry);
+    let survey_store_timeout = cfg.flow.settings().store_timeout;
     registry.register_collector(Box::new(MediaCollector(media.clone())));
     let sms_metrics = Arc::new(crate::sms::SmsMetrics::default());
     sms_metrics.register(&mut registry);
@@ -285,7 +288,18 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         nurse_phones: nurse_phones.clone(),
         tasks: call_tasks.clone(),
     });
-    let dialer = Dialer::new(telephony, store.clone(), cfg.retry, callback_metrics);
+    let surveys = Arc::new(crate::dialer::survey::Surveys {
+        config: cfg.survey.clone(),
+        metrics: survey_metrics.clone(),
+        store_timeout: survey_store_timeout,
+    });
+    let dialer = Dialer::new(
+        telephony,
+        store.clone(),
+        cfg.retry,
+        callback_metrics,
+        surveys,
+    );
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let listener = tokio::net::TcpListener::bind(opts.http_bind)
         .await
@@ -301,6 +315,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         .with_prompt_texts(cfg.manifest.clone())
         .with_readiness(readiness.clone())
         .with_dialer(dialer)
+        .with_survey_metrics(survey_metrics.clone())
         .with_intake_clients(intake_clients)
         .with_intake_queue(intake_queue)
         .with_guard(staff_guard)

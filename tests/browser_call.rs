@@ -55,6 +55,8 @@ async fn nurse_calls_from_the_browser_and_both_hear_each_other() {
             format!("proxy = \"{trunk}\"\ndomain = \"trunk.test\"\n"),
         )
         .expect("trunk.toml");
+        // This test is about the legs' teardown: no survey keeps the resident.
+        common::set_config(dir, "ivr.toml", "enabled", "false");
     })
     .await;
     svc.add_staff("nina", "nurse-pw", Role::Nurse).await;

@@ -314,7 +314,11 @@ async fn nurse_hanging_up_from_the_page_ends_both_legs() {
     })
     .await;
     let nurse = phone(UasBehavior::default()).await;
-    let svc = service_with(&resident, &nurse, |_| {}).await;
+    // The survey after a nurse's hang-up is tests/surveys.rs; here both legs end at once.
+    let svc = service_with(&resident, &nurse, |dir| {
+        common::set_config(dir, "ivr.toml", "enabled", "false");
+    })
+    .await;
     let (nina, _case, call_id) = claim_and_call(&svc, 2).await;
     let s = wait_for_state(&svc, &nina, &call_id, "connected", Duration::from_secs(20)).await;
     assert_eq!(s["state"], "connected", "{s}");

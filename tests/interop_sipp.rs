@@ -306,7 +306,8 @@ async fn trunk_call(
         trunk,
         &format!("username = \"{TRUNK_USER}\"\npassword = \"{password}\"\n"),
         nurse.addr,
-        |_| {},
+        // The scenario expects our BYE right after the nurse's hang-up: no survey.
+        |dir| common::set_config(dir, "ivr.toml", "enabled", "false"),
     )
     .await;
     let (nina, _case, call_id) = callback::claim_and_call(&svc, 3).await;

@@ -63,6 +63,13 @@ pub struct UasBehavior {
     pub announce_then_fail: Option<u16>,
     /// REGISTER here before serving calls and refresh before expiry.
     pub register: Option<Registration>,
+    /// Keys to press (RFC 4733) this long after the answer, like a resident
+    /// answering a survey.
+    pub keys: Vec<(Duration, char)>,
+    /// Keys to send as SIP INFO (`application/dtmf-relay`) this long after the answer.
+    pub info_keys: Vec<(Duration, char)>,
+    /// Keep the decoded audio received (`UasCallLog::heard`).
+    pub record: bool,
 }
 
 impl UasBehavior {
@@ -83,6 +90,9 @@ impl Default for UasBehavior {
             no_answer: false,
             announce_then_fail: None,
             register: None,
+            keys: Vec::new(),
+            info_keys: Vec::new(),
+            record: false,
         }
     }
 }
@@ -111,6 +121,10 @@ pub struct UasCallLog {
     /// INFO bodies in arrival order.
     pub infos: Vec<String>,
     pub codec: Option<Codec>,
+    /// Decoded audio received, in arrival order (with `UasBehavior::record`).
+    pub heard: Vec<i16>,
+    /// Keys pressed (`UasBehavior::keys`), in order.
+    pub keys_sent: String,
 }
 
 #[derive(Clone)]

@@ -20,6 +20,7 @@ pub mod pages;
 pub mod sms;
 pub mod staff_guard;
 pub mod supervisor;
+pub mod surveys;
 pub mod voice_note;
 pub mod worklist;
 
@@ -70,6 +71,8 @@ pub struct ApiState {
     pub units: Arc<crate::config::Units>,
     /// Handoff counters for `/metrics`.
     pub handoff_metrics: Arc<handoff::HandoffMetrics>,
+    /// Survey counters (digital posts).
+    pub survey_metrics: Arc<crate::dialer::survey::SurveyMetrics>,
 }
 
 impl ApiState {
@@ -91,6 +94,7 @@ impl ApiState {
             sms: None,
             units: Arc::new(crate::config::Units::default()),
             handoff_metrics: Arc::default(),
+            survey_metrics: Arc::default(),
         }
     }
 
@@ -127,6 +131,14 @@ impl ApiState {
     }
 
     /// The node's readiness, shared with the SIP driver.
+    pub fn with_survey_metrics(
+        mut self,
+        metrics: Arc<crate::dialer::survey::SurveyMetrics>,
+    ) -> ApiState {
+        self.survey_metrics = metrics;
+        self
+    }
+
     pub fn with_readiness(mut self, readiness: Arc<Readiness>) -> ApiState {
         self.readiness = readiness;
         self
@@ -173,6 +185,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/worklist", get(worklist::worklist))
         .route("/review", get(worklist::review))
         .route("/cases", post(intake::post_case))
+        .route("/surveys", post(surveys::post_survey))
+        .route("/surveys/summary", get(surveys::summary))
         .route("/cases/{id}", get(cases::get_case))
         .route("/claim-next", post(cases::claim_next))
         .route("/cases/{id}/claim", post(cases::claim))

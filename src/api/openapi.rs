@@ -2,8 +2,8 @@
 //! annotations (utoipa), so it cannot drift from the code.
 
 use super::{
-    auth, calls, cancel, cases, events, handoff, intake, lockouts, sms, supervisor, voice_note,
-    worklist,
+    auth, calls, cancel, cases, events, handoff, intake, lockouts, sms, supervisor, surveys,
+    voice_note, worklist,
 };
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         supervisor::get_settings, supervisor::put_settings, supervisor::messages, supervisor::get_stats,
         supervisor::unreachable, lockouts::list, lockouts::lift,
         sms::status_report,
+        surveys::post_survey, surveys::summary,
     ),
     components(schemas(
         auth::LoginRequest, auth::Me,
@@ -40,6 +41,8 @@ use utoipa::{Modify, OpenApi};
         crate::supervisor::SupervisorStats, crate::supervisor::stats::LevelStats, crate::store::SelfCareRouteCount, crate::supervisor::overdue::OverdueAlert, crate::supervisor::overdue::OverdueCase, supervisor::MessageOption,
         supervisor::UnreachableCaseView, lockouts::LockView, lockouts::LiftRequest,
         sms::DeliveryReport, sms::SmsView,
+        surveys::SurveyPost, surveys::SurveyStored, surveys::SurveySummaryView,
+        crate::store::SurveyGroup, crate::store::QuestionSummary,
     )),
     modifiers(&Security),
 )]

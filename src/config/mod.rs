@@ -37,6 +37,8 @@ pub struct Config {
     pub sip: SipConfig,
     pub flow: Arc<Flow>,
     pub triage: Arc<Triage>,
+    /// The post-contact survey (`ivr.toml` `[survey]`).
+    pub survey: Arc<crate::ivr::survey::SurveyConfig>,
     pub queue: QueueConfig,
     pub hours: OpeningHours,
     pub prompts: PromptLibrary,
@@ -107,6 +109,7 @@ impl Config {
             sip,
             flow: ivr.flow,
             triage: ivr.triage,
+            survey: ivr.survey,
             queue,
             hours,
             prompts,

@@ -105,21 +105,23 @@ impl NurseSide {
         self.stream().link()
     }
 
-    /// Resolves when the nurse hangs up (or their media stops).
-    async fn ended(&mut self) {
+    /// Resolves when the nurse hangs up (`true`) or their leg is lost
+    /// (media stopped, the service stopping: `false`).
+    async fn ended(&mut self) -> bool {
         match self {
             NurseSide::Phone(leg) => loop {
                 match leg.next().await {
-                    LegEvent::RemoteHangup | LegEvent::Shutdown => return,
-                    LegEvent::Media(MediaEvent::RtpTimeout) => return,
+                    LegEvent::RemoteHangup => return true,
+                    LegEvent::Shutdown => return false,
+                    LegEvent::Media(MediaEvent::RtpTimeout) => return false,
                     LegEvent::Media(_) => {}
                 }
             },
             NurseSide::Browser { leg, media, .. } => loop {
                 tokio::select! {
-                    _ = leg.ended() => return,
+                    _ = leg.ended() => return true,
                     ev = media.recv() => match ev {
-                        None | Some(MediaEvent::RtpTimeout) => return,
+                        None | Some(MediaEvent::RtpTimeout) => return false,
                         Some(_) => {}
                     },
                 }
@@ -193,6 +195,7 @@ pub(super) struct Callback {
     pub cancel: CancellationToken,
     pub held: Option<HeldCall>,
     pub retry: RetryPolicies,
+    pub surveys: Arc<super::survey::Surveys>,
 }
 
 impl Callback {
@@ -375,16 +378,38 @@ impl Callback {
         self.set_state(CallState::Connected);
         self.record_attempt(None).await;
         info!("resident and nurse connected");
-        loop {
+        // The nurse ended the call (her phone, her page): the resident may
+        // answer the survey; never when the resident left or a leg failed.
+        let nurse_hung_up = loop {
             tokio::select! {
                 ev = resident.next() => match ev {
-                    LegEvent::RemoteHangup | LegEvent::Shutdown => break,
-                    LegEvent::Media(MediaEvent::RtpTimeout) => break,
+                    LegEvent::RemoteHangup | LegEvent::Shutdown => break false,
+                    LegEvent::Media(MediaEvent::RtpTimeout) => break false,
                     LegEvent::Media(_) => {}
                 },
-                _ = nurse.ended() => break,
-                _ = self.cancel.cancelled() => break,
+                hung_up = nurse.ended() => break hung_up,
+                _ = self.cancel.cancelled() => break true,
             }
+        };
+        if nurse_hung_up && self.surveys.enabled() && !resident.is_over() {
+            // The nurse's side ends now; the survey has the resident's leg alone.
+            resident.stream.unbridge();
+            nurse.hangup().await;
+            self.cdr_nurse(&nurse, "connected").await;
+            self.finish(CallResult::Connected);
+            self.surveys
+                .run(
+                    &mut resident,
+                    &self.telephony.prompts,
+                    &self.case,
+                    &self.store,
+                    &self.telephony.tasks,
+                )
+                .await;
+            resident.hangup();
+            self.cdr_leg(LegKind::Resident, &resident, "connected")
+                .await;
+            return;
         }
         resident.hangup();
         nurse.hangup().await;

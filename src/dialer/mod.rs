@@ -4,6 +4,7 @@
 
 mod callback;
 pub mod metrics;
+pub mod survey;
 
 use crate::store::{CaseRecord, Store};
 use crate::telephony::{DialFailure, Telephony};
@@ -104,6 +105,7 @@ pub struct Dialer {
     store: Store,
     calls: Mutex<HashMap<Uuid, Running>>,
     retry: crate::queue::RetryPolicies,
+    surveys: Arc<survey::Surveys>,
 }
 
 impl std::fmt::Debug for Dialer {
@@ -126,12 +128,14 @@ impl Dialer {
         store: Store,
         retry: crate::queue::RetryPolicies,
         metrics: Arc<CallbackMetrics>,
+        surveys: Arc<survey::Surveys>,
     ) -> Arc<Dialer> {
         Arc::new(Dialer {
             telephony,
             metrics,
             store,
             retry,
+            surveys,
             calls: Mutex::new(HashMap::new()),
         })
     }
@@ -195,6 +199,7 @@ impl Dialer {
             cancel,
             held,
             retry: self.retry,
+            surveys: self.surveys.clone(),
         };
         let me = self.clone();
         self.telephony.tasks.spawn(async move {

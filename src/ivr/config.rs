@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::prompts::{wav_path, Manifest, ManifestError};
+use super::survey::{SurveyConfig, SurveyConfigError};
 use super::{Flow, FlowError, Language};
 use crate::triage::{Triage, TriageError};
 
@@ -19,6 +20,8 @@ pub enum IvrConfigError {
     Triage(#[from] TriageError),
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Survey(#[from] SurveyConfigError),
     /// A prompt the flow plays has no audio file.
     #[error("{path}: missing prompt audio for \"{id}\"; fix: run prompts/generate.sh or add a recording (8000 Hz mono 16-bit WAV)")]
     MissingWav { id: String, path: PathBuf },
@@ -48,6 +51,8 @@ pub struct IvrConfig {
     pub flow: Arc<Flow>,
     pub triage: Arc<Triage>,
     pub manifest: Arc<Manifest>,
+    /// The post-contact survey (`[survey]`; disabled when absent).
+    pub survey: Arc<SurveyConfig>,
     /// The folder holding `sv/` and `en/` prompt WAVs.
     pub prompts_dir: PathBuf,
 }
@@ -83,6 +88,20 @@ impl IvrConfig {
             }
             ids.insert(r.advice.clone());
         }
+        let survey = SurveyConfig::from_toml(&texts.flow.text, &texts.flow.name)?;
+        for id in survey.prompt_ids() {
+            if !manifest.contains(&id) {
+                return Err(SurveyConfigError {
+                    file: texts.flow.name.clone(),
+                    key: "survey".into(),
+                    problem: format!("prompt \"{id}\" is not in the prompt manifest"),
+                    fix: "add it to prompts/manifest.toml (sv and en) and run prompts/generate.sh"
+                        .into(),
+                }
+                .into());
+            }
+            ids.insert(id);
+        }
         for id in ids {
             for lang in Language::ALL {
                 if !has_wav(lang, &id) {
@@ -95,6 +114,7 @@ impl IvrConfig {
             flow: Arc::new(flow),
             triage: Arc::new(triage),
             manifest: Arc::new(manifest),
+            survey: Arc::new(survey),
             prompts_dir: prompts_dir.to_path_buf(),
         })
     }
@@ -153,5 +173,33 @@ mod tests {
             .to_string();
         assert!(err.contains(".wav"), "{err}");
         assert!(err.contains("generate.sh"), "{err}");
+    }
+
+    #[test]
+    fn survey_prompts_must_be_in_the_manifest_with_audio() {
+        let mut texts = IvrTexts {
+            flow: shipped("sip-config/ivr.toml"),
+            triage: shipped("sip-config/triage.toml"),
+            manifest: shipped("prompts/manifest.toml"),
+        };
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
+        let has = |lang: Language, id: &str| wav_path(&root, lang, id).exists();
+        let config = IvrConfig::parse(&texts, &root, &has).unwrap();
+        assert!(config.survey.enabled, "the shipped survey is on");
+        assert_eq!(config.survey.questions.len(), 2);
+        let err = IvrConfig::parse(&texts, &root, &|l, id| id != "survey_easy" && has(l, id))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("survey_easy.wav"), "{err}");
+        texts.flow.text = texts
+            .flow
+            .text
+            .replace("prompt = \"survey_easy\"", "prompt = \"survey_lätt\"");
+        let err = IvrConfig::parse(&texts, &root, &has)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sip-config/ivr.toml: survey"), "{err}");
+        assert!(err.contains("survey_lätt"), "{err}");
+        assert!(err.contains("manifest"), "{err}");
     }
 }

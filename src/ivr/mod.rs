@@ -7,6 +7,7 @@ pub mod config;
 pub mod flow;
 pub mod prompts;
 pub mod session;
+pub mod survey;
 
 pub use config::{ConfigText, IvrConfig, IvrConfigError, IvrTexts};
 pub use flow::{Flow, FlowError, NodeId};

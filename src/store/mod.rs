@@ -30,6 +30,7 @@ pub mod settings;
 pub mod sms;
 pub mod snapshot;
 mod sqlite;
+pub mod surveys;
 pub mod users;
 pub mod voice;
 
@@ -44,6 +45,7 @@ pub use lockouts::{LockKind, Lockout};
 pub use notify::Change;
 pub use settings::StatsCounts;
 pub use snapshot::QueueSnapshot;
+pub use surveys::{NewSurvey, QuestionSummary, SurveyGroup, SurveySummary};
 pub use users::{Role, SessionUser, StaffUser};
 pub use voice::CancelError;
 

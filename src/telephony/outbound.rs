@@ -8,9 +8,11 @@ use super::secure_media::{self, SecureMedia};
 use super::signal::{new_tag, CallInput, SipCommand};
 use super::{sleep_until, SipHandle};
 use crate::config::TrunkConfig;
+use crate::media::dtmf::DtmfSource;
 use crate::media::engine::{MediaEngine, MediaEvent, MediaStream, StreamLink, StreamParams};
 use crate::sdp::{self, AudioOffer, LocalMedia};
 use crate::sip::dialog::Dialog;
+use crate::sip::dtmf_info::{key_from_info, InfoDtmfError};
 use crate::sip::message::{self, RequestInfo};
 use crate::sip::{Peer, Transport};
 use chrono::{DateTime, Utc};
@@ -600,6 +602,27 @@ impl Leg {
             Method::Options => {
                 respond(200, None);
                 None
+            }
+            // Keys as SIP INFO (the survey after a callback reads them), like the IVR.
+            Method::Info => {
+                let ct = info.content_type.clone().unwrap_or_default();
+                match key_from_info(&ct, &request.body) {
+                    Ok(key) => {
+                        respond(200, None);
+                        Some(LegEvent::Media(MediaEvent::Digit {
+                            key,
+                            source: DtmfSource::SipInfo,
+                        }))
+                    }
+                    Err(InfoDtmfError::UnsupportedType) => {
+                        respond(415, None);
+                        None
+                    }
+                    Err(InfoDtmfError::NoKey) => {
+                        respond(400, None);
+                        None
+                    }
+                }
             }
             _ => {
                 respond(501, None);

@@ -107,6 +107,18 @@ pub(super) async fn answer_call(
             peer.send(server_bye(&invite, &tag));
         });
     }
+    for (i, (after, key)) in behavior.info_keys.iter().enumerate() {
+        let (peer, stop, after, key) = (peer.clone(), stop.clone(), *after, *key);
+        let (invite, tag) = (invite.clone(), tag.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            if !stop.load(Ordering::SeqCst) {
+                // CSeq above the BYE's 1 would be refused after it; INFOs come first.
+                let cseq = 2 + i as u32;
+                peer.send(server_info(&invite, &tag, cseq, key));
+            }
+        });
+    }
     media(calls, call_id, rtp_sock, offer, &behavior, stop, replay).await;
 }
 
@@ -239,6 +251,24 @@ fn server_bye(invite: &SipMessage, tag: &str) -> Vec<u8> {
         "BYE {target} SIP/2.0\r\nVia: SIP/2.0/{transport} 127.0.0.1;branch=z9hG4bKminiuasbye\r\n\
 Max-Forwards: 70\r\nFrom: {to};tag={tag}\r\nTo: {from}\r\nCall-ID: {call_id}\r\nCSeq: 1 BYE\r\n\
 Content-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// A key as SIP INFO (`application/dtmf-relay`) in the dialog the INVITE created.
+fn server_info(invite: &SipMessage, tag: &str, cseq: u32, key: char) -> Vec<u8> {
+    let from = sip::header_value(invite, "From").unwrap_or_default();
+    let to = sip::header_value(invite, "To").unwrap_or_default();
+    let call_id = sip::call_id(invite).unwrap_or_default();
+    let target = sip::contact_uri(invite).unwrap_or_else(|| "sip:caller@invalid".into());
+    let via = sip::header_value(invite, "Via").unwrap_or_default();
+    let transport = if via.contains("/TCP") { "TCP" } else { "UDP" };
+    let body = format!("Signal={key}\r\nDuration=160\r\n");
+    format!(
+        "INFO {target} SIP/2.0\r\nVia: SIP/2.0/{transport} 127.0.0.1;branch=z9hG4bKminiuasinfo{cseq}\r\n\
+Max-Forwards: 70\r\nFrom: {to};tag={tag}\r\nTo: {from}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} INFO\r\n\
+Content-Type: application/dtmf-relay\r\nContent-Length: {len}\r\n\r\n{body}",
+        len = body.len()
     )
     .into_bytes()
 }

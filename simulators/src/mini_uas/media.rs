@@ -32,9 +32,32 @@ pub(super) async fn media(
     let mut last_event_ts: Option<u32> = None;
     // Like an IVR: every key press (RFC 4733 or INFO) starts the prompt again.
     let mut prompt_from = 0u64;
+    // Scripted key presses: (frame number, event code), earliest first.
+    let mut keys: std::collections::VecDeque<(u64, u8)> = behavior
+        .keys
+        .iter()
+        .filter_map(|(at, k)| {
+            let code = crate::DtmfKey::from_char(*k)?.event_code();
+            Some((u64::try_from(at.as_millis() / 20).unwrap_or(u64::MAX), code))
+        })
+        .collect();
     while !stop.load(Ordering::SeqCst) {
         tokio::select! {
             _ = tick.tick() => {
+                if keys.front().is_some_and(|(at, _)| *at <= n) {
+                    if let Some((_, code)) = keys.pop_front() {
+                        if let Some(pt) = offer.telephone_event_pt {
+                            send_event(&sock, offer.rtp_addr, pt, &mut seq, ts, code).await;
+                            if let Ok(mut m) = calls.lock() {
+                                if let Some(c) = m.get_mut(&call_id) {
+                                    if let Some(k) = crate::DtmfKey::from_event_code(code) {
+                                        c.log.keys_sent.push(k.to_char());
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
                 let mut frame = [codec.silence(); 160];
                 if replay.swap(false, Ordering::SeqCst) {
                     prompt_from = n;
@@ -72,6 +95,9 @@ pub(super) async fn media(
                         }
                     }
                 } else if !p.payload.is_empty() {
+                    if behavior.record {
+                        c.log.heard.extend(p.payload.iter().map(|b| codec.decode(*b)));
+                    }
                     let level: u64 = p.payload.iter().map(|b| codec.decode(*b).unsigned_abs() as u64).sum::<u64>() / p.payload.len() as u64;
                     if level > 500 { c.log.loud_frames += 1; }
                     if let Some(hz) = detect_hz {
@@ -81,5 +107,40 @@ pub(super) async fn media(
                 }
             }
         }
+    }
+}
+
+/// One RFC 4733 key press of 100 ms at `ts`: a start packet (marker), then
+/// three end packets, as phones send it.
+async fn send_event(
+    sock: &UdpSocket,
+    to: std::net::SocketAddr,
+    pt: u8,
+    seq: &mut u16,
+    ts: u32,
+    code: u8,
+) {
+    let mut pkt = Vec::with_capacity(20);
+    for (i, (end, duration)) in [(false, 400u16), (true, 800), (true, 800), (true, 800)]
+        .into_iter()
+        .enumerate()
+    {
+        let ev = TelephoneEvent {
+            event: code,
+            end,
+            volume: 10,
+            duration,
+        };
+        pkt.clear();
+        let header = RtpHeader {
+            marker: i == 0,
+            payload_type: pt,
+            seq: *seq,
+            timestamp: ts,
+            ssrc: 0x5e55_1011,
+        };
+        rtp::write_packet(&header, &ev.encode(), &mut pkt);
+        let _ = sock.send_to(&pkt, to).await;
+        *seq = seq.wrapping_add(1);
     }
 }

@@ -16,6 +16,10 @@ struct RawFlow {
     start: String,
     settings: RawSettings,
     nodes: BTreeMap<String, RawNode>,
+    /// `[survey]` is read by `ivr::survey`.
+    #[serde(default)]
+    #[allow(dead_code)]
+    survey: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
