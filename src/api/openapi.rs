@@ -2,7 +2,7 @@
 //! annotations (utoipa), so it cannot drift from the code.
 
 use super::{
-    auth, calls, cancel, cases, events, handoff, intake, lockouts, sms, supervisor, voice_note,
+    auth, calls, cancel, cases, events, handoff, intake, lockouts, reports, sms, supervisor, voice_note,
     worklist,
 };
 use axum::Json;
@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         supervisor::get_settings, supervisor::put_settings, supervisor::messages, supervisor::get_stats,
         supervisor::unreachable, lockouts::list, lockouts::lift,
         sms::status_report,
+        reports::get_report,
     ),
     components(schemas(
         auth::LoginRequest, auth::Me,
@@ -40,6 +41,10 @@ use utoipa::{Modify, OpenApi};
         crate::supervisor::SupervisorStats, crate::supervisor::stats::LevelStats, crate::store::SelfCareRouteCount, crate::supervisor::overdue::OverdueAlert, crate::supervisor::overdue::OverdueCase, supervisor::MessageOption,
         supervisor::UnreachableCaseView, lockouts::LockView, lockouts::LiftRequest,
         sms::DeliveryReport, sms::SmsView,
+        crate::supervisor::report::Report, crate::supervisor::report::ReportRow,
+        crate::supervisor::report::AbandonedRow, crate::supervisor::report::Period,
+        crate::supervisor::report::charts::Charts, crate::supervisor::report::charts::LevelHours,
+        crate::supervisor::report::charts::WeekShare,
     )),
     modifiers(&Security),
 )]

@@ -425,7 +425,11 @@ impl Callback {
     /// attempts and an unreachable nurse are not attempts at the resident.
     async fn record_attempt(&self, failure: Option<DialFailure>) {
         let result = match failure {
-            None => AttemptResult::Connected,
+            None => {
+                // The nurse's answer reached the resident: observed now, live.
+                self.metrics.answers.answered(&self.case, Utc::now());
+                AttemptResult::Connected
+            }
             Some(DialFailure::Busy(_)) => AttemptResult::Busy,
             Some(DialFailure::NoAnswer(_)) => AttemptResult::NoAnswer,
             Some(DialFailure::Rejected(_)) => AttemptResult::Rejected,
