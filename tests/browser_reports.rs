@@ -22,7 +22,8 @@ async fn reports_page_draws_three_charts_and_exports_in_headless_chromium() {
     for n in NURSES {
         svc.add_staff(n, "nurse-pw", Role::Nurse).await;
     }
-    svc.add_staff("sara", "super-pw-reports", Role::Supervisor).await;
+    svc.add_staff("sara", "super-pw-reports", Role::Supervisor)
+        .await;
     let month = seed_month(&svc.store().await, utc_day(2026, 11, 1), 30, 10, 12).await;
     let downloads = tempfile::tempdir().expect("downloads dir");
     let profile = tempfile::tempdir().expect("profile dir");
@@ -53,14 +54,20 @@ async fn reports_page_draws_three_charts_and_exports_in_headless_chromium() {
     )
     .expect("JSON parses");
     let rows = json["rows"].as_array().expect("rows");
-    let contacts: u64 = rows.iter().map(|r| r["contacts"].as_u64().unwrap_or(0)).sum();
+    let contacts: u64 = rows
+        .iter()
+        .map(|r| r["contacts"].as_u64().unwrap_or(0))
+        .sum();
     assert_eq!(contacts as usize, month.cases.len());
     let csv = std::fs::read_to_string(downloads.path().join("report.csv")).expect("CSV download");
     let (header, cells) = parse_csv(&csv);
     assert!(header.iter().any(|h| h == "within_target_share"));
     let abandoned = json["abandoned"].as_array().map_or(0, Vec::len);
     assert_eq!(cells.len(), rows.len() + abandoned);
-    let csv_contacts: u64 = cells.iter().map(|c| c["contacts"].parse::<u64>().unwrap_or(0)).sum();
+    let csv_contacts: u64 = cells
+        .iter()
+        .map(|c| c["contacts"].parse::<u64>().unwrap_or(0))
+        .sum();
     assert_eq!(csv_contacts, contacts);
     assert!(artifacts.join("reports.png").exists());
     svc.stop().await;

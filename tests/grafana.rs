@@ -49,7 +49,10 @@ async fn grafana_dashboard_queries_metrics_that_exist() {
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .filter_map(|l| l.split(['{', ' ']).next())
         .collect();
-    let missing: Vec<&String> = wanted.iter().filter(|m| !exposed.contains(m.as_str())).collect();
+    let missing: Vec<&String> = wanted
+        .iter()
+        .filter(|m| !exposed.contains(m.as_str()))
+        .collect();
     assert!(missing.is_empty(), "not on /metrics: {missing:?}");
     svc.stop().await;
 }

@@ -8,8 +8,7 @@ mod common;
 use chrono::{DateTime, NaiveDate, Utc};
 use common::postgres::{drop_postgres_database, postgres_database};
 use common::report_seed::{
-    local_date, local_week, parse_csv, seed_month, utc_day, Month, DEFAULT_UNIT, NURSES,
-    OTHER_UNIT,
+    local_date, local_week, parse_csv, seed_month, utc_day, Month, DEFAULT_UNIT, NURSES, OTHER_UNIT,
 };
 use common::{repo_root, TestService};
 use phone_entrance::store::{Channel, Role};
@@ -70,9 +69,17 @@ fn expected_rows(month: &Month) -> Vec<Value> {
     let targets = targets();
     let mut rows: BTreeMap<Key, Expect> = BTreeMap::new();
     for c in &month.cases {
-        let channel = if c.channel == Channel::Phone { "phone" } else { "digital" };
+        let channel = if c.channel == Channel::Phone {
+            "phone"
+        } else {
+            "digital"
+        };
         let week = local_week(c.registered);
-        let unit = if c.handed_off { OTHER_UNIT } else { DEFAULT_UNIT };
+        let unit = if c.handed_off {
+            OTHER_UNIT
+        } else {
+            DEFAULT_UNIT
+        };
         let e = rows.entry((week, channel, c.level, unit)).or_default();
         e.contacts += 1;
         let wait = c.answer.map(|(t, _)| (t - c.registered).num_seconds());
@@ -94,7 +101,9 @@ fn expected_rows(month: &Month) -> Vec<Value> {
             e.errors.push((t - told).num_seconds().abs());
         }
         if c.handed_off {
-            rows.entry((week, channel, c.level, DEFAULT_UNIT)).or_default().handoffs += 1;
+            rows.entry((week, channel, c.level, DEFAULT_UNIT))
+                .or_default()
+                .handoffs += 1;
         }
     }
     rows.into_iter()
@@ -128,7 +137,11 @@ fn expected_abandoned(month: &Month) -> Vec<Value> {
 }
 
 /// Arrivals and nurses on duty per local hour, averaged over `days`.
-fn expected_hours(month: &Month, days: f64, in_range: impl Fn(DateTime<Utc>) -> bool) -> (Vec<f64>, Vec<f64>) {
+fn expected_hours(
+    month: &Month,
+    days: f64,
+    in_range: impl Fn(DateTime<Utc>) -> bool,
+) -> (Vec<f64>, Vec<f64>) {
     use chrono::Timelike;
     let hour = |t: DateTime<Utc>| t.with_timezone(&chrono_tz::Europe::Stockholm).hour() as usize;
     let mut arrivals = vec![0u32; 24];
@@ -173,7 +186,12 @@ async fn month_report_matches_the_seeded_rows(svc: TestService) {
     assert_eq!(r.status(), 200);
     let report: Value = r.json().await.expect("json");
     let mut got = report["rows"].as_array().expect("rows").clone();
-    let key = |v: &Value| format!("{} {} {} {}", v["period_start"], v["channel"], v["level"], v["unit"]);
+    let key = |v: &Value| {
+        format!(
+            "{} {} {} {}",
+            v["period_start"], v["channel"], v["level"], v["unit"]
+        )
+    };
     got.sort_by_key(key);
     let mut want = expected_rows(&month);
     want.sort_by_key(key);
@@ -181,42 +199,79 @@ async fn month_report_matches_the_seeded_rows(svc: TestService) {
     for (g, w) in got.iter().zip(&want) {
         assert_eq!(g, w, "row {}", key(w));
     }
-    assert_eq!(report["abandoned"], Value::Array(expected_abandoned(&month)));
+    assert_eq!(
+        report["abandoned"],
+        Value::Array(expected_abandoned(&month))
+    );
     // No personal data: nothing that looks like a case id or a user name.
     let text = report.to_string();
     assert!(!text.contains("nina") && !text.contains("+46"));
 
     // Charts: arrivals and nurses per hour, share within target per week.
-    let (start, end) = (utc_day(2026, 10, 31) + chrono::TimeDelta::hours(23), utc_day(2026, 11, 30) + chrono::TimeDelta::hours(23));
+    let (start, end) = (
+        utc_day(2026, 10, 31) + chrono::TimeDelta::hours(23),
+        utc_day(2026, 11, 30) + chrono::TimeDelta::hours(23),
+    );
     let (arrivals, nurses) = expected_hours(&month, 30.0, |t| t >= start && t < end);
     assert_eq!(report["charts"]["arrivals_by_hour"], json!(arrivals));
     assert_eq!(report["charts"]["nurses_by_hour"], json!(nurses));
-    let weeks = report["charts"]["within_target_by_week"].as_array().expect("weeks");
+    let weeks = report["charts"]["within_target_by_week"]
+        .as_array()
+        .expect("weeks");
     for w in weeks {
         let (within, needing) = want
             .iter()
             .filter(|r| r["period_start"] == w["week_start"])
             .fold((0, 0), |(a, b), r| {
-                (a + r["within_target"].as_u64().unwrap(), b + r["needing_nurse"].as_u64().unwrap())
+                (
+                    a + r["within_target"].as_u64().unwrap(),
+                    b + r["needing_nurse"].as_u64().unwrap(),
+                )
             });
-        assert_eq!(w["all"], json!(within as f64 / needing as f64), "week {}", w["week_start"]);
+        assert_eq!(
+            w["all"],
+            json!(within as f64 / needing as f64),
+            "week {}",
+            w["week_start"]
+        );
     }
-    assert_eq!(report["charts"]["waits_by_hour"].as_array().map(Vec::len), Some(5));
+    assert_eq!(
+        report["charts"]["waits_by_hour"].as_array().map(Vec::len),
+        Some(5)
+    );
 
     // The CSV: a header, one row per JSON row, then the abandonments; same values.
-    let r = sara.get(format!("{url}&format=csv")).send().await.expect("csv");
+    let r = sara
+        .get(format!("{url}&format=csv"))
+        .send()
+        .await
+        .expect("csv");
     assert_eq!(r.status(), 200);
-    let disposition = r.headers()["content-disposition"].to_str().unwrap().to_string();
+    let disposition = r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(disposition.starts_with("attachment;"), "{disposition}");
     let (header, rows) = parse_csv(&r.text().await.expect("text"));
     assert_eq!(header.first().map(String::as_str), Some("period_start"));
-    assert_eq!(rows.len(), got.len() + report["abandoned"].as_array().unwrap().len());
+    assert_eq!(
+        rows.len(),
+        got.len() + report["abandoned"].as_array().unwrap().len()
+    );
     for (cells, json_row) in rows.iter().zip(&got) {
         for (k, v) in json_row.as_object().expect("row") {
-            assert!(same_value(v, &cells[k]), "CSV {k} {} vs JSON {v} of {}", cells[k], key(json_row));
+            assert!(
+                same_value(v, &cells[k]),
+                "CSV {k} {} vs JSON {v} of {}",
+                cells[k],
+                key(json_row)
+            );
         }
     }
-    for (cells, a) in rows[got.len()..].iter().zip(report["abandoned"].as_array().unwrap()) {
+    for (cells, a) in rows[got.len()..]
+        .iter()
+        .zip(report["abandoned"].as_array().unwrap())
+    {
         assert_eq!(cells["ivr_node"], a["node"].as_str().unwrap());
         assert_eq!(cells["abandoned_in_ivr"], a["count"].to_string());
     }
@@ -224,9 +279,21 @@ async fn month_report_matches_the_seeded_rows(svc: TestService) {
     // Month and day periods add up to the same contacts.
     for period in ["month", "day"] {
         let r: Value = sara
-            .get(svc.http_url(&format!("/api/v1/reports?period={period}&from=2026-11-01&to=2026-11-30")))
-            .send().await.expect("report").json().await.expect("json");
-        let total: u64 = r["rows"].as_array().unwrap().iter().map(|r| r["contacts"].as_u64().unwrap()).sum();
+            .get(svc.http_url(&format!(
+                "/api/v1/reports?period={period}&from=2026-11-01&to=2026-11-30"
+            )))
+            .send()
+            .await
+            .expect("report")
+            .json()
+            .await
+            .expect("json");
+        let total: u64 = r["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["contacts"].as_u64().unwrap())
+            .sum();
         assert_eq!(total as usize, month.cases.len(), "{period}");
     }
     svc.stop().await;
@@ -242,7 +309,8 @@ async fn month_report_matches_the_seeded_rows_postgres() {
     let Some(url) = postgres_database().await else {
         return;
     };
-    month_report_matches_the_seeded_rows(TestService::start_with(Some(url.clone()), |_| {}).await).await;
+    month_report_matches_the_seeded_rows(TestService::start_with(Some(url.clone()), |_| {}).await)
+        .await;
     drop_postgres_database(&url).await;
 }
 
@@ -253,26 +321,56 @@ async fn reports_refuse_bad_parameters_and_non_supervisors() {
     svc.add_staff("sara", "super-pw", Role::Supervisor).await;
     let sara = svc.login("sara", "super-pw").await;
     for (query, says) in [
-        ("period=year&from=2026-11-01&to=2026-11-30", "day, week or month"),
+        (
+            "period=year&from=2026-11-01&to=2026-11-30",
+            "day, week or month",
+        ),
         ("period=week&from=2026-11-31&to=2026-12-01", "YYYY-MM-DD"),
         ("period=week&from=2026-12-01&to=2026-11-01", "before"),
         ("period=week&to=2026-11-01", "from is missing"),
-        ("period=week&from=2026-11-01&to=2026-11-30&format=xlsx", "json or csv"),
+        (
+            "period=week&from=2026-11-01&to=2026-11-30&format=xlsx",
+            "json or csv",
+        ),
     ] {
-        let r = sara.get(svc.http_url(&format!("/api/v1/reports?{query}"))).send().await.expect("get");
+        let r = sara
+            .get(svc.http_url(&format!("/api/v1/reports?{query}")))
+            .send()
+            .await
+            .expect("get");
         assert_eq!(r.status(), 400, "{query}");
         let body: Value = r.json().await.expect("json");
-        assert!(body["error"].as_str().unwrap_or_default().contains(says), "{query}: {body}");
+        assert!(
+            body["error"].as_str().unwrap_or_default().contains(says),
+            "{query}: {body}"
+        );
     }
     let nina = svc.login("nina", "nurse-pw").await;
-    let r = nina.get(svc.http_url("/api/v1/reports?period=week&from=2026-11-01&to=2026-11-30")).send().await.expect("get");
+    let r = nina
+        .get(svc.http_url("/api/v1/reports?period=week&from=2026-11-01&to=2026-11-30"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status(), 403);
-    let r = reqwest::get(svc.http_url("/api/v1/reports?period=week&from=2026-11-01&to=2026-11-30")).await.expect("get");
+    let r = reqwest::get(svc.http_url("/api/v1/reports?period=week&from=2026-11-01&to=2026-11-30"))
+        .await
+        .expect("get");
     assert_eq!(r.status(), 401);
     // A read is audited (refusals are not reads).
-    let r = sara.get(svc.http_url("/api/v1/reports?period=day&from=2026-11-01&to=2026-11-02")).send().await.expect("get");
+    let r = sara
+        .get(svc.http_url("/api/v1/reports?period=day&from=2026-11-01&to=2026-11-02"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status(), 200);
-    let audit = svc.store().await.audit_rows(None, 1000).await.expect("audit");
-    assert!(audit.iter().any(|a| a.action == "reports.read" && a.actor == "sara"));
+    let audit = svc
+        .store()
+        .await
+        .audit_rows(None, 1000)
+        .await
+        .expect("audit");
+    assert!(audit
+        .iter()
+        .any(|a| a.action == "reports.read" && a.actor == "sara"));
     svc.stop().await;
 }

@@ -2,8 +2,8 @@
 //! annotations (utoipa), so it cannot drift from the code.
 
 use super::{
-    auth, calls, cancel, cases, events, handoff, intake, lockouts, reports, sms, supervisor, voice_note,
-    worklist,
+    auth, calls, cancel, cases, events, handoff, intake, lockouts, reports, sms, supervisor,
+    voice_note, worklist,
 };
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};

@@ -38,7 +38,11 @@ pub async fn get_report(
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let bad = ApiError::BadRequest;
     let need = |v: Option<String>, name: &str| {
-        v.ok_or_else(|| bad(format!("{name} is missing: e.g. ?period=week&from=2026-11-01&to=2026-11-30")))
+        v.ok_or_else(|| {
+            bad(format!(
+                "{name} is missing: e.g. ?period=week&from=2026-11-01&to=2026-11-30"
+            ))
+        })
     };
     let period = Period::parse(&need(q.period, "period")?).map_err(bad)?;
     let range = Range::parse(&need(q.from, "from")?, &need(q.to, "to")?).map_err(bad)?;

@@ -31,7 +31,8 @@ const NURSE_ACTIVITY_SQL: &str = "SELECT a.actor, a.at FROM audit_log a \
      JOIN staff_users u ON u.username = a.actor \
      WHERE u.role = 'nurse' AND a.at >= $1 AND a.at < $2";
 
-const INSERT_ABANDONED_SQL: &str = "INSERT INTO ivr_abandonments (id, at, node) VALUES ($1, $2, $3)";
+const INSERT_ABANDONED_SQL: &str =
+    "INSERT INTO ivr_abandonments (id, at, node) VALUES ($1, $2, $3)";
 
 /// Longest IVR node name stored (the table's CHECK).
 const MAX_NODE_CHARS: usize = 60;
@@ -79,7 +80,11 @@ pub struct ReportFacts {
 impl Store {
     /// The facts for cases registered (and abandonments, activity) in
     /// `[from, to)`.
-    pub async fn report_facts(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<ReportFacts> {
+    pub async fn report_facts(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<ReportFacts> {
         let (from, to) = (storable("from", from)?, storable("to", to)?);
         with_backend!(self, |pool, ts| {
             let rows = sqlx::query(CASES_SQL)
@@ -161,7 +166,11 @@ impl Store {
     pub async fn insert_ivr_abandonment(&self, node: &str, at: DateTime<Utc>) -> Result<()> {
         let at = storable("at", at)?;
         let node: String = node.chars().take(MAX_NODE_CHARS).collect();
-        let node = if node.is_empty() { "-".to_string() } else { node };
+        let node = if node.is_empty() {
+            "-".to_string()
+        } else {
+            node
+        };
         with_backend!(self, |pool, ts| {
             sqlx::query(INSERT_ABANDONED_SQL)
                 .bind(Uuid::new_v4().to_string())

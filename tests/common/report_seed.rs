@@ -80,23 +80,37 @@ fn leg(case: Uuid, kind: LegKind, at: DateTime<Utc>, answered: bool, result: &st
 
 /// Seeds `days` days from `first` (a UTC midnight) with about `per_day`
 /// contacts a day, deterministic for `seed`.
-pub async fn seed_month(store: &Store, first: DateTime<Utc>, days: i64, per_day: u32, seed: u64) -> Month {
+pub async fn seed_month(
+    store: &Store,
+    first: DateTime<Utc>,
+    days: i64,
+    per_day: u32,
+    seed: u64,
+) -> Month {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut month = Month::default();
     let policy = RetryPolicies::default();
     for day in 0..days {
         for _ in 0..per_day {
             let minute = rng.gen_range(6 * 60..21 * 60);
-            let registered = first + TimeDelta::days(day) + TimeDelta::minutes(minute) + TimeDelta::seconds(rng.gen_range(0..60));
+            let registered = first
+                + TimeDelta::days(day)
+                + TimeDelta::minutes(minute)
+                + TimeDelta::seconds(rng.gen_range(0..60));
             let level = rng.gen_range(1..=5u8);
-            let channel = if level > 1 && rng.gen_bool(0.3) { Channel::Digital } else { Channel::Phone };
+            let channel = if level > 1 && rng.gen_bool(0.3) {
+                Channel::Digital
+            } else {
+                Channel::Phone
+            };
             let roll = rng.gen_range(0..100);
             let nurse = NURSES[rng.gen_range(0..NURSES.len())];
             let mut p = Planned {
                 channel,
                 level,
                 registered,
-                told: (level > 1 && rng.gen_bool(0.8)).then(|| registered + TimeDelta::minutes(rng.gen_range(5..300))),
+                told: (level > 1 && rng.gen_bool(0.8))
+                    .then(|| registered + TimeDelta::minutes(rng.gen_range(5..300))),
                 answer: None,
                 failed_before: 0,
                 unreachable: false,
@@ -105,12 +119,19 @@ pub async fn seed_month(store: &Store, first: DateTime<Utc>, days: i64, per_day:
             };
             if channel == Channel::Phone && level >= 4 && roll < 15 {
                 p.self_care = true;
-                store.insert_contact(&new_case(&p), registered).await.expect("contact");
+                store
+                    .insert_contact(&new_case(&p), registered)
+                    .await
+                    .expect("contact");
                 month.cases.push(p);
                 continue;
             }
             let id = store.insert_case(&new_case(&p)).await.expect("case").id;
-            let actor = Actor { username: nurse, ip: None, may_override: false };
+            let actor = Actor {
+                username: nurse,
+                ip: None,
+                may_override: false,
+            };
             if roll >= 90 {
                 // Never picked up within the month: open.
                 month.cases.push(p);
@@ -124,8 +145,14 @@ pub async fn seed_month(store: &Store, first: DateTime<Utc>, days: i64, per_day:
             for _ in 0..failures {
                 store.claim(id, &actor, at).await.expect("claim");
                 month.nurse_actions.push((nurse.into(), at));
-                store.insert_call_leg(&leg(id, LegKind::Resident, at, false, "busy")).await.expect("leg");
-                let out = store.record_attempt(id, nurse, AttemptResult::Busy, &policy, at).await.expect("attempt");
+                store
+                    .insert_call_leg(&leg(id, LegKind::Resident, at, false, "busy"))
+                    .await
+                    .expect("leg");
+                let out = store
+                    .record_attempt(id, nurse, AttemptResult::Busy, &policy, at)
+                    .await
+                    .expect("attempt");
                 month.nurse_actions.push((nurse.into(), at));
                 at += TimeDelta::minutes(20);
                 if out == AttemptOutcome::Unreachable {
@@ -143,30 +170,67 @@ pub async fn seed_month(store: &Store, first: DateTime<Utc>, days: i64, per_day:
             store.claim(id, &actor, answered).await.expect("claim");
             month.nurse_actions.push((nurse.into(), answered));
             let held = level == 1 && rng.gen_bool(0.5);
-            let nurse_kind = if rng.gen_bool(0.5) { LegKind::NursePhone } else { LegKind::NurseBrowser };
+            let nurse_kind = if rng.gen_bool(0.5) {
+                LegKind::NursePhone
+            } else {
+                LegKind::NurseBrowser
+            };
             // The nurse answers a little before the resident does.
-            store.insert_call_leg(&leg(id, nurse_kind, answered - TimeDelta::seconds(15), true, "connected")).await.expect("leg");
+            store
+                .insert_call_leg(&leg(
+                    id,
+                    nurse_kind,
+                    answered - TimeDelta::seconds(15),
+                    true,
+                    "connected",
+                ))
+                .await
+                .expect("leg");
             if !held {
-                store.insert_call_leg(&leg(id, LegKind::Resident, answered, true, "connected")).await.expect("leg");
+                store
+                    .insert_call_leg(&leg(id, LegKind::Resident, answered, true, "connected"))
+                    .await
+                    .expect("leg");
             }
-            let nurse_answer = if held { answered - TimeDelta::seconds(15) } else { answered };
-            store.record_attempt(id, nurse, AttemptResult::Connected, &policy, answered).await.expect("attempt");
+            let nurse_answer = if held {
+                answered - TimeDelta::seconds(15)
+            } else {
+                answered
+            };
+            store
+                .record_attempt(id, nurse, AttemptResult::Connected, &policy, answered)
+                .await
+                .expect("attempt");
             month.nurse_actions.push((nurse.into(), answered));
             p.answer = Some((nurse_answer, !held));
             if level >= 3 && rng.gen_bool(0.2) {
                 store
-                    .hand_off(id, OTHER_UNIT, Some(OTHER_UNIT), DEFAULT_UNIT, "", &actor, answered + TimeDelta::minutes(5))
+                    .hand_off(
+                        id,
+                        OTHER_UNIT,
+                        Some(OTHER_UNIT),
+                        DEFAULT_UNIT,
+                        "",
+                        &actor,
+                        answered + TimeDelta::minutes(5),
+                    )
                     .await
                     .expect("hand off");
-                month.nurse_actions.push((nurse.into(), answered + TimeDelta::minutes(5)));
+                month
+                    .nurse_actions
+                    .push((nurse.into(), answered + TimeDelta::minutes(5)));
                 p.handed_off = true;
             }
             month.cases.push(p);
         }
         for _ in 0..rng.gen_range(0..4) {
             let node = ["greeting", "language", "q_breathing", "q_fever"][rng.gen_range(0..4)];
-            let at = first + TimeDelta::days(day) + TimeDelta::minutes(rng.gen_range(6 * 60..21 * 60));
-            store.insert_ivr_abandonment(node, at).await.expect("abandonment");
+            let at =
+                first + TimeDelta::days(day) + TimeDelta::minutes(rng.gen_range(6 * 60..21 * 60));
+            store
+                .insert_ivr_abandonment(node, at)
+                .await
+                .expect("abandonment");
             month.abandoned.push((node.into(), at));
         }
     }
@@ -175,7 +239,9 @@ pub async fn seed_month(store: &Store, first: DateTime<Utc>, days: i64, per_day:
 
 /// UTC midnight of a date (the seeded month starts there).
 pub fn utc_day(y: i32, m: u32, d: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).single().expect("date")
+    Utc.with_ymd_and_hms(y, m, d, 0, 0, 0)
+        .single()
+        .expect("date")
 }
 
 /// The local (Stockholm) date of `t`, as the report groups it.
@@ -193,14 +259,22 @@ pub fn local_week(t: DateTime<Utc>) -> chrono::NaiveDate {
 /// header -> cell per data row.
 pub fn parse_csv(text: &str) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
     let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
-    let header: Vec<String> = lines.next().expect("header").split(',').map(String::from).collect();
+    let header: Vec<String> = lines
+        .next()
+        .expect("header")
+        .split(',')
+        .map(String::from)
+        .collect();
     let rows = lines
         .map(|l| {
             let cells: Vec<&str> = l.split(',').collect();
             assert_eq!(cells.len(), header.len(), "row {l}");
-            header.iter().cloned().zip(cells.iter().map(|c| c.to_string())).collect()
+            header
+                .iter()
+                .cloned()
+                .zip(cells.iter().map(|c| c.to_string()))
+                .collect()
         })
         .collect();
     (header, rows)
 }
-

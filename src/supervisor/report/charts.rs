@@ -47,13 +47,17 @@ pub(super) fn build(seen: &[Seen], facts: &ReportFacts, range: period::Range) ->
     let mut weeks: BTreeMap<NaiveDate, [(u32, u32); 6]> = BTreeMap::new();
     for s in seen {
         let level = usize::from(s.case.level.clamp(1, 5)) - 1;
-        if let (Some(w), Some(slot)) = (s.wait, waits.get_mut(level).and_then(|l| l.get_mut(s.hour))) {
+        if let (Some(w), Some(slot)) =
+            (s.wait, waits.get_mut(level).and_then(|l| l.get_mut(s.hour)))
+        {
             slot.push(w);
         }
         if let Some(a) = arrivals.get_mut(s.hour) {
             *a = a.saturating_add(1);
         }
-        let week = weeks.entry(super::Period::Week.start_of(s.day)).or_default();
+        let week = weeks
+            .entry(super::Period::Week.start_of(s.day))
+            .or_default();
         for i in [level, 5] {
             if let Some((within, needing)) = week.get_mut(i) {
                 *within = within.saturating_add(u32::from(s.within));

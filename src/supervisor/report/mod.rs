@@ -145,11 +145,11 @@ pub fn build(
 /// Per case: its local day and hour, answer, wait and whether it was in time.
 fn derive<'a>(facts: &'a ReportFacts, targets: &LevelTargets) -> Vec<Seen<'a>> {
     // (first callback answer, first bridged nurse answer) per case.
-    let mut answers: HashMap<&str, (Option<DateTime<Utc>>, Option<DateTime<Utc>>)> =
-        HashMap::new();
+    let mut answers: HashMap<&str, (Option<DateTime<Utc>>, Option<DateTime<Utc>>)> = HashMap::new();
     for leg in &facts.legs {
         let slot = answers.entry(leg.case_id.as_str()).or_default();
-        let earliest = |t: Option<DateTime<Utc>>| Some(t.map_or(leg.answered_at, |t| t.min(leg.answered_at)));
+        let earliest =
+            |t: Option<DateTime<Utc>>| Some(t.map_or(leg.answered_at, |t| t.min(leg.answered_at)));
         if leg.kind == "resident" {
             slot.0 = earliest(slot.0);
         } else if leg.result == "connected" {
@@ -222,9 +222,15 @@ impl Acc {
         bump(&mut self.contacts, true);
         bump(&mut self.needing, s.needing_nurse);
         bump(&mut self.within, s.within);
-        bump(&mut self.first_attempt, s.by_callback && s.case.attempts == 0);
+        bump(
+            &mut self.first_attempt,
+            s.by_callback && s.case.attempts == 0,
+        );
         bump(&mut self.unreachable, s.case.status == "unreachable");
-        bump(&mut self.self_care, s.case.outcome.as_deref() == Some("self_care"));
+        bump(
+            &mut self.self_care,
+            s.case.outcome.as_deref() == Some("self_care"),
+        );
         self.waits.extend(s.wait);
         self.errors.extend(s.estimate_error);
     }

@@ -64,7 +64,9 @@ impl Range {
             return Err(format!("to {to} is before from {from}"));
         }
         if (to - from).num_days() >= MAX_DAYS {
-            return Err(format!("the range is longer than {MAX_DAYS} days: ask for a shorter one"));
+            return Err(format!(
+                "the range is longer than {MAX_DAYS} days: ask for a shorter one"
+            ));
         }
         if from.year() < 1971 || to.year() > 9998 {
             return Err("dates must be between 1971 and 9998".to_string());
@@ -135,6 +137,8 @@ mod tests {
         assert!(Range::parse("2024-01-01", "2026-01-01")
             .unwrap_err()
             .contains("longer"));
-        assert!(Period::parse("year").unwrap_err().contains("day, week or month"));
+        assert!(Period::parse("year")
+            .unwrap_err()
+            .contains("day, week or month"));
     }
 }

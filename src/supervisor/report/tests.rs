@@ -89,8 +89,14 @@ fn held_caller_counts_the_bridged_nurse_and_self_care_needs_no_nurse() {
     assert_eq!(l1.within_target, 1);
     assert_eq!(l1.first_attempt_reached, 0, "no callback");
     let l5 = r.rows.iter().find(|r| r.level == 5).unwrap();
-    assert_eq!((l5.self_care, l5.needing_nurse, l5.within_target_share), (1, 0, None));
-    assert_eq!(l1.period_start, NaiveDate::from_ymd_opt(2026, 11, 2).unwrap());
+    assert_eq!(
+        (l5.self_care, l5.needing_nurse, l5.within_target_share),
+        (1, 0, None)
+    );
+    assert_eq!(
+        l1.period_start,
+        NaiveDate::from_ymd_opt(2026, 11, 2).unwrap()
+    );
 }
 
 #[test]
@@ -114,7 +120,11 @@ fn handoffs_count_on_the_unit_handed_from_and_abandonments_per_node() {
         .map(|r| (r.unit.as_str(), r.contacts, r.handoffs_out))
         .collect();
     assert_eq!(units, [("1177", 0, 1), ("vc", 1, 0)]);
-    let nodes: Vec<(&str, u32)> = r.abandoned.iter().map(|a| (a.node.as_str(), a.count)).collect();
+    let nodes: Vec<(&str, u32)> = r
+        .abandoned
+        .iter()
+        .map(|a| (a.node.as_str(), a.count))
+        .collect();
     assert_eq!(nodes, [("greeting", 1), ("q_fever", 2)]);
     let text = csv::to_csv(&r);
     assert_eq!(text.lines().count(), 1 + 2 + 2);
@@ -140,7 +150,12 @@ fn charts_by_local_hour_and_week() {
     assert_eq!(l3.wait_p50_min[9], None);
     assert_eq!(r.charts.arrivals_by_hour[8], 2.0 / 14.0);
     assert_eq!(r.charts.nurses_by_hour[8], 2.0 / 14.0);
-    let weeks: Vec<Option<f64>> = r.charts.within_target_by_week.iter().map(|w| w.all).collect();
+    let weeks: Vec<Option<f64>> = r
+        .charts
+        .within_target_by_week
+        .iter()
+        .map(|w| w.all)
+        .collect();
     // Week 1: answered in 60 min (target 2 h); week 2: not answered yet.
     assert_eq!(weeks, [Some(1.0), Some(0.0)]);
 }
