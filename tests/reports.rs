@@ -356,6 +356,32 @@ async fn reports_refuse_bad_parameters_and_non_supervisors() {
         .await
         .expect("get");
     assert_eq!(r.status(), 401);
+    // Described in the OpenAPI document.
+    let doc: Value = reqwest::get(svc.http_url("/openapi.json"))
+        .await
+        .expect("doc")
+        .json()
+        .await
+        .expect("json");
+    assert!(doc["paths"]["/api/v1/reports"]["get"].is_object());
+    // The page and Chart.js come from this server, under the same CSP.
+    for path in [
+        "/supervisor/reports",
+        "/web/reports.js",
+        "/web/vendor/chart.umd.min.js",
+    ] {
+        let r = reqwest::get(svc.http_url(path)).await.expect("page");
+        assert_eq!(r.status(), 200, "{path}");
+        let csp = r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(csp.contains("script-src 'self';"), "{path}: {csp}");
+        let body = r.text().await.expect("body");
+        if path.ends_with("chart.umd.min.js") {
+            assert!(body.starts_with("/*!\n * Chart.js v4") && body.contains("MIT License"));
+        }
+    }
     // A read is audited (refusals are not reads).
     let r = sara
         .get(svc.http_url("/api/v1/reports?period=day&from=2026-11-01&to=2026-11-02"))

@@ -142,10 +142,12 @@ pub fn build(
     }
 }
 
+/// A case's first callback answer and first bridged nurse answer.
+type FirstAnswers = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// Per case: its local day and hour, answer, wait and whether it was in time.
 fn derive<'a>(facts: &'a ReportFacts, targets: &LevelTargets) -> Vec<Seen<'a>> {
-    // (first callback answer, first bridged nurse answer) per case.
-    let mut answers: HashMap<&str, (Option<DateTime<Utc>>, Option<DateTime<Utc>>)> = HashMap::new();
+    let mut answers: HashMap<&str, FirstAnswers> = HashMap::new();
     for leg in &facts.legs {
         let slot = answers.entry(leg.case_id.as_str()).or_default();
         let earliest =
