@@ -342,6 +342,8 @@ impl Callback {
                 return;
             }
         };
+        // The resident answered the nurse's call: observed now, live.
+        self.metrics.answers.answered(&self.case, Utc::now());
         // Say who is calling before the nurse is heard.
         self.set_state(CallState::Announcing);
         let lang = self.case.language.as_str();
@@ -409,6 +411,7 @@ impl Callback {
             return;
         }
         self.set_state(CallState::Connected);
+        self.metrics.answers.answered(&self.case, Utc::now());
         self.record_attempt(None).await;
         info!("nurse connected to the holding caller");
         tokio::select! {
@@ -425,11 +428,7 @@ impl Callback {
     /// attempts and an unreachable nurse are not attempts at the resident.
     async fn record_attempt(&self, failure: Option<DialFailure>) {
         let result = match failure {
-            None => {
-                // The nurse's answer reached the resident: observed now, live.
-                self.metrics.answers.answered(&self.case, Utc::now());
-                AttemptResult::Connected
-            }
+            None => AttemptResult::Connected,
             Some(DialFailure::Busy(_)) => AttemptResult::Busy,
             Some(DialFailure::NoAnswer(_)) => AttemptResult::NoAnswer,
             Some(DialFailure::Rejected(_)) => AttemptResult::Rejected,
