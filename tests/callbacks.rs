@@ -432,6 +432,14 @@ async fn holding_caller_hears_place_in_queue_then_is_connected_to_the_nurse() {
         resident.calls().is_empty(),
         "a holding caller is not dialled"
     );
+    // The bridge is the nurse's answer for a held caller (follow-up histograms).
+    let metrics = svc.metrics().await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == r#"pe_contact_to_answer_seconds_count{level="1",channel="phone"} 1"#),
+        "{metrics}"
+    );
     // The caller speaks (a tone): the nurse hears it.
     let tone: Vec<i16> = (0..8000 * 2)
         .map(|i| ((i as f64 * 2.0 * std::f64::consts::PI * 600.0 / 8000.0).sin() * 12000.0) as i16)

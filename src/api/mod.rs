@@ -17,6 +17,7 @@ pub mod lockouts;
 pub mod openapi;
 pub mod origin;
 pub mod pages;
+pub mod reports;
 pub mod sms;
 pub mod staff_guard;
 pub mod supervisor;
@@ -208,6 +209,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/supervisor/messages", get(supervisor::messages))
         .route("/supervisor/stats", get(supervisor::get_stats))
         .route("/supervisor/unreachable", get(supervisor::unreachable))
+        .route("/reports", get(reports::get_report))
         .route("/supervisor/lockouts", get(lockouts::list))
         .route("/supervisor/lockouts/lift", post(lockouts::lift))
         .route("/sms/status", post(sms::status_report))

@@ -2,8 +2,8 @@
 //! annotations (utoipa), so it cannot drift from the code.
 
 use super::{
-    auth, calls, cancel, cases, events, handoff, intake, lockouts, sms, supervisor, surveys,
-    voice_note, worklist,
+    auth, calls, cancel, cases, events, handoff, intake, lockouts, reports, sms, supervisor,
+    surveys, voice_note, worklist,
 };
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -26,6 +26,7 @@ use utoipa::{Modify, OpenApi};
         supervisor::unreachable, lockouts::list, lockouts::lift,
         sms::status_report,
         surveys::post_survey, surveys::summary,
+        reports::get_report,
     ),
     components(schemas(
         auth::LoginRequest, auth::Me,
@@ -43,6 +44,10 @@ use utoipa::{Modify, OpenApi};
         sms::DeliveryReport, sms::SmsView,
         surveys::SurveyPost, surveys::SurveyStored, surveys::SurveySummaryView,
         crate::store::SurveyGroup, crate::store::QuestionSummary,
+        crate::supervisor::report::Report, crate::supervisor::report::ReportRow,
+        crate::supervisor::report::AbandonedRow, crate::supervisor::report::Period,
+        crate::supervisor::report::charts::Charts, crate::supervisor::report::charts::LevelHours,
+        crate::supervisor::report::charts::WeekShare,
     )),
     modifiers(&Security),
 )]

@@ -32,7 +32,7 @@ macro_rules! page {
     };
 }
 
-/// `/`, `/login`, `/nurse`, `/supervisor` and `/web/*` (state-free).
+/// `/`, `/login`, `/nurse`, `/supervisor`, `/supervisor/reports` and `/web/*` (state-free).
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/nurse") }))
@@ -41,6 +41,19 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route(
             "/supervisor",
             page!("text/html; charset=utf-8", "supervisor.html"),
+        )
+        .route(
+            "/supervisor/reports",
+            page!("text/html; charset=utf-8", "reports.html"),
+        )
+        .route(
+            "/web/reports.js",
+            page!("text/javascript; charset=utf-8", "reports.js"),
+        )
+        // Chart.js 4 (MIT, licence header kept), vendored: no CDN.
+        .route(
+            "/web/vendor/chart.umd.min.js",
+            page!("text/javascript; charset=utf-8", "vendor/chart.umd.min.js"),
         )
         .route("/web/app.css", page!("text/css; charset=utf-8", "app.css"))
         .route(

@@ -345,6 +345,8 @@ impl Callback {
                 return;
             }
         };
+        // The resident answered the nurse's call: observed now, live.
+        self.metrics.answers.answered(&self.case, Utc::now());
         // Say who is calling before the nurse is heard.
         self.set_state(CallState::Announcing);
         let lang = self.case.language.as_str();
@@ -434,6 +436,7 @@ impl Callback {
             return;
         }
         self.set_state(CallState::Connected);
+        self.metrics.answers.answered(&self.case, Utc::now());
         self.record_attempt(None).await;
         info!("nurse connected to the holding caller");
         tokio::select! {

@@ -19,6 +19,8 @@ pub struct CallbackMetrics {
     results: Family<ResultLabel, Counter>,
     /// Calls the trunk failed (5xx, no answer from it, our credentials refused).
     pub trunk_failures: Counter,
+    /// Contact-to-answer and estimate-error histograms.
+    pub answers: super::answer_metrics::AnswerMetrics,
 }
 
 impl CallbackMetrics {
@@ -38,6 +40,7 @@ impl CallbackMetrics {
             "Callbacks the trunk failed (no attempt at the resident used)",
             self.trunk_failures.clone(),
         );
+        self.answers.register(registry);
     }
 
     /// Counts how a callback ended.

@@ -2,6 +2,7 @@
 //! the trunk, the bridge between them, and the attempt's result. A caller
 //! holding in the queue on this node is connected instead of dialled.
 
+pub mod answer_metrics;
 mod callback;
 pub mod metrics;
 pub mod survey;

@@ -25,6 +25,7 @@ pub mod listing;
 pub mod lockouts;
 pub mod notify;
 mod postgres;
+pub mod reports;
 pub mod retention;
 pub mod settings;
 pub mod sms;

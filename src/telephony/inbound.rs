@@ -656,6 +656,7 @@ impl Call {
                     info!(outcome = ?outcome, "IVR finished");
                     self.ctx.metrics.outcome(&outcome);
                     self.cdr.outcome(&outcome);
+                    self.record_abandonment(&outcome);
                 }
             }
         }
@@ -708,6 +709,12 @@ impl Call {
                 IvrEvent::CaseStoreFailed
             }
         }
+    }
+
+    /// Stores where the caller left the IVR, beside the loop (abandonments only).
+    fn record_abandonment(&self, outcome: &crate::ivr::CallOutcome) {
+        let deadline = self.ctx.flow.settings().store_timeout;
+        super::abandonment::record(&self.ctx.tasks, self.ctx.booking.store(), outcome, deadline);
     }
 
     /// Stores a self-care contact beside the loop, within the store deadline.
@@ -770,6 +777,7 @@ impl Call {
                         info!(outcome = ?o, "{why}");
                         self.ctx.metrics.outcome(&o);
                         self.cdr.outcome(&o);
+                        self.record_abandonment(&o);
                     }
                     // A caller who hangs up mid-note keeps what they said.
                     IvrAction::StopRecording { reason } => {

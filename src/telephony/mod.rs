@@ -5,6 +5,7 @@
 //! call-detail rows and the call counters live here too. Callbacks (which
 //! legs to start, in which order) are the dialer's job, on top of this.
 
+pub mod abandonment;
 pub mod call_record;
 pub mod dial_failure;
 pub mod driver;

@@ -9,6 +9,7 @@ pub mod caller;
 pub mod node;
 pub mod postgres;
 pub mod raw_sip;
+pub mod report_seed;
 pub mod tls;
 
 use phone_entrance::service::{self, Running, ServiceOptions};
