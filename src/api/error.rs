@@ -93,3 +93,10 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// The request body, at most `max` bytes: a larger one is a 413 naming the limit.
+pub async fn read_body(body: axum::body::Body, max: usize) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, max)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(format!("body is larger than {} KiB", max / 1024)))
+}

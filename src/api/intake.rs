@@ -6,6 +6,7 @@
 //! the rule, never echo a personnummer or number.
 
 use super::auth::IntakeClient;
+use super::error::read_body;
 use super::{ApiError, ApiState};
 use crate::identity::{Personnummer, PhoneNumber};
 use crate::queue::{deadline_for, LevelTargets, Priority, QueueConfig};
@@ -270,11 +271,7 @@ pub async fn post_case(
     client: IntakeClient,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| {
-            ApiError::PayloadTooLarge(format!("body is larger than {} KiB", MAX_BODY_BYTES / 1024))
-        })?;
+    let bytes = read_body(body, MAX_BODY_BYTES).await?;
     let valid = parse_request(&bytes)?;
     let registered = register(&state, &client, &valid).await?;
     let status = if registered.created {

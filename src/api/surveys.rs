@@ -4,6 +4,7 @@
 //! in a post names a case or a person, and the store keeps only the hour.
 
 use super::auth::{IntakeClient, Role, Staff};
+use super::error::read_body;
 use super::intake::describe_json_error;
 use super::{ApiError, ApiState};
 use crate::queue::Priority;
@@ -114,11 +115,7 @@ pub async fn post_survey(
     _client: IntakeClient,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| {
-            ApiError::PayloadTooLarge(format!("body is larger than {} KiB", MAX_BODY_BYTES / 1024))
-        })?;
+    let bytes = read_body(body, MAX_BODY_BYTES).await?;
     let post: SurveyPost =
         serde_json::from_slice(&bytes).map_err(|e| bad(describe_json_error(&e)))?;
     let survey = validate(post, &state)?;

@@ -373,15 +373,7 @@ async fn handle_post(
     body: Body,
 ) -> Result<Response, FhirError> {
     let client = client.map_err(|r| FhirError::from(r.0))?;
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| {
-            FhirError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                fhir_r4::codes::IssueType::TooCostly,
-                format!("body is larger than {} KiB", MAX_BODY_BYTES / 1024),
-            )
-        })?;
+    let bytes = crate::api::error::read_body(body, MAX_BODY_BYTES).await?;
     let (request, order) = bundle_to_request(&bytes)?;
     let valid = intake::validate(request)?;
     let registered = intake::register(state, &client, &valid).await?;

@@ -132,13 +132,17 @@ mod tests {
         }
     }
 
-    #[test]
-    fn self_care_advice_must_be_in_the_manifest_with_audio() {
-        let mut texts = IvrTexts {
+    fn shipped_texts() -> IvrTexts {
+        IvrTexts {
             flow: shipped("sip-config/ivr.toml"),
             triage: shipped("sip-config/triage.toml"),
             manifest: shipped("prompts/manifest.toml"),
-        };
+        }
+    }
+
+    #[test]
+    fn self_care_advice_must_be_in_the_manifest_with_audio() {
+        let mut texts = shipped_texts();
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
         let has = |lang: Language, id: &str| wav_path(&root, lang, id).exists();
         assert!(IvrConfig::parse(&texts, &root, &has).is_ok());
@@ -163,11 +167,7 @@ mod tests {
 
     #[test]
     fn missing_wav_is_named_with_a_fix() {
-        let texts = IvrTexts {
-            flow: shipped("sip-config/ivr.toml"),
-            triage: shipped("sip-config/triage.toml"),
-            manifest: shipped("prompts/manifest.toml"),
-        };
+        let texts = shipped_texts();
         let err = IvrConfig::parse(&texts, Path::new("prompts"), &|_, _| false)
             .unwrap_err()
             .to_string();
@@ -177,11 +177,7 @@ mod tests {
 
     #[test]
     fn survey_prompts_must_be_in_the_manifest_with_audio() {
-        let mut texts = IvrTexts {
-            flow: shipped("sip-config/ivr.toml"),
-            triage: shipped("sip-config/triage.toml"),
-            manifest: shipped("prompts/manifest.toml"),
-        };
+        let mut texts = shipped_texts();
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
         let has = |lang: Language, id: &str| wav_path(&root, lang, id).exists();
         let config = IvrConfig::parse(&texts, &root, &has).unwrap();
