@@ -24,6 +24,7 @@ use utoipa::{Modify, OpenApi};
         calls::start_call, calls::call_status, calls::hangup,
         supervisor::get_settings, supervisor::put_settings, supervisor::messages, supervisor::get_stats,
         supervisor::unreachable, lockouts::list, lockouts::lift,
+        supervisor::forecast,
         sms::status_report,
     ),
     components(schemas(
@@ -40,6 +41,8 @@ use utoipa::{Modify, OpenApi};
         crate::supervisor::SupervisorStats, crate::supervisor::stats::LevelStats, crate::store::SelfCareRouteCount, crate::supervisor::overdue::OverdueAlert, crate::supervisor::overdue::OverdueCase, supervisor::MessageOption,
         supervisor::UnreachableCaseView, lockouts::LockView, lockouts::LiftRequest,
         sms::DeliveryReport, sms::SmsView,
+        crate::supervisor::staffing::StaffingForecast, crate::supervisor::staffing::ForecastHour,
+        crate::supervisor::staffing::ForecastDay,
     )),
     modifiers(&Security),
 )]

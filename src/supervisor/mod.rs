@@ -3,6 +3,7 @@
 //! (the `live` module), so the next caller hears a change without a restart.
 
 pub mod overdue;
+pub mod staffing;
 pub mod stats;
 pub mod unit_waits;
 
