@@ -103,6 +103,8 @@ struct Registered {
     level: u8,
     at: DateTime<Utc>,
     told: Option<DateTime<Utc>>,
+    /// Registered on the measured day (the days around it only load the queue).
+    measured: bool,
 }
 
 /// The simulated service: the queue, the nurses and what has happened so far.
@@ -142,6 +144,9 @@ impl Sim {
                     r.told.map(|e| e.format("%d %H:%M").to_string()),
                     start.format("%d %H:%M")
                 );
+            }
+            if !r.measured {
+                continue;
             }
             self.outcomes.push(Outcome {
                 level: r.level,
@@ -183,26 +188,41 @@ fn history(seed: u64) -> (Vec<(DateTime<Utc>, u8)>, ArrivalProfile) {
     (past, profile)
 }
 
+/// Runs the day before (to start with its backlog), the measured day (each
+/// case told its estimate) and the day after (whose cases overtake the
+/// measured day's level-5 ones, as the estimate expects); measures the
+/// measured day's cases.
 fn simulate(nurses: usize, seed: u64, model: Model<'_>, past: &[(DateTime<Utc>, u8)]) -> Vec<Outcome> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let arrivals = arrivals(&mut rng);
+    let day = arrivals(&mut rng);
+    let mut arrivals = other_day(seed, -1);
+    arrivals.extend(day);
+    arrivals.extend(other_day(seed, 1));
+    let past: Vec<(DateTime<Utc>, u8)> = past
+        .iter()
+        .filter(|(t, _)| *t < t0() - TimeDelta::days(1))
+        .copied()
+        .collect();
     let targets = LevelTargets::default();
     let hours = OpeningHours::default();
     let mut history = HandlingTimes::new(Duration::from_secs_f64(DEFAULT_HANDLING_MIN * 60.0));
     // The previous day's last hours are known too.
     let mut recent: VecDeque<(DateTime<Utc>, u8)> = past
         .iter()
-        .filter(|(t, _)| *t >= t0() - TimeDelta::hours(2))
+        .filter(|(t, _)| *t >= t0() - TimeDelta::days(1) - TimeDelta::hours(2))
         .copied()
         .collect();
     let mut sim = Sim {
         rng,
         queue: Queue::new(),
         cases: Vec::new(),
-        free: (0..nurses).map(|_| Reverse(t0())).collect(),
+        free: (0..nurses)
+            .map(|_| Reverse(t0() - TimeDelta::days(1)))
+            .collect(),
         ongoing: Vec::new(),
         outcomes: Vec::new(),
     };
+    let measured_day = t0()..t0() + TimeDelta::days(1);
     for (at, level) in arrivals {
         sim.dispatch(Some(at));
         // What the service knows now: finished handling times, arrivals in the last 2 h.
@@ -224,7 +244,9 @@ fn simulate(nurses: usize, seed: u64, model: Model<'_>, past: &[(DateTime<Utc>, 
         for (_, l) in &recent {
             counts[usize::from(*l - 1)] += 1;
         }
+        let measured = measured_day.contains(&at);
         let forecast = match model {
+            _ if !measured => None,
             Model::Flat => None,
             Model::Profile(p) => {
                 let expected = p.expected_between(at - TimeDelta::hours(2), at);
@@ -245,9 +267,16 @@ fn simulate(nurses: usize, seed: u64, model: Model<'_>, past: &[(DateTime<Utc>, 
             forecast: forecast.as_ref(),
             not_before: None,
         };
-        let told = estimate_new(at, priority, &open, &staff);
+        let told = measured
+            .then(|| estimate_new(at, priority, &open, &staff))
+            .flatten();
         let id = sim.cases.len();
-        sim.cases.push(Registered { level, at, told });
+        sim.cases.push(Registered {
+            level,
+            at,
+            told,
+            measured,
+        });
         sim.queue.insert(QueuedCase {
             id,
             priority,
@@ -442,7 +471,13 @@ fn simulate_roster(seed: u64, days: i64, plan: &[HourPlan]) -> Vec<Outcome> {
             }
             free.pop();
             let Some(c) = queue.pop_next() else { break };
-            let begin = next_on_duty(i, f.max(c.registered_at));
+            let begin = f.max(c.registered_at);
+            if on_duty(begin) <= i {
+                // Off duty by the time the case is there: someone else takes it.
+                free.push(Reverse((next_on_duty(i, begin), i)));
+                queue.insert(c);
+                continue;
+            }
             let took = handling(&mut rng);
             free.push(Reverse((begin + TimeDelta::from_std(took).unwrap_or_default(), i)));
             let (level, at) = levels[c.id];

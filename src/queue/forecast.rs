@@ -2,7 +2,14 @@
 //! meets its target share (share of cases started within the level's target).
 //!
 //! Method: a replay of the priority queue against the learnt arrivals, hour by
-//! hour, with the fewest nurses that keep each level's share in that hour.
+//! hour. Each hour starts from the work that must be done in it: every
+//! expected case's handling time spread over its level's target (a level-5
+//! case from the morning peak may be worked any time in the next 24 hours),
+//! at most [`UTILISATION`] of the nurses' time; then the replay adds nurses
+//! until each level's share holds in that hour. The spread keeps the plan
+//! smooth (the replay alone would put off all long-target work to the hour
+//! of its deadline); the replay catches what the average hides (the backlog
+//! carried between hours, level 1 waiting for a free nurse).
 //! Not Erlang C: the queue is worked in deadline order with targets from 3
 //! minutes to 24 hours, so a level-5 case from the morning peak may wait until
 //! night and still be on time. Erlang C assumes a steady state within the hour
@@ -13,8 +20,9 @@
 //!
 //! A case is judged once: when a nurse starts it (within target or not), or at
 //! the end of the hour its deadline passed unstarted. An hour meets the goal
-//! when, for every level with cases judged in it, the share within target is at
-//! least the level's target share. Pure: no clock, no store.
+//! when, for every level, the share within target of the cases judged so far
+//! in the plan (once there are ten) is at least the level's target share.
+//! Pure: no clock, no store.
 
 use super::arrivals::{expected_times, ArrivalForecast};
 use super::order::QueuedCase;
@@ -26,6 +34,11 @@ use std::time::Duration;
 
 /// At most this many nurses are planned for one hour.
 pub const MAX_NURSES: u32 = 400;
+/// Planned share of a nurse's hour spent on cases: the rest absorbs chance
+/// (handling times vary, arrivals bunch) that the replay of averages does not see.
+pub const UTILISATION: f64 = 0.85;
+/// A level's share is checked once this many of its cases were judged.
+const MIN_JUDGED: u32 = 10;
 /// Expected arrivals replayed per level (bounds the work of one forecast).
 const MAX_ARRIVALS: usize = 100_000;
 
@@ -92,65 +105,97 @@ pub fn plan<Id>(input: &PlanInput<'_, Id>) -> Vec<HourPlan> {
         free: Vec::new(),
         next: 0,
     };
+    let base = spread_load(input);
+    // Met and judged so far per level: the share is held over the plan, so
+    // a rare level-1 case a second too late does not call in a crowd.
+    let mut so_far = [(0u32, 0u32); 5];
     let mut out = Vec::new();
-    for (start, expected) in input.arrivals.hours() {
+    for (i, (start, expected)) in input.arrivals.hours().enumerate() {
         let trial = |n: u32| {
             let mut s = state.clone();
-            let shares = run_hour(&mut s, &cases, input, start, n);
-            (s, shares)
+            let counts = run_hour(&mut s, &cases, input, start, n);
+            (s, counts)
         };
-        let meets = |shares: &[Option<f64>; 5]| {
-            shares
+        let meets = |counts: &[(u32, u32); 5]| {
+            counts
                 .iter()
+                .zip(so_far)
                 .zip(input.shares)
-                .all(|(got, want)| got.is_none_or(|g| g + 1e-9 >= want))
+                .all(|(((met, judged), (m0, j0)), want)| {
+                    let holds = |met: u32, judged: u32| {
+                        f64::from(met) + 1e-9 >= want * f64::from(judged)
+                    };
+                    // Over the plan so far, or (once it has slipped, which
+                    // no nurse now can undo) in this hour alone.
+                    judged + j0 < MIN_JUDGED || holds(met + m0, judged + j0) || holds(*met, *judged)
+                })
         };
-        // The share grows with the nurses (more nurses never start a case
-        // later): double until it is met, then halve the gap to the fewest.
-        let mut hi = 4;
-        let mut best = trial(hi);
-        while !meets(&best.1) && hi < MAX_NURSES {
-            hi = (hi * 2).min(MAX_NURSES);
-            best = trial(hi);
+        let floor = base.get(i).copied().unwrap_or(0.0) / UTILISATION;
+        let mut nurses = (floor.ceil() as u32).clamp(1, MAX_NURSES);
+        // Past twice the workload (plus a few), more nurses is not the answer.
+        let most = (nurses * 2 + 4).min(MAX_NURSES);
+        let mut best = trial(nurses);
+        while !meets(&best.1) && nurses < most {
+            nurses += 1;
+            best = trial(nurses);
         }
-        let nurses = if meets(&best.1) {
-            let mut lo = hi / 2 + 1;
-            while lo < hi {
-                let mid = lo + (hi - lo) / 2;
-                let t = trial(mid);
-                if meets(&t.1) {
-                    hi = mid;
-                    best = t;
-                } else {
-                    lo = mid + 1;
-                }
-            }
-            if hi <= 4 {
-                // The doubling started at 4: look below it too.
-                while hi > 1 {
-                    let t = trial(hi - 1);
-                    if !meets(&t.1) {
-                        break;
-                    }
-                    hi -= 1;
-                    best = t;
-                }
-            }
-            hi
-        } else {
-            MAX_NURSES
-        };
-        let (next_state, within_target) = best;
+        let (next_state, counts) = best;
         state = next_state;
+        for (acc, (met, judged)) in so_far.iter_mut().zip(counts) {
+            *acc = (acc.0 + met, acc.1 + judged);
+        }
         out.push(HourPlan {
             start,
             expected,
             nurses,
             capacity: capacity(nurses, &expected, &input.handling),
-            within_target,
+            within_target: counts
+                .map(|(met, judged)| (judged > 0).then(|| f64::from(met) / f64::from(judged))),
         });
     }
     out
+}
+
+/// Handling times vary: equal ones would keep the nurses in lockstep, all
+/// busy at once, and a level-1 case would wait for the whole pool. So case
+/// `n` takes its level's time times 0.5-1.5, spread evenly (golden-ratio
+/// sequence: mean 1, deterministic).
+fn spread_factor(n: usize) -> f64 {
+    const PHI: f64 = 0.618_033_988_749_895;
+    0.5 + (n as f64 * PHI).fract()
+}
+
+/// Nurse-hours of work per hour: each case's handling time spread evenly
+/// over its level's target from its arrival (overdue backlog: the first hour).
+fn spread_load<Id>(input: &PlanInput<'_, Id>) -> Vec<f64> {
+    let hours: Vec<[f64; 5]> = input.arrivals.hours().map(|(_, r)| r).collect();
+    let mut load = vec![0.0; hours.len()];
+    let span = |level: u8| {
+        let target = Priority::new(level).map_or(Duration::ZERO, |p| input.targets.target(p));
+        ((target.as_secs_f64() / 3600.0).ceil() as usize).max(1)
+    };
+    let work = |level: u8| {
+        let i = usize::from(level.clamp(1, 5) - 1);
+        input.handling.get(i).map_or(0.0, |h| h.as_secs_f64() / 3600.0)
+    };
+    for (i, rates) in hours.iter().enumerate() {
+        for (l, n) in (1u8..).zip(rates) {
+            let (span, w) = (span(l), work(l));
+            for slot in load.iter_mut().skip(i).take(span) {
+                *slot += n * w / span as f64;
+            }
+        }
+    }
+    let start = input.arrivals.start();
+    for c in input.backlog {
+        let left = (c.deadline - start).num_seconds().max(0) as f64 / 3600.0;
+        let span = (left.ceil() as usize).max(1);
+        let w = work(c.priority.level());
+        for slot in load.iter_mut().take(span) {
+            *slot += w / span as f64;
+        }
+    }
+    load
 }
 
 /// Cases `nurses` finish in an hour at `handling`, weighted by the level mix.
@@ -194,15 +239,15 @@ fn cases<Id>(input: &PlanInput<'_, Id>) -> Cases {
     Cases { level, arrivals }
 }
 
-/// Replays one hour from `start` with `nurses` on duty; returns the share
-/// within target per level of the cases judged in it.
+/// Replays one hour from `start` with `nurses` on duty; returns per level
+/// the cases judged in it: (within target, judged).
 fn run_hour<Id>(
     s: &mut State,
     cases: &Cases,
     input: &PlanInput<'_, Id>,
     start: DateTime<Utc>,
     nurses: u32,
-) -> [Option<f64>; 5] {
+) -> [(u32, u32); 5] {
     let end = start + TimeDelta::hours(1);
     let mut met = [0u32; 5];
     let mut judged = [0u32; 5];
@@ -237,6 +282,7 @@ fn run_hour<Id>(
                     judged[l] += 1;
                 }
                 let took = input.handling.get(l).copied().unwrap_or_default();
+                let took = took.mul_f64(spread_factor(key.3));
                 free.push(Reverse(at + TimeDelta::from_std(took).unwrap_or_default()));
             }
             None => {
@@ -254,7 +300,7 @@ fn run_hour<Id>(
         judged[level_of(key)] += 1;
     }
     s.free = done;
-    std::array::from_fn(|i| (judged[i] > 0).then(|| f64::from(met[i]) / f64::from(judged[i])))
+    std::array::from_fn(|i| (met[i], judged[i]))
 }
 
 #[cfg(test)]
