@@ -43,16 +43,23 @@ pub fn hour_start(at: DateTime<Utc>) -> DateTime<Utc> {
 
 impl ArrivalProfile {
     /// Learns from `counts` of the hours in `[from, until)` (whole hours; a
-    /// slot's mean divides by how often that weekday-hour occurs in the span,
-    /// so hours without cases count as zero).
+    /// slot's mean divides by how often that weekday-hour occurs from the
+    /// first case on, so hours without cases count as zero).
     pub fn learn(
         tz: Tz,
         counts: &[HourCount],
         from: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> ArrivalProfile {
-        let from = hour_start(from);
         let until = hour_start(until);
+        // The history starts at the first case: a service two weeks old is
+        // not averaged over four weeks, and an empty one has learnt nothing.
+        let first = counts
+            .iter()
+            .filter(|c| (1..=5).contains(&c.level) && c.hour >= from && c.hour < until)
+            .map(|c| hour_start(c.hour))
+            .min();
+        let from = first.map_or(until, |f| f.max(hour_start(from)));
         let mut seen = [[0u32; 24]; 7];
         let mut hours_seen = 0;
         let mut at = from;
@@ -328,15 +335,25 @@ mod tests {
 
     #[test]
     fn a_slot_averages_over_the_weeks_it_occurred_even_without_cases() {
-        // Only the latest Monday had cases: the mean over 4 Mondays is a quarter.
+        // Only the latest Monday 08 had cases: the mean over 4 Mondays is a quarter.
         let from = monday() - TimeDelta::weeks(4);
-        let counts = [HourCount {
-            hour: monday() - TimeDelta::weeks(1) + h(8),
-            level: 2,
-            count: 8,
-        }];
+        let counts = [
+            HourCount {
+                hour: from,
+                level: 5,
+                count: 1,
+            },
+            HourCount {
+                hour: monday() - TimeDelta::weeks(1) + h(8),
+                level: 2,
+                count: 8,
+            },
+        ];
         let p = ArrivalProfile::learn(TZ, &counts, from, monday());
         assert_eq!(p.rate_at(monday() + h(8))[1], 2.0);
+        // Without the early case the history is one week: a mean of 8.
+        let p = ArrivalProfile::learn(TZ, &counts[1..], from, monday());
+        assert_eq!(p.rate_at(monday() + h(8))[1], 8.0);
     }
 
     #[test]
