@@ -6,17 +6,17 @@ use crate::identity::{Personnummer, PhoneNumber};
 use crate::ivr::{BookedCallback, CaseDraft, CaseMode, ClockTime};
 use crate::live::Live;
 use crate::queue::{
-    busy_spread, deadline_for, decide, estimate_new, ArrivalForecast, ArrivalProfile,
-    ArrivalRates, Closure, HandlingTimes, LevelTargets, Offer, OfferInput,
-    OfferSwitches, OpeningHours, Priority, Queue, QueueConfig, Staffing,
+    busy_spread, deadline_for, decide, estimate_new, ArrivalForecast, ArrivalProfile, ArrivalRates,
+    Closure, HandlingTimes, LevelTargets, Offer, OfferInput, OfferSwitches, OpeningHours, Priority,
+    Queue, QueueConfig, Staffing,
 };
 use crate::store::group_commit::CaseWriter;
-use crate::supervisor::staffing::PlanSettings;
 use crate::store::{
     CancelError, CaseMode as StoreMode, CaseRecord, Channel, NewCase, QueueSnapshot, Store,
     StoreError,
 };
 use crate::supervisor::overdue::{OverdueAlert, OverdueMetrics};
+use crate::supervisor::staffing::PlanSettings;
 use crate::triage::Triage;
 use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
 use std::sync::{Arc, Mutex, RwLock};
@@ -247,9 +247,7 @@ impl Booking {
     /// The profile in memory, if learnt from any history.
     fn learnt_profile(&self) -> Option<Arc<ArrivalProfile>> {
         let p = self.profile.read().ok()?;
-        p.as_ref()
-            .map(|(_, p)| p.clone())
-            .filter(|p| p.is_learnt())
+        p.as_ref().map(|(_, p)| p.clone()).filter(|p| p.is_learnt())
     }
 
     /// Expected arrivals for `hours` hours from now: the profile corrected

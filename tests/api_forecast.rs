@@ -24,7 +24,11 @@ async fn seed(api: &Api) {
             n += 1;
             let priority = Priority::new(2 + (n % 4) as u8).unwrap_or(Priority::LOWEST);
             let case = NewCase {
-                channel: if n % 3 == 0 { Channel::Digital } else { Channel::Phone },
+                channel: if n.is_multiple_of(3) {
+                    Channel::Digital
+                } else {
+                    Channel::Phone
+                },
                 priority,
                 mode: CaseMode::Callback,
                 registered_at: at,
@@ -74,21 +78,31 @@ async fn check(api: Api) {
         assert!(h["start"].is_string());
         assert_eq!(h["expected_per_level"].as_array().map(Vec::len), Some(5));
         assert!(h["nurses_needed"].as_u64().is_some_and(|n| n >= 1), "{h}");
-        assert!(h["callback_capacity"].as_f64().is_some_and(|c| c > 0.0), "{h}");
+        assert!(
+            h["callback_capacity"].as_f64().is_some_and(|c| c > 0.0),
+            "{h}"
+        );
         assert!(h["capacity_on_duty"].as_f64().is_some(), "{h}");
     }
     // Busier daytime hours need at least as many nurses as the quietest hour.
     let expected = |h: &serde_json::Value| h["expected_cases"].as_f64().unwrap_or(0.0);
     let nurses = |h: &serde_json::Value| h["nurses_needed"].as_u64().unwrap_or(0);
-    let busiest = hours.iter().max_by(|a, b| expected(a).total_cmp(&expected(b)));
-    let quietest = hours.iter().min_by(|a, b| expected(a).total_cmp(&expected(b)));
+    let busiest = hours
+        .iter()
+        .max_by(|a, b| expected(a).total_cmp(&expected(b)));
+    let quietest = hours
+        .iter()
+        .min_by(|a, b| expected(a).total_cmp(&expected(b)));
     if let (Some(b), Some(q)) = (busiest, quietest) {
         assert!(expected(b) >= 3.5 && expected(q) < 2.0, "{b} {q}");
         assert!(nurses(b) >= nurses(q), "{b} {q}");
     }
     let days = f["days"].as_array().cloned().unwrap_or_default();
     assert!((7..=8).contains(&days.len()), "{days:?}");
-    let day_hours: u64 = days.iter().map(|d| d["nurse_hours"].as_u64().unwrap_or(0)).sum();
+    let day_hours: u64 = days
+        .iter()
+        .map(|d| d["nurse_hours"].as_u64().unwrap_or(0))
+        .sum();
     let all_hours: u64 = hours.iter().map(nurses).sum();
     assert_eq!(day_hours, all_hours);
     assert!(!reply.text.contains("+46"), "counts only");

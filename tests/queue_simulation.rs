@@ -192,7 +192,12 @@ fn history(seed: u64) -> (Vec<(DateTime<Utc>, u8)>, ArrivalProfile) {
 /// case told its estimate) and the day after (whose cases overtake the
 /// measured day's level-5 ones, as the estimate expects); measures the
 /// measured day's cases.
-fn simulate(nurses: usize, seed: u64, model: Model<'_>, past: &[(DateTime<Utc>, u8)]) -> Vec<Outcome> {
+fn simulate(
+    nurses: usize,
+    seed: u64,
+    model: Model<'_>,
+    past: &[(DateTime<Utc>, u8)],
+) -> Vec<Outcome> {
     let mut rng = StdRng::seed_from_u64(seed);
     let day = arrivals(&mut rng);
     let mut arrivals = other_day(seed, -1);
@@ -458,36 +463,40 @@ fn simulate_roster(seed: u64, days: i64, plan: &[HourPlan]) -> Vec<Outcome> {
         (0..max).map(|i| Reverse((start, i))).collect();
     let mut levels = Vec::new();
     let mut outcomes = Vec::new();
-    let mut dispatch = |queue: &mut Queue<usize>, until: Option<DateTime<Utc>>, levels: &[(u8, DateTime<Utc>)]| {
-        while let Some(Reverse((f, i))) = free.peek().copied() {
-            let on = next_on_duty(i, f);
-            if on != f {
+    let mut dispatch =
+        |queue: &mut Queue<usize>, until: Option<DateTime<Utc>>, levels: &[(u8, DateTime<Utc>)]| {
+            while let Some(Reverse((f, i))) = free.peek().copied() {
+                let on = next_on_duty(i, f);
+                if on != f {
+                    free.pop();
+                    free.push(Reverse((on, i)));
+                    continue;
+                }
+                if until.is_some_and(|u| f > u) || queue.is_empty() {
+                    break;
+                }
                 free.pop();
-                free.push(Reverse((on, i)));
-                continue;
+                let Some(c) = queue.pop_next() else { break };
+                let begin = f.max(c.registered_at);
+                if on_duty(begin) <= i {
+                    // Off duty by the time the case is there: someone else takes it.
+                    free.push(Reverse((next_on_duty(i, begin), i)));
+                    queue.insert(c);
+                    continue;
+                }
+                let took = handling(&mut rng);
+                free.push(Reverse((
+                    begin + TimeDelta::from_std(took).unwrap_or_default(),
+                    i,
+                )));
+                let (level, at) = levels[c.id];
+                outcomes.push(Outcome {
+                    level,
+                    waited: begin - at,
+                    error_min: f64::NAN,
+                });
             }
-            if until.is_some_and(|u| f > u) || queue.is_empty() {
-                break;
-            }
-            free.pop();
-            let Some(c) = queue.pop_next() else { break };
-            let begin = f.max(c.registered_at);
-            if on_duty(begin) <= i {
-                // Off duty by the time the case is there: someone else takes it.
-                free.push(Reverse((next_on_duty(i, begin), i)));
-                queue.insert(c);
-                continue;
-            }
-            let took = handling(&mut rng);
-            free.push(Reverse((begin + TimeDelta::from_std(took).unwrap_or_default(), i)));
-            let (level, at) = levels[c.id];
-            outcomes.push(Outcome {
-                level,
-                waited: begin - at,
-                error_min: f64::NAN,
-            });
-        }
-    };
+        };
     for (at, level) in all {
         dispatch(&mut queue, Some(at), &levels);
         let priority = Priority::new(level).unwrap_or(Priority::LOWEST);
@@ -553,6 +562,12 @@ fn forecast_staffing_meets_each_levels_target_share_in_the_simulation() {
             if met { "met" } else { "NOT met" }
         );
     }
-    assert_eq!(outcomes.len(), 7 * arrivals(&mut StdRng::seed_from_u64(1177)).len());
-    assert!(all_met, "the forecast staffing must meet every level's target share");
+    assert_eq!(
+        outcomes.len(),
+        7 * arrivals(&mut StdRng::seed_from_u64(1177)).len()
+    );
+    assert!(
+        all_met,
+        "the forecast staffing must meet every level's target share"
+    );
 }

@@ -251,7 +251,14 @@ pub async fn forecast(
     let recent = snap.arrivals.iter().sum();
     // A week of replayed hours: off the async workers.
     let forecast = tokio::task::spawn_blocking(move || {
-        staffing::plan(&settings, &profile, now, (recent, window), &snap.open, staffing::HOURS)
+        staffing::plan(
+            &settings,
+            &profile,
+            now,
+            (recent, window),
+            &snap.open,
+            staffing::HOURS,
+        )
     })
     .await
     .map_err(|_| ApiError::Unavailable("the forecast could not be computed".into()))?;

@@ -240,7 +240,10 @@ impl ArrivalForecast {
             return None;
         }
         let i = usize::try_from((at - self.start).num_hours()).ok()?;
-        let r = self.per_hour.get(i)?.get(usize::from(level).checked_sub(1)?)?;
+        let r = self
+            .per_hour
+            .get(i)?
+            .get(usize::from(level).checked_sub(1)?)?;
         Some(*r)
     }
 
@@ -441,7 +444,10 @@ mod tests {
     fn a_flat_rate_gives_evenly_spaced_arrivals() {
         let t = monday() + TimeDelta::minutes(7);
         let times = expected_times(t, t + h(2), 100, |_| 3.0);
-        let gaps: Vec<i64> = times.windows(2).map(|w| (w[1] - w[0]).num_minutes()).collect();
+        let gaps: Vec<i64> = times
+            .windows(2)
+            .map(|w| (w[1] - w[0]).num_minutes())
+            .collect();
         assert_eq!(times.len(), 6);
         assert!(gaps.iter().all(|g| *g == 20), "{gaps:?}");
         assert_eq!((times[0] - t).num_minutes(), 20);

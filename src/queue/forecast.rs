@@ -122,9 +122,8 @@ pub fn plan<Id>(input: &PlanInput<'_, Id>) -> Vec<HourPlan> {
                 .zip(so_far)
                 .zip(input.shares)
                 .all(|(((met, judged), (m0, j0)), want)| {
-                    let holds = |met: u32, judged: u32| {
-                        f64::from(met) + 1e-9 >= want * f64::from(judged)
-                    };
+                    let holds =
+                        |met: u32, judged: u32| f64::from(met) + 1e-9 >= want * f64::from(judged);
                     // Over the plan so far, or (once it has slipped, which
                     // no nurse now can undo) in this hour alone.
                     judged + j0 < MIN_JUDGED || holds(met + m0, judged + j0) || holds(*met, *judged)
@@ -176,7 +175,10 @@ fn spread_load<Id>(input: &PlanInput<'_, Id>) -> Vec<f64> {
     };
     let work = |level: u8| {
         let i = usize::from(level.clamp(1, 5) - 1);
-        input.handling.get(i).map_or(0.0, |h| h.as_secs_f64() / 3600.0)
+        input
+            .handling
+            .get(i)
+            .map_or(0.0, |h| h.as_secs_f64() / 3600.0)
     };
     for (i, rates) in hours.iter().enumerate() {
         for (l, n) in (1u8..).zip(rates) {
@@ -230,7 +232,9 @@ fn cases<Id>(input: &PlanInput<'_, Id>) -> Cases {
         let target = TimeDelta::from_std(input.targets.target(p)).unwrap_or(TimeDelta::MAX);
         let rate = |at| input.arrivals.rate(lvl, at).unwrap_or(0.0);
         for at in expected_times(from, until, MAX_ARRIVALS, rate) {
-            let deadline = at.checked_add_signed(target).unwrap_or(DateTime::<Utc>::MAX_UTC);
+            let deadline = at
+                .checked_add_signed(target)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
             arrivals.push((at, (!p.is_immediate(), deadline, at, level.len())));
             level.push(lvl);
         }
@@ -286,7 +290,10 @@ fn run_hour<Id>(
                 free.push(Reverse(at + TimeDelta::from_std(took).unwrap_or_default()));
             }
             None => {
-                let next = cases.arrivals.get(s.next).map_or(end, |(t, _)| (*t).min(end));
+                let next = cases
+                    .arrivals
+                    .get(s.next)
+                    .map_or(end, |(t, _)| (*t).min(end));
                 free.push(Reverse(next.max(at + TimeDelta::seconds(1))));
             }
         }

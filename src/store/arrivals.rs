@@ -17,7 +17,8 @@ const SQLITE_SQL: &str = "SELECT CAST(strftime('%s', registered_at) AS INTEGER) 
      priority, COUNT(*) AS n FROM cases \
      WHERE registered_at >= $1 AND registered_at < $2 AND summary NOT IN ($3, $4) \
      GROUP BY h, priority";
-const POSTGRES_SQL: &str = "SELECT CAST(FLOOR(EXTRACT(EPOCH FROM registered_at) / 3600) AS BIGINT) AS h, \
+const POSTGRES_SQL: &str =
+    "SELECT CAST(FLOOR(EXTRACT(EPOCH FROM registered_at) / 3600) AS BIGINT) AS h, \
      priority, COUNT(*) AS n FROM cases \
      WHERE registered_at >= $1 AND registered_at < $2 AND summary NOT IN ($3, $4) \
      GROUP BY h, priority";
@@ -115,9 +116,7 @@ mod tests {
             assert!(store.insert_case(c).await.is_ok());
         }
         let got = store.hourly_arrivals(h8, h8 + TimeDelta::hours(3)).await;
-        let Ok(mut got) = got else {
-            panic!("{got:?}")
-        };
+        let Ok(mut got) = got else { panic!("{got:?}") };
         got.sort_by_key(|c| (c.hour, c.level));
         let want: Vec<(DateTime<Utc>, u8, u32)> =
             vec![(h8, 4, 2), (h8 + TimeDelta::hours(1), 2, 1)];

@@ -122,7 +122,11 @@ fn view(
         .collect();
     let mut days: Vec<ForecastDay> = Vec::new();
     for h in &hours {
-        let date = h.start.with_timezone(&settings.tz).format("%Y-%m-%d").to_string();
+        let date = h
+            .start
+            .with_timezone(&settings.tz)
+            .format("%Y-%m-%d")
+            .to_string();
         if days.last().is_none_or(|d| d.date != date) {
             days.push(ForecastDay {
                 date,
@@ -182,19 +186,37 @@ mod tests {
             .collect();
         let profile = ArrivalProfile::learn(settings().tz, &counts, from, now);
         let open: [QueuedCase<u32>; 0] = [];
-        let f = plan(&settings(), &profile, now, (24, TimeDelta::hours(2)), &open, 48);
+        let f = plan(
+            &settings(),
+            &profile,
+            now,
+            (24, TimeDelta::hours(2)),
+            &open,
+            48,
+        );
         assert!(f.learnt);
         assert_eq!(f.hours.len(), 48);
         assert_eq!(f.hours[0].start, now - TimeDelta::minutes(20));
-        assert_eq!(f.hours[5].expected_per_level, vec![0.0, 0.0, 12.0, 0.0, 0.0]);
+        assert_eq!(
+            f.hours[5].expected_per_level,
+            vec![0.0, 0.0, 12.0, 0.0, 0.0]
+        );
         // 12 cases of 10 minutes an hour: 2 nurse-hours of work.
-        assert!((2..=4).contains(&f.hours[5].nurses_needed), "{:?}", f.hours[5]);
+        assert!(
+            (2..=4).contains(&f.hours[5].nurses_needed),
+            "{:?}",
+            f.hours[5]
+        );
         assert_eq!(f.hours[5].capacity_on_duty, 18.0);
         let days: u32 = f.days.iter().map(|d| d.nurse_hours).sum();
         let hours: u32 = f.hours.iter().map(|h| h.nurses_needed).sum();
         assert_eq!(days, hours);
         assert_eq!(f.days[0].date, "2025-03-03");
-        assert_eq!(f.days.len(), 3, "the rest of Monday, Tuesday, part of Wednesday");
+        assert_eq!(
+            f.days.len(),
+            3,
+            "the rest of Monday, Tuesday, part of Wednesday"
+        );
         assert_eq!(f.target_share_percent, vec![90.0; 5]);
     }
 
@@ -203,7 +225,14 @@ mod tests {
         let now = Utc::now();
         let profile = ArrivalProfile::learn(settings().tz, &[], now, now);
         let open: [QueuedCase<u32>; 0] = [];
-        let f = plan(&settings(), &profile, now, (0, TimeDelta::hours(2)), &open, 24);
+        let f = plan(
+            &settings(),
+            &profile,
+            now,
+            (0, TimeDelta::hours(2)),
+            &open,
+            24,
+        );
         assert!(!f.learnt);
         assert!(f.hours.is_empty() && f.days.is_empty());
         assert_eq!(f.nurses_on_duty, 3);

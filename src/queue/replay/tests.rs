@@ -146,7 +146,10 @@ fn urgent_arrivals_do_not_crowd_out_the_other_levels() {
     let with_level_one = estimate_new(t0(), level(4), &[case(1, 4, 0)], &staff);
     staff.arrivals.per_hour = [0.0, 6.0, 0.0, 0.0, 0.0];
     let without = estimate_new(t0(), level(4), &[case(1, 4, 0)], &staff);
-    assert!(with_level_one >= without, "{with_level_one:?} vs {without:?}");
+    assert!(
+        with_level_one >= without,
+        "{with_level_one:?} vs {without:?}"
+    );
     assert!(without > at_min(10));
 }
 
