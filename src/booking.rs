@@ -28,10 +28,7 @@ pub const DROPPED_IN_IVR: &str = "call dropped during IVR";
 /// The summary of a waiting case whose caller called again and answered anew.
 pub const RETRIAGED_BY_CALL: &str = "repeat call: questions answered again";
 
-/// The summary of a self-care contact (advice given in the IVR, no callback).
-pub const SELF_CARE_CONTACT: &str = "self-care advice in the IVR";
-/// The summary of a contact the closed-hours advice route ended.
-pub const CLOSED_ADVICE_CONTACT: &str = "callback offer closed: advised another route";
+pub use crate::case::{CLOSED_ADVICE_CONTACT, SELF_CARE_CONTACT};
 
 /// What the IVR tells a caller at the callback offer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! (self-care advice, closed-hours advice) do not, as they never queue.
 
 use super::{storable, with_backend, Result, Store, StoredRow};
-use crate::booking::{CLOSED_ADVICE_CONTACT, SELF_CARE_CONTACT};
+use crate::case::{CLOSED_ADVICE_CONTACT, SELF_CARE_CONTACT};
 use crate::queue::arrivals::hour_start;
 use crate::queue::{ArrivalProfile, HourCount};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -108,7 +108,7 @@ mod tests {
             new_case(4, Channel::Phone, at(0), ""),
             new_case(4, Channel::Digital, at(59), ""),
             new_case(2, Channel::Phone, at(61), "x"),
-            new_case(4, Channel::Phone, at(10), crate::booking::SELF_CARE_CONTACT),
+            new_case(4, Channel::Phone, at(10), crate::case::SELF_CARE_CONTACT),
             new_case(3, Channel::Phone, at(-1), ""),
             new_case(3, Channel::Phone, at(180), ""),
         ];

@@ -47,8 +47,8 @@ impl Store {
             snap.claimed = usize::try_from(claimed).unwrap_or(0);
             for row in sqlx::query(ARRIVALS_SQL)
                 .bind(ts(since))
-                .bind(crate::booking::SELF_CARE_CONTACT)
-                .bind(crate::booking::CLOSED_ADVICE_CONTACT)
+                .bind(crate::case::SELF_CARE_CONTACT)
+                .bind(crate::case::CLOSED_ADVICE_CONTACT)
                 .fetch_all(pool)
                 .await?
             {
