@@ -6,9 +6,9 @@ use crate::identity::{Personnummer, PhoneNumber};
 use crate::ivr::{BookedCallback, CaseDraft, CaseMode, ClockTime};
 use crate::live::Live;
 use crate::queue::{
-    busy_spread, deadline_for, decide, estimate_new, ArrivalRates, Closure, HandlingTimes,
-    LevelTargets, Offer, OfferInput, OfferSwitches, OpeningHours, Priority, Queue, QueueConfig,
-    Staffing,
+    busy_spread, deadline_for, decide, estimate_new, ArrivalForecast, ArrivalProfile, ArrivalRates,
+    Closure, HandlingTimes, LevelTargets, Offer, OfferInput, OfferSwitches, OpeningHours, Priority,
+    Queue, QueueConfig, Staffing,
 };
 use crate::store::group_commit::CaseWriter;
 use crate::store::{
@@ -16,6 +16,7 @@ use crate::store::{
     StoreError,
 };
 use crate::supervisor::overdue::{OverdueAlert, OverdueMetrics};
+use crate::supervisor::staffing::PlanSettings;
 use crate::triage::Triage;
 use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
 use std::sync::{Arc, Mutex, RwLock};
@@ -27,10 +28,7 @@ pub const DROPPED_IN_IVR: &str = "call dropped during IVR";
 /// The summary of a waiting case whose caller called again and answered anew.
 pub const RETRIAGED_BY_CALL: &str = "repeat call: questions answered again";
 
-/// The summary of a self-care contact (advice given in the IVR, no callback).
-pub const SELF_CARE_CONTACT: &str = "self-care advice in the IVR";
-/// The summary of a contact the closed-hours advice route ended.
-pub const CLOSED_ADVICE_CONTACT: &str = "callback offer closed: advised another route";
+pub use crate::case::{CLOSED_ADVICE_CONTACT, SELF_CARE_CONTACT};
 
 /// What the IVR tells a caller at the callback offer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,8 +49,17 @@ const SNAPSHOT_STALE_MAX: Duration = Duration::from_secs(15);
 /// The follower reads the queue at most this often.
 const SNAPSHOT_MIN_INTERVAL: Duration = Duration::from_millis(250);
 
-/// Recent arrivals in this window set the expected arrival rate per level.
-const ARRIVAL_WINDOW: Duration = Duration::from_secs(2 * 3600);
+/// Recent arrivals in this window correct the learnt profile (and set the
+/// flat rate used until there is a profile).
+pub const ARRIVAL_WINDOW: Duration = Duration::from_secs(2 * 3600);
+/// The arrival profile learns from this many past weeks.
+pub const PROFILE_WEEKS: i64 = 4;
+/// The follower re-reads the profile this often (it moves by the hour).
+const PROFILE_REFRESH: Duration = Duration::from_secs(15 * 60);
+/// The estimate replays expected arrivals from the profile this far ahead
+/// (the longest target, 24 h, plus the replay running late); beyond it the
+/// recent flat rate.
+const ESTIMATE_HORIZON_HOURS: usize = 48;
 
 /// The supervisor's settings in the queue's terms.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -73,6 +80,11 @@ pub struct Booking {
     /// The supervisor's settings in force (shared with the API and other nodes).
     supervisor: Arc<Live>,
     handling: Mutex<HandlingTimes>,
+    /// Target share per level (triage.toml), for the staffing forecast.
+    shares: [f64; 5],
+    /// Arrivals per weekday and hour over past weeks, read by the follower
+    /// beside the calls (never on a caller's path) and when it was read.
+    profile: RwLock<Option<(std::time::Instant, Arc<ArrivalProfile>)>>,
     /// The latest queue picture, for holding callers' places: one read per
     /// queue change for the node, not one per caller.
     latest: RwLock<Option<(std::time::Instant, Arc<QueueSnapshot>)>>,
@@ -105,6 +117,8 @@ impl Booking {
             handling: Mutex::new(HandlingTimes::new(queue.handling())),
             queue,
             targets: LevelTargets::new(triage.targets()),
+            shares: triage.target_shares(),
+            profile: RwLock::new(None),
             hours,
             supervisor,
             latest: RwLock::new(None),
@@ -137,6 +151,11 @@ impl Booking {
                 match me.refresh_snapshot().await {
                     Ok(snap) => overdue.set(&OverdueAlert::at(&snap.open, Utc::now())),
                     Err(e) => tracing::warn!(error = %e, "queue snapshot not refreshed"),
+                }
+                if me.profile_age().is_none_or(|age| age >= PROFILE_REFRESH) {
+                    if let Err(e) = me.refresh_profile(Utc::now()).await {
+                        tracing::warn!(error = %e, "arrival profile not refreshed");
+                    }
                 }
                 // One read per interval at most, however busy the queue.
                 tokio::select! {
@@ -187,6 +206,86 @@ impl Booking {
         }
     }
 
+    fn profile_age(&self) -> Option<Duration> {
+        let p = self.profile.read().ok()?;
+        p.as_ref().map(|(at, _)| at.elapsed())
+    }
+
+    /// Learns the arrival profile from the last `PROFILE_WEEKS` weeks of
+    /// cases (whole hours up to the current one).
+    pub async fn refresh_profile(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<ArrivalProfile>, StoreError> {
+        let profile = Arc::new(
+            self.store
+                .arrival_profile(self.hours.tz(), now, PROFILE_WEEKS)
+                .await?,
+        );
+        if let Ok(mut p) = self.profile.write() {
+            *p = Some((std::time::Instant::now(), profile.clone()));
+        }
+        Ok(profile)
+    }
+
+    /// The profile in memory (read now if there is none yet).
+    pub async fn profile(&self, now: DateTime<Utc>) -> Result<Arc<ArrivalProfile>, StoreError> {
+        let held = self
+            .profile
+            .read()
+            .ok()
+            .and_then(|p| p.as_ref().map(|(_, p)| p.clone()));
+        match held {
+            Some(p) => Ok(p),
+            None => self.refresh_profile(now).await,
+        }
+    }
+
+    /// The profile in memory, if learnt from any history.
+    fn learnt_profile(&self) -> Option<Arc<ArrivalProfile>> {
+        let p = self.profile.read().ok()?;
+        p.as_ref().map(|(_, p)| p.clone()).filter(|p| p.is_learnt())
+    }
+
+    /// Expected arrivals for `hours` hours from now: the profile corrected
+    /// by the last hours' arrivals in `snap`; `None` without a profile.
+    fn arrival_forecast(
+        &self,
+        now: DateTime<Utc>,
+        snap: &QueueSnapshot,
+        hours: usize,
+    ) -> Option<ArrivalForecast> {
+        let window = ChronoDuration::from_std(ARRIVAL_WINDOW).unwrap_or_default();
+        let recent = snap.arrivals.iter().sum();
+        Some(self.learnt_profile()?.corrected(now, recent, window, hours))
+    }
+
+    /// What the staffing forecast plans with: this node's targets, target
+    /// shares, handling times and time zone.
+    pub fn plan_settings(&self) -> PlanSettings {
+        let handling = self
+            .handling
+            .lock()
+            .map(|h| h.clone())
+            .unwrap_or_else(|_| HandlingTimes::new(self.queue.handling()));
+        PlanSettings {
+            tz: self.hours.tz(),
+            targets: self.targets.clone(),
+            shares: self.shares,
+            handling: std::array::from_fn(|i| {
+                handling.for_level(Priority::new(i as u8 + 1).unwrap_or(Priority::LOWEST))
+            }),
+            nurses_on_duty: self.nurses_on_duty(),
+        }
+    }
+
+    /// Nurses on the queue now (the supervisor's figure or queue.toml's).
+    pub fn nurses_on_duty(&self) -> u32 {
+        self.live()
+            .nurses_on_duty
+            .unwrap_or(self.queue.nurses_on_duty)
+    }
+
     async fn snapshot(&self, now: DateTime<Utc>) -> Result<QueueSnapshot, StoreError> {
         let since = now - ChronoDuration::from_std(ARRIVAL_WINDOW).unwrap_or_default();
         self.store
@@ -211,6 +310,7 @@ impl Booking {
             .unwrap_or_else(|_| HandlingTimes::new(self.queue.handling()));
         // Nurses on a claimed case finish at unknown times within one handling time.
         let busy = busy_spread(now, snap.claimed, handling.for_level(Priority::LOWEST));
+        let forecast = self.arrival_forecast(now, snap, ESTIMATE_HORIZON_HOURS);
         let staff = Staffing {
             nurses: live.nurses_on_duty.unwrap_or(self.queue.nurses_on_duty),
             busy_until: busy,
@@ -218,6 +318,7 @@ impl Booking {
             hours,
             targets: &self.targets,
             arrivals: ArrivalRates::from_counts(snap.arrivals, ARRIVAL_WINDOW),
+            forecast: forecast.as_ref(),
             not_before,
         };
         estimate_new(now, priority, &snap.open, &staff)

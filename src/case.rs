@@ -264,6 +264,12 @@ impl fmt::Debug for CaseRecord {
     }
 }
 
+/// The summary of a self-care contact (advice given in the IVR, no callback).
+pub const SELF_CARE_CONTACT: &str = "self-care advice in the IVR";
+/// The summary of a contact the closed-hours advice route ended (it never
+/// queues, so the arrival counts leave it out like self-care contacts).
+pub const CLOSED_ADVICE_CONTACT: &str = "callback offer closed: advised another route";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -100,6 +100,9 @@ pub struct LevelTarget {
     pub target: Duration,
     /// Whether the caller may be offered a callback (false: held live).
     pub callback: bool,
+    /// Share of cases (percent) to reach within `target`: what the staffing
+    /// forecast plans for.
+    pub target_share_percent: u8,
 }
 
 /// One rule: when every listed question has one of the listed values, the case
@@ -190,6 +193,13 @@ struct RawLevel {
     name: String,
     target_minutes: u64,
     callback: bool,
+    #[serde(default = "default_target_share")]
+    target_share_percent: u8,
+}
+
+/// Nine in ten within target unless the level says otherwise.
+fn default_target_share() -> u8 {
+    90
 }
 
 #[derive(Deserialize)]
@@ -280,11 +290,19 @@ impl Triage {
                     "give the phone target in minutes, e.g. 30",
                 ));
             }
+            if !(50..=100).contains(&lvl.target_share_percent) {
+                return Err(invalid(
+                    format!("levels.{key}.target_share_percent"),
+                    format!("is {}", lvl.target_share_percent),
+                    "give the percent of cases to reach within target, 50 to 100 (e.g. 90)",
+                ));
+            }
             levels.push(LevelTarget {
                 level,
                 name: lvl.name.clone(),
                 target: Duration::from_secs(lvl.target_minutes * 60),
                 callback: lvl.callback,
+                target_share_percent: lvl.target_share_percent,
             });
         }
         levels.sort_by_key(|l| l.level);
@@ -484,6 +502,15 @@ impl Triage {
         out
     }
 
+    /// Target shares (0-1) for levels 1..=5 in order (for the staffing forecast).
+    pub fn target_shares(&self) -> [f64; 5] {
+        let mut out = [0.9; 5];
+        for (slot, l) in out.iter_mut().zip(&self.levels) {
+            *slot = f64::from(l.target_share_percent) / 100.0;
+        }
+        out
+    }
+
     /// The rules in file order.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
@@ -543,6 +570,27 @@ mod tests {
             &format!("default_level = 4\n{LEVELS}\n{rules}"),
             "triage.toml",
         )
+    }
+
+    #[test]
+    fn target_shares_default_to_ninety_percent_and_are_bounded() {
+        let t = triage("").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.target_shares(), [0.9; 5]);
+        let text = format!("default_level = 4\n{LEVELS}").replace(
+            "target_minutes = 30, callback = true",
+            "target_minutes = 30, callback = true, target_share_percent = 95",
+        );
+        let t = Triage::from_toml(&text, "triage.toml").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.target_shares()[1], 0.95);
+        let bad = text.replace("target_share_percent = 95", "target_share_percent = 20");
+        let err = Triage::from_toml(&bad, "triage.toml")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("levels.2.target_share_percent") && err.contains("50 to 100"),
+            "{err}"
+        );
     }
 
     fn answers(pairs: &[(&str, &str)]) -> Answers {

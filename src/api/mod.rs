@@ -210,6 +210,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/supervisor/stats", get(supervisor::get_stats))
         .route("/supervisor/unreachable", get(supervisor::unreachable))
         .route("/reports", get(reports::get_report))
+        .route("/supervisor/forecast", get(supervisor::forecast))
         .route("/supervisor/lockouts", get(lockouts::list))
         .route("/supervisor/lockouts/lift", post(lockouts::lift))
         .route("/sms/status", post(sms::status_report))

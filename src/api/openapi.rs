@@ -24,6 +24,7 @@ use utoipa::{Modify, OpenApi};
         calls::start_call, calls::call_status, calls::hangup,
         supervisor::get_settings, supervisor::put_settings, supervisor::messages, supervisor::get_stats,
         supervisor::unreachable, lockouts::list, lockouts::lift,
+        supervisor::forecast,
         sms::status_report,
         surveys::post_survey, surveys::summary,
         reports::get_report,
@@ -48,6 +49,8 @@ use utoipa::{Modify, OpenApi};
         crate::supervisor::report::AbandonedRow, crate::supervisor::report::Period,
         crate::supervisor::report::charts::Charts, crate::supervisor::report::charts::LevelHours,
         crate::supervisor::report::charts::WeekShare,
+        crate::supervisor::staffing::StaffingForecast, crate::supervisor::staffing::ForecastHour,
+        crate::supervisor::staffing::ForecastDay,
     )),
     modifiers(&Security),
 )]

@@ -227,3 +227,58 @@ mod tests {
         );
     }
 }
+
+/// `GET /api/v1/supervisor/forecast`: nurses needed per hour for the coming
+/// week (replay of the queue against arrivals learnt per weekday and hour),
+/// beside the nurses on duty and the callback capacity each implies.
+#[utoipa::path(get, path = "/api/v1/supervisor/forecast", tag = "supervisor", security(("session" = [])),
+    responses((status = 200, body = crate::supervisor::staffing::StaffingForecast),
+              (status = 401, description = "not signed in"), (status = 403, description = "not a supervisor")))]
+pub async fn forecast(
+    State(state): State<ApiState>,
+    staff: Staff,
+) -> Result<Json<crate::supervisor::staffing::StaffingForecast>, ApiError> {
+    use crate::supervisor::staffing::{self, PlanSettings};
+    staff.require(Role::Supervisor)?;
+    let now = Utc::now();
+    let (settings, profile) = match &state.booking {
+        Some(b) => (b.plan_settings(), b.profile(now).await?),
+        None => {
+            // The API alone (no phone side): the intake's targets and
+            // staffing, default shares, the profile read now.
+            let q = &state.intake_queue;
+            let settings = PlanSettings {
+                tz: crate::queue::OpeningHours::default().tz(),
+                targets: q.targets.clone(),
+                shares: [0.9; 5],
+                handling: [q.queue.handling(); 5],
+                nurses_on_duty: q.queue.nurses_on_duty,
+            };
+            let profile = state
+                .store
+                .arrival_profile(settings.tz, now, crate::booking::PROFILE_WEEKS)
+                .await?;
+            (settings, std::sync::Arc::new(profile))
+        }
+    };
+    let window = Duration::from_std(crate::booking::ARRIVAL_WINDOW).unwrap_or_default();
+    let snap = state
+        .store
+        .queue_snapshot(now - window, state.live.day_start(now))
+        .await?;
+    let recent = snap.arrivals.iter().sum();
+    // A week of replayed hours: off the async workers.
+    let forecast = tokio::task::spawn_blocking(move || {
+        staffing::plan(
+            &settings,
+            &profile,
+            now,
+            (recent, window),
+            &snap.open,
+            staffing::HOURS,
+        )
+    })
+    .await
+    .map_err(|_| ApiError::Unavailable("the forecast could not be computed".into()))?;
+    Ok(Json(forecast))
+}

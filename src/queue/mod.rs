@@ -5,14 +5,17 @@
 //! replayed estimate ([`replay`]), what the IVR may offer ([`offer`]) and when a
 //! failed callback is tried again ([`retry`]).
 
+pub mod arrivals;
 pub mod caps;
 pub mod estimate;
+pub mod forecast;
 pub mod hours;
 pub mod offer;
 pub mod order;
 pub mod replay;
 pub mod retry;
 
+pub use arrivals::{ArrivalForecast, ArrivalProfile, Correction, HourCount};
 pub use caps::{Cap, QueueCaps};
 pub use estimate::{
     deadline_for, estimate_callback_at, LevelTargets, QueueConfig, QueueConfigError,

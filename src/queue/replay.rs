@@ -8,6 +8,7 @@
 //! per level, so a level-4 case is not promised the time a plain FIFO count
 //! would give it. A case's estimate is when a nurse is expected to start on it.
 
+use super::arrivals::{expected_times, ArrivalForecast};
 use super::hours::OpeningHours;
 use super::order::{OrderKey, QueuedCase};
 use super::{LevelTargets, Priority};
@@ -16,8 +17,12 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::time::Duration;
 
-/// At most this many expected arrivals are replayed (keeps a replay bounded).
-const MAX_VIRTUAL: usize = 20_000;
+/// At most this many expected arrivals per level are replayed (keeps a replay
+/// bounded; per level, so level 1 never crowds out the others).
+const MAX_VIRTUAL: usize = 4_000;
+/// Level-1 arrivals overtake every later case, so past the last real case's
+/// deadline they are replayed this much longer (the replay may run late).
+const IMMEDIATE_TAIL: TimeDelta = TimeDelta::hours(24);
 
 /// Recent handling times (claim to outcome), per level, with a default until
 /// there is history.
@@ -32,12 +37,14 @@ impl HandlingTimes {
     /// Below this many samples a level borrows the all-level mean, then the default.
     pub const MIN_SAMPLES: usize = 5;
 
-    /// No history yet: every level takes `default`. Keeps the last 50 per level.
+    /// No history yet: every level takes `default`. Keeps the last 400 per
+    /// level: a mean of 50 moves by ~8% by chance, which is most of an hour
+    /// on a level-5 case told 10 hours ahead.
     pub fn new(default: Duration) -> HandlingTimes {
         HandlingTimes {
             default,
             recent: Default::default(),
-            keep: 50,
+            keep: 400,
         }
     }
 
@@ -100,7 +107,10 @@ pub struct Staffing<'a> {
     pub handling: &'a HandlingTimes,
     pub hours: &'a OpeningHours,
     pub targets: &'a LevelTargets,
+    /// Recent flat rate: used where `forecast` does not reach (or is `None`).
     pub arrivals: ArrivalRates,
+    /// Expected arrivals per coming hour (the learnt profile), if any.
+    pub forecast: Option<&'a ArrivalForecast>,
     /// No callback starts before this (e.g. the day's capacity is used up).
     pub not_before: Option<DateTime<Utc>>,
 }
@@ -207,13 +217,13 @@ pub fn replay<Id: Ord + Clone>(
 }
 
 /// Expected arrivals that would sort before the last real case, earliest first,
-/// evenly spaced at each level's rate.
+/// at each level's expected rate for the hour they fall in.
 fn expected_arrivals<Id: Ord + Clone>(
     now: DateTime<Utc>,
     staff: &Staffing<'_>,
     last_real: Option<(bool, DateTime<Utc>)>,
 ) -> Vec<(DateTime<Utc>, OrderKey<Slot<Id>>)> {
-    let Some(last) = last_real else {
+    let Some((last_not_immediate, last_deadline)) = last_real else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -221,24 +231,31 @@ fn expected_arrivals<Id: Ord + Clone>(
         let Some(p) = Priority::new(level) else {
             continue;
         };
-        let rate = staff
+        let Ok(target) = TimeDelta::from_std(staff.targets.target(p)) else {
+            continue;
+        };
+        let not_immediate = !p.is_immediate();
+        // Arrivals from `until` on would sort after the last real case.
+        let until = if not_immediate || !last_not_immediate {
+            last_deadline - target + TimeDelta::milliseconds(1)
+        } else {
+            last_deadline + IMMEDIATE_TAIL
+        };
+        let flat = staff
             .arrivals
             .per_hour
             .get(usize::from(level - 1))
             .copied()
             .unwrap_or(0.0);
-        if !(rate.is_finite() && rate > 0.0) {
-            continue;
-        }
-        let gap = TimeDelta::milliseconds((3_600_000.0 / rate).max(1000.0) as i64);
-        let Ok(target) = TimeDelta::from_std(staff.targets.target(p)) else {
-            continue;
+        let rate = |at: DateTime<Utc>| {
+            staff
+                .forecast
+                .and_then(|f| f.rate(level, at))
+                .unwrap_or(flat)
         };
-        let mut at = now + gap;
-        while out.len() < MAX_VIRTUAL {
+        for at in expected_times(now, until, MAX_VIRTUAL, rate) {
             let deadline = at + target;
-            let not_immediate = !p.is_immediate();
-            if (not_immediate, deadline) > last {
+            if (not_immediate, deadline) > (last_not_immediate, last_deadline) {
                 break;
             }
             out.push((
@@ -250,7 +267,6 @@ fn expected_arrivals<Id: Ord + Clone>(
                     Slot::Expected(u32::from(level)),
                 ),
             ));
-            at += gap;
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));

@@ -11,6 +11,7 @@
 //! the database and how a column type reads back. Where the SQL itself differs
 //! (row locks, change counters) `Store::sql` picks the text.
 
+pub mod arrivals;
 pub mod attempts;
 pub mod audit;
 pub mod audit_chain;

@@ -13,7 +13,7 @@ pub struct QueueSnapshot {
     pub open: Vec<QueuedCase<Uuid>>,
     /// Cases claimed by a nurse right now (each keeps one nurse busy).
     pub claimed: usize,
-    /// Cases registered since `arrivals_since`, per level (index 0 = level 1).
+    /// Queued cases registered since `arrivals_since`, per level (index 0 = level 1).
     pub arrivals: [u32; 5],
     /// Callback cases registered since `day_start`.
     pub callbacks_today: u32,
@@ -22,8 +22,9 @@ pub struct QueueSnapshot {
 const OPEN_SQL: &str = "SELECT id, priority, registered_at, deadline FROM cases \
      WHERE status IN ('waiting', 'holding')";
 const CLAIMED_SQL: &str = "SELECT COUNT(*) FROM cases WHERE status = 'claimed'";
-const ARRIVALS_SQL: &str =
-    "SELECT priority, COUNT(*) AS n FROM cases WHERE registered_at >= $1 GROUP BY priority";
+/// Contacts closed in the IVR never queue: not arrivals (as in [`super::arrivals`]).
+const ARRIVALS_SQL: &str = "SELECT priority, COUNT(*) AS n FROM cases \
+     WHERE registered_at >= $1 AND summary NOT IN ($2, $3) GROUP BY priority";
 const CALLBACKS_SQL: &str =
     "SELECT COUNT(*) FROM cases WHERE mode = 'callback' AND registered_at >= $1";
 
@@ -46,6 +47,8 @@ impl Store {
             snap.claimed = usize::try_from(claimed).unwrap_or(0);
             for row in sqlx::query(ARRIVALS_SQL)
                 .bind(ts(since))
+                .bind(crate::case::SELF_CARE_CONTACT)
+                .bind(crate::case::CLOSED_ADVICE_CONTACT)
                 .fetch_all(pool)
                 .await?
             {

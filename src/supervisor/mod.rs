@@ -4,6 +4,7 @@
 
 pub mod overdue;
 pub mod report;
+pub mod staffing;
 pub mod stats;
 pub mod unit_waits;
 

@@ -244,6 +244,7 @@
     if (shownUnreachable !== null) loadUnreachable(shownUnreachable);
     if (shownReview !== null) loadReview(shownReview);
     loadLockouts();
+    loadForecast();
   });
 
   $("add-closure").addEventListener("click", () => {
@@ -270,12 +271,46 @@
     } catch (x) { status("sup.not_saved", { error: x.message }); }
   });
 
+  // Staffing forecast (GET /supervisor/forecast): the next 24 hours beside
+  // the nurses on duty, and the week per day. Refreshed every 15 minutes.
+  async function loadForecast() {
+    const note = $("forecast-note");
+    try {
+      const f = (await PE.api("GET", "/supervisor/forecast", undefined, true)).data;
+      const hours = $("forecast-hours").querySelector("tbody");
+      const days = $("forecast-days").querySelector("tbody");
+      hours.replaceChildren();
+      days.replaceChildren();
+      if (!f.learnt) { I18N.set(note, "sup.forecast_none"); return; }
+      I18N.set(note, "sup.forecast_help");
+      const one = (x) => (Math.round(x * 10) / 10).toString();
+      for (const h of f.hours.slice(0, 24)) {
+        const tr = PE.el("tr");
+        const at = I18N.time(h.start);
+        tr.append(PE.el("td", null, at), PE.el("td", null, one(h.expected_cases)),
+          PE.el("td", null, h.nurses_needed), PE.el("td", null, f.nurses_on_duty),
+          PE.el("td", null, one(h.callback_capacity)), PE.el("td", null, one(h.capacity_on_duty)));
+        tr.classList.toggle("alert", h.nurses_needed > f.nurses_on_duty);
+        hours.append(tr);
+      }
+      for (const d of f.days) {
+        const tr = PE.el("tr");
+        tr.append(PE.el("td", null, d.date), PE.el("td", null, Math.round(d.expected_cases)),
+          PE.el("td", null, d.nurse_hours), PE.el("td", null, d.peak_nurses),
+          PE.el("td", null, Math.round(d.callback_capacity)));
+        days.append(tr);
+      }
+    } catch (x) { I18N.set(note, "sup.forecast_failed", { error: x.message }); }
+  }
+
   PE.whoami().then((me) => {
     if (me.role !== "supervisor") { location.href = "/nurse"; return; }
     loadSettings().catch((x) => { $("settings-status").textContent = x.message; });
 
     loadStats();
     loadLockouts();
+    loadForecast();
+    setInterval(loadForecast, 15 * 60 * 1000);
     PE.live(() => loadStats());
     setInterval(loadStats, 10000);
     setInterval(loadLockouts, 30000);

@@ -1,6 +1,6 @@
 use super::*;
 use crate::queue::hours::minutes;
-use crate::queue::{deadline_for, Queue};
+use crate::queue::{deadline_for, ArrivalForecast, Queue};
 use chrono::TimeZone;
 use proptest::prelude::*;
 use std::path::Path;
@@ -48,6 +48,7 @@ impl Fixture {
             hours: &self.hours,
             targets: &self.targets,
             arrivals: ArrivalRates::default(),
+            forecast: None,
             not_before: None,
         }
     }
@@ -114,6 +115,42 @@ fn expected_urgent_arrivals_push_a_low_level_case_back() {
     // ...but not a level-2 case registered now (the arrivals have later deadlines).
     let urgent = estimate_new(t0(), level(2), &queued, &staff);
     assert_eq!(urgent, at_min(0));
+}
+
+#[test]
+fn a_coming_peak_in_the_forecast_pushes_a_low_level_case_back() {
+    let f = Fixture::new();
+    let mut staff = f.staff(2);
+    staff.arrivals.per_hour = [0.0, 1.0, 0.0, 0.0, 0.0];
+    // 20 level-4 cases ahead: 100 minutes of work for two nurses.
+    let queued: Vec<_> = (0..20).map(|i| case(i, 4, -60)).collect();
+    let flat = estimate_new(t0(), level(4), &queued, &staff).unwrap_or(t0());
+    // The last hours were quiet, but the profile expects 12 level-2 cases an
+    // hour (all the two nurses can do) from the next hour: they overtake.
+    let mut hours = vec![[0.0, 1.0, 0.0, 0.0, 0.0]];
+    hours.extend(std::iter::repeat_n([0.0, 12.0, 0.0, 0.0, 0.0], 8));
+    let forecast = ArrivalForecast::new(t0(), hours);
+    staff.forecast = Some(&forecast);
+    let aware = estimate_new(t0(), level(4), &queued, &staff).unwrap_or(t0());
+    assert!(flat < t0() + TimeDelta::hours(3), "{flat}");
+    assert!(aware >= t0() + TimeDelta::hours(6), "{aware}");
+}
+
+#[test]
+fn urgent_arrivals_do_not_crowd_out_the_other_levels() {
+    // Level-1 arrivals sort before everything, so they must not use up the
+    // replay's budget of expected arrivals before the level-2 ones are placed.
+    let f = Fixture::new();
+    let mut staff = f.staff(1);
+    staff.arrivals.per_hour = [1.0, 6.0, 0.0, 0.0, 0.0];
+    let with_level_one = estimate_new(t0(), level(4), &[case(1, 4, 0)], &staff);
+    staff.arrivals.per_hour = [0.0, 6.0, 0.0, 0.0, 0.0];
+    let without = estimate_new(t0(), level(4), &[case(1, 4, 0)], &staff);
+    assert!(
+        with_level_one >= without,
+        "{with_level_one:?} vs {without:?}"
+    );
+    assert!(without > at_min(10));
 }
 
 #[test]
