@@ -67,6 +67,7 @@ try {
   await checkSurvey("sv", /^4 besvarade enkäter$/);
   await checkAxe(page, "reports sv");
   await page.screenshot({ path: shots + "/reports.png", fullPage: true });
+  await page.locator("#survey").screenshot({ path: shots + "/reports-survey.png" });
 
   step("English after the switch");
   await page.click("#lang-switch");

@@ -90,7 +90,7 @@
     const n = (v) => I18N.number(v, 0);
     for (const r of rows) {
       const tr = PE.el("tr", "level-row-" + r.level);
-      const cells = [I18N.date(r.period_start), PE.channelName(r.channel), null, unitName(r.unit), n(r.contacts), n(r.answered),
+      const cells = [I18N.date(r.period_start), PE.channelName(r.channel), null, r.unit, n(r.contacts), n(r.answered),
         I18N.number(r.wait_p50_min), I18N.number(r.wait_p90_min), I18N.number(r.wait_max_min),
         I18N.percent(r.within_target_share) + " (" + n(r.within_target) + "/" + n(r.needing_nurse) + ")",
         n(r.first_attempt_reached), n(r.unreachable), n(r.self_care), n(r.handoffs_out),
