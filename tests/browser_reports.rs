@@ -7,9 +7,9 @@
 
 mod common;
 
+use chrono::TimeDelta;
 use common::report_seed::{parse_csv, seed_month, utc_day, DEFAULT_UNIT, NURSES, OTHER_UNIT};
 use common::{repo_root, TestService};
-use chrono::TimeDelta;
 use phone_entrance::queue::Priority;
 use phone_entrance::store::{Channel, NewSurvey, Role, Store};
 use serde_json::json;
@@ -18,7 +18,12 @@ use std::time::Duration;
 
 /// (channel, level, unit, answers): stored in the month, plus one in
 /// December that the month's summary must leave out.
-type Seeded = (Channel, i64, Option<&'static str>, &'static [(&'static str, u8)]);
+type Seeded = (
+    Channel,
+    i64,
+    Option<&'static str>,
+    &'static [(&'static str, u8)],
+);
 const SURVEYS: [Seeded; 4] = [
     (Channel::Phone, 1, None, &[("helped", 5), ("easy", 1)]),
     (Channel::Phone, 3, None, &[("helped", 4), ("easy", 1)]),
@@ -106,8 +111,7 @@ fn expected_survey_rows() -> serde_json::Value {
 }
 
 #[tokio::test]
-async fn reports_page_in_swedish_and_english_with_charts_survey_and_exports_in_headless_chromium(
-) {
+async fn reports_page_in_swedish_and_english_with_charts_survey_and_exports_in_headless_chromium() {
     let Some(dir) = common::browser::ready() else {
         return;
     };
