@@ -16,52 +16,64 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// (channel, level, unit, answers): stored in the month, plus one in
-/// December that the month's summary must leave out.
+/// (hours after 2026-11-01 00:00 UTC, channel, level, unit, answers): in
+/// November as Stockholm counts days, the first at local midnight on 1 Nov.
 type Seeded = (
+    i64,
     Channel,
     i64,
     Option<&'static str>,
     &'static [(&'static str, u8)],
 );
-const SURVEYS: [Seeded; 4] = [
-    (Channel::Phone, 1, None, &[("helped", 5), ("easy", 1)]),
-    (Channel::Phone, 3, None, &[("helped", 4), ("easy", 1)]),
+const SURVEYS: [Seeded; 5] = [
+    (-1, Channel::Phone, 2, None, &[("easy", 1)]),
+    (220, Channel::Phone, 1, None, &[("helped", 5), ("easy", 1)]),
+    (230, Channel::Phone, 3, None, &[("helped", 4), ("easy", 1)]),
     (
+        300,
         Channel::Digital,
         3,
         Some(OTHER_UNIT),
         &[("helped", 2), ("easy", 2)],
     ),
-    (Channel::Digital, 5, None, &[("helped", 4)]),
+    (400, Channel::Digital, 5, None, &[("helped", 4)]),
 ];
+/// Outside the page's range: 1 Dec 00:00 and 01:00 in Stockholm (still
+/// 30 Nov in UTC for the first: the page asks for local days).
+const LATER: [i64; 2] = [29 * 24 + 23, 30 * 24];
+
+fn survey(
+    hours: i64,
+    channel: Channel,
+    level: i64,
+    unit: Option<&str>,
+    answers: &[(&str, u8)],
+) -> NewSurvey {
+    NewSurvey {
+        channel,
+        level: Priority::try_from(level).expect("level"),
+        unit: unit.map(str::to_owned),
+        unit_of_case: None,
+        at: utc_day(2026, 11, 1) + TimeDelta::hours(hours),
+        answers: answers.iter().map(|(q, v)| (q.to_string(), *v)).collect(),
+    }
+}
 
 async fn seed_surveys(store: &Store) {
-    let month = utc_day(2026, 11, 10);
-    for (i, (channel, level, unit, answers)) in SURVEYS.iter().enumerate() {
-        store
-            .insert_survey(&NewSurvey {
-                channel: *channel,
-                level: Priority::try_from(*level).expect("level"),
-                unit: unit.map(str::to_owned),
-                unit_of_case: None,
-                at: month + TimeDelta::hours(i as i64 * 7),
-                answers: answers.iter().map(|(q, v)| (q.to_string(), *v)).collect(),
-            })
-            .await
-            .expect("survey stored");
+    for (hours, channel, level, unit, answers) in SURVEYS {
+        let s = survey(hours, channel, level, unit, answers);
+        store.insert_survey(&s).await.expect("survey stored");
     }
-    store
-        .insert_survey(&NewSurvey {
-            channel: Channel::Phone,
-            level: Priority::try_from(1_i64).expect("level"),
-            unit: None,
-            unit_of_case: None,
-            at: utc_day(2026, 12, 1) + TimeDelta::hours(1),
-            answers: vec![("helped".into(), 1)],
-        })
-        .await
-        .expect("survey stored");
+    for hours in LATER {
+        let s = survey(
+            hours,
+            Channel::Phone,
+            1,
+            None,
+            &[("helped", 1), ("easy", 2)],
+        );
+        store.insert_survey(&s).await.expect("survey stored");
+    }
 }
 
 /// "3.75" / "4" (at most two decimals, as the page shows a mean).
@@ -74,7 +86,7 @@ fn mean_text(sum: u32, n: u32) -> String {
 /// (`all:all`, `channel:phone`, `level:3`, `unit:1177`, ...) and question.
 fn expected_survey_rows() -> serde_json::Value {
     let mut groups: BTreeMap<(String, &str), Vec<u8>> = BTreeMap::new();
-    for (channel, level, unit, answers) in SURVEYS {
+    for (_, channel, level, unit, answers) in SURVEYS {
         let channel = channel.as_str();
         let keys = [
             "all:all".to_owned(),

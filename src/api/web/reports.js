@@ -116,6 +116,17 @@
 
   const unitName = (id) => unitNames[id] || id;
 
+  // The survey summary takes UTC times: `ymd` + `days` at 00:00 in Stockholm,
+  // as the reports' own dates are local days. (The offset at 00:00 UTC is the
+  // one at local midnight: the switches happen at 01:00 UTC.)
+  function stockholmMidnight(ymd, days) {
+    const utc = new Date(ymd + "T00:00:00Z");
+    utc.setUTCDate(utc.getUTCDate() + days);
+    const hour = Number(new Intl.DateTimeFormat("en-GB", { timeZone: "Europe/Stockholm", hour: "2-digit", hourCycle: "h23" })
+      .format(utc));
+    return new Date(utc.getTime() - hour * 3600000).toISOString();
+  }
+
   function groupName(kind, key) {
     if (kind === "all") return I18N.t("rep.group_all");
     if (kind === "channel") return I18N.t("rep.group_channel", { name: PE.channelName(key) });
@@ -173,7 +184,8 @@
     $("export-csv").href = "/api/v1" + query("csv");
     $("export-json").href = "/api/v1" + query("json");
     try {
-      const range = new URLSearchParams({ from: $("from").value, to: $("to").value });
+      const range = new URLSearchParams({ from: stockholmMidnight($("from").value, 0),
+        to: stockholmMidnight($("to").value, 1) });
       const [r, s] = await Promise.all([PE.api("GET", query()), PE.api("GET", "/surveys/summary?" + range.toString())]);
       report = r.data;
       survey = s.data;
