@@ -83,16 +83,18 @@ mod tests {
     use std::collections::BTreeSet;
 
     const I18N: &str = include_str!("web/i18n.js");
-    const PAGES: [&str; 3] = [
+    const PAGES: [&str; 4] = [
         include_str!("web/login.html"),
         include_str!("web/nurse.html"),
         include_str!("web/supervisor.html"),
+        include_str!("web/reports.html"),
     ];
-    const SCRIPTS: [&str; 4] = [
+    const SCRIPTS: [&str; 5] = [
         include_str!("web/common.js"),
         include_str!("web/login.js"),
         include_str!("web/nurse.js"),
         include_str!("web/supervisor.js"),
+        include_str!("web/reports.js"),
     ];
 
     /// The ids of one dictionary: the `"id": "text",` lines of `const <lang> = {`.
