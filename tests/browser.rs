@@ -53,9 +53,7 @@ fn case(level: u8, channel: Channel, minutes_ago: i64, q: &str, a: &str) -> NewC
 
 #[tokio::test]
 async fn nurse_and_supervisor_pages_in_headless_chromium() {
-    let Some(dir) = common::browser::ready() else {
-        return;
-    };
+    let dir = common::browser::ready();
     let artifacts = repo_root().join("test-artifacts/browser");
     std::fs::create_dir_all(&artifacts).expect("artifacts dir");
     let svc = TestService::start().await;
@@ -118,9 +116,7 @@ async fn nurse_and_supervisor_pages_in_headless_chromium() {
     }
 
     let profile = tempfile::tempdir().expect("profile dir");
-    let mut child = tokio::process::Command::new("node")
-        .arg("staff_pages.mjs")
-        .current_dir(&dir)
+    let mut child = common::browser::node(&dir, "staff_pages.mjs")
         .env("PE_BASE_URL", svc.http_url(""))
         .env("PE_ARTIFACTS", &artifacts)
         .env("PE_PROFILE", profile.path())
@@ -128,7 +124,6 @@ async fn nurse_and_supervisor_pages_in_headless_chromium() {
         .env("PE_SUPERVISOR", supervisor)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .expect("node starts");
     let mut stdin = child.stdin.take().expect("stdin");

@@ -34,9 +34,7 @@ fn tone_wav(path: &std::path::Path, hz: f32) {
 
 #[tokio::test]
 async fn nurse_calls_from_the_browser_and_both_hear_each_other() {
-    let Some(dir) = common::browser::ready() else {
-        return;
-    };
+    let dir = common::browser::ready();
     let resident = MiniUas::start(
         std::net::IpAddr::from([127, 0, 0, 1]),
         UasBehavior {
@@ -72,9 +70,7 @@ async fn nurse_calls_from_the_browser_and_both_hear_each_other() {
     let mic = tmp.path().join("mic.wav");
     tone_wav(&mic, NURSE_HZ);
     let profile = tmp.path().join("profile");
-    let mut child = tokio::process::Command::new("node")
-        .arg("nurse_call.mjs")
-        .current_dir(&dir)
+    let mut child = common::browser::node(&dir, "nurse_call.mjs")
         .env("PE_BASE_URL", svc.http_url(""))
         .env("PE_ARTIFACTS", &artifacts)
         .env("PE_PROFILE", &profile)
@@ -82,7 +78,6 @@ async fn nurse_calls_from_the_browser_and_both_hear_each_other() {
         .env("PE_MIC_WAV", &mic)
         .env("PE_RESIDENT_HZ", RESIDENT_HZ.to_string())
         .stdout(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .expect("node starts");
     let mut out = BufReader::new(child.stdout.take().expect("stdout")).lines();

@@ -14,7 +14,6 @@ use phone_entrance::queue::Priority;
 use phone_entrance::store::{Channel, NewSurvey, Role, Store};
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// (hours after 2026-11-01 00:00 UTC, channel, level, unit, answers): in
 /// November as Stockholm counts days, the first at local midnight on 1 Nov.
@@ -124,9 +123,7 @@ fn expected_survey_rows() -> serde_json::Value {
 
 #[tokio::test]
 async fn reports_page_in_swedish_and_english_with_charts_survey_and_exports_in_headless_chromium() {
-    let Some(dir) = common::browser::ready() else {
-        return;
-    };
+    let dir = common::browser::ready();
     let artifacts = repo_root().join("test-artifacts/browser");
     std::fs::create_dir_all(&artifacts).expect("artifacts dir");
     let svc = TestService::start().await;
@@ -140,29 +137,15 @@ async fn reports_page_in_swedish_and_english_with_charts_survey_and_exports_in_h
     seed_surveys(&store).await;
     let downloads = tempfile::tempdir().expect("downloads dir");
     let profile = tempfile::tempdir().expect("profile dir");
-    let run = tokio::process::Command::new("node")
-        .arg("reports.mjs")
-        .current_dir(&dir)
-        .env("PE_BASE_URL", svc.http_url(""))
+    let mut walk = common::browser::node(&dir, "reports.mjs");
+    walk.env("PE_BASE_URL", svc.http_url(""))
         .env("PE_ARTIFACTS", &artifacts)
         .env("PE_DOWNLOADS", downloads.path())
         .env("PE_PROFILE", profile.path())
         .env("PE_SUPERVISOR", "sara:super-pw-reports")
         .env("PE_QUERY", "period=week&from=2026-11-01&to=2026-11-30")
-        .env("PE_SURVEY", expected_survey_rows().to_string())
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(120), run)
-        .await
-        .expect("the browser walk finishes in time")
-        .expect("node runs");
-    let log = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{log}");
-    assert!(
-        out.status.success() && log.lines().any(|l| l == "DONE"),
-        "browser walk failed:\n{log}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .env("PE_SURVEY", expected_survey_rows().to_string());
+    common::browser::walk(walk).await;
     let json: serde_json::Value = serde_json::from_slice(
         &std::fs::read(downloads.path().join("report.json")).expect("JSON download"),
     )

@@ -8,13 +8,10 @@ mod common;
 
 use common::{repo_root, TestService};
 use phone_entrance::store::{Answer, CaseMode, Channel, NewCase, Role};
-use std::time::Duration;
 
 #[tokio::test]
 async fn a_markaryd_nurse_closes_a_handed_off_case_in_headless_chromium() {
-    let Some(dir) = common::browser::ready() else {
-        return;
-    };
+    let dir = common::browser::ready();
     let artifacts = repo_root().join("test-artifacts/browser");
     std::fs::create_dir_all(&artifacts).expect("artifacts dir");
     let svc = TestService::start().await;
@@ -54,28 +51,14 @@ async fn a_markaryd_nurse_closes_a_handed_off_case_in_headless_chromium() {
         .expect("case");
 
     let profile = tempfile::tempdir().expect("profile dir");
-    let run = tokio::process::Command::new("node")
-        .arg("units_handoff.mjs")
-        .current_dir(&dir)
-        .env("PE_BASE_URL", svc.http_url(""))
+    let mut walk = common::browser::node(&dir, "units_handoff.mjs");
+    walk.env("PE_BASE_URL", svc.http_url(""))
         .env("PE_ARTIFACTS", &artifacts)
         .env("PE_PROFILE", profile.path())
         .env("PE_NURSE", "anna:nurse-pw-1177")
         .env("PE_UNIT_NURSE", "mia:nurse-pw-markaryd")
-        .env("PE_SUPERVISOR", "sara:super-pw-units")
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(120), run)
-        .await
-        .expect("the browser walk finishes in time")
-        .expect("node runs");
-    let log = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{log}");
-    assert!(
-        out.status.success() && log.lines().any(|l| l == "DONE"),
-        "browser walk failed:\n{log}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .env("PE_SUPERVISOR", "sara:super-pw-units");
+    common::browser::walk(walk).await;
 
     let closed = svc.case(&case.id.to_string()).await;
     assert_eq!(closed.status, phone_entrance::store::CaseStatus::Done);

@@ -114,9 +114,7 @@ async fn per_number_cap_bites_on_sip_and_intake_sqlite() {
 
 #[tokio::test]
 async fn per_number_cap_bites_on_sip_and_intake_postgres() {
-    let Some(url) = postgres_database().await else {
-        return;
-    };
+    let url = postgres_database().await;
     caps_bite_on_the_phone_and_the_intake(Some(url.clone())).await;
     drop_postgres_database(&url).await;
 }

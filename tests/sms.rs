@@ -349,9 +349,7 @@ async fn gateway_down_for_ten_minutes_loses_nothing_and_sends_in_order_after_rec
 
 #[tokio::test]
 async fn gateway_down_for_ten_minutes_loses_nothing_and_sends_in_order_after_recovery_postgres() {
-    let Some(url) = common::postgres::postgres_database().await else {
-        return;
-    };
+    let url = common::postgres::postgres_database().await;
     gateway_down_for_ten_minutes(Some(url.clone())).await;
     common::postgres::drop_postgres_database(&url).await;
 }
@@ -531,9 +529,7 @@ async fn a_gateway_slower_than_the_timeout_is_retried_until_it_answers() {
 
 #[tokio::test]
 async fn two_nodes_on_postgresql_send_each_sms_once_and_in_order() {
-    let Some(url) = common::postgres::postgres_database().await else {
-        return;
-    };
+    let url = common::postgres::postgres_database().await;
     let sim = gateway().await;
     sim.set_mode(Mode::Slow { delay_ms: 5 });
     let a = service(&sim, Some(url.clone())).await;

@@ -144,9 +144,7 @@ mod tests {
 
     #[tokio::test]
     async fn hourly_arrivals_count_both_channels_per_hour_and_level_postgres() {
-        let Some(db) = crate::store::tests::postgres_test_db().await else {
-            return;
-        };
+        let db = crate::store::tests::postgres_test_db().await;
         check(db.store.clone()).await;
         db.finish().await;
     }

@@ -670,7 +670,7 @@ mod tests {
             mod postgres_backend { $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    let Some(db) = super::postgres_test_db().await else { return };
+                    let db = super::postgres_test_db().await;
                     super::$name(db.store.clone()).await;
                     db.finish().await;
                 }

@@ -238,8 +238,7 @@ mod tests {
 
     #[tokio::test]
     async fn contacts_postgres() {
-        if let Some(db) = postgres_test_db().await {
-            contacts_are_closed_self_care_and_counted_per_route(db).await;
-        }
+        let db = postgres_test_db().await;
+        contacts_are_closed_self_care_and_counted_per_route(db).await;
     }
 }

@@ -251,9 +251,7 @@ mod tests {
 
     #[tokio::test]
     async fn postgres_failures_lock_grow_and_clear() {
-        let Some(db) = postgres_test_db().await else {
-            return;
-        };
+        let db = postgres_test_db().await;
         failures_lock_grow_and_clear(db.store.clone()).await;
         db.finish().await;
     }

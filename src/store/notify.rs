@@ -214,8 +214,7 @@ mod tests {
 
     #[tokio::test]
     async fn changes_are_reported_postgres() {
-        if let Some(db) = postgres_test_db().await {
-            changes_are_reported(db).await;
-        }
+        let db = postgres_test_db().await;
+        changes_are_reported(db).await;
     }
 }

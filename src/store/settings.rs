@@ -258,9 +258,8 @@ mod tests {
 
     #[tokio::test]
     async fn settings_round_trip_postgres() {
-        if let Some(db) = postgres_test_db().await {
-            settings_round_trip_and_audit(db).await;
-        }
+        let db = postgres_test_db().await;
+        settings_round_trip_and_audit(db).await;
     }
 
     #[tokio::test]
@@ -270,8 +269,7 @@ mod tests {
 
     #[tokio::test]
     async fn stats_counts_postgres() {
-        if let Some(db) = postgres_test_db().await {
-            stats_count_open_levels_callbacks_and_claims(db).await;
-        }
+        let db = postgres_test_db().await;
+        stats_count_open_levels_callbacks_and_claims(db).await;
     }
 }

@@ -51,9 +51,9 @@ pub(crate) async fn sqlite_test_db() -> TestDb {
     }
 }
 
-/// A store on a fresh database in the PostgreSQL server at `PE_TEST_POSTGRES_URL`;
-/// Panics when `PE_TEST_POSTGRES_URL` is unset.
-pub(crate) async fn postgres_test_db() -> Option<TestDb> {
+/// A store on a fresh database in the PostgreSQL server at `PE_TEST_POSTGRES_URL`
+/// (panics when it is unset).
+pub(crate) async fn postgres_test_db() -> TestDb {
     let base = match std::env::var("PE_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => url,
         _ => {
@@ -80,12 +80,12 @@ pub(crate) async fn postgres_test_db() -> Option<TestDb> {
     }
     let url = with_database(&base, &name);
     match Store::connect(&url).await {
-        Ok(store) => Some(TestDb {
+        Ok(store) => TestDb {
             store,
             url,
             _dir: None,
             pg_database: Some((base, name)),
-        }),
+        },
         Err(e) => panic!("postgres connect: {e}"),
     }
 }
@@ -124,7 +124,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    let Some(db) = super::postgres_test_db().await else { return };
+                    let db = super::postgres_test_db().await;
                     super::$name(db.store.clone()).await;
                     db.finish().await;
                 }

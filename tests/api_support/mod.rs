@@ -46,8 +46,8 @@ impl Api {
         Api::sqlite_with(StaffConfig::default()).await
     }
 
-    /// `None` (test skipped) without `PE_TEST_POSTGRES_URL`, a failure under CI.
-    pub async fn postgres() -> Option<Api> {
+    /// On PostgreSQL (panics without `PE_TEST_POSTGRES_URL`).
+    pub async fn postgres() -> Api {
         Api::postgres_with(StaffConfig::default()).await
     }
 
@@ -60,7 +60,7 @@ impl Api {
     }
 
     /// On PostgreSQL with these `staff.toml` settings (see [`Api::postgres`]).
-    pub async fn postgres_with(staff: StaffConfig) -> Option<Api> {
+    pub async fn postgres_with(staff: StaffConfig) -> Api {
         let base = match std::env::var("PE_TEST_POSTGRES_URL") {
             Ok(u) if !u.is_empty() => u,
             _ => {
@@ -82,7 +82,7 @@ impl Api {
         let server = head.rsplit_once('/').map(|(s, _)| s).unwrap_or(head);
         let url = format!("{server}/{name}");
         let store = Store::connect(&url).await.expect("postgres store");
-        Some(Api::serve(store, url, staff, None, Some((base, name))).await)
+        Api::serve(store, url, staff, None, Some((base, name))).await
     }
 
     async fn serve(
@@ -276,7 +276,7 @@ macro_rules! on_both_databases_with {
         mod postgres_db { $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let Some(api) = $crate::api_support::Api::postgres_with($staff()).await else { return };
+                let api = $crate::api_support::Api::postgres_with($staff()).await;
                 super::$name(&api).await;
                 api.finish().await;
             }

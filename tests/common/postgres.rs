@@ -3,7 +3,7 @@
 
 /// A fresh database on the PostgreSQL server at `PE_TEST_POSTGRES_URL`
 /// (a failure when unset: the PostgreSQL variants never pass unrun).
-pub async fn postgres_database() -> Option<String> {
+pub async fn postgres_database() -> String {
     use sqlx::Connection;
     let Ok(base) = std::env::var("PE_TEST_POSTGRES_URL") else {
         panic!(
@@ -18,7 +18,7 @@ pub async fn postgres_database() -> Option<String> {
         .await
         .expect("create database");
     let (server, _) = base.rsplit_once('/').expect("URL with a database name");
-    Some(format!("{server}/{name}"))
+    format!("{server}/{name}")
 }
 
 /// Drops a database made by [`postgres_database`] (best effort).
