@@ -75,6 +75,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use crate::queue::Priority;
+    use crate::store::tests::{on_both_backends, postgres_test_db, sqlite_test_db};
     use crate::store::{CaseMode, Channel, NewCase, Store};
     use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
@@ -98,7 +99,7 @@ mod tests {
         }
     }
 
-    async fn check(store: Store) {
+    async fn hourly_arrivals_count_both_channels_per_hour_and_level(store: Store) {
         let h8 = Utc
             .with_ymd_and_hms(2026, 11, 30, 8, 0, 0)
             .single()
@@ -135,17 +136,5 @@ mod tests {
         assert_eq!(profile.rate_at(h8 + TimeDelta::days(8))[3], 0.0, "Tuesday");
     }
 
-    #[tokio::test]
-    async fn hourly_arrivals_count_both_channels_per_hour_and_level_sqlite() {
-        let db = crate::store::tests::sqlite_test_db().await;
-        check(db.store.clone()).await;
-        db.finish().await;
-    }
-
-    #[tokio::test]
-    async fn hourly_arrivals_count_both_channels_per_hour_and_level_postgres() {
-        let db = crate::store::tests::postgres_test_db().await;
-        check(db.store.clone()).await;
-        db.finish().await;
-    }
+    on_both_backends!(hourly_arrivals_count_both_channels_per_hour_and_level);
 }

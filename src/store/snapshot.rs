@@ -89,6 +89,7 @@ fn queued(row: &impl StoredRow) -> Result<QueuedCase<Uuid>> {
 mod tests {
     use super::*;
     use crate::queue::Priority;
+    use crate::store::tests::{on_both_backends, postgres_test_db, sqlite_test_db};
     use crate::store::{CaseMode, CaseStatus, Channel, NewCase};
     use chrono::TimeDelta;
 
@@ -112,7 +113,7 @@ mod tests {
         }
     }
 
-    async fn check(store: Store) {
+    async fn snapshot_counts_open_claimed_arrivals_and_todays_callbacks(store: Store) {
         let now = Utc::now();
         let old = now - TimeDelta::hours(30);
         let a = store
@@ -143,17 +144,5 @@ mod tests {
         assert_eq!(snap.callbacks_today, 1);
     }
 
-    #[tokio::test]
-    async fn snapshot_counts_open_claimed_arrivals_and_todays_callbacks_sqlite() {
-        let db = crate::store::tests::sqlite_test_db().await;
-        check(db.store.clone()).await;
-        db.finish().await;
-    }
-
-    #[tokio::test]
-    async fn snapshot_counts_open_claimed_arrivals_and_todays_callbacks_postgres() {
-        let db = crate::store::tests::postgres_test_db().await;
-        check(db.store.clone()).await;
-        db.finish().await;
-    }
+    on_both_backends!(snapshot_counts_open_claimed_arrivals_and_todays_callbacks);
 }
