@@ -55,7 +55,7 @@ struct Cli {
     )]
     database_url: String,
     /// RTP port range LOW-HIGH (even ports are used).
-    #[arg(long = "rtp-ports", env = "PE_RTP_PORTS", default_value = "20000-30000", value_parser = parse_range, global = true)]
+    #[arg(long = "rtp-ports", env = "PE_RTP_PORTS", default_value = phone_entrance::config::DEFAULT_RTP_PORTS, value_parser = parse_range, global = true)]
     rtp_ports: (u16, u16),
     #[command(subcommand)]
     command: Option<Command>,
@@ -140,13 +140,24 @@ fn parse_range(s: &str) -> Result<(u16, u16), String> {
     Ok((lo, hi))
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     init_logging();
     let cli = Cli::parse();
+    // Sized beside the media workers (sip.toml runtime_workers / media_workers).
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(service::runtime_workers(&cli.config))
+        .enable_all()
+        .build()?
+        .block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::CheckConfig) => {
-            service::check_config(&cli.config, &cli.prompts)?;
+            let config = service::check_config(&cli.config, &cli.prompts)?;
+            config
+                .sip
+                .check_rtp_ports(&cli.config.join("sip.toml"), cli.rtp_ports)?;
             println!(
                 "configuration in {} and prompts in {} are valid",
                 cli.config.display(),

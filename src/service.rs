@@ -10,7 +10,7 @@ use crate::config::{read_optional, Config};
 use crate::dialer::metrics::CallbackMetrics;
 use crate::dialer::Dialer;
 use crate::live::Live;
-use crate::media::engine::{MediaConfig, MediaEngine};
+use crate::media::engine::{MediaConfig, MediaEngine, ThreadPolicy};
 use crate::readiness::Readiness;
 use crate::store::Store;
 use crate::supervisor::overdue::OverdueMetrics;
@@ -132,7 +132,17 @@ impl Running {
 
 /// Starts everything and returns once the sockets are bound.
 pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
-    let cfg = check_config(&opts.config_dir, &opts.prompts_dir)?;
+    let mut cfg = check_config(&opts.config_dir, &opts.prompts_dir)?;
+    if let Err(e) = cfg
+        .sip
+        .check_rtp_ports(&opts.config_dir.join("sip.toml"), opts.rtp_ports)
+    {
+        // check-config refuses this; a running node caps admission instead,
+        // so that calls beyond the ports get 503, not a failed answer.
+        let cap = crate::config::even_ports(opts.rtp_ports.0, opts.rtp_ports.1).max(1);
+        tracing::warn!("{e:#}; until fixed, new calls beyond {cap} get 503");
+        cfg.sip.max_concurrent_calls = cap;
+    }
     let intake_clients = intake_clients(&opts.config_dir)?;
     // Lazily: a database that is down or not created yet does not stop SIP
     // and HTTP from starting; the node is not ready (503) until the
@@ -168,11 +178,13 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     warn_if_few_file_descriptors(cfg.sip.max_concurrent_calls);
     let prompts = Arc::new(cfg.prompts);
     let mut media_cfg = MediaConfig::new(opts.sip_bind.ip(), opts.rtp_ports, prompts.clone());
-    media_cfg.workers = cfg.sip.media_workers.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-    });
+    media_cfg.workers = cfg.sip.thread_counts(cores()).0;
+    media_cfg.threads = ThreadPolicy {
+        priority: cfg.sip.media.priority,
+        nice: cfg.sip.media.nice,
+        realtime_priority: cfg.sip.media.realtime_priority,
+        cpu_affinity: cfg.sip.media.cpu_affinity.clone(),
+    };
     media_cfg.rtp_timeout = cfg.sip.rtp_timeout();
     media_cfg.sources = Arc::new(cfg.sources.clone());
     let media = MediaEngine::start(media_cfg).context("starting the media engine")?;
@@ -453,6 +465,21 @@ fn metrics_router(registry: Registry) -> axum::Router {
 
 /// Each call holds one RTP socket: warn when the open-file limit cannot carry
 /// `max_calls` (the kernel would refuse sockets and callers would get 503).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// Tokio worker threads for the service, sized beside the media workers
+/// (`SipConfig::thread_counts`). A sip.toml that does not load gives the
+/// default here; `start` then reports its error.
+pub fn runtime_workers(config_dir: &Path) -> usize {
+    let path = config_dir.join("sip.toml");
+    std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| crate::config::SipConfig::parse(&text, &path).ok())
+        .map_or_else(|| cores().clamp(1, 16), |sip| sip.thread_counts(cores()).1)
+}
+
 fn warn_if_few_file_descriptors(max_calls: usize) {
     let Ok(limits) = std::fs::read_to_string("/proc/self/limits") else {
         return;

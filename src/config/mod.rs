@@ -4,6 +4,7 @@
 //! touch the filesystem; this is the one place that does.
 
 mod files;
+mod media;
 mod nurse_phones;
 mod sip;
 mod sms;
@@ -17,8 +18,9 @@ pub use files::{
     read_bytes, read_config_text, read_hours, read_ivr, read_optional, read_prompts, read_queue,
     read_retry, read_text, ConfigError, ReadError,
 };
+pub use media::{usable_cpus, BatchSend, MediaSettings, ThreadPriority};
 pub use nurse_phones::FixedPhones;
-pub use sip::{SipConfig, SrtpPolicy};
+pub use sip::{even_ports, SipConfig, SrtpPolicy, DEFAULT_RTP_PORTS};
 pub use sms::SmsConfig;
 pub use sources::{Admission, SourceLimits, SourcesConfig, Trunk, UnknownSources};
 pub use staff::{LockoutConfig, StaffConfig};

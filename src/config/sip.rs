@@ -36,9 +36,14 @@ pub struct SipConfig {
     /// No RTP from the caller for this long (after answer, not on hold) ends the call.
     #[serde(default = "default_rtp_timeout")]
     pub rtp_timeout_seconds: u64,
-    /// Media worker threads (default: one per core).
+    /// Media worker threads (default: one per listed `[media] cpu_affinity`
+    /// CPU, else one per core, at most 16); see `thread_counts`.
     #[serde(default)]
     pub media_workers: Option<usize>,
+    /// Tokio runtime worker threads (SIP, HTTP, calls; default: one per core,
+    /// at most 16); see `thread_counts`.
+    #[serde(default)]
+    pub runtime_workers: Option<usize>,
     /// Address put in SDP and Contact when the bind address is 0.0.0.0.
     #[serde(default)]
     pub advertise_ip: Option<std::net::IpAddr>,
@@ -83,12 +88,33 @@ pub struct SipConfig {
     /// SRTP with SDES keys: `off`, `when_offered` (default) or `required_on_tls`.
     #[serde(default)]
     pub srtp: SrtpPolicy,
+    /// Media worker scheduling and sending (`[media]`).
+    #[serde(default)]
+    pub media: super::media::MediaSettings,
     /// `fallback_uri`'s host and port, resolved once at load time.
     #[serde(skip)]
     fallback_addr: Option<SocketAddr>,
     /// The TLS server set-up from the two PEM files, built at load time.
     #[serde(skip)]
     tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// `--rtp-ports` when not given: 8192 even ports, above the default call cap.
+pub const DEFAULT_RTP_PORTS: &str = "16384-32767";
+
+/// Upper bound for `media_workers` / `runtime_workers`.
+const MAX_THREADS: usize = 64;
+/// The per-core defaults stop here (more threads than this only add switching).
+const DEFAULT_THREADS_CAP: usize = 16;
+
+/// Even ports in `low..=high` (RTP uses even ports, RTCP the odd one above).
+pub fn even_ports(low: u16, high: u16) -> usize {
+    let first = u32::from(low) + u32::from(low % 2);
+    let high = u32::from(high);
+    if low == 0 || first > high {
+        return 0;
+    }
+    ((high - first) / 2 + 1) as usize
 }
 
 fn default_max_calls() -> usize {
@@ -160,8 +186,50 @@ impl SipConfig {
         if !(5..=120).contains(&s.fallback_ring_seconds) {
             anyhow::bail!("{}: fallback_ring_seconds must be 5-120", path.display());
         }
+        for (key, v) in [
+            ("media_workers", s.media_workers),
+            ("runtime_workers", s.runtime_workers),
+        ] {
+            if v.is_some_and(|n| !(1..=MAX_THREADS).contains(&n)) {
+                anyhow::bail!(
+                    "{}: {key} must be 1-{MAX_THREADS}; fix: remove it (one per core) or set e.g. 2",
+                    path.display()
+                );
+            }
+        }
+        s.media.validate(path, &super::media::usable_cpus())?;
         s.tls = s.load_tls(path)?;
         Ok(s)
+    }
+
+    /// Media workers and tokio runtime workers, sized together: each
+    /// defaults to one per core (media: one per `cpu_affinity` CPU when set),
+    /// at most 16, so neither pool outgrows the box. 2 cores: 2 and 2.
+    pub fn thread_counts(&self, cores: usize) -> (usize, usize) {
+        let per_core = cores.clamp(1, DEFAULT_THREADS_CAP);
+        let media_default = match self.media.cpu_affinity.len() {
+            0 => per_core,
+            n => n.min(DEFAULT_THREADS_CAP),
+        };
+        (
+            self.media_workers.unwrap_or(media_default),
+            self.runtime_workers.unwrap_or(per_core),
+        )
+    }
+
+    /// Every call takes at least one even RTP port: a cap above the number of
+    /// even ports in `rtp_ports` (`--rtp-ports`) lets calls in that then fail
+    /// for want of a port instead of getting 503. Err names both and the fix.
+    pub fn check_rtp_ports(&self, path: &Path, (low, high): (u16, u16)) -> anyhow::Result<()> {
+        let ports = even_ports(low, high);
+        if self.max_concurrent_calls > ports {
+            anyhow::bail!(
+                "{}: max_concurrent_calls = {} is more than the {ports} even RTP ports of --rtp-ports / PE_RTP_PORTS {low}-{high} (one per call, two for a bridged call); fix: widen --rtp-ports (e.g. 16384-32767 gives 8192) or lower max_concurrent_calls to at most {ports}",
+                path.display(),
+                self.max_concurrent_calls
+            );
+        }
+        Ok(())
     }
 
     fn load_tls(&self, path: &Path) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
@@ -303,6 +371,78 @@ mod tests {
         assert!(e.contains("srtp"), "{e}");
         let s = SipConfig::parse(&format!("{base}srtp = \"required_on_tls\"\n"), &p).unwrap();
         assert_eq!(s.srtp, SrtpPolicy::RequiredOnTls);
+    }
+
+    #[test]
+    fn a_call_cap_above_the_even_rtp_ports_is_refused_naming_both() {
+        let p = Path::new("sip.toml");
+        assert_eq!(even_ports(20000, 30000), 5001);
+        assert_eq!(even_ports(16384, 32767), 8192);
+        assert_eq!(even_ports(20001, 20001), 0);
+        assert_eq!(even_ports(0, 10), 0);
+        let s = SipConfig::parse("entrance_numbers = [\"1177\"]", p).unwrap();
+        let e = s
+            .check_rtp_ports(p, (20000, 30000))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("sip.toml")
+                && e.contains("max_concurrent_calls = 6000")
+                && e.contains("--rtp-ports")
+                && e.contains("5001")
+                && e.contains("fix"),
+            "{e}"
+        );
+        s.check_rtp_ports(p, (16384, 32767)).unwrap();
+        let s = SipConfig::parse(
+            "entrance_numbers = [\"1177\"]\nmax_concurrent_calls = 5001",
+            p,
+        )
+        .unwrap();
+        s.check_rtp_ports(p, (20000, 30000)).unwrap();
+    }
+
+    #[test]
+    fn the_shipped_sip_toml_fits_the_default_rtp_ports() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sip-config/sip.toml");
+        let s = SipConfig::parse(&std::fs::read_to_string(&path).unwrap(), &path).unwrap();
+        let (low, high) = DEFAULT_RTP_PORTS.split_once('-').unwrap();
+        s.check_rtp_ports(&path, (low.parse().unwrap(), high.parse().unwrap()))
+            .unwrap();
+        assert_eq!(
+            s.media.priority,
+            super::super::media::ThreadPriority::Realtime
+        );
+    }
+
+    #[test]
+    fn media_and_runtime_threads_are_sized_together_and_bounded() {
+        let p = Path::new("sip.toml");
+        let s = SipConfig::parse("entrance_numbers = [\"1177\"]", p).unwrap();
+        assert_eq!(s.thread_counts(2), (2, 2));
+        assert_eq!(s.thread_counts(0), (1, 1));
+        assert_eq!(s.thread_counts(96), (16, 16));
+        let s = SipConfig::parse(
+            "entrance_numbers = [\"1177\"]\n[media]\ncpu_affinity = [0]\npriority = \"nice\"",
+            p,
+        )
+        .unwrap();
+        assert_eq!(s.thread_counts(2), (1, 2));
+        assert_eq!(s.media.priority, super::super::media::ThreadPriority::Nice);
+        let s = SipConfig::parse(
+            "entrance_numbers = [\"1177\"]\nmedia_workers = 3\nruntime_workers = 4",
+            p,
+        )
+        .unwrap();
+        assert_eq!(s.thread_counts(2), (3, 4));
+        let e = SipConfig::parse("entrance_numbers = [\"1177\"]\nruntime_workers = 0", p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("runtime_workers") && e.contains("fix"), "{e}");
+        let e = SipConfig::parse("entrance_numbers = [\"1177\"]\n[media]\nnice = 40", p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[media] nice"), "{e}");
     }
 
     #[test]

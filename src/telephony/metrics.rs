@@ -1,6 +1,7 @@
 //! Call counters for `/metrics` (prometheus-client does the exposition).
 //! Counts only: never a number, personnummer or answer.
 
+use crate::config::ThreadPriority;
 use crate::ivr::CallOutcome;
 use crate::media::dtmf::DtmfSource;
 use crate::media::engine::MediaEngine;
@@ -14,6 +15,11 @@ use prometheus_client::registry::Registry;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct MethodLabel {
     method: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AppliedLabel {
+    applied: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -264,6 +270,23 @@ impl Collector for MediaCollector {
             None,
             lag.metric_type(),
         )?)?;
+        let applied = self.0.thread_priority();
+        let mut family = encoder.encode_descriptor(
+            "pe_media_thread_priority",
+            "1 for the priority the media threads got (sip.toml [media] priority, or its fallback)",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for level in [
+            ThreadPriority::Realtime,
+            ThreadPriority::Nice,
+            ThreadPriority::Normal,
+        ] {
+            let g = ConstGauge::new(i64::from(level == applied));
+            g.encode(family.encode_family(&AppliedLabel {
+                applied: level.as_str(),
+            })?)?;
+        }
         Ok(())
     }
 }

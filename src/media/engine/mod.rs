@@ -9,10 +9,13 @@
 //! This is a shell: it reads the clock and owns sockets; the cores it drives
 //! (`rtp`, `player`, `dtmf::*`) take `now` as an argument.
 
+pub mod sched;
 mod worker;
 
 #[cfg(test)]
 mod bridge_tests;
+#[cfg(test)]
+mod sched_tests;
 #[cfg(test)]
 mod srtp_tests;
 #[cfg(test)]
@@ -30,7 +33,8 @@ use std::time::Duration;
 use crossbeam_channel::Sender;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::config::SourcesConfig;
+pub use self::sched::ThreadPolicy;
+use crate::config::{SourcesConfig, ThreadPriority};
 use crate::media::dtmf::{DtmfKey, DtmfSource};
 use crate::media::error::MediaError;
 use crate::media::g711::Codec;
@@ -56,6 +60,8 @@ pub struct MediaConfig {
     pub rtp_timeout: Duration,
     /// Where media may go (`trunks.toml`), for `MediaEngine::trust`.
     pub sources: Arc<SourcesConfig>,
+    /// Priority class and CPUs of the worker threads.
+    pub threads: ThreadPolicy,
 }
 
 impl MediaConfig {
@@ -68,6 +74,7 @@ impl MediaConfig {
             prompts,
             rtp_timeout: DEFAULT_RTP_TIMEOUT,
             sources: Arc::new(SourcesConfig::default()),
+            threads: ThreadPolicy::normal(),
         }
     }
 }
@@ -297,6 +304,9 @@ struct Inner {
     next_worker: AtomicUsize,
     next_id: AtomicU64,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The lowest priority level any worker got.
+    priority: ThreadPriority,
+    tids: Vec<i32>,
 }
 
 impl Drop for Inner {
@@ -324,6 +334,7 @@ impl MediaEngine {
         });
         let mut workers = Vec::new();
         let mut threads = Vec::new();
+        let mut reports = Vec::new();
         for i in 0..config.workers.max(1) {
             let (tx, rx) = crossbeam_channel::unbounded();
             let poll = mio::Poll::new()?;
@@ -335,12 +346,19 @@ impl MediaEngine {
                 config.prompts.clone(),
                 config.rtp_timeout,
             )?;
+            let (report_tx, report_rx) = std::sync::mpsc::channel();
+            let policy = config.threads.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("pe-media-{i}"))
-                .spawn(move || w.run())?;
+                .spawn(move || {
+                    let _ = report_tx.send(sched::apply_to_current_thread(&policy, i));
+                    w.run()
+                })?;
             threads.push(handle);
             workers.push(WorkerHandle { tx, waker });
+            reports.push(report_rx);
         }
+        let (priority, tids) = report_threads(&config.threads, reports);
         Ok(MediaEngine {
             inner: Arc::new(Inner {
                 bind_ip: config.bind_ip,
@@ -350,8 +368,21 @@ impl MediaEngine {
                 next_worker: AtomicUsize::new(0),
                 next_id: AtomicU64::new(1),
                 threads: Mutex::new(threads),
+                priority,
+                tids,
             }),
         })
+    }
+
+    /// The kernel thread ids of the workers (for tests reading /proc).
+    pub fn worker_tids(&self) -> &[i32] {
+        &self.inner.tids
+    }
+
+    /// The priority level the media workers run at (the lowest any got):
+    /// what was asked in `MediaConfig::threads`, or a fallback.
+    pub fn thread_priority(&self) -> ThreadPriority {
+        self.inner.priority
     }
 
     /// Opens a stream on the next free even port and starts sending silence
@@ -479,6 +510,38 @@ impl MediaEngine {
             let _ = t.join();
         }
     }
+}
+
+/// Collects what each worker got and logs one warning per kind of refusal;
+/// returns the lowest level applied.
+fn report_threads(
+    policy: &ThreadPolicy,
+    reports: Vec<std::sync::mpsc::Receiver<sched::ThreadReport>>,
+) -> (ThreadPriority, Vec<i32>) {
+    let mut lowest = policy.priority;
+    let mut tids = Vec::new();
+    let mut warned = false;
+    let mut pinned = Vec::new();
+    for rx in reports {
+        let Ok(r) = rx.recv_timeout(Duration::from_secs(5)) else {
+            continue;
+        };
+        lowest = lowest.min(r.applied.level);
+        tids.push(r.tid);
+        if let (false, Some(w)) = (warned, sched::fallback_warning(policy, &r.applied)) {
+            tracing::warn!("{w}");
+            warned = true;
+        }
+        match r.pinned {
+            Some(Ok(cpu)) => pinned.push(cpu),
+            Some(Err(e)) => {
+                tracing::warn!("media thread not pinned ({e}); it runs on any CPU. Fix: check [media] cpu_affinity in sip.toml")
+            }
+            None => {}
+        }
+    }
+    tracing::info!(priority = lowest.as_str(), cpus = ?pinned, "media workers started");
+    (lowest, tids)
 }
 
 /// One call leg's RTP stream. Dropping it closes the socket (asynchronously,
