@@ -185,6 +185,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         realtime_priority: cfg.sip.media.realtime_priority,
         cpu_affinity: cfg.sip.media.cpu_affinity.clone(),
     };
+    media_cfg.batch_send = cfg.sip.media.batch_send;
     media_cfg.rtp_timeout = cfg.sip.rtp_timeout();
     media_cfg.sources = Arc::new(cfg.sources.clone());
     let media = MediaEngine::start(media_cfg).context("starting the media engine")?;

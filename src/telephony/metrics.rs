@@ -4,7 +4,7 @@
 use crate::config::ThreadPriority;
 use crate::ivr::CallOutcome;
 use crate::media::dtmf::DtmfSource;
-use crate::media::engine::MediaEngine;
+use crate::media::engine::{MediaEngine, SendMode};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -20,6 +20,11 @@ struct MethodLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AppliedLabel {
     applied: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModeLabel {
+    mode: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -286,6 +291,17 @@ impl Collector for MediaCollector {
             g.encode(family.encode_family(&AppliedLabel {
                 applied: level.as_str(),
             })?)?;
+        }
+        let mode = self.0.send_mode();
+        let mut family = encoder.encode_descriptor(
+            "pe_media_batch_send",
+            "1 for how the media workers send their frames (sip.toml [media] batch_send, or its fallback)",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for m in [SendMode::IoUring, SendMode::Syscall] {
+            let g = ConstGauge::new(i64::from(m == mode));
+            g.encode(family.encode_family(&ModeLabel { mode: m.as_str() })?)?;
         }
         Ok(())
     }

@@ -1,7 +1,8 @@
 //! `cargo test --lib media::engine::tests::bench -- --ignored --nocapture`
 //! Prints figures for N streams on loopback; asserts nothing about speed.
 //! Knobs: PE_BENCH_STREAMS (2000), PE_BENCH_SECS (10), PE_BENCH_WORKERS (2),
-//! PE_BENCH_INBOUND (1 = also send 50 packets/s into every stream).
+//! PE_BENCH_INBOUND (1 = also send 50 packets/s into every stream),
+//! PE_BENCH_SEND (io_uring | syscall; default: auto).
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
@@ -137,6 +138,11 @@ fn bench() {
         lib,
     );
     cfg.workers = workers;
+    cfg.batch_send = match std::env::var("PE_BENCH_SEND").as_deref() {
+        Ok("syscall") => BatchSend::Syscall,
+        Ok("io_uring") => BatchSend::IoUring,
+        _ => BatchSend::Auto,
+    };
     let engine = MediaEngine::start(cfg).unwrap();
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -227,7 +233,8 @@ fn bench() {
         let _ = t.join();
     }
     println!(
-        "--- media engine bench: {streams} streams, {workers} workers, {secs} s, inbound={inbound}"
+        "--- media engine bench: {streams} streams, {workers} workers, {secs} s, inbound={inbound}, send={}",
+        engine.send_mode().as_str()
     );
     println!("open {streams} streams: {open_time:?}");
     println!(
@@ -244,6 +251,11 @@ fn bench() {
         cpu1 - cpu0,
         wall,
         100.0 * (cpu1 - cpu0) / wall
+    );
+    println!(
+        "worker CPU per stream: {:.1} us per second of call ({:.2} us per frame sent)",
+        1e6 * (cpu1 - cpu0) / wall / streams as f64,
+        1e6 * (cpu1 - cpu0) / (s1.packets_out - s0.packets_out).max(1) as f64
     );
     println!(
         "whole test process (engine + receivers + inbound sender) {:.0}% of one core",

@@ -10,6 +10,7 @@
 //! (`rtp`, `player`, `dtmf::*`) take `now` as an argument.
 
 pub mod sched;
+mod uring;
 mod worker;
 
 #[cfg(test)]
@@ -34,7 +35,7 @@ use crossbeam_channel::Sender;
 use tokio::sync::mpsc::UnboundedSender;
 
 pub use self::sched::ThreadPolicy;
-use crate::config::{SourcesConfig, ThreadPriority};
+use crate::config::{BatchSend, SourcesConfig, ThreadPriority};
 use crate::media::dtmf::{DtmfKey, DtmfSource};
 use crate::media::error::MediaError;
 use crate::media::g711::Codec;
@@ -62,6 +63,8 @@ pub struct MediaConfig {
     pub sources: Arc<SourcesConfig>,
     /// Priority class and CPUs of the worker threads.
     pub threads: ThreadPolicy,
+    /// How a tick's frames are sent (io_uring batches or one sendto each).
+    pub batch_send: BatchSend,
 }
 
 impl MediaConfig {
@@ -75,6 +78,26 @@ impl MediaConfig {
             rtp_timeout: DEFAULT_RTP_TIMEOUT,
             sources: Arc::new(SourcesConfig::default()),
             threads: ThreadPolicy::normal(),
+            batch_send: BatchSend::Auto,
+        }
+    }
+}
+
+/// How the workers send their ticks' frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendMode {
+    /// One io_uring submission per tick (per 1,024 frames).
+    IoUring,
+    /// One `sendto` per frame.
+    Syscall,
+}
+
+impl SendMode {
+    /// The name used in the config and on /metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendMode::IoUring => "io_uring",
+            SendMode::Syscall => "syscall",
         }
     }
 }
@@ -307,6 +330,8 @@ struct Inner {
     /// The lowest priority level any worker got.
     priority: ThreadPriority,
     tids: Vec<i32>,
+    /// io_uring only when every worker got it.
+    send_mode: SendMode,
 }
 
 impl Drop for Inner {
@@ -348,17 +373,25 @@ impl MediaEngine {
             )?;
             let (report_tx, report_rx) = std::sync::mpsc::channel();
             let policy = config.threads.clone();
+            let batch = config.batch_send;
             let handle = std::thread::Builder::new()
                 .name(format!("pe-media-{i}"))
                 .spawn(move || {
-                    let _ = report_tx.send(sched::apply_to_current_thread(&policy, i));
-                    w.run()
+                    let sched = sched::apply_to_current_thread(&policy, i);
+                    let (out, uring_error) = worker::Output::new(batch);
+                    let _ = report_tx.send(Started {
+                        sched,
+                        send: out.mode(),
+                        uring_error,
+                    });
+                    w.run(out)
                 })?;
             threads.push(handle);
             workers.push(WorkerHandle { tx, waker });
             reports.push(report_rx);
         }
-        let (priority, tids) = report_threads(&config.threads, reports);
+        let (priority, tids, send_mode) =
+            report_threads(&config.threads, config.batch_send, reports);
         Ok(MediaEngine {
             inner: Arc::new(Inner {
                 bind_ip: config.bind_ip,
@@ -370,8 +403,14 @@ impl MediaEngine {
                 threads: Mutex::new(threads),
                 priority,
                 tids,
+                send_mode,
             }),
         })
+    }
+
+    /// How the workers send (`MediaConfig::batch_send`, or its fallback).
+    pub fn send_mode(&self) -> SendMode {
+        self.inner.send_mode
     }
 
     /// The kernel thread ids of the workers (for tests reading /proc).
@@ -512,20 +551,38 @@ impl MediaEngine {
     }
 }
 
-/// Collects what each worker got and logs one warning per kind of refusal;
-/// returns the lowest level applied.
+/// What a worker thread reports once it has set itself up.
+struct Started {
+    sched: sched::ThreadReport,
+    send: SendMode,
+    uring_error: Option<io::Error>,
+}
+
+/// Collects what each worker got and logs one line per kind of fallback;
+/// returns the lowest level applied, the thread ids and the send mode.
 fn report_threads(
     policy: &ThreadPolicy,
-    reports: Vec<std::sync::mpsc::Receiver<sched::ThreadReport>>,
-) -> (ThreadPriority, Vec<i32>) {
+    batch: BatchSend,
+    reports: Vec<std::sync::mpsc::Receiver<Started>>,
+) -> (ThreadPriority, Vec<i32>, SendMode) {
     let mut lowest = policy.priority;
     let mut tids = Vec::new();
     let mut warned = false;
     let mut pinned = Vec::new();
+    let mut send_mode = match batch {
+        BatchSend::Syscall => SendMode::Syscall,
+        BatchSend::Auto | BatchSend::IoUring => SendMode::IoUring,
+    };
+    let mut uring_error = None;
     for rx in reports {
-        let Ok(r) = rx.recv_timeout(Duration::from_secs(5)) else {
+        let Ok(started) = rx.recv_timeout(Duration::from_secs(5)) else {
             continue;
         };
+        if started.send == SendMode::Syscall {
+            send_mode = SendMode::Syscall;
+        }
+        uring_error = uring_error.or(started.uring_error);
+        let r = started.sched;
         lowest = lowest.min(r.applied.level);
         tids.push(r.tid);
         if let (false, Some(w)) = (warned, sched::fallback_warning(policy, &r.applied)) {
@@ -540,8 +597,23 @@ fn report_threads(
             None => {}
         }
     }
-    tracing::info!(priority = lowest.as_str(), cpus = ?pinned, "media workers started");
-    (lowest, tids)
+    match (batch, uring_error) {
+        (BatchSend::IoUring, Some(e)) => tracing::warn!(
+            error = %e,
+            "[media] batch_send = \"io_uring\" is unavailable here; one sendto per frame. Fix: a kernel with io_uring (5.3+) not blocked by seccomp, or batch_send = \"syscall\""
+        ),
+        (_, Some(e)) => {
+            tracing::info!(error = %e, "io_uring unavailable; media sends one sendto per frame")
+        }
+        (_, None) => {}
+    }
+    tracing::info!(
+        priority = lowest.as_str(),
+        cpus = ?pinned,
+        send = send_mode.as_str(),
+        "media workers started"
+    );
+    (lowest, tids, send_mode)
 }
 
 /// One call leg's RTP stream. Dropping it closes the socket (asynchronously,

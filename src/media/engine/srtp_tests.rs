@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::unbounded_channel;
 
-use super::tests::{engine, next_event, params, peer, stream_addr};
+use super::tests::{engine, engine_sending, next_event, params, peer, stream_addr};
 use super::*;
 use crate::media::dtmf::rfc4733::key_press_packets;
 use crate::media::rtp::{self, RtpHeader};
@@ -47,8 +47,17 @@ fn plain_packet(pt: u8, seq: u16, ts: u32, marker: bool, payload: &[u8]) -> Vec<
 }
 
 #[test]
-fn the_prompt_leaves_encrypted_and_decrypts_with_our_key() {
-    let engine = engine();
+fn the_prompt_leaves_encrypted_and_decrypts_with_our_key_via_io_uring() {
+    prompt_leaves_encrypted(BatchSend::IoUring);
+}
+
+#[test]
+fn the_prompt_leaves_encrypted_and_decrypts_with_our_key_via_sendto() {
+    prompt_leaves_encrypted(BatchSend::Syscall);
+}
+
+fn prompt_leaves_encrypted(mode: BatchSend) {
+    let engine = engine_sending(mode);
     let peer = peer();
     let (keys, mut far) = keys();
     let (tx, _rx) = unbounded_channel();

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +15,9 @@ use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::{Command, MediaEvent, Shared, StreamParams};
+use super::uring::UringSender;
+use super::{Command, MediaEvent, SendMode, Shared, StreamParams};
+use crate::config::BatchSend;
 use crate::media::dtmf::goertzel::InbandDetector;
 use crate::media::dtmf::rfc4733::Rfc4733Receiver;
 use crate::media::dtmf::{DtmfKey, DtmfSource};
@@ -147,7 +150,7 @@ impl Worker {
     /// at each tick collect socket readiness without blocking, read, then
     /// send. Sockets never wake the thread, so 5,000 calls cost 50 wakeups
     /// a second per worker, not one per packet.
-    pub(super) fn run(mut self) {
+    pub(super) fn run(mut self, mut out: Output) {
         let mut control_events = Events::with_capacity(16);
         let mut socket_events = Events::with_capacity(1024);
         let mut next_tick = Instant::now() + TICK;
@@ -183,7 +186,7 @@ impl Worker {
             } else {
                 (behind + 1, 0)
             };
-            self.tick(now, send, skip);
+            self.tick(now, send, skip, &mut out);
             next_tick += TICK * (send + skip);
             self.flush_stats(lag, behind > 0, skip);
         }
@@ -470,7 +473,7 @@ impl Worker {
 
     /// Sends `send` frames to every stream, then advances timestamps over
     /// `skip` frames that are too late to send.
-    fn tick(&mut self, now: Instant, send: u32, skip: u32) {
+    fn tick(&mut self, now: Instant, send: u32, skip: u32, out: &mut Output) {
         let lib = &*self.prompts;
         let buf = &mut self.send_buf;
         let local = &mut self.local;
@@ -479,7 +482,7 @@ impl Worker {
             let own_media = s.bridge.is_none() || s.player.is_playing();
             if own_media {
                 for _ in 0..send {
-                    send_frame(s, lib, buf, local);
+                    send_frame(s, lib, buf, local, out);
                 }
                 s.ts = s.ts.wrapping_add(160 * skip);
             }
@@ -496,6 +499,7 @@ impl Worker {
                 }
             }
         }
+        out.finish(local);
     }
 
     fn read_socket(&mut self, slot: usize, now: Instant) {
@@ -540,7 +544,13 @@ impl Worker {
 /// Sends the stream's next frame, advancing seq/ts. Nothing goes out while
 /// held or before the latch (the playlist waits, the next frame carries the
 /// marker), nor to a refused address (the playlist runs on unheard).
-fn send_frame(s: &mut Stream, lib: &PromptLibrary, buf: &mut [u8], local: &mut Local) {
+fn send_frame(
+    s: &mut Stream,
+    lib: &PromptLibrary,
+    buf: &mut [u8],
+    local: &mut Local,
+    out: &mut Output,
+) {
     if s.held {
         s.ts = s.ts.wrapping_add(160);
         return;
@@ -571,8 +581,64 @@ fn send_frame(s: &mut Stream, lib: &PromptLibrary, buf: &mut [u8], local: &mut L
         return;
     };
     match written.ok().and_then(|n| buf.get(..n)) {
-        Some(packet) => send_rtp(s, packet, to, local),
+        Some(packet) => out.send(s, packet, to, local),
         None => local.send_errors += 1,
+    }
+}
+
+/// How a worker sends its tick's frames (relayed packets always go at once,
+/// by `send_rtp`, as they arrive).
+pub(super) enum Output {
+    /// One `sendto` per frame.
+    Syscall,
+    /// Queued in the ring, submitted once at the end of the tick.
+    Uring(Box<UringSender>),
+}
+
+impl Output {
+    /// The sender `mode` asks for, built on the worker's own thread; with
+    /// io_uring's error when it fell back to syscalls.
+    pub(super) fn new(mode: BatchSend) -> (Output, Option<io::Error>) {
+        match mode {
+            BatchSend::Syscall => (Output::Syscall, None),
+            BatchSend::Auto | BatchSend::IoUring => match UringSender::new() {
+                Ok(u) => (Output::Uring(Box::new(u)), None),
+                Err(e) => (Output::Syscall, Some(e)),
+            },
+        }
+    }
+
+    pub(super) fn mode(&self) -> SendMode {
+        match self {
+            Output::Syscall => SendMode::Syscall,
+            Output::Uring(_) => SendMode::IoUring,
+        }
+    }
+
+    /// Sends (or queues) one RTP packet out of `s`'s socket, SRTP-protected
+    /// on an SRTP leg (straight into the ring's arena).
+    fn send(&mut self, s: &mut Stream, packet: &[u8], to: SocketAddr, local: &mut Local) {
+        let Output::Uring(u) = self else {
+            return send_rtp(s, packet, to, local);
+        };
+        let srtp = &mut s.srtp;
+        u.queue(s.socket.as_raw_fd(), to, |slot| match srtp.as_mut() {
+            Some(srtp) => srtp.protect(packet, slot).ok(),
+            None => {
+                slot.get_mut(..packet.len())?.copy_from_slice(packet);
+                Some(packet.len())
+            }
+        });
+    }
+
+    /// Submits the tick's queued frames and counts their completions.
+    fn finish(&mut self, local: &mut Local) {
+        if let Output::Uring(u) = self {
+            u.submit();
+            let (sent, failed) = u.take_counts();
+            local.packets_out += sent;
+            local.send_errors += failed;
+        }
     }
 }
 
