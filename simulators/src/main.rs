@@ -321,14 +321,23 @@ async fn main() -> Result<()> {
                 "{}",
                 usage.lines("generator CPU", "service", report.peak_concurrent)
             );
-            if let (Some(url), Some(before)) = (&metrics, before) {
+            let mut after = None;
+            if let (Some(url), Some(before)) = (&metrics, &before) {
                 // The service counts a call's outcome when it has finished with it.
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 match scrape::fetch(url).await {
-                    Ok(after) => print_service_counters(&report, &before, &after),
+                    Ok(a) => {
+                        print_service_counters(&report, before, &a);
+                        after = Some(a);
+                    }
                     Err(e) => eprintln!("{e}"),
                 }
             }
+            // One line of key=value for scripts/bench.sh.
+            println!(
+                "{}",
+                bench_line(&report, &usage, before.as_ref().zip(after.as_ref()))
+            );
             if report.failed > 0 {
                 bail!("{} calls failed", report.failed);
             }
@@ -481,6 +490,44 @@ async fn main() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `bench: failed=0 inv_p50_ms=1.2 ...`: the figures scripts/bench.sh tabulates.
+fn bench_line(
+    r: &LoadReport,
+    u: &simulators::procstat::CpuUsage,
+    service: Option<(&scrape::Samples, &scrape::Samples)>,
+) -> String {
+    let ms = |d: Option<Duration>| d.map_or("-".into(), |d| format!("{:.1}", d.as_secs_f64() * 1e3));
+    let num = |v: Option<f64>, p: usize| v.map_or("-".into(), |v| format!("{v:.p$}"));
+    let svc = |name: &str| service.map(|(b, a)| scrape::total(a, name) - scrape::total(b, name));
+    let skipped = svc("pe_media_skipped_frames_total");
+    let sent = svc("pe_rtp_packets_out_total");
+    let skipped_pct = skipped
+        .zip(sent)
+        .map(|(k, s)| 100.0 * k / (k + s).max(1.0));
+    let digits = service.map(|(b, a)| scrape::delta(b, a, "pe_digits_total{method=\"rfc4733\"}"));
+    [
+        format!("bench: failed={}", r.failed),
+        format!("answered={}", r.answered),
+        format!("peak={}", r.peak_concurrent),
+        format!("inv_p50_ms={}", ms(r.invite_to_200.quantile(0.5))),
+        format!("inv_p99_ms={}", ms(r.invite_to_200.quantile(0.99))),
+        format!("bye_p50_ms={}", ms(r.bye_to_200.quantile(0.5))),
+        format!("bye_p99_ms={}", ms(r.bye_to_200.quantile(0.99))),
+        format!("svc_skipped_pct={}", num(skipped_pct, 3)),
+        format!("gen_missing_pct={:.3}", r.rtp_in_missing_pct()),
+        format!("gen_late_ticks={}", r.late_ticks),
+        format!("gap_p99_ms={}", ms(r.rtp_gap.quantile(0.99))),
+        format!("gap_max_ms={}", ms(r.rtp_gap.quantile(1.0))),
+        format!("digits_svc={}", num(digits, 0)),
+        format!("digits_sent={}", r.digits_sent),
+        format!("svc_cpu_pct={}", num(u.pct_of_core(u.other), 0)),
+        format!("gen_cpu_pct={}", num(u.pct_of_core(u.own), 0)),
+        format!("machine_cpu_pct={}", num(u.machine_busy_pct, 0)),
+        format!("rss_per_call_kb={}", num(u.rss_per_call_kb(r.peak_concurrent), 0)),
+    ]
+    .join(" ")
 }
 
 /// The service's counters over the run beside what the generator did.

@@ -5,7 +5,7 @@
 //!
 //! The keys follow sip-config/ivr.toml: 1 Swedish; 3 adult; 2 ("no") to the
 //! five red-flag questions, or 1 to the first (breathing: 112 advice, then a
-//! level-1 hold); 1 fever, 2 days, 2 not worsening (no self-care route
+//! level-1 hold, but these callers hang up in the advice); 1 fever, 2 days, 2 not worsening (no self-care route
 //! matches); # skips the personnummer; at the callback offer 1 confirms the
 //! caller ID or 3 holds; 2 declines the SMS. Keys barge in on prompts, as
 //! tests/scripts/green-callback.toml does.
@@ -22,7 +22,8 @@ pub enum Outcome {
     Booked,
     /// Chooses to hold at the callback offer, hangs up after a while.
     Held,
-    /// Says yes to a red-flag question: 112 advice, straight to a nurse's hold.
+    /// Says yes to a red-flag question and hangs up during the 112 advice
+    /// (to call 112; staying on would go straight to a nurse's hold).
     RedFlag,
     /// Hangs up in the welcome or in the middle of the questions.
     EarlyHangup,
@@ -188,8 +189,8 @@ pub fn script(o: Outcome, rng: &mut impl Rng) -> Vec<Step> {
         }
         Outcome::RedFlag => {
             answer_steps(&mut s, &["1", "3", "1"]); // breathing trouble: yes
-            // 112 advice (wait_s 10), then the level-1 hold.
-            s.push(Step::Wait(Duration::from_secs(rng.gen_range(15..=30))));
+            // Inside the 112 advice (its prompt, then wait_s = 10).
+            s.push(Step::Wait(Duration::from_millis(rng.gen_range(3000..=8000))));
             s.push(Step::Hangup);
         }
         Outcome::EarlyHangup => {
