@@ -40,7 +40,10 @@ async fn realistic_mix_calls_end_where_planned() {
     for o in Outcome::ALL {
         let c = r.outcomes.get(&o).copied().unwrap_or_default();
         assert_eq!(c.planned, count(o), "{o:?}\n{r}");
-        assert_eq!(c.completed, c.planned, "{o:?}: script ran to its hang-up\n{r}");
+        assert_eq!(
+            c.completed, c.planned,
+            "{o:?}: script ran to its hang-up\n{r}"
+        );
     }
     // The service finishes a call's bookkeeping just after our BYE.
     let mut seen = Vec::new();

@@ -625,7 +625,10 @@ impl Worker {
     }
 
     fn on_tick(&mut self, t: Instant, out: &mut Vec<(SocketAddr, Vec<u8>)>) {
-        if self.last_tick.is_some_and(|l| t.saturating_duration_since(l) > TICK * 2) {
+        if self
+            .last_tick
+            .is_some_and(|l| t.saturating_duration_since(l) > TICK * 2)
+        {
             self.report.late_ticks += 1;
         }
         self.last_tick = Some(t);

@@ -9,11 +9,11 @@ use clap::{Parser, Subcommand};
 
 use simulators::caller::{CallConfig, Transport};
 use simulators::load::{run_load, LoadConfig, LoadReport};
+use simulators::mini_uas::{MiniUas, Registration, UasBehavior};
 use simulators::mix::{MixShares, Outcome};
 use simulators::procstat::CpuMeter;
 use simulators::reflect::{self, Reflector, StreamConfig};
 use simulators::scrape;
-use simulators::mini_uas::{MiniUas, Registration, UasBehavior};
 use simulators::script::{run_script, Script};
 
 #[derive(Parser)]
@@ -498,14 +498,13 @@ fn bench_line(
     u: &simulators::procstat::CpuUsage,
     service: Option<(&scrape::Samples, &scrape::Samples)>,
 ) -> String {
-    let ms = |d: Option<Duration>| d.map_or("-".into(), |d| format!("{:.1}", d.as_secs_f64() * 1e3));
+    let ms =
+        |d: Option<Duration>| d.map_or("-".into(), |d| format!("{:.1}", d.as_secs_f64() * 1e3));
     let num = |v: Option<f64>, p: usize| v.map_or("-".into(), |v| format!("{v:.p$}"));
     let svc = |name: &str| service.map(|(b, a)| scrape::total(a, name) - scrape::total(b, name));
     let skipped = svc("pe_media_skipped_frames_total");
     let sent = svc("pe_rtp_packets_out_total");
-    let skipped_pct = skipped
-        .zip(sent)
-        .map(|(k, s)| 100.0 * k / (k + s).max(1.0));
+    let skipped_pct = skipped.zip(sent).map(|(k, s)| 100.0 * k / (k + s).max(1.0));
     let digits = service.map(|(b, a)| scrape::delta(b, a, "pe_digits_total{method=\"rfc4733\"}"));
     [
         format!("bench: failed={}", r.failed),
@@ -525,7 +524,10 @@ fn bench_line(
         format!("svc_cpu_pct={}", num(u.pct_of_core(u.other), 0)),
         format!("gen_cpu_pct={}", num(u.pct_of_core(u.own), 0)),
         format!("machine_cpu_pct={}", num(u.machine_busy_pct, 0)),
-        format!("rss_per_call_kb={}", num(u.rss_per_call_kb(r.peak_concurrent), 0)),
+        format!(
+            "rss_per_call_kb={}",
+            num(u.rss_per_call_kb(r.peak_concurrent), 0)
+        ),
     ]
     .join(" ")
 }

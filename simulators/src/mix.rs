@@ -189,13 +189,17 @@ pub fn script(o: Outcome, rng: &mut impl Rng) -> Vec<Step> {
         }
         Outcome::RedFlag => {
             answer_steps(&mut s, &["1", "3", "1"]); // breathing trouble: yes
-            // Inside the 112 advice (its prompt, then wait_s = 10).
-            s.push(Step::Wait(Duration::from_millis(rng.gen_range(3000..=8000))));
+                                                    // Inside the 112 advice (its prompt, then wait_s = 10).
+            s.push(Step::Wait(Duration::from_millis(
+                rng.gen_range(3000..=8000),
+            )));
             s.push(Step::Hangup);
         }
         Outcome::EarlyHangup => {
             if rng.gen_bool(0.5) {
-                s.push(Step::Wait(Duration::from_millis(rng.gen_range(1000..=8000))));
+                s.push(Step::Wait(Duration::from_millis(
+                    rng.gen_range(1000..=8000),
+                )));
             } else {
                 let answered = rng.gen_range(1..ANSWERS.len());
                 answer_steps(&mut s, ANSWERS.get(..answered).unwrap_or(&ANSWERS));
@@ -367,9 +371,6 @@ mod tests {
         let t0 = Instant::now();
         let mut r = ScriptRunner::new(vec![Step::Quiet(QUIET), Step::Hangup], t0);
         assert_eq!(r.poll(t0 + Duration::from_secs(29), None), None);
-        assert_eq!(
-            r.poll(t0 + QUIET_TIMEOUT, None),
-            Some(Action::Hangup)
-        );
+        assert_eq!(r.poll(t0 + QUIET_TIMEOUT, None), Some(Action::Hangup));
     }
 }

@@ -136,8 +136,7 @@ impl CpuUsage {
     /// `cpu` as a share of one core over the run.
     pub fn pct_of_core(&self, cpu: Option<Duration>) -> Option<f64> {
         let w = self.wall.as_secs_f64();
-        cpu.filter(|_| w > 0.0)
-            .map(|c| c.as_secs_f64() * 100.0 / w)
+        cpu.filter(|_| w > 0.0).map(|c| c.as_secs_f64() * 100.0 / w)
     }
 
     /// Peak resident memory growth of the other process per call, kB.
@@ -175,8 +174,9 @@ impl CpuUsage {
                 start / 1024,
                 hwm / 1024,
                 self.other_rss_end_kb.unwrap_or(0) / 1024,
-                self.rss_per_call_kb(calls)
-                    .map_or("-".into(), |k| format!("{k:.0} kB per call (peak growth / {calls})"))
+                self.rss_per_call_kb(calls).map_or("-".into(), |k| format!(
+                    "{k:.0} kB per call (peak growth / {calls})"
+                ))
             ));
         }
         s.trim_end().to_string()
@@ -189,7 +189,8 @@ mod tests {
 
     #[test]
     fn stat_line_with_spaces_in_the_name_gives_user_plus_system() {
-        let line = "1234 (pe caller) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 3 0 1 0 0";
+        let line =
+            "1234 (pe caller) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 3 0 1 0 0";
         assert_eq!(parse_stat_ticks(line), Some(325));
         assert_eq!(parse_stat_ticks("garbage"), None);
     }
