@@ -122,10 +122,10 @@ for C in $STEPS; do
 done
 
 echo "== the box's own limit: RTP reflector, steps $REFLECT_STEPS, ${REFLECT_SECONDS}s each"
-"$CALLER_BIN" reflect --bind 127.0.0.1 --ports 40000-49999 --threads 2 >"$WORK/reflect.txt" 2>&1 &
+"$CALLER_BIN" reflect --bind 127.0.0.1 --ports 10000-19999 --threads 2 >"$WORK/reflect.txt" 2>&1 &
 REFL_PID=$!
 sleep 1
-"$CALLER_BIN" streams --target 127.0.0.1 --ports 40000-49999 \
+"$CALLER_BIN" streams --target 127.0.0.1 --ports 10000-19999 \
     --streams "$(echo "$REFLECT_STEPS" | tr ' ' ',')" --duration "${REFLECT_SECONDS}s" \
     --reflector-pid "$REFL_PID" | tee "$WORK/streams.txt"
 kill "$REFL_PID" 2>/dev/null || true; wait "$REFL_PID" 2>/dev/null || true; REFL_PID=

@@ -97,7 +97,7 @@ enum Cmd {
         #[arg(long, default_value = "127.0.0.1")]
         bind: IpAddr,
         /// Ports to bind, one socket each.
-        #[arg(long, default_value = "40000-49999", value_parser = reflect::parse_ports)]
+        #[arg(long, default_value = "10000-19999", value_parser = reflect::parse_ports)]
         ports: std::ops::RangeInclusive<u16>,
         #[arg(long, default_value_t = 2)]
         threads: usize,
@@ -108,7 +108,7 @@ enum Cmd {
         /// The reflector's address.
         #[arg(long, default_value = "127.0.0.1")]
         target: IpAddr,
-        #[arg(long, default_value = "40000-49999", value_parser = reflect::parse_ports)]
+        #[arg(long, default_value = "10000-19999", value_parser = reflect::parse_ports)]
         ports: std::ops::RangeInclusive<u16>,
         /// Concurrent streams, one or a list: 1000,2000,3000,5000,8000.
         #[arg(long, value_delimiter = ',', default_value = "1000")]
@@ -351,10 +351,11 @@ async fn main() -> Result<()> {
             let refl = Reflector::start(&addrs, threads)
                 .with_context(|| format!("binding {bind} ports {ports:?} (ulimit -n?)"))?;
             println!(
-                "reflecting on {bind} ports {}-{} ({} sockets, {threads} threads), pid {}",
+                "reflecting on {bind} ports {}-{} ({} sockets, {} ports in use elsewhere; {threads} threads), pid {}",
                 ports.start(),
                 ports.end(),
                 refl.addrs().len(),
+                addrs.len() - refl.addrs().len(),
                 std::process::id()
             );
             tokio::signal::ctrl_c().await?;

@@ -43,17 +43,24 @@ pub struct Reflector {
 }
 
 impl Reflector {
-    /// Binds one socket per address (port 0: any) and serves them from `threads` threads.
+    /// Binds one socket per address (port 0: any) and serves them from
+    /// `threads` threads. A port another process holds is left out (see
+    /// [`Reflector::addrs`]); other bind errors fail.
     pub fn start(addrs: &[SocketAddr], threads: usize) -> io::Result<Reflector> {
         let threads = threads.clamp(1, addrs.len().max(1));
         let mut per_thread: Vec<Vec<UdpSocket>> = (0..threads).map(|_| Vec::new()).collect();
         let mut bound = Vec::with_capacity(addrs.len());
-        for (i, a) in addrs.iter().enumerate() {
-            let s = udp_socket(*a)?;
-            bound.push(s.local_addr()?);
-            if let Some(v) = per_thread.get_mut(i % threads) {
+        for a in addrs {
+            let s = match udp_socket(*a) {
+                Ok(s) => s,
+                Err(e) if e.kind() == io::ErrorKind::AddrInUse && a.port() != 0 => continue,
+                Err(e) => return Err(e),
+            };
+            let addr = s.local_addr()?;
+            if let Some(v) = per_thread.get_mut(bound.len() % threads) {
                 v.push(s);
             }
+            bound.push(addr);
         }
         let stop = Arc::new(AtomicBool::new(false));
         let echoed = Arc::new(AtomicU64::new(0));
@@ -76,7 +83,7 @@ impl Reflector {
         })
     }
 
-    /// The bound addresses, in the order given.
+    /// The bound addresses, in the order given (ports in use left out).
     pub fn addrs(&self) -> &[SocketAddr] {
         &self.addrs
     }
