@@ -2,15 +2,27 @@
 //! owns one SIP UDP socket and one RTP UDP socket shared by all its calls
 //! (demultiplexed by Call-ID and by the server's RTP source address), and a
 //! single 20 ms tick that paces every call's media. No task or timer per call.
+//! A tick's RTP goes out in `sendmmsg` batches and arrives by `recvmmsg`
+//! (`mmsg`), into buffers reused from call to call.
+//!
+//! Two modes: every call holds for `duration` sending a digit every
+//! `digit_interval`; or `mix` (the realistic 1177 mix, `mix.rs`): each call
+//! follows a seeded script to its planned outcome and hangs up there.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use std::os::fd::AsRawFd;
+
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use crate::media::{MediaConfig, MediaDigit, MediaLeg};
+use crate::mix::{self, Action, MixShares, Outcome, ScriptRunner};
+use crate::mmsg::{self, RecvBatch, SendBatch};
 use crate::sdp::{self, OfferedCodec};
 use crate::uac::{CallState, EndReason, Transport, Uac, UacConfig, UacEvent};
 use crate::DtmfKey;
@@ -35,6 +47,9 @@ pub struct LoadConfig {
     /// Seed for Call-IDs, tags and SSRCs (random by default: a server keeps
     /// finished Call-IDs for a while, so a rerun must not reuse them).
     pub seed: u64,
+    /// The realistic mix: each call follows a script to a planned outcome
+    /// (and calls from its own number); `None`: all hold for `duration`.
+    pub mix: Option<MixShares>,
 }
 
 impl LoadConfig {
@@ -54,6 +69,7 @@ impl LoadConfig {
             to_user: "1177".into(),
             from_user: "+46701234567".into(),
             seed: rand::random(),
+            mix: None,
         }
     }
 }
@@ -122,6 +138,18 @@ impl Histogram {
     }
 }
 
+/// How the calls planned for one outcome went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutcomeCount {
+    pub planned: u64,
+    pub answered: u64,
+    /// Ran the script to its end and hung up there.
+    pub completed: u64,
+    /// The service hung up first.
+    pub ended_by_server: u64,
+    pub failed: u64,
+}
+
 /// Figures from a load run.
 #[derive(Debug, Clone, Default)]
 pub struct LoadReport {
@@ -142,6 +170,17 @@ pub struct LoadReport {
     pub rtp_out: u64,
     pub rtp_unmatched: u64,
     pub digits_sent: u64,
+    /// Audio frames received, and the frames their RTP timestamps span: the
+    /// difference is what the service skipped or the network lost.
+    pub rtp_in_audio: u64,
+    pub rtp_in_expected: u64,
+    /// RTP datagrams the socket refused (sendmmsg errors).
+    pub rtp_send_errors: u64,
+    /// RTP frames due at a tick but sent late by more than a frame (the
+    /// generator fell behind; `MediaLeg` skips them).
+    pub late_ticks: u64,
+    /// Per planned outcome (the realistic mix only).
+    pub outcomes: std::collections::BTreeMap<Outcome, OutcomeCount>,
     pub elapsed: Duration,
 }
 
@@ -163,6 +202,29 @@ impl LoadReport {
         self.rtp_out += o.rtp_out;
         self.rtp_unmatched += o.rtp_unmatched;
         self.digits_sent += o.digits_sent;
+        self.rtp_send_errors += o.rtp_send_errors;
+        self.rtp_in_audio += o.rtp_in_audio;
+        self.rtp_in_expected += o.rtp_in_expected;
+        self.late_ticks += o.late_ticks;
+        for (k, v) in &o.outcomes {
+            let e = self.outcomes.entry(*k).or_default();
+            e.planned += v.planned;
+            e.answered += v.answered;
+            e.completed += v.completed;
+            e.ended_by_server += v.ended_by_server;
+            e.failed += v.failed;
+        }
+    }
+}
+
+impl LoadReport {
+    /// Audio frames missing at our receiver, percent of those the timestamps span.
+    pub fn rtp_in_missing_pct(&self) -> f64 {
+        if self.rtp_in_expected == 0 {
+            return 0.0;
+        }
+        self.rtp_in_expected.saturating_sub(self.rtp_in_audio) as f64 * 100.0
+            / self.rtp_in_expected as f64
     }
 }
 
@@ -209,10 +271,36 @@ impl std::fmt::Display for LoadReport {
         )?;
         writeln!(
             f,
-            "RTP packets        in {} out {} unmatched {}",
-            self.rtp_in, self.rtp_out, self.rtp_unmatched
+            "RTP packets        in {} out {} unmatched {} send-errors {} late-ticks {}",
+            self.rtp_in, self.rtp_out, self.rtp_unmatched, self.rtp_send_errors, self.late_ticks
         )?;
-        write!(f, "digits sent        {}", self.digits_sent)
+        writeln!(
+            f,
+            "RTP in missing     {:.3} % ({} of {} frames by timestamp: skipped or lost)",
+            self.rtp_in_missing_pct(),
+            self.rtp_in_expected.saturating_sub(self.rtp_in_audio),
+            self.rtp_in_expected
+        )?;
+        write!(f, "digits sent        {}", self.digits_sent)?;
+        if !self.outcomes.is_empty() {
+            write!(
+                f,
+                "\noutcome            planned answered completed server-ended failed"
+            )?;
+            for (o, c) in &self.outcomes {
+                write!(
+                    f,
+                    "\n  {:<16} {:>7} {:>8} {:>9} {:>12} {:>6}",
+                    o.name(),
+                    c.planned,
+                    c.answered,
+                    c.completed,
+                    c.ended_by_server,
+                    c.failed
+                )?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -227,6 +315,53 @@ struct LoadCall {
     next_digit_at: Option<Instant>,
     digits: u64,
     seed: u64,
+    /// The realistic mix: planned outcome and its script (from the answer on).
+    outcome: Option<Outcome>,
+    runner: Option<ScriptRunner>,
+    script_done: bool,
+    rx: RxFrames,
+}
+
+/// Audio frames received against the span of RTP timestamps they cover: the
+/// frames the service skipped or the network lost.
+#[derive(Debug, Clone, Copy, Default)]
+struct RxFrames {
+    first_ts: Option<u32>,
+    last_ts: u32,
+    audio: u64,
+}
+
+impl RxFrames {
+    fn on_packet(&mut self, bytes: &[u8], audio_pt: u8) {
+        let (Some(pt), Some(ts)) = (
+            bytes.get(1).map(|b| b & 0x7f),
+            bytes
+                .get(4..8)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(u32::from_be_bytes),
+        ) else {
+            return;
+        };
+        if pt != audio_pt {
+            return;
+        }
+        self.audio += 1;
+        match self.first_ts {
+            None => {
+                self.first_ts = Some(ts);
+                self.last_ts = ts;
+            }
+            // Later in wrapping order (a reordered packet does not move it back).
+            Some(_) if ts.wrapping_sub(self.last_ts) < u32::MAX / 2 => self.last_ts = ts,
+            Some(_) => {}
+        }
+    }
+
+    /// Frames the timestamps span (20 ms, 160 samples each).
+    fn expected(&self) -> u64 {
+        self.first_ts
+            .map_or(0, |f| u64::from(self.last_ts.wrapping_sub(f) / 160) + 1)
+    }
 }
 
 struct Worker {
@@ -244,7 +379,14 @@ struct Worker {
     by_own_ssrc: HashMap<u32, usize>,
     report: LoadReport,
     live: u64,
+    rtp_out: SendBatch,
+    /// Reused for every RTP packet a call writes.
+    scratch: Vec<u8>,
+    last_tick: Option<Instant>,
 }
+
+/// A new call: its seed and, in the mix, its planned outcome.
+type NewCall = (u64, Option<Outcome>);
 
 /// Runs the load and returns the figures. Errors only if sockets cannot be bound.
 pub async fn run_load(cfg: LoadConfig) -> std::io::Result<LoadReport> {
@@ -253,18 +395,23 @@ pub async fn run_load(cfg: LoadConfig) -> std::io::Result<LoadReport> {
     let mut senders = Vec::new();
     let mut handles = Vec::new();
     for _ in 0..workers {
-        let (tx, rx) = mpsc::unbounded_channel::<u64>();
+        let (tx, rx) = mpsc::unbounded_channel::<NewCall>();
         let worker = Worker::bind(cfg.clone()).await?;
         senders.push(tx);
         handles.push(tokio::spawn(worker.run(rx)));
     }
     // The launcher paces new calls and deals them out round-robin.
     let interval = Duration::from_secs_f64(1.0 / cfg.rate.max(0.001));
+    let plan = cfg.mix.map(|m| mix::plan(cfg.seed, cfg.calls, &m));
     let t0 = tokio::time::Instant::now();
     for n in 0..cfg.calls {
         tokio::time::sleep_until(t0 + interval.mul_f64(n as f64)).await;
         if let Some(tx) = senders.get(n % workers) {
-            let _ = tx.send(cfg.seed.wrapping_mul(1_000_003).wrapping_add(n as u64));
+            let outcome = plan.as_ref().and_then(|p| p.get(n).copied());
+            let _ = tx.send((
+                cfg.seed.wrapping_mul(1_000_003).wrapping_add(n as u64),
+                outcome,
+            ));
         }
     }
     drop(senders);
@@ -277,6 +424,10 @@ pub async fn run_load(cfg: LoadConfig) -> std::io::Result<LoadReport> {
     report.elapsed = started.elapsed();
     Ok(report)
 }
+
+const TICK: Duration = Duration::from_millis(20);
+/// A mix call the script has not hung up by then is hung up anyway.
+const MIX_CALL_CAP: Duration = Duration::from_secs(300);
 
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
@@ -312,14 +463,18 @@ impl Worker {
             by_own_ssrc: HashMap::new(),
             report: LoadReport::default(),
             live: 0,
+            rtp_out: SendBatch::new(),
+            scratch: Vec::with_capacity(mmsg::SLOT),
+            last_tick: None,
         })
     }
 
-    async fn run(mut self, mut new_calls: mpsc::UnboundedReceiver<u64>) -> LoadReport {
-        let mut tick = tokio::time::interval(Duration::from_millis(20));
+    async fn run(mut self, mut new_calls: mpsc::UnboundedReceiver<NewCall>) -> LoadReport {
+        let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut sip_buf = vec![0u8; 65536];
-        let mut rtp_buf = vec![0u8; 2048];
+        let mut rtp_in = RecvBatch::new(64);
+        let rtp_fd = self.rtp.as_raw_fd();
         let mut launcher_open = true;
         let mut out: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
         loop {
@@ -328,7 +483,7 @@ impl Worker {
             }
             tokio::select! {
                 seed = new_calls.recv(), if launcher_open => match seed {
-                    Some(seed) => self.start_call(seed, &mut out),
+                    Some((seed, outcome)) => self.start_call(seed, outcome, &mut out),
                     None => launcher_open = false,
                 },
                 r = self.sip.recv_from(&mut sip_buf) => {
@@ -340,29 +495,35 @@ impl Worker {
                         self.on_sip(t, sip_buf.get(..n).unwrap_or_default(), &mut out);
                     }
                 }
-                r = self.rtp.recv_from(&mut rtp_buf) => {
-                    let t = now();
-                    if let Ok((n, from)) = r {
-                        self.on_rtp(t, from, rtp_buf.get(..n).unwrap_or_default());
-                    }
-                    while let Ok((n, from)) = self.rtp.try_recv_from(&mut rtp_buf) {
-                        self.on_rtp(t, from, rtp_buf.get(..n).unwrap_or_default());
+                r = self.rtp.readable() => {
+                    if r.is_ok() {
+                        let t = now();
+                        while let Ok(n) = self.rtp.try_io(tokio::io::Interest::READABLE, || rtp_in.recv(rtp_fd)) {
+                            for i in 0..n {
+                                if let Some((from, bytes)) = rtp_in.get(i) {
+                                    self.on_rtp(t, from, bytes);
+                                }
+                            }
+                        }
                     }
                 }
                 _ = tick.tick() => self.on_tick(now(), &mut out),
             }
             for (to, b) in out.drain(..) {
-                let sock = if to == self.cfg.server {
-                    &self.sip
-                } else {
-                    &self.rtp
-                };
-                let _ = sock.send_to(&b, to).await;
+                let _ = self.sip.send_to(&b, to).await;
+            }
+            if !self.rtp_out.is_empty() {
+                self.report.rtp_send_errors += mmsg::send_all(&self.rtp, &mut self.rtp_out).await;
             }
         }
     }
 
-    fn start_call(&mut self, seed: u64, out: &mut Vec<(SocketAddr, Vec<u8>)>) {
+    fn start_call(
+        &mut self,
+        seed: u64,
+        outcome: Option<Outcome>,
+        out: &mut Vec<(SocketAddr, Vec<u8>)>,
+    ) {
         let t = now();
         let offer = sdp::offer(
             self.local_rtp.ip(),
@@ -377,7 +538,12 @@ impl Worker {
                 server: self.cfg.server,
                 transport: Transport::Udp,
                 to_user: self.cfg.to_user.clone(),
-                from_user: self.cfg.from_user.clone(),
+                // The mix calls from many numbers: one number would be a repeat
+                // caller with a booked callback, and hit the per-number caps.
+                from_user: match outcome {
+                    Some(_) => format!("+4670{:07}", seed % 10_000_000),
+                    None => self.cfg.from_user.clone(),
+                },
                 sdp_offer: offer,
                 seed,
                 extra_headers: Vec::new(),
@@ -397,7 +563,14 @@ impl Worker {
             next_digit_at: None,
             digits: 0,
             seed,
+            outcome,
+            runner: None,
+            script_done: false,
+            rx: RxFrames::default(),
         };
+        if let Some(o) = outcome {
+            self.report.outcomes.entry(o).or_default().planned += 1;
+        }
         let idx = match self.free.pop() {
             Some(i) => i,
             None => {
@@ -439,7 +612,11 @@ impl Worker {
             self.report.rtp_unmatched += 1;
             return;
         };
-        if let Some(Some(LoadCall { media: Some(m), .. })) = self.calls.get_mut(idx) {
+        if let Some(Some(LoadCall {
+            media: Some(m), rx, ..
+        })) = self.calls.get_mut(idx)
+        {
+            rx.on_packet(bytes, m.config().payload_type);
             let (_, gap) = m.handle_rtp(t, bytes);
             if let Some(g) = gap {
                 self.report.rtp_gap.record(g);
@@ -448,12 +625,34 @@ impl Worker {
     }
 
     fn on_tick(&mut self, t: Instant, out: &mut Vec<(SocketAddr, Vec<u8>)>) {
+        if self
+            .last_tick
+            .is_some_and(|l| t.saturating_duration_since(l) > TICK * 2)
+        {
+            self.report.late_ticks += 1;
+        }
+        self.last_tick = Some(t);
         for idx in 0..self.calls.len() {
             let Some(Some(c)) = self.calls.get_mut(idx) else {
                 continue;
             };
             if c.uac.poll_timeout().is_some_and(|d| d <= t) {
                 c.uac.handle_timeout(t);
+            }
+            if let (Some(r), Some(m)) = (c.runner.as_mut(), c.media.as_mut()) {
+                while let Some(a) = r.poll(t, m.last_speech()) {
+                    match a {
+                        Action::Keys(keys) => {
+                            for key in keys.chars().filter_map(DtmfKey::from_char) {
+                                m.queue_digit(key, MediaDigit::Rfc4733, 100);
+                            }
+                        }
+                        Action::Hangup => {
+                            c.script_done = true;
+                            c.hangup_at = Some(t);
+                        }
+                    }
+                }
             }
             if c.hangup_at.is_some_and(|h| h <= t) && *c.uac.state() == CallState::Confirmed {
                 c.uac.hangup(t);
@@ -495,11 +694,24 @@ impl Worker {
                         c.media = Some(leg);
                         c.rtp_dest = Some(a.rtp_addr);
                         self.by_rtp_source.insert(a.rtp_addr, idx);
-                        c.hangup_at = Some(t + self.cfg.duration);
-                        c.next_digit_at = Some(t + self.cfg.digit_interval);
+                        match c.outcome {
+                            Some(o) => {
+                                self.report.outcomes.entry(o).or_default().answered += 1;
+                                let mut rng = SmallRng::seed_from_u64(c.seed);
+                                c.runner = Some(ScriptRunner::new(mix::script(o, &mut rng), t));
+                                c.hangup_at = Some(t + MIX_CALL_CAP);
+                            }
+                            None => {
+                                c.hangup_at = Some(t + self.cfg.duration);
+                                c.next_digit_at = Some(t + self.cfg.digit_interval);
+                            }
+                        }
                     }
                     Err(_) => {
                         self.report.failed += 1;
+                        if let Some(o) = c.outcome {
+                            self.report.outcomes.entry(o).or_default().failed += 1;
+                        }
                         c.uac.hangup(t);
                     }
                 },
@@ -513,22 +725,35 @@ impl Worker {
                     if let Some(m) = c.media.as_mut() {
                         m.stop();
                     }
+                    let mut by_outcome = OutcomeCount::default();
                     match reason {
                         EndReason::Rejected(code) => {
                             self.report.failed += 1;
+                            by_outcome.failed += 1;
                             *self.report.rejected.entry(code).or_default() += 1;
                         }
                         EndReason::Timeout | EndReason::Cancelled | EndReason::TransportError => {
-                            self.report.failed += 1
+                            self.report.failed += 1;
+                            by_outcome.failed += 1;
                         }
-                        EndReason::RemoteHangup => self.report.ended_by_server += 1,
+                        EndReason::RemoteHangup => {
+                            self.report.ended_by_server += 1;
+                            by_outcome.ended_by_server += 1;
+                        }
                         EndReason::LocalHangup => {
                             if let Some(sent) = c.bye_sent_at.take() {
                                 self.report
                                     .bye_to_200
                                     .record(t.saturating_duration_since(sent));
                             }
+                            by_outcome.completed += u64::from(c.script_done);
                         }
+                    }
+                    if let Some(o) = c.outcome {
+                        let e = self.report.outcomes.entry(o).or_default();
+                        e.failed += by_outcome.failed;
+                        e.ended_by_server += by_outcome.ended_by_server;
+                        e.completed += by_outcome.completed;
                     }
                 }
                 _ => {}
@@ -538,9 +763,8 @@ impl Worker {
             out.push((self.cfg.server, b));
         }
         if let (Some(m), Some(dest)) = (c.media.as_mut(), c.rtp_dest) {
-            let mut pkt = Vec::with_capacity(172);
-            while m.poll_transmit(t, &mut pkt) {
-                out.push((dest, std::mem::replace(&mut pkt, Vec::with_capacity(172))));
+            while m.poll_transmit(t, &mut self.scratch) {
+                self.rtp_out.push(dest, &self.scratch);
             }
         }
         if c.uac.is_finished() {
@@ -552,6 +776,8 @@ impl Worker {
                 self.report.rtp_in += stats.packets_in;
                 self.report.rtp_out += stats.packets_out;
                 self.report.digits_sent += stats.digits_sent;
+                self.report.rtp_in_audio += c.rx.audio;
+                self.report.rtp_in_expected += c.rx.expected();
                 self.by_call_id.remove(c.uac.call_id());
                 if let Some(d) = c.rtp_dest {
                     if self.by_rtp_source.get(&d) == Some(&idx) {

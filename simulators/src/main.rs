@@ -8,8 +8,12 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
 use simulators::caller::{CallConfig, Transport};
-use simulators::load::{run_load, LoadConfig};
+use simulators::load::{run_load, LoadConfig, LoadReport};
 use simulators::mini_uas::{MiniUas, Registration, UasBehavior};
+use simulators::mix::{MixShares, Outcome};
+use simulators::procstat::CpuMeter;
+use simulators::reflect::{self, Reflector, StreamConfig};
+use simulators::scrape;
 use simulators::script::{run_script, Script};
 
 #[derive(Parser)]
@@ -70,6 +74,56 @@ enum Cmd {
         from: String,
         #[arg(long)]
         local_ip: Option<IpAddr>,
+        /// `hold`: every call holds for --duration sending digits;
+        /// `realistic`: the 1177 mix (book, hold, red flag, early hang-up; see --shares).
+        #[arg(long, value_enum, default_value_t = Mix::Hold)]
+        mix: Mix,
+        /// Outcome weights of the realistic mix.
+        #[arg(long, default_value = "booked=70,held=15,red_flag=5,early=10")]
+        shares: MixShares,
+        /// Seed of the mix plan and Call-IDs (default: random).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The service's process id: report its CPU and memory (RSS per call).
+        #[arg(long)]
+        service_pid: Option<u32>,
+        /// The service's metrics URL (http://HOST:PORT/metrics): set its counters beside ours.
+        #[arg(long)]
+        metrics: Option<String>,
+    },
+    /// Echo every RTP datagram back to its source: one socket per port (no SIP,
+    /// no IVR), the box's own limit for `streams`. Ctrl-C stops.
+    Reflect {
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: IpAddr,
+        /// Ports to bind, one socket each.
+        #[arg(long, default_value = "10000-19999", value_parser = reflect::parse_ports)]
+        ports: std::ops::RangeInclusive<u16>,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
+    /// Send N 20 ms PCMU streams to a reflector and measure what comes back;
+    /// with several --streams values, a sweep that names the highest clean one.
+    Streams {
+        /// The reflector's address.
+        #[arg(long, default_value = "127.0.0.1")]
+        target: IpAddr,
+        #[arg(long, default_value = "10000-19999", value_parser = reflect::parse_ports)]
+        ports: std::ops::RangeInclusive<u16>,
+        /// Concurrent streams, one or a list: 1000,2000,3000,5000,8000.
+        #[arg(long, value_delimiter = ',', default_value = "1000")]
+        streams: Vec<usize>,
+        /// How long each step sends.
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        duration: Duration,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// An echo this long after its frame was due counts as late.
+        #[arg(long, default_value = "40ms", value_parser = parse_duration)]
+        late_after: Duration,
+        /// The reflector's process id: report its CPU per step.
+        #[arg(long)]
+        reflector_pid: Option<u32>,
     },
     /// Serve the mini UAS (answers, plays a tone prompt) to self-test the caller.
     Uas {
@@ -114,6 +168,12 @@ enum Cmd {
         #[arg(long, default_value_t = 300)]
         expires: u32,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Mix {
+    Hold,
+    Realistic,
 }
 
 /// `call` (the whole call) or a duration.
@@ -226,8 +286,19 @@ async fn main() -> Result<()> {
             to,
             from,
             local_ip,
+            mix,
+            shares,
+            seed,
+            service_pid,
+            metrics,
         } => {
             let mut cfg = LoadConfig::new(server);
+            if mix == Mix::Realistic {
+                cfg.mix = Some(shares);
+            }
+            if let Some(s) = seed {
+                cfg.seed = s;
+            }
             cfg.calls = calls;
             cfg.rate = rate;
             cfg.duration = duration;
@@ -238,10 +309,100 @@ async fn main() -> Result<()> {
             if let Some(ip) = local_ip {
                 cfg.local_ip = ip;
             }
+            let before = match &metrics {
+                Some(url) => Some(scrape::fetch(url).await.map_err(anyhow::Error::msg)?),
+                None => None,
+            };
+            let meter = CpuMeter::start(service_pid);
             let report = run_load(cfg).await.context("starting load workers")?;
+            let usage = meter.finish();
             println!("{report}");
+            println!(
+                "{}",
+                usage.lines("generator CPU", "service", report.peak_concurrent)
+            );
+            let mut after = None;
+            if let (Some(url), Some(before)) = (&metrics, &before) {
+                // The service counts a call's outcome when it has finished with it.
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                match scrape::fetch(url).await {
+                    Ok(a) => {
+                        print_service_counters(&report, before, &a);
+                        after = Some(a);
+                    }
+                    Err(e) => eprintln!("{e}"),
+                }
+            }
+            // One line of key=value for scripts/bench.sh.
+            println!(
+                "{}",
+                bench_line(&report, &usage, before.as_ref().zip(after.as_ref()))
+            );
             if report.failed > 0 {
                 bail!("{} calls failed", report.failed);
+            }
+        }
+        Cmd::Reflect {
+            bind,
+            ports,
+            threads,
+        } => {
+            let addrs: Vec<_> = ports.clone().map(|p| SocketAddr::new(bind, p)).collect();
+            let refl = Reflector::start(&addrs, threads)
+                .with_context(|| format!("binding {bind} ports {ports:?} (ulimit -n?)"))?;
+            println!(
+                "reflecting on {bind} ports {}-{} ({} sockets, {} ports in use elsewhere; {threads} threads), pid {}",
+                ports.start(),
+                ports.end(),
+                refl.addrs().len(),
+                addrs.len() - refl.addrs().len(),
+                std::process::id()
+            );
+            tokio::signal::ctrl_c().await?;
+            println!("echoed {}", refl.echoed());
+        }
+        Cmd::Streams {
+            target,
+            ports,
+            streams,
+            duration,
+            threads,
+            late_after,
+            reflector_pid,
+        } => {
+            let targets: Vec<_> = ports.map(|p| SocketAddr::new(target, p)).collect();
+            let local_ip = if target.is_loopback() {
+                target
+            } else {
+                IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+            };
+            println!("{}", reflect::TABLE_HEADER);
+            let mut best = None;
+            for n in streams {
+                let cfg = StreamConfig {
+                    targets: targets.clone(),
+                    local_ip,
+                    streams: n,
+                    duration,
+                    threads,
+                    late_after,
+                };
+                let meter = CpuMeter::start(reflector_pid);
+                let r = tokio::task::spawn_blocking(move || reflect::run_streams(&cfg))
+                    .await?
+                    .context("sending streams")?;
+                let u = meter.finish();
+                println!(
+                    "{}",
+                    reflect::table_row(&r, u.pct_of_core(u.own), u.pct_of_core(u.other))
+                );
+                if r.is_clean() {
+                    best = Some(n);
+                }
+            }
+            match best {
+                Some(n) => println!("highest clean: {n} streams"),
+                None => println!("highest clean: none"),
             }
         }
         Cmd::Uas { ip, prompt } => {
@@ -330,6 +491,78 @@ async fn main() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `bench: failed=0 inv_p50_ms=1.2 ...`: the figures scripts/bench.sh tabulates.
+fn bench_line(
+    r: &LoadReport,
+    u: &simulators::procstat::CpuUsage,
+    service: Option<(&scrape::Samples, &scrape::Samples)>,
+) -> String {
+    let ms =
+        |d: Option<Duration>| d.map_or("-".into(), |d| format!("{:.1}", d.as_secs_f64() * 1e3));
+    let num = |v: Option<f64>, p: usize| v.map_or("-".into(), |v| format!("{v:.p$}"));
+    let svc = |name: &str| service.map(|(b, a)| scrape::total(a, name) - scrape::total(b, name));
+    let skipped = svc("pe_media_skipped_frames_total");
+    let sent = svc("pe_rtp_packets_out_total");
+    let skipped_pct = skipped.zip(sent).map(|(k, s)| 100.0 * k / (k + s).max(1.0));
+    let digits = service.map(|(b, a)| scrape::delta(b, a, "pe_digits_total{method=\"rfc4733\"}"));
+    [
+        format!("bench: failed={}", r.failed),
+        format!("answered={}", r.answered),
+        format!("peak={}", r.peak_concurrent),
+        format!("inv_p50_ms={}", ms(r.invite_to_200.quantile(0.5))),
+        format!("inv_p99_ms={}", ms(r.invite_to_200.quantile(0.99))),
+        format!("bye_p50_ms={}", ms(r.bye_to_200.quantile(0.5))),
+        format!("bye_p99_ms={}", ms(r.bye_to_200.quantile(0.99))),
+        format!("svc_skipped_pct={}", num(skipped_pct, 3)),
+        format!("gen_missing_pct={:.3}", r.rtp_in_missing_pct()),
+        format!("gen_late_ticks={}", r.late_ticks),
+        format!("gap_p99_ms={}", ms(r.rtp_gap.quantile(0.99))),
+        format!("gap_max_ms={}", ms(r.rtp_gap.quantile(1.0))),
+        format!("digits_svc={}", num(digits, 0)),
+        format!("digits_sent={}", r.digits_sent),
+        format!("svc_cpu_pct={}", num(u.pct_of_core(u.other), 0)),
+        format!("gen_cpu_pct={}", num(u.pct_of_core(u.own), 0)),
+        format!("machine_cpu_pct={}", num(u.machine_busy_pct, 0)),
+        format!(
+            "rss_per_call_kb={}",
+            num(u.rss_per_call_kb(r.peak_concurrent), 0)
+        ),
+    ]
+    .join(" ")
+}
+
+/// The service's counters over the run beside what the generator did.
+fn print_service_counters(r: &LoadReport, before: &scrape::Samples, after: &scrape::Samples) {
+    let d = |k: &str| scrape::delta(before, after, k);
+    let t = |k: &str| scrape::total(after, k) - scrape::total(before, k);
+    println!(
+        "service            cases registered {} | digits rfc4733 {} (we sent {}) | RTP out {} skipped frames {} ({:.3} %) late ticks {}",
+        d("pe_cases_registered_total"),
+        d("pe_digits_total{method=\"rfc4733\"}"),
+        r.digits_sent,
+        t("pe_rtp_packets_out_total"),
+        t("pe_media_skipped_frames_total"),
+        100.0 * t("pe_media_skipped_frames_total")
+            / (t("pe_rtp_packets_out_total") + t("pe_media_skipped_frames_total")).max(1.0),
+        t("pe_media_late_ticks_total"),
+    );
+    if r.outcomes.is_empty() {
+        return;
+    }
+    println!("outcome            planned  service (pe_ivr_outcomes_total)");
+    for o in Outcome::ALL {
+        let planned = r.outcomes.get(&o).map_or(0, |c| c.planned);
+        let label = o.service_label();
+        println!(
+            "  {:<16} {:>7}  {} {}",
+            o.name(),
+            planned,
+            label,
+            d(&format!("pe_ivr_outcomes_total{{outcome=\"{label}\"}}"))
+        );
+    }
 }
 
 #[cfg(test)]
