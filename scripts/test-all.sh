@@ -19,6 +19,8 @@ command -v python3 >/dev/null 2>&1 || need+=(python3 python3-venv)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+# Kamailio as the SIP edge in front of two nodes (tests/cluster.rs).
+[ -x /usr/sbin/kamailio ] || need+=(kamailio)
 if [ "${#need[@]}" -gt 0 ]; then
     echo "installing: ${need[*]}"
     apt-get update -qq

@@ -388,14 +388,18 @@ fn record_routes(h: &Headers) -> Vec<String> {
 }
 
 /// Builds a response to `req`: copies Via, From, To (adding `to_tag` when the
-/// request's To has none), Call-ID and CSeq (RFC 3261 section 8.2.6.2).
+/// request's To has none), Call-ID and CSeq (RFC 3261 section 8.2.6.2), and
+/// Record-Route in 101-299 responses (12.1.1), so in-dialog requests of a
+/// caller behind a record-routing proxy (Kamailio's dispatcher) pass it.
 pub fn response_to(req: &rsip::Request, status: u16, to_tag: Option<&str>) -> rsip::Response {
     let mut headers = Headers::default();
+    let dialog_forming = (101..300).contains(&status);
     for h in req.headers.iter() {
         match h {
             Header::Via(_) | Header::From(_) | Header::CallId(_) | Header::CSeq(_) => {
                 headers.push(h.clone())
             }
+            Header::RecordRoute(_) if dialog_forming => headers.push(h.clone()),
             Header::To(to) => {
                 let value = to.value();
                 match (to_tag, header_param(value, "tag")) {
@@ -538,6 +542,29 @@ l: 4\r\n\r\nv=0\r\nGARBAGE";
         assert_eq!(info.status, 200);
         assert_eq!(info.to_tag.as_deref(), Some("srv1"));
         assert_eq!(info.cseq_method, Method::Invite);
+    }
+
+    #[test]
+    fn a_2xx_copies_record_route_and_an_error_does_not() {
+        let routed = INVITE.replacen(
+            "CSeq:",
+            "Record-Route: <sip:10.0.0.9;lr>, <sip:10.0.0.8;lr>\r\nCSeq:",
+            1,
+        );
+        let SipMessage::Request(req) = parse(routed.as_bytes()).unwrap() else {
+            panic!()
+        };
+        let ok = to_bytes(&SipMessage::Response(response_to(&req, 200, Some("t"))));
+        let SipMessage::Response(ok) = parse(&ok).unwrap() else {
+            panic!()
+        };
+        let info = ResponseInfo::from_response(&ok).unwrap();
+        assert_eq!(
+            info.record_route,
+            ["<sip:10.0.0.9;lr>", "<sip:10.0.0.8;lr>"]
+        );
+        let busy = to_bytes(&SipMessage::Response(response_to(&req, 486, Some("t"))));
+        assert!(!String::from_utf8(busy).unwrap().contains("Record-Route"));
     }
 
     #[test]

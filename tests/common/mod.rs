@@ -6,6 +6,7 @@ pub mod audio;
 pub mod browser;
 pub mod callback;
 pub mod caller;
+pub mod kamailio;
 pub mod node;
 pub mod postgres;
 pub mod raw_sip;
@@ -171,28 +172,7 @@ impl TestService {
 
     /// Signs in over HTTP and returns a client that sends the session cookie.
     pub async fn login(&self, user: &str, pw: &str) -> reqwest::Client {
-        let r = reqwest::Client::new()
-            .post(self.http_url("/api/v1/login"))
-            .json(&serde_json::json!({"username": user, "password": pw}))
-            .send()
-            .await
-            .expect("login");
-        assert_eq!(r.status(), reqwest::StatusCode::OK, "login as {user}");
-        let set = r.headers()["set-cookie"]
-            .to_str()
-            .expect("cookie")
-            .to_string();
-        assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"));
-        let pair = set.split(';').next().expect("pair").to_string();
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(reqwest::header::COOKIE, pair.parse().expect("header value"));
-        // A browser names the page's origin on changes; the service requires it.
-        let origin = format!("http://{}", self.running.http_addr);
-        headers.insert(reqwest::header::ORIGIN, origin.parse().expect("origin"));
-        reqwest::Client::builder()
-            .default_headers(headers)
-            .build()
-            .expect("client")
+        login_at(self.running.http_addr, user, pw).await
     }
 
     pub async fn stop(self) {
@@ -243,4 +223,30 @@ pub async fn seed_booked_callback(
         red_flag: false,
     };
     store.insert_case(&case).await.expect("seed case")
+}
+
+/// Signs in at the service on `http` and returns a client that sends the
+/// session cookie (and the page's origin, which changes require).
+pub async fn login_at(http: SocketAddr, user: &str, pw: &str) -> reqwest::Client {
+    let r = reqwest::Client::new()
+        .post(format!("http://{http}/api/v1/login"))
+        .json(&serde_json::json!({"username": user, "password": pw}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), reqwest::StatusCode::OK, "login as {user}");
+    let set = r.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_string();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"));
+    let pair = set.split(';').next().expect("pair").to_string();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::COOKIE, pair.parse().expect("header value"));
+    let origin = format!("http://{http}");
+    headers.insert(reqwest::header::ORIGIN, origin.parse().expect("origin"));
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
 }
