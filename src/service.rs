@@ -242,6 +242,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
     let callback_metrics = Arc::new(CallbackMetrics::default());
     let mut registry = Registry::default();
     call_metrics.register(&mut registry);
+    booking.register_metrics(&mut registry);
     readiness.register(&mut registry);
     let swept = crate::sweeper::SweepCounters::default();
     swept.register(&mut registry);
@@ -299,6 +300,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         cfg.retry,
         callback_metrics,
         surveys,
+        &node,
     );
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let listener = tokio::net::TcpListener::bind(opts.http_bind)

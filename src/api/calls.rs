@@ -129,7 +129,7 @@ pub async fn start_call(
         .into_response())
 }
 
-/// Where your callback is.
+/// Where your callback is (any node answers).
 #[utoipa::path(get, path = "/api/v1/calls/{call_id}", tag = "calls",
     params(("call_id" = Uuid, Path, description = "from POST /cases/{id}/call")),
     security(("session" = [])),
@@ -144,11 +144,12 @@ pub async fn call_status(
     let call_id = parse_uuid(&call_id, "call id")?;
     dialer(&state)?
         .status(call_id, &staff.username)
+        .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no call {call_id} of yours")))
 }
 
-/// Hangs up your callback (both legs).
+/// Hangs up your callback (both legs), also one running on another node.
 #[utoipa::path(post, path = "/api/v1/calls/{call_id}/hangup", tag = "calls",
     params(("call_id" = Uuid, Path, description = "from POST /cases/{id}/call")),
     security(("session" = [])),
@@ -161,7 +162,7 @@ pub async fn hangup(
 ) -> Result<StatusCode, ApiError> {
     staff.require(Role::Nurse)?;
     let call_id = parse_uuid(&call_id, "call id")?;
-    if dialer(&state)?.hangup(call_id, &staff.username) {
+    if dialer(&state)?.hangup(call_id, &staff.username).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(format!("no call {call_id} of yours")))

@@ -5,6 +5,7 @@
 pub mod answer_metrics;
 mod callback;
 pub mod metrics;
+mod mirror;
 pub mod survey;
 
 use crate::store::{CaseRecord, Store};
@@ -41,6 +42,62 @@ pub enum CallResult {
     Failed,
     NurseUnavailable,
     Cancelled,
+}
+
+impl CallState {
+    /// The snake_case text the API and the store use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallState::NurseRinging => "nurse_ringing",
+            CallState::ResidentRinging => "resident_ringing",
+            CallState::Announcing => "announcing",
+            CallState::Connected => "connected",
+            CallState::Ended => "ended",
+        }
+    }
+
+    /// The state named by `text` (as written by [`CallState::as_str`]).
+    pub fn parse(text: &str) -> Option<CallState> {
+        [
+            CallState::NurseRinging,
+            CallState::ResidentRinging,
+            CallState::Announcing,
+            CallState::Connected,
+            CallState::Ended,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+impl CallResult {
+    /// The snake_case text the API and the store use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallResult::Connected => "connected",
+            CallResult::Busy => "busy",
+            CallResult::NoAnswer => "no_answer",
+            CallResult::Rejected => "rejected",
+            CallResult::Failed => "failed",
+            CallResult::NurseUnavailable => "nurse_unavailable",
+            CallResult::Cancelled => "cancelled",
+        }
+    }
+
+    /// The result named by `text` (as written by [`CallResult::as_str`]).
+    pub fn parse(text: &str) -> Option<CallResult> {
+        [
+            CallResult::Connected,
+            CallResult::Busy,
+            CallResult::NoAnswer,
+            CallResult::Rejected,
+            CallResult::Failed,
+            CallResult::NurseUnavailable,
+            CallResult::Cancelled,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == text)
+    }
 }
 
 impl From<DialFailure> for CallResult {
@@ -107,6 +164,9 @@ pub struct Dialer {
     calls: Mutex<HashMap<Uuid, Running>>,
     retry: crate::queue::RetryPolicies,
     surveys: Arc<survey::Surveys>,
+    /// This node's name, stored with each callback so other nodes can tell
+    /// whose call it is.
+    node: String,
 }
 
 impl std::fmt::Debug for Dialer {
@@ -130,6 +190,7 @@ impl Dialer {
         retry: crate::queue::RetryPolicies,
         metrics: Arc<CallbackMetrics>,
         surveys: Arc<survey::Surveys>,
+        node: &str,
     ) -> Arc<Dialer> {
         Arc::new(Dialer {
             telephony,
@@ -137,6 +198,7 @@ impl Dialer {
             store,
             retry,
             surveys,
+            node: node.to_string(),
             calls: Mutex::new(HashMap::new()),
         })
     }
@@ -189,6 +251,22 @@ impl Dialer {
                 return Err(e);
             }
         };
+        // Every node answers the nurse's status poll from the store.
+        let stored = self.store.clone();
+        let shared = mirror::Mirror {
+            store: self.store.clone(),
+            nurse: nurse.to_string(),
+            node: self.node.clone(),
+            cancel: cancel.clone(),
+        };
+        let status_rx = status_tx.subscribe();
+        self.telephony.tasks.spawn(async move {
+            let before = chrono::Utc::now() - crate::store::callback_calls::KEEP_CALLBACK_CALLS;
+            if let Err(e) = stored.prune_callback_calls(before).await {
+                tracing::warn!(error = %e, "old callback rows not pruned");
+            }
+            shared.run(status_rx).await;
+        });
         let job = callback::Callback {
             telephony: self.telephony.clone(),
             metrics: self.metrics.clone(),
@@ -261,26 +339,47 @@ impl Dialer {
         }
     }
 
-    /// The status of a callback started by `nurse` (others see nothing).
-    pub fn status(&self, call_id: Uuid, nurse: &str) -> Option<CallStatus> {
+    /// The status of a callback started by `nurse` (others see nothing):
+    /// this node's own, else as another node stored it.
+    pub async fn status(
+        &self,
+        call_id: Uuid,
+        nurse: &str,
+    ) -> Result<Option<CallStatus>, crate::store::StoreError> {
+        if let Some(s) = self.local_status(call_id, nurse) {
+            return Ok(Some(s));
+        }
+        let stored = self.store.callback_call(call_id).await?;
+        Ok(stored
+            .filter(|c| c.nurse == nurse)
+            .and_then(|c| mirror::status_of(&c)))
+    }
+
+    fn local_status(&self, call_id: Uuid, nurse: &str) -> Option<CallStatus> {
         let calls = self.calls.lock().ok()?;
         let r = calls.get(&call_id).filter(|r| r.nurse == nurse)?;
         let s = r.status.borrow().clone();
         Some(s)
     }
 
-    /// Ends a callback started by `nurse`; false when there is none.
-    pub fn hangup(&self, call_id: Uuid, nurse: &str) -> bool {
-        let Ok(calls) = self.calls.lock() else {
-            return false;
-        };
-        match calls.get(&call_id).filter(|r| r.nurse == nurse) {
-            Some(r) => {
+    /// Ends a callback started by `nurse`: this node's at once, another
+    /// node's through the store (that node hangs up within a poll);
+    /// false when there is no running one.
+    pub async fn hangup(
+        &self,
+        call_id: Uuid,
+        nurse: &str,
+    ) -> Result<bool, crate::store::StoreError> {
+        let local = match self.calls.lock() {
+            Ok(calls) => calls.get(&call_id).filter(|r| r.nurse == nurse).map(|r| {
                 r.cancel.cancel();
-                true
-            }
-            None => false,
+            }),
+            Err(_) => None,
+        };
+        if local.is_some() {
+            return Ok(true);
         }
+        self.store.request_callback_hangup(call_id, nurse).await
     }
 
     /// Ended calls stay visible for a while so the page can read the result.
