@@ -187,3 +187,93 @@ async fn handling_times_of_one_nodes_nurses_feed_the_other_nodes_estimates() {
     b.stop().await;
     drop_postgres_database(&url).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nurse_phone_registered_through_one_node_is_rung_by_another() {
+    use simulators::mini_uas::Registration;
+    let url = postgres_database().await;
+    let resident = phone(UasBehavior {
+        bye_after: Some(Duration::from_secs(12)),
+        tone_hz: 600.0,
+        prompt: UasBehavior::WHOLE_CALL,
+        detect_hz: Some(1000.0),
+        ..Default::default()
+    })
+    .await;
+    // Node A has the trunk and no fixed address for nina.
+    let unused = phone(UasBehavior::default()).await;
+    let a = service_with_trunk_on(Some(url.clone()), resident.addr, "", unused.addr, |dir| {
+        std::fs::write(dir.join("nurse-phones.toml"), "").expect("no fixed phones");
+    })
+    .await;
+    let b = TestService::start_with(Some(url.clone()), |_| {}).await;
+    a.add_staff("nina", "nurse-pw", Role::Nurse).await;
+    let store = a.store().await;
+    let ha1 = phone_entrance::sip::digest::ha1("nina", "1177.local", "phone-secret-1");
+    assert!(store.set_sip_ha1("nina", Some(&ha1)).await.expect("ha1"));
+    // Her phone registers with node B (digest as ever).
+    let nurse = phone(UasBehavior {
+        register: Some(Registration {
+            registrar: b.sip_addr(),
+            user: "nina".into(),
+            password: "phone-secret-1".into(),
+            expires: 300,
+        }),
+        tone_hz: 1000.0,
+        prompt: UasBehavior::WHOLE_CALL,
+        detect_hz: Some(600.0),
+        ..Default::default()
+    })
+    .await;
+    assert!(
+        nurse.wait_registered(Duration::from_secs(5)).await,
+        "{:?}",
+        nurse.registration()
+    );
+    assert!(nurse.registration().expect("log").challenges >= 1);
+    let end = tokio::time::Instant::now() + Duration::from_secs(5);
+    while store
+        .nurse_registrations("nina", chrono::Utc::now())
+        .await
+        .expect("read")
+        .is_empty()
+    {
+        assert!(
+            tokio::time::Instant::now() < end,
+            "node B shared the binding"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Nina calls back from node A: node A rings the phone registered at B.
+    let case = store.insert_case(&callback_case(3)).await.expect("case");
+    let nina = a.login("nina", "nurse-pw").await;
+    let call_id = callback::claim_and_call_case(&a, &nina, &case.id.to_string()).await;
+    let s = callback::wait_for_state(&a, &nina, &call_id, "ended", Duration::from_secs(30)).await;
+    assert_eq!(s["result"], "connected", "{s}");
+    let n = nurse.calls();
+    let n = n
+        .values()
+        .next()
+        .expect("the phone registered at B was rung");
+    let r = resident.calls();
+    let r = r.values().next().expect("resident");
+    assert!(
+        n.tone_frames_detected > 50,
+        "nurse heard the resident's 600 Hz: {n:?}"
+    );
+    assert!(
+        r.tone_frames_detected > 50,
+        "resident heard the nurse's 1000 Hz: {r:?}"
+    );
+    assert!(unused.calls().is_empty());
+    assert!(
+        a.metrics()
+            .await
+            .contains("pe_nurse_phone_lookups_total{source=\"cluster\"} 1"),
+        "node A counts a cluster lookup"
+    );
+    a.stop().await;
+    b.stop().await;
+    drop_postgres_database(&url).await;
+}

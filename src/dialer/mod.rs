@@ -321,7 +321,8 @@ impl Dialer {
                 let target = self
                     .telephony
                     .nurse_phones
-                    .target(nurse, std::time::Instant::now())
+                    .find(nurse, std::time::Instant::now())
+                    .await
                     .ok_or(DialError::NoNursePhone)?;
                 Ok((callback::NurseSetup::Phone(target), None))
             }
