@@ -307,6 +307,8 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         &node,
     );
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    // Nurses on other nodes taking callers that hold here.
+    let pickups = dialer.serve_pickups(shutdown_rx.clone());
     let listener = tokio::net::TcpListener::bind(opts.http_bind)
         .await
         .with_context(|| format!("binding HTTP on {}", opts.http_bind))?;
@@ -413,7 +415,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         drain_time,
         media,
         shutdown: shutdown_tx,
-        tasks: vec![sip, http, snapshot, probe, sweeper]
+        tasks: vec![sip, http, snapshot, probe, sweeper, pickups]
             .into_iter()
             .chain(tasks)
             .collect(),

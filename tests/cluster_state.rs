@@ -277,3 +277,137 @@ async fn a_nurse_phone_registered_through_one_node_is_rung_by_another() {
     b.stop().await;
     drop_postgres_database(&url).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nurse_on_one_node_takes_a_caller_holding_on_another_and_both_hear_each_other() {
+    use common::caller::{answer_red_flag, wait_for_prompt};
+    use simulators::caller::{Call, CallConfig, DtmfMethod};
+    use simulators::mini_uas::Registration;
+    let url = postgres_database().await;
+    let a = TestService::start_with(Some(url.clone()), |dir| {
+        common::set_config(dir, "ivr.toml", "wait_s", "2");
+    })
+    .await;
+    let b = TestService::start_with(Some(url.clone()), |dir| {
+        std::fs::write(dir.join("nurse-phones.toml"), "").expect("no fixed phones");
+    })
+    .await;
+    b.add_staff("nina", "nurse-pw", Role::Nurse).await;
+    let store = b.store().await;
+    let ha1 = phone_entrance::sip::digest::ha1("nina", "1177.local", "phone-secret-1");
+    assert!(store.set_sip_ha1("nina", Some(&ha1)).await.expect("ha1"));
+    // Nina's desk phone registers with node B, where she is signed in.
+    let nurse = phone(UasBehavior {
+        register: Some(Registration {
+            registrar: b.sip_addr(),
+            user: "nina".into(),
+            password: "phone-secret-1".into(),
+            expires: 300,
+        }),
+        tone_hz: 1000.0,
+        prompt: UasBehavior::WHOLE_CALL,
+        detect_hz: Some(600.0),
+        ..Default::default()
+    })
+    .await;
+    assert!(nurse.wait_registered(Duration::from_secs(5)).await);
+
+    // A red-flag caller holds on node A.
+    let call = Call::dial(CallConfig::new(a.sip_addr()))
+        .await
+        .expect("answered");
+    answer_red_flag(&call, DtmfMethod::Rfc4733).await;
+    let cases = a.wait_for_cases(1, Duration::from_secs(30)).await;
+    let case = cases.first().expect("a held case").clone();
+    assert_eq!(case.status, phone_entrance::store::CaseStatus::Holding);
+    wait_for_prompt(&call, "hold_music", Duration::from_secs(20)).await;
+
+    // Nina takes it on node B and calls with her phone.
+    let nina = b.login("nina", "nurse-pw").await;
+    let call_id = callback::claim_and_call_case(&b, &nina, &case.id.to_string()).await;
+    let s = status_until(&b, &nina, &call_id, Duration::from_secs(15), |s| {
+        s["state"] == "connected"
+    })
+    .await;
+    assert_eq!(s["state"], "connected", "{s}");
+    // The caller speaks (600 Hz); the nurse's phone plays 1000 Hz.
+    let tone: Vec<i16> = (0..8000 * 2)
+        .map(|i| ((i as f64 * 2.0 * std::f64::consts::PI * 600.0 / 8000.0).sin() * 12000.0) as i16)
+        .collect();
+    call.play_audio(tone).expect("play");
+    call.wait_sent().await.expect("sent");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let n = nurse.calls();
+    let n = n.values().next().expect("the nurse's phone was rung");
+    assert!(
+        n.tone_frames_detected > 50,
+        "the caller's 600 Hz reached the nurse: {n:?}"
+    );
+    assert!(
+        call.tone_frames(1000.0) > 50,
+        "the nurse's 1000 Hz reached the caller"
+    );
+    call.hangup().await.expect("hangup");
+    let s = status_until(&b, &nina, &call_id, Duration::from_secs(10), |s| {
+        s["state"] == "ended"
+    })
+    .await;
+    assert_eq!(s["result"], "connected", "{s}");
+    // Nothing lost: the case stays with nina for her outcome.
+    let c = b.case(&case.id.to_string()).await;
+    assert_eq!(c.status, phone_entrance::store::CaseStatus::Claimed);
+    let metrics = b.metrics().await;
+    assert!(
+        metrics.contains("pe_held_pickups_total{result=\"started\"} 1"),
+        "node B counts the pickup"
+    );
+    assert!(a
+        .metrics()
+        .await
+        .contains("pe_held_pickups_total{result=\"served\"} 1"));
+    a.stop().await;
+    b.stop().await;
+    drop_postgres_database(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pickup_the_holding_node_never_takes_expires_and_nothing_is_lost() {
+    let url = postgres_database().await;
+    let b = TestService::start_with(Some(url.clone()), |_| {}).await;
+    b.add_staff("nina", "nurse-pw", Role::Nurse).await;
+    let store = b.store().await;
+    // Held by a node that is not running (its lease is the sweeper's business).
+    let mut new = callback_case(1);
+    new.mode = phone_entrance::store::CaseMode::Hold;
+    let case = store
+        .insert_case_held_by(&new, Some("gone/00000000"))
+        .await
+        .expect("case");
+    let nina = b.login("nina", "nurse-pw").await;
+    let r = nina
+        .post(b.http_url(&format!("/api/v1/cases/{}/claim", case.id)))
+        .send()
+        .await
+        .expect("claim");
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = nina
+        .post(b.http_url(&format!("/api/v1/cases/{}/call", case.id)))
+        .json(&json!({"nurse_leg": "phone"}))
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let text = r.text().await.expect("text");
+    assert!(text.contains("gone/00000000"), "names the node: {text}");
+    // Nothing lost: still nina's, held or (that node's lease lapsed) a
+    // callback to the caller ID.
+    let c = b.case(&case.id.to_string()).await;
+    assert_eq!(c.status, phone_entrance::store::CaseStatus::Claimed);
+    assert_eq!(c.callback_number.as_deref(), Some(callback::RESIDENT));
+    assert!(b
+        .metrics()
+        .await
+        .contains("pe_held_pickups_total{result=\"expired\"} 1"));
+    b.stop().await;
+    drop_postgres_database(&url).await;
+}

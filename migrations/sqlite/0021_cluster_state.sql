@@ -38,3 +38,19 @@ CREATE TABLE nurse_registrations (
     PRIMARY KEY (username, contact)
 );
 CREATE INDEX nurse_registrations_expiry ON nurse_registrations (expires_at);
+
+-- A nurse on one node takes a caller holding on another: her node asks the
+-- holding node (node) here, which rings her phone and bridges it to the
+-- live call under call_id; status says how far it got ('expired': the
+-- holding node did not take it in time).
+CREATE TABLE held_pickups (
+    call_id      TEXT PRIMARY KEY NOT NULL,
+    case_id      TEXT NOT NULL,
+    nurse        TEXT NOT NULL,
+    node         TEXT NOT NULL,
+    status       TEXT NOT NULL
+                 CHECK (status IN ('pending', 'taken', 'started', 'failed', 'expired')),
+    message      TEXT,
+    requested_at TEXT NOT NULL
+);
+CREATE INDEX held_pickups_pending ON held_pickups (node) WHERE status = 'pending';

@@ -54,7 +54,7 @@ fn dialer(state: &ApiState) -> Result<&std::sync::Arc<crate::dialer::Dialer>, Ap
     responses((status = 202, body = CallStarted), (status = 400, description = "bad body or SDP"),
               (status = 401, description = "not signed in"), (status = 404, description = "no such case"),
               (status = 409, description = "not your claim, no number, phone not registered, or a call runs"),
-              (status = 503, description = "no trunk configured")))]
+              (status = 503, description = "no trunk configured, or the node holding the caller did not answer")))]
 pub async fn start_call(
     State(state): State<ApiState>,
     staff: Staff,
@@ -108,7 +108,9 @@ pub async fn start_call(
         .map_err(|e| match e {
             DialError::NoTrunk => ApiError::Unavailable(e.to_string()),
             DialError::Browser(_) => ApiError::BadRequest(e.to_string()),
-            DialError::Internal(_) => ApiError::Unavailable(e.to_string()),
+            DialError::Internal(_) | DialError::PickupTimeout { .. } => {
+                ApiError::Unavailable(e.to_string())
+            }
             _ => ApiError::Conflict(e.to_string()),
         })?;
     state

@@ -6,6 +6,7 @@ pub mod answer_metrics;
 mod callback;
 pub mod metrics;
 mod mirror;
+mod pickup;
 pub mod survey;
 
 use crate::store::{CaseRecord, Store};
@@ -140,6 +141,10 @@ pub enum DialError {
     NoNumber(Uuid),
     #[error("the caller of case {0} is holding on another node of the service; take the call there, or wait: if they hang up it becomes a callback")]
     HeldElsewhere(Uuid),
+    #[error("the node holding the caller of case {case} ({node}) did not answer in time; try again (if that node is down, its caller becomes a callback within a minute)")]
+    PickupTimeout { case: Uuid, node: String },
+    #[error("the node holding the caller could not connect you: {0}")]
+    PickupFailed(String),
     #[error("a call for case {0} is already running")]
     AlreadyCalling(Uuid),
     #[error("your SIP phone is not registered and has no fixed address; register it or call from the browser")]
@@ -211,11 +216,30 @@ impl Dialer {
         nurse: &str,
         leg: NurseLegRequest,
     ) -> Result<Started, DialError> {
+        self.start_as(Uuid::new_v4(), case, nurse, leg, true).await
+    }
+
+    /// [`Dialer::start`] under `call_id`; a caller holding on another node
+    /// is asked of that node when `forward` (a nurse's phone only: a
+    /// browser leg ends on this node).
+    async fn start_as(
+        self: &Arc<Self>,
+        call_id: Uuid,
+        case: &CaseRecord,
+        nurse: &str,
+        leg: NurseLegRequest,
+        forward: bool,
+    ) -> Result<Started, DialError> {
         let held = self.telephony.held.get(&case.id.to_string());
         if held.is_none() {
             if case.mode == crate::store::CaseMode::Hold {
                 // Still a live caller (a leaving caller turns the case into a callback).
-                return Err(DialError::HeldElsewhere(case.id));
+                return match leg {
+                    NurseLegRequest::Phone if forward => {
+                        self.pickup_elsewhere(call_id, case, nurse).await
+                    }
+                    _ => Err(DialError::HeldElsewhere(case.id)),
+                };
             }
             if self.telephony.trunk.is_none() {
                 return Err(DialError::NoTrunk);
@@ -224,7 +248,6 @@ impl Dialer {
                 return Err(DialError::NoNumber(case.id));
             }
         }
-        let call_id = Uuid::new_v4();
         let (status_tx, status_rx) = watch::channel(CallStatus {
             call_id,
             case_id: case.id,

@@ -23,6 +23,7 @@ pub mod contacts;
 pub mod group_commit;
 pub mod handling;
 pub mod handoff;
+pub mod held_pickups;
 pub mod leases;
 pub mod listing;
 pub mod lockouts;
