@@ -43,6 +43,9 @@ const PRUNE_SQL: &str = "DELETE FROM held_pickups WHERE requested_at < $1";
 const TAKE_SQL: &str = "UPDATE held_pickups SET status = 'taken' \
      WHERE node = $1 AND status = 'pending' RETURNING call_id, case_id, nurse";
 
+const ANY_PENDING_SQL: &str =
+    "SELECT call_id FROM held_pickups WHERE node = $1 AND status = 'pending' LIMIT 1";
+
 const FINISH_SQL: &str = "UPDATE held_pickups SET status = $2, message = $3 \
      WHERE call_id = $1 AND status = 'taken'";
 
@@ -91,9 +94,17 @@ impl Store {
         Ok(())
     }
 
-    /// Takes every pending request addressed to `node` (each once).
+    /// Takes every pending request addressed to `node` (each once). Polled
+    /// often: a read first, so no write lock is taken while there is none.
     pub async fn take_pickups(&self, node: &str) -> Result<Vec<Pickup>> {
         with_backend!(self, |pool, _ts| {
+            let pending: Option<String> = sqlx::query_scalar(ANY_PENDING_SQL)
+                .bind(node)
+                .fetch_optional(pool)
+                .await?;
+            if pending.is_none() {
+                return Ok(Vec::new());
+            }
             let rows = sqlx::query(TAKE_SQL).bind(node).fetch_all(pool).await?;
             rows.iter()
                 .map(|r| {
