@@ -19,6 +19,10 @@ use crate::supervisor::overdue::{OverdueAlert, OverdueMetrics};
 use crate::supervisor::staffing::PlanSettings;
 use crate::triage::Triage;
 use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -56,6 +60,11 @@ pub const ARRIVAL_WINDOW: Duration = Duration::from_secs(2 * 3600);
 pub const PROFILE_WEEKS: i64 = 4;
 /// The follower re-reads the profile this often (it moves by the hour).
 const PROFILE_REFRESH: Duration = Duration::from_secs(15 * 60);
+/// How often the handling times are read again (other nodes' nurses finish
+/// cases too): five small indexed reads.
+const HANDLING_REFRESH: Duration = Duration::from_secs(5);
+/// Handling times older than this are removed.
+const HANDLING_KEEP_DAYS: i64 = 90;
 /// The estimate replays expected arrivals from the profile this far ahead
 /// (the longest target, 24 h, plus the replay running late); beyond it the
 /// recent flat rate.
@@ -71,6 +80,11 @@ pub struct LiveQueueSettings {
     pub nurses_on_duty: Option<u32>,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LevelLabel {
+    level: u8,
+}
+
 /// Estimates, offers and registrations for phone cases.
 pub struct Booking {
     store: Store,
@@ -80,6 +94,10 @@ pub struct Booking {
     /// The supervisor's settings in force (shared with the API and other nodes).
     supervisor: Arc<Live>,
     handling: Mutex<HandlingTimes>,
+    /// When the handling times were last read from the store.
+    handling_read: Mutex<Option<std::time::Instant>>,
+    /// `pe_handling_time_seconds{level}`: what the estimates plan with.
+    handling_gauge: Family<LevelLabel, Gauge>,
     /// Target share per level (triage.toml), for the staffing forecast.
     shares: [f64; 5],
     /// Arrivals per weekday and hour over past weeks, read by the follower
@@ -115,6 +133,8 @@ impl Booking {
         Booking {
             store: store.clone(),
             handling: Mutex::new(HandlingTimes::new(queue.handling())),
+            handling_read: Mutex::new(None),
+            handling_gauge: Family::default(),
             queue,
             targets: LevelTargets::new(triage.targets()),
             shares: triage.target_shares(),
@@ -152,9 +172,19 @@ impl Booking {
                     Ok(snap) => overdue.set(&OverdueAlert::at(&snap.open, Utc::now())),
                     Err(e) => tracing::warn!(error = %e, "queue snapshot not refreshed"),
                 }
+                if me.handling_age().is_none_or(|age| age >= HANDLING_REFRESH) {
+                    if let Err(e) = me.refresh_handling().await {
+                        tracing::warn!(error = %e, "handling times not refreshed");
+                    }
+                }
                 if me.profile_age().is_none_or(|age| age >= PROFILE_REFRESH) {
                     if let Err(e) = me.refresh_profile(Utc::now()).await {
                         tracing::warn!(error = %e, "arrival profile not refreshed");
+                    }
+                    // Only the newest few hundred per level are read.
+                    let old = Utc::now() - ChronoDuration::days(HANDLING_KEEP_DAYS);
+                    if let Err(e) = me.store.prune_handling(old).await {
+                        tracing::warn!(error = %e, "old handling times not pruned");
                     }
                 }
                 // One read per interval at most, however busy the queue.
@@ -190,7 +220,48 @@ impl Booking {
     pub fn record_handling(&self, level: Priority, took: Duration) {
         if let Ok(mut h) = self.handling.lock() {
             h.record(level, took);
+            self.show_handling(&h);
         }
+    }
+
+    fn handling_age(&self) -> Option<Duration> {
+        self.handling_read.lock().ok()?.map(|at| at.elapsed())
+    }
+
+    /// Reads the handling times of every node's nurses (the store keeps
+    /// them with the outcomes); replaces this node's.
+    pub async fn refresh_handling(&self) -> Result<(), StoreError> {
+        let recent = self.store.recent_handling(HandlingTimes::KEEP).await?;
+        let times = HandlingTimes::from_recent(self.queue.handling(), recent);
+        self.show_handling(&times);
+        if let Ok(mut h) = self.handling.lock() {
+            *h = times;
+        }
+        if let Ok(mut at) = self.handling_read.lock() {
+            *at = Some(std::time::Instant::now());
+        }
+        Ok(())
+    }
+
+    fn show_handling(&self, times: &HandlingTimes) {
+        for level in 1u8..=5 {
+            let took = times.for_level(Self::priority(level));
+            self.handling_gauge
+                .get_or_create(&LevelLabel { level })
+                .set(i64::try_from(took.as_secs()).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// `pe_handling_time_seconds{level}` on `/metrics`.
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        if let Ok(h) = self.handling.lock() {
+            self.show_handling(&h);
+        }
+        registry.register(
+            "pe_handling_time_seconds",
+            "Handling time (claim to outcome) the estimates plan with, per level, from every node's recent cases",
+            self.handling_gauge.clone(),
+        );
     }
 
     fn priority(level: u8) -> Priority {

@@ -244,17 +244,22 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         .as_ref()
         .map(|t| t.nurse_ring_timeout())
         .unwrap_or(std::time::Duration::from_secs(30));
-    let nurse_phones = Arc::new(NursePhones::new(
-        cfg.nurse_phones,
-        &sip_config.sip_realm,
-        nurse_ring,
-        &cfg.staff.sip_register,
-    ));
+    let nurse_phones = Arc::new(
+        NursePhones::new(
+            cfg.nurse_phones,
+            &sip_config.sip_realm,
+            nurse_ring,
+            &cfg.staff.sip_register,
+        )
+        .shared_through(store.clone(), &node),
+    );
     let held = Arc::new(HeldCalls::default());
     let call_metrics = Arc::new(CallMetrics::default());
     let callback_metrics = Arc::new(CallbackMetrics::default());
     let mut registry = Registry::default();
     call_metrics.register(&mut registry);
+    booking.register_metrics(&mut registry);
+    nurse_phones.register_metrics(&mut registry);
     readiness.register(&mut registry);
     let swept = crate::sweeper::SweepCounters::default();
     swept.register(&mut registry);
@@ -312,8 +317,11 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         cfg.retry,
         callback_metrics,
         surveys,
+        &node,
     );
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    // Nurses on other nodes taking callers that hold here.
+    let pickups = dialer.serve_pickups(shutdown_rx.clone());
     let listener = tokio::net::TcpListener::bind(opts.http_bind)
         .await
         .with_context(|| format!("binding HTTP on {}", opts.http_bind))?;
@@ -420,7 +428,7 @@ pub async fn start(opts: ServiceOptions) -> anyhow::Result<Running> {
         drain_time,
         media,
         shutdown: shutdown_tx,
-        tasks: vec![sip, http, snapshot, probe, sweeper]
+        tasks: vec![sip, http, snapshot, probe, sweeper, pickups]
             .into_iter()
             .chain(tasks)
             .collect(),

@@ -54,7 +54,7 @@ fn dialer(state: &ApiState) -> Result<&std::sync::Arc<crate::dialer::Dialer>, Ap
     responses((status = 202, body = CallStarted), (status = 400, description = "bad body or SDP"),
               (status = 401, description = "not signed in"), (status = 404, description = "no such case"),
               (status = 409, description = "not your claim, no number, phone not registered, or a call runs"),
-              (status = 503, description = "no trunk configured")))]
+              (status = 503, description = "no trunk configured, or the node holding the caller did not answer")))]
 pub async fn start_call(
     State(state): State<ApiState>,
     staff: Staff,
@@ -108,7 +108,9 @@ pub async fn start_call(
         .map_err(|e| match e {
             DialError::NoTrunk => ApiError::Unavailable(e.to_string()),
             DialError::Browser(_) => ApiError::BadRequest(e.to_string()),
-            DialError::Internal(_) => ApiError::Unavailable(e.to_string()),
+            DialError::Internal(_) | DialError::PickupTimeout { .. } => {
+                ApiError::Unavailable(e.to_string())
+            }
             _ => ApiError::Conflict(e.to_string()),
         })?;
     state
@@ -129,7 +131,7 @@ pub async fn start_call(
         .into_response())
 }
 
-/// Where your callback is.
+/// Where your callback is (any node answers).
 #[utoipa::path(get, path = "/api/v1/calls/{call_id}", tag = "calls",
     params(("call_id" = Uuid, Path, description = "from POST /cases/{id}/call")),
     security(("session" = [])),
@@ -144,11 +146,12 @@ pub async fn call_status(
     let call_id = parse_uuid(&call_id, "call id")?;
     dialer(&state)?
         .status(call_id, &staff.username)
+        .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no call {call_id} of yours")))
 }
 
-/// Hangs up your callback (both legs).
+/// Hangs up your callback (both legs), also one running on another node.
 #[utoipa::path(post, path = "/api/v1/calls/{call_id}/hangup", tag = "calls",
     params(("call_id" = Uuid, Path, description = "from POST /cases/{id}/call")),
     security(("session" = [])),
@@ -161,7 +164,7 @@ pub async fn hangup(
 ) -> Result<StatusCode, ApiError> {
     staff.require(Role::Nurse)?;
     let call_id = parse_uuid(&call_id, "call id")?;
-    if dialer(&state)?.hangup(call_id, &staff.username) {
+    if dialer(&state)?.hangup(call_id, &staff.username).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(format!("no call {call_id} of yours")))

@@ -19,6 +19,10 @@ pub struct CallbackMetrics {
     results: Family<ResultLabel, Counter>,
     /// Calls the trunk failed (5xx, no answer from it, our credentials refused).
     pub trunk_failures: Counter,
+    /// `pe_held_pickups_total{result}`: callers held on another node taken
+    /// by a nurse here (started, failed, expired), and served here for
+    /// another node's nurse (served).
+    pickups: Family<ResultLabel, Counter>,
     /// Contact-to-answer and estimate-error histograms.
     pub answers: super::answer_metrics::AnswerMetrics,
 }
@@ -40,7 +44,20 @@ impl CallbackMetrics {
             "Callbacks the trunk failed (no attempt at the resident used)",
             self.trunk_failures.clone(),
         );
+        for result in PICKUP_RESULTS {
+            let _ = self.pickups.get_or_create(&ResultLabel { result });
+        }
+        registry.register(
+            "pe_held_pickups",
+            "Held callers on another node taken by a nurse here (started, failed, expired) or served here (served)",
+            self.pickups.clone(),
+        );
         self.answers.register(registry);
+    }
+
+    /// Counts a cross-node pickup: one of [`PICKUP_RESULTS`].
+    pub fn pickup(&self, result: &'static str) {
+        self.pickups.get_or_create(&ResultLabel { result }).inc();
     }
 
     /// Counts how a callback ended.
@@ -57,6 +74,9 @@ impl CallbackMetrics {
         self.results.get_or_create(&ResultLabel { result }).inc();
     }
 }
+
+/// `pe_held_pickups_total` results.
+pub const PICKUP_RESULTS: [&str; 4] = ["started", "failed", "expired", "served"];
 
 const RESULTS: [&str; 7] = [
     "connected",

@@ -5,6 +5,8 @@
 pub mod answer_metrics;
 mod callback;
 pub mod metrics;
+mod mirror;
+mod pickup;
 pub mod survey;
 
 use crate::store::{CaseRecord, Store};
@@ -41,6 +43,62 @@ pub enum CallResult {
     Failed,
     NurseUnavailable,
     Cancelled,
+}
+
+impl CallState {
+    /// The snake_case text the API and the store use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallState::NurseRinging => "nurse_ringing",
+            CallState::ResidentRinging => "resident_ringing",
+            CallState::Announcing => "announcing",
+            CallState::Connected => "connected",
+            CallState::Ended => "ended",
+        }
+    }
+
+    /// The state named by `text` (as written by [`CallState::as_str`]).
+    pub fn parse(text: &str) -> Option<CallState> {
+        [
+            CallState::NurseRinging,
+            CallState::ResidentRinging,
+            CallState::Announcing,
+            CallState::Connected,
+            CallState::Ended,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+impl CallResult {
+    /// The snake_case text the API and the store use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallResult::Connected => "connected",
+            CallResult::Busy => "busy",
+            CallResult::NoAnswer => "no_answer",
+            CallResult::Rejected => "rejected",
+            CallResult::Failed => "failed",
+            CallResult::NurseUnavailable => "nurse_unavailable",
+            CallResult::Cancelled => "cancelled",
+        }
+    }
+
+    /// The result named by `text` (as written by [`CallResult::as_str`]).
+    pub fn parse(text: &str) -> Option<CallResult> {
+        [
+            CallResult::Connected,
+            CallResult::Busy,
+            CallResult::NoAnswer,
+            CallResult::Rejected,
+            CallResult::Failed,
+            CallResult::NurseUnavailable,
+            CallResult::Cancelled,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == text)
+    }
 }
 
 impl From<DialFailure> for CallResult {
@@ -83,6 +141,10 @@ pub enum DialError {
     NoNumber(Uuid),
     #[error("the caller of case {0} is holding on another node of the service; take the call there, or wait: if they hang up it becomes a callback")]
     HeldElsewhere(Uuid),
+    #[error("the node holding the caller of case {case} ({node}) did not answer in time; try again (if that node is down, its caller becomes a callback within a minute)")]
+    PickupTimeout { case: Uuid, node: String },
+    #[error("the node holding the caller could not connect you: {0}")]
+    PickupFailed(String),
     #[error("a call for case {0} is already running")]
     AlreadyCalling(Uuid),
     #[error("your SIP phone is not registered and has no fixed address; register it or call from the browser")]
@@ -107,6 +169,9 @@ pub struct Dialer {
     calls: Mutex<HashMap<Uuid, Running>>,
     retry: crate::queue::RetryPolicies,
     surveys: Arc<survey::Surveys>,
+    /// This node's name, stored with each callback so other nodes can tell
+    /// whose call it is.
+    node: String,
 }
 
 impl std::fmt::Debug for Dialer {
@@ -130,6 +195,7 @@ impl Dialer {
         retry: crate::queue::RetryPolicies,
         metrics: Arc<CallbackMetrics>,
         surveys: Arc<survey::Surveys>,
+        node: &str,
     ) -> Arc<Dialer> {
         Arc::new(Dialer {
             telephony,
@@ -137,6 +203,7 @@ impl Dialer {
             store,
             retry,
             surveys,
+            node: node.to_string(),
             calls: Mutex::new(HashMap::new()),
         })
     }
@@ -149,11 +216,30 @@ impl Dialer {
         nurse: &str,
         leg: NurseLegRequest,
     ) -> Result<Started, DialError> {
+        self.start_as(Uuid::new_v4(), case, nurse, leg, true).await
+    }
+
+    /// [`Dialer::start`] under `call_id`; a caller holding on another node
+    /// is asked of that node when `forward` (a nurse's phone only: a
+    /// browser leg ends on this node).
+    async fn start_as(
+        self: &Arc<Self>,
+        call_id: Uuid,
+        case: &CaseRecord,
+        nurse: &str,
+        leg: NurseLegRequest,
+        forward: bool,
+    ) -> Result<Started, DialError> {
         let held = self.telephony.held.get(&case.id.to_string());
         if held.is_none() {
             if case.mode == crate::store::CaseMode::Hold {
                 // Still a live caller (a leaving caller turns the case into a callback).
-                return Err(DialError::HeldElsewhere(case.id));
+                return match leg {
+                    NurseLegRequest::Phone if forward => {
+                        self.pickup_elsewhere(call_id, case, nurse).await
+                    }
+                    _ => Err(DialError::HeldElsewhere(case.id)),
+                };
             }
             if self.telephony.trunk.is_none() {
                 return Err(DialError::NoTrunk);
@@ -162,7 +248,6 @@ impl Dialer {
                 return Err(DialError::NoNumber(case.id));
             }
         }
-        let call_id = Uuid::new_v4();
         let (status_tx, status_rx) = watch::channel(CallStatus {
             call_id,
             case_id: case.id,
@@ -189,6 +274,22 @@ impl Dialer {
                 return Err(e);
             }
         };
+        // Every node answers the nurse's status poll from the store.
+        let stored = self.store.clone();
+        let shared = mirror::Mirror {
+            store: self.store.clone(),
+            nurse: nurse.to_string(),
+            node: self.node.clone(),
+            cancel: cancel.clone(),
+        };
+        let status_rx = status_tx.subscribe();
+        self.telephony.tasks.spawn(async move {
+            let before = chrono::Utc::now() - crate::store::callback_calls::KEEP_CALLBACK_CALLS;
+            if let Err(e) = stored.prune_callback_calls(before).await {
+                tracing::warn!(error = %e, "old callback rows not pruned");
+            }
+            shared.run(status_rx).await;
+        });
         let job = callback::Callback {
             telephony: self.telephony.clone(),
             metrics: self.metrics.clone(),
@@ -243,7 +344,8 @@ impl Dialer {
                 let target = self
                     .telephony
                     .nurse_phones
-                    .target(nurse, std::time::Instant::now())
+                    .find(nurse, std::time::Instant::now())
+                    .await
                     .ok_or(DialError::NoNursePhone)?;
                 Ok((callback::NurseSetup::Phone(target), None))
             }
@@ -261,26 +363,47 @@ impl Dialer {
         }
     }
 
-    /// The status of a callback started by `nurse` (others see nothing).
-    pub fn status(&self, call_id: Uuid, nurse: &str) -> Option<CallStatus> {
+    /// The status of a callback started by `nurse` (others see nothing):
+    /// this node's own, else as another node stored it.
+    pub async fn status(
+        &self,
+        call_id: Uuid,
+        nurse: &str,
+    ) -> Result<Option<CallStatus>, crate::store::StoreError> {
+        if let Some(s) = self.local_status(call_id, nurse) {
+            return Ok(Some(s));
+        }
+        let stored = self.store.callback_call(call_id).await?;
+        Ok(stored
+            .filter(|c| c.nurse == nurse)
+            .and_then(|c| mirror::status_of(&c)))
+    }
+
+    fn local_status(&self, call_id: Uuid, nurse: &str) -> Option<CallStatus> {
         let calls = self.calls.lock().ok()?;
         let r = calls.get(&call_id).filter(|r| r.nurse == nurse)?;
         let s = r.status.borrow().clone();
         Some(s)
     }
 
-    /// Ends a callback started by `nurse`; false when there is none.
-    pub fn hangup(&self, call_id: Uuid, nurse: &str) -> bool {
-        let Ok(calls) = self.calls.lock() else {
-            return false;
-        };
-        match calls.get(&call_id).filter(|r| r.nurse == nurse) {
-            Some(r) => {
+    /// Ends a callback started by `nurse`: this node's at once, another
+    /// node's through the store (that node hangs up within a poll);
+    /// false when there is no running one.
+    pub async fn hangup(
+        &self,
+        call_id: Uuid,
+        nurse: &str,
+    ) -> Result<bool, crate::store::StoreError> {
+        let local = match self.calls.lock() {
+            Ok(calls) => calls.get(&call_id).filter(|r| r.nurse == nurse).map(|r| {
                 r.cancel.cancel();
-                true
-            }
-            None => false,
+            }),
+            Err(_) => None,
+        };
+        if local.is_some() {
+            return Ok(true);
         }
+        self.store.request_callback_hangup(call_id, nurse).await
     }
 
     /// Ended calls stay visible for a while so the page can read the result.

@@ -37,15 +37,29 @@ impl HandlingTimes {
     /// Below this many samples a level borrows the all-level mean, then the default.
     pub const MIN_SAMPLES: usize = 5;
 
-    /// No history yet: every level takes `default`. Keeps the last 400 per
-    /// level: a mean of 50 moves by ~8% by chance, which is most of an hour
-    /// on a level-5 case told 10 hours ahead.
+    /// Samples kept per level: a mean of 50 moves by ~8% by chance, which is
+    /// most of an hour on a level-5 case told 10 hours ahead.
+    pub const KEEP: usize = 400;
+
+    /// No history yet: every level takes `default`. Keeps the last
+    /// [`HandlingTimes::KEEP`] per level.
     pub fn new(default: Duration) -> HandlingTimes {
         HandlingTimes {
             default,
             recent: Default::default(),
-            keep: 400,
+            keep: Self::KEEP,
         }
+    }
+
+    /// The history as stored (index 0 = level 1, oldest first), the last
+    /// [`HandlingTimes::KEEP`] per level kept.
+    pub fn from_recent(default: Duration, recent: [Vec<Duration>; 5]) -> HandlingTimes {
+        let mut times = HandlingTimes::new(default);
+        for (q, samples) in times.recent.iter_mut().zip(recent) {
+            let skip = samples.len().saturating_sub(Self::KEEP);
+            q.extend(samples.into_iter().skip(skip));
+        }
+        times
     }
 
     /// One finished case of `level` took `took`.

@@ -316,6 +316,15 @@ impl Store {
         };
         let done = with_backend!(self, |pool, ts| {
             let mut tx = pool.begin().await?;
+            // The handling time first, while the claim time is still there
+            // (every node's estimates read it).
+            sqlx::query(super::handling::INSERT_HANDLING_SQL)
+                .bind(&text_id)
+                .bind(actor.username)
+                .bind(actor.may_override)
+                .bind(ts(now))
+                .execute(&mut *tx)
+                .await?;
             let hit: Option<String> = sqlx::query_scalar(sql)
                 .bind(&text_id)
                 .bind(actor.username)
@@ -328,8 +337,10 @@ impl Store {
             if hit.is_some() {
                 let audit = actor.audit(now, "case.outcome", id, format!("outcome={outcome}"));
                 append_audit!(tx, ts, &audit);
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
             }
-            tx.commit().await?;
             hit.is_some()
         });
         self.after_change(id, done, true, actor).await

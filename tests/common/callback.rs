@@ -20,10 +20,24 @@ pub async fn service_with_trunk(
     nurse: SocketAddr,
     edit: impl FnOnce(&std::path::Path),
 ) -> TestService {
+    let svc = service_with_trunk_on(None, trunk, trunk_extra, nurse, edit).await;
+    svc.add_staff("nina", "nurse-pw", Role::Nurse).await;
+    svc
+}
+
+/// Like [`service_with_trunk`] on the database at `database_url` (a node of
+/// a cluster: nobody is added to it).
+pub async fn service_with_trunk_on(
+    database_url: Option<String>,
+    trunk: SocketAddr,
+    trunk_extra: &str,
+    nurse: SocketAddr,
+    edit: impl FnOnce(&std::path::Path),
+) -> TestService {
     let trunk_toml = format!(
         "proxy = \"{trunk}\"\ndomain = \"trunk.test\"\nring_timeout_seconds = 30\n{trunk_extra}"
     );
-    let svc = TestService::start_with(None, move |dir| {
+    TestService::start_with(database_url, move |dir| {
         std::fs::write(dir.join("trunk.toml"), trunk_toml).expect("trunk.toml");
         std::fs::write(
             dir.join("nurse-phones.toml"),
@@ -32,9 +46,7 @@ pub async fn service_with_trunk(
         .expect("nurse-phones.toml");
         edit(dir);
     })
-    .await;
-    svc.add_staff("nina", "nurse-pw", Role::Nurse).await;
-    svc
+    .await
 }
 
 /// A waiting phone callback case of `level` to `RESIDENT`, registered now.

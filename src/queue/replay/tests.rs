@@ -102,6 +102,23 @@ fn handling_time_comes_from_history_per_level_then_overall_then_default() {
 }
 
 #[test]
+fn stored_history_keeps_the_newest_samples_per_level() {
+    let mut level3 = vec![minutes(60); 10];
+    level3.extend(vec![minutes(5); HandlingTimes::KEEP]);
+    let h = HandlingTimes::from_recent(
+        minutes(12),
+        [vec![], vec![minutes(20); 5], level3, vec![], vec![]],
+    );
+    assert_eq!(h.for_level(level(2)), minutes(20));
+    // The 10 oldest (60 min) fell out of the window.
+    assert_eq!(h.for_level(level(3)), minutes(5));
+    assert_eq!(
+        HandlingTimes::from_recent(minutes(12), Default::default()).for_level(level(1)),
+        minutes(12)
+    );
+}
+
+#[test]
 fn expected_urgent_arrivals_push_a_low_level_case_back() {
     let f = Fixture::new();
     let mut staff = f.staff(1);
