@@ -436,7 +436,12 @@ fn now() -> Instant {
 impl Worker {
     async fn bind(cfg: LoadConfig) -> std::io::Result<Worker> {
         let sip = UdpSocket::bind(SocketAddr::new(cfg.local_ip, 0)).await?;
-        let rtp = UdpSocket::bind(SocketAddr::new(cfg.local_ip, 0)).await?;
+        // A worker's calls share this socket: the service's tick sends a
+        // frame for each of them at once, more than the default buffer holds.
+        let rtp = UdpSocket::from_std(crate::reflect::udp_socket(SocketAddr::new(
+            cfg.local_ip,
+            0,
+        ))?)?;
         let ip = if cfg.local_ip.is_unspecified() {
             std::net::UdpSocket::bind(SocketAddr::new(cfg.local_ip, 0))
                 .and_then(|s| {

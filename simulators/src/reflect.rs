@@ -20,7 +20,7 @@ use crate::mmsg::{RecvBatch, SendBatch};
 /// Socket buffers large enough for a tick's burst of every stream.
 const SOCKET_BUFFER: usize = 4 << 20;
 
-fn udp_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
+pub(crate) fn udp_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
     let s = socket2::Socket::new(
         socket2::Domain::for_address(addr),
         socket2::Type::DGRAM,
