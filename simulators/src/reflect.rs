@@ -440,6 +440,11 @@ mod tests {
         }
         seen.sort();
         assert_eq!(seen, vec![0, 1, 2, 3]);
+        // The count follows the send: the echo can arrive first.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while refl.echoed() < 4 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         assert_eq!(refl.echoed(), 4);
     }
 
