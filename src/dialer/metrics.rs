@@ -62,15 +62,7 @@ impl CallbackMetrics {
 
     /// Counts how a callback ended.
     pub fn ended(&self, result: CallResult) {
-        let result = match result {
-            CallResult::Connected => "connected",
-            CallResult::Busy => "busy",
-            CallResult::NoAnswer => "no_answer",
-            CallResult::Rejected => "rejected",
-            CallResult::Failed => "failed",
-            CallResult::NurseUnavailable => "nurse_unavailable",
-            CallResult::Cancelled => "cancelled",
-        };
+        let result = result.as_str();
         self.results.get_or_create(&ResultLabel { result }).inc();
     }
 }
